@@ -1,0 +1,49 @@
+//! rkyv encoding of [`Message`]; decoding always goes through checked access.
+
+use crate::message::{ArchivedMessage, Message};
+use rkyv::rancor;
+use thiserror::Error;
+
+/// Largest encoded message; reassembly refuses anything bigger before buffering it.
+pub const MAX_MESSAGE_LEN: usize = 16 * 1024 * 1024;
+
+/// A message could not be encoded or decoded.
+#[derive(Debug, Error)]
+pub enum CodecError {
+    /// The bytes are not a valid archived message.
+    #[error("invalid message archive: {0}")]
+    Invalid(String),
+    /// The message could not be serialised.
+    #[error("cannot encode message: {0}")]
+    Encode(String),
+    /// The encoded message is above [`MAX_MESSAGE_LEN`].
+    #[error("message of {0} bytes exceeds the maximum of {MAX_MESSAGE_LEN}")]
+    TooLarge(usize),
+}
+
+/// Serialises a message.
+pub fn encode_message(msg: &Message) -> Result<Vec<u8>, CodecError> {
+    let bytes =
+        rkyv::to_bytes::<rancor::Error>(msg).map_err(|e| CodecError::Encode(e.to_string()))?;
+    if bytes.len() > MAX_MESSAGE_LEN {
+        return Err(CodecError::TooLarge(bytes.len()));
+    }
+    Ok(bytes.into_vec())
+}
+
+/// Validates an archive and returns a view of it without copying.
+pub fn access_message(bytes: &[u8]) -> Result<&ArchivedMessage, CodecError> {
+    rkyv::access::<ArchivedMessage, rancor::Error>(bytes)
+        .map_err(|e| CodecError::Invalid(e.to_string()))
+}
+
+/// Validates an archive and deserialises it.
+pub fn decode_message(bytes: &[u8]) -> Result<Message, CodecError> {
+    let archived = access_message(bytes)?;
+    rkyv::deserialize::<Message, rancor::Error>(archived)
+        .map_err(|e| CodecError::Invalid(e.to_string()))
+}
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;

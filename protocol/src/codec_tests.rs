@@ -1,0 +1,203 @@
+//! Golden-bytes tests: each message type's encoding is pinned by a file under `golden/`.
+//! A change that alters the wire format fails here; regenerate with `UPDATE_GOLDEN=1` only
+//! together with a protocol version bump.
+
+use super::*;
+use crate::message::*;
+
+fn samples() -> Vec<(&'static str, Message)> {
+    let host = HostInfo {
+        hostname: "node-1".into(),
+        os: "Debian GNU/Linux 12".into(),
+        kernel: "6.1.0".into(),
+        arch: "x86_64".into(),
+        cpu_model: "Test CPU".into(),
+        cpu_cores: 2,
+        mem_total_bytes: 1 << 34,
+        swap_total_bytes: 0,
+        disks: vec![DiskInfo {
+            mount: "/".into(),
+            device: "/dev/sda1".into(),
+            fs_type: "ext4".into(),
+            total_bytes: 1 << 40,
+        }],
+        docker_version: Some("28.2.2".into()),
+        boot_time_unix: 1_700_000_000,
+    };
+    let sample = MetricSample {
+        taken_at_ms: 1_700_000_000_123,
+        cpu_total_pct: 12.5,
+        cpu_per_core_pct: vec![10.0, 15.0],
+        load: [0.5, 0.25, 0.125],
+        mem_total_bytes: 1 << 34,
+        mem_used_bytes: 1 << 33,
+        swap_total_bytes: 0,
+        swap_used_bytes: 0,
+        disks: vec![DiskUsage {
+            mount: "/".into(),
+            total_bytes: 100,
+            used_bytes: 40,
+        }],
+        nets: vec![NetUsage {
+            iface: "eth0".into(),
+            rx_bytes: 1000,
+            tx_bytes: 2000,
+            rx_bytes_per_sec: 10,
+            tx_bytes_per_sec: 20,
+        }],
+        tcp_established: 3,
+        tcp_total: 7,
+    };
+    vec![
+        (
+            "hello_enroll",
+            Message::Hello(Hello {
+                min_version: 1,
+                max_version: 1,
+                auth: HelloAuth::Enroll { secret: [5; 32] },
+                agent_version: "0.1.0".into(),
+            }),
+        ),
+        (
+            "hello_resume",
+            Message::Hello(Hello {
+                min_version: 1,
+                max_version: 2,
+                auth: HelloAuth::Resume { node_id: 7 },
+                agent_version: "0.1.0".into(),
+            }),
+        ),
+        (
+            "welcome",
+            Message::Welcome(Welcome {
+                version: 1,
+                node_id: 7,
+                heartbeat_interval_ms: 5000,
+            }),
+        ),
+        (
+            "reject",
+            Message::Reject(Reject {
+                reason: RejectReason::Revoked,
+                message: "node 7 was revoked".into(),
+            }),
+        ),
+        ("host_info", Message::HostInfo(host.clone())),
+        ("heartbeat", Message::Heartbeat(Heartbeat { seq: 9, sample })),
+        (
+            "request_ping",
+            Message::Request(Request {
+                id: 1,
+                timeout_ms: 1000,
+                body: RequestBody::Ping,
+            }),
+        ),
+        (
+            "response_host_info",
+            Message::Response(Response {
+                id: 2,
+                body: ResponseBody::HostInfo(host),
+            }),
+        ),
+        (
+            "response_error",
+            Message::Response(Response {
+                id: 3,
+                body: ResponseBody::Error {
+                    message: "boom".into(),
+                },
+            }),
+        ),
+        (
+            "chunk",
+            Message::Chunk(Chunk {
+                id: 4,
+                seq: 0,
+                last: true,
+                data: b"abc".to_vec(),
+            }),
+        ),
+        (
+            "desired_state",
+            Message::DesiredState(DesiredState {
+                revision: 3,
+                containers: vec![ContainerSpec {
+                    name: "web-1".into(),
+                    image: "web:1".into(),
+                    project: "web".into(),
+                    revision: 3,
+                    env: vec!["A=b".into()],
+                    ports: vec!["8080:80/tcp".into()],
+                }],
+            }),
+        ),
+        (
+            "observed_state",
+            Message::ObservedState(ObservedState {
+                revision: 3,
+                containers: vec![ObservedContainer {
+                    name: "web-1".into(),
+                    id: "abc123".into(),
+                    state: "running".into(),
+                    healthy: Some(true),
+                }],
+            }),
+        ),
+    ]
+}
+
+fn golden_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("golden")
+        .join(format!("{name}.hex"))
+}
+
+#[test]
+fn golden_bytes_per_message_type() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    for (name, msg) in samples() {
+        let bytes = encode_message(&msg).unwrap();
+        let hex = crate::keys::hex(&bytes);
+        let path = golden_path(name);
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, format!("{hex}\n")).unwrap();
+        }
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("golden file {} missing: {e}", path.display()));
+        assert_eq!(hex, want.trim(), "encoding of {name} changed");
+        assert_eq!(decode_message(&bytes).unwrap(), msg, "round trip of {name}");
+    }
+}
+
+#[test]
+fn every_variant_has_a_golden_sample() {
+    let names: std::collections::BTreeSet<_> =
+        samples().iter().map(|(_, m)| m.name()).collect();
+    assert_eq!(names.len(), 10, "one sample per Message variant: {names:?}");
+}
+
+#[test]
+fn garbage_is_an_error_not_a_panic() {
+    assert!(decode_message(&[]).is_err());
+    assert!(decode_message(&[0xFF; 64]).is_err());
+    let bytes = encode_message(&samples()[4].1).unwrap();
+    // rkyv has no checksum (integrity is the session's job): a prefix may happen to be a
+    // valid archive, but reading any prefix must never panic or read out of bounds.
+    for len in 0..bytes.len() {
+        let _ = decode_message(&bytes[..len]);
+    }
+}
+
+#[test]
+fn direction_rules() {
+    for (_, m) in samples() {
+        assert!(m.is_from_slave() || m.is_from_master(), "{}", m.name());
+    }
+    assert!(!Message::Welcome(Welcome {
+        version: 1,
+        node_id: 1,
+        heartbeat_interval_ms: 1
+    })
+    .is_from_slave());
+}

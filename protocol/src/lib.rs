@@ -1,0 +1,30 @@
+//! Sans-io core of the master–slave protocol.
+//!
+//! Nothing here touches a socket or a runtime: callers feed received bytes in and take bytes
+//! to send out, passing time in where it matters. The layers, bottom up:
+//!
+//! * [`frame`]: the fixed 10-byte header (magic, version, kind, flags, length) and a streaming
+//!   decoder that checks [`frame::MAX_FRAME_LEN`] before it allocates anything.
+//! * [`message`]: every message type, archived with rkyv 0.8 and read back only through
+//!   checked access ([`codec`]).
+//! * [`session`]: the Noise `XX` handshake and the encrypted transport on top of frames;
+//!   messages larger than one frame are split and reassembled.
+//! * [`token`]: the one-time join token a master prints and a slave presents once.
+//! * [`version`]: protocol version negotiation.
+//! * [`keys`]: static key pairs and their fingerprints.
+
+pub mod codec;
+pub mod frame;
+pub mod keys;
+pub mod message;
+pub mod session;
+pub mod token;
+pub mod version;
+
+pub use codec::{CodecError, decode_message, encode_message};
+pub use frame::{Frame, FrameDecoder, FrameError, FrameHeader, FrameKind, MAX_FRAME_LEN};
+pub use keys::{KeyError, StaticKeys, fingerprint};
+pub use message::*;
+pub use session::{PeerCheck, Session, SessionError, SessionEvent};
+pub use token::{JoinToken, TokenError};
+pub use version::{PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN, negotiate};
