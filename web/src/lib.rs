@@ -1,1 +1,2 @@
-//! placeholder
+//! Commander's web console and REST API.
+pub mod backend;

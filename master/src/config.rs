@@ -1,0 +1,1 @@
+//! Master configuration (filled by a helper).

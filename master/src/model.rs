@@ -1,0 +1,1 @@
+//! Persistent records (filled by a helper).
