@@ -1,6 +1,13 @@
 //! Commander master: cluster state, the LMDB store, the protocol endpoint and the control
 //! plane. See `docs/ARCHITECTURE.md` for how data flows between the pieces.
 
+pub mod cluster;
 pub mod config;
+pub mod endpoint;
 pub mod model;
+pub mod pending;
+pub mod samples;
+pub mod server;
 pub mod store;
+pub mod tokens;
+pub mod ttl;

@@ -129,7 +129,7 @@ impl Session {
             decoder: FrameDecoder::new(),
             output: Vec::new(),
             reassembly: Vec::new(),
-            scratch: vec![0u8; MAX_FRAME_LEN],
+            scratch: Vec::new(),
             peer_static: None,
         }
     }
@@ -138,6 +138,7 @@ impl Session {
     pub fn initiator(local: &StaticKeys, check: PeerCheck) -> Result<Self, SessionError> {
         let mut hs = builder(local)?.build_initiator().map_err(noise)?;
         let mut s = Self::with_state(State::Failed);
+        ensure_len(&mut s.scratch, HANDSHAKE_SCRATCH);
         let n = hs.write_message(&[], &mut s.scratch).map_err(noise)?;
         encode_frame(FrameKind::Handshake, 0, &s.scratch[..n], &mut s.output)?;
         s.state = State::InitiatorWaiting(Box::new(hs), check);
@@ -211,6 +212,7 @@ impl Session {
         payload: &[u8],
         events: &mut Vec<SessionEvent>,
     ) -> Result<(), SessionError> {
+        ensure_len(&mut self.scratch, HANDSHAKE_SCRATCH.max(payload.len()));
         match std::mem::replace(&mut self.state, State::Failed) {
             State::ResponderFirst(mut hs) => {
                 self.read_empty_handshake(&mut hs, payload)?;
@@ -274,6 +276,7 @@ impl Session {
         let State::Transport(transport) = &mut self.state else {
             return Err(SessionError::Unexpected("data frame before the handshake finished"));
         };
+        ensure_len(&mut self.scratch, payload.len());
         let n = transport
             .read_message(payload, &mut self.scratch)
             .map_err(noise)?;
@@ -322,6 +325,7 @@ impl Session {
             plain.clear();
             plain.push(u8::from(more));
             plain.extend_from_slice(chunk);
+            ensure_len(&mut self.scratch, plain.len() + TAG_LEN);
             let n = transport
                 .write_message(&plain, &mut self.scratch)
                 .map_err(noise)?;
@@ -331,6 +335,17 @@ impl Session {
         Ok(())
     }
 }
+
+/// Grows `scratch` to at least `len` bytes; buffers stay as large as the largest frame seen,
+/// so an idle session costs little memory.
+fn ensure_len(scratch: &mut Vec<u8>, len: usize) {
+    if scratch.len() < len {
+        scratch.resize(len.min(MAX_FRAME_LEN), 0);
+    }
+}
+
+/// Room for one handshake message of the `XX` pattern (the largest is 96 bytes).
+const HANDSHAKE_SCRATCH: usize = 256;
 
 fn remote_static(hs: &snow::HandshakeState) -> Result<[u8; 32], SessionError> {
     hs.get_remote_static()

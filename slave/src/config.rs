@@ -1,1 +1,597 @@
-//! (filled by a helper)
+//! Slave configuration: a YAML file (`configs.yaml`, keys compatible with the original
+//! agent) read in two stages.
+//!
+//! 1. [`RawSlaveConfig`]-shaped serde structs (private) accept exactly the keys below and
+//!    reject anything else, naming the unknown key and its line and column.
+//! 2. [`SlaveConfig`] holds validated values with the `DEFAULT_*` constants filled in.
+//!
+//! ```yaml
+//! # master address: Commander slaves dial the master's TCP protocol port (17777)
+//! master:
+//!   host: 192.168.0.9
+//!   port: 17777
+//! dataDir: ./data/slave              # new: where the slave keeps its key and state
+//! dockerSocket: /var/run/docker.sock # new
+//! ioUring: auto                      # new: auto | on | off
+//! # accepted for compatibility with the original and ignored:
+//! masterHttp: "http://192.168.0.9:18888"
+//! exeStoreHousePath: "/home/exeStoreHousePath_Linux/"
+//! exeStoreHouseLogs: "/home/exeStoreHouseLogs/"
+//! projectExeStoreHousePath: "/home/projectExeStoreHousePath_Linux/"
+//! dbPath: { data: "/home/slave_linux_db/data.db" }
+//! fileServer: { port: 18889, secret: "..." }
+//! ```
+//!
+//! Precedence, lowest first: built-in defaults, the file, [`SlaveOverrides`] (command-line
+//! flags and their environment variables, parsed by clap in `main`), and finally
+//! `COMMANDER_DISABLE_IO_URING=1`, which forces io_uring off whatever else says (see
+//! [`IoUringMode::from_env_and`]). Relative paths are relative to the working directory, as
+//! in the original.
+
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+/// Default data directory of the slave (its key, node id and local state).
+pub const DEFAULT_DATA_DIR: &str = "./data/slave";
+/// Default Docker Engine socket.
+pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+/// Port used when `master.host` is given without `master.port`: the master's TCP protocol
+/// port.
+pub const DEFAULT_MASTER_PORT: u16 = 17777;
+/// The original's master UDP port; still accepted, but a slave dialling it reaches nothing
+/// unless the master's TCP port was moved there, so loading it logs a warning.
+pub const ORIGINAL_MASTER_UDP_PORT: u16 = 16666;
+/// Environment variable that forces io_uring off when set to `1`, `true`, `yes` or `on`.
+pub const DISABLE_IO_URING_ENV: &str = "COMMANDER_DISABLE_IO_URING";
+
+/// Whether to use io_uring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IoUringMode {
+    /// Use io_uring when the kernel allows it, otherwise the portable driver (the default).
+    #[default]
+    Auto,
+    /// Require io_uring; starting fails where it is unavailable.
+    On,
+    /// Never use io_uring.
+    Off,
+}
+
+impl IoUringMode {
+    /// `mode`, or [`IoUringMode::Off`] when the environment variable
+    /// [`DISABLE_IO_URING_ENV`] (`COMMANDER_DISABLE_IO_URING`) is set to a true value
+    /// (`1`, `true`, `yes`, `on`, any case). The variable wins over the file and the flags, so
+    /// tests and containers with io_uring blocked by seccomp can force the fallback.
+    pub fn from_env_and(mode: IoUringMode) -> IoUringMode {
+        let value = std::env::var(DISABLE_IO_URING_ENV).ok();
+        Self::with_disable_flag(mode, value.as_deref())
+    }
+
+    /// The pure part of [`IoUringMode::from_env_and`]: `value` is the variable's content.
+    pub fn with_disable_flag(mode: IoUringMode, value: Option<&str>) -> IoUringMode {
+        match value.map(str::trim) {
+            Some(v)
+                if ["1", "true", "yes", "on"]
+                    .iter()
+                    .any(|t| v.eq_ignore_ascii_case(t)) =>
+            {
+                IoUringMode::Off
+            }
+            _ => mode,
+        }
+    }
+}
+
+impl std::str::FromStr for IoUringMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "on" => Ok(Self::On),
+            "off" => Ok(Self::Off),
+            other => Err(format!(
+                "unknown io_uring mode {other:?}; expected auto, on or off"
+            )),
+        }
+    }
+}
+
+/// Validated slave configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaveConfig {
+    /// Master protocol address as `host:port` (IPv6 in brackets), when configured; a join
+    /// token carries one too.
+    pub master_addr: Option<String>,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Docker Engine unix socket.
+    pub docker_socket: PathBuf,
+    /// io_uring use, after overrides and the environment.
+    pub io_uring: IoUringMode,
+}
+
+impl Default for SlaveConfig {
+    fn default() -> Self {
+        Self {
+            master_addr: None,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            docker_socket: PathBuf::from(DEFAULT_DOCKER_SOCKET),
+            io_uring: IoUringMode::Auto,
+        }
+    }
+}
+
+/// Values from the command line (or their environment variables) that win over the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlaveOverrides {
+    /// Master address, `host:port`.
+    pub master: Option<String>,
+    /// Data directory.
+    pub data_dir: Option<PathBuf>,
+    /// io_uring mode.
+    pub io_uring: Option<IoUringMode>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed, has an unknown key or a value of the wrong type. The message
+    /// names the key and its line and column.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// serde_yaml_ng's message, with key path and location.
+        message: String,
+    },
+    /// A value parsed but is not acceptable.
+    #[error("invalid `{key}`: {message}")]
+    Invalid {
+        /// The key, as written in the YAML file (or the flag it came from).
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawSlaveConfig {
+    master: Option<RawMaster>,
+    master_http: Option<String>,
+    exe_store_house_path: Option<String>,
+    exe_store_house_logs: Option<String>,
+    project_exe_store_house_path: Option<String>,
+    db_path: Option<RawDbPath>,
+    file_server: Option<RawFileServer>,
+    data_dir: Option<PathBuf>,
+    docker_socket: Option<PathBuf>,
+    io_uring: Option<IoUringMode>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawMaster {
+    host: Option<String>,
+    port: Option<Port>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawDbPath {
+    #[allow(dead_code)]
+    data: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawFileServer {
+    #[allow(dead_code)]
+    port: Option<Port>,
+    #[allow(dead_code)]
+    secret: Option<String>,
+}
+
+/// A port written as an integer or as a string of digits (the original wrote both), 0..=65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Port(u16);
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct PortVisitor;
+        impl Visitor<'_> for PortVisitor {
+            type Value = Port;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a port number 0..=65535 (integer or string such as \"17777\")")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Port, E> {
+                u16::try_from(v)
+                    .map(Port)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Port, E> {
+                u16::try_from(v)
+                    .map(Port)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Port, E> {
+                v.trim()
+                    .parse::<u16>()
+                    .map(Port)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_any(PortVisitor)
+    }
+}
+
+/// Loads the configuration: defaults, then the file at `path` (if any), then `overrides`,
+/// then `COMMANDER_DISABLE_IO_URING`. No file means defaults; a named file that is missing
+/// is an error.
+pub fn load(path: Option<&Path>, overrides: SlaveOverrides) -> Result<SlaveConfig, ConfigError> {
+    let env = std::env::var(DISABLE_IO_URING_ENV).ok();
+    load_with_env(path, overrides, env.as_deref())
+}
+
+/// [`load`] with the value of `COMMANDER_DISABLE_IO_URING` passed in (for tests).
+pub fn load_with_env(
+    path: Option<&Path>,
+    overrides: SlaveOverrides,
+    disable_io_uring: Option<&str>,
+) -> Result<SlaveConfig, ConfigError> {
+    let raw = match path {
+        None => RawSlaveConfig::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            parse_raw(&text).map_err(|message| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            })?
+        }
+    };
+    let mut config = validate(raw)?;
+    apply_overrides(&mut config, overrides)?;
+    config.io_uring = IoUringMode::with_disable_flag(config.io_uring, disable_io_uring);
+    Ok(config)
+}
+
+/// Parses YAML text into a validated configuration (no overrides, no environment).
+pub fn from_yaml_str(text: &str) -> Result<SlaveConfig, ConfigError> {
+    let raw = parse_raw(text).map_err(|message| ConfigError::Parse {
+        path: PathBuf::from("<string>"),
+        message,
+    })?;
+    validate(raw)
+}
+
+fn parse_raw(text: &str) -> Result<RawSlaveConfig, String> {
+    // An empty file, or one with only comments, is a null document: all defaults.
+    serde_yaml_ng::from_str::<Option<RawSlaveConfig>>(text)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| e.to_string())
+}
+
+fn validate(raw: RawSlaveConfig) -> Result<SlaveConfig, ConfigError> {
+    let mut config = SlaveConfig::default();
+    for (key, present) in [
+        ("masterHttp", raw.master_http.is_some()),
+        ("exeStoreHousePath", raw.exe_store_house_path.is_some()),
+        ("exeStoreHouseLogs", raw.exe_store_house_logs.is_some()),
+        (
+            "projectExeStoreHousePath",
+            raw.project_exe_store_house_path.is_some(),
+        ),
+        ("dbPath", raw.db_path.is_some()),
+        ("fileServer", raw.file_server.is_some()),
+    ] {
+        if present {
+            tracing::info!(
+                key,
+                "config key accepted for compatibility with the original and ignored"
+            );
+        }
+    }
+    if let Some(master) = raw.master {
+        config.master_addr = master_from_parts(master)?;
+    }
+    if let Some(dir) = raw.data_dir {
+        config.data_dir = non_empty_path("dataDir", dir)?;
+    }
+    if let Some(socket) = raw.docker_socket {
+        config.docker_socket = non_empty_path("dockerSocket", socket)?;
+    }
+    if let Some(mode) = raw.io_uring {
+        config.io_uring = mode;
+    }
+    Ok(config)
+}
+
+fn apply_overrides(config: &mut SlaveConfig, o: SlaveOverrides) -> Result<(), ConfigError> {
+    if let Some(master) = o.master {
+        config.master_addr = Some(validate_host_port("master", &master)?);
+    }
+    if let Some(dir) = o.data_dir {
+        config.data_dir = non_empty_path("dataDir", dir)?;
+    }
+    if let Some(mode) = o.io_uring {
+        config.io_uring = mode;
+    }
+    Ok(())
+}
+
+fn non_empty_path(key: &'static str, path: PathBuf) -> Result<PathBuf, ConfigError> {
+    if path.as_os_str().is_empty() {
+        return Err(ConfigError::Invalid {
+            key,
+            message: "must not be empty".into(),
+        });
+    }
+    Ok(path)
+}
+
+fn master_from_parts(master: RawMaster) -> Result<Option<String>, ConfigError> {
+    let host = match master.host.as_deref().map(str::trim) {
+        None | Some("") if master.port.is_none() => return Ok(None),
+        None | Some("") => {
+            return Err(ConfigError::Invalid {
+                key: "master.host",
+                message: "must be set when master.port is".into(),
+            });
+        }
+        Some(host) => host,
+    };
+    let port = master.port.map_or(DEFAULT_MASTER_PORT, |p| p.0);
+    if port == 0 {
+        return Err(ConfigError::Invalid {
+            key: "master.port",
+            message: "must be in 1..=65535".into(),
+        });
+    }
+    if port == ORIGINAL_MASTER_UDP_PORT {
+        tracing::warn!(
+            port,
+            "master.port is the original's UDP port; Commander slaves dial the master's TCP \
+             port (default {DEFAULT_MASTER_PORT})"
+        );
+    }
+    let host_part = match host.parse::<Ipv6Addr>() {
+        Ok(v6) => format!("[{v6}]"),
+        Err(_) => host.to_string(),
+    };
+    validate_host_port("master.host", &format!("{host_part}:{port}")).map(Some)
+}
+
+/// Checks a `host:port` address (IPv6 literals in brackets, port 1..=65535) and returns it
+/// trimmed. `key` names the setting in the error.
+pub fn validate_host_port(key: &'static str, addr: &str) -> Result<String, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid { key, message };
+    let addr = addr.trim();
+    let port = if let Some(rest) = addr.strip_prefix('[') {
+        let (inside, after) = rest
+            .split_once(']')
+            .ok_or_else(|| invalid(format!("{addr:?}: missing `]` after IPv6 address")))?;
+        inside
+            .parse::<Ipv6Addr>()
+            .map_err(|_| invalid(format!("{addr:?}: {inside:?} is not an IPv6 address")))?;
+        after
+            .strip_prefix(':')
+            .ok_or_else(|| invalid(format!("{addr:?}: expected `[ipv6]:port`")))?
+    } else {
+        let (host, port) = addr
+            .rsplit_once(':')
+            .ok_or_else(|| invalid(format!("{addr:?}: expected `host:port`")))?;
+        if host.contains(':') {
+            return Err(invalid(format!(
+                "{addr:?}: IPv6 addresses must be written in brackets, e.g. `[::1]:17777`"
+            )));
+        }
+        if host.is_empty() {
+            return Err(invalid(format!("{addr:?}: the host is empty")));
+        }
+        if !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
+            return Err(invalid(format!(
+                "{addr:?}: {host:?} is not a valid host name"
+            )));
+        }
+        port
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p >= 1 => Ok(addr.to_string()),
+        _ => Err(invalid(format!("{addr:?}: the port must be in 1..=65535"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::io::Write;
+
+    fn write_tmp(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn original_shape_parses() {
+        let yaml = r#"
+# master UDP 通讯地址
+master:
+  host: 192.168.0.9
+  port: 16666
+masterHttp: "http://192.168.0.9:18888"
+exeStoreHousePath: "/home/exeStoreHousePath_Linux/"
+exeStoreHouseLogs: "/home/exeStoreHouseLogs/"
+projectExeStoreHousePath: "/home/projectExeStoreHousePath_Linux/"
+dbPath:
+  data: "/home/slave_linux_db/data.db"
+fileServer:
+  port: "18889"
+  secret: abc
+"#;
+        let c = from_yaml_str(yaml).unwrap();
+        assert_eq!(c.master_addr.as_deref(), Some("192.168.0.9:16666"));
+        assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn defaults_without_file_and_for_empty_file() {
+        let c = load_with_env(None, SlaveOverrides::default(), None).unwrap();
+        assert_eq!(c, SlaveConfig::default());
+        assert_eq!(c.docker_socket, PathBuf::from(DEFAULT_DOCKER_SOCKET));
+        assert_eq!(c.io_uring, IoUringMode::Auto);
+        let f = write_tmp("# only a comment\n");
+        let c = load_with_env(Some(f.path()), SlaveOverrides::default(), None).unwrap();
+        assert_eq!(c, SlaveConfig::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_location() {
+        let f = write_tmp("dataDir: /x\nmasterr:\n  host: a\n");
+        let err = load_with_env(Some(f.path()), SlaveOverrides::default(), None).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ConfigError::Parse { .. }));
+        assert!(msg.contains("masterr"), "{msg}");
+        assert!(msg.contains("line 2"), "{msg}");
+        let err = from_yaml_str("master:\n  hots: a\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("hots") && err.contains("master"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = from_yaml_str("master:\n  host: a\n  port: [1]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("master.port"), "{err}");
+        let err = from_yaml_str("ioUring: sometimes\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ioUring") || err.contains("sometimes"),
+            "{err}"
+        );
+        let err = from_yaml_str("dataDir: {a: 1}\n").unwrap_err().to_string();
+        assert!(err.contains("dataDir"), "{err}");
+    }
+
+    #[test]
+    fn bad_ports_are_rejected() {
+        let err = from_yaml_str("master: {host: a, port: 70000}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("master.port") && err.contains("70000"),
+            "{err}"
+        );
+        let err = from_yaml_str("master: {host: a, port: 0}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("master.port"), "{err}");
+        let err = from_yaml_str("master: {host: a, port: \"x1\"}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("master.port"), "{err}");
+        for bad in [
+            "a:0",
+            "a:65536",
+            "a",
+            ":17777",
+            "::1:17777",
+            "[::1",
+            "[zz]:1",
+            "a b:1",
+        ] {
+            assert!(validate_host_port("master", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn addresses_are_normalised() {
+        let c = from_yaml_str("master: {host: \"::1\", port: \"17777\"}\n").unwrap();
+        assert_eq!(c.master_addr.as_deref(), Some("[::1]:17777"));
+        let c = from_yaml_str("master: {host: master.example}\n").unwrap();
+        assert_eq!(c.master_addr.as_deref(), Some("master.example:17777"));
+        assert_eq!(
+            validate_host_port("m", " [fe80::1]:1 ").unwrap(),
+            "[fe80::1]:1"
+        );
+        assert_eq!(
+            validate_host_port("m", "10.0.0.1:65535").unwrap(),
+            "10.0.0.1:65535"
+        );
+        let err = from_yaml_str("master: {port: 17777}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("master.host"), "{err}");
+    }
+
+    #[test]
+    fn overrides_win_and_env_forces_off() {
+        let f = write_tmp("master: {host: a, port: 1}\ndataDir: /file\nioUring: on\n");
+        let o = SlaveOverrides {
+            master: Some("b:2".into()),
+            data_dir: Some("/flag".into()),
+            io_uring: Some(IoUringMode::Auto),
+        };
+        let c = load_with_env(Some(f.path()), o.clone(), None).unwrap();
+        assert_eq!(c.master_addr.as_deref(), Some("b:2"));
+        assert_eq!(c.data_dir, PathBuf::from("/flag"));
+        assert_eq!(c.io_uring, IoUringMode::Auto);
+        let c = load_with_env(Some(f.path()), SlaveOverrides::default(), Some("1")).unwrap();
+        assert_eq!(c.io_uring, IoUringMode::Off);
+        let c = load_with_env(Some(f.path()), SlaveOverrides::default(), Some("0")).unwrap();
+        assert_eq!(c.io_uring, IoUringMode::On);
+        let bad = SlaveOverrides {
+            master: Some("b".into()),
+            ..Default::default()
+        };
+        assert!(load_with_env(None, bad, None).is_err());
+    }
+
+    #[test]
+    fn io_uring_mode_parsing() {
+        assert_eq!("OFF".parse::<IoUringMode>().unwrap(), IoUringMode::Off);
+        assert!("maybe".parse::<IoUringMode>().is_err());
+        assert_eq!(
+            IoUringMode::with_disable_flag(IoUringMode::On, Some("TRUE")),
+            IoUringMode::Off
+        );
+        assert_eq!(
+            IoUringMode::with_disable_flag(IoUringMode::On, Some("")),
+            IoUringMode::On
+        );
+    }
+
+    #[test]
+    fn missing_named_file_is_an_error() {
+        let err = load_with_env(
+            Some(Path::new("/nonexistent/c.yaml")),
+            SlaveOverrides::default(),
+            None,
+        );
+        assert!(matches!(err, Err(ConfigError::Read { .. })));
+    }
+}

@@ -1,1 +1,627 @@
-//! (filled by a helper)
+//! Host metrics from procfs: CPU, load, memory, disks, network and TCP counts.
+//!
+//! [`MetricSampler`] keeps the previous CPU jiffies and network counters, so CPU shares and
+//! byte rates are deltas over the interval between two calls (the first call measures CPU
+//! since boot and reports zero rates). It runs every few seconds on every slave, so it reads
+//! only `/proc/stat`, `/proc/meminfo`, `/proc/loadavg`, `/proc/self/mounts`, `/proc/net/dev`
+//! and `/proc/net/tcp{,6}` (streamed line by line, so a host with 100k sockets costs no
+//! memory), calls `statvfs` once per real mount and never scans processes.
+//!
+//! The arithmetic lives in pure functions ([`cpu_busy_pct`], [`counter_rate`],
+//! [`net_usage`], [`real_mounts`], [`parse_net_dev`], [`tcp_line_state`]) tested without
+//! `/proc`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use procfs::{Current, CurrentSI};
+use protocol::{DiskUsage, MetricSample, NetUsage};
+
+/// Why a sample could not be taken. Only the essentials (CPU, memory, load) fail a sample;
+/// disks, interfaces and TCP counts that cannot be read are left empty or zero.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// A procfs file could not be read or parsed.
+    #[error("cannot read {what}: {source}")]
+    Proc {
+        /// Which file.
+        what: &'static str,
+        /// procfs's error.
+        #[source]
+        source: procfs::ProcError,
+    },
+}
+
+/// Cumulative CPU time of one CPU (or all), in clock ticks since boot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuJiffies {
+    /// Idle plus I/O wait.
+    pub idle: u64,
+    /// All states (guest time is already inside user and nice).
+    pub total: u64,
+}
+
+impl CpuJiffies {
+    fn from_cpu_time(t: &procfs::CpuTime) -> Self {
+        let iowait = t.iowait.unwrap_or(0);
+        let idle = t.idle.saturating_add(iowait);
+        let total = [
+            t.user,
+            t.nice,
+            t.system,
+            t.irq.unwrap_or(0),
+            t.softirq.unwrap_or(0),
+            t.steal.unwrap_or(0),
+        ]
+        .iter()
+        .fold(idle, |acc, v| acc.saturating_add(*v));
+        Self { idle, total }
+    }
+}
+
+/// Busy share between two snapshots, percent in `0.0..=100.0`. When the counters went
+/// backwards (CPU hot-plug, a reset) `cur` is measured since zero; no elapsed ticks gives 0.
+pub fn cpu_busy_pct(prev: CpuJiffies, cur: CpuJiffies) -> f32 {
+    let prev = if cur.total < prev.total || cur.idle < prev.idle {
+        CpuJiffies::default()
+    } else {
+        prev
+    };
+    let total = cur.total - prev.total;
+    if total == 0 {
+        return 0.0;
+    }
+    let idle = (cur.idle - prev.idle).min(total);
+    let pct = (total - idle) as f64 * 100.0 / total as f64;
+    pct.clamp(0.0, 100.0) as f32
+}
+
+/// Per-second rate of a monotonically increasing counter over `elapsed_ms`. A counter that
+/// went backwards was reset (driver reload, wrap), so its current value is the increase.
+/// No elapsed time gives 0.
+pub fn counter_rate(prev: u64, cur: u64, elapsed_ms: u64) -> u64 {
+    if elapsed_ms == 0 {
+        return 0;
+    }
+    let delta = if cur >= prev { cur - prev } else { cur };
+    let rate = u128::from(delta) * 1000 / u128::from(elapsed_ms);
+    u64::try_from(rate).unwrap_or(u64::MAX)
+}
+
+/// Byte counters of one network interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetCounters {
+    /// Interface name.
+    pub iface: String,
+    /// Received bytes since boot.
+    pub rx_bytes: u64,
+    /// Transmitted bytes since boot.
+    pub tx_bytes: u64,
+}
+
+/// Parses `/proc/net/dev` into `out` (cleared first), skipping `lo` and malformed lines.
+pub fn parse_net_dev(text: &str, out: &mut Vec<NetCounters>) {
+    out.clear();
+    for line in text.lines() {
+        let Some((name, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.is_empty() || name == "lo" || name.contains('|') {
+            continue;
+        }
+        let mut fields = rest.split_ascii_whitespace();
+        // Receive: bytes packets errs drop fifo frame compressed multicast; then transmit.
+        let rx = fields.next().and_then(|v| v.parse::<u64>().ok());
+        let tx = fields.nth(7).and_then(|v| v.parse::<u64>().ok());
+        if let (Some(rx_bytes), Some(tx_bytes)) = (rx, tx) {
+            out.push(NetCounters {
+                iface: name.to_string(),
+                rx_bytes,
+                tx_bytes,
+            });
+        }
+    }
+}
+
+/// Builds per-interface usage from the current counters and the previous ones.
+/// `elapsed_ms` is `None` on the first sample: rates are then 0. An interface absent from
+/// `prev` (new since last time) also reports 0.
+pub fn net_usage(
+    prev: &[NetCounters],
+    cur: &[NetCounters],
+    elapsed_ms: Option<u64>,
+) -> Vec<NetUsage> {
+    cur.iter()
+        .map(|c| {
+            let before = prev.iter().find(|p| p.iface == c.iface);
+            let (rx_rate, tx_rate) = match (before, elapsed_ms) {
+                (Some(p), Some(ms)) => (
+                    counter_rate(p.rx_bytes, c.rx_bytes, ms),
+                    counter_rate(p.tx_bytes, c.tx_bytes, ms),
+                ),
+                _ => (0, 0),
+            };
+            NetUsage {
+                iface: c.iface.clone(),
+                rx_bytes: c.rx_bytes,
+                tx_bytes: c.tx_bytes,
+                rx_bytes_per_sec: rx_rate,
+                tx_bytes_per_sec: tx_rate,
+            }
+        })
+        .collect()
+}
+
+/// One line of `/proc/self/mounts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Device or source (`/dev/sda1`, `pool/data`, `overlay`).
+    pub device: String,
+    /// Mount point.
+    pub mount: String,
+    /// File-system type.
+    pub fs_type: String,
+}
+
+/// File-system types that hold no user data (kernel interfaces, memory-backed, container
+/// plumbing) or that are network file systems, whose `statvfs` can hang on a dead server.
+const SKIPPED_FS_TYPES: &[&str] = &[
+    "proc",
+    "sysfs",
+    "devtmpfs",
+    "devpts",
+    "tmpfs",
+    "ramfs",
+    "cgroup",
+    "cgroup2",
+    "cpuset",
+    "mqueue",
+    "debugfs",
+    "tracefs",
+    "securityfs",
+    "pstore",
+    "bpf",
+    "configfs",
+    "fusectl",
+    "hugetlbfs",
+    "autofs",
+    "binfmt_misc",
+    "efivarfs",
+    "rpc_pipefs",
+    "nsfs",
+    "selinuxfs",
+    "squashfs",
+    "iso9660",
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "9p",
+    "ceph",
+    "glusterfs",
+    "afs",
+    "sshfs",
+    "fuse.sshfs",
+    "fuse.lxcfs",
+    "fuse.gvfsd-fuse",
+    "fuse.portal",
+    "fuse.snapfuse",
+    "fuse.rclone",
+    "zram",
+    "none",
+];
+
+/// Whether a mount holds real, local data worth reporting. `overlay` counts only as `/` (the
+/// root of a container); Docker's per-container overlays elsewhere do not.
+pub fn is_real_mount(m: &Mount) -> bool {
+    if SKIPPED_FS_TYPES.contains(&m.fs_type.as_str()) {
+        return false;
+    }
+    if m.fs_type == "overlay" || m.fs_type == "aufs" {
+        return m.mount == "/";
+    }
+    !["/proc/", "/sys/", "/dev/", "/run/"]
+        .iter()
+        .any(|p| m.mount.starts_with(p))
+}
+
+/// Undoes the octal escapes of `/proc/self/mounts` (`\040` for a space, `\011`, `\012`,
+/// `\134`).
+fn unescape_mount_field(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let code = bytes.get(i + 1..i + 4).and_then(|oct| {
+            if !oct.iter().all(|b| (b'0'..=b'7').contains(b)) {
+                return None;
+            }
+            u8::from_str_radix(std::str::from_utf8(oct).ok()?, 8).ok()
+        });
+        match (bytes[i], code) {
+            (b'\\', Some(c)) => {
+                out.push(c);
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses `/proc/self/mounts`, skipping malformed lines.
+pub fn parse_mounts(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.split_ascii_whitespace();
+            let (device, mount, fs_type) = (f.next()?, f.next()?, f.next()?);
+            Some(Mount {
+                device: unescape_mount_field(device),
+                mount: unescape_mount_field(mount),
+                fs_type: fs_type.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Keeps the real mounts ([`is_real_mount`]) and one mount per device: the one with the
+/// shortest mount point (so `/` wins over a bind mount of the same disk elsewhere).
+pub fn real_mounts(all: Vec<Mount>) -> Vec<Mount> {
+    let mut out: Vec<Mount> = Vec::new();
+    for m in all.into_iter().filter(is_real_mount) {
+        match out.iter_mut().find(|o| o.device == m.device) {
+            Some(existing) if m.mount.len() < existing.mount.len() => *existing = m,
+            Some(_) => {}
+            None => out.push(m),
+        }
+    }
+    out
+}
+
+/// Reads and filters the mounts of this host (as seen by this process).
+pub fn read_real_mounts(buf: &mut String) -> Vec<Mount> {
+    buf.clear();
+    match File::open("/proc/self/mounts").and_then(|mut f| f.read_to_string(buf)) {
+        Ok(_) => real_mounts(parse_mounts(buf)),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read /proc/self/mounts");
+            Vec::new()
+        }
+    }
+}
+
+/// Size and used bytes of the file system mounted at `path` (as `df` computes them:
+/// used = blocks − free blocks), or `None` when `statvfs` fails.
+pub fn statvfs_usage(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call, and `st`
+    // points to writable memory of the right type; statvfs only writes into it. The struct is
+    // read only when the call reports success, after which the kernel filled it completely
+    // (and it was zero-initialised before in any case).
+    #[allow(unsafe_code)]
+    let st = unsafe {
+        if libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    // The field types differ between targets (u32 or u64); widening to u64 never truncates.
+    let frsize = (if st.f_frsize > 0 {
+        st.f_frsize
+    } else {
+        st.f_bsize
+    }) as u64;
+    let blocks = st.f_blocks as u64;
+    let free = st.f_bfree as u64;
+    let total = blocks.saturating_mul(frsize);
+    let used = blocks.saturating_sub(free).saturating_mul(frsize);
+    Some((total, used))
+}
+
+/// TCP state of one `/proc/net/tcp{,6}` line: `Some(true)` for ESTABLISHED (`01`),
+/// `Some(false)` for any other socket, `None` for the header or a malformed line.
+pub fn tcp_line_state(line: &[u8]) -> Option<bool> {
+    let mut fields = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty());
+    let slot = fields.next()?;
+    if slot.last() != Some(&b':') {
+        return None;
+    }
+    let state = fields.nth(2)?;
+    if state.len() != 2 || !state.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    Some(state == b"01")
+}
+
+/// Counts (established, total) sockets in a `/proc/net/tcp`-format stream, reusing `line`.
+pub fn count_tcp(reader: impl BufRead, line: &mut Vec<u8>) -> (u32, u32) {
+    let mut reader = reader;
+    let (mut established, mut total) = (0u32, 0u32);
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', line) {
+            Ok(0) => break,
+            Ok(_) => {
+                if let Some(est) = tcp_line_state(line) {
+                    total = total.saturating_add(1);
+                    established = established.saturating_add(u32::from(est));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "reading a /proc/net/tcp file stopped early");
+                break;
+            }
+        }
+    }
+    (established, total)
+}
+
+/// Samples host metrics, remembering what rates and CPU shares need from the previous call.
+#[derive(Debug, Default)]
+pub struct MetricSampler {
+    prev_total: CpuJiffies,
+    prev_cores: Vec<CpuJiffies>,
+    prev_net: Vec<NetCounters>,
+    cur_net: Vec<NetCounters>,
+    prev_at_ms: Option<u64>,
+    text: String,
+    line: Vec<u8>,
+}
+
+impl MetricSampler {
+    /// A sampler with no history: its first sample measures CPU since boot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes one sample at `now_ms` (Unix milliseconds, also used as the interval clock).
+    pub fn sample(&mut self, now_ms: u64) -> Result<MetricSample, MetricsError> {
+        let stat = procfs::KernelStats::current().map_err(|source| MetricsError::Proc {
+            what: "/proc/stat",
+            source,
+        })?;
+        let mem = procfs::Meminfo::current().map_err(|source| MetricsError::Proc {
+            what: "/proc/meminfo",
+            source,
+        })?;
+        let load = procfs::LoadAverage::current().map_err(|source| MetricsError::Proc {
+            what: "/proc/loadavg",
+            source,
+        })?;
+
+        let total = CpuJiffies::from_cpu_time(&stat.total);
+        let cores: Vec<CpuJiffies> = stat
+            .cpu_time
+            .iter()
+            .map(CpuJiffies::from_cpu_time)
+            .collect();
+        if self.prev_cores.len() != cores.len() {
+            self.prev_cores = vec![CpuJiffies::default(); cores.len()];
+        }
+        let cpu_total_pct = cpu_busy_pct(self.prev_total, total);
+        let cpu_per_core_pct = self
+            .prev_cores
+            .iter()
+            .zip(&cores)
+            .map(|(p, c)| cpu_busy_pct(*p, *c))
+            .collect();
+        self.prev_total = total;
+        self.prev_cores = cores;
+
+        let available = mem.mem_available.unwrap_or_else(|| {
+            mem.mem_free
+                .saturating_add(mem.buffers)
+                .saturating_add(mem.cached)
+        });
+
+        let disks = read_real_mounts(&mut self.text)
+            .into_iter()
+            .filter_map(|m| {
+                let (total_bytes, used_bytes) = statvfs_usage(Path::new(&m.mount))?;
+                (total_bytes > 0).then_some(DiskUsage {
+                    mount: m.mount,
+                    total_bytes,
+                    used_bytes,
+                })
+            })
+            .collect();
+
+        let elapsed = self.prev_at_ms.map(|prev| now_ms.saturating_sub(prev));
+        self.read_net();
+        let nets = net_usage(&self.prev_net, &self.cur_net, elapsed);
+        std::mem::swap(&mut self.prev_net, &mut self.cur_net);
+        self.prev_at_ms = Some(now_ms);
+
+        let (mut tcp_established, mut tcp_total) = (0u32, 0u32);
+        for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            // tcp6 is missing when IPv6 is disabled: that is zero sockets, not an error.
+            if let Ok(file) = File::open(path) {
+                let (e, t) = count_tcp(BufReader::with_capacity(16 * 1024, file), &mut self.line);
+                tcp_established = tcp_established.saturating_add(e);
+                tcp_total = tcp_total.saturating_add(t);
+            }
+        }
+
+        Ok(MetricSample {
+            taken_at_ms: now_ms,
+            cpu_total_pct,
+            cpu_per_core_pct,
+            load: [load.one, load.five, load.fifteen],
+            mem_total_bytes: mem.mem_total,
+            mem_used_bytes: mem.mem_total.saturating_sub(available),
+            swap_total_bytes: mem.swap_total,
+            swap_used_bytes: mem.swap_total.saturating_sub(mem.swap_free),
+            disks,
+            nets,
+            tcp_established,
+            tcp_total,
+        })
+    }
+
+    fn read_net(&mut self) {
+        self.text.clear();
+        match File::open("/proc/net/dev").and_then(|mut f| f.read_to_string(&mut self.text)) {
+            Ok(_) => parse_net_dev(&self.text, &mut self.cur_net),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read /proc/net/dev");
+                self.cur_net.clear();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn j(idle: u64, total: u64) -> CpuJiffies {
+        CpuJiffies { idle, total }
+    }
+
+    #[test]
+    fn cpu_pct_from_two_snapshots() {
+        assert_eq!(cpu_busy_pct(j(0, 0), j(50, 100)), 50.0);
+        assert_eq!(cpu_busy_pct(j(50, 100), j(50, 200)), 100.0);
+        assert_eq!(cpu_busy_pct(j(50, 100), j(150, 200)), 0.0);
+        assert_eq!(
+            cpu_busy_pct(j(50, 100), j(50, 100)),
+            0.0,
+            "no ticks elapsed"
+        );
+        // Counters went backwards: measured since zero.
+        assert_eq!(cpu_busy_pct(j(900, 1000), j(30, 40)), 25.0);
+        // Idle moving more than total (iowait quirk) is clamped.
+        assert_eq!(cpu_busy_pct(j(0, 100), j(300, 200)), 0.0);
+    }
+
+    #[test]
+    fn rates_handle_resets_and_zero_elapsed() {
+        assert_eq!(counter_rate(1_000, 6_000, 5_000), 1_000);
+        assert_eq!(counter_rate(1_000, 1_000, 5_000), 0);
+        assert_eq!(
+            counter_rate(10_000, 500, 1_000),
+            500,
+            "reset: the new value is the delta"
+        );
+        assert_eq!(counter_rate(0, 100, 0), 0);
+        assert_eq!(counter_rate(0, u64::MAX, 1), u64::MAX, "saturates");
+    }
+
+    #[test]
+    fn net_dev_parsing_and_rates() {
+        let text = "Inter-|   Receive                                                |  Transmit\n \
+face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    \
+lo:    3193      29    0    0    0     0          0         0     3193      29    0    0    0     0       0          0\n  \
+eth0: 117669966    4060    0    0    0     0          0         0   301950    2608    0    0    0     0       0          0\n\
+docker0:       0       0    0    0    0     0          0         0        0       0    0    2    0     0       0          0\n\
+broken: 1 2\n";
+        let mut cur = Vec::new();
+        parse_net_dev(text, &mut cur);
+        assert_eq!(cur.len(), 2);
+        assert_eq!(
+            cur[0],
+            NetCounters {
+                iface: "eth0".into(),
+                rx_bytes: 117669966,
+                tx_bytes: 301950
+            }
+        );
+        assert_eq!(cur[1].iface, "docker0");
+
+        let prev = vec![NetCounters {
+            iface: "eth0".into(),
+            rx_bytes: 117669966 - 20_000,
+            tx_bytes: 301950 - 2_000,
+        }];
+        let usage = net_usage(&prev, &cur, Some(2_000));
+        assert_eq!(usage[0].rx_bytes_per_sec, 10_000);
+        assert_eq!(usage[0].tx_bytes_per_sec, 1_000);
+        assert_eq!(usage[1].rx_bytes_per_sec, 0, "new interface");
+        let first = net_usage(&[], &cur, None);
+        assert!(
+            first
+                .iter()
+                .all(|u| u.rx_bytes_per_sec == 0 && u.tx_bytes_per_sec == 0)
+        );
+    }
+
+    #[test]
+    fn mounts_are_filtered_and_deduplicated() {
+        let text = "proc /proc proc rw 0 0\n\
+sysfs /sys sysfs rw 0 0\n\
+tmpfs /dev/shm tmpfs rw 0 0\n\
+/dev/vda1 /var/lib/docker ext4 rw 0 0\n\
+/dev/vda1 / ext4 rw 0 0\n\
+cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n\
+overlay /var/lib/docker/overlay2/abc/merged overlay rw 0 0\n\
+/dev/vdb1 /mnt/my\\040data xfs rw 0 0\n\
+server:/export /mnt/nfs nfs4 rw 0 0\n\
+pool/data /data zfs rw 0 0\n\
+garbage\n";
+        let real = real_mounts(parse_mounts(text));
+        let mounts: Vec<&str> = real.iter().map(|m| m.mount.as_str()).collect();
+        assert_eq!(mounts, ["/", "/mnt/my data", "/data"]);
+        assert_eq!(real[0].device, "/dev/vda1");
+
+        let container = "overlay / overlay rw 0 0\n/dev/vda1 /etc/hosts ext4 rw 0 0\n";
+        let real = real_mounts(parse_mounts(container));
+        assert_eq!(real.len(), 2);
+        assert_eq!(real[0].fs_type, "overlay");
+        assert_eq!(unescape_mount_field("a\\134b\\0"), "a\\b\\0");
+    }
+
+    #[test]
+    fn tcp_lines_are_counted() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+0: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 640 1 0 100 0 0 10 0\n   \
+1: 0100007F:07E8 0100007F:B0C4 01 00000000:00000000 00:00000000 00000000     0        0 641 1 0 20 4 30 10 -1\n   \
+2: 0100007F:B0C4 0100007F:07E8 01 00000000:00000000 00:00000000 00000000     0        0 642 1 0\n   \
+3: 0100007F:B0C6 0100007F:07E8 06 00000000:00000000 03:00000D1F 00000000     0        0 0 3 0\n\
+junk\n";
+        let mut line = Vec::new();
+        assert_eq!(count_tcp(text.as_bytes(), &mut line), (2, 4));
+        assert_eq!(tcp_line_state(b""), None);
+        assert_eq!(tcp_line_state(b"  7: x y 1G"), None);
+    }
+
+    #[test]
+    fn real_sampler_gives_sane_values() {
+        let mut s = MetricSampler::new();
+        let first = s.sample(1_000).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let second = s.sample(1_100).unwrap();
+        for m in [&first, &second] {
+            assert!(
+                (0.0..=100.0).contains(&m.cpu_total_pct),
+                "{}",
+                m.cpu_total_pct
+            );
+            assert!(!m.cpu_per_core_pct.is_empty());
+            assert!(m.cpu_per_core_pct.iter().all(|p| (0.0..=100.0).contains(p)));
+            assert!(m.load.iter().all(|l| *l >= 0.0));
+            assert!(m.mem_total_bytes > 0 && m.mem_used_bytes <= m.mem_total_bytes);
+            assert!(m.swap_used_bytes <= m.swap_total_bytes);
+            assert!(!m.disks.is_empty(), "no real mount found");
+            assert!(m.disks.iter().all(|d| d.used_bytes <= d.total_bytes));
+            assert!(m.nets.iter().all(|n| n.iface != "lo"));
+            assert!(m.tcp_established <= m.tcp_total);
+        }
+        assert_eq!(second.taken_at_ms, 1_100);
+        assert!(first.nets.iter().all(|n| n.rx_bytes_per_sec == 0));
+    }
+}

@@ -1,1 +1,27 @@
-//! e2e
+//! Helpers for end-to-end tests: build and start Commander processes on loopback, read what
+//! they print, query the HTTP API, and clean everything up when a test ends (or fails).
+
+pub mod http;
+pub mod process;
+
+pub use process::{Proc, commander_bin};
+
+use std::time::{Duration, Instant};
+
+/// Polls `check` every 100 ms until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> anyhow::Result<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return Ok(v);
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

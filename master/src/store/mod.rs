@@ -1,1 +1,198 @@
-//! Storage (filled by a helper).
+//! Persistent storage of the master.
+//!
+//! Everything goes through the [`Store`] trait, implemented by [`LmdbStore`] (two heed/LMDB
+//! environments, `data` and `performance`) and by [`MemoryStore`] (an in-memory twin with the
+//! same semantics, for tests). The key layout of every database is documented in one place,
+//! [`schema`]. Metric samples are written through [`StoreWriter`], a dedicated thread that
+//! batches them into group commits so that no LMDB write ever runs on an async executor.
+//!
+//! All methods are synchronous and may block on disk I/O: call them from a blocking context
+//! (a dedicated thread or `spawn_blocking`), never from inside an io_uring executor.
+//! Every write has been committed (and synced) when the method returns `Ok`.
+
+use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
+
+mod lmdb;
+mod memory;
+pub mod schema;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use lmdb::LmdbStore;
+pub use memory::MemoryStore;
+pub use writer::{MAX_BATCH_ROWS, StoreWriter, WriterClosed};
+
+/// Errors of the store. Refusals of an enrolment are not errors (see [`EnrollRefusal`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// LMDB (heed) reported an error.
+    #[error("LMDB error: {0}")]
+    Lmdb(#[from] heed::Error),
+    /// A file-system (or other OS) operation failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored value (or key) could not be decoded.
+    #[error("corrupt record at {key}: {reason}")]
+    Corrupt {
+        /// Database and key of the record, e.g. `nodes/42`.
+        key: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A record could not be encoded.
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// The underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The environment was written by a newer build of Commander.
+    #[error(
+        "the store at {env} has schema version {found}, newer than the {supported} this build \
+         supports; run a newer Commander"
+    )]
+    SchemaTooNew {
+        /// Which environment (`data` or `performance`).
+        env: &'static str,
+        /// Version found on disk.
+        found: u32,
+        /// Newest version this build understands.
+        supported: u32,
+    },
+    /// No upgrade step exists from a stored (older) schema version.
+    #[error("no upgrade path for the {env} environment from schema version {from}")]
+    NoUpgradePath {
+        /// Which environment (`data` or `performance`).
+        env: &'static str,
+        /// The version without an upgrade step.
+        from: u32,
+    },
+    /// `put_node` would give a public key to a second node.
+    #[error("public key already belongs to node {owner}")]
+    KeyInUse {
+        /// The node that owns the key.
+        owner: u64,
+    },
+}
+
+/// One metric sample of one node. The bytes are opaque to the store (an encoded sample).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleRow {
+    /// The node the sample belongs to.
+    pub node_id: u64,
+    /// When the sample was taken, Unix milliseconds. One sample per node and millisecond:
+    /// a second row with the same `(node_id, taken_at_ms)` replaces the first.
+    pub taken_at_ms: u64,
+    /// The encoded sample.
+    pub bytes: Vec<u8>,
+}
+
+/// On-disk size of the two environments, bytes (0 for the memory store).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreSizes {
+    /// Size of the `data` environment's data file.
+    pub data_bytes: u64,
+    /// Size of the `performance` environment's data file.
+    pub performance_bytes: u64,
+}
+
+/// The master's persistent state. Implementations are cheap to share (`Arc<dyn Store>`).
+pub trait Store: Send + Sync + 'static {
+    /// Schema version of the `data` environment (equal to [`schema::SCHEMA_VERSION`] once
+    /// opened).
+    fn schema_version(&self) -> Result<u32, StoreError>;
+
+    /// Enrols a node with a join token in one transaction.
+    ///
+    /// The token (found by `secret_hash`) must exist, be unused and unexpired, and the public
+    /// key must not belong to a node yet (revoked nodes keep their key). On success the token
+    /// is marked used by the new node, the next node id is allocated and the node is written
+    /// with `enrolled_at_ms = last_seen_ms = now_ms` and an empty hostname. On refusal nothing
+    /// is written.
+    fn enroll_node(
+        &self,
+        secret_hash: &[u8; 32],
+        public_key: &[u8; 32],
+        agent_version: &str,
+        now_ms: u64,
+    ) -> Result<Result<NodeRecord, EnrollRefusal>, StoreError>;
+
+    /// Inserts or replaces a node and points its public key at it. If the node's key changed,
+    /// the old key is released. Fails with [`StoreError::KeyInUse`] when the key belongs to
+    /// another node. Ids at or above the enrolment counter move the counter past them.
+    fn put_node(&self, node: &NodeRecord) -> Result<(), StoreError>;
+
+    /// The node with this id.
+    fn get_node(&self, id: u64) -> Result<Option<NodeRecord>, StoreError>;
+
+    /// The node owning this public key.
+    fn node_by_key(&self, key: &[u8; 32]) -> Result<Option<NodeRecord>, StoreError>;
+
+    /// All nodes, ordered by id.
+    fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
+
+    /// Sets or clears a node's `revoked` flag; `Ok(false)` when no such node exists.
+    fn set_revoked(&self, id: u64, revoked: bool) -> Result<bool, StoreError>;
+
+    /// Inserts or replaces a join token (keyed by its secret hash).
+    fn put_join_token(&self, token: &JoinTokenRecord) -> Result<(), StoreError>;
+
+    /// All join tokens, ordered by secret hash.
+    fn list_join_tokens(&self) -> Result<Vec<JoinTokenRecord>, StoreError>;
+
+    /// Appends a batch of samples in one transaction (all or nothing).
+    fn append_samples(&self, batch: &[SampleRow]) -> Result<(), StoreError>;
+
+    /// Samples of one node with `from_ms <= taken_at_ms <= to_ms`, oldest first, at most
+    /// `limit` of them (the oldest ones; page on by raising `from_ms`).
+    fn samples(
+        &self,
+        node_id: u64,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<SampleRow>, StoreError>;
+
+    /// The newest sample of one node.
+    fn latest_sample(&self, node_id: u64) -> Result<Option<SampleRow>, StoreError>;
+
+    /// Removes every sample (of every node) with `taken_at_ms < older_than_ms`, in one
+    /// transaction; returns how many were removed.
+    fn prune_samples(&self, older_than_ms: u64) -> Result<u64, StoreError>;
+
+    /// On-disk sizes (0 for the memory store). A size that cannot be read is reported as 0.
+    fn sizes(&self) -> StoreSizes;
+}
+
+/// The enrolment decision shared by both implementations: `token` as stored (if any) and
+/// the node already owning the key (if any).
+fn check_enrolment(
+    token: Option<&JoinTokenRecord>,
+    key_owner: Option<u64>,
+    now_ms: u64,
+) -> Result<(), EnrollRefusal> {
+    let token = token.ok_or(EnrollRefusal::UnknownToken)?;
+    token.check_usable(now_ms)?;
+    match key_owner {
+        Some(node_id) => Err(EnrollRefusal::KeyAlreadyEnrolled { node_id }),
+        None => Ok(()),
+    }
+}
+
+/// The record of a freshly enrolled node.
+fn new_node(id: u64, public_key: &[u8; 32], agent_version: &str, now_ms: u64) -> NodeRecord {
+    NodeRecord {
+        id,
+        public_key: *public_key,
+        hostname: String::new(),
+        agent_version: agent_version.to_owned(),
+        enrolled_at_ms: now_ms,
+        last_seen_ms: now_ms,
+        revoked: false,
+        host_info: None,
+    }
+}

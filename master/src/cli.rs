@@ -1,0 +1,264 @@
+//! Subcommands of the `commander` binary.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use master::config::{self, MasterConfig, MasterOverrides};
+use master::server::{ADVERTISE_FILE, MasterSettings, RunningMaster, master_keys, start_master};
+use master::store::{LmdbStore, Store};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Commander: one master, many slaves.
+#[derive(Debug, Parser)]
+#[command(name = "commander", version, about = "Commander: a lightweight one-stop DevOps platform")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a master and a local slave enrolled over loopback (data under ./data).
+    Up(MasterArgs),
+    /// Run the master role alone; prints a one-time join token.
+    Master(MasterArgs),
+    /// Run the slave role (first start: --join TOKEN).
+    Slave(slave::cli::SlaveArgs),
+    /// Join tokens of a master's data directory.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Nodes of a master's data directory.
+    Node {
+        #[command(subcommand)]
+        action: NodeAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Create a one-time join token (works while the master runs).
+    Create {
+        /// The master's data directory.
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+        /// Validity in hours.
+        #[arg(long, default_value_t = 24)]
+        valid_hours: u64,
+        /// Address slaves should dial (default: the running master's advertised address).
+        #[arg(long)]
+        master: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NodeAction {
+    /// Revoke a node: its key is refused from its next connection on.
+    Revoke {
+        /// The node id.
+        id: u64,
+        /// The master's data directory.
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// List nodes stored in the data directory.
+    List {
+        /// The master's data directory.
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
+}
+
+/// Flags of the master role (and of `up`).
+#[derive(Debug, Clone, Args)]
+struct MasterArgs {
+    /// YAML configuration file (keys as in the original `configs.yaml`).
+    #[arg(long, env = "COMMANDER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (LMDB environments, keys).
+    #[arg(long, env = "COMMANDER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Console and API port (httpServer.prod); 0 picks a free one.
+    #[arg(long, env = "COMMANDER_HTTP_PORT")]
+    http_port: Option<u16>,
+    /// Slave protocol port (tcpServer.prod); 0 picks a free one.
+    #[arg(long, env = "COMMANDER_TCP_PORT")]
+    tcp_port: Option<u16>,
+    /// UDP port (udpServer.prod); reserved, validated, not opened yet.
+    #[arg(long, env = "COMMANDER_UDP_PORT")]
+    udp_port: Option<u16>,
+    /// Console bind address.
+    #[arg(long, env = "COMMANDER_HTTP_BIND")]
+    http_bind: Option<std::net::IpAddr>,
+    /// Address slaves dial, printed in join tokens.
+    #[arg(long, env = "COMMANDER_ADVERTISE")]
+    advertise: Option<String>,
+    /// io_uring use: auto, on or off (COMMANDER_DISABLE_IO_URING=1 forces off).
+    #[arg(long)]
+    io_uring: Option<String>,
+}
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(args) => run_master(args, true),
+        Command::Master(args) => run_master(args, false),
+        Command::Slave(args) => Ok(slave::cli::run(args)?),
+        Command::Token { action: TokenAction::Create { data_dir, valid_hours, master } } => {
+            token_create(data_dir, valid_hours, master)
+        }
+        Command::Node { action } => node_admin(action),
+    }
+}
+
+fn load_config(args: &MasterArgs, up: bool) -> anyhow::Result<MasterConfig> {
+    let io_uring = args.io_uring.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    let overrides = MasterOverrides {
+        data_dir: args.data_dir.clone(),
+        http_port: args.http_port,
+        tcp_port: args.tcp_port,
+        udp_port: args.udp_port,
+        http_bind: args.http_bind,
+        advertise_addr: args.advertise.clone(),
+        io_uring,
+    };
+    let _ = up;
+    Ok(config::load(args.config.as_deref(), overrides)?)
+}
+
+/// `auto` lets the endpoint pick; `on` requires io_uring; `off` forbids it.
+fn io_uring_choice(mode: config::IoUringMode) -> Option<bool> {
+    match config::IoUringMode::from_env_and(mode) {
+        config::IoUringMode::Auto => None,
+        config::IoUringMode::On => Some(true),
+        config::IoUringMode::Off => Some(false),
+    }
+}
+
+fn settings(cfg: &MasterConfig) -> MasterSettings {
+    MasterSettings {
+        data_dir: cfg.data_dir.clone(),
+        data_db: cfg.db_data_dir.clone(),
+        performance_db: cfg.db_performance_dir.clone(),
+        http_addr: cfg.http_addr,
+        tcp_addr: cfg.tcp_addr,
+        advertise_addr: cfg.advertise_addr.clone(),
+        cores: cfg.cores,
+        io_uring: io_uring_choice(cfg.io_uring),
+        timing: master::cluster::ClusterTiming {
+            heartbeat_interval: cfg.heartbeat.interval,
+            ttl: cfg.heartbeat.ttl,
+            grace: cfg.heartbeat.grace,
+            jitter: cfg.heartbeat.jitter,
+            retention: cfg.metrics_retention,
+        },
+    }
+}
+
+fn run_master(args: MasterArgs, up: bool) -> anyhow::Result<()> {
+    let cfg = load_config(&args, up)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("cmdr-control")
+        .enable_all()
+        .build()
+        .context("cannot start the control runtime")?;
+    rt.block_on(async move {
+        let master = start_master(settings(&cfg)).await?;
+        announce(&master);
+        if up {
+            start_local_slave(&master, &cfg)?;
+        } else {
+            let token = master.issue_token(Duration::from_secs(24 * 3600), "printed at start")?;
+            println!("join token (one use, valid 24 h): {}", token.encode());
+            println!("on each server run: commander slave --join {}", token.encode());
+            println!("more tokens: commander token create --data-dir {}", cfg.data_dir.display());
+        }
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        println!("shutting down");
+        master.shutdown().await;
+        Ok(())
+    })
+}
+
+fn announce(master: &RunningMaster) {
+    println!("commander master ready");
+    println!("console: http://{}/", master.http_addr);
+    println!("api: http://{}/api/v1/nodes", master.http_addr);
+    println!("protocol endpoint: {} on {}", master.tcp_addr, master.runtime);
+    println!("slaves dial: {}", master.advertise_addr);
+}
+
+/// Enrols (first start) and runs a slave in this process, on its own thread.
+fn start_local_slave(master: &RunningMaster, cfg: &MasterConfig) -> anyhow::Result<()> {
+    let slave_dir = cfg.data_dir.join("slave");
+    let enrolled = slave::identity::load_enrollment(&slave_dir)?.is_some();
+    let join = if enrolled { None } else { Some(master.issue_token(Duration::from_secs(600), "local slave of commander up")?) };
+    let options = slave::agent::AgentOptions {
+        data_dir: slave_dir,
+        master_addr: Some(master.advertise_addr.clone()),
+        join,
+        docker_socket: PathBuf::from(slave::config::DEFAULT_DOCKER_SOCKET),
+        force_legacy: io_uring_choice(cfg.io_uring) == Some(false),
+    };
+    std::thread::Builder::new()
+        .name("cmdr-local-slave".into())
+        .spawn(move || {
+            if let Err(e) = slave::agent::run(options) {
+                tracing::error!("local slave stopped: {e}");
+            }
+        })
+        .context("cannot start the local slave")?;
+    println!("local slave started; next: open the console, or add servers with");
+    println!("  commander token create --data-dir {}   then   commander slave --join TOKEN", cfg.data_dir.display());
+    Ok(())
+}
+
+fn open_store(data_dir: &std::path::Path) -> anyhow::Result<LmdbStore> {
+    let cfg = config::load(None, MasterOverrides { data_dir: Some(data_dir.to_owned()), ..MasterOverrides::default() })?;
+    if !cfg.db_data_dir.exists() {
+        bail!("no master data at {} (start the master once first)", cfg.db_data_dir.display());
+    }
+    Ok(LmdbStore::open(&cfg.db_data_dir, &cfg.db_performance_dir)?)
+}
+
+fn token_create(data_dir: PathBuf, valid_hours: u64, master: Option<String>) -> anyhow::Result<()> {
+    let store = open_store(&data_dir)?;
+    let keys = master_keys(&data_dir)?;
+    let addr = match master {
+        Some(a) => a,
+        None => std::fs::read_to_string(data_dir.join(ADVERTISE_FILE))
+            .with_context(|| format!("no {ADVERTISE_FILE} in {}: pass --master HOST:PORT", data_dir.display()))?
+            .trim()
+            .to_owned(),
+    };
+    let token = master::tokens::issue_join_token(
+        &store,
+        &addr,
+        keys.fingerprint(),
+        Duration::from_secs(valid_hours.max(1) * 3600),
+        master::tokens::now_ms(),
+        "commander token create",
+    )?;
+    println!("{}", token.encode());
+    Ok(())
+}
+
+fn node_admin(action: NodeAction) -> anyhow::Result<()> {
+    match action {
+        NodeAction::Revoke { id, data_dir } => {
+            let store = open_store(&data_dir)?;
+            if !store.set_revoked(id, true)? {
+                bail!("node {id} does not exist");
+            }
+            println!("node {id} revoked; its next connection is refused");
+        }
+        NodeAction::List { data_dir } => {
+            let store = open_store(&data_dir)?;
+            for n in store.list_nodes()? {
+                println!("{}\t{}\t{}", n.id, if n.revoked { "revoked" } else { "active" }, n.hostname);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,474 @@
+//! The control side's view of the cluster: which nodes exist, which are online, their latest
+//! metrics and live sessions. It consumes [`ControlEvent`]s from the protocol endpoint,
+//! decides authentication against the store, feeds metric samples to the store writer, marks
+//! nodes offline when their heartbeat TTL expires, and sends requests to slaves.
+
+use crate::endpoint::{AuthVerdict, ConnHandle, ControlEvent, Outbound};
+use crate::model::{EnrollRefusal, NodeRecord};
+use crate::pending::{PendingRequests, RequestOutcome};
+use crate::samples::{decode_sample, encode_sample};
+use crate::store::{SampleRow, Store, StoreError, StoreWriter};
+use crate::tokens::now_ms;
+use crate::ttl::{HeartbeatTtl, Liveness};
+use protocol::{
+    HelloAuth, HostInfo, Message, MetricSample, Reject, RejectReason, Request, RequestBody,
+    negotiate,
+};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::oneshot;
+
+/// Timing of heartbeats and expiry.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterTiming {
+    /// Heartbeat period asked of slaves.
+    pub heartbeat_interval: Duration,
+    /// Time after a heartbeat before a node is considered late.
+    pub ttl: Duration,
+    /// Extra time before a late node is marked offline.
+    pub grace: Duration,
+    /// Spread added to each deadline.
+    pub jitter: Duration,
+    /// How long raw metric samples are kept.
+    pub retention: Duration,
+}
+
+/// A request could not be sent.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum RequestError {
+    /// No node has this id.
+    #[error("node {0} does not exist")]
+    UnknownNode(u64),
+    /// The node has no live session.
+    #[error("node {0} is offline")]
+    Offline(u64),
+    /// The node's queue is full; it is not reading.
+    #[error("node {0} is not keeping up; try again")]
+    Busy(u64),
+}
+
+struct LiveNode {
+    record: NodeRecord,
+    conn: Option<ConnHandle>,
+    latest: Option<MetricSample>,
+    last_seen_ms: Option<u64>,
+}
+
+type Waiter = (u64, oneshot::Sender<RequestOutcome>);
+
+struct State {
+    ttl: HeartbeatTtl,
+    nodes: BTreeMap<u64, LiveNode>,
+    pending: PendingRequests<Waiter>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    writer: StoreWriter,
+    timing: ClusterTiming,
+    state: Mutex<State>,
+}
+
+/// Shared handle to the cluster state; cheap to clone.
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Loads every node from the store (all offline until they reconnect).
+    pub fn open(store: Arc<dyn Store>, timing: ClusterTiming) -> Result<Self, StoreError> {
+        let mut nodes = BTreeMap::new();
+        for record in store.list_nodes()? {
+            let latest_row = store.latest_sample(record.id)?;
+            let latest = latest_row.as_ref().and_then(|r| decode_sample(&r.bytes).ok());
+            let last_seen_ms = latest_row
+                .map(|r| r.taken_at_ms)
+                .or((record.last_seen_ms > 0).then_some(record.last_seen_ms));
+            nodes.insert(
+                record.id,
+                LiveNode {
+                    record,
+                    conn: None,
+                    latest,
+                    last_seen_ms,
+                },
+            );
+        }
+        let writer = StoreWriter::spawn(Arc::clone(&store));
+        let state = State {
+            ttl: HeartbeatTtl::new(timing.ttl, timing.grace, timing.jitter),
+            nodes,
+            pending: PendingRequests::default(),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                writer,
+                timing,
+                state: Mutex::new(state),
+            }),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than stopping the master would, so keep serving.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The store behind the cluster.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The sample writer (for flushing in tests and benchmarks).
+    pub fn writer(&self) -> &StoreWriter {
+        &self.inner.writer
+    }
+
+    /// Consumes endpoint events until the channel closes, and expires TTLs and requests
+    /// every `tick`.
+    pub async fn run(self, events: async_channel::Receiver<ControlEvent>, tick: Duration) {
+        let ticker = {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(tick);
+                let mut last_prune = 0u64;
+                loop {
+                    interval.tick().await;
+                    let now = now_ms();
+                    me.tick(now);
+                    if now.saturating_sub(last_prune) > 3_600_000 {
+                        last_prune = now;
+                        me.prune(now).await;
+                    }
+                }
+            })
+        };
+        while let Ok(event) = events.recv().await {
+            self.handle(event);
+        }
+        ticker.abort();
+    }
+
+    /// Handles one endpoint event.
+    pub fn handle(&self, event: ControlEvent) {
+        match event {
+            ControlEvent::Authenticate {
+                conn,
+                peer_static,
+                hello,
+                reply,
+            } => {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let verdict = me.authenticate(conn, peer_static, hello).await;
+                    let _ = reply.send(verdict).await;
+                });
+            }
+            ControlEvent::Message { node_id, msg, .. } => self.on_message(node_id, msg),
+            ControlEvent::Disconnected {
+                node_id,
+                conn_id,
+                reason,
+            } => self.on_disconnect(node_id, conn_id, &reason),
+        }
+    }
+
+    async fn authenticate(
+        &self,
+        conn: ConnHandle,
+        peer_static: [u8; 32],
+        hello: protocol::Hello,
+    ) -> AuthVerdict {
+        let reject = |reason, message: String| AuthVerdict::Reject(Reject { reason, message });
+        let Some(version) = negotiate(hello.min_version, hello.max_version) else {
+            let why = format!(
+                "no common protocol version: slave speaks {}..={}, master {}..={}",
+                hello.min_version,
+                hello.max_version,
+                protocol::PROTOCOL_VERSION_MIN,
+                protocol::PROTOCOL_VERSION_MAX
+            );
+            return reject(RejectReason::VersionUnsupported, why);
+        };
+        let store = Arc::clone(&self.inner.store);
+        let agent_version = hello.agent_version.clone();
+        let auth = hello.auth.clone();
+        let decided = tokio::task::spawn_blocking(move || {
+            decide(store.as_ref(), &auth, &peer_static, &agent_version)
+        })
+        .await;
+        let record = match decided {
+            Ok(Ok(Ok(record))) => record,
+            Ok(Ok(Err(verdict))) => return verdict,
+            Ok(Err(e)) => {
+                tracing::error!("store failed during authentication: {e}");
+                return reject(RejectReason::Internal, "master storage error".into());
+            }
+            Err(e) => {
+                tracing::error!("authentication task failed: {e}");
+                return reject(RejectReason::Internal, "master error".into());
+            }
+        };
+        let node_id = record.id;
+        let now = now_ms();
+        let mut st = self.state();
+        st.ttl.heartbeat(node_id, now);
+        let node = st.nodes.entry(node_id).or_insert_with(|| LiveNode {
+            record: record.clone(),
+            conn: None,
+            latest: None,
+            last_seen_ms: None,
+        });
+        node.record = record;
+        node.last_seen_ms = Some(now);
+        if let Some(old) = node.conn.replace(conn) {
+            let _ = old.outbound.try_send(Outbound::Close);
+        }
+        drop(st);
+        tracing::info!(node_id, agent = %hello.agent_version, "node online (session accepted)");
+        AuthVerdict::Accept {
+            node_id,
+            version,
+            heartbeat_interval_ms: self.inner.timing.heartbeat_interval.as_millis() as u32,
+        }
+    }
+
+    fn on_message(&self, node_id: u64, msg: Message) {
+        match msg {
+            Message::Heartbeat(hb) => self.on_heartbeat(node_id, hb.sample),
+            Message::HostInfo(info) => self.on_host_info(node_id, info),
+            Message::Response(resp) => {
+                let done = self.state().pending.on_response(resp.id, resp.body);
+                finish(done, node_id);
+            }
+            Message::Chunk(chunk) => {
+                let done = self.state().pending.on_chunk(chunk);
+                finish(done, node_id);
+            }
+            Message::ObservedState(obs) => {
+                tracing::debug!(node_id, revision = obs.revision, "observed state");
+            }
+            other => tracing::warn!(node_id, kind = other.name(), "ignored message"),
+        }
+    }
+
+    fn on_heartbeat(&self, node_id: u64, sample: MetricSample) {
+        let now = now_ms();
+        let bytes = encode_sample(&sample);
+        {
+            let mut st = self.state();
+            if st.ttl.heartbeat(node_id, now) == Liveness::CameOnline {
+                tracing::info!(node_id, "node back online");
+            }
+            if let Some(node) = st.nodes.get_mut(&node_id) {
+                node.latest = Some(sample);
+                node.last_seen_ms = Some(now);
+            }
+        }
+        match bytes {
+            Ok(bytes) => {
+                let row = SampleRow {
+                    node_id,
+                    taken_at_ms: now,
+                    bytes,
+                };
+                if self.inner.writer.submit(row).is_err() {
+                    tracing::error!("store writer is gone; sample dropped");
+                }
+            }
+            Err(e) => tracing::error!(node_id, "cannot encode sample: {e}"),
+        }
+    }
+
+    fn on_host_info(&self, node_id: u64, info: HostInfo) {
+        let record = {
+            let mut st = self.state();
+            let Some(node) = st.nodes.get_mut(&node_id) else {
+                return;
+            };
+            node.record.hostname = info.hostname.clone();
+            node.record.host_info = Some(info);
+            node.record.clone()
+        };
+        let store = Arc::clone(&self.inner.store);
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.put_node(&record) {
+                tracing::error!(node_id = record.id, "cannot save host info: {e}");
+            }
+        });
+    }
+
+    fn on_disconnect(&self, node_id: u64, conn_id: u64, reason: &str) {
+        let mut st = self.state();
+        let Some(node) = st.nodes.get_mut(&node_id) else {
+            return;
+        };
+        if node.conn.as_ref().is_some_and(|c| c.conn_id == conn_id) {
+            node.conn = None;
+            tracing::info!(node_id, %reason, "session closed; node stays online until its TTL expires");
+        }
+    }
+
+    /// Expires TTLs and timed-out requests; call periodically.
+    pub fn tick(&self, now: u64) {
+        let mut st = self.state();
+        for node_id in st.ttl.expire(now) {
+            tracing::warn!(node_id, "node offline: heartbeat TTL expired");
+            if let Some(node) = st.nodes.get(&node_id) {
+                let mut record = node.record.clone();
+                record.last_seen_ms = node.last_seen_ms.unwrap_or(0);
+                let store = Arc::clone(&self.inner.store);
+                tokio::task::spawn_blocking(move || store.put_node(&record));
+            }
+        }
+        for (_, waiter) in st.pending.expire(now) {
+            let _ = waiter.send(RequestOutcome::TimedOut);
+        }
+    }
+
+    async fn prune(&self, now: u64) {
+        let store = Arc::clone(&self.inner.store);
+        let cutoff = now.saturating_sub(self.inner.timing.retention.as_millis() as u64);
+        match tokio::task::spawn_blocking(move || store.prune_samples(cutoff)).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "pruned old metric samples"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!("pruning samples failed: {e}"),
+            Err(e) => tracing::error!("pruning task failed: {e}"),
+        }
+    }
+
+    /// Sends a request to a node and waits for the outcome (or the timeout).
+    pub async fn request(
+        &self,
+        node_id: u64,
+        body: RequestBody,
+        timeout: Duration,
+    ) -> Result<RequestOutcome, RequestError> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut st = self.state();
+            let conn = match st.nodes.get(&node_id) {
+                None => return Err(RequestError::UnknownNode(node_id)),
+                Some(n) => n.conn.clone().ok_or(RequestError::Offline(node_id))?,
+            };
+            let timeout_ms = timeout.as_millis() as u64;
+            let id = st.pending.insert((node_id, tx), now_ms(), timeout_ms);
+            let req = Message::Request(Request {
+                id,
+                timeout_ms: timeout_ms.min(u64::from(u32::MAX)) as u32,
+                body,
+            });
+            if conn.outbound.try_send(Outbound::Send(req)).is_err() {
+                st.pending.cancel(id);
+                return Err(RequestError::Busy(node_id));
+            }
+        }
+        Ok(rx.await.unwrap_or(RequestOutcome::Failed("session ended".into())))
+    }
+
+    /// Revokes a node: its key is refused from now on and its session is closed.
+    pub async fn revoke(&self, node_id: u64) -> Result<bool, StoreError> {
+        let store = Arc::clone(&self.inner.store);
+        let existed = tokio::task::spawn_blocking(move || store.set_revoked(node_id, true))
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))??;
+        let mut st = self.state();
+        st.ttl.remove(node_id);
+        if let Some(node) = st.nodes.get_mut(&node_id) {
+            node.record.revoked = true;
+            if let Some(conn) = node.conn.take() {
+                let _ = conn.outbound.try_send(Outbound::Close);
+            }
+        }
+        Ok(existed)
+    }
+
+    /// Snapshot for the console and API.
+    pub fn node_views(&self) -> Vec<web::backend::NodeView> {
+        let st = self.state();
+        st.nodes
+            .values()
+            .map(|n| web::backend::NodeView {
+                id: n.record.id,
+                hostname: n.record.hostname.clone(),
+                online: st.ttl.is_online(n.record.id),
+                revoked: n.record.revoked,
+                last_seen_ms: n.last_seen_ms,
+                agent_version: n.record.agent_version.clone(),
+                host: n.record.host_info.clone(),
+                metrics: n.latest.clone(),
+            })
+            .collect()
+    }
+}
+
+fn finish(done: Option<(Waiter, RequestOutcome)>, from: u64) {
+    if let Some(((node_id, tx), outcome)) = done {
+        if node_id != from {
+            tracing::warn!(node_id, from, "response from the wrong node ignored");
+            let _ = tx.send(RequestOutcome::Failed("answered by another node".into()));
+            return;
+        }
+        let _ = tx.send(outcome);
+    }
+}
+
+/// Authentication against the store; blocking (runs off the async workers).
+fn decide(
+    store: &dyn Store,
+    auth: &HelloAuth,
+    peer_static: &[u8; 32],
+    agent_version: &str,
+) -> Result<Result<NodeRecord, AuthVerdict>, StoreError> {
+    let reject = |reason, message: String| Err(AuthVerdict::Reject(Reject { reason, message }));
+    match auth {
+        HelloAuth::Enroll { secret } => {
+            let hash = protocol::token::secret_hash(secret);
+            match store.enroll_node(&hash, peer_static, agent_version, now_ms())? {
+                Ok(record) => {
+                    tracing::info!(node_id = record.id, "node enrolled");
+                    Ok(Ok(record))
+                }
+                Err(refusal) => {
+                    let why = match refusal {
+                        EnrollRefusal::UnknownToken => "unknown join token".to_string(),
+                        EnrollRefusal::TokenUsed => "join token already used".to_string(),
+                        EnrollRefusal::TokenExpired => "join token expired".to_string(),
+                        EnrollRefusal::KeyAlreadyEnrolled { node_id } => {
+                            format!("this key is already enrolled as node {node_id}")
+                        }
+                    };
+                    Ok(reject(RejectReason::TokenInvalid, why))
+                }
+            }
+        }
+        HelloAuth::Resume { node_id } => match store.node_by_key(peer_static)? {
+            Some(n) if n.revoked => Ok(reject(RejectReason::Revoked, format!("node {} was revoked", n.id))),
+            Some(mut n) if n.id == *node_id => {
+                if n.agent_version != agent_version {
+                    n.agent_version = agent_version.to_owned();
+                    store.put_node(&n)?;
+                }
+                Ok(Ok(n))
+            }
+            _ => Ok(reject(RejectReason::UnknownNode, format!("node {node_id} is not known with this key"))),
+        },
+    }
+}
+
+impl web::backend::Backend for Cluster {
+    async fn nodes(&self) -> Result<Vec<web::backend::NodeView>, web::backend::BackendError> {
+        Ok(self.node_views())
+    }
+}

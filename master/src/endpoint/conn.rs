@@ -1,0 +1,269 @@
+//! One slave connection, driven the same way on every runtime.
+//!
+//! Phase 1 (one future, with a deadline): Noise handshake, then the slave's `Hello`, then the
+//! control side's verdict, answered with `Welcome` or `Reject`. Phase 2: a reader and a writer
+//! run side by side in the same task, sharing the session through a `RefCell` that is never
+//! held across an await. The reader forwards authenticated messages to the control side; the
+//! writer encrypts what the control side queues. Either side ending ends the connection.
+
+use super::counters::EndpointCounters;
+use super::events::{AuthVerdict, ConnHandle, ConnId, ControlEvent, Outbound};
+use futures_lite::future;
+use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use protocol::{Message, Session, SessionEvent, StaticKeys, Welcome};
+use std::cell::RefCell;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+/// Bytes read from the socket per call.
+const READ_CHUNK: usize = 4096;
+/// Messages the control side may queue for one connection before it counts as stuck.
+pub const OUTBOUND_QUEUE: usize = 256;
+
+/// A runtime's sleep, so the driver works on glommio and on the portable fallback alike.
+pub trait Timer {
+    /// Completes after `d`.
+    fn sleep(d: Duration) -> impl Future<Output = ()>;
+}
+
+/// Time limits of a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    /// Handshake plus hello plus verdict must finish within this.
+    pub handshake_timeout: Duration,
+    /// A connection that receives nothing for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+/// What every connection of an endpoint shares.
+#[derive(Clone)]
+pub struct ConnContext {
+    /// The master's static keys.
+    pub keys: Arc<StaticKeys>,
+    /// Where events go.
+    pub events: async_channel::Sender<ControlEvent>,
+    /// Shared counters.
+    pub counters: Arc<EndpointCounters>,
+    /// Time limits.
+    pub limits: ConnLimits,
+}
+
+enum Ended {
+    Closed(String),
+}
+
+/// Serves one accepted connection until it ends. Never panics on peer input.
+pub async fn serve_connection<S, T>(stream: S, peer_addr: SocketAddr, conn_id: ConnId, ctx: ConnContext)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    ctx.counters.accepted.fetch_add(1, Relaxed);
+    ctx.counters.open.fetch_add(1, Relaxed);
+    let mut stream = stream;
+    let (out_tx, out_rx) = async_channel::bounded(OUTBOUND_QUEUE);
+    let handle = ConnHandle {
+        conn_id,
+        peer_addr,
+        outbound: out_tx,
+    };
+    let phase1 = future::or(
+        async { Some(establish(&mut stream, &handle, &ctx).await) },
+        async {
+            T::sleep(ctx.limits.handshake_timeout).await;
+            None
+        },
+    )
+    .await;
+    match phase1 {
+        Some(Ok((session, node_id))) => {
+            ctx.counters.sessions.fetch_add(1, Relaxed);
+            let Ended::Closed(reason) =
+                transport::<S, T>(stream, session, node_id, conn_id, out_rx, &ctx).await;
+            tracing::debug!(node_id, conn_id, %peer_addr, %reason, "session ended");
+            let _ = ctx
+                .events
+                .send(ControlEvent::Disconnected {
+                    node_id,
+                    conn_id,
+                    reason,
+                })
+                .await;
+        }
+        Some(Err(reason)) => {
+            ctx.counters.rejected.fetch_add(1, Relaxed);
+            tracing::info!(%peer_addr, %reason, "connection refused");
+        }
+        None => {
+            ctx.counters.rejected.fetch_add(1, Relaxed);
+            tracing::info!(%peer_addr, "handshake timed out");
+        }
+    }
+    ctx.counters.open.fetch_sub(1, Relaxed);
+}
+
+async fn write_output<S: AsyncWrite + Unpin>(stream: &mut S, session: &mut Session) -> Result<(), String> {
+    if session.has_output() {
+        let out = session.take_output();
+        stream.write_all(&out).await.map_err(|e| format!("write: {e}"))?;
+        stream.flush().await.map_err(|e| format!("flush: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Handshake, hello, verdict. Returns the session and the node id.
+async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    handle: &ConnHandle,
+    ctx: &ConnContext,
+) -> Result<(Session, u64), String> {
+    let mut session = Session::responder(&ctx.keys).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; READ_CHUNK];
+    let mut events = Vec::new();
+    let mut peer_static = None;
+    let hello = loop {
+        let n = stream.read(&mut buf).await.map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err("closed during handshake".into());
+        }
+        ctx.counters.bytes_in.fetch_add(n as u64, Relaxed);
+        if let Err(e) = session.receive(&buf[..n], &mut events) {
+            ctx.counters.bad_frames.fetch_add(1, Relaxed);
+            return Err(format!("handshake failed: {e}"));
+        }
+        write_output(stream, &mut session).await?;
+        let mut hello = None;
+        for ev in events.drain(..) {
+            match ev {
+                SessionEvent::Established { peer_static: k } => peer_static = Some(k),
+                SessionEvent::Message(Message::Hello(h)) if hello.is_none() => hello = Some(h),
+                SessionEvent::Message(other) => {
+                    return Err(format!("expected hello, got {}", other.name()));
+                }
+            }
+        }
+        if let Some(h) = hello {
+            break h;
+        }
+    };
+    let peer_static = peer_static.ok_or("hello before handshake")?;
+    let (reply_tx, reply_rx) = async_channel::bounded(1);
+    ctx.events
+        .send(ControlEvent::Authenticate {
+            conn: handle.clone(),
+            peer_static,
+            hello,
+            reply: reply_tx,
+        })
+        .await
+        .map_err(|_| "control side is gone".to_string())?;
+    let verdict = reply_rx.recv().await.map_err(|_| "no verdict".to_string())?;
+    match verdict {
+        AuthVerdict::Accept {
+            node_id,
+            version,
+            heartbeat_interval_ms,
+        } => {
+            let welcome = Message::Welcome(Welcome {
+                version,
+                node_id,
+                heartbeat_interval_ms,
+            });
+            session.send(&welcome).map_err(|e| e.to_string())?;
+            write_output(stream, &mut session).await?;
+            Ok((session, node_id))
+        }
+        AuthVerdict::Reject(reject) => {
+            let text = format!("{:?}: {}", reject.reason, reject.message);
+            if session.send(&Message::Reject(reject)).is_ok() {
+                let _ = write_output(stream, &mut session).await;
+            }
+            Err(text)
+        }
+    }
+}
+
+async fn transport<S, T>(
+    stream: S,
+    session: Session,
+    node_id: u64,
+    conn_id: ConnId,
+    out_rx: async_channel::Receiver<Outbound>,
+    ctx: &ConnContext,
+) -> Ended
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    let (mut rd, mut wr) = futures_lite::io::split(stream);
+    let session = Rc::new(RefCell::new(session));
+    let reader = {
+        let session = Rc::clone(&session);
+        async move {
+            let mut buf = [0u8; READ_CHUNK];
+            let mut events = Vec::new();
+            loop {
+                let read = future::or(async { Some(rd.read(&mut buf).await) }, async {
+                    T::sleep(ctx.limits.idle_timeout).await;
+                    None
+                })
+                .await;
+                let n = match read {
+                    None => return Ended::Closed("idle timeout".into()),
+                    Some(Err(e)) => return Ended::Closed(format!("read: {e}")),
+                    Some(Ok(0)) => return Ended::Closed("closed by peer".into()),
+                    Some(Ok(n)) => n,
+                };
+                ctx.counters.bytes_in.fetch_add(n as u64, Relaxed);
+                let result = session.borrow_mut().receive(&buf[..n], &mut events);
+                for ev in events.drain(..) {
+                    let SessionEvent::Message(msg) = ev else {
+                        return Ended::Closed("second handshake".into());
+                    };
+                    if !msg.is_from_slave() || matches!(msg, Message::Hello(_)) {
+                        ctx.counters.bad_frames.fetch_add(1, Relaxed);
+                        return Ended::Closed(format!("unexpected {} from slave", msg.name()));
+                    }
+                    ctx.counters.messages_in.fetch_add(1, Relaxed);
+                    let event = ControlEvent::Message {
+                        node_id,
+                        conn_id,
+                        msg,
+                    };
+                    if ctx.events.send(event).await.is_err() {
+                        return Ended::Closed("control side is gone".into());
+                    }
+                }
+                if let Err(e) = result {
+                    ctx.counters.bad_frames.fetch_add(1, Relaxed);
+                    return Ended::Closed(format!("bad data: {e}"));
+                }
+            }
+        }
+    };
+    let writer = async move {
+        while let Ok(out) = out_rx.recv().await {
+            let sealed = match out {
+                Outbound::Send(msg) => session.borrow_mut().send(&msg),
+                Outbound::SendEncoded(bytes) => session.borrow_mut().send_encoded(&bytes),
+                Outbound::Close => return Ended::Closed("closed by master".into()),
+            };
+            if let Err(e) = sealed {
+                return Ended::Closed(format!("cannot encrypt: {e}"));
+            }
+            let out = session.borrow_mut().take_output();
+            if let Err(e) = wr.write_all(&out).await {
+                return Ended::Closed(format!("write: {e}"));
+            }
+            if let Err(e) = wr.flush().await {
+                return Ended::Closed(format!("flush: {e}"));
+            }
+        }
+        Ended::Closed("control side dropped the connection".into())
+    };
+    future::or(reader, writer).await
+}

@@ -1,0 +1,159 @@
+//! The portable endpoint for hosts without io_uring (or with it blocked, as inside Docker's
+//! default seccomp profile): one single-threaded tokio runtime per core, each with its own
+//! SO_REUSEPORT listener, running the same connection driver.
+
+use super::{EndpointError, Started};
+use super::conn::{ConnContext, Timer, serve_connection};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead as _, AsyncWrite as _, ReadBuf};
+
+/// tokio's timer.
+pub struct TokioTimer;
+
+impl Timer for TokioTimer {
+    async fn sleep(d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+}
+
+/// A tokio stream seen through the `futures-lite` I/O traits the driver uses.
+pub struct Compat(pub tokio::net::TcpStream);
+
+impl futures_lite::AsyncRead for Compat {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut rb = ReadBuf::new(buf);
+        match Pin::new(&mut self.get_mut().0).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(rb.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl futures_lite::AsyncWrite for Compat {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+fn reuseport_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let sock = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(1024)?;
+    Ok(sock.into())
+}
+
+/// Starts `cores` portable workers; same contract as the glommio `start`.
+pub fn start(
+    cores: usize,
+    addr: SocketAddr,
+    ctx: ConnContext,
+    next_conn_id: Arc<AtomicU64>,
+) -> Result<Started, EndpointError> {
+    let (stop_tx, stop) = async_channel::bounded::<()>(1);
+    let mut started = Started {
+        local_addr: addr,
+        stop: stop_tx,
+        joiners: Vec::new(),
+    };
+    let mut bound = addr;
+    for core in 0..cores.max(1) {
+        let std_listener = match reuseport_listener(bound).and_then(|l| l.local_addr().map(|a| (l, a))) {
+            Ok((l, a)) => {
+                bound = a;
+                l
+            }
+            Err(e) => return Err(started.abort(EndpointError::Bind(bound, e.to_string()))),
+        };
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        let ids = Arc::clone(&next_conn_id);
+        let thread = std::thread::Builder::new()
+            .name(format!("cmdr-proto-{core}"))
+            .spawn(move || worker(std_listener, ctx, stop, ids, ready_tx))
+            .map_err(|e| EndpointError::Runtime(e.to_string()));
+        let thread = match thread {
+            Ok(t) => t,
+            Err(e) => return Err(started.abort(e)),
+        };
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(started.abort(EndpointError::Runtime(e))),
+            Err(_) => {
+                let e = EndpointError::Runtime("portable worker exited early".into());
+                return Err(started.abort(e));
+            }
+        }
+        started.joiners.push(Box::new(move || {
+            if thread.join().is_err() {
+                tracing::warn!("portable protocol worker panicked");
+            }
+        }));
+    }
+    started.local_addr = bound;
+    Ok(started)
+}
+
+fn worker(
+    std_listener: std::net::TcpListener,
+    ctx: ConnContext,
+    stop: async_channel::Receiver<()>,
+    ids: Arc<AtomicU64>,
+    ready: mpsc::Sender<Result<(), String>>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(e.to_string()));
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let listener = match tokio::net::TcpListener::from_std(std_listener) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = ready.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(()));
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => Some(a),
+                _ = stop.recv() => None,
+            };
+            match accepted {
+                None => break,
+                Some(Ok((stream, peer))) => {
+                    let _ = stream.set_nodelay(true);
+                    let id = ids.fetch_add(1, Ordering::Relaxed);
+                    let ctx = ctx.clone();
+                    tokio::task::spawn_local(serve_connection::<_, TokioTimer>(Compat(stream), peer, id, ctx));
+                }
+                Some(Err(e)) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,185 @@
+//! Starting a whole master: store, keys, cluster state, protocol endpoint and HTTP console,
+//! wired together. Used by `commander master`, `commander up`, tests and the benchmark.
+
+use crate::cluster::{Cluster, ClusterTiming};
+use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
+use crate::store::{LmdbStore, Store, StoreError};
+use crate::tokens::{issue_join_token, now_ms};
+use protocol::{JoinToken, StaticKeys};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+
+/// File in the data directory holding the master's static key pair.
+pub const KEY_FILE: &str = "master.key";
+/// File in the data directory holding the address slaves dial (read by `commander token`).
+pub const ADVERTISE_FILE: &str = "master.addr";
+/// How often TTLs and request deadlines are checked.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Everything a master needs to start.
+#[derive(Debug, Clone)]
+pub struct MasterSettings {
+    /// Root of the master's files.
+    pub data_dir: PathBuf,
+    /// LMDB environment for records.
+    pub data_db: PathBuf,
+    /// LMDB environment for metric samples.
+    pub performance_db: PathBuf,
+    /// Console and API address.
+    pub http_addr: SocketAddr,
+    /// Protocol endpoint address.
+    pub tcp_addr: SocketAddr,
+    /// What slaves dial; `None` derives it from the bound protocol address.
+    pub advertise_addr: Option<String>,
+    /// Protocol executors.
+    pub cores: usize,
+    /// io_uring choice (`None` auto).
+    pub io_uring: Option<bool>,
+    /// Heartbeat timing.
+    pub timing: ClusterTiming,
+}
+
+/// The master could not start.
+#[derive(Debug, Error)]
+pub enum MasterError {
+    /// Store failure.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Key file failure.
+    #[error("master key: {0}")]
+    Key(String),
+    /// Endpoint failure.
+    #[error(transparent)]
+    Endpoint(#[from] endpoint::EndpointError),
+    /// HTTP bind failure.
+    #[error("cannot listen on {0} for the console: {1}")]
+    Http(SocketAddr, std::io::Error),
+    /// Other file-system failure.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+/// A running master.
+pub struct RunningMaster {
+    /// Where the console listens.
+    pub http_addr: SocketAddr,
+    /// Where the protocol endpoint listens.
+    pub tcp_addr: SocketAddr,
+    /// What slaves dial (printed in join tokens).
+    pub advertise_addr: String,
+    /// Runtime of the protocol endpoint.
+    pub runtime: RuntimeKind,
+    /// Cluster state.
+    pub cluster: Cluster,
+    /// The master's static keys.
+    pub keys: Arc<StaticKeys>,
+    endpoint: EndpointHandle,
+    http_stop: tokio::sync::oneshot::Sender<()>,
+    http_task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for RunningMaster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningMaster")
+            .field("http_addr", &self.http_addr)
+            .field("tcp_addr", &self.tcp_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Loads (or creates) the master's key pair in `data_dir`.
+pub fn master_keys(data_dir: &Path) -> Result<StaticKeys, MasterError> {
+    slave::identity::load_or_create_key_file(&data_dir.join(KEY_FILE)).map_err(|e| MasterError::Key(e.to_string()))
+}
+
+/// The address to put in tokens when none is configured: the bound address, with an
+/// unspecified IP replaced by loopback.
+fn derive_advertise(bound: SocketAddr) -> String {
+    let ip = if bound.ip().is_unspecified() {
+        match bound {
+            SocketAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
+            SocketAddr::V6(_) => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        }
+    } else {
+        bound.ip()
+    };
+    SocketAddr::new(ip, bound.port()).to_string()
+}
+
+/// Starts every part of the master. Must be called inside a tokio runtime.
+pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterError> {
+    std::fs::create_dir_all(&s.data_dir).map_err(|e| MasterError::Io(s.data_dir.clone(), e))?;
+    let keys = Arc::new(master_keys(&s.data_dir)?);
+    let (data_db, perf_db) = (s.data_db.clone(), s.performance_db.clone());
+    let store: Arc<dyn Store> = tokio::task::spawn_blocking(move || LmdbStore::open(&data_db, &perf_db))
+        .await
+        .map_err(|e| MasterError::Key(e.to_string()))
+        .and_then(|r| r.map_err(MasterError::from))
+        .map(Arc::new)?;
+    let cluster = Cluster::open(store, s.timing)?;
+    let (events_tx, events_rx) = async_channel::bounded(endpoint::EVENT_QUEUE);
+    let ep_config = EndpointConfig {
+        bind: s.tcp_addr,
+        cores: s.cores.max(1),
+        io_uring: s.io_uring,
+        limits: ConnLimits {
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: (s.timing.ttl + s.timing.grace).max(Duration::from_secs(5)) * 2,
+        },
+    };
+    let keys_for_ep = Arc::clone(&keys);
+    let endpoint = tokio::task::spawn_blocking(move || endpoint::start(&ep_config, keys_for_ep, events_tx))
+        .await
+        .map_err(|e| MasterError::Key(e.to_string()))??;
+    tokio::spawn(cluster.clone().run(events_rx, TICK));
+    let advertise_addr = s.advertise_addr.clone().unwrap_or_else(|| derive_advertise(endpoint.local_addr));
+    let addr_file = s.data_dir.join(ADVERTISE_FILE);
+    std::fs::write(&addr_file, format!("{advertise_addr}\n")).map_err(|e| MasterError::Io(addr_file, e))?;
+    let listener = tokio::net::TcpListener::bind(s.http_addr)
+        .await
+        .map_err(|e| MasterError::Http(s.http_addr, e))?;
+    let http_addr = listener.local_addr().map_err(|e| MasterError::Http(s.http_addr, e))?;
+    let (http_stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let router = web::router(Arc::new(cluster.clone()));
+    let http_task = tokio::spawn(web::serve(listener, router, async move {
+        let _ = stop_rx.await;
+    }));
+    Ok(RunningMaster {
+        http_addr,
+        tcp_addr: endpoint.local_addr,
+        advertise_addr,
+        runtime: endpoint.runtime,
+        cluster,
+        keys,
+        endpoint,
+        http_stop,
+        http_task,
+    })
+}
+
+impl RunningMaster {
+    /// Issues a one-time join token pointing at this master.
+    pub fn issue_token(&self, valid_for: Duration, note: &str) -> Result<JoinToken, StoreError> {
+        issue_join_token(
+            self.cluster.store().as_ref(),
+            &self.advertise_addr,
+            self.keys.fingerprint(),
+            valid_for,
+            now_ms(),
+            note,
+        )
+    }
+
+    /// Stops the console and the endpoint and flushes pending samples.
+    pub async fn shutdown(self) {
+        let _ = self.http_stop.send(());
+        let _ = self.http_task.await;
+        let endpoint = self.endpoint;
+        let _ = tokio::task::spawn_blocking(move || endpoint.shutdown()).await;
+        let cluster = self.cluster;
+        let _ = tokio::task::spawn_blocking(move || cluster.writer().flush()).await;
+    }
+}

@@ -1,0 +1,440 @@
+//! [`LmdbStore`]: the [`Store`] on two heed (LMDB) environments.
+//!
+//! The layout is documented in [`super::schema`]. Records are JSON, sample values raw bytes.
+//! Environments are opened with LMDB's default durability (`fsync` at every commit), so a
+//! method that returned `Ok` survives a crash or restart of the master.
+
+use std::convert::Infallible;
+use std::ops::Bound::{Excluded, Included};
+use std::path::Path;
+
+use heed::types::{Bytes, Str};
+use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, RoTxn, WithoutTls};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::schema::{self, EnvKind};
+use super::{SampleRow, Store, StoreError, StoreSizes, check_enrolment, new_node};
+use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord, to_hex};
+
+/// Map size of the `data` environment: 1 GiB. The file is sparse and grows as needed.
+pub const DATA_MAP_SIZE: usize = 1 << 30;
+/// Map size of the `performance` environment: 16 GiB (sparse).
+pub const PERFORMANCE_MAP_SIZE: usize = 16 << 30;
+
+type RawDb = Database<'static, Bytes, Bytes>;
+type MetaDb = Database<'static, Str, Bytes>;
+
+/// The LMDB-backed store. Cheap to share behind an `Arc`; all methods are thread-safe.
+pub struct LmdbStore {
+    data: Env<WithoutTls>,
+    performance: Env<WithoutTls>,
+    meta: MetaDb,
+    nodes: RawDb,
+    node_keys: RawDb,
+    join_tokens: RawDb,
+    samples: RawDb,
+}
+
+impl std::fmt::Debug for LmdbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LmdbStore")
+            .field("data", &self.data.path())
+            .field("performance", &self.performance.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LmdbStore {
+    /// Opens (creating directories and databases as needed) both environments and brings
+    /// them to the current schema version. Fails with [`StoreError::SchemaTooNew`] on an
+    /// environment written by a newer build, and with an LMDB error if this process already
+    /// has one of the environments open.
+    pub fn open(data_path: &Path, performance_path: &Path) -> Result<Self, StoreError> {
+        let data = open_env(data_path, DATA_MAP_SIZE, schema::DATA_MAX_DBS)?;
+        let performance = open_env(
+            performance_path,
+            PERFORMANCE_MAP_SIZE,
+            schema::PERFORMANCE_MAX_DBS,
+        )?;
+
+        let wtxn = data.write_txn()?;
+        let (meta, nodes, node_keys, join_tokens) = committed(data.create_databases_and_commit(
+            wtxn,
+            |o, w| -> Result<_, StoreError> {
+                let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
+                let nodes = o.create_database::<Bytes, Bytes>(w, Some(schema::NODES_DB))?;
+                let keys = o.create_database::<Bytes, Bytes>(w, Some(schema::NODE_KEYS_DB))?;
+                let tokens = o.create_database::<Bytes, Bytes>(w, Some(schema::JOIN_TOKENS_DB))?;
+                schema::ensure_schema(o, w, &meta, EnvKind::Data)?;
+                Ok(CommitOrAbort::Commit((meta, nodes, keys, tokens)))
+            },
+        )?);
+
+        let wtxn = performance.write_txn()?;
+        let samples = committed(performance.create_databases_and_commit(
+            wtxn,
+            |o, w| -> Result<_, StoreError> {
+                let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
+                let samples = o.create_database::<Bytes, Bytes>(w, Some(schema::SAMPLES_DB))?;
+                schema::ensure_schema(o, w, &meta, EnvKind::Performance)?;
+                Ok(CommitOrAbort::Commit(samples))
+            },
+        )?);
+
+        Ok(LmdbStore {
+            data,
+            performance,
+            meta,
+            nodes,
+            node_keys,
+            join_tokens,
+            samples,
+        })
+    }
+
+    fn read_node(&self, txn: &RoTxn<'_>, id: u64) -> Result<Option<NodeRecord>, StoreError> {
+        self.nodes
+            .get(txn, &schema::node_id_bytes(id))?
+            .map(|raw| decode(raw, || format!("{}/{id}", schema::NODES_DB)))
+            .transpose()
+    }
+
+    fn key_owner(&self, txn: &RoTxn<'_>, key: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        self.node_keys
+            .get(txn, key)?
+            .map(|raw| {
+                schema::decode_node_id(raw).ok_or_else(|| StoreError::Corrupt {
+                    key: format!("{}/{}", schema::NODE_KEYS_DB, to_hex(key)),
+                    reason: format!("expected an 8-byte node id, found {} bytes", raw.len()),
+                })
+            })
+            .transpose()
+    }
+
+    fn next_node_id(&self, txn: &RoTxn<'_>) -> Result<u64, StoreError> {
+        match self.meta.get(txn, schema::NEXT_NODE_ID_KEY)? {
+            None => Ok(1),
+            Some(raw) => schema::decode_node_id(raw).ok_or_else(|| StoreError::Corrupt {
+                key: format!("{}/{}", schema::META_DB, schema::NEXT_NODE_ID_KEY),
+                reason: format!("expected 8 bytes, found {}", raw.len()),
+            }),
+        }
+    }
+
+    fn write_node(&self, txn: &mut heed::RwTxn<'_>, node: &NodeRecord) -> Result<(), StoreError> {
+        let json = encode(node, "node record")?;
+        self.nodes
+            .put(txn, &schema::node_id_bytes(node.id), &json)?;
+        self.node_keys
+            .put(txn, &node.public_key, &schema::node_id_bytes(node.id))?;
+        Ok(())
+    }
+
+    fn write_counter(&self, txn: &mut heed::RwTxn<'_>, next: u64) -> Result<(), StoreError> {
+        self.meta
+            .put(txn, schema::NEXT_NODE_ID_KEY, &schema::node_id_bytes(next))?;
+        Ok(())
+    }
+
+    /// Writes raw bytes into one of the databases, bypassing every check (tests only).
+    #[cfg(test)]
+    pub(crate) fn put_raw(&self, db: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let (env, target) = match db {
+            schema::NODES_DB => (&self.data, self.nodes),
+            schema::NODE_KEYS_DB => (&self.data, self.node_keys),
+            schema::JOIN_TOKENS_DB => (&self.data, self.join_tokens),
+            schema::SAMPLES_DB => (&self.performance, self.samples),
+            _ => (&self.data, self.meta.remap_key_type::<Bytes>()),
+        };
+        let mut wtxn = env.write_txn()?;
+        target.put(&mut wtxn, key, value)?;
+        wtxn.commit()?;
+        Ok(())
+    }
+}
+
+impl Store for LmdbStore {
+    fn schema_version(&self) -> Result<u32, StoreError> {
+        let rtxn = self.data.read_txn()?;
+        Ok(schema::read_version(&rtxn, &self.meta, EnvKind::Data)?.unwrap_or(0))
+    }
+
+    fn enroll_node(
+        &self,
+        secret_hash: &[u8; 32],
+        public_key: &[u8; 32],
+        agent_version: &str,
+        now_ms: u64,
+    ) -> Result<Result<NodeRecord, EnrollRefusal>, StoreError> {
+        let mut wtxn = self.data.write_txn()?;
+        let token: Option<JoinTokenRecord> = self
+            .join_tokens
+            .get(&wtxn, secret_hash)?
+            .map(|raw| decode(raw, || token_key(secret_hash)))
+            .transpose()?;
+        let owner = self.key_owner(&wtxn, public_key)?;
+        if let Err(refusal) = check_enrolment(token.as_ref(), owner, now_ms) {
+            return Ok(Err(refusal)); // dropping the transaction aborts it
+        }
+        let Some(mut token) = token else {
+            return Ok(Err(EnrollRefusal::UnknownToken));
+        };
+        let id = self.next_node_id(&wtxn)?;
+        let next = id.checked_add(1).ok_or_else(|| StoreError::Corrupt {
+            key: format!("{}/{}", schema::META_DB, schema::NEXT_NODE_ID_KEY),
+            reason: "node ids exhausted".into(),
+        })?;
+        let node = new_node(id, public_key, agent_version, now_ms);
+        token.used_by = Some(id);
+        self.write_node(&mut wtxn, &node)?;
+        self.join_tokens
+            .put(&mut wtxn, secret_hash, &encode(&token, "join token")?)?;
+        self.write_counter(&mut wtxn, next)?;
+        wtxn.commit()?;
+        Ok(Ok(node))
+    }
+
+    fn put_node(&self, node: &NodeRecord) -> Result<(), StoreError> {
+        let mut wtxn = self.data.write_txn()?;
+        if let Some(owner) = self.key_owner(&wtxn, &node.public_key)?
+            && owner != node.id
+        {
+            return Err(StoreError::KeyInUse { owner });
+        }
+        let old = match self.read_node(&wtxn, node.id) {
+            // A corrupt old record is simply replaced; only a readable one releases its key.
+            Err(StoreError::Corrupt { .. }) => None,
+            other => other?,
+        };
+        if let Some(old) = old
+            && old.public_key != node.public_key
+            && self.key_owner(&wtxn, &old.public_key)? == Some(node.id)
+        {
+            self.node_keys.delete(&mut wtxn, &old.public_key)?;
+        }
+        self.write_node(&mut wtxn, node)?;
+        if node.id >= self.next_node_id(&wtxn)? {
+            self.write_counter(&mut wtxn, node.id.saturating_add(1))?;
+        }
+        wtxn.commit()?;
+        Ok(())
+    }
+
+    fn get_node(&self, id: u64) -> Result<Option<NodeRecord>, StoreError> {
+        let rtxn = self.data.read_txn()?;
+        self.read_node(&rtxn, id)
+    }
+
+    fn node_by_key(&self, key: &[u8; 32]) -> Result<Option<NodeRecord>, StoreError> {
+        let rtxn = self.data.read_txn()?;
+        match self.key_owner(&rtxn, key)? {
+            Some(id) => self.read_node(&rtxn, id),
+            None => Ok(None),
+        }
+    }
+
+    fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        let rtxn = self.data.read_txn()?;
+        let mut out = Vec::new();
+        for entry in self.nodes.iter(&rtxn)? {
+            let (key, raw) = entry?;
+            out.push(decode(raw, || match schema::decode_node_id(key) {
+                Some(id) => format!("{}/{id}", schema::NODES_DB),
+                None => format!("{}/0x{}", schema::NODES_DB, hex_bytes(key)),
+            })?);
+        }
+        Ok(out)
+    }
+
+    fn set_revoked(&self, id: u64, revoked: bool) -> Result<bool, StoreError> {
+        let mut wtxn = self.data.write_txn()?;
+        let Some(mut node) = self.read_node(&wtxn, id)? else {
+            return Ok(false);
+        };
+        node.revoked = revoked;
+        let json = encode(&node, "node record")?;
+        self.nodes
+            .put(&mut wtxn, &schema::node_id_bytes(id), &json)?;
+        wtxn.commit()?;
+        Ok(true)
+    }
+
+    fn put_join_token(&self, token: &JoinTokenRecord) -> Result<(), StoreError> {
+        let json = encode(token, "join token")?;
+        let mut wtxn = self.data.write_txn()?;
+        self.join_tokens.put(&mut wtxn, &token.secret_hash, &json)?;
+        wtxn.commit()?;
+        Ok(())
+    }
+
+    fn list_join_tokens(&self) -> Result<Vec<JoinTokenRecord>, StoreError> {
+        let rtxn = self.data.read_txn()?;
+        let mut out = Vec::new();
+        for entry in self.join_tokens.iter(&rtxn)? {
+            let (key, raw) = entry?;
+            out.push(decode(raw, || {
+                format!("{}/{}", schema::JOIN_TOKENS_DB, hex_bytes(key))
+            })?);
+        }
+        Ok(out)
+    }
+
+    fn append_samples(&self, batch: &[SampleRow]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut wtxn = self.performance.write_txn()?;
+        for row in batch {
+            let key = schema::sample_key(row.node_id, row.taken_at_ms);
+            self.samples.put(&mut wtxn, &key, &row.bytes)?;
+        }
+        wtxn.commit()?;
+        Ok(())
+    }
+
+    fn samples(
+        &self,
+        node_id: u64,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<SampleRow>, StoreError> {
+        if limit == 0 || from_ms > to_ms {
+            return Ok(Vec::new());
+        }
+        let rtxn = self.performance.read_txn()?;
+        let lo = schema::sample_key(node_id, from_ms);
+        let hi = schema::sample_key(node_id, to_ms);
+        let mut out = Vec::new();
+        for entry in self
+            .samples
+            .range(&rtxn, &(Included(lo.as_slice()), Included(hi.as_slice())))?
+        {
+            let (key, raw) = entry?;
+            out.push(sample_row(key, raw)?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn latest_sample(&self, node_id: u64) -> Result<Option<SampleRow>, StoreError> {
+        let rtxn = self.performance.read_txn()?;
+        let lo = schema::sample_key(node_id, 0);
+        let hi = schema::sample_key(node_id, u64::MAX);
+        match self
+            .samples
+            .rev_range(&rtxn, &(Included(lo.as_slice()), Included(hi.as_slice())))?
+            .next()
+        {
+            Some(entry) => {
+                let (key, raw) = entry?;
+                sample_row(key, raw).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn prune_samples(&self, older_than_ms: u64) -> Result<u64, StoreError> {
+        let mut wtxn = self.performance.write_txn()?;
+        let mut removed = 0u64;
+        let mut next_node = Some(0u64);
+        // Visit each node present: one seek to find it, one range delete of its old rows.
+        while let Some(from_node) = next_node {
+            let seek = schema::sample_key(from_node, 0);
+            let node = match self.samples.get_greater_than_or_equal_to(&wtxn, &seek)? {
+                None => break,
+                Some((key, _)) => {
+                    schema::decode_sample_key(key)
+                        .ok_or_else(|| corrupt_sample_key(key))?
+                        .0
+                }
+            };
+            let lo = schema::sample_key(node, 0);
+            let hi = schema::sample_key(node, older_than_ms);
+            let n = self.samples.delete_range(
+                &mut wtxn,
+                &(Included(lo.as_slice()), Excluded(hi.as_slice())),
+            )?;
+            removed = removed.saturating_add(n as u64);
+            next_node = node.checked_add(1);
+        }
+        wtxn.commit()?;
+        Ok(removed)
+    }
+
+    fn sizes(&self) -> StoreSizes {
+        let size = |env: &Env<WithoutTls>| {
+            env.real_disk_size().unwrap_or_else(|e| {
+                tracing::warn!(path = %env.path().display(), "cannot read store size: {e}");
+                0
+            })
+        };
+        StoreSizes {
+            data_bytes: size(&self.data),
+            performance_bytes: size(&self.performance),
+        }
+    }
+}
+
+/// Creates the directory and opens one environment.
+fn open_env(path: &Path, map_size: usize, max_dbs: u32) -> Result<Env<WithoutTls>, StoreError> {
+    std::fs::create_dir_all(path).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+    })?;
+    let mut options = EnvOpenOptions::new().read_txn_without_tls();
+    options.map_size(map_size).max_dbs(max_dbs);
+    // SAFETY: the environment is memory-mapped; mutating its files behind LMDB's back would be
+    // undefined behaviour. Each path is opened once per process (heed refuses a second open
+    // with `EnvAlreadyOpened`), only through this store, and LMDB's lock file coordinates any
+    // other process. We never use `NO_LOCK` or other unsafe flags.
+    #[allow(unsafe_code)]
+    let env = unsafe { options.open(path)? };
+    Ok(env)
+}
+
+/// Unwraps the outcome of `create_databases_and_commit` when the closure never aborts.
+fn committed<T>(outcome: CommitOrAbort<T, Infallible>) -> T {
+    match outcome {
+        CommitOrAbort::Commit(value) => value,
+        CommitOrAbort::Abort(never) => match never {},
+    }
+}
+
+fn decode<T: DeserializeOwned>(raw: &[u8], key: impl FnOnce() -> String) -> Result<T, StoreError> {
+    serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt {
+        key: key(),
+        reason: e.to_string(),
+    })
+}
+
+fn encode<T: Serialize>(value: &T, what: &'static str) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|source| StoreError::Encode { what, source })
+}
+
+fn token_key(secret_hash: &[u8; 32]) -> String {
+    format!("{}/{}", schema::JOIN_TOKENS_DB, to_hex(secret_hash))
+}
+
+fn hex_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn corrupt_sample_key(key: &[u8]) -> StoreError {
+    StoreError::Corrupt {
+        key: format!("{}/0x{}", schema::SAMPLES_DB, hex_bytes(key)),
+        reason: format!("expected a 16-byte key, found {} bytes", key.len()),
+    }
+}
+
+fn sample_row(key: &[u8], raw: &[u8]) -> Result<SampleRow, StoreError> {
+    let (node_id, taken_at_ms) =
+        schema::decode_sample_key(key).ok_or_else(|| corrupt_sample_key(key))?;
+    Ok(SampleRow {
+        node_id,
+        taken_at_ms,
+        bytes: raw.to_vec(),
+    })
+}

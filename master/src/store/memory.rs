@@ -1,0 +1,198 @@
+//! [`MemoryStore`]: an in-memory [`Store`] with the same semantics as
+//! [`LmdbStore`](super::LmdbStore), for tests. Nothing survives the process.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::schema::SCHEMA_VERSION;
+use super::{SampleRow, Store, StoreError, StoreSizes, check_enrolment, new_node};
+use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
+
+/// In-memory store. Two locks, like the two LMDB environments.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    data: Mutex<Data>,
+    samples: Mutex<BTreeMap<(u64, u64), Vec<u8>>>,
+}
+
+#[derive(Debug)]
+struct Data {
+    nodes: BTreeMap<u64, NodeRecord>,
+    node_keys: BTreeMap<[u8; 32], u64>,
+    join_tokens: BTreeMap<[u8; 32], JoinTokenRecord>,
+    next_node_id: u64,
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        Data {
+            nodes: BTreeMap::new(),
+            node_keys: BTreeMap::new(),
+            join_tokens: BTreeMap::new(),
+            next_node_id: 1,
+        }
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn data(&self) -> MutexGuard<'_, Data> {
+        // A panic while holding the lock cannot leave a half-applied change: every method
+        // checks first and mutates last, so the data is still consistent.
+        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn samples_map(&self) -> MutexGuard<'_, BTreeMap<(u64, u64), Vec<u8>>> {
+        self.samples.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn row(((node_id, taken_at_ms), bytes): (&(u64, u64), &Vec<u8>)) -> SampleRow {
+    SampleRow {
+        node_id: *node_id,
+        taken_at_ms: *taken_at_ms,
+        bytes: bytes.clone(),
+    }
+}
+
+impl Store for MemoryStore {
+    fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(SCHEMA_VERSION)
+    }
+
+    fn enroll_node(
+        &self,
+        secret_hash: &[u8; 32],
+        public_key: &[u8; 32],
+        agent_version: &str,
+        now_ms: u64,
+    ) -> Result<Result<NodeRecord, EnrollRefusal>, StoreError> {
+        let mut data = self.data();
+        let owner = data.node_keys.get(public_key).copied();
+        if let Err(refusal) = check_enrolment(data.join_tokens.get(secret_hash), owner, now_ms) {
+            return Ok(Err(refusal));
+        }
+        let id = data.next_node_id;
+        let next = id.checked_add(1).ok_or_else(|| StoreError::Corrupt {
+            key: "meta/next_node_id".into(),
+            reason: "node ids exhausted".into(),
+        })?;
+        let node = new_node(id, public_key, agent_version, now_ms);
+        let Some(token) = data.join_tokens.get_mut(secret_hash) else {
+            return Ok(Err(EnrollRefusal::UnknownToken));
+        };
+        token.used_by = Some(id);
+        data.nodes.insert(id, node.clone());
+        data.node_keys.insert(*public_key, id);
+        data.next_node_id = next;
+        Ok(Ok(node))
+    }
+
+    fn put_node(&self, node: &NodeRecord) -> Result<(), StoreError> {
+        let mut data = self.data();
+        if let Some(&owner) = data.node_keys.get(&node.public_key)
+            && owner != node.id
+        {
+            return Err(StoreError::KeyInUse { owner });
+        }
+        if let Some(old_key) = data.nodes.get(&node.id).map(|old| old.public_key)
+            && old_key != node.public_key
+            && data.node_keys.get(&old_key) == Some(&node.id)
+        {
+            data.node_keys.remove(&old_key);
+        }
+        data.nodes.insert(node.id, node.clone());
+        data.node_keys.insert(node.public_key, node.id);
+        if node.id >= data.next_node_id {
+            data.next_node_id = node.id.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    fn get_node(&self, id: u64) -> Result<Option<NodeRecord>, StoreError> {
+        Ok(self.data().nodes.get(&id).cloned())
+    }
+
+    fn node_by_key(&self, key: &[u8; 32]) -> Result<Option<NodeRecord>, StoreError> {
+        let data = self.data();
+        Ok(data
+            .node_keys
+            .get(key)
+            .and_then(|id| data.nodes.get(id))
+            .cloned())
+    }
+
+    fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        Ok(self.data().nodes.values().cloned().collect())
+    }
+
+    fn set_revoked(&self, id: u64, revoked: bool) -> Result<bool, StoreError> {
+        Ok(match self.data().nodes.get_mut(&id) {
+            Some(node) => {
+                node.revoked = revoked;
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn put_join_token(&self, token: &JoinTokenRecord) -> Result<(), StoreError> {
+        self.data()
+            .join_tokens
+            .insert(token.secret_hash, token.clone());
+        Ok(())
+    }
+
+    fn list_join_tokens(&self) -> Result<Vec<JoinTokenRecord>, StoreError> {
+        Ok(self.data().join_tokens.values().cloned().collect())
+    }
+
+    fn append_samples(&self, batch: &[SampleRow]) -> Result<(), StoreError> {
+        let mut samples = self.samples_map();
+        for row in batch {
+            samples.insert((row.node_id, row.taken_at_ms), row.bytes.clone());
+        }
+        Ok(())
+    }
+
+    fn samples(
+        &self,
+        node_id: u64,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<SampleRow>, StoreError> {
+        if from_ms > to_ms {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .samples_map()
+            .range((node_id, from_ms)..=(node_id, to_ms))
+            .take(limit)
+            .map(row)
+            .collect())
+    }
+
+    fn latest_sample(&self, node_id: u64) -> Result<Option<SampleRow>, StoreError> {
+        Ok(self
+            .samples_map()
+            .range((node_id, 0)..=(node_id, u64::MAX))
+            .next_back()
+            .map(row))
+    }
+
+    fn prune_samples(&self, older_than_ms: u64) -> Result<u64, StoreError> {
+        let mut samples = self.samples_map();
+        let before = samples.len();
+        samples.retain(|&(_, taken_at_ms), _| taken_at_ms >= older_than_ms);
+        Ok((before - samples.len()) as u64)
+    }
+
+    fn sizes(&self) -> StoreSizes {
+        StoreSizes::default()
+    }
+}

@@ -1,0 +1,375 @@
+//! The agent loop: connect to the master, run the Noise handshake, enrol or resume, then send
+//! host facts once and a heartbeat with a metric sample every interval, answering requests,
+//! until the connection ends; then reconnect with backoff. Containers and processes the slave
+//! runs are not touched when the master goes away.
+//!
+//! It runs on monoio: io_uring when the kernel allows it, otherwise (or when forced) the
+//! legacy epoll driver. Reading and writing run as separate tasks so no in-flight read is
+//! ever cancelled.
+
+use crate::backoff::Backoff;
+use crate::hostinfo::collect_host_info;
+use crate::identity::{self, Enrollment, IdentityError};
+use crate::metrics::MetricSampler;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
+use monoio::net::TcpStream;
+use protocol::{
+    Heartbeat, Hello, HelloAuth, JoinToken, Message, PeerCheck, RejectReason, RequestBody,
+    Response, ResponseBody, Session, SessionEvent, StaticKeys,
+};
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Build version reported to the master.
+pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Limit for connecting plus handshake plus hello.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A session shorter than this does not reset the backoff.
+const STABLE_SESSION: Duration = Duration::from_secs(10);
+
+/// How the agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Where the key and enrolment record live.
+    pub data_dir: PathBuf,
+    /// Master address override (else from the token or the enrolment record).
+    pub master_addr: Option<String>,
+    /// A join token, needed only before enrolment.
+    pub join: Option<JoinToken>,
+    /// Docker Engine socket for host facts.
+    pub docker_socket: PathBuf,
+    /// Use the epoll driver even where io_uring works.
+    pub force_legacy: bool,
+}
+
+/// The agent cannot continue.
+#[derive(Debug, Error)]
+pub enum AgentError {
+    /// Identity files failed.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// Not enrolled and no token given.
+    #[error("this slave is not enrolled yet: start it with --join TOKEN (printed by the master)")]
+    NotEnrolled,
+    /// No master address known.
+    #[error("no master address: pass --master HOST:PORT or a join token")]
+    NoMaster,
+    /// The master refused for good (revoked, bad token, version).
+    #[error("the master refused this slave ({reason:?}): {message}")]
+    Refused {
+        /// Why.
+        reason: RejectReason,
+        /// The master's words.
+        message: String,
+    },
+    /// The runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Why one session ended.
+enum SessionEnd {
+    /// Try again after a pause.
+    Retry(String),
+    /// Stop the agent.
+    Fatal(AgentError),
+}
+
+/// Runs the agent on the current thread until a fatal error.
+pub fn run(options: AgentOptions) -> Result<(), AgentError> {
+    let keys = identity::load_or_create_keys(&options.data_dir)?;
+    let uring = !options.force_legacy && monoio::utils::detect_uring();
+    if uring {
+        tracing::info!("slave runtime: io_uring (monoio)");
+        let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .enable_timer()
+            .build()
+            .map_err(AgentError::Runtime)?;
+        rt.block_on(agent_loop(options, keys))
+    } else {
+        tracing::info!("slave runtime: legacy epoll driver (monoio), io_uring unavailable or disabled");
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map_err(AgentError::Runtime)?;
+        rt.block_on(agent_loop(options, keys))
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    match protocol::StaticKeys::generate() {
+        Ok(k) => b.copy_from_slice(&k.private[..8]),
+        Err(_) => b = (std::process::id() as u64).to_le_bytes(),
+    }
+    u64::from_le_bytes(b)
+}
+
+async fn agent_loop(options: AgentOptions, keys: StaticKeys) -> Result<(), AgentError> {
+    let mut backoff = Backoff::default();
+    let mut sampler = MetricSampler::new();
+    loop {
+        let started = std::time::Instant::now();
+        match one_session(&options, &keys, &mut sampler).await {
+            SessionEnd::Fatal(e) => return Err(e),
+            SessionEnd::Retry(why) => {
+                if started.elapsed() >= STABLE_SESSION {
+                    backoff.reset();
+                }
+                let delay = backoff.next_delay(random_u64());
+                tracing::warn!("session ended: {why}; reconnecting in {delay:?}");
+                monoio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+/// Where to connect and how to authenticate, from the enrolment record or the token.
+fn plan(options: &AgentOptions) -> Result<(String, PeerCheck, HelloAuth, Option<JoinToken>), AgentError> {
+    if let Some(e) = identity::load_enrollment(&options.data_dir)? {
+        let addr = options.master_addr.clone().unwrap_or(e.master_addr);
+        return Ok((addr, PeerCheck::PublicKey(e.master_key), HelloAuth::Resume { node_id: e.node_id }, None));
+    }
+    let token = options.join.clone().ok_or(AgentError::NotEnrolled)?;
+    let addr = options.master_addr.clone().unwrap_or_else(|| token.master_addr.clone());
+    if addr.is_empty() {
+        return Err(AgentError::NoMaster);
+    }
+    let check = PeerCheck::Fingerprint(token.master_fingerprint);
+    let auth = HelloAuth::Enroll { secret: token.secret };
+    Ok((addr, check, auth, Some(token)))
+}
+
+async fn one_session(options: &AgentOptions, keys: &StaticKeys, sampler: &mut MetricSampler) -> SessionEnd {
+    let (addr, check, auth, enrolling) = match plan(options) {
+        Ok(p) => p,
+        Err(e) => return SessionEnd::Fatal(e),
+    };
+    let setup = monoio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&addr, keys, check, auth)).await;
+    let (stream, session, welcome) = match setup {
+        Err(_) => return SessionEnd::Retry(format!("handshake with {addr} timed out")),
+        Ok(Err(end)) => return end,
+        Ok(Ok(x)) => x,
+    };
+    if enrolling.is_some() {
+        let Some(master_key) = session.peer_static() else {
+            return SessionEnd::Retry("no master key after handshake".into());
+        };
+        let record = Enrollment {
+            node_id: welcome.node_id,
+            master_key,
+            master_addr: addr.clone(),
+        };
+        if let Err(e) = identity::save_enrollment(&options.data_dir, &record) {
+            return SessionEnd::Fatal(e.into());
+        }
+        tracing::info!(node_id = welcome.node_id, "enrolled with the master");
+    }
+    tracing::info!(node_id = welcome.node_id, master = %addr, "session established");
+    let interval = Duration::from_millis(u64::from(welcome.heartbeat_interval_ms.max(100)));
+    run_session(stream, session, interval, options, sampler).await
+}
+
+async fn write_all(stream: &mut TcpStream, bytes: Vec<u8>) -> Result<(), String> {
+    let (res, _) = stream.write_all(bytes).await;
+    res.map(|_| ()).map_err(|e| format!("write: {e}"))
+}
+
+async fn handshake(
+    addr: &str,
+    keys: &StaticKeys,
+    check: PeerCheck,
+    auth: HelloAuth,
+) -> Result<(TcpStream, Session, protocol::Welcome), SessionEnd> {
+    let retry = |s: String| SessionEnd::Retry(s);
+    let mut stream = TcpStream::connect(addr).await.map_err(|e| retry(format!("connect {addr}: {e}")))?;
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_tcp_keepalive(
+        Some(Duration::from_secs(30)),
+        Some(Duration::from_secs(10)),
+        Some(3),
+    );
+    let mut session = Session::initiator(keys, check).map_err(|e| retry(e.to_string()))?;
+    write_all(&mut stream, session.take_output()).await.map_err(retry)?;
+    let mut buf = vec![0u8; 4096];
+    let mut events = Vec::new();
+    let mut said_hello = false;
+    loop {
+        let (res, b) = stream.read(buf).await;
+        buf = b;
+        let n = res.map_err(|e| retry(format!("read: {e}")))?;
+        if n == 0 {
+            return Err(retry("master closed the connection during the handshake".into()));
+        }
+        session.receive(&buf[..n], &mut events).map_err(|e| match e {
+            protocol::SessionError::PeerMismatch => SessionEnd::Fatal(AgentError::Refused {
+                reason: RejectReason::UnknownNode,
+                message: "the master's key does not match the join token or the enrolment record".into(),
+            }),
+            other => retry(format!("handshake: {other}")),
+        })?;
+        for ev in events.drain(..) {
+            match ev {
+                SessionEvent::Established { .. } if !said_hello => {
+                    said_hello = true;
+                    let hello = Message::Hello(Hello {
+                        min_version: protocol::PROTOCOL_VERSION_MIN,
+                        max_version: protocol::PROTOCOL_VERSION_MAX,
+                        auth: auth.clone(),
+                        agent_version: AGENT_VERSION.into(),
+                    });
+                    session.send(&hello).map_err(|e| retry(e.to_string()))?;
+                }
+                SessionEvent::Message(Message::Welcome(w)) => {
+                    if session.has_output() {
+                        write_all(&mut stream, session.take_output()).await.map_err(retry)?;
+                    }
+                    return Ok((stream, session, w));
+                }
+                SessionEvent::Message(Message::Reject(r)) => {
+                    let err = AgentError::Refused {
+                        reason: r.reason,
+                        message: r.message,
+                    };
+                    return Err(match r.reason {
+                        RejectReason::Internal => retry(err.to_string()),
+                        _ => SessionEnd::Fatal(err),
+                    });
+                }
+                other => return Err(retry(format!("unexpected during handshake: {other:?}"))),
+            }
+        }
+        if session.has_output() {
+            write_all(&mut stream, session.take_output()).await.map_err(retry)?;
+        }
+    }
+}
+
+async fn run_session(
+    stream: TcpStream,
+    session: Session,
+    interval: Duration,
+    options: &AgentOptions,
+    sampler: &mut MetricSampler,
+) -> SessionEnd {
+    let session = Rc::new(RefCell::new(session));
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, rx) = async_channel::unbounded::<Message>();
+    let writer = {
+        let session = Rc::clone(&session);
+        let tx = tx.clone();
+        monoio::spawn(async move {
+            while let Ok(msg) = rx.recv().await {
+                let out = {
+                    let mut s = session.borrow_mut();
+                    if let Err(e) = s.send(&msg) {
+                        tracing::warn!("cannot encrypt {}: {e}", msg.name());
+                        break;
+                    }
+                    s.take_output()
+                };
+                let (res, _) = wr.write_all(out).await;
+                if let Err(e) = res {
+                    tracing::warn!("write to master failed: {e}");
+                    break;
+                }
+            }
+            tx.close();
+        })
+    };
+    let host = collect_host_info(&options.docker_socket);
+    let _ = tx.send(Message::HostInfo(host)).await;
+    let heartbeats = {
+        let tx = tx.clone();
+        let mut sampler = std::mem::take(sampler);
+        monoio::spawn(async move {
+            let mut seq = 0u64;
+            loop {
+                seq += 1;
+                match sampler.sample(now_ms()) {
+                    Ok(sample) => {
+                        if tx.send(Message::Heartbeat(Heartbeat { seq, sample })).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::warn!("metric sample failed: {e}"),
+                }
+                monoio::time::sleep(interval).await;
+                if tx.is_closed() {
+                    break;
+                }
+            }
+            sampler
+        })
+    };
+    let end = read_loop(&mut rd, &session, &tx, options).await;
+    tx.close();
+    writer.await;
+    *sampler = heartbeats.await;
+    SessionEnd::Retry(end)
+}
+
+async fn read_loop<R: AsyncReadRent>(
+    rd: &mut R,
+    session: &Rc<RefCell<Session>>,
+    tx: &async_channel::Sender<Message>,
+    options: &AgentOptions,
+) -> String {
+    let mut buf = vec![0u8; 4096];
+    let mut events = Vec::new();
+    loop {
+        let (res, b) = rd.read(buf).await;
+        buf = b;
+        let n = match res {
+            Ok(0) => return "master closed the connection".into(),
+            Ok(n) => n,
+            Err(e) => return format!("read: {e}"),
+        };
+        if tx.is_closed() {
+            return "writer stopped".into();
+        }
+        let result = session.borrow_mut().receive(&buf[..n], &mut events);
+        for ev in events.drain(..) {
+            if let SessionEvent::Message(msg) = ev {
+                if let Some(reply) = handle_message(msg, options) {
+                    if tx.send(reply).await.is_err() {
+                        return "writer stopped".into();
+                    }
+                }
+            }
+        }
+        if let Err(e) = result {
+            return format!("bad data from master: {e}");
+        }
+    }
+}
+
+/// Answers one message from the master.
+fn handle_message(msg: Message, options: &AgentOptions) -> Option<Message> {
+    match msg {
+        Message::Request(req) => {
+            let body = match req.body {
+                RequestBody::Ping => ResponseBody::Pong,
+                RequestBody::HostInfo => ResponseBody::HostInfo(collect_host_info(&options.docker_socket)),
+            };
+            Some(Message::Response(Response { id: req.id, body }))
+        }
+        Message::DesiredState(d) => {
+            tracing::info!(revision = d.revision, "desired state received (no workloads run yet)");
+            None
+        }
+        other => {
+            tracing::warn!(kind = other.name(), "unexpected message from master ignored");
+            None
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,233 @@
+//! Human-readable formatting for the console: byte sizes, durations, relative and RFC 3339
+//! timestamps. Every function is pure and takes `now` as an argument where time matters.
+
+use std::time::Duration;
+
+const BINARY_UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+
+/// Formats a byte count with binary units: `512 B`, `1.5 KiB`, `3.2 GiB`.
+///
+/// Values below 1 KiB are exact; larger ones carry one decimal.
+pub fn format_bytes(bytes: u64) -> String {
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = BINARY_UNITS[0];
+    for next in &BINARY_UNITS[1..] {
+        // 1023.95 would print as "1024.0": move up a unit before that happens.
+        if value < 1023.95 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    format!("{value:.1} {unit}")
+}
+
+/// Formats a duration with its two most significant units, whole seconds:
+/// `0 s`, `42 s`, `1 min 5 s`, `2 h`, `3 d 4 h`. A zero second unit is left out.
+pub fn format_duration(duration: Duration) -> String {
+    const MINUTE: u64 = 60;
+    const HOUR: u64 = 60 * MINUTE;
+    const DAY: u64 = 24 * HOUR;
+    let secs = duration.as_secs();
+    let (major, major_unit, minor, minor_unit) = if secs < MINUTE {
+        return format!("{secs} s");
+    } else if secs < HOUR {
+        (secs / MINUTE, "min", secs % MINUTE, "s")
+    } else if secs < DAY {
+        (secs / HOUR, "h", secs % HOUR / MINUTE, "min")
+    } else {
+        (secs / DAY, "d", secs % DAY / HOUR, "h")
+    };
+    if minor == 0 {
+        format!("{major} {major_unit}")
+    } else {
+        format!("{major} {major_unit} {minor} {minor_unit}")
+    }
+}
+
+/// How long ago `then_ms` was, seen from `now_ms` (both Unix milliseconds): `never` when
+/// there is no time, `just now` under a second or when `then_ms` is in the future (clock
+/// skew), otherwise `3 s ago`, `2 h 5 min ago`.
+pub fn format_relative(then_ms: Option<u64>, now_ms: u64) -> String {
+    match then_ms {
+        None => "never".to_owned(),
+        Some(then) if now_ms.saturating_sub(then) < 1000 => "just now".to_owned(),
+        Some(then) => format!(
+            "{} ago",
+            format_duration(Duration::from_millis(now_ms - then))
+        ),
+    }
+}
+
+/// Formats Unix milliseconds as an RFC 3339 UTC timestamp with millisecond precision,
+/// e.g. `2024-02-29T12:34:56.789Z`. Returns `None` past year 9999, which RFC 3339 cannot
+/// express.
+pub fn format_rfc3339_ms(unix_ms: u64) -> Option<String> {
+    const MS_PER_DAY: u64 = 86_400_000;
+    let days = unix_ms / MS_PER_DAY;
+    let ms_of_day = unix_ms % MS_PER_DAY;
+    let (year, month, day) = civil_from_days(days);
+    if year > 9999 {
+        return None;
+    }
+    let (hour, minute) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
+    let (second, milli) = (ms_of_day / 1000 % 60, ms_of_day % 1000);
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z"
+    ))
+}
+
+/// Converts days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+///
+/// Howard Hinnant's `civil_from_days`, restricted to non-negative day counts so that all
+/// arithmetic stays unsigned.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Shift the epoch to 0000-03-01 so that leap days fall at the end of each year.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097; // day of era, [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // month from March, [0, 11]
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Formats a percentage with one decimal (`12.5 %`), or `–` when not finite.
+pub fn format_percent(pct: f32) -> String {
+    if pct.is_finite() {
+        format!("{pct:.1} %")
+    } else {
+        "–".to_owned()
+    }
+}
+
+/// Formats the 1, 5 and 15 minute load averages: `0.52 0.40 0.31`.
+pub fn format_load(load: [f32; 3]) -> String {
+    let one = |v: f32| {
+        if v.is_finite() {
+            format!("{v:.2}")
+        } else {
+            "–".to_owned()
+        }
+    };
+    format!("{} {} {}", one(load[0]), one(load[1]), one(load[2]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes() {
+        assert_eq!(format_bytes(0), "0 B");
+        assert_eq!(format_bytes(1023), "1023 B");
+        assert_eq!(format_bytes(1024), "1.0 KiB");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_bytes(1024 * 1024 - 1), "1.0 MiB");
+        assert_eq!(format_bytes(5 * 1024 * 1024), "5.0 MiB");
+        assert_eq!(format_bytes(16 * 1024 * 1024 * 1024), "16.0 GiB");
+        assert_eq!(format_bytes(3 << 40), "3.0 TiB");
+        assert_eq!(format_bytes(u64::MAX), "16.0 EiB");
+    }
+
+    #[test]
+    fn durations() {
+        let s = Duration::from_secs;
+        assert_eq!(format_duration(Duration::from_millis(999)), "0 s");
+        assert_eq!(format_duration(s(3)), "3 s");
+        assert_eq!(format_duration(s(59)), "59 s");
+        assert_eq!(format_duration(s(60)), "1 min");
+        assert_eq!(format_duration(s(65)), "1 min 5 s");
+        assert_eq!(format_duration(s(3599)), "59 min 59 s");
+        assert_eq!(format_duration(s(7200)), "2 h");
+        assert_eq!(format_duration(s(7200 + 300)), "2 h 5 min");
+        assert_eq!(format_duration(s(86_400)), "1 d");
+        assert_eq!(format_duration(s(3 * 86_400 + 4 * 3600 + 59)), "3 d 4 h");
+        assert_eq!(format_duration(Duration::MAX), "213503982334601 d 7 h");
+    }
+
+    #[test]
+    fn relative() {
+        assert_eq!(format_relative(None, 10_000), "never");
+        assert_eq!(format_relative(Some(10_000), 10_500), "just now");
+        assert_eq!(format_relative(Some(20_000), 10_000), "just now");
+        assert_eq!(format_relative(Some(7_000), 10_000), "3 s ago");
+        assert_eq!(format_relative(Some(0), 3_600_000), "1 h ago");
+        assert_eq!(
+            format_relative(Some(0), u64::MAX),
+            "213503982334 d 14 h ago"
+        );
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(
+            format_rfc3339_ms(0).as_deref(),
+            Some("1970-01-01T00:00:00.000Z")
+        );
+        // Leap day in a year divisible by 400.
+        assert_eq!(
+            format_rfc3339_ms(951_782_400_000).as_deref(),
+            Some("2000-02-29T00:00:00.000Z")
+        );
+        assert_eq!(
+            format_rfc3339_ms(951_868_799_999).as_deref(),
+            Some("2000-02-29T23:59:59.999Z")
+        );
+        // 2100 is not a leap year.
+        assert_eq!(
+            format_rfc3339_ms(4_107_542_400_000).as_deref(),
+            Some("2100-03-01T00:00:00.000Z")
+        );
+        assert_eq!(
+            format_rfc3339_ms(1_709_210_096_789).as_deref(),
+            Some("2024-02-29T12:34:56.789Z")
+        );
+        assert_eq!(
+            format_rfc3339_ms(253_402_300_799_999).as_deref(),
+            Some("9999-12-31T23:59:59.999Z")
+        );
+        assert_eq!(format_rfc3339_ms(253_402_300_800_000), None);
+        assert_eq!(format_rfc3339_ms(u64::MAX), None);
+    }
+
+    #[test]
+    fn civil_matches_day_by_day_walk() {
+        // Walk forward one day at a time from 1970-01-01 for 1000 years' worth of days and
+        // check every date against a naive calendar.
+        let (mut y, mut m, mut d) = (1970u64, 1u64, 1u64);
+        for days in 0..366_000u64 {
+            assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let len = match m {
+                2 if leap => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            d += 1;
+            if d > len {
+                d = 1;
+                m += 1;
+                if m > 12 {
+                    m = 1;
+                    y += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn percent_and_load() {
+        assert_eq!(format_percent(12.345), "12.3 %");
+        assert_eq!(format_percent(f32::NAN), "–");
+        assert_eq!(format_load([0.5, 1.25, 10.0]), "0.50 1.25 10.00");
+        assert_eq!(format_load([f32::INFINITY, 0.0, 0.0]), "– 0.00 0.00");
+    }
+}
