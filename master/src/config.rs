@@ -84,7 +84,9 @@ pub const ORIGINAL_PUBLIC_JWT_SECRET: &str = "asdasd786251ashdgjdbd";
 pub const DISABLE_IO_URING_ENV: &str = "COMMANDER_DISABLE_IO_URING";
 
 /// Whether to use io_uring for the protocol endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+///
+/// Parsed from YAML by serde, from flags by clap or `FromStr` (`auto`, `on`, `off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum IoUringMode {
     /// io_uring when the kernel allows it, else the portable runtime (the default).
@@ -108,15 +110,15 @@ impl IoUringMode {
 
     /// The pure part of [`IoUringMode::from_env_and`]: `value` is the variable's content.
     pub fn with_disable_flag(mode: IoUringMode, value: Option<&str>) -> IoUringMode {
-        match value.map(str::trim) {
-            Some(v)
-                if ["1", "true", "yes", "on"]
-                    .iter()
-                    .any(|t| v.eq_ignore_ascii_case(t)) =>
-            {
-                IoUringMode::Off
-            }
-            _ => mode,
+        let truthy = |v: &str| {
+            ["1", "true", "yes", "on"]
+                .iter()
+                .any(|t| v.trim().eq_ignore_ascii_case(t))
+        };
+        if value.is_some_and(truthy) {
+            IoUringMode::Off
+        } else {
+            mode
         }
     }
 }
@@ -124,15 +126,10 @@ impl IoUringMode {
 impl std::str::FromStr for IoUringMode {
     type Err = String;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(Self::Auto),
-            "on" => Ok(Self::On),
-            "off" => Ok(Self::Off),
-            other => Err(format!(
-                "unknown io_uring mode {other:?}; expected auto, on or off"
-            )),
-        }
+    /// `auto`, `on` or `off`, any case.
+    fn from_str(s: &str) -> Result<Self, String> {
+        <Self as clap::ValueEnum>::from_str(s.trim(), true)
+            .map_err(|_| format!("unknown io_uring mode {s:?}; expected auto, on or off"))
     }
 }
 
@@ -650,11 +647,7 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn err(yaml: &str) -> String {
-        from_yaml_str(yaml).unwrap_err().to_string()
-    }
-
-    /// The master block of the original's manual, byte for byte (comments included).
+    /// The master block of the original's manual, byte for byte.
     const ORIGINAL: &str = r#"# http server 端口
 httpServer:
   prod: 18888
@@ -689,8 +682,10 @@ dbPath:
     #[test]
     fn original_shape_parses() {
         let c = from_yaml_str(ORIGINAL).unwrap();
-        assert_eq!(c.http_addr, sa("127.0.0.1:18888"));
-        assert_eq!(c.tcp_addr, sa("0.0.0.0:17777"));
+        assert_eq!(
+            (c.http_addr, c.tcp_addr),
+            (sa("127.0.0.1:18888"), sa("0.0.0.0:17777"))
+        );
         assert_eq!(c.udp_port, 16666);
         assert_eq!(c.exe_store_dir, PathBuf::from("/media/data/exeStoreHouse"));
         assert_eq!(c.project_dir, PathBuf::from("/media/data/projectPath"));
@@ -707,10 +702,12 @@ dbPath:
             c.jwt_secret, None,
             "the published sample secret is not used"
         );
-        // Ports as strings, as the original's code also wrote them.
+        // Ports and numbers as strings, as the original also wrote them.
         let c = from_yaml_str("httpServer: {prod: \"18889\"}\njwt: {expire: \"60\"}\n").unwrap();
-        assert_eq!(c.http_addr.port(), 18889);
-        assert_eq!(c.jwt_expire, Duration::from_secs(60));
+        assert_eq!(
+            (c.http_addr.port(), c.jwt_expire),
+            (18889, Duration::from_secs(60))
+        );
     }
 
     #[test]
@@ -731,15 +728,15 @@ dbPath:
             c.db_performance_dir,
             Path::new(DEFAULT_DATA_DIR).join("db/performance")
         );
-        assert_eq!(c.heartbeat.interval, Duration::from_millis(5_000));
-        assert_eq!(c.heartbeat.ttl, Duration::from_millis(15_000));
-        assert_eq!(c.heartbeat.grace, Duration::from_millis(10_000));
-        assert_eq!(c.heartbeat.jitter, Duration::from_millis(2_000));
+        let hb = c.heartbeat;
+        let ms = [hb.interval, hb.ttl, hb.grace, hb.jitter].map(|d| d.as_millis());
+        assert_eq!(ms, [5_000, 15_000, 10_000, 2_000]);
         assert_eq!(c.metrics_retention, Duration::from_secs(168 * 3600));
         assert!(c.cores >= 1);
-        assert_eq!(c.io_uring, IoUringMode::Auto);
-        assert_eq!(c.jwt_secret, None);
-        assert_eq!(c.advertise_addr, None);
+        assert_eq!(
+            (c.io_uring, &c.jwt_secret, &c.advertise_addr),
+            (IoUringMode::Auto, &None, &None)
+        );
         assert_eq!(c.effective_advertise_addr(17777), "127.0.0.1:17777");
         let f = write_tmp("# nothing but a comment\n");
         assert_eq!(
@@ -748,87 +745,76 @@ dbPath:
         );
     }
 
+    /// (YAML, texts the error must contain): unknown keys, wrong types, bad values.
+    const FAILURES: &[(&str, &[&str])] = &[
+        (
+            "httpServer:\n  prod: 1\n  dev: 2\n",
+            &["`dev`", "httpServer", "line 3"],
+        ),
+        (
+            "heartbeat: {intervalMs: 1000, ttl: 5}\n",
+            &["heartbeat", "`ttl`"],
+        ),
+        ("dbpath: {}\n", &["dbpath"]),
+        (
+            "heartbeat:\n  ttlMs: soon\n",
+            &["heartbeat.ttlMs", "line 2"],
+        ),
+        ("tcpServer: {prod: [1]}\n", &["tcpServer.prod"]),
+        ("cores: -1\n", &["cores"]),
+        ("ioUring: sometimes\n", &["ioUring"]),
+        ("httpBind: localhost\n", &["httpBind"]),
+        ("httpServer: {prod: 70000}\n", &["httpServer.prod", "70000"]),
+        ("udpServer: {prod: \"-1\"}\n", &["udpServer.prod"]),
+        ("tcpServer: {prod: 18888}\n", &["tcpServer.prod"]),
+        (
+            "heartbeat: {ttlMs: 5000}\n",
+            &["heartbeat.ttlMs must be greater than heartbeat.intervalMs"],
+        ),
+        ("heartbeat: {intervalMs: 0}\n", &["heartbeat.intervalMs"]),
+        ("heartbeat: {jitterMs: 20000}\n", &["heartbeat.jitterMs"]),
+        ("metricsRetentionHours: 0\n", &["metricsRetentionHours"]),
+        ("cores: 0\n", &["cores"]),
+        ("jwt: {expire: 0}\n", &["jwt.expire"]),
+        ("dataDir: \"\"\n", &["dataDir"]),
+        (
+            "dbPath: {data: /a, performance: /a}\n",
+            &["dbPath.performance"],
+        ),
+        ("advertiseAddr: \"a:0\"\n", &["advertiseAddr"]),
+        ("advertiseAddr: \"a:65536\"\n", &["advertiseAddr"]),
+        ("advertiseAddr: \"a\"\n", &["advertiseAddr"]),
+        (
+            "advertiseAddr: \"::1:17777\"\n",
+            &["advertiseAddr", "brackets"],
+        ),
+        ("advertiseAddr: \"[::1]\"\n", &["advertiseAddr"]),
+        ("advertiseAddr: \"[x]:1\"\n", &["advertiseAddr"]),
+        ("advertiseAddr: \"a/b:1\"\n", &["advertiseAddr"]),
+    ];
+
     #[test]
-    fn unknown_key_is_named_with_location() {
+    fn unknown_keys_wrong_types_and_bad_values_are_named() {
+        for (yaml, needles) in FAILURES {
+            let msg = from_yaml_str(yaml).unwrap_err().to_string();
+            for n in *needles {
+                assert!(msg.contains(n), "{yaml:?}: {msg:?} lacks {n:?}");
+            }
+        }
         let f = write_tmp("httpServer:\n  prod: 1\n  dev: 2\n");
         let e = load_with_env(Some(f.path()), MasterOverrides::default(), None).unwrap_err();
         assert!(matches!(e, ConfigError::Parse { .. }));
-        let msg = e.to_string();
-        assert!(
-            msg.contains("dev") && msg.contains("httpServer") && msg.contains("line 3"),
-            "{msg}"
-        );
-        let msg = err("heartbeat: {intervalMs: 1000, ttl: 5}\n");
-        assert!(msg.contains("`ttl`") && msg.contains("heartbeat"), "{msg}");
-        assert!(err("dbpath: {}\n").contains("dbpath"));
     }
 
     #[test]
-    fn wrong_type_is_named() {
-        let msg = err("heartbeat:\n  ttlMs: soon\n");
-        assert!(
-            msg.contains("heartbeat.ttlMs") && msg.contains("line 2"),
-            "{msg}"
-        );
-        let msg = err("tcpServer: {prod: [1]}\n");
-        assert!(msg.contains("tcpServer.prod"), "{msg}");
-        let msg = err("cores: -1\n");
-        assert!(msg.contains("cores"), "{msg}");
-        let msg = err("ioUring: sometimes\n");
-        assert!(msg.contains("ioUring"), "{msg}");
-        let msg = err("httpBind: localhost\n");
-        assert!(msg.contains("httpBind"), "{msg}");
-    }
-
-    #[test]
-    fn bad_values_name_their_key() {
-        let msg = err("httpServer: {prod: 70000}\n");
-        assert!(
-            msg.contains("httpServer.prod") && msg.contains("70000"),
-            "{msg}"
-        );
-        assert!(err("udpServer: {prod: \"-1\"}\n").contains("udpServer.prod"));
-        assert!(err("tcpServer: {prod: 18888}\n").contains("tcpServer.prod"));
-        let msg = err("heartbeat: {intervalMs: 5000, ttlMs: 5000}\n");
-        assert!(
-            msg.contains("heartbeat.ttlMs must be greater than heartbeat.intervalMs"),
-            "{msg}"
-        );
-        assert!(err("heartbeat: {intervalMs: 0}\n").contains("heartbeat.intervalMs"));
-        assert!(err("heartbeat: {jitterMs: 20000}\n").contains("heartbeat.jitterMs"));
-        assert!(err("metricsRetentionHours: 0\n").contains("metricsRetentionHours"));
-        assert!(err("cores: 0\n").contains("cores"));
-        assert!(err("jwt: {expire: 0}\n").contains("jwt.expire"));
-        assert!(err("dataDir: \"\"\n").contains("dataDir"));
-        assert!(err("dbPath: {data: /a, performance: /a}\n").contains("dbPath.performance"));
-        for bad in [
-            "a:0",
-            "a:65536",
-            "a",
-            "::1:17777",
-            "[::1]",
-            "[x]:1",
-            "a/b:1",
-        ] {
-            let msg = err(&format!("advertiseAddr: \"{bad}\"\n"));
-            assert!(msg.contains("advertiseAddr"), "{bad}: {msg}");
-        }
-    }
-
-    #[test]
-    fn port_zero_means_any_free_port() {
-        let c =
-            from_yaml_str("httpServer: {prod: 0}\ntcpServer: {prod: 0}\nudpServer: {prod: 0}\n")
-                .unwrap();
+    fn port_zero_means_any_free_port_and_binds_shape_advertise() {
+        let yaml = "httpServer: {prod: 0}\ntcpServer: {prod: 0}\nudpServer: {prod: 0}\n";
+        let c = from_yaml_str(yaml).unwrap();
         assert_eq!(
             (c.http_addr.port(), c.tcp_addr.port(), c.udp_port),
             (0, 0, 0)
         );
         assert_eq!(c.effective_advertise_addr(40001), "127.0.0.1:40001");
-    }
-
-    #[test]
-    fn advertise_and_binds() {
         let c = from_yaml_str("tcpBind: \"::1\"\nhttpBind: \"[::]\"\n").unwrap();
         assert_eq!(c.effective_advertise_addr(17777), "[::1]:17777");
         assert_eq!(c.http_addr, sa("[::]:18888"));
@@ -852,16 +838,17 @@ dbPath:
             io_uring: Some(IoUringMode::Off),
         };
         let c = load_with_env(Some(f.path()), o, None).unwrap();
-        assert_eq!(c.http_addr, sa("0.0.0.0:11"));
-        assert_eq!(c.tcp_addr.port(), 12);
-        assert_eq!(c.udp_port, 13);
+        assert_eq!(
+            (c.http_addr, c.tcp_addr.port(), c.udp_port),
+            (sa("0.0.0.0:11"), 12, 13)
+        );
         assert_eq!(c.advertise_addr.as_deref(), Some("b.example:12"));
         assert_eq!(c.io_uring, IoUringMode::Off);
         assert_eq!(c.data_dir, PathBuf::from("/flag"));
         assert_eq!(
             c.db_data_dir,
             PathBuf::from("/flag/db/data"),
-            "default follows the override"
+            "default follows data_dir"
         );
         assert_eq!(
             c.db_performance_dir,
@@ -871,25 +858,32 @@ dbPath:
         assert_eq!(c.exe_store_dir, PathBuf::from("/flag/executables"));
         assert_eq!(c.project_dir, PathBuf::from("/flag/projects"));
 
-        let c = load_with_env(Some(f.path()), MasterOverrides::default(), Some("yes")).unwrap();
+        let env_off = load_with_env(Some(f.path()), MasterOverrides::default(), Some("yes"));
         assert_eq!(
-            c.io_uring,
+            env_off.unwrap().io_uring,
             IoUringMode::Off,
-            "the environment forces io_uring off"
+            "the environment forces off"
         );
-        let c = load_with_env(Some(f.path()), MasterOverrides::default(), Some("0")).unwrap();
-        assert_eq!(c.io_uring, IoUringMode::On);
+        let env_no = load_with_env(Some(f.path()), MasterOverrides::default(), Some("0"));
+        assert_eq!(env_no.unwrap().io_uring, IoUringMode::On);
         let bad = MasterOverrides {
             advertise_addr: Some("nope".into()),
             ..Default::default()
         };
         assert!(load_with_env(None, bad, None).is_err());
+        let missing = Path::new("/nonexistent/configs.yaml");
+        let e = load_with_env(Some(missing), MasterOverrides::default(), None);
+        assert!(matches!(e, Err(ConfigError::Read { .. })));
     }
 
     #[test]
     fn io_uring_modes_and_secrets() {
-        assert_eq!("Auto".parse::<IoUringMode>().unwrap(), IoUringMode::Auto);
-        assert!("x".parse::<IoUringMode>().is_err());
+        use clap::ValueEnum;
+        assert_eq!(
+            IoUringMode::from_str("Auto", true).unwrap(),
+            IoUringMode::Auto
+        );
+        assert!(IoUringMode::from_str("x", true).is_err());
         assert_eq!(
             IoUringMode::with_disable_flag(IoUringMode::Auto, Some("1")),
             IoUringMode::Off
@@ -907,15 +901,5 @@ dbPath:
             from_yaml_str("jwt: {secret: \"  \"}\n").unwrap().jwt_secret,
             None
         );
-    }
-
-    #[test]
-    fn missing_named_file_is_an_error() {
-        let e = load_with_env(
-            Some(Path::new("/nonexistent/configs.yaml")),
-            MasterOverrides::default(),
-            None,
-        );
-        assert!(matches!(e, Err(ConfigError::Read { .. })));
     }
 }

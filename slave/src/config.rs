@@ -1,7 +1,7 @@
 //! Slave configuration: a YAML file (`configs.yaml`, keys compatible with the original
 //! agent) read in two stages.
 //!
-//! 1. [`RawSlaveConfig`]-shaped serde structs (private) accept exactly the keys below and
+//! 1. Private serde structs accept exactly the keys below and
 //!    reject anything else, naming the unknown key and its line and column.
 //! 2. [`SlaveConfig`] holds validated values with the `DEFAULT_*` constants filled in.
 //!
@@ -49,7 +49,9 @@ pub const ORIGINAL_MASTER_UDP_PORT: u16 = 16666;
 pub const DISABLE_IO_URING_ENV: &str = "COMMANDER_DISABLE_IO_URING";
 
 /// Whether to use io_uring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+///
+/// Parsed from YAML by serde, from flags by clap or `FromStr` (`auto`, `on`, `off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum IoUringMode {
     /// Use io_uring when the kernel allows it, otherwise the portable driver (the default).
@@ -73,15 +75,15 @@ impl IoUringMode {
 
     /// The pure part of [`IoUringMode::from_env_and`]: `value` is the variable's content.
     pub fn with_disable_flag(mode: IoUringMode, value: Option<&str>) -> IoUringMode {
-        match value.map(str::trim) {
-            Some(v)
-                if ["1", "true", "yes", "on"]
-                    .iter()
-                    .any(|t| v.eq_ignore_ascii_case(t)) =>
-            {
-                IoUringMode::Off
-            }
-            _ => mode,
+        let truthy = |v: &str| {
+            ["1", "true", "yes", "on"]
+                .iter()
+                .any(|t| v.trim().eq_ignore_ascii_case(t))
+        };
+        if value.is_some_and(truthy) {
+            IoUringMode::Off
+        } else {
+            mode
         }
     }
 }
@@ -89,15 +91,10 @@ impl IoUringMode {
 impl std::str::FromStr for IoUringMode {
     type Err = String;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(Self::Auto),
-            "on" => Ok(Self::On),
-            "off" => Ok(Self::Off),
-            other => Err(format!(
-                "unknown io_uring mode {other:?}; expected auto, on or off"
-            )),
-        }
+    /// `auto`, `on` or `off`, any case.
+    fn from_str(s: &str) -> Result<Self, String> {
+        <Self as clap::ValueEnum>::from_str(s.trim(), true)
+            .map_err(|_| format!("unknown io_uring mode {s:?}; expected auto, on or off"))
     }
 }
 
@@ -573,8 +570,12 @@ fileServer:
 
     #[test]
     fn io_uring_mode_parsing() {
-        assert_eq!("OFF".parse::<IoUringMode>().unwrap(), IoUringMode::Off);
-        assert!("maybe".parse::<IoUringMode>().is_err());
+        use clap::ValueEnum;
+        assert_eq!(
+            IoUringMode::from_str("OFF", true).unwrap(),
+            IoUringMode::Off
+        );
+        assert!(IoUringMode::from_str("maybe", true).is_err());
         assert_eq!(
             IoUringMode::with_disable_flag(IoUringMode::On, Some("TRUE")),
             IoUringMode::Off

@@ -1,6 +1,7 @@
 //! Helpers for end-to-end tests: build and start Commander processes on loopback, read what
 //! they print, query the HTTP API, and clean everything up when a test ends (or fails).
 
+pub mod cluster;
 pub mod http;
 pub mod process;
 
