@@ -16,7 +16,10 @@ pub struct FootprintArgs {
     seconds: u64,
 }
 
-fn read_line_with(lines: &mut impl Iterator<Item = std::io::Result<String>>, marker: &str) -> anyhow::Result<String> {
+fn read_line_with(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    marker: &str,
+) -> anyhow::Result<String> {
     for line in lines {
         let line = line?;
         if let Some((_, rest)) = line.split_once(marker) {
@@ -32,13 +35,24 @@ pub fn run(bin_dir: &Path, args: &FootprintArgs) -> anyhow::Result<String> {
     let slave_bin = bin_dir.join("commander-slave");
     for b in [&master_bin, &slave_bin] {
         if !b.exists() {
-            bail!("{} not found: run `cargo build --release --workspace` first", b.display());
+            bail!(
+                "{} not found: run `cargo build --release --workspace` first",
+                b.display()
+            );
         }
     }
-    let tmp = std::env::temp_dir().join(format!("commander-bench-footprint-{}", std::process::id()));
+    let tmp =
+        std::env::temp_dir().join(format!("commander-bench-footprint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let mut master = Command::new(&master_bin)
-        .args(["master", "--http-port", "0", "--tcp-port", "0", "--data-dir"])
+        .args([
+            "master",
+            "--http-port",
+            "0",
+            "--tcp-port",
+            "0",
+            "--data-dir",
+        ])
         .arg(tmp.join("master"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -77,7 +91,10 @@ pub fn run(bin_dir: &Path, args: &FootprintArgs) -> anyhow::Result<String> {
     for name in ["commander", "commander-slave", "commander-gateway"] {
         let p = bin_dir.join(name);
         match std::fs::metadata(&p) {
-            Ok(m) => sizes.push_str(&format!("| `{name}` | {:.1} MiB |\n", m.len() as f64 / 1048576.0)),
+            Ok(m) => sizes.push_str(&format!(
+                "| `{name}` | {:.1} MiB |\n",
+                m.len() as f64 / 1048576.0
+            )),
             Err(_) => sizes.push_str(&format!("| `{name}` | not built |\n")),
         }
     }
@@ -85,7 +102,14 @@ pub fn run(bin_dir: &Path, args: &FootprintArgs) -> anyhow::Result<String> {
         "### Slave idle footprint and binary sizes, {} ({})\n\n`commander-bench footprint --seconds {}` (release profile, symbols stripped)\n\n\
 | slave RSS now | slave RSS peak (sampled / VmHWM) | slave CPU over {:.0} s (default 5 s heartbeat) |\n|---|---|---|\n\
 | {:.1} MiB | {:.1} MiB / {:.1} MiB | {:.3} % of one core |\n\n| binary | size |\n|---|---|\n{}",
-        now_utc(), machine_line(), args.seconds, elapsed,
-        rss as f64 / 1048576.0, peak as f64 / 1048576.0, hwm as f64 / 1048576.0, cpu_pct, sizes
+        now_utc(),
+        machine_line(),
+        args.seconds,
+        elapsed,
+        rss as f64 / 1048576.0,
+        peak as f64 / 1048576.0,
+        hwm as f64 / 1048576.0,
+        cpu_pct,
+        sizes
     ))
 }

@@ -53,7 +53,11 @@ fn sample(taken_at_ms: u64) -> MetricSample {
         swap_total_bytes: 0,
         swap_used_bytes: 0,
         disks: (0..4)
-            .map(|i| DiskUsage { mount: format!("/mnt/d{i}"), total_bytes: 1 << 40, used_bytes: 1 << 39 })
+            .map(|i| DiskUsage {
+                mount: format!("/mnt/d{i}"),
+                total_bytes: 1 << 40,
+                used_bytes: 1 << 39,
+            })
             .collect(),
         nets: (0..4)
             .map(|i| NetUsage {
@@ -126,16 +130,22 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
     let bin = bin_dir.join("commander");
     if !bin.exists() {
-        bail!("{} not found: build it with `cargo build --release -p commander-master`", bin.display());
+        bail!(
+            "{} not found: build it with `cargo build --release -p commander-master`",
+            bin.display()
+        );
     }
     let tmp = std::env::temp_dir().join(format!("commander-bench-ingest-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
     let config = tmp.join("master.yaml");
-    std::fs::write(&config, format!(
-        "heartbeat: {{ intervalMs: 1000, ttlMs: 60000, graceMs: 10000, jitterMs: 1000 }}\ncores: {}\n",
-        args.master_cores
-    ))?;
+    std::fs::write(
+        &config,
+        format!(
+            "heartbeat: {{ intervalMs: 1000, ttlMs: 60000, graceMs: 10000, jitterMs: 1000 }}\ncores: {}\n",
+            args.master_cores
+        ),
+    )?;
     let data = tmp.join("data");
     let (db_data, db_perf) = (data.join("db/data"), data.join("db/performance"));
 
@@ -145,19 +155,34 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
         let store = LmdbStore::open(&db_data, &db_perf)?;
         let mut secrets = Vec::with_capacity(args.slaves);
         for _ in 0..args.slaves {
-            let t = master::tokens::issue_join_token(&store, "127.0.0.1:1", keys.fingerprint(), Duration::from_secs(3600), now_ms(), "bench")?;
+            let t = master::tokens::issue_join_token(
+                &store,
+                "127.0.0.1:1",
+                keys.fingerprint(),
+                Duration::from_secs(3600),
+                now_ms(),
+                "bench",
+            )?;
             secrets.push(t.secret);
         }
         secrets
     };
 
-    let mut cmd = if args.pin.is_empty() { Command::new(&bin) } else {
+    let mut cmd = if args.pin.is_empty() {
+        Command::new(&bin)
+    } else {
         let mut c = Command::new("taskset");
         c.args(["-c", &args.pin]).arg(&bin);
         c
     };
-    cmd.args(["master", "--http-port", "0", "--tcp-port", "0"]).arg("--config").arg(&config).arg("--data-dir").arg(&data)
-        .env("RUST_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null());
+    cmd.args(["master", "--http-port", "0", "--tcp-port", "0"])
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     let mut child = cmd.spawn().context("start master")?;
     let pid = child.id();
     let stdout = child.stdout.take().context("no stdout")?;
@@ -170,8 +195,17 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
     };
     std::thread::spawn(move || for _ in lines {});
 
-    let shared = Arc::new(Shared { addr, fingerprint: keys.fingerprint(), welcomed: AtomicU64::new(0), sent_in_window: AtomicU64::new(0), failures: AtomicU64::new(0) });
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let shared = Arc::new(Shared {
+        addr,
+        fingerprint: keys.fingerprint(),
+        welcomed: AtomicU64::new(0),
+        sent_in_window: AtomicU64::new(0),
+        failures: AtomicU64::new(0),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     let started = Instant::now();
     let (window, peak_rss) = rt.block_on(async {
         let permits = Arc::new(tokio::sync::Semaphore::new(args.connect_concurrency));
@@ -180,7 +214,8 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
         let (wtx, wrx) = tokio::sync::watch::channel((0u64, 0u64));
         let mut tasks = Vec::new();
         for (i, secret) in secrets.into_iter().enumerate() {
-            let (shared, permits, mut wrx) = (Arc::clone(&shared), Arc::clone(&permits), wrx.clone());
+            let (shared, permits, mut wrx) =
+                (Arc::clone(&shared), Arc::clone(&permits), wrx.clone());
             let phase = (i as u64 * 997) % 1000;
             tasks.push(tokio::spawn(async move {
                 let window = async move {
@@ -196,7 +231,12 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
                 break;
             }
         }
-        eprintln!("{} slaves connected in {:?} ({} failed)", shared.welcomed.load(Relaxed), started.elapsed(), shared.failures.load(Relaxed));
+        eprintln!(
+            "{} slaves connected in {:?} ({} failed)",
+            shared.welcomed.load(Relaxed),
+            started.elapsed(),
+            shared.failures.load(Relaxed)
+        );
         let t0 = now_ms() + warmup_ms;
         let window = (t0, t0 + args.seconds * 1000);
         let _ = wtx.send(window);
@@ -213,7 +253,9 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
         (window, peak)
     });
     let (_, hwm) = rss_bytes(pid).unwrap_or((0, 0));
-    let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
     let exited = child.wait()?;
     if !exited.success() {
         eprintln!("master exited with {exited}");
@@ -221,7 +263,12 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
     let store = LmdbStore::open(&db_data, &db_perf)?;
     let mut latencies = Vec::new();
     for node in store.list_nodes()? {
-        for row in store.samples(node.id, window.0.saturating_sub(5000), window.1 + 60_000, usize::MAX)? {
+        for row in store.samples(
+            node.id,
+            window.0.saturating_sub(5000),
+            window.1 + 60_000,
+            usize::MAX,
+        )? {
             let s = master::samples::decode_sample(&row.bytes).map_err(anyhow::Error::msg)?;
             if s.taken_at_ms >= window.0 && s.taken_at_ms < window.1 {
                 latencies.push(row.taken_at_ms.saturating_sub(s.taken_at_ms));
@@ -238,16 +285,34 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
         "### Heartbeat ingest, {} ({})\n\n`commander-bench ingest --slaves {} --seconds {} --master-cores {} --pin '{}'`\n\n\
 | slaves | sent | accepted (persisted) | dropped | accepted/s | p50 latency | p99 latency | max latency | master RSS (peak sampled / VmHWM) |\n|---|---|---|---|---|---|---|---|---|\n\
 | {} | {} | {} | {} | {:.0} | {} ms | {} ms | {} ms | {:.1} MiB / {:.1} MiB |\n",
-        now_utc(), machine_line(), args.slaves, args.seconds, args.master_cores, args.pin,
-        shared.welcomed.load(Relaxed), sent, accepted, sent.saturating_sub(accepted), accepted as f64 / secs,
-        percentile(&latencies, 0.5), percentile(&latencies, 0.99), latencies.last().copied().unwrap_or(0),
-        peak_rss as f64 / 1048576.0, hwm as f64 / 1048576.0
+        now_utc(),
+        machine_line(),
+        args.slaves,
+        args.seconds,
+        args.master_cores,
+        args.pin,
+        shared.welcomed.load(Relaxed),
+        sent,
+        accepted,
+        sent.saturating_sub(accepted),
+        accepted as f64 / secs,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(0),
+        peak_rss as f64 / 1048576.0,
+        hwm as f64 / 1048576.0
     ))
 }
 
 /// One simulated slave: enrol, wait for the measurement window, then one heartbeat per
 /// second (offset by `phase_ms` so the load is spread) until the window ends.
-async fn sim_slave(shared: Arc<Shared>, secret: [u8; 32], permits: Arc<tokio::sync::Semaphore>, window: impl std::future::Future<Output = (u64, u64)>, phase_ms: u64) {
+async fn sim_slave(
+    shared: Arc<Shared>,
+    secret: [u8; 32],
+    permits: Arc<tokio::sync::Semaphore>,
+    window: impl std::future::Future<Output = (u64, u64)>,
+    phase_ms: u64,
+) {
     let conn = {
         let _permit = permits.acquire().await;
         connect(&shared, secret).await
@@ -273,7 +338,10 @@ async fn sim_slave(shared: Arc<Shared>, secret: [u8; 32], permits: Arc<tokio::sy
             break;
         }
         seq += 1;
-        let hb = Message::Heartbeat(Heartbeat { seq, sample: sample(now) });
+        let hb = Message::Heartbeat(Heartbeat {
+            seq,
+            sample: sample(now),
+        });
         if session.send(&hb).is_err() || stream.write_all(&session.take_output()).await.is_err() {
             shared.failures.fetch_add(1, Relaxed);
             return;

@@ -6,15 +6,29 @@ use std::io::Write;
 pub fn machine_line() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())))
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let mem_kb = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|t| t.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|t| {
+            t.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .unwrap_or(0);
-    format!("{cores} cores ({cpu}), {} GiB, Linux {}", mem_kb / 1024 / 1024, kernel.trim())
+    format!(
+        "{cores} cores ({cpu}), {} GiB, Linux {}",
+        mem_kb / 1024 / 1024,
+        kernel.trim()
+    )
 }
 
 /// Current UTC time as `YYYY-MM-DD HH:MM`.
@@ -39,7 +53,10 @@ pub fn now_utc() -> String {
 
 /// Appends `table` to `path`.
 pub fn append(path: &str, table: &str) -> anyhow::Result<()> {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     writeln!(f, "\n{table}")?;
     Ok(())
 }

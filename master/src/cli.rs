@@ -10,7 +10,11 @@ use std::time::Duration;
 
 /// Commander: one master, many slaves.
 #[derive(Debug, Parser)]
-#[command(name = "commander", version, about = "Commander: a lightweight one-stop DevOps platform")]
+#[command(
+    name = "commander",
+    version,
+    about = "Commander: a lightweight one-stop DevOps platform"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -95,8 +99,8 @@ struct MasterArgs {
     #[arg(long, env = "COMMANDER_ADVERTISE")]
     advertise: Option<String>,
     /// io_uring use: auto, on or off (COMMANDER_DISABLE_IO_URING=1 forces off).
-    #[arg(long)]
-    io_uring: Option<String>,
+    #[arg(long, value_enum)]
+    io_uring: Option<config::IoUringMode>,
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -104,15 +108,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Up(args) => run_master(args, true),
         Command::Master(args) => run_master(args, false),
         Command::Slave(args) => Ok(slave::cli::run(args)?),
-        Command::Token { action: TokenAction::Create { data_dir, valid_hours, master } } => {
-            token_create(data_dir, valid_hours, master)
-        }
+        Command::Token {
+            action:
+                TokenAction::Create {
+                    data_dir,
+                    valid_hours,
+                    master,
+                },
+        } => token_create(data_dir, valid_hours, master),
         Command::Node { action } => node_admin(action),
     }
 }
 
 fn load_config(args: &MasterArgs, up: bool) -> anyhow::Result<MasterConfig> {
-    let io_uring = args.io_uring.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    let io_uring = args.io_uring;
     let overrides = MasterOverrides {
         data_dir: args.data_dir.clone(),
         http_port: args.http_port,
@@ -171,10 +180,18 @@ fn run_master(args: MasterArgs, up: bool) -> anyhow::Result<()> {
         } else {
             let token = master.issue_token(Duration::from_secs(24 * 3600), "printed at start")?;
             println!("join token (one use, valid 24 h): {}", token.encode());
-            println!("on each server run: commander slave --join {}", token.encode());
-            println!("more tokens: commander token create --data-dir {}", cfg.data_dir.display());
+            println!(
+                "on each server run: commander slave --join {}",
+                token.encode()
+            );
+            println!(
+                "more tokens: commander token create --data-dir {}",
+                cfg.data_dir.display()
+            );
         }
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
         println!("shutting down");
         master.shutdown().await;
         Ok(())
@@ -185,7 +202,10 @@ fn announce(master: &RunningMaster) {
     println!("commander master ready");
     println!("console: http://{}/", master.http_addr);
     println!("api: http://{}/api/v1/nodes", master.http_addr);
-    println!("protocol endpoint: {} on {}", master.tcp_addr, master.runtime);
+    println!(
+        "protocol endpoint: {} on {}",
+        master.tcp_addr, master.runtime
+    );
     println!("slaves dial: {}", master.advertise_addr);
 }
 
@@ -193,7 +213,11 @@ fn announce(master: &RunningMaster) {
 fn start_local_slave(master: &RunningMaster, cfg: &MasterConfig) -> anyhow::Result<()> {
     let slave_dir = cfg.data_dir.join("slave");
     let enrolled = slave::identity::load_enrollment(&slave_dir)?.is_some();
-    let join = if enrolled { None } else { Some(master.issue_token(Duration::from_secs(600), "local slave of commander up")?) };
+    let join = if enrolled {
+        None
+    } else {
+        Some(master.issue_token(Duration::from_secs(600), "local slave of commander up")?)
+    };
     let options = slave::agent::AgentOptions {
         data_dir: slave_dir,
         master_addr: Some(master.advertise_addr.clone()),
@@ -210,14 +234,26 @@ fn start_local_slave(master: &RunningMaster, cfg: &MasterConfig) -> anyhow::Resu
         })
         .context("cannot start the local slave")?;
     println!("local slave started; next: open the console, or add servers with");
-    println!("  commander token create --data-dir {}   then   commander slave --join TOKEN", cfg.data_dir.display());
+    println!(
+        "  commander token create --data-dir {}   then   commander slave --join TOKEN",
+        cfg.data_dir.display()
+    );
     Ok(())
 }
 
 fn open_store(data_dir: &std::path::Path) -> anyhow::Result<LmdbStore> {
-    let cfg = config::load(None, MasterOverrides { data_dir: Some(data_dir.to_owned()), ..MasterOverrides::default() })?;
+    let cfg = config::load(
+        None,
+        MasterOverrides {
+            data_dir: Some(data_dir.to_owned()),
+            ..MasterOverrides::default()
+        },
+    )?;
     if !cfg.db_data_dir.exists() {
-        bail!("no master data at {} (start the master once first)", cfg.db_data_dir.display());
+        bail!(
+            "no master data at {} (start the master once first)",
+            cfg.db_data_dir.display()
+        );
     }
     Ok(LmdbStore::open(&cfg.db_data_dir, &cfg.db_performance_dir)?)
 }
@@ -228,7 +264,12 @@ fn token_create(data_dir: PathBuf, valid_hours: u64, master: Option<String>) -> 
     let addr = match master {
         Some(a) => a,
         None => std::fs::read_to_string(data_dir.join(ADVERTISE_FILE))
-            .with_context(|| format!("no {ADVERTISE_FILE} in {}: pass --master HOST:PORT", data_dir.display()))?
+            .with_context(|| {
+                format!(
+                    "no {ADVERTISE_FILE} in {}: pass --master HOST:PORT",
+                    data_dir.display()
+                )
+            })?
             .trim()
             .to_owned(),
     };
@@ -256,7 +297,12 @@ fn node_admin(action: NodeAction) -> anyhow::Result<()> {
         NodeAction::List { data_dir } => {
             let store = open_store(&data_dir)?;
             for n in store.list_nodes()? {
-                println!("{}\t{}\t{}", n.id, if n.revoked { "revoked" } else { "active" }, n.hostname);
+                println!(
+                    "{}\t{}\t{}",
+                    n.id,
+                    if n.revoked { "revoked" } else { "active" },
+                    n.hostname
+                );
             }
         }
     }

@@ -89,7 +89,9 @@ impl Cluster {
         let mut nodes = BTreeMap::new();
         for record in store.list_nodes()? {
             let latest_row = store.latest_sample(record.id)?;
-            let latest = latest_row.as_ref().and_then(|r| decode_sample(&r.bytes).ok());
+            let latest = latest_row
+                .as_ref()
+                .and_then(|r| decode_sample(&r.bytes).ok());
             let last_seen_ms = latest_row
                 .map(|r| r.taken_at_ms)
                 .or((record.last_seen_ms > 0).then_some(record.last_seen_ms));
@@ -374,7 +376,9 @@ impl Cluster {
                 return Err(RequestError::Busy(node_id));
             }
         }
-        Ok(rx.await.unwrap_or(RequestOutcome::Failed("session ended".into())))
+        Ok(rx
+            .await
+            .unwrap_or(RequestOutcome::Failed("session ended".into())))
     }
 
     /// Revokes a node: its key is refused from now on and its session is closed.
@@ -454,7 +458,10 @@ fn decide(
             }
         }
         HelloAuth::Resume { node_id } => match store.node_by_key(peer_static)? {
-            Some(n) if n.revoked => Ok(reject(RejectReason::Revoked, format!("node {} was revoked", n.id))),
+            Some(n) if n.revoked => Ok(reject(
+                RejectReason::Revoked,
+                format!("node {} was revoked", n.id),
+            )),
             Some(mut n) if n.id == *node_id => {
                 if n.agent_version != agent_version {
                     n.agent_version = agent_version.to_owned();
@@ -462,7 +469,10 @@ fn decide(
                 }
                 Ok(Ok(n))
             }
-            _ => Ok(reject(RejectReason::UnknownNode, format!("node {node_id} is not known with this key"))),
+            _ => Ok(reject(
+                RejectReason::UnknownNode,
+                format!("node {node_id} is not known with this key"),
+            )),
         },
     }
 }
@@ -472,3 +482,7 @@ impl web::backend::Backend for Cluster {
         Ok(self.node_views())
     }
 }
+
+#[cfg(test)]
+#[path = "cluster_tests.rs"]
+mod tests;

@@ -98,7 +98,10 @@ impl<W> PendingRequests<W> {
             }
             ResponseBody::Streamed { .. } => {
                 let e = self.entries.remove(&id)?;
-                Some((e.waiter, RequestOutcome::Failed("stream announced twice".into())))
+                Some((
+                    e.waiter,
+                    RequestOutcome::Failed("stream announced twice".into()),
+                ))
             }
             ResponseBody::Error { message } => {
                 let e = self.entries.remove(&id)?;
@@ -116,9 +119,10 @@ impl<W> PendingRequests<W> {
         let entry = self.entries.get_mut(&chunk.id)?;
         let failure = match entry.stream.as_mut() {
             None => Some("chunk before the stream was announced".to_string()),
-            Some(s) if s.next_seq != chunk.seq => {
-                Some(format!("chunk {} out of order (expected {})", chunk.seq, s.next_seq))
-            }
+            Some(s) if s.next_seq != chunk.seq => Some(format!(
+                "chunk {} out of order (expected {})",
+                chunk.seq, s.next_seq
+            )),
             Some(s) if s.data.len() as u64 + chunk.data.len() as u64 > s.total_len => {
                 Some("stream longer than announced".to_string())
             }
@@ -128,7 +132,8 @@ impl<W> PendingRequests<W> {
                 if !chunk.last {
                     return None;
                 }
-                (s.data.len() as u64 != s.total_len).then(|| "stream shorter than announced".to_string())
+                (s.data.len() as u64 != s.total_len)
+                    .then(|| "stream shorter than announced".to_string())
             }
         };
         let e = self.entries.remove(&chunk.id)?;
@@ -176,7 +181,11 @@ mod tests {
             Some(("w", RequestOutcome::Done(ResponseBody::Pong)))
         );
         assert!(p.is_empty());
-        assert_eq!(p.on_response(id, ResponseBody::Pong), None, "late answer ignored");
+        assert_eq!(
+            p.on_response(id, ResponseBody::Pong),
+            None,
+            "late answer ignored"
+        );
     }
 
     #[test]
@@ -195,7 +204,10 @@ mod tests {
     fn streamed_result_is_reassembled() {
         let mut p = PendingRequests::default();
         let id = p.insert((), 0, 1000);
-        assert_eq!(p.on_response(id, ResponseBody::Streamed { total_len: 6 }), None);
+        assert_eq!(
+            p.on_response(id, ResponseBody::Streamed { total_len: 6 }),
+            None
+        );
         assert_eq!(p.on_chunk(chunk(id, 0, false, b"abc")), None);
         assert_eq!(
             p.on_chunk(chunk(id, 1, true, b"def")),
@@ -231,7 +243,12 @@ mod tests {
         ));
         let id = p.insert((), 0, 1000);
         assert!(matches!(
-            p.on_response(id, ResponseBody::Streamed { total_len: MAX_STREAM_BYTES + 1 }),
+            p.on_response(
+                id,
+                ResponseBody::Streamed {
+                    total_len: MAX_STREAM_BYTES + 1
+                }
+            ),
             Some(((), RequestOutcome::Failed(_)))
         ));
         assert!(p.is_empty());
@@ -242,7 +259,12 @@ mod tests {
         let mut p = PendingRequests::default();
         let id = p.insert((), 0, 1000);
         assert_eq!(
-            p.on_response(id, ResponseBody::Error { message: "no".into() }),
+            p.on_response(
+                id,
+                ResponseBody::Error {
+                    message: "no".into()
+                }
+            ),
             Some(((), RequestOutcome::Failed("no".into())))
         );
     }

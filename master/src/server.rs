@@ -92,7 +92,8 @@ impl std::fmt::Debug for RunningMaster {
 
 /// Loads (or creates) the master's key pair in `data_dir`.
 pub fn master_keys(data_dir: &Path) -> Result<StaticKeys, MasterError> {
-    slave::identity::load_or_create_key_file(&data_dir.join(KEY_FILE)).map_err(|e| MasterError::Key(e.to_string()))
+    slave::identity::load_or_create_key_file(&data_dir.join(KEY_FILE))
+        .map_err(|e| MasterError::Key(e.to_string()))
 }
 
 /// The address to put in tokens when none is configured: the bound address, with an
@@ -114,11 +115,12 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     std::fs::create_dir_all(&s.data_dir).map_err(|e| MasterError::Io(s.data_dir.clone(), e))?;
     let keys = Arc::new(master_keys(&s.data_dir)?);
     let (data_db, perf_db) = (s.data_db.clone(), s.performance_db.clone());
-    let store: Arc<dyn Store> = tokio::task::spawn_blocking(move || LmdbStore::open(&data_db, &perf_db))
-        .await
-        .map_err(|e| MasterError::Key(e.to_string()))
-        .and_then(|r| r.map_err(MasterError::from))
-        .map(Arc::new)?;
+    let store: Arc<dyn Store> =
+        tokio::task::spawn_blocking(move || LmdbStore::open(&data_db, &perf_db))
+            .await
+            .map_err(|e| MasterError::Key(e.to_string()))
+            .and_then(|r| r.map_err(MasterError::from))
+            .map(Arc::new)?;
     let cluster = Cluster::open(store, s.timing)?;
     let (events_tx, events_rx) = async_channel::bounded(endpoint::EVENT_QUEUE);
     let ep_config = EndpointConfig {
@@ -131,17 +133,24 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         },
     };
     let keys_for_ep = Arc::clone(&keys);
-    let endpoint = tokio::task::spawn_blocking(move || endpoint::start(&ep_config, keys_for_ep, events_tx))
-        .await
-        .map_err(|e| MasterError::Key(e.to_string()))??;
+    let endpoint =
+        tokio::task::spawn_blocking(move || endpoint::start(&ep_config, keys_for_ep, events_tx))
+            .await
+            .map_err(|e| MasterError::Key(e.to_string()))??;
     tokio::spawn(cluster.clone().run(events_rx, TICK));
-    let advertise_addr = s.advertise_addr.clone().unwrap_or_else(|| derive_advertise(endpoint.local_addr));
+    let advertise_addr = s
+        .advertise_addr
+        .clone()
+        .unwrap_or_else(|| derive_advertise(endpoint.local_addr));
     let addr_file = s.data_dir.join(ADVERTISE_FILE);
-    std::fs::write(&addr_file, format!("{advertise_addr}\n")).map_err(|e| MasterError::Io(addr_file, e))?;
+    std::fs::write(&addr_file, format!("{advertise_addr}\n"))
+        .map_err(|e| MasterError::Io(addr_file, e))?;
     let listener = tokio::net::TcpListener::bind(s.http_addr)
         .await
         .map_err(|e| MasterError::Http(s.http_addr, e))?;
-    let http_addr = listener.local_addr().map_err(|e| MasterError::Http(s.http_addr, e))?;
+    let http_addr = listener
+        .local_addr()
+        .map_err(|e| MasterError::Http(s.http_addr, e))?;
     let (http_stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let router = web::router(Arc::new(cluster.clone()));
     let http_task = tokio::spawn(web::serve(listener, router, async move {

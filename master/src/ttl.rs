@@ -128,7 +128,11 @@ mod tests {
         let mut t = tracker();
         t.heartbeat(1, 0);
         assert!(t.expire(24_999).is_empty(), "ttl + grace not yet over");
-        assert_eq!(t.expire(27_000), vec![1], "ttl + grace + max jitter is over");
+        assert_eq!(
+            t.expire(27_000),
+            vec![1],
+            "ttl + grace + max jitter is over"
+        );
         assert!(!t.is_online(1));
         assert!(t.expire(100_000).is_empty(), "reported once");
     }

@@ -83,7 +83,10 @@ fn samples() -> Vec<(&'static str, Message)> {
             }),
         ),
         ("host_info", Message::HostInfo(host.clone())),
-        ("heartbeat", Message::Heartbeat(Heartbeat { seq: 9, sample })),
+        (
+            "heartbeat",
+            Message::Heartbeat(Heartbeat { seq: 9, sample }),
+        ),
         (
             "request_ping",
             Message::Request(Request {
@@ -172,8 +175,7 @@ fn golden_bytes_per_message_type() {
 
 #[test]
 fn every_variant_has_a_golden_sample() {
-    let names: std::collections::BTreeSet<_> =
-        samples().iter().map(|(_, m)| m.name()).collect();
+    let names: std::collections::BTreeSet<_> = samples().iter().map(|(_, m)| m.name()).collect();
     assert_eq!(names.len(), 10, "one sample per Message variant: {names:?}");
 }
 
@@ -194,10 +196,12 @@ fn direction_rules() {
     for (_, m) in samples() {
         assert!(m.is_from_slave() || m.is_from_master(), "{}", m.name());
     }
-    assert!(!Message::Welcome(Welcome {
-        version: 1,
-        node_id: 1,
-        heartbeat_interval_ms: 1
-    })
-    .is_from_slave());
+    assert!(
+        !Message::Welcome(Welcome {
+            version: 1,
+            node_id: 1,
+            heartbeat_interval_ms: 1
+        })
+        .is_from_slave()
+    );
 }

@@ -222,7 +222,10 @@ mod tests {
         .to_bytes();
         let mut b = good;
         b[0] = b'X';
-        assert!(matches!(FrameHeader::parse(&b), Err(FrameError::BadMagic(_))));
+        assert!(matches!(
+            FrameHeader::parse(&b),
+            Err(FrameError::BadMagic(_))
+        ));
         let mut b = good;
         b[2] = 9;
         assert_eq!(FrameHeader::parse(&b), Err(FrameError::BadVersion(9)));
@@ -231,10 +234,16 @@ mod tests {
         assert_eq!(FrameHeader::parse(&b), Err(FrameError::BadKind(7)));
         let mut b = good;
         b[4] = 0x80;
-        assert!(matches!(FrameHeader::parse(&b), Err(FrameError::BadFlags(_))));
+        assert!(matches!(
+            FrameHeader::parse(&b),
+            Err(FrameError::BadFlags(_))
+        ));
         let mut b = good;
         b[5] = 1;
-        assert!(matches!(FrameHeader::parse(&b), Err(FrameError::BadFlags(_))));
+        assert!(matches!(
+            FrameHeader::parse(&b),
+            Err(FrameError::BadFlags(_))
+        ));
     }
 
     #[test]

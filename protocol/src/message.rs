@@ -150,8 +150,9 @@ pub struct Reject {
 }
 
 /// One mounted file system.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
 #[rkyv(derive(Debug))]
 pub struct DiskInfo {
     /// Mount point.
@@ -165,8 +166,9 @@ pub struct DiskInfo {
 }
 
 /// Static facts about a slave's host.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
 #[rkyv(derive(Debug))]
 pub struct HostInfo {
     /// Host name.
@@ -194,8 +196,9 @@ pub struct HostInfo {
 }
 
 /// Usage of one mount.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
 #[rkyv(derive(Debug))]
 pub struct DiskUsage {
     /// Mount point.
@@ -207,8 +210,9 @@ pub struct DiskUsage {
 }
 
 /// Counters of one network interface.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
 #[rkyv(derive(Debug))]
 pub struct NetUsage {
     /// Interface name.
@@ -224,8 +228,17 @@ pub struct NetUsage {
 }
 
 /// One sample of a host's metrics.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Archive,
+    Serialize,
+    Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[rkyv(derive(Debug))]
 pub struct MetricSample {
     /// When the sample was taken, Unix milliseconds (slave clock).

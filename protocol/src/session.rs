@@ -217,7 +217,12 @@ impl Session {
             State::ResponderFirst(mut hs) => {
                 self.read_empty_handshake(&mut hs, payload)?;
                 let n = hs.write_message(&[], &mut self.scratch).map_err(noise)?;
-                encode_frame(FrameKind::Handshake, 0, &self.scratch[..n], &mut self.output)?;
+                encode_frame(
+                    FrameKind::Handshake,
+                    0,
+                    &self.scratch[..n],
+                    &mut self.output,
+                )?;
                 self.state = State::ResponderWaiting(hs);
             }
             State::InitiatorWaiting(mut hs, check) => {
@@ -227,7 +232,12 @@ impl Session {
                     return Err(SessionError::PeerMismatch);
                 }
                 let n = hs.write_message(&[], &mut self.scratch).map_err(noise)?;
-                encode_frame(FrameKind::Handshake, 0, &self.scratch[..n], &mut self.output)?;
+                encode_frame(
+                    FrameKind::Handshake,
+                    0,
+                    &self.scratch[..n],
+                    &mut self.output,
+                )?;
                 self.establish(*hs, key, events)?;
             }
             State::ResponderWaiting(mut hs) => {
@@ -236,7 +246,9 @@ impl Session {
                 self.establish(*hs, key, events)?;
             }
             State::Transport(_) | State::Failed => {
-                return Err(SessionError::Unexpected("handshake frame after the handshake"));
+                return Err(SessionError::Unexpected(
+                    "handshake frame after the handshake",
+                ));
             }
         }
         Ok(())
@@ -274,7 +286,9 @@ impl Session {
         events: &mut Vec<SessionEvent>,
     ) -> Result<(), SessionError> {
         let State::Transport(transport) = &mut self.state else {
-            return Err(SessionError::Unexpected("data frame before the handshake finished"));
+            return Err(SessionError::Unexpected(
+                "data frame before the handshake finished",
+            ));
         };
         ensure_len(&mut self.scratch, payload.len());
         let n = transport
@@ -284,7 +298,9 @@ impl Session {
             return Err(SessionError::Unexpected("empty data frame"));
         };
         if inner_flags != u8::from(more) {
-            return Err(SessionError::Unexpected("frame flags differ from the sealed flags"));
+            return Err(SessionError::Unexpected(
+                "frame flags differ from the sealed flags",
+            ));
         }
         if self.reassembly.len() + body.len() > MAX_MESSAGE_LEN {
             return Err(SessionError::TooLarge);

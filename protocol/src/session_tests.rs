@@ -2,7 +2,10 @@ use super::*;
 use crate::message::{Heartbeat, Hello, HelloAuth, MetricSample};
 
 fn keys() -> (StaticKeys, StaticKeys) {
-    (StaticKeys::generate().unwrap(), StaticKeys::generate().unwrap())
+    (
+        StaticKeys::generate().unwrap(),
+        StaticKeys::generate().unwrap(),
+    )
 }
 
 /// Runs the handshake between two sessions, returning their events.
@@ -23,9 +26,11 @@ fn pump(a: &mut Session, b: &mut Session) -> (Vec<SessionEvent>, Vec<SessionEven
 
 fn established_pair() -> (Session, Session, StaticKeys, StaticKeys) {
     let (slave_keys, master_keys) = keys();
-    let mut slave =
-        Session::initiator(&slave_keys, PeerCheck::Fingerprint(master_keys.fingerprint()))
-            .unwrap();
+    let mut slave = Session::initiator(
+        &slave_keys,
+        PeerCheck::Fingerprint(master_keys.fingerprint()),
+    )
+    .unwrap();
     let mut master = Session::responder(&master_keys).unwrap();
     let (es, em) = pump(&mut slave, &mut master);
     assert_eq!(
@@ -65,8 +70,7 @@ fn handshake_then_messages_both_ways() {
 fn wrong_master_key_is_refused() {
     let (slave_keys, master_keys) = keys();
     let other = StaticKeys::generate().unwrap();
-    let mut slave =
-        Session::initiator(&slave_keys, PeerCheck::PublicKey(other.public)).unwrap();
+    let mut slave = Session::initiator(&slave_keys, PeerCheck::PublicKey(other.public)).unwrap();
     let mut master = Session::responder(&master_keys).unwrap();
     let mut ev = Vec::new();
     master.receive(&slave.take_output(), &mut ev).unwrap();

@@ -90,7 +90,9 @@ pub fn run(options: AgentOptions) -> Result<(), AgentError> {
             .map_err(AgentError::Runtime)?;
         rt.block_on(agent_loop(options, keys))
     } else {
-        tracing::info!("slave runtime: legacy epoll driver (monoio), io_uring unavailable or disabled");
+        tracing::info!(
+            "slave runtime: legacy epoll driver (monoio), io_uring unavailable or disabled"
+        );
         let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
             .enable_timer()
             .build()
@@ -128,22 +130,38 @@ async fn agent_loop(options: AgentOptions, keys: StaticKeys) -> Result<(), Agent
 }
 
 /// Where to connect and how to authenticate, from the enrolment record or the token.
-fn plan(options: &AgentOptions) -> Result<(String, PeerCheck, HelloAuth, Option<JoinToken>), AgentError> {
+fn plan(
+    options: &AgentOptions,
+) -> Result<(String, PeerCheck, HelloAuth, Option<JoinToken>), AgentError> {
     if let Some(e) = identity::load_enrollment(&options.data_dir)? {
         let addr = options.master_addr.clone().unwrap_or(e.master_addr);
-        return Ok((addr, PeerCheck::PublicKey(e.master_key), HelloAuth::Resume { node_id: e.node_id }, None));
+        return Ok((
+            addr,
+            PeerCheck::PublicKey(e.master_key),
+            HelloAuth::Resume { node_id: e.node_id },
+            None,
+        ));
     }
     let token = options.join.clone().ok_or(AgentError::NotEnrolled)?;
-    let addr = options.master_addr.clone().unwrap_or_else(|| token.master_addr.clone());
+    let addr = options
+        .master_addr
+        .clone()
+        .unwrap_or_else(|| token.master_addr.clone());
     if addr.is_empty() {
         return Err(AgentError::NoMaster);
     }
     let check = PeerCheck::Fingerprint(token.master_fingerprint);
-    let auth = HelloAuth::Enroll { secret: token.secret };
+    let auth = HelloAuth::Enroll {
+        secret: token.secret,
+    };
     Ok((addr, check, auth, Some(token)))
 }
 
-async fn one_session(options: &AgentOptions, keys: &StaticKeys, sampler: &mut MetricSampler) -> SessionEnd {
+async fn one_session(
+    options: &AgentOptions,
+    keys: &StaticKeys,
+    sampler: &mut MetricSampler,
+) -> SessionEnd {
     let (addr, check, auth, enrolling) = match plan(options) {
         Ok(p) => p,
         Err(e) => return SessionEnd::Fatal(e),
@@ -185,7 +203,9 @@ async fn handshake(
     auth: HelloAuth,
 ) -> Result<(TcpStream, Session, protocol::Welcome), SessionEnd> {
     let retry = |s: String| SessionEnd::Retry(s);
-    let mut stream = TcpStream::connect(addr).await.map_err(|e| retry(format!("connect {addr}: {e}")))?;
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| retry(format!("connect {addr}: {e}")))?;
     let _ = stream.set_nodelay(true);
     let _ = stream.set_tcp_keepalive(
         Some(Duration::from_secs(30)),
@@ -193,7 +213,9 @@ async fn handshake(
         Some(3),
     );
     let mut session = Session::initiator(keys, check).map_err(|e| retry(e.to_string()))?;
-    write_all(&mut stream, session.take_output()).await.map_err(retry)?;
+    write_all(&mut stream, session.take_output())
+        .await
+        .map_err(retry)?;
     let mut buf = vec![0u8; 4096];
     let mut events = Vec::new();
     let mut said_hello = false;
@@ -202,15 +224,21 @@ async fn handshake(
         buf = b;
         let n = res.map_err(|e| retry(format!("read: {e}")))?;
         if n == 0 {
-            return Err(retry("master closed the connection during the handshake".into()));
+            return Err(retry(
+                "master closed the connection during the handshake".into(),
+            ));
         }
-        session.receive(&buf[..n], &mut events).map_err(|e| match e {
-            protocol::SessionError::PeerMismatch => SessionEnd::Fatal(AgentError::Refused {
-                reason: RejectReason::UnknownNode,
-                message: "the master's key does not match the join token or the enrolment record".into(),
-            }),
-            other => retry(format!("handshake: {other}")),
-        })?;
+        session
+            .receive(&buf[..n], &mut events)
+            .map_err(|e| match e {
+                protocol::SessionError::PeerMismatch => SessionEnd::Fatal(AgentError::Refused {
+                    reason: RejectReason::UnknownNode,
+                    message:
+                        "the master's key does not match the join token or the enrolment record"
+                            .into(),
+                }),
+                other => retry(format!("handshake: {other}")),
+            })?;
         for ev in events.drain(..) {
             match ev {
                 SessionEvent::Established { .. } if !said_hello => {
@@ -225,7 +253,9 @@ async fn handshake(
                 }
                 SessionEvent::Message(Message::Welcome(w)) => {
                     if session.has_output() {
-                        write_all(&mut stream, session.take_output()).await.map_err(retry)?;
+                        write_all(&mut stream, session.take_output())
+                            .await
+                            .map_err(retry)?;
                     }
                     return Ok((stream, session, w));
                 }
@@ -243,7 +273,9 @@ async fn handshake(
             }
         }
         if session.has_output() {
-            write_all(&mut stream, session.take_output()).await.map_err(retry)?;
+            write_all(&mut stream, session.take_output())
+                .await
+                .map_err(retry)?;
         }
     }
 }
@@ -291,7 +323,11 @@ async fn run_session(
                 seq += 1;
                 match sampler.sample(now_ms()) {
                     Ok(sample) => {
-                        if tx.send(Message::Heartbeat(Heartbeat { seq, sample })).await.is_err() {
+                        if tx
+                            .send(Message::Heartbeat(Heartbeat { seq, sample }))
+                            .await
+                            .is_err()
+                        {
                             break;
                         }
                     }
@@ -353,16 +389,24 @@ fn handle_message(msg: Message, options: &AgentOptions) -> Option<Message> {
         Message::Request(req) => {
             let body = match req.body {
                 RequestBody::Ping => ResponseBody::Pong,
-                RequestBody::HostInfo => ResponseBody::HostInfo(collect_host_info(&options.docker_socket)),
+                RequestBody::HostInfo => {
+                    ResponseBody::HostInfo(collect_host_info(&options.docker_socket))
+                }
             };
             Some(Message::Response(Response { id: req.id, body }))
         }
         Message::DesiredState(d) => {
-            tracing::info!(revision = d.revision, "desired state received (no workloads run yet)");
+            tracing::info!(
+                revision = d.revision,
+                "desired state received (no workloads run yet)"
+            );
             None
         }
         other => {
-            tracing::warn!(kind = other.name(), "unexpected message from master ignored");
+            tracing::warn!(
+                kind = other.name(),
+                "unexpected message from master ignored"
+            );
             None
         }
     }

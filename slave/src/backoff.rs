@@ -56,7 +56,9 @@ mod tests {
     #[test]
     fn grows_then_caps() {
         let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
-        let delays: Vec<u64> = (0..10).map(|_| b.next_delay(u64::MAX).as_millis() as u64).collect();
+        let delays: Vec<u64> = (0..10)
+            .map(|_| b.next_delay(u64::MAX).as_millis() as u64)
+            .collect();
         assert!(delays[0] <= 100);
         assert!(delays.windows(2).all(|w| w[0] <= w[1]));
         assert!(delays.iter().all(|d| *d <= 2000));

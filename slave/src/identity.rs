@@ -109,9 +109,16 @@ pub fn load_enrollment(dir: &Path) -> Result<Option<Enrollment>, IdentityError> 
     };
     let (mut node_id, mut master_key, mut master_addr) = (None, None, None);
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let (k, v) = line.split_once('=').ok_or_else(|| bad("line without '='"))?;
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| bad("line without '='"))?;
         match k {
-            "node_id" => node_id = Some(v.parse::<u64>().map_err(|_| bad("node_id is not a number"))?),
+            "node_id" => {
+                node_id = Some(
+                    v.parse::<u64>()
+                        .map_err(|_| bad("node_id is not a number"))?,
+                )
+            }
             "master_key" => master_key = Some(parse_hex32(v).map_err(|e| bad(&e.to_string()))?),
             "master_addr" => master_addr = Some(v.to_owned()),
             _ => return Err(bad(&format!("unknown key {k:?}"))),
@@ -146,7 +153,10 @@ mod tests {
         let a = load_or_create_keys(dir.path()).unwrap();
         let b = load_or_create_keys(dir.path()).unwrap();
         assert_eq!(a, b);
-        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 

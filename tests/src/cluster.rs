@@ -42,13 +42,24 @@ fn after<'a>(line: &'a str, marker: &str) -> anyhow::Result<&'a str> {
 }
 
 /// Starts `commander master` with the given data dir and TCP port (0 for any).
-pub fn start_master(data_dir: &Path, config: &Path, tcp_port: u16, envs: &[(&str, &str)]) -> anyhow::Result<MasterProc> {
+pub fn start_master(
+    data_dir: &Path,
+    config: &Path,
+    tcp_port: u16,
+    envs: &[(&str, &str)],
+) -> anyhow::Result<MasterProc> {
     let mut cmd = Command::new(commander_bin()?);
-    cmd.args(["master", "--http-port", "0", "--tcp-port", &tcp_port.to_string()])
-        .arg("--config")
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data_dir);
+    cmd.args([
+        "master",
+        "--http-port",
+        "0",
+        "--tcp-port",
+        &tcp_port.to_string(),
+    ])
+    .arg("--config")
+    .arg(config)
+    .arg("--data-dir")
+    .arg(data_dir);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -62,7 +73,12 @@ pub fn start_master(data_dir: &Path, config: &Path, tcp_port: u16, envs: &[(&str
     let tcp: SocketAddr = after(&ep, "slaves dial: ")?.parse().context("tcp addr")?;
     let tok = proc.wait_line("join token", STARTUP)?;
     let token = after(&tok, "): ")?.to_owned();
-    Ok(MasterProc { proc, http, tcp, token })
+    Ok(MasterProc {
+        proc,
+        http,
+        tcp,
+        token,
+    })
 }
 
 /// Runs `commander token create` against a master's data dir.
@@ -71,12 +87,22 @@ pub fn create_token(data_dir: &Path) -> anyhow::Result<String> {
         .args(["token", "create", "--data-dir"])
         .arg(data_dir)
         .output()?;
-    anyhow::ensure!(out.status.success(), "token create failed: {}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "token create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
 /// Starts `commander slave`.
-pub fn start_slave(name: &str, data_dir: &Path, join: Option<&str>, master: Option<&str>, envs: &[(&str, &str)]) -> anyhow::Result<Proc> {
+pub fn start_slave(
+    name: &str,
+    data_dir: &Path,
+    join: Option<&str>,
+    master: Option<&str>,
+    envs: &[(&str, &str)],
+) -> anyhow::Result<Proc> {
     let mut cmd = Command::new(commander_bin()?);
     cmd.arg("slave").arg("--data-dir").arg(data_dir);
     if let Some(t) = join {
@@ -115,6 +141,8 @@ pub fn node(list: &[serde_json::Value], id: u64) -> Option<&serde_json::Value> {
 /// Whether node `id` is online and has reported metrics and host facts.
 pub fn online_with_metrics(list: &[serde_json::Value], id: u64) -> bool {
     node(list, id).is_some_and(|n| {
-        n["online"] == serde_json::Value::Bool(true) && n["metrics"].is_object() && n["host"].is_object()
+        n["online"] == serde_json::Value::Bool(true)
+            && n["metrics"].is_object()
+            && n["host"].is_object()
     })
 }

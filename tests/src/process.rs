@@ -20,11 +20,19 @@ pub fn commander_bin() -> anyhow::Result<PathBuf> {
             if !status.success() {
                 return Err(format!("building commander failed: {status}"));
             }
-            let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target")
-            });
+            let target = std::env::var("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| {
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("..")
+                        .join("target")
+                });
             let bin = target.join("debug").join("commander");
-            if bin.exists() { Ok(bin) } else { Err(format!("{} missing after build", bin.display())) }
+            if bin.exists() {
+                Ok(bin)
+            } else {
+                Err(format!("{} missing after build", bin.display()))
+            }
         })
         .clone()
         .map_err(anyhow::Error::msg)
@@ -40,12 +48,20 @@ pub struct Proc {
 impl Proc {
     /// Starts `cmd` with stdout and stderr captured.
     pub fn spawn(name: &str, mut cmd: Command) -> anyhow::Result<Self> {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().with_context(|| format!("spawn {name}"))?;
         let lines = Arc::new(Mutex::new(Vec::new()));
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -61,7 +77,11 @@ impl Proc {
                 }
             });
         }
-        Ok(Self { name: name.to_owned(), child, lines })
+        Ok(Self {
+            name: name.to_owned(),
+            child,
+            lines,
+        })
     }
 
     /// Waits for an output line containing `needle` and returns it.
@@ -72,10 +92,18 @@ impl Proc {
                 return Ok(l);
             }
             if let Some(status) = self.child.try_wait()? {
-                bail!("{} exited ({status}) before printing {needle:?}:\n{}", self.name, self.lines().join("\n"));
+                bail!(
+                    "{} exited ({status}) before printing {needle:?}:\n{}",
+                    self.name,
+                    self.lines().join("\n")
+                );
             }
             if Instant::now() >= deadline {
-                bail!("{} did not print {needle:?} within {timeout:?}:\n{}", self.name, self.lines().join("\n"));
+                bail!(
+                    "{} did not print {needle:?} within {timeout:?}:\n{}",
+                    self.name,
+                    self.lines().join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }

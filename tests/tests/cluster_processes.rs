@@ -17,13 +17,22 @@ fn master_and_two_slaves_survive_kill_and_restart() -> anyhow::Result<()> {
     let token2 = create_token(&mdir)?;
     let (s1dir, s2dir) = (tmp.path().join("s1"), tmp.path().join("s2"));
     let _s1 = start_slave("slave1", &s1dir, Some(&master.token), None, &[])?;
-    let mut s2 = start_slave("slave2", &s2dir, Some(&token2), None, &[("COMMANDER_DISABLE_IO_URING", "1")])?;
+    let mut s2 = start_slave(
+        "slave2",
+        &s2dir,
+        Some(&token2),
+        None,
+        &[("COMMANDER_DISABLE_IO_URING", "1")],
+    )?;
 
-    let (id1, id2) = wait_for("both slaves enrolled", WAIT, || Some((node_id_of(&s1dir).ok()?, node_id_of(&s2dir).ok()?)))?;
+    let (id1, id2) = wait_for("both slaves enrolled", WAIT, || {
+        Some((node_id_of(&s1dir).ok()?, node_id_of(&s2dir).ok()?))
+    })?;
     assert_ne!(id1, id2);
     wait_for("both nodes online with metrics", WAIT, || {
         let list = nodes(master.http).ok()?;
-        (list.len() == 2 && online_with_metrics(&list, id1) && online_with_metrics(&list, id2)).then_some(())
+        (list.len() == 2 && online_with_metrics(&list, id1) && online_with_metrics(&list, id2))
+            .then_some(())
     })?;
     s2.wait_line("legacy epoll driver", WAIT)?;
 
@@ -44,8 +53,14 @@ fn master_and_two_slaves_survive_kill_and_restart() -> anyhow::Result<()> {
     assert_eq!(list.len(), 2, "node list intact: {list:?}");
     let n2 = node(&list, id2).expect("node 2 kept");
     assert_eq!(n2["online"], false);
-    assert!(n2["hostname"].as_str().is_some_and(|h| !h.is_empty()), "host facts kept: {n2}");
-    assert!(n2["metrics"].is_object(), "latest metrics kept across restart: {n2}");
+    assert!(
+        n2["hostname"].as_str().is_some_and(|h| !h.is_empty()),
+        "host facts kept: {n2}"
+    );
+    assert!(
+        n2["metrics"].is_object(),
+        "latest metrics kept across restart: {n2}"
+    );
     Ok(())
 }
 
@@ -55,14 +70,25 @@ fn portable_master_serves_slaves_and_revoked_node_is_refused() -> anyhow::Result
     let mdir = tmp.path().join("master");
     let config = write_config(tmp.path(), "")?;
     let master = start_master(&mdir, &config, 0, &[("COMMANDER_DISABLE_IO_URING", "1")])?;
-    assert!(master.proc.lines().iter().any(|l| l.contains("portable")), "master logs the fallback runtime");
+    assert!(
+        master.proc.lines().iter().any(|l| l.contains("portable")),
+        "master logs the fallback runtime"
+    );
     let sdir = tmp.path().join("s");
     let mut slave = start_slave("slave", &sdir, Some(&master.token), None, &[])?;
     let id = wait_for("enrolled", WAIT, || node_id_of(&sdir).ok())?;
-    wait_for("online", WAIT, || online_with_metrics(&nodes(master.http).ok()?, id).then_some(()))?;
+    wait_for("online", WAIT, || {
+        online_with_metrics(&nodes(master.http).ok()?, id).then_some(())
+    })?;
 
     // A used token cannot enrol a second slave.
-    let mut reuse = start_slave("reuse", &tmp.path().join("r"), Some(&master.token), None, &[])?;
+    let mut reuse = start_slave(
+        "reuse",
+        &tmp.path().join("r"),
+        Some(&master.token),
+        None,
+        &[],
+    )?;
     reuse.wait_line("join token already used", WAIT)?;
 
     slave.kill();
@@ -70,9 +96,15 @@ fn portable_master_serves_slaves_and_revoked_node_is_refused() -> anyhow::Result
         .args(["node", "revoke", &id.to_string(), "--data-dir"])
         .arg(&mdir)
         .output()?;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut again = start_slave("revoked", &sdir, None, None, &[])?;
     again.wait_line("revoked", WAIT)?;
-    wait_for("revoked slave exits", WAIT, || (!again.is_running()).then_some(()))?;
+    wait_for("revoked slave exits", WAIT, || {
+        (!again.is_running()).then_some(())
+    })?;
     Ok(())
 }

@@ -21,14 +21,18 @@ fn pump(mut from: TcpStream, mut to: TcpStream, log: Arc<Mutex<Vec<u8>>>) {
 }
 
 /// Accepts connections and relays each to `target`, recording both directions.
-fn recording_relay(target: std::net::SocketAddr) -> anyhow::Result<(std::net::SocketAddr, Arc<Mutex<Vec<u8>>>)> {
+fn recording_relay(
+    target: std::net::SocketAddr,
+) -> anyhow::Result<(std::net::SocketAddr, Arc<Mutex<Vec<u8>>>)> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let log = Arc::new(Mutex::new(Vec::new()));
     let l2 = Arc::clone(&log);
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(target) else { continue };
+            let Ok(server) = TcpStream::connect(target) else {
+                continue;
+            };
             let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
             let (a, b) = (Arc::clone(&l2), Arc::clone(&l2));
             std::thread::spawn(move || pump(client, server, a));
@@ -50,8 +54,16 @@ fn no_plaintext_on_the_wire() -> anyhow::Result<()> {
     let master = start_master(&mdir, &config, 0, &[])?;
     let (relay, log) = recording_relay(master.tcp)?;
     let sdir = tmp.path().join("s");
-    let _slave = start_slave("slave", &sdir, Some(&master.token), Some(&relay.to_string()), &[])?;
-    let id = wait_for("enrolled", Duration::from_secs(30), || node_id_of(&sdir).ok())?;
+    let _slave = start_slave(
+        "slave",
+        &sdir,
+        Some(&master.token),
+        Some(&relay.to_string()),
+        &[],
+    )?;
+    let id = wait_for("enrolled", Duration::from_secs(30), || {
+        node_id_of(&sdir).ok()
+    })?;
     let list = wait_for("online with metrics", Duration::from_secs(30), || {
         let list = nodes(master.http).ok()?;
         online_with_metrics(&list, id).then_some(list)
@@ -59,7 +71,9 @@ fn no_plaintext_on_the_wire() -> anyhow::Result<()> {
     let n = node(&list, id).unwrap();
     // Let a few heartbeats cross the relay.
     let seen = log.lock().unwrap().len();
-    wait_for("more traffic", Duration::from_secs(10), || (log.lock().unwrap().len() > seen + 500).then_some(()))?;
+    wait_for("more traffic", Duration::from_secs(10), || {
+        (log.lock().unwrap().len() > seen + 500).then_some(())
+    })?;
     let wire = log.lock().unwrap().clone();
     assert!(wire.len() > 1000, "captured {} bytes", wire.len());
 
@@ -71,9 +85,16 @@ fn no_plaintext_on_the_wire() -> anyhow::Result<()> {
             plaintexts.push(v.as_bytes().to_vec());
         }
     }
-    assert!(plaintexts.len() >= 3, "enough known plaintext to look for: {n}");
+    assert!(
+        plaintexts.len() >= 3,
+        "enough known plaintext to look for: {n}"
+    );
     for p in &plaintexts {
-        assert!(!contains(&wire, p), "plaintext {:?} found on the wire", String::from_utf8_lossy(p));
+        assert!(
+            !contains(&wire, p),
+            "plaintext {:?} found on the wire",
+            String::from_utf8_lossy(p)
+        );
     }
     Ok(())
 }

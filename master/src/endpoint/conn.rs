@@ -57,8 +57,12 @@ enum Ended {
 }
 
 /// Serves one accepted connection until it ends. Never panics on peer input.
-pub async fn serve_connection<S, T>(stream: S, peer_addr: SocketAddr, conn_id: ConnId, ctx: ConnContext)
-where
+pub async fn serve_connection<S, T>(
+    stream: S,
+    peer_addr: SocketAddr,
+    conn_id: ConnId,
+    ctx: ConnContext,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
 {
@@ -106,10 +110,16 @@ where
     ctx.counters.open.fetch_sub(1, Relaxed);
 }
 
-async fn write_output<S: AsyncWrite + Unpin>(stream: &mut S, session: &mut Session) -> Result<(), String> {
+async fn write_output<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    session: &mut Session,
+) -> Result<(), String> {
     if session.has_output() {
         let out = session.take_output();
-        stream.write_all(&out).await.map_err(|e| format!("write: {e}"))?;
+        stream
+            .write_all(&out)
+            .await
+            .map_err(|e| format!("write: {e}"))?;
         stream.flush().await.map_err(|e| format!("flush: {e}"))?;
     }
     Ok(())
@@ -126,7 +136,10 @@ async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
     let mut events = Vec::new();
     let mut peer_static = None;
     let hello = loop {
-        let n = stream.read(&mut buf).await.map_err(|e| format!("read: {e}"))?;
+        let n = stream
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             return Err("closed during handshake".into());
         }
@@ -161,7 +174,10 @@ async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
         })
         .await
         .map_err(|_| "control side is gone".to_string())?;
-    let verdict = reply_rx.recv().await.map_err(|_| "no verdict".to_string())?;
+    let verdict = reply_rx
+        .recv()
+        .await
+        .map_err(|_| "no verdict".to_string())?;
     match verdict {
         AuthVerdict::Accept {
             node_id,

@@ -1,8 +1,8 @@
 //! The io_uring endpoint: one glommio executor per core, each with its own SO_REUSEPORT
 //! listener on the same address, so the kernel spreads connections across cores.
 
-use super::{EndpointError, Started};
 use super::conn::{ConnContext, Timer, serve_connection};
+use super::{EndpointError, Started};
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 use std::net::SocketAddr;

@@ -3,8 +3,9 @@
 //!
 //! It runs on glommio (io_uring, one executor per core) when the kernel allows io_uring, and
 //! otherwise on the portable runtime (one single-threaded tokio runtime per core), logging
-//! which. Setting `COMMANDER_DISABLE_IO_URING=1` (or `ioUring: off`) forces the portable
-//! runtime, which is how tests keep the fallback alive. Decoded messages leave through a
+//! which. `ioUring: off` in the configuration (or `COMMANDER_DISABLE_IO_URING=1`, applied
+//! when the configuration is loaded) forces the portable runtime, which is how tests keep
+//! the fallback alive. Decoded messages leave through a
 //! channel of [`ControlEvent`]s; the endpoint never touches the store.
 
 pub mod conn;
@@ -103,12 +104,6 @@ impl EndpointHandle {
     }
 }
 
-/// Whether the environment forbids io_uring (`COMMANDER_DISABLE_IO_URING` set to anything
-/// but `0` or empty).
-pub fn io_uring_disabled_by_env() -> bool {
-    std::env::var("COMMANDER_DISABLE_IO_URING").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
 /// Starts the endpoint; events go to `events`.
 pub fn start(
     config: &EndpointConfig,
@@ -123,11 +118,7 @@ pub fn start(
         limits: config.limits,
     };
     let ids = Arc::new(AtomicU64::new(1));
-    let want_uring = match config.io_uring {
-        Some(false) => false,
-        _ => !io_uring_disabled_by_env(),
-    };
-    let uring_ok = want_uring && monoio::utils::detect_uring();
+    let uring_ok = config.io_uring != Some(false) && monoio::utils::detect_uring();
     if config.io_uring == Some(true) && !uring_ok {
         return Err(EndpointError::IoUringUnavailable);
     }

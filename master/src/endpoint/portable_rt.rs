@@ -2,8 +2,8 @@
 //! default seccomp profile): one single-threaded tokio runtime per core, each with its own
 //! SO_REUSEPORT listener, running the same connection driver.
 
-use super::{EndpointError, Started};
 use super::conn::{ConnContext, Timer, serve_connection};
+use super::{EndpointError, Started};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
@@ -27,7 +27,11 @@ impl Timer for TokioTimer {
 pub struct Compat(pub tokio::net::TcpStream);
 
 impl futures_lite::AsyncRead for Compat {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let mut rb = ReadBuf::new(buf);
         match Pin::new(&mut self.get_mut().0).poll_read(cx, &mut rb) {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(rb.filled().len())),
@@ -38,7 +42,11 @@ impl futures_lite::AsyncRead for Compat {
 }
 
 impl futures_lite::AsyncWrite for Compat {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -50,7 +58,11 @@ impl futures_lite::AsyncWrite for Compat {
 }
 
 fn reuseport_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
     let sock = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
     sock.set_reuse_port(true)?;
@@ -75,13 +87,14 @@ pub fn start(
     };
     let mut bound = addr;
     for core in 0..cores.max(1) {
-        let std_listener = match reuseport_listener(bound).and_then(|l| l.local_addr().map(|a| (l, a))) {
-            Ok((l, a)) => {
-                bound = a;
-                l
-            }
-            Err(e) => return Err(started.abort(EndpointError::Bind(bound, e.to_string()))),
-        };
+        let std_listener =
+            match reuseport_listener(bound).and_then(|l| l.local_addr().map(|a| (l, a))) {
+                Ok((l, a)) => {
+                    bound = a;
+                    l
+                }
+                Err(e) => return Err(started.abort(EndpointError::Bind(bound, e.to_string()))),
+            };
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let ctx = ctx.clone();
         let stop = stop.clone();
@@ -119,7 +132,10 @@ fn worker(
     ids: Arc<AtomicU64>,
     ready: mpsc::Sender<Result<(), String>>,
 ) {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             let _ = ready.send(Err(e.to_string()));
@@ -147,7 +163,12 @@ fn worker(
                     let _ = stream.set_nodelay(true);
                     let id = ids.fetch_add(1, Ordering::Relaxed);
                     let ctx = ctx.clone();
-                    tokio::task::spawn_local(serve_connection::<_, TokioTimer>(Compat(stream), peer, id, ctx));
+                    tokio::task::spawn_local(serve_connection::<_, TokioTimer>(
+                        Compat(stream),
+                        peer,
+                        id,
+                        ctx,
+                    ));
                 }
                 Some(Err(e)) => {
                     tracing::warn!("accept failed: {e}");
