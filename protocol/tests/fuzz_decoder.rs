@@ -19,11 +19,8 @@ proptest! {
         let mut d = FrameDecoder::new();
         for c in chunks {
             d.push(&c);
-            loop {
-                match d.next_frame() {
-                    Ok(Some(f)) => prop_assert!(f.payload.len() <= protocol::MAX_FRAME_LEN),
-                    Ok(None) | Err(_) => break,
-                }
+            while let Ok(Some(f)) = d.next_frame() {
+                prop_assert!(f.payload.len() <= protocol::MAX_FRAME_LEN);
             }
         }
     }

@@ -369,12 +369,11 @@ async fn read_loop<R: AsyncReadRent>(
         }
         let result = session.borrow_mut().receive(&buf[..n], &mut events);
         for ev in events.drain(..) {
-            if let SessionEvent::Message(msg) = ev {
-                if let Some(reply) = handle_message(msg, options) {
-                    if tx.send(reply).await.is_err() {
-                        return "writer stopped".into();
-                    }
-                }
+            if let SessionEvent::Message(msg) = ev
+                && let Some(reply) = handle_message(msg, options)
+                && tx.send(reply).await.is_err()
+            {
+                return "writer stopped".into();
             }
         }
         if let Err(e) = result {

@@ -2,6 +2,9 @@
 //! metrics; a killed slave goes offline; a restarted master keeps the node list and the
 //! survivor comes back. One slave runs on io_uring and the other with io_uring disabled.
 
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use e2e::cluster::*;
 use e2e::wait_for;
 use std::time::Duration;

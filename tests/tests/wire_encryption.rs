@@ -2,6 +2,9 @@
 //! and checks that none of the plaintext the slave sends (its host name, OS name, kernel
 //! release, the join secret) appears on the wire, while the session still works.
 
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use e2e::cluster::*;
 use e2e::wait_for;
 use std::io::{Read, Write};
