@@ -1,6 +1,6 @@
 //! Heartbeat ingest: N simulated slaves with real Noise sessions against a real master.
 
-use crate::procstat::rss_bytes;
+use crate::procstat::{Memory, memory};
 use crate::report::{machine_line, now_utc};
 use anyhow::{Context, bail};
 use master::store::{LmdbStore, Store};
@@ -240,10 +240,12 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
         let t0 = now_ms() + warmup_ms;
         let window = (t0, t0 + args.seconds * 1000);
         let _ = wtx.send(window);
-        let mut peak = 0;
+        let mut peak = Memory::default();
         while now_ms() < window.1 + 4000 {
-            if let Ok((rss, _)) = rss_bytes(pid) {
-                peak = peak.max(rss);
+            if let Ok(m) = memory(pid) {
+                if m.rss > peak.rss {
+                    peak = m;
+                }
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -252,7 +254,7 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
         }
         (window, peak)
     });
-    let (_, hwm) = rss_bytes(pid).unwrap_or((0, 0));
+    let hwm = memory(pid).map_or(0, |m| m.hwm);
     let _ = Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status();
@@ -283,8 +285,9 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
     let secs = (window.1 - window.0) as f64 / 1000.0;
     Ok(format!(
         "### Heartbeat ingest, {} ({})\n\n`commander-bench ingest --slaves {} --seconds {} --master-cores {} --pin '{}'`\n\n\
-| slaves | sent | accepted (persisted) | dropped | accepted/s | p50 latency | p99 latency | max latency | master RSS (peak sampled / VmHWM) |\n|---|---|---|---|---|---|---|---|---|\n\
-| {} | {} | {} | {} | {:.0} | {} ms | {} ms | {} ms | {:.1} MiB / {:.1} MiB |\n",
+| slaves | sent | accepted (persisted) | dropped | accepted/s | p50 latency | p99 latency | max latency | master RSS peak (anon + file-backed) | VmHWM |\n|---|---|---|---|---|---|---|---|---|---|\n\
+| {} | {} | {} | {} | {:.0} | {} ms | {} ms | {} ms | {:.1} MiB ({:.1} + {:.1}) | {:.1} MiB |\n\n\
+File-backed memory is mostly LMDB's map of the metric database (page cache, reclaimable).\n",
         now_utc(),
         machine_line(),
         args.slaves,
@@ -299,7 +302,9 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(0),
-        peak_rss as f64 / 1048576.0,
+        peak_rss.rss as f64 / 1048576.0,
+        peak_rss.anon as f64 / 1048576.0,
+        peak_rss.file as f64 / 1048576.0,
         hwm as f64 / 1048576.0
     ))
 }

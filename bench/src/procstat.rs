@@ -4,6 +4,25 @@ use anyhow::Context;
 
 /// Resident set size and its peak, bytes.
 pub fn rss_bytes(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let m = memory(pid)?;
+    Ok((m.rss, m.hwm))
+}
+
+/// Memory figures of a process, bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    /// Resident set size.
+    pub rss: u64,
+    /// Peak resident set size.
+    pub hwm: u64,
+    /// Resident anonymous memory (heap, stacks): what the process itself allocated.
+    pub anon: u64,
+    /// Resident file-backed memory (the binary, and LMDB's memory map of the database).
+    pub file: u64,
+}
+
+/// Reads `/proc/PID/status`.
+pub fn memory(pid: u32) -> anyhow::Result<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).context("read status")?;
     let field = |name: &str| -> u64 {
         status
@@ -13,7 +32,12 @@ pub fn rss_bytes(pid: u32) -> anyhow::Result<(u64, u64)> {
             .and_then(|kb| kb.parse::<u64>().ok())
             .map_or(0, |kb| kb * 1024)
     };
-    Ok((field("VmRSS:"), field("VmHWM:")))
+    Ok(Memory {
+        rss: field("VmRSS:"),
+        hwm: field("VmHWM:"),
+        anon: field("RssAnon:"),
+        file: field("RssFile:") + field("RssShmem:"),
+    })
 }
 
 /// User plus system CPU time of a process, in clock ticks.

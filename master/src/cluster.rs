@@ -371,7 +371,11 @@ impl Cluster {
                 timeout_ms: timeout_ms.min(u64::from(u32::MAX)) as u32,
                 body,
             });
-            if conn.outbound.try_send(Outbound::Send(req)).is_err() {
+            if conn
+                .outbound
+                .try_send(Outbound::Send(Box::new(req)))
+                .is_err()
+            {
                 st.pending.cancel(id);
                 return Err(RequestError::Busy(node_id));
             }

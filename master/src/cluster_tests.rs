@@ -211,7 +211,10 @@ async fn requests_route_responses_and_time_out() {
         c2.request(id, RequestBody::Ping, Duration::from_secs(5))
             .await
     });
-    let Outbound::Send(Message::Request(req)) = rx.recv().await.unwrap() else {
+    let Outbound::Send(msg) = rx.recv().await.unwrap() else {
+        panic!("expected a message");
+    };
+    let Message::Request(req) = *msg else {
         panic!("expected a request");
     };
     assert_eq!(req.body, RequestBody::Ping);

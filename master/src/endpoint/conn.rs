@@ -22,7 +22,7 @@ use std::time::Duration;
 /// Bytes read from the socket per call.
 const READ_CHUNK: usize = 4096;
 /// Messages the control side may queue for one connection before it counts as stuck.
-pub const OUTBOUND_QUEUE: usize = 256;
+pub const OUTBOUND_QUEUE: usize = 64;
 
 /// A runtime's sleep, so the driver works on glommio and on the portable fallback alike.
 pub trait Timer {

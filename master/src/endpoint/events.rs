@@ -13,8 +13,9 @@ pub type ConnId = u64;
 /// Things the control side sends to a connection.
 #[derive(Debug)]
 pub enum Outbound {
-    /// Encrypt and send this message.
-    Send(Message),
+    /// Encrypt and send this message (boxed: queue slots are allocated up front, so they
+    /// stay pointer-sized).
+    Send(Box<Message>),
     /// Send this already encoded message (encode once, fan out to many sessions).
     SendEncoded(std::sync::Arc<Vec<u8>>),
     /// Close the connection after sending what is queued.

@@ -26,7 +26,7 @@ use std::sync::atomic::AtomicU64;
 use thiserror::Error;
 
 /// Events queued between the endpoint and the control side before connections wait.
-pub const EVENT_QUEUE: usize = 65_536;
+pub const EVENT_QUEUE: usize = 16_384;
 
 /// The endpoint could not start.
 #[derive(Debug, Error)]

@@ -1,0 +1,131 @@
+//! Stage one of the configuration: the YAML file as written, with no defaults applied.
+//!
+//! Every struct refuses unknown keys so a misspelt option is an error, not a silent default.
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Worker threads (one monoio runtime each); defaults to the number of CPUs.
+    pub workers: Option<u64>,
+    /// Pin worker `i` to CPU `i % cpus`.
+    pub pin_cpus: Option<bool>,
+    /// `false` forces monoio's legacy (epoll) driver.
+    pub io_uring: Option<bool>,
+    /// Address of the admin HTTP endpoint of the standalone binary.
+    pub admin: Option<String>,
+    /// The gateways.
+    #[serde(default)]
+    pub gateways: Vec<RawGateway>,
+}
+
+/// One gateway entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateway {
+    /// Unique name.
+    pub name: Option<String>,
+    /// `address:port` to listen on.
+    pub listen: Option<String>,
+    /// Upstreams: plain `address:port` strings or `{addr, weight}` maps.
+    #[serde(default)]
+    pub upstreams: Vec<RawUpstream>,
+    /// `round_robin`, `least_conn` or `hash`.
+    pub algorithm: Option<String>,
+    /// Active health checks.
+    pub health: Option<RawHealth>,
+    /// Time allowed for one upstream connect attempt.
+    pub connect_timeout: Option<RawDuration>,
+    /// Further attempts on other upstreams after a failed connect.
+    pub retries: Option<u64>,
+    /// CIDR blocks allowed to connect (empty: everyone not denied).
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// CIDR blocks refused.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Per-client-address limits.
+    pub per_ip: Option<RawPerIp>,
+    /// Concurrent connections allowed through this gateway.
+    pub max_conns: Option<u64>,
+    /// Close a connection that moved no byte for this long.
+    pub idle_timeout: Option<RawDuration>,
+    /// `v1` or `v2`: send a PROXY protocol header to upstreams.
+    pub proxy_protocol: Option<String>,
+    /// How long removed upstreams keep their established connections.
+    pub drain_timeout: Option<RawDuration>,
+    /// `auto`, `splice` or `copy`.
+    pub relay: Option<String>,
+}
+
+/// An upstream as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawUpstream {
+    /// `address:port`.
+    Plain(String),
+    /// `{addr: address:port, weight: N}`.
+    Weighted(RawWeighted),
+}
+
+/// The map form of an upstream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeighted {
+    /// `address:port`.
+    pub addr: String,
+    /// Relative weight.
+    pub weight: Option<u64>,
+}
+
+/// The `health` block.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealth {
+    /// `false` turns active checks off (passive ejection stays on).
+    pub enabled: Option<bool>,
+    /// Time between checks of one upstream.
+    pub interval: Option<RawDuration>,
+    /// Time allowed for one check.
+    pub timeout: Option<RawDuration>,
+    /// Consecutive successes that bring a down upstream back.
+    pub rise: Option<u64>,
+    /// Consecutive failures that take an upstream down.
+    pub fall: Option<u64>,
+    /// Check with an HTTP GET instead of a bare TCP connect.
+    pub http: Option<RawHttpCheck>,
+}
+
+/// The `health.http` block.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpCheck {
+    /// Request path.
+    pub path: Option<String>,
+    /// Expected status code.
+    pub expect_status: Option<u64>,
+}
+
+/// The `per_ip` block.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPerIp {
+    /// New connections per second per client address.
+    pub rate: Option<f64>,
+    /// Bucket size for `rate`.
+    pub burst: Option<u64>,
+    /// Concurrent connections per client address.
+    pub max_conns: Option<u64>,
+}
+
+/// A duration: a number of seconds or a string such as `250ms`, `2s`, `5m`, `1h`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawDuration {
+    /// Seconds.
+    Secs(u64),
+    /// With a unit.
+    Text(String),
+}

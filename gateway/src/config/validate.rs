@@ -1,0 +1,313 @@
+//! Stage two: raw YAML values to a validated [`Config`], naming the key on every error.
+
+use std::collections::HashSet;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use super::raw::{RawConfig, RawDuration, RawGateway, RawHealth, RawPerIp, RawUpstream};
+use super::*;
+
+pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
+    let workers = match raw.workers {
+        None => default_workers(),
+        Some(n) if (1..=MAX_WORKERS as u64).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(ConfigError::invalid(
+                "workers",
+                format!("{n} is outside 1..={MAX_WORKERS}"),
+            ));
+        }
+    };
+    let admin = raw
+        .admin
+        .as_deref()
+        .map(|a| socket_addr("admin", a))
+        .transpose()?;
+    let mut gateways = Vec::with_capacity(raw.gateways.len());
+    let mut names = HashSet::new();
+    let mut listens = HashSet::new();
+    for (i, g) in raw.gateways.into_iter().enumerate() {
+        let key = format!("gateways[{i}]");
+        let g = gateway(&key, g)?;
+        if !names.insert(g.name.clone()) {
+            return Err(ConfigError::invalid(
+                format!("{key}.name"),
+                format!("duplicate gateway name `{}`", g.name),
+            ));
+        }
+        if g.listen.port() != 0 && !listens.insert(g.listen) {
+            return Err(ConfigError::invalid(
+                format!("{key}.listen"),
+                format!("{} is already used by another gateway", g.listen),
+            ));
+        }
+        gateways.push(g);
+    }
+    Ok(Config {
+        workers,
+        pin_cpus: raw.pin_cpus.unwrap_or(false),
+        io_uring: raw.io_uring.unwrap_or(true),
+        admin,
+        gateways,
+    })
+}
+
+fn gateway(key: &str, raw: RawGateway) -> Result<GatewayConfig, ConfigError> {
+    let name = raw
+        .name
+        .ok_or_else(|| ConfigError::invalid(format!("{key}.name"), "missing"))?;
+    check_name(&format!("{key}.name"), &name)?;
+    let listen_text = raw
+        .listen
+        .ok_or_else(|| ConfigError::invalid(format!("{key}.listen"), "missing"))?;
+    let listen = socket_addr(&format!("{key}.listen"), &listen_text)?;
+    let mut g = GatewayConfig::new(&name, listen, &[]);
+    g.upstreams = upstreams(key, raw.upstreams)?;
+    if let Some(a) = raw.algorithm {
+        g.algorithm = algorithm(&format!("{key}.algorithm"), &a)?;
+    }
+    if let Some(h) = raw.health {
+        g.health = health(&format!("{key}.health"), h)?;
+    }
+    if let Some(t) = raw.connect_timeout {
+        g.connect_timeout = positive_duration(&format!("{key}.connect_timeout"), &t)?;
+    }
+    if let Some(r) = raw.retries {
+        g.retries = bounded(&format!("{key}.retries"), r, 0, 16)?;
+    }
+    g.allow = cidrs(&format!("{key}.allow"), &raw.allow)?;
+    g.deny = cidrs(&format!("{key}.deny"), &raw.deny)?;
+    if let Some(p) = raw.per_ip {
+        g.per_ip = per_ip(&format!("{key}.per_ip"), p)?;
+    }
+    if let Some(m) = raw.max_conns {
+        g.max_conns = Some(bounded(&format!("{key}.max_conns"), m, 1, u64::from(u32::MAX))?);
+    }
+    if let Some(t) = raw.idle_timeout {
+        g.idle_timeout = positive_duration(&format!("{key}.idle_timeout"), &t)?;
+    }
+    if let Some(p) = raw.proxy_protocol {
+        g.proxy_protocol = proxy_protocol(&format!("{key}.proxy_protocol"), &p)?;
+    }
+    if let Some(t) = raw.drain_timeout {
+        g.drain_timeout = duration(&format!("{key}.drain_timeout"), &t)?;
+    }
+    if let Some(r) = raw.relay {
+        g.relay = relay(&format!("{key}.relay"), &r)?;
+    }
+    Ok(g)
+}
+
+fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            key,
+            "must be 1-64 characters of letters, digits, `-`, `_` or `.`",
+        ))
+    }
+}
+
+fn upstreams(key: &str, raw: Vec<RawUpstream>) -> Result<Vec<UpstreamConfig>, ConfigError> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut seen = HashSet::new();
+    for (i, u) in raw.into_iter().enumerate() {
+        let ukey = format!("{key}.upstreams[{i}]");
+        let (addr, weight) = match u {
+            RawUpstream::Plain(a) => (a, None),
+            RawUpstream::Weighted(w) => (w.addr, w.weight),
+        };
+        let addr = socket_addr(&ukey, &addr)?;
+        let weight = match weight {
+            None => DEFAULT_WEIGHT,
+            Some(w) => bounded(&format!("{ukey}.weight"), w, 1, u64::from(MAX_WEIGHT))?,
+        };
+        if !seen.insert(addr) {
+            return Err(ConfigError::invalid(ukey, format!("duplicate upstream {addr}")));
+        }
+        out.push(UpstreamConfig { addr, weight });
+    }
+    Ok(out)
+}
+
+fn algorithm(key: &str, s: &str) -> Result<Algorithm, ConfigError> {
+    match s {
+        "round_robin" | "roundrobin" | "rr" => Ok(Algorithm::RoundRobin),
+        "least_conn" | "leastconn" => Ok(Algorithm::LeastConn),
+        "hash" | "consistent_hash" | "source" => Ok(Algorithm::Hash),
+        other => Err(ConfigError::invalid(
+            key,
+            format!("unknown algorithm `{other}` (round_robin, least_conn or hash)"),
+        )),
+    }
+}
+
+fn proxy_protocol(key: &str, s: &str) -> Result<Option<ProxyProtocol>, ConfigError> {
+    match s {
+        "v1" | "1" => Ok(Some(ProxyProtocol::V1)),
+        "v2" | "2" => Ok(Some(ProxyProtocol::V2)),
+        "off" | "none" => Ok(None),
+        other => Err(ConfigError::invalid(
+            key,
+            format!("unknown PROXY protocol version `{other}` (v1, v2 or off)"),
+        )),
+    }
+}
+
+fn relay(key: &str, s: &str) -> Result<RelayMode, ConfigError> {
+    match s {
+        "auto" => Ok(RelayMode::Auto),
+        "splice" => Ok(RelayMode::Splice),
+        "copy" => Ok(RelayMode::Copy),
+        other => Err(ConfigError::invalid(
+            key,
+            format!("unknown relay mode `{other}` (auto, splice or copy)"),
+        )),
+    }
+}
+
+fn health(key: &str, raw: RawHealth) -> Result<HealthConfig, ConfigError> {
+    let mut h = HealthConfig::default();
+    if let Some(e) = raw.enabled {
+        h.enabled = e;
+    }
+    if let Some(t) = raw.interval {
+        h.interval = positive_duration(&format!("{key}.interval"), &t)?;
+    }
+    if let Some(t) = raw.timeout {
+        h.timeout = positive_duration(&format!("{key}.timeout"), &t)?;
+    }
+    if let Some(r) = raw.rise {
+        h.rise = bounded(&format!("{key}.rise"), r, 1, 100)?;
+    }
+    if let Some(f) = raw.fall {
+        h.fall = bounded(&format!("{key}.fall"), f, 1, 100)?;
+    }
+    if let Some(http) = raw.http {
+        let path = http.path.unwrap_or_else(|| DEFAULT_HTTP_PATH.to_string());
+        let path_ok = path.starts_with('/')
+            && path.len() <= 1024
+            && path.bytes().all(|b| b.is_ascii_graphic());
+        if !path_ok {
+            return Err(ConfigError::invalid(
+                format!("{key}.http.path"),
+                "must start with `/` and hold printable ASCII without spaces",
+            ));
+        }
+        let expect_status = match http.expect_status {
+            None => DEFAULT_EXPECT_STATUS,
+            Some(s) => bounded(&format!("{key}.http.expect_status"), s, 100, 599)?,
+        };
+        h.http = Some(HttpCheck {
+            path,
+            expect_status,
+        });
+    }
+    Ok(h)
+}
+
+fn per_ip(key: &str, raw: RawPerIp) -> Result<PerIpConfig, ConfigError> {
+    let mut p = PerIpConfig::default();
+    if let Some(rate) = raw.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(ConfigError::invalid(
+                format!("{key}.rate"),
+                "must be a positive number of connections per second",
+            ));
+        }
+        let default_burst = rate.ceil().max(1.0).min(f64::from(u32::MAX)) as u64;
+        let burst = bounded(
+            &format!("{key}.burst"),
+            raw.burst.unwrap_or(default_burst),
+            1,
+            u64::from(u32::MAX),
+        )?;
+        p.rate = Some(RateLimit {
+            per_second: rate,
+            burst,
+        });
+    } else if raw.burst.is_some() {
+        return Err(ConfigError::invalid(format!("{key}.burst"), "needs `rate`"));
+    }
+    if let Some(m) = raw.max_conns {
+        p.max_conns = Some(bounded(&format!("{key}.max_conns"), m, 1, u64::from(u32::MAX))?);
+    }
+    Ok(p)
+}
+
+fn cidrs(key: &str, raw: &[String]) -> Result<Vec<Cidr>, ConfigError> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.parse()
+                .map_err(|e| ConfigError::invalid(format!("{key}[{i}]"), format!("{e}")))
+        })
+        .collect()
+}
+
+fn bounded<T: TryFrom<u64>>(key: &str, v: u64, min: u64, max: u64) -> Result<T, ConfigError> {
+    if v < min || v > max {
+        return Err(ConfigError::invalid(key, format!("{v} is outside {min}..={max}")));
+    }
+    T::try_from(v).map_err(|_| ConfigError::invalid(key, format!("{v} is too large")))
+}
+
+/// Parses an `address:port`, resolving a host name when it is not a literal address.
+fn socket_addr(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if !s.contains(':') {
+        return Err(ConfigError::invalid(key, format!("`{s}` lacks a port (address:port)")));
+    }
+    match s.to_socket_addrs() {
+        Ok(mut it) => it
+            .next()
+            .ok_or_else(|| ConfigError::invalid(key, format!("`{s}` resolves to no address"))),
+        Err(e) => Err(ConfigError::invalid(key, format!("`{s}` is not address:port ({e})"))),
+    }
+}
+
+fn duration(key: &str, raw: &RawDuration) -> Result<Duration, ConfigError> {
+    match raw {
+        RawDuration::Secs(s) => Ok(Duration::from_secs(*s)),
+        RawDuration::Text(t) => {
+            parse_duration(t).ok_or_else(|| {
+                ConfigError::invalid(key, format!("`{t}` is not a duration (e.g. 500ms, 2s, 1m)"))
+            })
+        }
+    }
+}
+
+fn positive_duration(key: &str, raw: &RawDuration) -> Result<Duration, ConfigError> {
+    let d = duration(key, raw)?;
+    if d.is_zero() {
+        return Err(ConfigError::invalid(key, "must be greater than zero"));
+    }
+    Ok(d)
+}
+
+/// Parses `250ms`, `2s`, `1.5s`, `5m`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num.parse().ok()?;
+    let scale = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "ms" => 0.001,
+        "us" => 0.000_001,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(value * scale).ok()
+}
