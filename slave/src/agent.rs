@@ -203,15 +203,7 @@ async fn handshake(
     auth: HelloAuth,
 ) -> Result<(TcpStream, Session, protocol::Welcome), SessionEnd> {
     let retry = |s: String| SessionEnd::Retry(s);
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| retry(format!("connect {addr}: {e}")))?;
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_tcp_keepalive(
-        Some(Duration::from_secs(30)),
-        Some(Duration::from_secs(10)),
-        Some(3),
-    );
+    let mut stream = crate::connect::dial(addr).map_err(|e| retry(format!("connect {addr}: {e}")))?;
     let mut session = Session::initiator(keys, check).map_err(|e| retry(e.to_string()))?;
     write_all(&mut stream, session.take_output())
         .await

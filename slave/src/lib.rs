@@ -5,6 +5,7 @@ pub mod agent;
 pub mod backoff;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod hostinfo;
 pub mod identity;
 pub mod metrics;

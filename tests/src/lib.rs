@@ -2,6 +2,7 @@
 //! they print, query the HTTP API, and clean everything up when a test ends (or fails).
 
 pub mod cluster;
+pub mod docker;
 pub mod http;
 pub mod process;
 
