@@ -112,8 +112,14 @@ fn least_conn<T: UpstreamView>(
         let better = match best {
             None => true,
             Some(b) => {
-                let (ai, wi) = (u128::from(ups[i].active()), u128::from(ups[i].weight().max(1)));
-                let (ab, wb) = (u128::from(ups[b].active()), u128::from(ups[b].weight().max(1)));
+                let (ai, wi) = (
+                    u128::from(ups[i].active()),
+                    u128::from(ups[i].weight().max(1)),
+                );
+                let (ab, wb) = (
+                    u128::from(ups[b].active()),
+                    u128::from(ups[b].weight().max(1)),
+                );
                 ai * wb < ab * wi
             }
         };
@@ -127,11 +133,9 @@ fn least_conn<T: UpstreamView>(
 
 fn build_ring(addrs: &[(SocketAddr, u32)]) -> Vec<(u64, u32)> {
     let total: u64 = addrs.iter().map(|&(_, w)| u64::from(w.max(1))).sum();
-    let per_weight = if total == 0 {
-        VNODES_PER_WEIGHT
-    } else {
-        let cap = (MAX_VNODES as u64 / total).max(1);
-        VNODES_PER_WEIGHT.min(u32::try_from(cap).unwrap_or(u32::MAX))
+    let per_weight = match (MAX_VNODES as u64).checked_div(total) {
+        None => VNODES_PER_WEIGHT,
+        Some(cap) => VNODES_PER_WEIGHT.min(u32::try_from(cap.max(1)).unwrap_or(u32::MAX)),
     };
     let mut ring = Vec::new();
     for (idx, &(addr, w)) in addrs.iter().enumerate() {

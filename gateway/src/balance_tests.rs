@@ -25,11 +25,20 @@ impl UpstreamView for Up {
 }
 
 fn ups(weights: &[u32]) -> Vec<Up> {
-    weights.iter().map(|&weight| Up { weight, ok: true, active: 0 }).collect()
+    weights
+        .iter()
+        .map(|&weight| Up {
+            weight,
+            ok: true,
+            active: 0,
+        })
+        .collect()
 }
 
 fn addrs(n: usize) -> Vec<(SocketAddr, u32)> {
-    (0..n).map(|i| (SocketAddr::from(([10, 0, 0, i as u8 + 1], 80)), 1)).collect()
+    (0..n)
+        .map(|i| (SocketAddr::from(([10, 0, 0, i as u8 + 1], 80)), 1))
+        .collect()
 }
 
 const C: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -112,7 +121,9 @@ fn mapping(n: usize, clients: u32) -> Vec<usize> {
     let a = addrs(n);
     let u = ups(&vec![1; n]);
     let mut b = Balancer::new(Algorithm::Hash, &a);
-    (0..clients).map(|i| b.pick(&u, client(i), &[]).unwrap()).collect()
+    (0..clients)
+        .map(|i| b.pick(&u, client(i), &[]).unwrap())
+        .collect()
 }
 
 #[test]
@@ -120,7 +131,8 @@ fn hash_spreads_and_moves_few_keys_when_an_upstream_is_added() {
     let clients = 10_000;
     let four = mapping(4, clients);
     let mut counts = HashMap::new();
-    four.iter().for_each(|&i| *counts.entry(i).or_insert(0) += 1);
+    four.iter()
+        .for_each(|&i| *counts.entry(i).or_insert(0) += 1);
     for c in counts.values() {
         assert!((1800..=3200).contains(c), "uneven spread {counts:?}");
     }
@@ -136,9 +148,13 @@ fn hash_moves_only_the_down_upstreams_keys() {
     let a = addrs(4);
     let mut u = ups(&[1; 4]);
     let mut b = Balancer::new(Algorithm::Hash, &a);
-    let before: Vec<_> = (0..2000).map(|i| b.pick(&u, client(i), &[]).unwrap()).collect();
+    let before: Vec<_> = (0..2000)
+        .map(|i| b.pick(&u, client(i), &[]).unwrap())
+        .collect();
     u[2].ok = false;
-    let after: Vec<_> = (0..2000).map(|i| b.pick(&u, client(i), &[]).unwrap()).collect();
+    let after: Vec<_> = (0..2000)
+        .map(|i| b.pick(&u, client(i), &[]).unwrap())
+        .collect();
     for (x, y) in before.iter().zip(&after) {
         if *x != 2 {
             assert_eq!(x, y);
@@ -153,10 +169,26 @@ fn hash_moves_only_the_down_upstreams_keys() {
 fn hash_honours_weights() {
     let mut a = addrs(2);
     a[0].1 = 3;
-    let u = vec![Up { weight: 3, ok: true, active: 0 }, Up { weight: 1, ok: true, active: 0 }];
+    let u = vec![
+        Up {
+            weight: 3,
+            ok: true,
+            active: 0,
+        },
+        Up {
+            weight: 1,
+            ok: true,
+            active: 0,
+        },
+    ];
     let mut b = Balancer::new(Algorithm::Hash, &a);
-    let heavy = (0..8000).filter(|&i| b.pick(&u, client(i), &[]) == Some(0)).count();
-    assert!((5200..=6800).contains(&heavy), "{heavy} of 8000 on the weight-3 upstream");
+    let heavy = (0..8000)
+        .filter(|&i| b.pick(&u, client(i), &[]) == Some(0))
+        .count();
+    assert!(
+        (5200..=6800).contains(&heavy),
+        "{heavy} of 8000 on the weight-3 upstream"
+    );
 }
 
 #[test]

@@ -46,7 +46,9 @@ impl Cidr {
     /// True when `ip` lies inside this block.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.net, canonical(ip)) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => u32::from(ip) & mask32(self.prefix) == u32::from(net),
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                u32::from(ip) & mask32(self.prefix) == u32::from(net)
+            }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
                 u128::from(ip) & mask128(self.prefix) == u128::from(net)
             }
@@ -65,14 +67,23 @@ impl FromStr for Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let ip: IpAddr = addr
+        let written: IpAddr = addr
             .parse()
             .map_err(|_| CidrError::BadAddress(addr.to_string()))?;
-        let ip = canonical(ip);
+        let ip = canonical(written);
+        let mapped = ip != written;
         let prefix = match prefix {
-            Some(p) => p.parse::<u8>().map_err(|_| CidrError::BadPrefix(p.to_string()))?,
-            None if ip.is_ipv4() => 32,
+            Some(p) => p
+                .parse::<u8>()
+                .map_err(|_| CidrError::BadPrefix(p.to_string()))?,
+            None if written.is_ipv4() => 32,
             None => 128,
+        };
+        // `::ffff:a.b.c.d/n` with n >= 96 is the IPv4 block `a.b.c.d/(n - 96)`.
+        let prefix = match (mapped, prefix.checked_sub(96)) {
+            (false, _) => prefix,
+            (true, Some(p)) => p,
+            (true, None) => return Err(CidrError::BadPrefix(prefix.to_string())),
         };
         Self::new(ip, prefix)
     }
@@ -101,11 +112,19 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 fn mask32(prefix: u8) -> u32 {
-    if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) }
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix))
+    }
 }
 
 fn mask128(prefix: u8) -> u128 {
-    if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) }
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    }
 }
 
 #[cfg(test)]
@@ -142,8 +161,12 @@ mod tests {
     fn mapped_v6_clients_match_v4_blocks() {
         let c: Cidr = "192.168.0.0/16".parse().unwrap();
         assert!(c.contains(ip("::ffff:192.168.4.5")));
-        let mapped: Cidr = "::ffff:10.0.0.0/104".parse();
-        assert!(mapped.is_err(), "mapped form turns into v4 and /104 is too long");
+        let mapped: Cidr = "::ffff:10.0.0.0/104".parse().unwrap();
+        assert_eq!(mapped.to_string(), "10.0.0.0/8");
+        assert!(mapped.contains(ip("10.2.3.4")));
+        assert!("::ffff:10.0.0.0/64".parse::<Cidr>().is_err());
+        let host: Cidr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(host.to_string(), "10.0.0.1/32");
     }
 
     #[test]
@@ -157,10 +180,22 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
-        assert!(matches!("x/8".parse::<Cidr>(), Err(CidrError::BadAddress(_))));
-        assert!(matches!("10.0.0.0/33".parse::<Cidr>(), Err(CidrError::BadPrefix(_))));
-        assert!(matches!("10.0.0.0/-1".parse::<Cidr>(), Err(CidrError::BadPrefix(_))));
-        assert!(matches!("::/129".parse::<Cidr>(), Err(CidrError::BadPrefix(_))));
+        assert!(matches!(
+            "x/8".parse::<Cidr>(),
+            Err(CidrError::BadAddress(_))
+        ));
+        assert!(matches!(
+            "10.0.0.0/33".parse::<Cidr>(),
+            Err(CidrError::BadPrefix(_))
+        ));
+        assert!(matches!(
+            "10.0.0.0/-1".parse::<Cidr>(),
+            Err(CidrError::BadPrefix(_))
+        ));
+        assert!(matches!(
+            "::/129".parse::<Cidr>(),
+            Err(CidrError::BadPrefix(_))
+        ));
         assert!(any_contains(&["1.2.3.4".parse().unwrap()], ip("1.2.3.4")));
     }
 }

@@ -165,7 +165,11 @@ mod tests {
         let mut h = HealthTracker::new(2, 3, true, Duration::from_millis(10));
         assert_eq!(h.on_passive_ejection(now), Some(Transition::Down));
         assert_eq!(h.on_passive_ejection(now), None);
-        assert_eq!(h.poll(now + Duration::from_secs(60)), None, "checks on: no timed return");
+        assert_eq!(
+            h.poll(now + Duration::from_secs(60)),
+            None,
+            "checks on: no timed return"
+        );
         assert_eq!(h.on_check(true, now), None);
         assert_eq!(h.on_check(true, now), Some(Transition::Up));
     }

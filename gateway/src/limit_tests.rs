@@ -19,14 +19,20 @@ fn bucket_allows_burst_then_refills_at_rate() {
     assert!(b.try_take(t) && b.try_take(t) && b.try_take(t));
     assert!(!b.try_take(t));
     assert!(!b.try_take(t + Duration::from_millis(400)));
-    assert!(b.try_take(t + Duration::from_millis(500)), "0.5 s at 2/s is one token");
+    assert!(
+        b.try_take(t + Duration::from_millis(500)),
+        "0.5 s at 2/s is one token"
+    );
     assert!(!b.try_take(t + Duration::from_millis(500)));
     assert!(!b.is_full(t + Duration::from_millis(1000)));
     assert!(b.is_full(t + Duration::from_millis(2000)));
     assert!(b.try_take(t + Duration::from_secs(100)));
     assert!(b.try_take(t + Duration::from_secs(100)));
     assert!(b.try_take(t + Duration::from_secs(100)));
-    assert!(!b.try_take(t + Duration::from_secs(100)), "never above burst");
+    assert!(
+        !b.try_take(t + Duration::from_secs(100)),
+        "never above burst"
+    );
 }
 
 #[test]
@@ -41,7 +47,13 @@ fn bucket_ignores_time_going_backwards() {
 #[test]
 fn per_ip_concurrency_is_per_address() {
     let t = Instant::now();
-    let l = Limits::new(PerIpConfig { rate: None, max_conns: Some(2) }, None);
+    let l = Limits::new(
+        PerIpConfig {
+            rate: None,
+            max_conns: Some(2),
+        },
+        None,
+    );
     let a1 = l.acquire(ip("10.0.0.1"), t).unwrap();
     let _a2 = l.acquire(ip("10.0.0.1"), t).unwrap();
     assert_eq!(l.acquire(ip("10.0.0.1"), t), Err(Refusal::PerIpConns));
@@ -58,7 +70,13 @@ fn per_ip_concurrency_is_per_address() {
 #[test]
 fn per_ip_rate_refuses_when_empty() {
     let t = Instant::now();
-    let l = Limits::new(PerIpConfig { rate: Some(rate(1.0, 2)), max_conns: None }, None);
+    let l = Limits::new(
+        PerIpConfig {
+            rate: Some(rate(1.0, 2)),
+            max_conns: None,
+        },
+        None,
+    );
     let p1 = l.acquire(ip("::1"), t).unwrap();
     l.release(p1, t);
     let p2 = l.acquire(ip("::1"), t).unwrap();
@@ -71,7 +89,13 @@ fn per_ip_rate_refuses_when_empty() {
 #[test]
 fn global_limit_counts_every_client_and_rolls_back_on_refusal() {
     let t = Instant::now();
-    let l = Limits::new(PerIpConfig { rate: None, max_conns: Some(1) }, Some(2));
+    let l = Limits::new(
+        PerIpConfig {
+            rate: None,
+            max_conns: Some(1),
+        },
+        Some(2),
+    );
     let a = l.acquire(ip("10.0.0.1"), t).unwrap();
     assert_eq!(l.acquire(ip("10.0.0.1"), t), Err(Refusal::PerIpConns));
     assert_eq!(l.active(), 1, "per-ip refusal gives the global slot back");
@@ -85,7 +109,13 @@ fn global_limit_counts_every_client_and_rolls_back_on_refusal() {
 #[test]
 fn entries_are_forgotten_when_idle_and_full() {
     let t = Instant::now();
-    let l = Limits::new(PerIpConfig { rate: Some(rate(10.0, 1)), max_conns: Some(5) }, None);
+    let l = Limits::new(
+        PerIpConfig {
+            rate: Some(rate(10.0, 1)),
+            max_conns: Some(5),
+        },
+        None,
+    );
     let p = l.acquire(ip("10.0.0.1"), t).unwrap();
     assert_eq!(l.sweep(t), 1);
     l.release(p, t);
@@ -99,7 +129,14 @@ fn no_limits_means_no_table() {
     let l = Limits::new(PerIpConfig::default(), None);
     for _ in 0..1000 {
         let p = l.acquire(ip("10.0.0.1"), t).unwrap();
-        assert_eq!(p, Permit { ip: ip("10.0.0.1"), global: false, per_ip: false });
+        assert_eq!(
+            p,
+            Permit {
+                ip: ip("10.0.0.1"),
+                global: false,
+                per_ip: false
+            }
+        );
     }
     assert_eq!(l.sweep(t), 0);
     assert!(l.same_settings(&PerIpConfig::default(), None));
@@ -109,9 +146,18 @@ fn no_limits_means_no_table() {
 #[test]
 fn admission_guard_releases_on_drop() {
     let t = Instant::now();
-    let l = Arc::new(Limits::new(PerIpConfig { rate: None, max_conns: Some(1) }, Some(1)));
+    let l = Arc::new(Limits::new(
+        PerIpConfig {
+            rate: None,
+            max_conns: Some(1),
+        },
+        Some(1),
+    ));
     let a = Admission::acquire(&l, ip("10.0.0.1"), t).unwrap();
-    assert_eq!(Admission::acquire(&l, ip("10.0.0.1"), t).unwrap_err(), Refusal::MaxConns);
+    assert_eq!(
+        Admission::acquire(&l, ip("10.0.0.1"), t).unwrap_err(),
+        Refusal::MaxConns
+    );
     drop(a);
     assert_eq!(l.active(), 0);
     assert!(Admission::acquire(&l, ip("10.0.0.1"), t).is_ok());

@@ -106,7 +106,11 @@ mod tests {
     fn v1_mixed_families_become_tcp6_and_mapped_become_tcp4() {
         let h = encode(ProxyProtocol::V1, sa("192.0.2.1:1"), sa("[::1]:2"));
         assert_eq!(h, b"PROXY TCP6 ::ffff:192.0.2.1 ::1 1 2\r\n");
-        let h = encode(ProxyProtocol::V1, sa("[::ffff:192.0.2.1]:1"), sa("10.0.0.1:2"));
+        let h = encode(
+            ProxyProtocol::V1,
+            sa("[::ffff:192.0.2.1]:1"),
+            sa("10.0.0.1:2"),
+        );
         assert_eq!(h, b"PROXY TCP4 192.0.2.1 10.0.0.1 1 2\r\n");
     }
 

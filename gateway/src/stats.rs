@@ -146,14 +146,30 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 fn gateway_metrics(out: &mut String, gws: &[GatewayStats]) {
     type Getter = fn(&GatewayStats) -> u64;
     let simple: [(&str, &str, &str, Getter); 4] = [
-        ("commander_gateway_connections_active", "gauge", "Connections open now.", |g| g.active),
-        ("commander_gateway_connections_total", "counter", "Connections admitted.", |g| g.total),
-        ("commander_gateway_idle_timeouts_total", "counter", "Connections closed idle.", |g| {
-            g.idle_timeouts
-        }),
-        ("commander_gateway_drain_kills_total", "counter", "Connections cut by drain.", |g| {
-            g.drain_kills
-        }),
+        (
+            "commander_gateway_connections_active",
+            "gauge",
+            "Connections open now.",
+            |g| g.active,
+        ),
+        (
+            "commander_gateway_connections_total",
+            "counter",
+            "Connections admitted.",
+            |g| g.total,
+        ),
+        (
+            "commander_gateway_idle_timeouts_total",
+            "counter",
+            "Connections closed idle.",
+            |g| g.idle_timeouts,
+        ),
+        (
+            "commander_gateway_drain_kills_total",
+            "counter",
+            "Connections cut by drain.",
+            |g| g.drain_kills,
+        ),
     ];
     for (name, kind, help, get) in simple {
         header(out, name, kind, help);
@@ -193,16 +209,39 @@ fn gateway_metrics(out: &mut String, gws: &[GatewayStats]) {
 fn upstream_metrics(out: &mut String, gws: &[GatewayStats]) {
     type Getter = fn(&UpstreamStats) -> u64;
     let simple: [(&str, &str, &str, Getter); 6] = [
-        ("commander_upstream_connections_active", "gauge", "Open connections.", |u| u.active),
-        ("commander_upstream_connections_total", "counter", "Established.", |u| u.total),
-        ("commander_upstream_connect_failures_total", "counter", "Failed connects.", |u| {
-            u.connect_failures
+        (
+            "commander_upstream_connections_active",
+            "gauge",
+            "Open connections.",
+            |u| u.active,
+        ),
+        (
+            "commander_upstream_connections_total",
+            "counter",
+            "Established.",
+            |u| u.total,
+        ),
+        (
+            "commander_upstream_connect_failures_total",
+            "counter",
+            "Failed connects.",
+            |u| u.connect_failures,
+        ),
+        ("commander_upstream_up", "gauge", "1 when healthy.", |u| {
+            u64::from(u.health == "up")
         }),
-        ("commander_upstream_up", "gauge", "1 when healthy.", |u| u64::from(u.health == "up")),
-        ("commander_upstream_draining", "gauge", "1 while draining.", |u| {
-            u64::from(u.health == "draining")
-        }),
-        ("commander_upstream_weight", "gauge", "Configured weight.", |u| u64::from(u.weight)),
+        (
+            "commander_upstream_draining",
+            "gauge",
+            "1 while draining.",
+            |u| u64::from(u.health == "draining"),
+        ),
+        (
+            "commander_upstream_weight",
+            "gauge",
+            "Configured weight.",
+            |u| u64::from(u.weight),
+        ),
     ];
     for (name, kind, help, get) in simple {
         header(out, name, kind, help);
@@ -236,7 +275,9 @@ fn labels(g: &GatewayStats, u: &UpstreamStats) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -263,7 +304,10 @@ mod tests {
     fn absorb_sums_workers() {
         let mut a = sample(1);
         let mut b = sample(2);
-        b.upstreams.push(UpstreamStats { addr: "10.0.0.2:80".into(), ..Default::default() });
+        b.upstreams.push(UpstreamStats {
+            addr: "10.0.0.2:80".into(),
+            ..Default::default()
+        });
         a.absorb(&b);
         assert_eq!((a.active, a.total), (3, 20));
         assert_eq!(a.refused_for(Refusal::Rate), 4);
@@ -276,14 +320,20 @@ mod tests {
     fn prometheus_text_has_types_and_escaped_labels() {
         let mut g = sample(4);
         g.name = "we\"b".into();
-        let s = Stats { driver: "io_uring".into(), workers: 2, gateways: vec![g] };
+        let s = Stats {
+            driver: "io_uring".into(),
+            workers: 2,
+            gateways: vec![g],
+        };
         let text = s.to_prometheus();
         assert!(text.contains("# TYPE commander_gateway_connections_active gauge"));
         assert!(text.contains("commander_gateway_connections_active{gateway=\"we\\\"b\"} 4"));
-        assert!(text.contains("commander_gateway_refused_total{gateway=\"we\\\"b\",reason=\"rate\"} 2"));
-        assert!(text.contains(
-            "commander_upstream_up{gateway=\"we\\\"b\",upstream=\"10.0.0.1:80\"} 1"
-        ));
+        assert!(
+            text.contains("commander_gateway_refused_total{gateway=\"we\\\"b\",reason=\"rate\"} 2")
+        );
+        assert!(
+            text.contains("commander_upstream_up{gateway=\"we\\\"b\",upstream=\"10.0.0.1:80\"} 1")
+        );
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<u64>().is_ok(), "bad sample line {line}");

@@ -101,6 +101,16 @@ struct MasterArgs {
     /// io_uring use: auto, on or off (COMMANDER_DISABLE_IO_URING=1 forces off).
     #[arg(long, value_enum)]
     io_uring: Option<config::IoUringMode>,
+    /// Serve the console over TLS with this PEM certificate chain (console.tls.cert).
+    #[arg(long, env = "COMMANDER_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (console.tls.key).
+    #[arg(long, env = "COMMANDER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// A reverse proxy whose X-Forwarded-For is believed; repeat for several
+    /// (console.trustedProxies).
+    #[arg(long = "trusted-proxy")]
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -132,7 +142,13 @@ fn load_config(args: &MasterArgs, up: bool) -> anyhow::Result<MasterConfig> {
         io_uring,
     };
     let _ = up;
-    Ok(config::load(args.config.as_deref(), overrides)?)
+    let mut cfg = config::load(args.config.as_deref(), overrides)?;
+    cfg.console = cfg.console.with_overrides(config::ConsoleOverrides {
+        tls_cert: args.tls_cert.clone(),
+        tls_key: args.tls_key.clone(),
+        trusted_proxies: args.trusted_proxies.clone(),
+    })?;
+    Ok(cfg)
 }
 
 /// `auto` lets the endpoint pick; `on` requires io_uring; `off` forbids it.
@@ -161,6 +177,7 @@ fn settings(cfg: &MasterConfig) -> MasterSettings {
             jitter: cfg.heartbeat.jitter,
             retention: cfg.metrics_retention,
         },
+        console: master::console::ConsoleOptions::from_config(cfg),
     }
 }
 
@@ -174,7 +191,7 @@ fn run_master(args: MasterArgs, up: bool) -> anyhow::Result<()> {
         .context("cannot start the control runtime")?;
     rt.block_on(async move {
         let master = start_master(settings(&cfg)).await?;
-        announce(&master);
+        announce(&master).await;
         if up {
             start_local_slave(&master, &cfg)?;
         } else {
@@ -198,10 +215,14 @@ fn run_master(args: MasterArgs, up: bool) -> anyhow::Result<()> {
     })
 }
 
-fn announce(master: &RunningMaster) {
+async fn announce(master: &RunningMaster) {
+    let url = master.console_url();
     println!("commander master ready");
-    println!("console: http://{}/", master.http_addr);
-    println!("api: http://{}/api/v1/nodes", master.http_addr);
+    println!("console: {url}/");
+    println!("api: {url}/api/v1/nodes");
+    if master.registration_open().await {
+        println!("first start: create the administrator account at {url}/register");
+    }
     println!(
         "protocol endpoint: {} on {}",
         master.tcp_addr, master.runtime
@@ -224,6 +245,7 @@ fn start_local_slave(master: &RunningMaster, cfg: &MasterConfig) -> anyhow::Resu
         join,
         docker_socket: PathBuf::from(slave::config::DEFAULT_DOCKER_SOCKET),
         force_legacy: io_uring_choice(cfg.io_uring) == Some(false),
+        ops: slave::agent::OpsOptions::default(),
     };
     std::thread::Builder::new()
         .name("cmdr-local-slave".into())

@@ -481,12 +481,6 @@ fn decide(
     }
 }
 
-impl web::backend::Backend for Cluster {
-    async fn nodes(&self) -> Result<Vec<web::backend::NodeView>, web::backend::BackendError> {
-        Ok(self.node_views())
-    }
-}
-
 #[cfg(test)]
 #[path = "cluster_tests.rs"]
 mod tests;

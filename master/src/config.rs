@@ -24,6 +24,10 @@
 //! metricsRetentionHours: 168
 //! cores: 2                      # protocol endpoint executors; default: available cores
 //! ioUring: auto                 # auto | on | off
+//! console:                      # web console security, see `ConsoleConfig`
+//!   tls: { cert: console.crt, key: console.key }
+//!   trustedProxies: [127.0.0.1]
+//!   lockout: { maxFailures: 5, windowSecs: 900, lockSecs: 900 }
 //! ```
 //!
 //! Precedence, lowest first: built-in defaults, the file, [`MasterOverrides`] (flags and
@@ -40,6 +44,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+
+#[path = "config_console.rs"]
+mod console;
+pub use console::{
+    ConsoleConfig, ConsoleOverrides, DEFAULT_LOCKOUT_MAX_FAILURES, DEFAULT_LOCKOUT_SECS,
+    DEFAULT_LOCKOUT_WINDOW_SECS, TlsPaths,
+};
 
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./data";
@@ -133,6 +144,8 @@ pub struct MasterConfig {
     pub cores: usize,
     /// io_uring use, after overrides and the environment.
     pub io_uring: IoUringMode,
+    /// Web console security (`console`).
+    pub console: ConsoleConfig,
 }
 
 impl MasterConfig {
@@ -225,6 +238,7 @@ struct RawMasterConfig {
     metrics_retention_hours: Option<u64>,
     cores: Option<usize>,
     io_uring: Option<IoUringMode>,
+    console: Option<console::RawConsole>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -473,6 +487,7 @@ fn build(raw: RawMasterConfig, o: MasterOverrides) -> Result<MasterConfig, Confi
         metrics_retention: retention(raw.metrics_retention_hours)?,
         cores: cores(raw.cores)?,
         io_uring: o.io_uring.or(raw.io_uring).unwrap_or_default(),
+        console: console::build(raw.console)?,
     })
 }
 

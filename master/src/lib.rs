@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod endpoint;
 pub mod model;
 pub mod pending;
@@ -11,3 +12,4 @@ pub mod server;
 pub mod store;
 pub mod tokens;
 pub mod ttl;
+pub mod web_backend;

@@ -1,7 +1,12 @@
 //! Requests in flight to slaves: ids, deadlines, and reassembly of streamed results.
 //! Sans-io: the caller passes `now` and owns whatever `W` (a waiter) is.
+//!
+//! Besides its final answer, a request may receive [`ResponseBody::Progress`] updates
+//! (protocol version 2, see `protocol::ops`): they never end it. [`PendingRequests::on_response`]
+//! ignores them; a caller that wants them passes them on through
+//! [`PendingRequests::on_progress`], which also counts them.
 
-use protocol::{Chunk, ResponseBody};
+use protocol::{Chunk, OpError, ResponseBody};
 use std::collections::HashMap;
 
 /// Largest streamed result accepted, bytes.
@@ -16,14 +21,34 @@ pub enum RequestOutcome {
     Streamed(Vec<u8>),
     /// The slave answered with an error, or the stream broke.
     Failed(String),
+    /// The slave refused or failed the operation, with a class of failure (bad argument,
+    /// not found, conflict, ...) that maps to an HTTP status.
+    OpFailed(OpError),
     /// No answer before the deadline.
     TimedOut,
+}
+
+impl RequestOutcome {
+    /// Decodes a streamed answer (the reassembled bytes are an encoded `ResponseBody`) into
+    /// the answer it stands for; other outcomes are returned unchanged.
+    pub fn decode_streamed(self) -> RequestOutcome {
+        match self {
+            RequestOutcome::Streamed(bytes) => match protocol::decode_response_body(&bytes) {
+                Ok(ResponseBody::Failed(e)) => RequestOutcome::OpFailed(*e),
+                Ok(ResponseBody::Error { message }) => RequestOutcome::Failed(message),
+                Ok(body) => RequestOutcome::Done(body),
+                Err(e) => RequestOutcome::Failed(format!("bad streamed answer: {e}")),
+            },
+            other => other,
+        }
+    }
 }
 
 struct Entry<W> {
     deadline_ms: u64,
     waiter: W,
     stream: Option<Stream>,
+    progress: u32,
 }
 
 struct Stream {
@@ -58,9 +83,19 @@ impl<W> PendingRequests<W> {
                 deadline_ms: now_ms.saturating_add(timeout_ms),
                 waiter,
                 stream: None,
+                progress: 0,
             },
         );
         id
+    }
+
+    /// A progress update arrived for request `id`: returns its waiter (to pass the update
+    /// on) and the number of updates so far, or `None` for an unknown (finished) request.
+    /// Progress never ends a request nor moves its deadline.
+    pub fn on_progress(&mut self, id: u64) -> Option<(&mut W, u32)> {
+        let entry = self.entries.get_mut(&id)?;
+        entry.progress = entry.progress.saturating_add(1);
+        Some((&mut entry.waiter, entry.progress))
     }
 
     /// Requests in flight.
@@ -83,6 +118,12 @@ impl<W> PendingRequests<W> {
     pub fn on_response(&mut self, id: u64, body: ResponseBody) -> Option<(W, RequestOutcome)> {
         let entry = self.entries.get_mut(&id)?;
         match body {
+            ResponseBody::Progress(_) => None,
+            ResponseBody::Failed(e) => {
+                let e = *e;
+                let entry = self.entries.remove(&id)?;
+                Some((entry.waiter, RequestOutcome::OpFailed(e)))
+            }
             ResponseBody::Streamed { total_len } if entry.stream.is_none() => {
                 if total_len > MAX_STREAM_BYTES {
                     let e = self.entries.remove(&id)?;
@@ -252,6 +293,65 @@ mod tests {
             Some(((), RequestOutcome::Failed(_)))
         ));
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn progress_does_not_finish_and_typed_failures_are_kept() {
+        use protocol::{ErrorKind, Progress, ProgressEvent};
+        let mut p = PendingRequests::default();
+        let id = p.insert("w", 0, 1000);
+        let progress = || {
+            ResponseBody::Progress(Box::new(Progress {
+                seq: 0,
+                event: ProgressEvent::Step {
+                    step: "pull".into(),
+                },
+            }))
+        };
+        assert_eq!(p.on_response(id, progress()), None);
+        assert_eq!(p.on_progress(id).map(|(w, n)| (*w, n)), Some(("w", 1)));
+        assert_eq!(p.on_progress(id).map(|(_, n)| n), Some(2));
+        assert_eq!(p.len(), 1);
+        let err = OpError::invalid("ports[0]", "bad");
+        assert_eq!(
+            p.on_response(id, ResponseBody::Failed(Box::new(err.clone()))),
+            Some(("w", RequestOutcome::OpFailed(err)))
+        );
+        assert!(p.on_progress(id).is_none(), "late progress ignored");
+        assert!(p.is_empty());
+        let _ = ErrorKind::NotFound;
+    }
+
+    #[test]
+    fn streamed_answers_decode_to_the_body() {
+        let body = ResponseBody::HostInfo(protocol::HostInfo {
+            hostname: "h".into(),
+            os: String::new(),
+            kernel: String::new(),
+            arch: String::new(),
+            cpu_model: String::new(),
+            cpu_cores: 1,
+            mem_total_bytes: 0,
+            swap_total_bytes: 0,
+            disks: vec![],
+            docker_version: None,
+            boot_time_unix: 0,
+        });
+        let bytes = protocol::encode_response_body(&body).unwrap_or_default();
+        let mut p = PendingRequests::default();
+        let id = p.insert((), 0, 1000);
+        let total_len = bytes.len() as u64;
+        p.on_response(id, ResponseBody::Streamed { total_len });
+        let (a, b) = bytes.split_at(bytes.len() / 2);
+        assert_eq!(p.on_chunk(chunk(id, 0, false, a)), None);
+        let (_, outcome) = p
+            .on_chunk(chunk(id, 1, true, b))
+            .unwrap_or(((), RequestOutcome::TimedOut));
+        assert_eq!(outcome.decode_streamed(), RequestOutcome::Done(body));
+        assert!(matches!(
+            RequestOutcome::Streamed(b"junk".to_vec()).decode_streamed(),
+            RequestOutcome::Failed(_)
+        ));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! wired together. Used by `commander master`, `commander up`, tests and the benchmark.
 
 use crate::cluster::{Cluster, ClusterTiming};
+use crate::console::{ConsoleError, ConsoleOptions, PreparedConsole};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
 use crate::store::{LmdbStore, Store, StoreError};
 use crate::tokens::{issue_join_token, now_ms};
@@ -40,6 +41,8 @@ pub struct MasterSettings {
     pub io_uring: Option<bool>,
     /// Heartbeat timing.
     pub timing: ClusterTiming,
+    /// Web console security: session secret and lifetime, TLS, proxies, lockout.
+    pub console: ConsoleOptions,
 }
 
 /// The master could not start.
@@ -54,6 +57,9 @@ pub enum MasterError {
     /// Endpoint failure.
     #[error(transparent)]
     Endpoint(#[from] endpoint::EndpointError),
+    /// The console's secret or TLS files could not be loaded.
+    #[error("console: {0}")]
+    Console(#[from] ConsoleError),
     /// HTTP bind failure.
     #[error("cannot listen on {0} for the console: {1}")]
     Http(SocketAddr, std::io::Error),
@@ -66,6 +72,10 @@ pub enum MasterError {
 pub struct RunningMaster {
     /// Where the console listens.
     pub http_addr: SocketAddr,
+    /// Whether the console is served over TLS (`https://`).
+    pub console_tls: bool,
+    /// Console accounts, sessions and audit log.
+    pub auth_store: Arc<dyn web::AuthStore>,
     /// Where the protocol endpoint listens.
     pub tcp_addr: SocketAddr,
     /// What slaves dial (printed in join tokens).
@@ -115,12 +125,16 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     std::fs::create_dir_all(&s.data_dir).map_err(|e| MasterError::Io(s.data_dir.clone(), e))?;
     let keys = Arc::new(master_keys(&s.data_dir)?);
     let (data_db, perf_db) = (s.data_db.clone(), s.performance_db.clone());
-    let store: Arc<dyn Store> =
+    let lmdb: Arc<LmdbStore> =
         tokio::task::spawn_blocking(move || LmdbStore::open(&data_db, &perf_db))
             .await
             .map_err(|e| MasterError::Key(e.to_string()))
             .and_then(|r| r.map_err(MasterError::from))
             .map(Arc::new)?;
+    let auth_store: Arc<dyn web::AuthStore> = lmdb.clone();
+    let PreparedConsole { console, tls } =
+        crate::console::prepare(&s.data_dir, Arc::clone(&auth_store), &s.console)?;
+    let store: Arc<dyn Store> = lmdb;
     let cluster = Cluster::open(store, s.timing)?;
     let (events_tx, events_rx) = async_channel::bounded(endpoint::EVENT_QUEUE);
     let ep_config = EndpointConfig {
@@ -152,12 +166,19 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         .local_addr()
         .map_err(|e| MasterError::Http(s.http_addr, e))?;
     let (http_stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let router = web::router(Arc::new(cluster.clone()));
-    let http_task = tokio::spawn(web::serve(listener, router, async move {
+    let router = web::router(Arc::new(cluster.clone()), console);
+    let shutdown = async move {
         let _ = stop_rx.await;
-    }));
+    };
+    let console_tls = tls.is_some();
+    let http_task = match tls {
+        Some(tls) => tokio::spawn(web::serve_tls(listener, tls, router, shutdown)),
+        None => tokio::spawn(web::serve(listener, router, shutdown)),
+    };
     Ok(RunningMaster {
         http_addr,
+        console_tls,
+        auth_store,
         tcp_addr: endpoint.local_addr,
         advertise_addr,
         runtime: endpoint.runtime,
@@ -180,6 +201,22 @@ impl RunningMaster {
             now_ms(),
             note,
         )
+    }
+
+    /// The console's base URL, `http://` or `https://`.
+    pub fn console_url(&self) -> String {
+        let scheme = if self.console_tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.http_addr)
+    }
+
+    /// Whether the console still waits for its first user (registration open).
+    pub async fn registration_open(&self) -> bool {
+        let store = Arc::clone(&self.auth_store);
+        tokio::task::spawn_blocking(move || store.registration_closed())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .is_some_and(|closed| !closed)
     }
 
     /// Stops the console and the endpoint and flushes pending samples.

@@ -1,6 +1,6 @@
 //! rkyv encoding of [`Message`]; decoding always goes through checked access.
 
-use crate::message::{ArchivedMessage, Message};
+use crate::message::{ArchivedMessage, ArchivedResponseBody, Message, ResponseBody};
 use rkyv::rancor;
 use thiserror::Error;
 
@@ -41,6 +41,23 @@ pub fn access_message(bytes: &[u8]) -> Result<&ArchivedMessage, CodecError> {
 pub fn decode_message(bytes: &[u8]) -> Result<Message, CodecError> {
     let archived = access_message(bytes)?;
     rkyv::deserialize::<Message, rancor::Error>(archived)
+        .map_err(|e| CodecError::Invalid(e.to_string()))
+}
+
+/// Serialises a final answer on its own: the bytes a streamed answer's chunks carry (see
+/// [`crate::ops`]). Not limited to [`MAX_MESSAGE_LEN`]: that is what streaming is for.
+pub fn encode_response_body(body: &ResponseBody) -> Result<Vec<u8>, CodecError> {
+    rkyv::to_bytes::<rancor::Error>(body)
+        .map(|b| b.into_vec())
+        .map_err(|e| CodecError::Encode(e.to_string()))
+}
+
+/// Validates and deserialises the reassembled bytes of a streamed answer.
+pub fn decode_response_body(bytes: &[u8]) -> Result<ResponseBody, CodecError> {
+    // The workspace's rkyv format is unaligned, so a plain reassembled `Vec` is read in place.
+    let archived = rkyv::access::<ArchivedResponseBody, rancor::Error>(bytes)
+        .map_err(|e| CodecError::Invalid(e.to_string()))?;
+    rkyv::deserialize::<ResponseBody, rancor::Error>(archived)
         .map_err(|e| CodecError::Invalid(e.to_string()))
 }
 

@@ -5,7 +5,7 @@
 use super::*;
 use crate::message::*;
 
-fn samples() -> Vec<(&'static str, Message)> {
+fn base_samples() -> Vec<(&'static str, Message)> {
     let host = HostInfo {
         hostname: "node-1".into(),
         os: "Debian GNU/Linux 12".into(),
@@ -149,6 +149,17 @@ fn samples() -> Vec<(&'static str, Message)> {
     ]
 }
 
+/// The base messages plus one sample per operation, answer and progress event
+/// (`crate::ops::samples`).
+fn samples() -> Vec<(String, Message)> {
+    let mut all: Vec<(String, Message)> = base_samples()
+        .into_iter()
+        .map(|(n, m)| (n.to_string(), m))
+        .collect();
+    all.extend(crate::ops::samples::op_samples());
+    all
+}
+
 fn golden_path(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("golden")
@@ -161,7 +172,7 @@ fn golden_bytes_per_message_type() {
     for (name, msg) in samples() {
         let bytes = encode_message(&msg).unwrap();
         let hex = crate::keys::hex(&bytes);
-        let path = golden_path(name);
+        let path = golden_path(&name);
         if update {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, format!("{hex}\n")).unwrap();
@@ -177,13 +188,69 @@ fn golden_bytes_per_message_type() {
 fn every_variant_has_a_golden_sample() {
     let names: std::collections::BTreeSet<_> = samples().iter().map(|(_, m)| m.name()).collect();
     assert_eq!(names.len(), 10, "one sample per Message variant: {names:?}");
+    let files: std::collections::BTreeSet<_> = samples().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        files.len(),
+        samples().len(),
+        "golden sample names are unique"
+    );
+    // 12 base messages + 11 host ops + 8 host answers + 29 Docker ops + 19 Docker answers
+    // + 3 progress events + failed, cancel, cancelled, host-info request and pong.
+    assert_eq!(files.len(), 12 + 11 + 8 + 29 + 19 + 3 + 5);
+    let golden = std::fs::read_dir(golden_path("x").parent().unwrap())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "hex"))
+        })
+        .count();
+    assert_eq!(
+        golden,
+        files.len(),
+        "a golden file per sample and no stale ones"
+    );
+}
+
+#[test]
+fn request_and_response_bodies_have_samples() {
+    let mut req = std::collections::HashSet::new();
+    let mut resp = std::collections::HashSet::new();
+    for (_, m) in samples() {
+        match m {
+            Message::Request(r) => {
+                req.insert(std::mem::discriminant(&r.body));
+            }
+            Message::Response(r) => {
+                resp.insert(std::mem::discriminant(&r.body));
+            }
+            _ => {}
+        }
+    }
+    // Ping, HostInfo, Host, Docker, Cancel.
+    assert_eq!(req.len(), 5);
+    // Pong, HostInfo, Error, Host, Docker, Progress, Failed, Cancelled; Streamed is covered
+    // by the streaming tests of the slave and the master's pending table.
+    assert_eq!(resp.len(), 8);
+}
+
+#[test]
+fn streamed_bodies_round_trip() {
+    for (_, m) in samples() {
+        if let Message::Response(r) = m {
+            let bytes = encode_response_body(&r.body).unwrap();
+            assert_eq!(decode_response_body(&bytes).unwrap(), r.body);
+            for len in 0..bytes.len().min(256) {
+                let _ = decode_response_body(&bytes[..len]);
+            }
+        }
+    }
 }
 
 #[test]
 fn garbage_is_an_error_not_a_panic() {
     assert!(decode_message(&[]).is_err());
     assert!(decode_message(&[0xFF; 64]).is_err());
-    let bytes = encode_message(&samples()[4].1).unwrap();
+    let bytes = encode_message(&base_samples()[4].1).unwrap();
     // rkyv has no checksum (integrity is the session's job): a prefix may happen to be a
     // valid archive, but reading any prefix must never panic or read out of bounds.
     for len in 0..bytes.len() {

@@ -9,6 +9,7 @@
 //!   checked access ([`codec`]).
 //! * [`session`]: the Noise `XX` handshake and the encrypted transport on top of frames;
 //!   messages larger than one frame are split and reassembled.
+//! * [`ops`]: host and Docker operations, their answers, progress and argument checks.
 //! * [`token`]: the one-time join token a master prints and a slave presents once.
 //! * [`version`]: protocol version negotiation.
 //! * [`keys`]: static key pairs and their fingerprints.
@@ -17,14 +18,18 @@ pub mod codec;
 pub mod frame;
 pub mod keys;
 pub mod message;
+pub mod ops;
 pub mod session;
 pub mod token;
 pub mod version;
 
-pub use codec::{CodecError, decode_message, encode_message};
+pub use codec::{
+    CodecError, decode_message, decode_response_body, encode_message, encode_response_body,
+};
 pub use frame::{Frame, FrameDecoder, FrameError, FrameHeader, FrameKind, MAX_FRAME_LEN};
 pub use keys::{KeyError, StaticKeys, fingerprint};
 pub use message::*;
+pub use ops::{ErrorKind, OpError, Progress, ProgressEvent};
 pub use session::{PeerCheck, Session, SessionError, SessionEvent};
 pub use token::{JoinToken, TokenError};
-pub use version::{PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN, negotiate};
+pub use version::{OPS_VERSION, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN, negotiate};

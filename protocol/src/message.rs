@@ -5,6 +5,8 @@
 //! [`Welcome`], [`Reject`], [`Request`] and [`DesiredState`]. Receivers refuse a message that
 //! travels the wrong way. Changing any type here changes the wire format: bump
 //! [`crate::version::PROTOCOL_VERSION_MAX`] and the golden bytes in `codec`'s tests.
+//! Version 2 added host and Docker operations ([`crate::ops`]): a master sends them only on a
+//! session whose negotiated version is at least [`crate::version::OPS_VERSION`].
 
 // rkyv's derive generates archived twins of the enums below whose variant fields carry no
 // docs; every type written here is documented by hand.
@@ -285,6 +287,29 @@ pub enum RequestBody {
     Ping,
     /// Send the host facts again.
     HostInfo,
+    /// A host operation (protocol version 2).
+    Host(Box<crate::ops::host::HostOp>),
+    /// A Docker Engine operation (protocol version 2).
+    Docker(Box<crate::ops::docker::DockerOp>),
+    /// Stop the request `id` in flight (a followed log, a pull); answered with
+    /// [`ResponseBody::Cancelled`] (protocol version 2).
+    Cancel {
+        /// The request to stop.
+        id: u64,
+    },
+}
+
+impl RequestBody {
+    /// A short name for logs and audit records (`host.signal`, `docker.pull_image`).
+    pub fn name(&self) -> String {
+        match self {
+            Self::Ping => "ping".into(),
+            Self::HostInfo => "host_info".into(),
+            Self::Host(op) => format!("host.{}", op.name()),
+            Self::Docker(op) => format!("docker.{}", op.name()),
+            Self::Cancel { .. } => "cancel".into(),
+        }
+    }
 }
 
 /// Master → slave: a request with an id and a deadline.
@@ -317,6 +342,27 @@ pub enum ResponseBody {
         /// What went wrong, for a person.
         message: String,
     },
+    /// Answer to a host operation (protocol version 2).
+    Host(Box<crate::ops::host::HostReply>),
+    /// Answer to a Docker operation (protocol version 2).
+    Docker(Box<crate::ops::docker_reply::DockerReply>),
+    /// Not final: progress of a long operation; the final answer follows (see [`crate::ops`]).
+    Progress(Box<crate::ops::Progress>),
+    /// An operation failed, with a class of failure and the field at fault.
+    Failed(Box<crate::ops::OpError>),
+    /// Answer to [`RequestBody::Cancel`].
+    Cancelled {
+        /// Whether the named request was still running.
+        found: bool,
+    },
+}
+
+impl ResponseBody {
+    /// Whether this ends the request (everything but [`ResponseBody::Progress`]; a
+    /// [`ResponseBody::Streamed`] answer ends with its last chunk).
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::Progress(_))
+    }
 }
 
 /// Slave → master: the answer to request `id`.

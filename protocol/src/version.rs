@@ -3,7 +3,10 @@
 /// Lowest message-format version this build speaks.
 pub const PROTOCOL_VERSION_MIN: u16 = 1;
 /// Highest message-format version this build speaks.
-pub const PROTOCOL_VERSION_MAX: u16 = 1;
+pub const PROTOCOL_VERSION_MAX: u16 = 2;
+/// First version with host and Docker operations, progress, typed failures and cancel
+/// ([`crate::ops`]); a master must not send them on a session of a lower version.
+pub const OPS_VERSION: u16 = 2;
 
 /// The highest version in both `[peer_min, peer_max]` and our range, if any.
 pub fn negotiate(peer_min: u16, peer_max: u16) -> Option<u16> {

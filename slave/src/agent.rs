@@ -5,12 +5,15 @@
 //!
 //! It runs on monoio: io_uring when the kernel allows it, otherwise (or when forced) the
 //! legacy epoll driver. Reading and writing run as separate tasks so no in-flight read is
-//! ever cancelled.
+//! ever cancelled. Ping and host facts are answered on the reader; host and Docker
+//! operations are handed to [`crate::remote::Dispatcher`], which runs them elsewhere and
+//! answers through the writer channel.
 
 use crate::backoff::Backoff;
 use crate::hostinfo::collect_host_info;
 use crate::identity::{self, Enrollment, IdentityError};
 use crate::metrics::MetricSampler;
+use crate::remote::{Dispatcher, RemoteConfig};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 use protocol::{
@@ -43,6 +46,29 @@ pub struct AgentOptions {
     pub docker_socket: PathBuf,
     /// Use the epoll driver even where io_uring works.
     pub force_legacy: bool,
+    /// Settings of host and Docker operations.
+    pub ops: OpsOptions,
+}
+
+/// Settings of the operations the master may ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpsOptions {
+    /// The hosts file to view and edit.
+    pub hosts_file: PathBuf,
+    /// Host directories under which containers may bind-mount paths.
+    pub bind_roots: Vec<PathBuf>,
+}
+
+impl Default for OpsOptions {
+    fn default() -> Self {
+        Self {
+            hosts_file: PathBuf::from(crate::config::DEFAULT_HOSTS_FILE),
+            bind_roots: crate::config::DEFAULT_BIND_ROOTS
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
+        }
+    }
 }
 
 /// The agent cannot continue.
@@ -113,9 +139,15 @@ fn random_u64() -> u64 {
 async fn agent_loop(options: AgentOptions, keys: StaticKeys) -> Result<(), AgentError> {
     let mut backoff = Backoff::default();
     let mut sampler = MetricSampler::new();
+    let mut dispatcher = Dispatcher::new(RemoteConfig {
+        data_dir: options.data_dir.clone(),
+        docker_socket: options.docker_socket.clone(),
+        hosts_file: options.ops.hosts_file.clone(),
+        bind_roots: options.ops.bind_roots.clone(),
+    });
     loop {
         let started = std::time::Instant::now();
-        match one_session(&options, &keys, &mut sampler).await {
+        match one_session(&options, &keys, &mut sampler, &mut dispatcher).await {
             SessionEnd::Fatal(e) => return Err(e),
             SessionEnd::Retry(why) => {
                 if started.elapsed() >= STABLE_SESSION {
@@ -161,6 +193,7 @@ async fn one_session(
     options: &AgentOptions,
     keys: &StaticKeys,
     sampler: &mut MetricSampler,
+    dispatcher: &mut Dispatcher,
 ) -> SessionEnd {
     let (addr, check, auth, enrolling) = match plan(options) {
         Ok(p) => p,
@@ -188,7 +221,10 @@ async fn one_session(
     }
     tracing::info!(node_id = welcome.node_id, master = %addr, "session established");
     let interval = Duration::from_millis(u64::from(welcome.heartbeat_interval_ms.max(100)));
-    run_session(stream, session, interval, options, sampler).await
+    dispatcher.begin_session();
+    let end = run_session(stream, session, interval, options, sampler, dispatcher).await;
+    dispatcher.end_session();
+    end
 }
 
 async fn write_all(stream: &mut TcpStream, bytes: Vec<u8>) -> Result<(), String> {
@@ -203,7 +239,8 @@ async fn handshake(
     auth: HelloAuth,
 ) -> Result<(TcpStream, Session, protocol::Welcome), SessionEnd> {
     let retry = |s: String| SessionEnd::Retry(s);
-    let mut stream = crate::connect::dial(addr).map_err(|e| retry(format!("connect {addr}: {e}")))?;
+    let mut stream =
+        crate::connect::dial(addr).map_err(|e| retry(format!("connect {addr}: {e}")))?;
     let mut session = Session::initiator(keys, check).map_err(|e| retry(e.to_string()))?;
     write_all(&mut stream, session.take_output())
         .await
@@ -278,6 +315,7 @@ async fn run_session(
     interval: Duration,
     options: &AgentOptions,
     sampler: &mut MetricSampler,
+    dispatcher: &mut Dispatcher,
 ) -> SessionEnd {
     let session = Rc::new(RefCell::new(session));
     let (mut rd, mut wr) = stream.into_split();
@@ -333,7 +371,7 @@ async fn run_session(
             sampler
         })
     };
-    let end = read_loop(&mut rd, &session, &tx, options).await;
+    let end = read_loop(&mut rd, &session, &tx, options, dispatcher).await;
     tx.close();
     writer.await;
     *sampler = heartbeats.await;
@@ -345,6 +383,7 @@ async fn read_loop<R: AsyncReadRent>(
     session: &Rc<RefCell<Session>>,
     tx: &async_channel::Sender<Message>,
     options: &AgentOptions,
+    dispatcher: &mut Dispatcher,
 ) -> String {
     let mut buf = vec![0u8; 4096];
     let mut events = Vec::new();
@@ -362,7 +401,7 @@ async fn read_loop<R: AsyncReadRent>(
         let result = session.borrow_mut().receive(&buf[..n], &mut events);
         for ev in events.drain(..) {
             if let SessionEvent::Message(msg) = ev
-                && let Some(reply) = handle_message(msg, options)
+                && let Some(reply) = handle_message(msg, options, dispatcher, tx)
                 && tx.send(reply).await.is_err()
             {
                 return "writer stopped".into();
@@ -374,8 +413,14 @@ async fn read_loop<R: AsyncReadRent>(
     }
 }
 
-/// Answers one message from the master.
-fn handle_message(msg: Message, options: &AgentOptions) -> Option<Message> {
+/// Answers one message from the master, at once (ping, host facts) or through the
+/// dispatcher (operations, whose answers it sends on `tx` itself).
+fn handle_message(
+    msg: Message,
+    options: &AgentOptions,
+    dispatcher: &mut Dispatcher,
+    tx: &async_channel::Sender<Message>,
+) -> Option<Message> {
     match msg {
         Message::Request(req) => {
             let body = match req.body {
@@ -383,8 +428,16 @@ fn handle_message(msg: Message, options: &AgentOptions) -> Option<Message> {
                 RequestBody::HostInfo => {
                     ResponseBody::HostInfo(collect_host_info(&options.docker_socket))
                 }
+                _ => {
+                    dispatcher.on_request(req, tx);
+                    return None;
+                }
             };
             Some(Message::Response(Response { id: req.id, body }))
+        }
+        Message::Chunk(chunk) => {
+            dispatcher.on_chunk(chunk, tx);
+            None
         }
         Message::DesiredState(d) => {
             tracing::info!(

@@ -62,6 +62,10 @@ pub fn run(args: SlaveArgs) -> Result<(), SlaveCliError> {
         join,
         docker_socket: cfg.docker_socket,
         force_legacy: cfg.io_uring == IoUringMode::Off,
+        ops: agent::OpsOptions {
+            hosts_file: cfg.hosts_file,
+            bind_roots: cfg.bind_roots,
+        },
     })?;
     Ok(())
 }

@@ -13,6 +13,8 @@
 //! dataDir: ./data/slave              # new: where the slave keeps its key and state
 //! dockerSocket: /var/run/docker.sock # new
 //! ioUring: auto                      # new: auto | on | off
+//! hostsFile: /etc/hosts              # new: the hosts file the master may view and edit
+//! bindRoots: [/srv, /data]           # new: host directories containers may bind-mount
 //! # accepted for compatibility with the original and ignored:
 //! masterHttp: "http://192.168.0.9:18888"
 //! exeStoreHousePath: "/home/exeStoreHousePath_Linux/"
@@ -45,6 +47,10 @@ pub const DEFAULT_MASTER_PORT: u16 = 17777;
 /// The original's master UDP port; still accepted, but a slave dialling it reaches nothing
 /// unless the master's TCP port was moved there, so loading it logs a warning.
 pub const ORIGINAL_MASTER_UDP_PORT: u16 = 16666;
+/// Default hosts file the master may view and edit.
+pub const DEFAULT_HOSTS_FILE: &str = "/etc/hosts";
+/// Default host directories under which containers may bind-mount paths.
+pub const DEFAULT_BIND_ROOTS: &[&str] = &["/srv", "/data"];
 /// Environment variable that forces io_uring off when set to `1`, `true`, `yes` or `on`.
 pub const DISABLE_IO_URING_ENV: &str = "COMMANDER_DISABLE_IO_URING";
 
@@ -110,6 +116,10 @@ pub struct SlaveConfig {
     pub docker_socket: PathBuf,
     /// io_uring use, after overrides and the environment.
     pub io_uring: IoUringMode,
+    /// The hosts file host operations view and edit.
+    pub hosts_file: PathBuf,
+    /// Host directories under which containers may bind-mount paths (empty: none).
+    pub bind_roots: Vec<PathBuf>,
 }
 
 impl Default for SlaveConfig {
@@ -119,6 +129,8 @@ impl Default for SlaveConfig {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             docker_socket: PathBuf::from(DEFAULT_DOCKER_SOCKET),
             io_uring: IoUringMode::Auto,
+            hosts_file: PathBuf::from(DEFAULT_HOSTS_FILE),
+            bind_roots: DEFAULT_BIND_ROOTS.iter().map(PathBuf::from).collect(),
         }
     }
 }
@@ -177,6 +189,8 @@ struct RawSlaveConfig {
     data_dir: Option<PathBuf>,
     docker_socket: Option<PathBuf>,
     io_uring: Option<IoUringMode>,
+    hosts_file: Option<PathBuf>,
+    bind_roots: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -316,7 +330,26 @@ fn validate(raw: RawSlaveConfig) -> Result<SlaveConfig, ConfigError> {
     if let Some(mode) = raw.io_uring {
         config.io_uring = mode;
     }
+    if let Some(file) = raw.hosts_file {
+        config.hosts_file = non_empty_path("hostsFile", file)?;
+    }
+    if let Some(roots) = raw.bind_roots {
+        config.bind_roots = roots
+            .into_iter()
+            .map(validate_bind_root)
+            .collect::<Result<_, _>>()?;
+    }
     Ok(config)
+}
+
+/// Checks one `bindRoots` entry ([`crate::docker::ops::check_bind_root`]).
+fn validate_bind_root(root: PathBuf) -> Result<PathBuf, ConfigError> {
+    crate::docker::ops::check_bind_root(&root)
+        .map(|()| root)
+        .map_err(|message| ConfigError::Invalid {
+            key: "bindRoots",
+            message,
+        })
 }
 
 fn apply_overrides(config: &mut SlaveConfig, o: SlaveOverrides) -> Result<(), ConfigError> {
@@ -584,6 +617,31 @@ fileServer:
             IoUringMode::with_disable_flag(IoUringMode::On, Some("")),
             IoUringMode::On
         );
+    }
+
+    #[test]
+    fn hosts_file_and_bind_roots() {
+        let c = from_yaml_str("hostsFile: /tmp/h\nbindRoots: [/srv/apps, /data]\n").unwrap();
+        assert_eq!(c.hosts_file, PathBuf::from("/tmp/h"));
+        assert_eq!(
+            c.bind_roots,
+            vec![PathBuf::from("/srv/apps"), PathBuf::from("/data")]
+        );
+        let c = from_yaml_str("bindRoots: []\n").unwrap();
+        assert!(c.bind_roots.is_empty());
+        for bad in [
+            "/",
+            "/etc",
+            "/etc/app",
+            "relative",
+            "/srv/../etc",
+            "/var",
+            "/var/lib",
+        ] {
+            let err = from_yaml_str(&format!("bindRoots: [\"{bad}\"]\n")).unwrap_err();
+            assert!(err.to_string().contains("bindRoots"), "{bad}: {err}");
+        }
+        assert!(from_yaml_str("hostsFile: ''\n").is_err());
     }
 
     #[test]

@@ -15,7 +15,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Resolves `addr` (`host:port`) and connects to the first address that answers. Blocking:
 /// the agent has nothing else to do until it is connected.
 pub fn dial(addr: &str) -> io::Result<monoio::net::TcpStream> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{addr} resolves to nothing"));
+    let mut last = io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{addr} resolves to nothing"),
+    );
     for sa in addr.to_socket_addrs()? {
         match dial_one(sa) {
             Ok(s) => return monoio::net::TcpStream::from_std(s),
@@ -26,7 +29,11 @@ pub fn dial(addr: &str) -> io::Result<monoio::net::TcpStream> {
 }
 
 fn dial_one(sa: SocketAddr) -> io::Result<std::net::TcpStream> {
-    let domain = if sa.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let domain = if sa.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
     let sock = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     sock.set_tcp_nodelay(true)?;
     let keepalive = TcpKeepalive::new()
@@ -48,7 +55,10 @@ mod tests {
     fn dials_a_listener_and_reports_refusal() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
-        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build().unwrap();
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
         rt.block_on(async {
             assert!(dial(&addr).is_ok());
         });

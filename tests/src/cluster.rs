@@ -1,6 +1,6 @@
 //! A master and slaves as separate `commander` processes on loopback.
 
-use crate::http::get_json;
+use crate::http::{get_json, post_json, remember_token};
 use crate::process::{Proc, commander_bin};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -25,6 +25,33 @@ pub struct MasterProc {
     pub tcp: SocketAddr,
     /// The join token it printed.
     pub token: String,
+    /// A console session token of [`ADMIN`] (also remembered for `http`, see `crate::http`).
+    pub api_token: String,
+}
+
+/// The console administrator the tests register at a master's first start.
+pub const ADMIN: &str = "e2e-admin";
+/// Their password.
+pub const ADMIN_PASSWORD: &str = "End-to-end secret 1";
+
+/// Registers [`ADMIN`] if the console has no user yet, logs in, and remembers the token
+/// for `http`. Returns the token.
+pub fn console_login(http: SocketAddr) -> anyhow::Result<String> {
+    let creds = serde_json::json!({ "username": ADMIN, "password": ADMIN_PASSWORD });
+    let (status, body) = post_json(http, "/api/v1/auth/register", &creds)?;
+    // 201 at the first start, 403 once registered (a restarted master).
+    anyhow::ensure!(
+        status == 201 || status == 403,
+        "register: status {status} {body}"
+    );
+    let (status, body) = post_json(http, "/api/v1/auth/login", &creds)?;
+    anyhow::ensure!(status == 200, "login: status {status} {body}");
+    let token = body["token"]
+        .as_str()
+        .context("login answered no token")?
+        .to_owned();
+    remember_token(http, &token);
+    Ok(token)
 }
 
 /// Writes the fast-heartbeat config into `dir` and returns its path.
@@ -73,11 +100,13 @@ pub fn start_master(
     let tcp: SocketAddr = after(&ep, "slaves dial: ")?.parse().context("tcp addr")?;
     let tok = proc.wait_line("join token", STARTUP)?;
     let token = after(&tok, "): ")?.to_owned();
+    let api_token = console_login(http)?;
     Ok(MasterProc {
         proc,
         http,
         tcp,
         token,
+        api_token,
     })
 }
 
@@ -127,7 +156,7 @@ pub fn node_id_of(slave_dir: &Path) -> anyhow::Result<u64> {
         .context("node_id")
 }
 
-/// `GET /api/v1/nodes` as a list.
+/// `GET /api/v1/nodes` as a list (with the token remembered for `http`).
 pub fn nodes(http: SocketAddr) -> anyhow::Result<Vec<serde_json::Value>> {
     let v = get_json(http, "/api/v1/nodes")?;
     v.as_array().cloned().context("nodes is not an array")

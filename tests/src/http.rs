@@ -1,9 +1,33 @@
 //! A tiny blocking HTTP/1.1 client for tests (GET and POST with `Connection: close`).
+//!
+//! Every `/api/v1` route but login, registration and health needs
+//! `Authorization: Bearer TOKEN`. [`remember_token`] records the token of a master's console
+//! address (done by `cluster::start_master`), and [`request`] and [`get_json`] send it to
+//! that address from then on; [`request_as`] picks the token (or none) explicitly.
 
 use anyhow::{Context, bail};
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+
+fn tokens() -> &'static Mutex<HashMap<SocketAddr, String>> {
+    static TOKENS: OnceLock<Mutex<HashMap<SocketAddr, String>>> = OnceLock::new();
+    TOKENS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Sends `token` as the Bearer token of every later request to `addr`.
+pub fn remember_token(addr: SocketAddr, token: &str) {
+    let mut map = tokens().lock().unwrap_or_else(|e| e.into_inner());
+    map.insert(addr, token.to_owned());
+}
+
+/// The token remembered for `addr`.
+pub fn token_for(addr: SocketAddr) -> Option<String> {
+    let map = tokens().lock().unwrap_or_else(|e| e.into_inner());
+    map.get(&addr).cloned()
+}
 
 /// A response: status code and body.
 #[derive(Debug)]
@@ -16,9 +40,21 @@ pub struct HttpResponse {
     pub body: String,
 }
 
-/// Sends a request and reads the whole response.
+/// Sends a request (with the token remembered for `addr`, if any) and reads the whole
+/// response.
 pub fn request(
     addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> anyhow::Result<HttpResponse> {
+    request_as(addr, token_for(addr).as_deref(), method, path, body)
+}
+
+/// Sends a request with `token` as its Bearer token (or no `Authorization` at all).
+pub fn request_as(
+    addr: SocketAddr,
+    token: Option<&str>,
     method: &str,
     path: &str,
     body: Option<&str>,
@@ -27,8 +63,9 @@ pub fn request(
         .with_context(|| format!("connect {addr}"))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     let body = body.unwrap_or("");
+    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes())?;
@@ -78,4 +115,20 @@ pub fn get_json(addr: SocketAddr, path: &str) -> anyhow::Result<serde_json::Valu
         bail!("GET {path}: status {} body {}", r.status, r.body);
     }
     serde_json::from_str(&r.body).with_context(|| format!("GET {path}: not JSON: {}", r.body))
+}
+
+/// `POST path` with a JSON body: the status and the body parsed as JSON (`null` if empty).
+pub fn post_json(
+    addr: SocketAddr,
+    path: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let r = request(addr, "POST", path, Some(&body.to_string()))?;
+    let json = if r.body.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&r.body)
+            .with_context(|| format!("POST {path}: not JSON: {}", r.body))?
+    };
+    Ok((r.status, json))
 }

@@ -47,8 +47,12 @@ fn master_and_two_slaves_survive_kill_and_restart() -> anyhow::Result<()> {
     })?;
 
     let tcp_port = master.tcp.port();
+    let old_token = master.api_token.clone();
     master.proc.kill();
     let master = start_master(&mdir, &config, tcp_port, &[])?;
+    // Sessions and the signing secret survive the restart: the old token still works.
+    let r = e2e::http::request_as(master.http, Some(&old_token), "GET", "/api/v1/nodes", None)?;
+    assert_eq!(r.status, 200, "{}", r.body);
     let list = wait_for("survivor back online after master restart", WAIT, || {
         let list = nodes(master.http).ok()?;
         online_with_metrics(&list, id1).then_some(list)
@@ -77,6 +81,40 @@ fn portable_master_serves_slaves_and_revoked_node_is_refused() -> anyhow::Result
         master.proc.lines().iter().any(|l| l.contains("portable")),
         "master logs the fallback runtime"
     );
+    // The API needs the console token; the first start offered registration once.
+    let r = e2e::http::request_as(master.http, None, "GET", "/api/v1/nodes", None)?;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("\"error\""), "{}", r.body);
+    assert!(
+        master
+            .proc
+            .lines()
+            .iter()
+            .any(|l| l.contains("create the administrator account")),
+        "the first start points at registration"
+    );
+    let (status, _) = e2e::http::post_json(
+        master.http,
+        "/api/v1/auth/register",
+        &serde_json::json!({ "username": "second", "password": "Another secret 2" }),
+    )?;
+    assert_eq!(status, 403, "registration happens once");
+    let audit = e2e::http::get_json(master.http, "/api/v1/audit?action=auth")?;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        actions,
+        ["auth.register", "auth.login", "auth.register"],
+        "{audit}"
+    );
+    let (status, _) =
+        e2e::http::post_json(master.http, "/api/v1/auth/logout", &serde_json::json!({}))?;
+    assert_eq!(status, 200);
+    let r = e2e::http::request(master.http, "GET", "/api/v1/nodes", None)?;
+    assert_eq!(r.status, 401, "a logged-out token is refused");
+    e2e::cluster::console_login(master.http)?;
     let sdir = tmp.path().join("s");
     let mut slave = start_slave("slave", &sdir, Some(&master.token), None, &[])?;
     let id = wait_for("enrolled", WAIT, || node_id_of(&sdir).ok())?;

@@ -1,13 +1,32 @@
 //! The JSON REST API under `/api/v1`: response shapes, handlers and the error mapping.
 
+use crate::auth::AuthContext;
 use crate::backend::{Backend, BackendError, NodeView};
 use crate::format::format_rfc3339_ms;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::sync::Arc;
+
+/// A JSON body whose rejection (wrong content type, malformed JSON, missing field) is a
+/// JSON error like every other API error. Only `Content-Type: application/json` is
+/// accepted, which a cross-origin HTML form cannot send (see `auth::guard`).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| ApiJson(v))
+            .map_err(|rej| ApiError::new(rej.status(), rej.body_text()))
+    }
+}
 
 /// One element of `GET /api/v1/nodes`.
 ///
@@ -105,10 +124,21 @@ pub fn backend_status(err: &BackendError) -> StatusCode {
 }
 
 /// `GET /api/v1/nodes`.
-pub async fn nodes<B: Backend>(State(backend): State<Arc<B>>) -> Result<Response, ApiError> {
+pub async fn nodes<B: Backend>(
+    State(backend): State<Arc<B>>,
+    _ctx: AuthContext,
+) -> Result<Response, ApiError> {
     let nodes = backend.nodes().await?;
     let body: Vec<ApiNode<'_>> = nodes.iter().map(ApiNode::from).collect();
     Ok(Json(body).into_response())
+}
+
+/// `GET /api/v1/storage`: `{"data_bytes", "performance_bytes"}`.
+pub async fn storage<B: Backend>(
+    State(backend): State<Arc<B>>,
+    _ctx: AuthContext,
+) -> Result<Response, ApiError> {
+    Ok(Json(backend.storage().await?).into_response())
 }
 
 /// `GET /api/v1/health`: `{"status":"ok"}` once the server answers.

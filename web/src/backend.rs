@@ -1,5 +1,7 @@
 //! The seam between the console and the master: everything the web layer shows or does goes
 //! through [`Backend`], which the master implements and tests implement with a fake.
+//! Accounts, sessions and the audit log go through the separate
+//! [`AuthStore`](crate::auth::AuthStore).
 
 use serde::Serialize;
 use std::future::Future;
@@ -26,6 +28,15 @@ pub struct NodeView {
     pub metrics: Option<protocol::MetricSample>,
 }
 
+/// On-disk size of the master's databases (`GET /api/v1/storage`, the data page).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct StorageView {
+    /// The `data` environment (cluster records, accounts, audit log), bytes.
+    pub data_bytes: u64,
+    /// The `performance` environment (metric samples), bytes.
+    pub performance_bytes: u64,
+}
+
 /// The backend failed to answer.
 #[derive(Debug, Error)]
 pub enum BackendError {
@@ -41,4 +52,7 @@ pub enum BackendError {
 pub trait Backend: Send + Sync + 'static {
     /// All enrolled nodes, ordered by id.
     fn nodes(&self) -> impl Future<Output = Result<Vec<NodeView>, BackendError>> + Send;
+
+    /// Database sizes.
+    fn storage(&self) -> impl Future<Output = Result<StorageView, BackendError>> + Send;
 }

@@ -98,6 +98,76 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (inverse of [`civil_from_days`]);
+/// `None` before 1970.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let y = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
+    let era = y / 400;
+    let yoe = y % 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).checked_sub(719_468)
+}
+
+/// Parses a point in time given by a person or a script, as Unix milliseconds: a number of
+/// milliseconds, or UTC `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM`, `...:SS`, `...:SS.mmm`, each with
+/// an optional trailing `Z` (a space may replace the `T`). Other offsets are refused.
+pub fn parse_time(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    let (date, time) = match text.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (text, None),
+    };
+    let num = |s: &str, len: usize| -> Option<u64> {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let mut d = date.split('-');
+    let (year, month, day) = (num(d.next()?, 4)?, num(d.next()?, 2)?, num(d.next()?, 2)?);
+    if d.next().is_some() || !(1..=12).contains(&month) || day == 0 || day > 31 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day)?;
+    if civil_from_days(days) != (year, month, day) {
+        return None; // 2023-02-30 and the like
+    }
+    let mut ms = days * 86_400_000;
+    if let Some(time) = time {
+        let (hms, frac) = match time.split_once('.') {
+            Some((hms, frac)) => (hms, Some(frac)),
+            None => (time, None),
+        };
+        let mut t = hms.split(':');
+        let (h, m) = (num(t.next()?, 2)?, num(t.next()?, 2)?);
+        let s = match t.next() {
+            Some(s) => num(s, 2)?,
+            None => 0,
+        };
+        if t.next().is_some() || h > 23 || m > 59 || s > 59 {
+            return None;
+        }
+        let milli = match frac {
+            Some(f) if !f.is_empty() && f.len() <= 3 && f.bytes().all(|b| b.is_ascii_digit()) => {
+                f.parse::<u64>().ok()? * 10u64.pow(3 - u32::try_from(f.len()).ok()?)
+            }
+            Some(_) => return None,
+            None => 0,
+        };
+        ms += h * 3_600_000 + m * 60_000 + s * 1000 + milli;
+    }
+    Some(ms)
+}
+
 /// Formats a percentage with one decimal (`12.5 %`), or `–` when not finite.
 pub fn format_percent(pct: f32) -> String {
     if pct.is_finite() {
@@ -220,6 +290,37 @@ mod tests {
                     y += 1;
                 }
             }
+        }
+    }
+
+    #[test]
+    fn parse_times() {
+        assert_eq!(parse_time("1709210096789"), Some(1_709_210_096_789));
+        assert_eq!(parse_time("1970-01-01"), Some(0));
+        assert_eq!(
+            parse_time("2024-02-29T12:34:56.789Z"),
+            Some(1_709_210_096_789)
+        );
+        assert_eq!(parse_time("2024-02-29 12:34"), Some(1_709_210_040_000));
+        assert_eq!(parse_time("2024-02-29T12:34:56.7"), Some(1_709_210_096_700));
+        assert_eq!(parse_time("2000-02-29"), Some(951_782_400_000));
+        for bad in [
+            "",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "1969-12-31",
+            "2024-02-29T24:00",
+            "2024-02-29T12:34+08:00",
+            "2024-02-29T12:34:56.1234",
+            "2024-02-29T12",
+            "yesterday",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+        for ms in [0, 951_782_400_000, 1_709_210_096_789, 253_402_300_799_999] {
+            let text = format_rfc3339_ms(ms).unwrap();
+            assert_eq!(parse_time(&text), Some(ms), "{text}");
         }
     }
 

@@ -1,33 +1,52 @@
 //! Commander's web console and REST API.
 //!
-//! [`router`] builds the whole HTTP surface on top of a [`Backend`] (the seam to the master);
-//! [`serve`] runs it on a listener until a shutdown future completes.
+//! [`router`] builds the whole HTTP surface on top of a [`Backend`] (the seam to the master)
+//! and a [`Console`] (accounts, sessions and audit log through an
+//! [`AuthStore`](auth::AuthStore), plus security settings); [`serve`] and [`serve_tls`] run
+//! it on a listener until a shutdown future completes.
 //!
-//! - `GET /api/v1/nodes`, `GET /api/v1/health`: JSON ([`api`]).
-//! - `GET /`: the server-rendered console ([`pages`]), styled by `GET /static/commander.css`.
-//! - Unknown paths: a JSON 404 under `/api`, an HTML 404 elsewhere.
+//! Every route is declared once in [`router_with_table`] with its [`Access`]: only the login
+//! and registration pages and calls, the health check and static assets are
+//! [`Access::Public`]; everything else passes `auth::guard::require_user` (session cookie or
+//! `Authorization: Bearer`, plus CSRF on state-changing cookie requests). Unauthenticated
+//! API calls answer 401 `{"error": ...}`; unauthenticated pages redirect to `/login` (to
+//! `/register` while no user was ever registered). The table is public so that a test can
+//! walk it.
 //!
-//! Every response carries the headers in [`SECURITY_HEADERS`].
+//! Every response carries the headers in [`SECURITY_HEADERS`]; unknown paths answer a JSON
+//! 404 under `/api` and an HTML 404 elsewhere.
 
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod backend;
 pub mod format;
+pub mod i18n;
 pub mod pages;
+pub mod records;
+pub mod serve;
+pub mod state;
 
-pub use backend::{Backend, BackendError, NodeView};
+pub use auth::{Auth, AuthSettings, AuthStore, Console};
+pub use backend::{Backend, BackendError, NodeView, StorageView};
+pub use serve::{TlsError, load_tls_config, serve, serve_tls};
+pub use state::AppState;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::handler::Handler;
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use std::future::Future;
+use axum::routing::{MethodFilter, on};
 use std::sync::Arc;
 
 /// The console's stylesheet, embedded in the binary.
 pub const STYLESHEET: &str = include_str!("../static/commander.css");
+/// The console's script (confirmations), embedded in the binary. The CSP forbids inline
+/// scripts, so every script lives here.
+pub const SCRIPT: &str = include_str!("../static/commander.js");
 
 /// `Cache-Control` for embedded static assets. Their URLs are not fingerprinted, so keep
 /// the lifetime short enough for an upgrade to show within minutes.
@@ -44,48 +63,160 @@ pub const SECURITY_HEADERS: [(&str, &str); 4] = [
     ("referrer-policy", "no-referrer"),
 ];
 
-/// Builds the console and API router over `backend`.
-pub fn router<B: Backend>(backend: Arc<B>) -> Router {
-    Router::new()
-        .route("/", get(pages::index::<B>))
-        .route("/api/v1/nodes", get(api::nodes::<B>))
-        .route("/api/v1/health", get(api::health))
-        .route("/static/commander.css", get(stylesheet))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(backend)
-        .layer(middleware::from_fn(security_headers))
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: login, registration, health, static assets.
+    Public,
+    /// A signed-in user (cookie or Bearer token).
+    User,
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "web console listening");
+/// One entry of the route table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// HTTP method.
+    pub method: Method,
+    /// Path.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+struct Table<B: Backend> {
+    router: Router<AppState<B>>,
+    routes: Vec<RouteInfo>,
+    auth: Arc<Auth>,
+}
+
+impl<B: Backend> Table<B> {
+    fn add<H, T>(mut self, method: Method, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState<B>>,
+        T: 'static,
+    {
+        let filter = if method == Method::POST {
+            MethodFilter::POST
+        } else if method == Method::PUT {
+            MethodFilter::PUT
+        } else if method == Method::DELETE {
+            MethodFilter::DELETE
+        } else {
+            MethodFilter::GET
+        };
+        let mut route = on(filter, handler);
+        if access == Access::User {
+            let guard =
+                middleware::from_fn_with_state(Arc::clone(&self.auth), auth::guard::require_user);
+            route = route.route_layer(guard);
+        }
+        self.router = self.router.route(path, route);
+        self.routes.push(RouteInfo {
+            method,
+            path,
+            access,
+        });
+        self
     }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+}
+
+/// Builds the console and API router over `backend` and `console`.
+pub fn router<B: Backend>(backend: Arc<B>, console: Console) -> Router {
+    router_with_table(backend, console).0
+}
+
+/// [`router`] and its route table.
+pub fn router_with_table<B: Backend>(
+    backend: Arc<B>,
+    console: Console,
+) -> (Router, Vec<RouteInfo>) {
+    use Access::{Public, User};
+    use auth::{forms, json};
+    let auth = Arc::new(Auth::new(console));
+    let state = AppState {
+        backend,
+        auth: Arc::clone(&auth),
+    };
+    let (get, post, put) = (Method::GET, Method::POST, Method::PUT);
+    let t = Table {
+        router: Router::new(),
+        routes: Vec::new(),
+        auth: Arc::clone(&auth),
+    };
+    let t = t
+        .add(get.clone(), "/login", Public, forms::login_page)
+        .add(post.clone(), "/login", Public, forms::login_submit)
+        .add(get.clone(), "/register", Public, forms::register_page)
+        .add(post.clone(), "/register", Public, forms::register_submit)
+        .add(
+            post.clone(),
+            "/api/v1/auth/register",
+            Public,
+            json::register,
+        )
+        .add(post.clone(), "/api/v1/auth/login", Public, json::login)
+        .add(get.clone(), "/api/v1/health", Public, api::health)
+        .add(get.clone(), "/static/commander.css", Public, stylesheet)
+        .add(get.clone(), "/static/commander.js", Public, script)
+        .add(get.clone(), "/", User, pages::index::<B>)
+        .add(get.clone(), "/slaves", User, pages::slaves::<B>)
+        .add(get.clone(), "/docker", User, pages::docker::<B>)
+        .add(get.clone(), "/data", User, pages::data::<B>)
+        .add(get.clone(), "/records", User, records::page)
+        .add(get.clone(), "/account", User, forms::account_page)
+        .add(
+            post.clone(),
+            "/account/password",
+            User,
+            forms::password_submit,
+        )
+        .add(
+            post.clone(),
+            "/account/language",
+            User,
+            forms::language_submit,
+        )
+        .add(post.clone(), "/logout", User, forms::logout_submit)
+        .add(get.clone(), "/api/v1/nodes", User, api::nodes::<B>)
+        .add(get.clone(), "/api/v1/storage", User, api::storage::<B>)
+        .add(get.clone(), "/api/v1/audit", User, records::api)
+        .add(get.clone(), "/api/v1/auth/me", User, json::me)
+        .add(post.clone(), "/api/v1/auth/logout", User, json::logout)
+        .add(post, "/api/v1/auth/password", User, json::change_password)
+        .add(put, "/api/v1/auth/language", User, json::set_language);
+    let router = t
+        .router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(middleware::from_fn_with_state(auth, auth::guard::edge))
+        .layer(middleware::from_fn(security_headers));
+    (router, t.routes)
 }
 
 /// `GET /static/commander.css`.
 async fn stylesheet() -> Response {
+    static_asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+/// `GET /static/commander.js`.
+async fn script() -> Response {
+    static_asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+fn static_asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, STATIC_CACHE_CONTROL),
         ],
-        STYLESHEET,
+        body,
     )
         .into_response()
 }
 
 /// Whether `path` belongs to the JSON API, whose errors are JSON too.
-fn is_api_path(path: &str) -> bool {
+pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 

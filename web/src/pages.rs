@@ -1,16 +1,19 @@
 //! Server-rendered HTML pages (askama templates under `web/templates/`) and the view models
 //! they render. All formatting happens here, in Rust, so templates only print strings and
-//! askama escapes every one of them.
+//! askama escapes every one of them. Every page extends `base.html`, the frame with the
+//! navigation, the language switch and the logout button, described by [`Frame`].
 
 use crate::api::backend_status;
-use crate::backend::{Backend, NodeView};
+use crate::auth::AuthContext;
+use crate::backend::{Backend, BackendError, NodeView, StorageView};
 use crate::format::{
     format_bytes, format_load, format_percent, format_relative, format_rfc3339_ms,
 };
+use crate::i18n::{Lang, Messages};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,22 +21,141 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Shown in a cell when a value is not known yet.
 const MISSING: &str = "–";
 
-/// The home page: every node in one table.
+/// Picks a label out of the catalogue.
+type Label = fn(&Messages) -> &'static str;
+
+/// The areas of the navigation: key, path and label.
+const NAV: [(&str, &str, Label); 5] = [
+    ("home", "/", |t| t.nav_home),
+    ("slaves", "/slaves", |t| t.nav_slaves),
+    ("docker", "/docker", |t| t.nav_docker),
+    ("records", "/records", |t| t.nav_records),
+    ("data", "/data", |t| t.nav_data),
+];
+
+/// What the frame around every page needs.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Messages in the page's language.
+    pub t: &'static Messages,
+    /// The page's language.
+    pub lang: Lang,
+    /// The signed-in user; empty on the login and registration pages.
+    pub user: String,
+    /// The session's CSRF token (empty when signed out).
+    pub csrf: String,
+    /// Key of the active navigation area.
+    pub active: &'static str,
+    /// The page's path (where the language switch returns to).
+    pub path: String,
+}
+
+/// One navigation link.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    /// Target.
+    pub href: &'static str,
+    /// Label.
+    pub label: &'static str,
+    /// Whether it is the current area.
+    pub active: bool,
+}
+
+/// One language button.
+#[derive(Debug, Clone)]
+pub struct LangItem {
+    /// Tag sent with the form.
+    pub code: &'static str,
+    /// The language's own name.
+    pub name: &'static str,
+    /// Whether it is the current language.
+    pub current: bool,
+}
+
+impl Frame {
+    /// The frame of a signed-in page.
+    pub fn signed_in(ctx: &AuthContext, active: &'static str, uri: &Uri) -> Self {
+        let lang = ctx.lang();
+        Self {
+            t: lang.messages(),
+            lang,
+            user: ctx.username().to_owned(),
+            csrf: ctx.csrf().to_owned(),
+            active,
+            path: uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+        }
+    }
+
+    /// The frame of a page without a session (no navigation).
+    pub fn anonymous(lang: Lang) -> Self {
+        Self {
+            t: lang.messages(),
+            lang,
+            user: String::new(),
+            csrf: String::new(),
+            active: "",
+            path: "/".to_owned(),
+        }
+    }
+
+    /// The navigation links.
+    pub fn nav(&self) -> Vec<NavItem> {
+        NAV.iter()
+            .map(|(key, href, label)| NavItem {
+                href,
+                label: label(self.t),
+                active: *key == self.active,
+            })
+            .collect()
+    }
+
+    /// The language buttons.
+    pub fn langs(&self) -> Vec<LangItem> {
+        Lang::ALL
+            .iter()
+            .map(|l| LangItem {
+                code: l.code(),
+                name: l.name(),
+                current: *l == self.lang,
+            })
+            .collect()
+    }
+}
+
+/// The home page: counts and every node in one table.
 #[derive(Debug, Template, WebTemplate)]
 #[template(path = "index.html")]
 pub struct IndexPage {
+    /// The frame.
+    pub frame: Frame,
+    /// Nodes online.
+    pub online: usize,
+    /// Nodes revoked.
+    pub revoked: usize,
     /// One row per node, in backend order.
     pub nodes: Vec<NodeRow>,
 }
 
-/// One node, formatted for the home page table.
+/// The slave list.
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "slaves.html")]
+pub struct SlavesPage {
+    /// The frame.
+    pub frame: Frame,
+    /// One row per node.
+    pub nodes: Vec<NodeRow>,
+}
+
+/// One node, formatted for the node tables.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeRow {
     /// Node id.
     pub id: u64,
     /// Host name, or a placeholder until reported.
     pub hostname: String,
-    /// Badge text: `online`, `offline` or `revoked`.
+    /// Badge class: `online`, `offline` or `revoked`.
     pub status: &'static str,
     /// Relative last heartbeat, `3 s ago` or `never`.
     pub last_seen: String,
@@ -51,6 +173,8 @@ pub struct NodeRow {
     pub tcp: String,
     /// OS, kernel, architecture and cores; empty until reported.
     pub host_line: String,
+    /// Docker engine version: `Some("")` when the host has none, `None` until reported.
+    pub docker: Option<String>,
 }
 
 impl NodeRow {
@@ -96,14 +220,42 @@ impl NodeRow {
                     h.os, h.kernel, h.arch, h.cpu_cores
                 )
             }),
+            docker: node
+                .host
+                .as_ref()
+                .map(|h| h.docker_version.clone().unwrap_or_default()),
         }
     }
+}
+
+/// Docker engines per slave.
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "docker.html")]
+pub struct DockerPage {
+    /// The frame.
+    pub frame: Frame,
+    /// One row per node.
+    pub nodes: Vec<NodeRow>,
+}
+
+/// Data management: database sizes.
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "data.html")]
+pub struct DataPage {
+    /// The frame.
+    pub frame: Frame,
+    /// `data` environment size, formatted.
+    pub data_size: String,
+    /// `performance` environment size, formatted.
+    pub performance_size: String,
 }
 
 /// A page for errors and unknown paths.
 #[derive(Debug, Template, WebTemplate)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
+    /// The frame.
+    pub frame: Frame,
     /// HTTP status code, e.g. 404.
     pub code: u16,
     /// Short title, e.g. `Not Found`.
@@ -113,9 +265,15 @@ pub struct ErrorPage {
 }
 
 impl ErrorPage {
-    /// An error page answered with `status`.
+    /// An error page answered with `status`, in English.
     pub fn response(status: StatusCode, message: impl Into<String>) -> Response {
+        Self::localized(status, message, Lang::En)
+    }
+
+    /// An error page answered with `status`, in `lang`.
+    pub fn localized(status: StatusCode, message: impl Into<String>, lang: Lang) -> Response {
         let page = Self {
+            frame: Frame::anonymous(lang),
             code: status.as_u16(),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             message: message.into(),
@@ -125,27 +283,94 @@ impl ErrorPage {
 }
 
 /// The current time as Unix milliseconds (0 if the clock is before 1970).
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// The error page for a backend failure.
+pub(crate) fn backend_error_page(err: &BackendError, lang: Lang) -> Response {
+    let status = backend_status(err);
+    if status.is_server_error() {
+        tracing::warn!(error = %err, "backend failed");
+    }
+    ErrorPage::localized(status, err.to_string(), lang)
+}
+
+async fn node_rows<B: Backend>(backend: &B) -> Result<Vec<NodeRow>, BackendError> {
+    let nodes = backend.nodes().await?;
+    let now = now_ms();
+    Ok(nodes.iter().map(|n| NodeRow::new(n, now)).collect())
+}
+
 /// `GET /`.
-pub async fn index<B: Backend>(State(backend): State<Arc<B>>) -> Response {
-    match backend.nodes().await {
-        Ok(nodes) => {
-            let now = now_ms();
-            let nodes = nodes.iter().map(|n| NodeRow::new(n, now)).collect();
-            IndexPage { nodes }.into_response()
+pub async fn index<B: Backend>(
+    State(backend): State<Arc<B>>,
+    ctx: AuthContext,
+    uri: Uri,
+) -> Response {
+    match node_rows(backend.as_ref()).await {
+        Ok(nodes) => IndexPage {
+            frame: Frame::signed_in(&ctx, "home", &uri),
+            online: nodes.iter().filter(|n| n.status == "online").count(),
+            revoked: nodes.iter().filter(|n| n.status == "revoked").count(),
+            nodes,
         }
-        Err(err) => {
-            let status = backend_status(&err);
-            if status.is_server_error() {
-                tracing::warn!(error = %err, "backend failed");
-            }
-            ErrorPage::response(status, err.to_string())
+        .into_response(),
+        Err(err) => backend_error_page(&err, ctx.lang()),
+    }
+}
+
+/// `GET /slaves`.
+pub async fn slaves<B: Backend>(
+    State(backend): State<Arc<B>>,
+    ctx: AuthContext,
+    uri: Uri,
+) -> Response {
+    match node_rows(backend.as_ref()).await {
+        Ok(nodes) => SlavesPage {
+            frame: Frame::signed_in(&ctx, "slaves", &uri),
+            nodes,
         }
+        .into_response(),
+        Err(err) => backend_error_page(&err, ctx.lang()),
+    }
+}
+
+/// `GET /docker`.
+pub async fn docker<B: Backend>(
+    State(backend): State<Arc<B>>,
+    ctx: AuthContext,
+    uri: Uri,
+) -> Response {
+    match node_rows(backend.as_ref()).await {
+        Ok(nodes) => DockerPage {
+            frame: Frame::signed_in(&ctx, "docker", &uri),
+            nodes,
+        }
+        .into_response(),
+        Err(err) => backend_error_page(&err, ctx.lang()),
+    }
+}
+
+/// `GET /data`.
+pub async fn data<B: Backend>(
+    State(backend): State<Arc<B>>,
+    ctx: AuthContext,
+    uri: Uri,
+) -> Response {
+    match backend.storage().await {
+        Ok(StorageView {
+            data_bytes,
+            performance_bytes,
+        }) => DataPage {
+            frame: Frame::signed_in(&ctx, "data", &uri),
+            data_size: format_bytes(data_bytes),
+            performance_size: format_bytes(performance_bytes),
+        }
+        .into_response(),
+        Err(err) => backend_error_page(&err, ctx.lang()),
     }
 }
 

@@ -22,6 +22,7 @@ fn minimal_form_gets_every_default() {
     assert_eq!(g.drain_timeout, DEFAULT_DRAIN_TIMEOUT);
     assert_eq!(g.health, HealthConfig::default());
     assert!(g.proxy_protocol.is_none() && g.max_conns.is_none() && !g.per_ip.is_active());
+    assert_eq!(g.relay, DEFAULT_RELAY);
 }
 
 #[test]
@@ -48,7 +49,7 @@ gateways:
     idle_timeout: 1m
     proxy_protocol: v2
     drain_timeout: 5
-    relay: copy
+    relay: splice
 "#;
     let c = Config::from_yaml(yaml).unwrap();
     assert_eq!(c.workers, 3);
@@ -73,7 +74,7 @@ gateways:
     assert_eq!(g.idle_timeout, Duration::from_secs(60));
     assert_eq!(g.proxy_protocol, Some(ProxyProtocol::V2));
     assert_eq!(g.drain_timeout, Duration::from_secs(5));
-    assert_eq!(g.relay, RelayMode::Copy);
+    assert_eq!(g.relay, RelayMode::Splice);
 }
 
 fn key_of(yaml: &str) -> String {
@@ -83,18 +84,43 @@ fn key_of(yaml: &str) -> String {
     }
 }
 
-const HEAD: &str = "gateways:\n  - name: a\n    listen: 127.0.0.1:1\n    upstreams: [127.0.0.1:2]\n";
+const HEAD: &str =
+    "gateways:\n  - name: a\n    listen: 127.0.0.1:1\n    upstreams: [127.0.0.1:2]\n";
 
 #[test]
 fn errors_name_the_offending_key() {
-    assert_eq!(key_of(&format!("{HEAD}    algorithm: random\n")), "gateways[0].algorithm");
-    assert_eq!(key_of(&format!("{HEAD}    health: {{rise: 0}}\n")), "gateways[0].health.rise");
-    assert_eq!(key_of(&format!("{HEAD}    allow: [10.0.0.0/8, nope]\n")), "gateways[0].allow[1]");
-    assert_eq!(key_of(&format!("{HEAD}    idle_timeout: 5 parsecs\n")), "gateways[0].idle_timeout");
-    assert_eq!(key_of(&format!("{HEAD}    connect_timeout: 0s\n")), "gateways[0].connect_timeout");
-    assert_eq!(key_of(&format!("{HEAD}    per_ip: {{rate: -1}}\n")), "gateways[0].per_ip.rate");
-    assert_eq!(key_of(&format!("{HEAD}    per_ip: {{burst: 3}}\n")), "gateways[0].per_ip.burst");
-    assert_eq!(key_of(&format!("{HEAD}    proxy_protocol: v3\n")), "gateways[0].proxy_protocol");
+    assert_eq!(
+        key_of(&format!("{HEAD}    algorithm: random\n")),
+        "gateways[0].algorithm"
+    );
+    assert_eq!(
+        key_of(&format!("{HEAD}    health: {{rise: 0}}\n")),
+        "gateways[0].health.rise"
+    );
+    assert_eq!(
+        key_of(&format!("{HEAD}    allow: [10.0.0.0/8, nope]\n")),
+        "gateways[0].allow[1]"
+    );
+    assert_eq!(
+        key_of(&format!("{HEAD}    idle_timeout: 5 parsecs\n")),
+        "gateways[0].idle_timeout"
+    );
+    assert_eq!(
+        key_of(&format!("{HEAD}    connect_timeout: 0s\n")),
+        "gateways[0].connect_timeout"
+    );
+    assert_eq!(
+        key_of(&format!("{HEAD}    per_ip: {{rate: -1}}\n")),
+        "gateways[0].per_ip.rate"
+    );
+    assert_eq!(
+        key_of(&format!("{HEAD}    per_ip: {{burst: 3}}\n")),
+        "gateways[0].per_ip.burst"
+    );
+    assert_eq!(
+        key_of(&format!("{HEAD}    proxy_protocol: v3\n")),
+        "gateways[0].proxy_protocol"
+    );
     assert_eq!(
         key_of(&format!("{HEAD}    health: {{http: {{path: nope}}}}\n")),
         "gateways[0].health.http.path"
@@ -102,16 +128,26 @@ fn errors_name_the_offending_key() {
     assert_eq!(key_of("workers: 0\n"), "workers");
     assert_eq!(key_of("admin: nowhere\n"), "admin");
     assert_eq!(
-        key_of("gateways:\n  - name: a\n    listen: 127.0.0.1:1\n    upstreams: [{addr: 127.0.0.1:2, weight: 0}]\n"),
+        key_of(
+            "gateways:\n  - name: a\n    listen: 127.0.0.1:1\n    upstreams: [{addr: 127.0.0.1:2, weight: 0}]\n"
+        ),
         "gateways[0].upstreams[0].weight"
     );
     assert_eq!(
-        key_of("gateways:\n  - name: a\n    listen: 127.0.0.1:1\n    upstreams: [127.0.0.1:2, 127.0.0.1:2]\n"),
+        key_of(
+            "gateways:\n  - name: a\n    listen: 127.0.0.1:1\n    upstreams: [127.0.0.1:2, 127.0.0.1:2]\n"
+        ),
         "gateways[0].upstreams[1]"
     );
-    assert_eq!(key_of("gateways:\n  - listen: 127.0.0.1:1\n"), "gateways[0].name");
+    assert_eq!(
+        key_of("gateways:\n  - listen: 127.0.0.1:1\n"),
+        "gateways[0].name"
+    );
     assert_eq!(key_of("gateways:\n  - name: a\n"), "gateways[0].listen");
-    assert_eq!(key_of("gateways:\n  - name: 'a b'\n    listen: 127.0.0.1:1\n"), "gateways[0].name");
+    assert_eq!(
+        key_of("gateways:\n  - name: 'a b'\n    listen: 127.0.0.1:1\n"),
+        "gateways[0].name"
+    );
 }
 
 #[test]

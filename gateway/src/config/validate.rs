@@ -81,7 +81,12 @@ fn gateway(key: &str, raw: RawGateway) -> Result<GatewayConfig, ConfigError> {
         g.per_ip = per_ip(&format!("{key}.per_ip"), p)?;
     }
     if let Some(m) = raw.max_conns {
-        g.max_conns = Some(bounded(&format!("{key}.max_conns"), m, 1, u64::from(u32::MAX))?);
+        g.max_conns = Some(bounded(
+            &format!("{key}.max_conns"),
+            m,
+            1,
+            u64::from(u32::MAX),
+        )?);
     }
     if let Some(t) = raw.idle_timeout {
         g.idle_timeout = positive_duration(&format!("{key}.idle_timeout"), &t)?;
@@ -129,7 +134,10 @@ fn upstreams(key: &str, raw: Vec<RawUpstream>) -> Result<Vec<UpstreamConfig>, Co
             Some(w) => bounded(&format!("{ukey}.weight"), w, 1, u64::from(MAX_WEIGHT))?,
         };
         if !seen.insert(addr) {
-            return Err(ConfigError::invalid(ukey, format!("duplicate upstream {addr}")));
+            return Err(ConfigError::invalid(
+                ukey,
+                format!("duplicate upstream {addr}"),
+            ));
         }
         out.push(UpstreamConfig { addr, weight });
     }
@@ -236,7 +244,12 @@ fn per_ip(key: &str, raw: RawPerIp) -> Result<PerIpConfig, ConfigError> {
         return Err(ConfigError::invalid(format!("{key}.burst"), "needs `rate`"));
     }
     if let Some(m) = raw.max_conns {
-        p.max_conns = Some(bounded(&format!("{key}.max_conns"), m, 1, u64::from(u32::MAX))?);
+        p.max_conns = Some(bounded(
+            &format!("{key}.max_conns"),
+            m,
+            1,
+            u64::from(u32::MAX),
+        )?);
     }
     Ok(p)
 }
@@ -253,7 +266,10 @@ fn cidrs(key: &str, raw: &[String]) -> Result<Vec<Cidr>, ConfigError> {
 
 fn bounded<T: TryFrom<u64>>(key: &str, v: u64, min: u64, max: u64) -> Result<T, ConfigError> {
     if v < min || v > max {
-        return Err(ConfigError::invalid(key, format!("{v} is outside {min}..={max}")));
+        return Err(ConfigError::invalid(
+            key,
+            format!("{v} is outside {min}..={max}"),
+        ));
     }
     T::try_from(v).map_err(|_| ConfigError::invalid(key, format!("{v} is too large")))
 }
@@ -264,24 +280,28 @@ fn socket_addr(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
         return Ok(a);
     }
     if !s.contains(':') {
-        return Err(ConfigError::invalid(key, format!("`{s}` lacks a port (address:port)")));
+        return Err(ConfigError::invalid(
+            key,
+            format!("`{s}` lacks a port (address:port)"),
+        ));
     }
     match s.to_socket_addrs() {
         Ok(mut it) => it
             .next()
             .ok_or_else(|| ConfigError::invalid(key, format!("`{s}` resolves to no address"))),
-        Err(e) => Err(ConfigError::invalid(key, format!("`{s}` is not address:port ({e})"))),
+        Err(e) => Err(ConfigError::invalid(
+            key,
+            format!("`{s}` is not address:port ({e})"),
+        )),
     }
 }
 
 fn duration(key: &str, raw: &RawDuration) -> Result<Duration, ConfigError> {
     match raw {
         RawDuration::Secs(s) => Ok(Duration::from_secs(*s)),
-        RawDuration::Text(t) => {
-            parse_duration(t).ok_or_else(|| {
-                ConfigError::invalid(key, format!("`{t}` is not a duration (e.g. 500ms, 2s, 1m)"))
-            })
-        }
+        RawDuration::Text(t) => parse_duration(t).ok_or_else(|| {
+            ConfigError::invalid(key, format!("`{t}` is not a duration (e.g. 500ms, 2s, 1m)"))
+        }),
     }
 }
 

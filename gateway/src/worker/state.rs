@@ -66,7 +66,11 @@ impl UpstreamSlot {
         };
         UpstreamStats {
             addr: self.addr.to_string(),
-            weight: if self.draining.get() { 0 } else { self.weight.get() },
+            weight: if self.draining.get() {
+                0
+            } else {
+                self.weight.get()
+            },
             health: health.to_string(),
             active: self.active.get(),
             total: self.total.get(),
@@ -170,7 +174,11 @@ impl GatewayRt {
         if let Some(s) = route.upstreams.iter().find(|s| s.addr == addr) {
             return Some(Rc::clone(s));
         }
-        self.draining.borrow().iter().find(|s| s.addr == addr).cloned()
+        self.draining
+            .borrow()
+            .iter()
+            .find(|s| s.addr == addr)
+            .cloned()
     }
 
     /// Builds the next route from `cfg`, reusing slots by address so counters and
@@ -187,10 +195,15 @@ impl GatewayRt {
         let mut draining = self.draining.borrow_mut();
         let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
         for u in &cfg.upstreams {
-            let reused = old.upstreams.iter().find(|s| s.addr == u.addr).cloned().or_else(|| {
-                let pos = draining.iter().position(|s| s.addr == u.addr)?;
-                Some(draining.swap_remove(pos))
-            });
+            let reused = old
+                .upstreams
+                .iter()
+                .find(|s| s.addr == u.addr)
+                .cloned()
+                .or_else(|| {
+                    let pos = draining.iter().position(|s| s.addr == u.addr)?;
+                    Some(draining.swap_remove(pos))
+                });
             let slot = reused.unwrap_or_else(|| Rc::new(UpstreamSlot::new(u.addr, u.weight, true)));
             slot.weight.set(u.weight);
             slot.draining.set(false);
@@ -226,11 +239,13 @@ impl GatewayRt {
         g.idle_timeouts = c.idle_timeouts.get();
         g.drain_kills = c.drain_kills.get();
         for r in Refusal::ALL {
-            g.refused.insert(r.label().to_string(), c.refused[r.index()].get());
+            g.refused
+                .insert(r.label().to_string(), c.refused[r.index()].get());
         }
         let route = self.route.borrow();
         g.upstreams = route.upstreams.iter().map(|s| s.snapshot()).collect();
-        g.upstreams.extend(self.draining.borrow().iter().map(|s| s.snapshot()));
+        g.upstreams
+            .extend(self.draining.borrow().iter().map(|s| s.snapshot()));
         g
     }
 }

@@ -13,6 +13,7 @@ use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, RoTxn, WithoutTls};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::console::ConsoleDbs;
 use super::schema::{self, EnvKind};
 use super::{SampleRow, Store, StoreError, StoreSizes, check_enrolment, new_node};
 use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord, to_hex};
@@ -27,13 +28,15 @@ type MetaDb = Database<'static, Str, Bytes>;
 
 /// The LMDB-backed store. Cheap to share behind an `Arc`; all methods are thread-safe.
 pub struct LmdbStore {
-    data: Env<WithoutTls>,
+    pub(super) data: Env<WithoutTls>,
     performance: Env<WithoutTls>,
-    meta: MetaDb,
+    pub(super) meta: MetaDb,
     nodes: RawDb,
     node_keys: RawDb,
     join_tokens: RawDb,
     samples: RawDb,
+    /// Console accounts, sessions and audit log (see `store::console`).
+    pub(super) console: ConsoleDbs<'static>,
 }
 
 impl std::fmt::Debug for LmdbStore {
@@ -59,17 +62,17 @@ impl LmdbStore {
         )?;
 
         let wtxn = data.write_txn()?;
-        let (meta, nodes, node_keys, join_tokens) = committed(data.create_databases_and_commit(
-            wtxn,
-            |o, w| -> Result<_, StoreError> {
+        let (meta, nodes, node_keys, join_tokens, console) = committed(
+            data.create_databases_and_commit(wtxn, |o, w| -> Result<_, StoreError> {
                 let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
                 let nodes = o.create_database::<Bytes, Bytes>(w, Some(schema::NODES_DB))?;
                 let keys = o.create_database::<Bytes, Bytes>(w, Some(schema::NODE_KEYS_DB))?;
                 let tokens = o.create_database::<Bytes, Bytes>(w, Some(schema::JOIN_TOKENS_DB))?;
                 schema::ensure_schema(o, w, &meta, EnvKind::Data)?;
-                Ok(CommitOrAbort::Commit((meta, nodes, keys, tokens)))
-            },
-        )?);
+                let console = ConsoleDbs::create(o, w)?;
+                Ok(CommitOrAbort::Commit((meta, nodes, keys, tokens, console)))
+            })?,
+        );
 
         let wtxn = performance.write_txn()?;
         let samples = committed(performance.create_databases_and_commit(
@@ -90,6 +93,7 @@ impl LmdbStore {
             node_keys,
             join_tokens,
             samples,
+            console,
         })
     }
 
@@ -403,14 +407,17 @@ fn committed<T>(outcome: CommitOrAbort<T, Infallible>) -> T {
     }
 }
 
-fn decode<T: DeserializeOwned>(raw: &[u8], key: impl FnOnce() -> String) -> Result<T, StoreError> {
+pub(super) fn decode<T: DeserializeOwned>(
+    raw: &[u8],
+    key: impl FnOnce() -> String,
+) -> Result<T, StoreError> {
     serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt {
         key: key(),
         reason: e.to_string(),
     })
 }
 
-fn encode<T: Serialize>(value: &T, what: &'static str) -> Result<Vec<u8>, StoreError> {
+pub(super) fn encode<T: Serialize>(value: &T, what: &'static str) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|source| StoreError::Encode { what, source })
 }
 

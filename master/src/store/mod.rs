@@ -6,12 +6,16 @@
 //! [`schema`]. Metric samples are written through [`StoreWriter`], a dedicated thread that
 //! batches them into group commits so that no LMDB write ever runs on an async executor.
 //!
+//! [`LmdbStore`] also implements `web::AuthStore` (console accounts, sessions, audit log;
+//! see `console.rs`), in the same `data` environment.
+//!
 //! All methods are synchronous and may block on disk I/O: call them from a blocking context
 //! (a dedicated thread or `spawn_blocking`), never from inside an io_uring executor.
 //! Every write has been committed (and synced) when the method returns `Ok`.
 
 use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 
+mod console;
 mod lmdb;
 mod memory;
 pub mod schema;

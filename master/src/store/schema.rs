@@ -17,6 +17,11 @@
 //! | `nodes`       | node id, `u64` big-endian (8 bytes)   | JSON [`NodeRecord`](crate::model::NodeRecord) |
 //! | `node_keys`   | Noise public key (32 bytes)           | node id, `u64` big-endian              |
 //! | `join_tokens` | SHA-256 of the token secret (32 bytes)| JSON [`JoinTokenRecord`](crate::model::JoinTokenRecord) |
+//! | `meta`        | `console_registered` (UTF-8)          | `u64` BE, when the first console user registered; present = registration closed for good |
+//! | `meta`        | `next_audit_seq` (UTF-8)              | `u64` BE, sequence number of the next audit entry (absent = 0) |
+//! | `console_users` | user name (UTF-8)                   | JSON `web::auth::UserRecord` (argon2id hash, session epoch, language) |
+//! | `console_sessions` | session id (32 hex digits, UTF-8) | JSON `web::auth::SessionRecord` (user, epoch, expiry, CSRF token) |
+//! | `audit`       | `at_ms` `u64` BE ++ sequence `u64` BE (16 bytes, `web::audit::AuditId`) | JSON `web::audit::AuditEntry` |
 //!
 //! # Databases of the `performance` environment
 //!
@@ -26,7 +31,12 @@
 //! | `samples` | node id `u64` BE ++ `taken_at_ms` `u64` BE (16 bytes) | opaque encoded sample      |
 //!
 //! Big-endian integer keys sort numerically under LMDB's default byte-wise comparison, so
-//! `nodes` iterates by id and `samples` iterates per node in time order.
+//! `nodes` iterates by id, `samples` iterates per node in time order and `audit` in time
+//! order (the sequence number makes entries of one millisecond distinct).
+//!
+//! The console databases (`console_users`, `console_sessions`, `audit`) were added without a
+//! version bump: no existing database changed meaning, and opening creates missing
+//! databases in the same transaction, so a version-1 environment simply gains them.
 //!
 //! # Upgrades
 //!
@@ -52,6 +62,12 @@ pub const NODES_DB: &str = "nodes";
 pub const NODE_KEYS_DB: &str = "node_keys";
 /// `data`: join tokens by secret hash.
 pub const JOIN_TOKENS_DB: &str = "join_tokens";
+/// `data`: console accounts by user name.
+pub const CONSOLE_USERS_DB: &str = "console_users";
+/// `data`: console sessions by id.
+pub const CONSOLE_SESSIONS_DB: &str = "console_sessions";
+/// `data`: the audit log by time-ordered id.
+pub const AUDIT_DB: &str = "audit";
 /// `performance`: metric samples by node and time.
 pub const SAMPLES_DB: &str = "samples";
 
@@ -59,6 +75,10 @@ pub const SAMPLES_DB: &str = "samples";
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
 /// `meta` key of the node id counter (`data` environment).
 pub const NEXT_NODE_ID_KEY: &str = "next_node_id";
+/// `meta` key whose presence closes console registration for good (`data` environment).
+pub const CONSOLE_REGISTERED_KEY: &str = "console_registered";
+/// `meta` key of the audit sequence counter (`data` environment).
+pub const NEXT_AUDIT_SEQ_KEY: &str = "next_audit_seq";
 
 /// `max_dbs` of the `data` environment: today's four plus room for users, projects,
 /// executables, tasks, audit log and alert rules without reopening with new options.

@@ -1,0 +1,320 @@
+//! Accepting, admitting and serving one client connection in a worker.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use monoio::io::AsyncWriteRentExt;
+use monoio::net::{TcpListener, TcpStream};
+
+use super::Worker;
+use super::state::{GatewayRt, Route, UpstreamSlot, bump, drop_one};
+use crate::cidr::any_contains;
+use crate::config::{GatewayConfig, ProxyProtocol};
+use crate::limit::{Admission, Refusal};
+use crate::msg::FromWorker;
+use crate::relay::{self, Strategy};
+use crate::runtime::DriverKind;
+
+/// Pause after an accept error such as EMFILE before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Why the worker cut a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KillReason {
+    Idle,
+    Drain,
+}
+
+/// A one-shot, single-threaded signal that ends a connection's task.
+#[derive(Default)]
+pub(crate) struct KillSwitch {
+    reason: Cell<Option<KillReason>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl KillSwitch {
+    pub fn fire(&self, reason: KillReason) {
+        if self.reason.get().is_none() {
+            self.reason.set(Some(reason));
+            if let Some(w) = self.waker.borrow_mut().take() {
+                w.wake();
+            }
+        }
+    }
+
+    fn wait(self: Rc<Self>) -> KillWait {
+        KillWait(self)
+    }
+}
+
+struct KillWait(Rc<KillSwitch>);
+
+impl Future for KillWait {
+    type Output = Outcome;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        match self.0.reason.get() {
+            Some(r) => Poll::Ready(Outcome::Killed(r)),
+            None => {
+                *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Finished,
+    Killed(KillReason),
+}
+
+/// What the sweeper knows about a live connection.
+pub(crate) struct ConnEntry {
+    pub kill: Rc<KillSwitch>,
+    pub gw: Rc<GatewayRt>,
+    pub slot: Rc<RefCell<Option<Rc<UpstreamSlot>>>>,
+    pub activity: Rc<Cell<u64>>,
+    pub last_bytes: u64,
+    pub last_change: Instant,
+    pub idle_timeout: Duration,
+}
+
+/// Accepts until the listener is stopped.
+pub(crate) async fn accept_loop(
+    w: Rc<Worker>,
+    gw: Rc<GatewayRt>,
+    listener: TcpListener,
+    stop: Rc<Cell<bool>>,
+) {
+    w.live_listeners.set(w.live_listeners.get() + 1);
+    loop {
+        let res = listener.accept().await;
+        if stop.get() {
+            break;
+        }
+        match res {
+            Ok((stream, peer)) => admit(&w, &gw, stream, peer),
+            Err(e) => accept_error(&e).await,
+        }
+    }
+    drop(listener);
+    w.live_listeners
+        .set(w.live_listeners.get().saturating_sub(1));
+}
+
+async fn accept_error(e: &io::Error) {
+    match e.raw_os_error() {
+        Some(code) if code == libc_econnaborted() => {}
+        _ => {
+            tracing::warn!("accept failed: {e}");
+            monoio::time::sleep(ACCEPT_BACKOFF).await;
+        }
+    }
+}
+
+const fn libc_econnaborted() -> i32 {
+    103 // ECONNABORTED on Linux
+}
+
+fn refused_by_acl(cfg: &GatewayConfig, peer: SocketAddr) -> bool {
+    let ip = peer.ip();
+    any_contains(&cfg.deny, ip) || (!cfg.allow.is_empty() && !any_contains(&cfg.allow, ip))
+}
+
+/// Admission runs synchronously in the accept loop; a refused client is closed at once.
+fn admit(w: &Rc<Worker>, gw: &Rc<GatewayRt>, stream: TcpStream, peer: SocketAddr) {
+    let route = Rc::clone(&gw.route.borrow());
+    if refused_by_acl(&route.cfg, peer) {
+        gw.counters.refuse(Refusal::Acl);
+        return;
+    }
+    let admission = if route.limited {
+        match Admission::acquire(&route.limits, peer.ip(), Instant::now()) {
+            Ok(a) => Some(a),
+            Err(r) => {
+                gw.counters.refuse(r);
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    bump(&gw.counters.active, 1);
+    bump(&gw.counters.total, 1);
+    let entry = ConnEntry {
+        kill: Rc::new(KillSwitch::default()),
+        gw: Rc::clone(gw),
+        slot: Rc::new(RefCell::new(None)),
+        activity: Rc::new(Cell::new(0)),
+        last_bytes: 0,
+        last_change: Instant::now(),
+        idle_timeout: route.cfg.idle_timeout,
+    };
+    let kill = Rc::clone(&entry.kill);
+    let conn = Conn {
+        w: Rc::clone(w),
+        gw: Rc::clone(gw),
+        route,
+        slot: Rc::clone(&entry.slot),
+        activity: Rc::clone(&entry.activity),
+        peer,
+    };
+    let id = w.register(entry);
+    let w = Rc::clone(w);
+    let gw = Rc::clone(gw);
+    monoio::spawn(async move {
+        let outcome = futures_lite::future::or(conn.serve(stream), kill.wait()).await;
+        match outcome {
+            Outcome::Killed(KillReason::Idle) => bump(&gw.counters.idle_timeouts, 1),
+            Outcome::Killed(KillReason::Drain) => bump(&gw.counters.drain_kills, 1),
+            Outcome::Finished => {}
+        }
+        w.deregister(id);
+        drop_one(&gw.counters.active);
+        drop(admission);
+    });
+}
+
+/// Holds one unit of an upstream's active count (least-connections sees connects in
+/// progress too) and gives it back on drop, even when the task is cancelled.
+struct SlotHold(Rc<UpstreamSlot>);
+
+impl SlotHold {
+    fn new(slot: Rc<UpstreamSlot>) -> Self {
+        bump(&slot.active, 1);
+        Self(slot)
+    }
+}
+
+impl Drop for SlotHold {
+    fn drop(&mut self) {
+        drop_one(&self.0.active);
+    }
+}
+
+struct Conn {
+    w: Rc<Worker>,
+    gw: Rc<GatewayRt>,
+    route: Rc<Route>,
+    slot: Rc<RefCell<Option<Rc<UpstreamSlot>>>>,
+    activity: Rc<Cell<u64>>,
+    peer: SocketAddr,
+}
+
+impl Conn {
+    async fn serve(self, client: TcpStream) -> Outcome {
+        let _ = client.set_nodelay(true);
+        let Some((mut upstream, hold)) = self.connect().await else {
+            return Outcome::Finished;
+        };
+        *self.slot.borrow_mut() = Some(Rc::clone(&hold.0));
+        if let Some(v) = self.route.cfg.proxy_protocol
+            && let Err(e) = self.send_proxy_header(v, &client, &mut upstream).await
+        {
+            tracing::debug!("PROXY header to {} failed: {e}", hold.0.addr);
+            return Outcome::Finished;
+        }
+        let (slot, gw, act) = (&hold.0, &self.gw, &self.activity);
+        let up = |n: usize| {
+            let n = n as u64;
+            bump(act, n);
+            bump(&gw.counters.bytes_up, n);
+            bump(&slot.bytes_up, n);
+        };
+        let down = |n: usize| {
+            let n = n as u64;
+            bump(act, n);
+            bump(&gw.counters.bytes_down, n);
+            bump(&slot.bytes_down, n);
+        };
+        let pipes = Rc::clone(&self.w.pipes);
+        if let Err(e) = relay::relay(client, upstream, self.strategy(), pipes, up, down).await {
+            tracing::debug!("relay {} <-> {} ended: {e}", self.peer, slot.addr);
+        }
+        Outcome::Finished
+    }
+
+    fn strategy(&self) -> Strategy {
+        use crate::config::RelayMode;
+        match (self.w.driver, self.route.cfg.relay) {
+            (DriverKind::Legacy, _) | (_, RelayMode::Copy) => Strategy::Copy,
+            (DriverKind::IoUring, RelayMode::Splice) => Strategy::Splice,
+            (DriverKind::IoUring, RelayMode::Auto) => Strategy::Auto,
+        }
+    }
+
+    async fn send_proxy_header(
+        &self,
+        v: ProxyProtocol,
+        client: &TcpStream,
+        upstream: &mut TcpStream,
+    ) -> io::Result<()> {
+        let local = client.local_addr()?;
+        let header = crate::proxy_protocol::encode(v, self.peer, local);
+        let (res, _) = upstream.write_all(header).await;
+        res.map(|_| ())
+    }
+
+    /// Tries upstreams chosen by the balancer, each within the connect timeout, up to
+    /// `retries` further attempts on upstreams not yet tried.
+    async fn connect(&self) -> Option<(TcpStream, SlotHold)> {
+        let cfg = &self.route.cfg;
+        let mut tried = Vec::new();
+        for _ in 0..=cfg.retries {
+            let picked = self.route.balancer.borrow_mut().pick(
+                &self.route.upstreams,
+                self.peer.ip(),
+                &tried,
+            );
+            let Some(i) = picked else { break };
+            tried.push(i);
+            let hold = SlotHold::new(Rc::clone(&self.route.upstreams[i]));
+            let addr = hold.0.addr;
+            match monoio::time::timeout(cfg.connect_timeout, TcpStream::connect_addr(addr)).await {
+                Ok(Ok(s)) => {
+                    let _ = s.set_nodelay(true);
+                    let mut p = hold.0.passive.get();
+                    p.on_success();
+                    hold.0.passive.set(p);
+                    bump(&hold.0.total, 1);
+                    return Some((s, hold));
+                }
+                Ok(Err(e)) => tracing::debug!("connect to {addr} failed: {e}"),
+                Err(_) => tracing::debug!("connect to {addr} timed out"),
+            }
+            drop(hold);
+            self.on_connect_failure(&self.route.upstreams[i]);
+        }
+        let reason = if tried.is_empty() {
+            Refusal::NoUpstream
+        } else {
+            Refusal::ConnectFailed
+        };
+        self.gw.counters.refuse(reason);
+        None
+    }
+
+    fn on_connect_failure(&self, slot: &Rc<UpstreamSlot>) {
+        bump(&slot.failures, 1);
+        let mut p = slot.passive.get();
+        let eject = p.on_failure(self.route.cfg.health.fall);
+        slot.passive.set(p);
+        if eject && slot.up.get() {
+            slot.up.set(false);
+            tracing::warn!(
+                "gateway {}: upstream {} ejected after failed connects",
+                self.gw.name,
+                slot.addr
+            );
+            let _ = self.w.events.try_send(FromWorker::PassiveDown {
+                gateway: self.gw.name.clone(),
+                addr: slot.addr,
+            });
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Wiring the web console into the master: the session-signing secret (configured, or
+//! generated at first start and kept in `<dataDir>/console.secret`, mode 0600), the
+//! security settings from the configuration, and the optional TLS configuration.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{ConsoleConfig, DEFAULT_JWT_EXPIRE_SECS, MasterConfig};
+use web::auth::{AuthSettings, AuthStore, HashCost, LockoutPolicy, SystemClock};
+use web::serve::TlsConfig;
+
+/// File in the data directory holding the generated session-signing secret.
+pub const SECRET_FILE: &str = "console.secret";
+/// Bytes of a generated secret.
+pub const SECRET_BYTES: usize = 32;
+
+/// What the console needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct ConsoleOptions {
+    /// `jwt.secret`; `None` uses the generated one.
+    pub jwt_secret: Option<String>,
+    /// `jwt.expire`.
+    pub session_ttl: Duration,
+    /// The `console` section (TLS, trusted proxies, lockout).
+    pub config: ConsoleConfig,
+}
+
+impl Default for ConsoleOptions {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            session_ttl: Duration::from_secs(DEFAULT_JWT_EXPIRE_SECS),
+            config: ConsoleConfig::default(),
+        }
+    }
+}
+
+impl ConsoleOptions {
+    /// The options of a loaded configuration.
+    pub fn from_config(cfg: &MasterConfig) -> Self {
+        Self {
+            jwt_secret: cfg.jwt_secret.clone(),
+            session_ttl: cfg.jwt_expire,
+            config: cfg.console.clone(),
+        }
+    }
+}
+
+/// The console could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// The secret file could not be read or written, or is malformed.
+    #[error("{path}: {message}")]
+    Secret {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The TLS certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] web::TlsError),
+}
+
+/// A prepared console: what `web::router` needs, and the TLS configuration if any.
+pub struct PreparedConsole {
+    /// Store, settings and clock.
+    pub console: web::Console,
+    /// Serve over TLS with this.
+    pub tls: Option<Arc<TlsConfig>>,
+}
+
+/// Builds the console from `opts`, reading or creating the secret in `data_dir`.
+pub fn prepare(
+    data_dir: &Path,
+    store: Arc<dyn AuthStore>,
+    opts: &ConsoleOptions,
+) -> Result<PreparedConsole, ConsoleError> {
+    let jwt_secret = match &opts.jwt_secret {
+        Some(s) => s.as_bytes().to_vec(),
+        None => load_or_create_secret(&data_dir.join(SECRET_FILE))?,
+    };
+    let tls = match &opts.config.tls {
+        Some(paths) => Some(web::load_tls_config(&paths.cert, &paths.key)?),
+        None => None,
+    };
+    let c = &opts.config;
+    let settings = AuthSettings {
+        jwt_secret,
+        session_ttl: opts.session_ttl,
+        secure_cookies: tls.is_some(),
+        lockout: LockoutPolicy {
+            max_failures: c.lockout_max_failures,
+            window: c.lockout_window,
+            lock_for: c.lockout_duration,
+        },
+        trusted_proxies: c.trusted_proxies.clone(),
+        hash_cost: HashCost::DEFAULT,
+    };
+    Ok(PreparedConsole {
+        console: web::Console {
+            store,
+            settings,
+            clock: Arc::new(SystemClock),
+        },
+        tls,
+    })
+}
+
+/// Reads the hex secret at `path`, or writes a fresh random one (mode 0600) when there is
+/// none. Two masters racing on one directory cannot both write it (`create_new`).
+pub fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, ConsoleError> {
+    let err = |message: String| ConsoleError::Secret {
+        path: path.display().to_string(),
+        message,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            return decode_hex(text.trim())
+                .ok_or_else(|| err("not a hex secret of 32+ bytes".into()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e.to_string())),
+    }
+    let mut secret = vec![0u8; SECRET_BYTES];
+    getrandom::fill(&mut secret).map_err(|e| err(format!("no randomness: {e}")))?;
+    let text: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| err(e.to_string()))?;
+    file.write_all(format!("{text}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| err(e.to_string()))?;
+    tracing::info!(path = %path.display(), "generated the console's session-signing secret");
+    Ok(secret)
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() < 2 * SECRET_BYTES || !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_is_generated_once_private_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SECRET_FILE);
+        let first = load_or_create_secret(&path).unwrap();
+        assert_eq!(first.len(), SECRET_BYTES);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(load_or_create_secret(&path).unwrap(), first);
+        std::fs::write(&path, "not hex\n").unwrap();
+        assert!(load_or_create_secret(&path).is_err());
+    }
+
+    #[test]
+    fn configured_secret_wins_and_tls_follows_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn AuthStore> = Arc::new(web::auth::MemoryAuthStore::new());
+        let opts = ConsoleOptions {
+            jwt_secret: Some("configured secret of 32 characters".into()),
+            ..ConsoleOptions::default()
+        };
+        let prepared = prepare(dir.path(), Arc::clone(&store), &opts).unwrap();
+        assert_eq!(
+            prepared.console.settings.jwt_secret,
+            b"configured secret of 32 characters"
+        );
+        assert!(!dir.path().join(SECRET_FILE).exists());
+        assert!(prepared.tls.is_none() && !prepared.console.settings.secure_cookies);
+
+        let mut opts = ConsoleOptions::default();
+        opts.config.tls = Some(crate::config::TlsPaths {
+            cert: dir.path().join("missing.pem"),
+            key: dir.path().join("missing.key"),
+        });
+        assert!(matches!(
+            prepare(dir.path(), store, &opts),
+            Err(ConsoleError::Tls(_))
+        ));
+    }
+}

@@ -1,0 +1,194 @@
+//! Docker Engine access behind the [`ContainerRuntime`] trait.
+//!
+//! * [`bollard_rt::BollardRuntime`] talks to the real engine over its unix socket (bollard,
+//!   which needs tokio).
+//! * [`fake::FakeRuntime`] keeps containers, images, networks and volumes in memory for unit
+//!   tests, with the engine's conflict and not-found rules.
+//! * [`ops::execute`] runs one [`protocol::ops::docker::DockerOp`] against any runtime: it
+//!   validates arguments, confines bind mounts, composes create-and-run and deploy, throttles
+//!   pull progress, batches followed logs and computes stats ([`stats`]).
+//! * [`bridge::DockerBridge`] is the small current-thread tokio runtime on its own thread
+//!   that the monoio agent hands operations to, created on first use.
+//!
+//! The trait's futures are not `Send`: the bridge drives them on a `LocalSet`.
+
+pub mod bollard_rt;
+pub mod bridge;
+mod convert;
+pub mod fake;
+pub mod ops;
+pub mod stats;
+
+#[cfg(test)]
+mod ops_tests;
+
+use futures_lite::Stream;
+use protocol::ops::docker::VolumeCreate;
+use protocol::ops::docker::{
+    ContainerCreate, ImportSource, LogsQuery, NetworkCreate, RegistryAuth,
+};
+use protocol::ops::docker_reply::{
+    ContainerDetails, ContainerSummary, ContainerTop, EngineInfo, ImageDetails, ImageLayer,
+    ImageSummary, LogEntry, NetworkInfo, VolumeInfo,
+};
+use protocol::ops::{ErrorKind, OpError, PullProgress};
+use std::path::Path;
+use std::pin::Pin;
+
+/// A Docker operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DockerError {
+    /// No engine answers (no socket, connection refused).
+    #[error("no Docker Engine on this slave: {0}")]
+    Unavailable(String),
+    /// The container, image, network or volume does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The target's state forbids the operation, or a name is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// The engine refused an argument.
+    #[error("{0}")]
+    Invalid(String),
+    /// Any other engine or transport failure.
+    #[error("Docker Engine error: {0}")]
+    Engine(String),
+}
+
+impl From<DockerError> for OpError {
+    fn from(e: DockerError) -> Self {
+        let kind = match &e {
+            DockerError::Unavailable(_) => ErrorKind::Unavailable,
+            DockerError::NotFound(_) => ErrorKind::NotFound,
+            DockerError::Conflict(_) => ErrorKind::Conflict,
+            DockerError::Invalid(_) => ErrorKind::InvalidArgument,
+            DockerError::Engine(_) => ErrorKind::Failed,
+        };
+        OpError::new(kind, e.to_string())
+    }
+}
+
+/// A stream of log entries.
+pub type LogStream<'a> = Pin<Box<dyn Stream<Item = Result<LogEntry, DockerError>> + 'a>>;
+/// A stream of pull progress events.
+pub type PullStream<'a> = Pin<Box<dyn Stream<Item = Result<PullProgress, DockerError>> + 'a>>;
+
+/// The raw counters of one engine stats reading: the current sample and the previous one
+/// the engine took (`precpu`), from which [`stats::compute`] derives percentages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatsSample {
+    /// Container CPU time, nanoseconds, now and at the previous sample.
+    pub cpu_total: u64,
+    /// Previous sample's container CPU time.
+    pub precpu_total: u64,
+    /// Host CPU time, nanoseconds, now and at the previous sample.
+    pub system: u64,
+    /// Previous sample's host CPU time.
+    pub presystem: u64,
+    /// CPUs online for the container (0 when the engine did not say).
+    pub online_cpus: u32,
+    /// Length of the per-CPU usage list (the fallback for `online_cpus`).
+    pub percpu_len: u32,
+    /// Memory usage including the page cache, bytes.
+    pub mem_usage: u64,
+    /// Inactive file cache (cgroup v2 `inactive_file`, v1 `total_inactive_file`), bytes.
+    pub mem_inactive_file: u64,
+    /// Memory limit, bytes.
+    pub mem_limit: u64,
+    /// Network bytes in and out, summed over interfaces.
+    pub net_rx: u64,
+    /// Network bytes out.
+    pub net_tx: u64,
+    /// Block bytes read.
+    pub blk_read: u64,
+    /// Block bytes written.
+    pub blk_write: u64,
+    /// Processes and threads.
+    pub pids: u64,
+    /// When the engine read it.
+    pub read_at: String,
+}
+
+/// What Commander needs from a container engine. Every id or name argument has been
+/// validated ([`protocol::ops::validate`]) before a call.
+#[allow(async_fn_in_trait)] // Driven on a tokio LocalSet: the futures need not be `Send`.
+pub trait ContainerRuntime {
+    /// Engine version and facts.
+    async fn info(&self) -> Result<EngineInfo, DockerError>;
+    /// Containers (running only unless `all`).
+    async fn list_containers(&self, all: bool) -> Result<Vec<ContainerSummary>, DockerError>;
+    /// One container.
+    async fn inspect_container(&self, id: &str) -> Result<ContainerDetails, DockerError>;
+    /// Creates a container (validated form, bind mounts already confined); returns its id
+    /// and the engine's warnings.
+    async fn create_container(
+        &self,
+        form: &ContainerCreate,
+    ) -> Result<(String, Vec<String>), DockerError>;
+    /// Starts a container.
+    async fn start_container(&self, id: &str) -> Result<(), DockerError>;
+    /// Stops a container, killing it after `timeout_secs`.
+    async fn stop_container(&self, id: &str, timeout_secs: Option<u32>) -> Result<(), DockerError>;
+    /// Restarts a container.
+    async fn restart_container(
+        &self,
+        id: &str,
+        timeout_secs: Option<u32>,
+    ) -> Result<(), DockerError>;
+    /// Freezes a container's processes.
+    async fn pause_container(&self, id: &str) -> Result<(), DockerError>;
+    /// Thaws a container's processes.
+    async fn unpause_container(&self, id: &str) -> Result<(), DockerError>;
+    /// Sends a signal (SIGKILL when `None`).
+    async fn kill_container(&self, id: &str, signal: Option<&str>) -> Result<(), DockerError>;
+    /// Removes a container.
+    async fn remove_container(
+        &self,
+        id: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), DockerError>;
+    /// Renames a container.
+    async fn rename_container(&self, id: &str, new_name: &str) -> Result<(), DockerError>;
+    /// A container's logs; endless when following a running container.
+    fn logs<'a>(&'a self, query: &LogsQuery) -> LogStream<'a>;
+    /// Processes inside a container.
+    async fn top(&self, id: &str) -> Result<ContainerTop, DockerError>;
+    /// One stats reading with the engine's previous sample.
+    async fn stats_sample(&self, id: &str) -> Result<StatsSample, DockerError>;
+    /// Images.
+    async fn list_images(&self, all: bool) -> Result<Vec<ImageSummary>, DockerError>;
+    /// One image.
+    async fn inspect_image(&self, reference: &str) -> Result<ImageDetails, DockerError>;
+    /// An image's history.
+    async fn image_history(&self, reference: &str) -> Result<Vec<ImageLayer>, DockerError>;
+    /// Pulls `reference` (which names a tag or digest), reporting per-layer progress.
+    fn pull_image<'a>(&'a self, reference: &str, auth: Option<&RegistryAuth>) -> PullStream<'a>;
+    /// Removes an image; returns what was untagged and deleted.
+    async fn remove_image(
+        &self,
+        reference: &str,
+        force: bool,
+        prune: bool,
+    ) -> Result<Vec<String>, DockerError>;
+    /// Tags an image as `repo:tag`.
+    async fn tag_image(&self, source: &str, repo: &str, tag: &str) -> Result<(), DockerError>;
+    /// Imports a tarball from a file; returns the images created or tagged.
+    async fn import_image(
+        &self,
+        source: &ImportSource,
+        tarball: &Path,
+    ) -> Result<Vec<String>, DockerError>;
+    /// Networks.
+    async fn list_networks(&self) -> Result<Vec<NetworkInfo>, DockerError>;
+    /// Creates a network; returns its id.
+    async fn create_network(&self, network: &NetworkCreate) -> Result<String, DockerError>;
+    /// Removes a network.
+    async fn remove_network(&self, id: &str) -> Result<(), DockerError>;
+    /// Volumes.
+    async fn list_volumes(&self) -> Result<Vec<VolumeInfo>, DockerError>;
+    /// Creates a volume; returns its name.
+    async fn create_volume(&self, volume: &VolumeCreate) -> Result<String, DockerError>;
+    /// Removes a volume.
+    async fn remove_volume(&self, name: &str, force: bool) -> Result<(), DockerError>;
+}

@@ -1,0 +1,471 @@
+//! Runs one Docker operation against any [`ContainerRuntime`]: validation, bind-mount
+//! confinement, create-and-run, deploy (pull when needed, with progress), pull progress
+//! throttling, log collection or following, stats arithmetic, cancellation and deadline.
+
+use super::{ContainerRuntime, DockerError, stats};
+use crate::remote::reply::ReplySink;
+use futures_lite::StreamExt;
+use protocol::ResponseBody;
+use protocol::ops::docker::{ContainerCreate, DockerOp, LogsQuery, PullPolicy, RegistryAuth};
+use protocol::ops::docker_reply::{DockerReply, LogBatch, LogsEndReason};
+use protocol::ops::validate::{self, MountSource};
+use protocol::ops::{ErrorKind, MAX_STREAMED_LEN, OpError, ProgressEvent, PullProgress};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A followed log is flushed at least this often while lines arrive.
+const LOG_FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// ... or when this many bytes are waiting.
+const LOG_FLUSH_BYTES: usize = 64 * 1024;
+/// A layer's pull progress is reported at most this often (status changes always are).
+const PULL_PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Settings of the Docker operations.
+#[derive(Debug, Clone, Default)]
+pub struct DockerCtx {
+    /// Host directories under which bind mounts are allowed (canonical paths); empty
+    /// disables bind mounts.
+    pub bind_roots: Vec<PathBuf>,
+}
+
+impl DockerCtx {
+    /// Settings with `roots` resolved through symlinks where they exist.
+    pub fn new(roots: &[PathBuf]) -> Self {
+        let bind_roots = roots
+            .iter()
+            .map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.clone()))
+            .collect();
+        Self { bind_roots }
+    }
+}
+
+/// Why a request stops early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The master cancelled it (or its session ended).
+    Cancelled,
+    /// Its deadline passed.
+    Deadline,
+}
+
+impl StopReason {
+    fn error(self) -> OpError {
+        match self {
+            Self::Cancelled => OpError::new(ErrorKind::Cancelled, "cancelled by the master"),
+            Self::Deadline => OpError::new(
+                ErrorKind::Timeout,
+                "the request's deadline passed on the slave",
+            ),
+        }
+    }
+}
+
+/// The cancel signal and deadline of one request.
+#[derive(Debug)]
+pub struct Stop {
+    cancel: async_channel::Receiver<()>,
+    deadline: tokio::time::Instant,
+}
+
+impl Stop {
+    /// Stops when something arrives on `cancel` or at `deadline`. A closed `cancel` channel
+    /// means "never cancelled".
+    pub fn new(cancel: async_channel::Receiver<()>, deadline: tokio::time::Instant) -> Self {
+        Self { cancel, deadline }
+    }
+
+    /// Waits until the request must stop.
+    pub async fn wait(&self) -> StopReason {
+        let cancelled = async {
+            if self.cancel.recv().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = cancelled => StopReason::Cancelled,
+            () = tokio::time::sleep_until(self.deadline) => StopReason::Deadline,
+        }
+    }
+}
+
+fn reply(r: DockerReply) -> ResponseBody {
+    ResponseBody::Docker(Box::new(r))
+}
+
+/// Validates and runs `op`; `upload` is the spooled tarball of an import.
+pub async fn execute<R: ContainerRuntime>(
+    rt: &R,
+    op: DockerOp,
+    upload: Option<&Path>,
+    sink: &ReplySink,
+    ctx: &DockerCtx,
+    stop: &Stop,
+) -> Result<ResponseBody, OpError> {
+    validate::docker_op(&op)?;
+    if let DockerOp::Logs(q) = &op
+        && q.follow
+    {
+        return follow_logs(rt, q, sink, stop).await;
+    }
+    tokio::select! {
+        r = run(rt, op, upload, sink, ctx) => r,
+        reason = stop.wait() => Err(reason.error()),
+    }
+}
+
+async fn run<R: ContainerRuntime>(
+    rt: &R,
+    op: DockerOp,
+    upload: Option<&Path>,
+    sink: &ReplySink,
+    ctx: &DockerCtx,
+) -> Result<ResponseBody, OpError> {
+    let done =
+        |r: Result<(), DockerError>| r.map(|()| reply(DockerReply::Done)).map_err(OpError::from);
+    Ok(match op {
+        DockerOp::Info => reply(DockerReply::Info(rt.info().await?)),
+        DockerOp::ListContainers { all } => {
+            reply(DockerReply::Containers(rt.list_containers(all).await?))
+        }
+        DockerOp::InspectContainer { id } => {
+            reply(DockerReply::Container(rt.inspect_container(&id).await?))
+        }
+        DockerOp::CreateContainer(form) => create_and_run(rt, &form, ctx, false).await?,
+        DockerOp::StartContainer { id } => done(rt.start_container(&id).await)?,
+        DockerOp::StopContainer { id, timeout_secs } => {
+            done(rt.stop_container(&id, timeout_secs).await)?
+        }
+        DockerOp::RestartContainer { id, timeout_secs } => {
+            done(rt.restart_container(&id, timeout_secs).await)?
+        }
+        DockerOp::PauseContainer { id } => done(rt.pause_container(&id).await)?,
+        DockerOp::UnpauseContainer { id } => done(rt.unpause_container(&id).await)?,
+        DockerOp::KillContainer { id, signal } => {
+            done(rt.kill_container(&id, signal.as_deref()).await)?
+        }
+        DockerOp::RemoveContainer { id, force, volumes } => {
+            done(rt.remove_container(&id, force, volumes).await)?
+        }
+        DockerOp::RenameContainer { id, new_name } => {
+            done(rt.rename_container(&id, &new_name).await)?
+        }
+        DockerOp::Logs(q) => reply(DockerReply::Logs(collect_logs(rt, &q).await?)),
+        DockerOp::Top { id } => reply(DockerReply::Top(rt.top(&id).await?)),
+        DockerOp::Stats { id } => reply(DockerReply::Stats(stats::compute(
+            &rt.stats_sample(&id).await?,
+        ))),
+        DockerOp::ListImages { all } => reply(DockerReply::Images(rt.list_images(all).await?)),
+        DockerOp::InspectImage { reference } => {
+            reply(DockerReply::Image(rt.inspect_image(&reference).await?))
+        }
+        DockerOp::ImageHistory { reference } => {
+            reply(DockerReply::History(rt.image_history(&reference).await?))
+        }
+        DockerOp::PullImage(p) => {
+            let reference = with_tag(&p.reference);
+            let id = pull(rt, &reference, p.auth.as_ref(), sink).await?;
+            reply(DockerReply::Pulled { reference, id })
+        }
+        DockerOp::RemoveImage {
+            reference,
+            force,
+            prune,
+        } => reply(DockerReply::ImagesRemoved(
+            rt.remove_image(&reference, force, prune).await?,
+        )),
+        DockerOp::TagImage { source, repo, tag } => done(rt.tag_image(&source, &repo, &tag).await)?,
+        DockerOp::Deploy(d) => {
+            confine_binds(&d.container, ctx)?;
+            let pulled = match d.pull {
+                PullPolicy::Never => false,
+                PullPolicy::Always => true,
+                PullPolicy::Missing => match rt.inspect_image(&d.container.image).await {
+                    Ok(_) => false,
+                    Err(DockerError::NotFound(_)) => true,
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            if pulled {
+                sink.progress(ProgressEvent::Step {
+                    step: "pull".into(),
+                });
+                pull(rt, &with_tag(&d.container.image), d.auth.as_ref(), sink).await?;
+            }
+            sink.progress(ProgressEvent::Step {
+                step: "create".into(),
+            });
+            create_and_run(rt, &d.container, ctx, pulled).await?
+        }
+        DockerOp::ImportImage(i) => {
+            let path = upload.ok_or_else(|| {
+                OpError::new(ErrorKind::Failed, "the import's tarball was not received")
+            })?;
+            reply(DockerReply::Imported(
+                rt.import_image(&i.source, path).await?,
+            ))
+        }
+        DockerOp::ListNetworks => reply(DockerReply::Networks(rt.list_networks().await?)),
+        DockerOp::CreateNetwork(n) => reply(DockerReply::NetworkCreated {
+            id: rt.create_network(&n).await?,
+        }),
+        DockerOp::RemoveNetwork { id } => done(rt.remove_network(&id).await)?,
+        DockerOp::ListVolumes => reply(DockerReply::Volumes(rt.list_volumes().await?)),
+        DockerOp::CreateVolume(v) => reply(DockerReply::VolumeCreated {
+            name: rt.create_volume(&v).await?,
+        }),
+        DockerOp::RemoveVolume { name, force } => done(rt.remove_volume(&name, force).await)?,
+    })
+}
+
+/// `reference` with `:latest` added when it names neither a tag nor a digest (the engine
+/// would otherwise pull every tag).
+pub fn with_tag(reference: &str) -> String {
+    match validate::split_reference(reference) {
+        (_, None, None) => format!("{reference}:latest"),
+        _ => reference.to_string(),
+    }
+}
+
+/// Host paths that may never be bind roots (nor lie under one): mounting them into a
+/// container hands it the host.
+const FORBIDDEN_BIND_ROOTS: &[&str] = &[
+    "/",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/root",
+    "/run",
+    "/var/run",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/var/lib/docker",
+];
+
+/// Checks a configured bind root: absolute, without `..`, not a system directory, not above
+/// one, not inside one.
+pub fn check_bind_root(root: &Path) -> Result<(), String> {
+    if !root.is_absolute()
+        || root
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "{} must be an absolute path without `..`",
+            root.display()
+        ));
+    }
+    let forbidden = FORBIDDEN_BIND_ROOTS
+        .iter()
+        .map(Path::new)
+        .find(|f| f.starts_with(root) || (*f != Path::new("/") && root.starts_with(f)));
+    match forbidden {
+        Some(f) => Err(format!(
+            "{} would expose {} to containers",
+            root.display(),
+            f.display()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses bind mounts outside the configured roots, also through symlinks.
+pub fn confine_binds(form: &ContainerCreate, ctx: &DockerCtx) -> Result<(), OpError> {
+    for (i, v) in form.volumes.iter().enumerate() {
+        let field = format!("volumes[{i}]");
+        let spec = validate::volume_spec(&field, v)?;
+        let MountSource::Bind(path) = spec.source else {
+            continue;
+        };
+        let refused = |message: String| OpError {
+            kind: ErrorKind::Refused,
+            field: Some(field.clone()),
+            message,
+        };
+        if ctx.bind_roots.is_empty() {
+            return Err(refused(
+                "bind mounts are disabled on this slave (configure `bindRoots`)".into(),
+            ));
+        }
+        let under = |p: &Path| ctx.bind_roots.iter().any(|r| p.starts_with(r));
+        let path = Path::new(&path);
+        if !under(path) {
+            return Err(refused(format!(
+                "{} is outside the allowed bind roots {:?}",
+                path.display(),
+                ctx.bind_roots
+            )));
+        }
+        if let Ok(real) = std::fs::canonicalize(path)
+            && !under(&real)
+        {
+            return Err(refused(format!(
+                "{} resolves to {}, outside the allowed bind roots",
+                path.display(),
+                real.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Creates (and starts when asked) a container. A container that was created but failed
+/// to start is removed again, so a failed "run" leaves nothing behind.
+async fn create_and_run<R: ContainerRuntime>(
+    rt: &R,
+    form: &ContainerCreate,
+    ctx: &DockerCtx,
+    pulled: bool,
+) -> Result<ResponseBody, OpError> {
+    confine_binds(form, ctx)?;
+    let (id, warnings) = rt.create_container(form).await?;
+    if form.start
+        && let Err(e) = rt.start_container(&id).await
+    {
+        if let Err(rm) = rt.remove_container(&id, true, true).await {
+            tracing::warn!(id, "cannot remove the container that failed to start: {rm}");
+        }
+        let mut err = OpError::from(e);
+        err.message = format!(
+            "the container was created but failed to start: {}",
+            err.message
+        );
+        return Err(err);
+    }
+    Ok(reply(DockerReply::Created {
+        id,
+        warnings,
+        started: form.start,
+        pulled,
+    }))
+}
+
+/// Decides which pull progress events are worth sending.
+#[derive(Debug, Default)]
+pub struct PullThrottle {
+    layers: HashMap<String, (String, Instant)>,
+}
+
+impl PullThrottle {
+    /// Whether to send `p` at `now`: a new layer or status, a finished phase, or
+    /// [`PULL_PROGRESS_EVERY`] since this layer's last report.
+    pub fn should_send(&mut self, p: &PullProgress, now: Instant) -> bool {
+        let finished = p.total > 0 && p.current >= p.total;
+        let send = match self.layers.get(&p.layer) {
+            None => true,
+            Some((status, at)) => {
+                *status != p.status || finished || now.duration_since(*at) >= PULL_PROGRESS_EVERY
+            }
+        };
+        if send {
+            self.layers.insert(p.layer.clone(), (p.status.clone(), now));
+        }
+        send
+    }
+}
+
+/// Pulls with throttled progress; returns the image id when the engine tells.
+async fn pull<R: ContainerRuntime>(
+    rt: &R,
+    reference: &str,
+    auth: Option<&RegistryAuth>,
+    sink: &ReplySink,
+) -> Result<Option<String>, OpError> {
+    let mut throttle = PullThrottle::default();
+    let mut stream = rt.pull_image(reference, auth);
+    while let Some(item) = stream.next().await {
+        let p = item?;
+        if throttle.should_send(&p, Instant::now()) {
+            sink.progress(ProgressEvent::Pull(p));
+        }
+    }
+    drop(stream);
+    Ok(rt.inspect_image(reference).await.ok().map(|i| i.id))
+}
+
+/// All requested log lines, refused (not truncated) above the streaming limit.
+async fn collect_logs<R: ContainerRuntime>(rt: &R, q: &LogsQuery) -> Result<LogBatch, OpError> {
+    let mut stream = rt.logs(q);
+    let mut batch = LogBatch::default();
+    let mut bytes = 0u64;
+    while let Some(entry) = stream.next().await {
+        let entry = entry?;
+        bytes += entry.text.len() as u64 + 32;
+        if bytes > MAX_STREAMED_LEN {
+            return Err(OpError::new(
+                ErrorKind::Failed,
+                format!("the logs exceed {MAX_STREAMED_LEN} bytes; ask for a tail or a since time"),
+            ));
+        }
+        batch.entries.push(entry);
+    }
+    Ok(batch)
+}
+
+/// Streams log batches as progress until the log ends, the request is cancelled or its
+/// deadline passes; the final answer says which and how many entries were sent.
+async fn follow_logs<R: ContainerRuntime>(
+    rt: &R,
+    q: &LogsQuery,
+    sink: &ReplySink,
+    stop: &Stop,
+) -> Result<ResponseBody, OpError> {
+    let mut stream = rt.logs(q);
+    let mut batch = LogBatch::default();
+    let mut waiting = 0usize;
+    let mut sent = 0u64;
+    let mut flush_at: Option<tokio::time::Instant> = None;
+    let flush = |batch: &mut LogBatch, sent: &mut u64| {
+        if !batch.entries.is_empty() {
+            *sent += batch.entries.len() as u64;
+            sink.progress(ProgressEvent::Logs(std::mem::take(batch)));
+        }
+    };
+    let reason = loop {
+        let next_flush = flush_at;
+        let timer = async move {
+            match next_flush {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            item = stream.next() => match item {
+                None => break LogsEndReason::Ended,
+                Some(Err(e)) => {
+                    flush(&mut batch, &mut sent);
+                    return Err(e.into());
+                }
+                Some(Ok(entry)) => {
+                    waiting += entry.text.len();
+                    batch.entries.push(entry);
+                    flush_at.get_or_insert_with(|| tokio::time::Instant::now() + LOG_FLUSH_EVERY);
+                    if waiting >= LOG_FLUSH_BYTES {
+                        flush(&mut batch, &mut sent);
+                        (waiting, flush_at) = (0, None);
+                    }
+                }
+            },
+            () = timer => {
+                flush(&mut batch, &mut sent);
+                (waiting, flush_at) = (0, None);
+            }
+            reason = stop.wait() => break match reason {
+                StopReason::Cancelled => LogsEndReason::Cancelled,
+                StopReason::Deadline => LogsEndReason::Deadline,
+            },
+        }
+        if sink.is_closed() {
+            break LogsEndReason::Cancelled;
+        }
+    };
+    flush(&mut batch, &mut sent);
+    Ok(reply(DockerReply::LogsEnd {
+        entries: sent,
+        reason,
+    }))
+}

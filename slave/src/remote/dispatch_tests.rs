@@ -1,0 +1,285 @@
+//! The dispatcher with the Docker thread running the fake runtime: answers arrive on the
+//! writer channel from other threads, uploads are reassembled, cancels and session ends
+//! stop followed logs, an engine that cannot be reached is reported clearly, host
+//! operations run off the caller's thread.
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::docker::DockerError;
+use crate::docker::fake::FakeRuntime;
+use protocol::ops::docker::{ContainerCreate, ImportRequest, ImportSource, LogsQuery};
+use protocol::ops::docker_reply::{DockerReply, LogsEndReason};
+use protocol::ops::host::{HostReply, SignalRequest};
+use protocol::{Progress, ProgressEvent, Response};
+use std::time::Instant;
+
+fn config(dir: &std::path::Path) -> RemoteConfig {
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    RemoteConfig {
+        data_dir: dir.join("data"),
+        docker_socket: dir.join("docker.sock"),
+        hosts_file: hosts,
+        bind_roots: vec![],
+    }
+}
+
+/// A dispatcher whose engine holds busybox and a running container `web`.
+fn dispatcher(dir: &std::path::Path) -> Dispatcher {
+    let start: DockerStarter = Box::new(|| {
+        let connect = || async {
+            let rt = FakeRuntime::with_images(&["busybox:latest"]);
+            rt.state.borrow_mut().registry.push("busybox:1".into());
+            let form = ContainerCreate {
+                image: "busybox".into(),
+                name: Some("web".into()),
+                ..Default::default()
+            };
+            use crate::docker::ContainerRuntime;
+            let (id, _) = rt.create_container(&form).await?;
+            rt.start_container(&id).await?;
+            Ok::<_, DockerError>(rt)
+        };
+        DockerBridge::start(connect, DockerCtx::default())
+    });
+    let mut d = Dispatcher::with_docker(config(dir), start);
+    d.begin_session();
+    d
+}
+
+fn request(id: u64, body: RequestBody) -> Request {
+    Request {
+        id,
+        timeout_ms: 10_000,
+        body,
+    }
+}
+
+fn docker(id: u64, op: DockerOp) -> Request {
+    request(id, RequestBody::Docker(Box::new(op)))
+}
+
+/// The next message for request `id` (others are kept aside), within 10 s.
+fn next_for(rx: &async_channel::Receiver<Message>, id: u64, aside: &mut Vec<Message>) -> Message {
+    if let Some(i) = aside
+        .iter()
+        .position(|m| matches!(m, Message::Response(r) if r.id == id))
+    {
+        return aside.remove(i);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match rx.try_recv() {
+            Ok(Message::Response(r)) if r.id == id => return Message::Response(r),
+            Ok(other) => aside.push(other),
+            Err(_) => {
+                assert!(Instant::now() < deadline, "no answer for request {id}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+fn final_for(
+    rx: &async_channel::Receiver<Message>,
+    id: u64,
+    aside: &mut Vec<Message>,
+) -> ResponseBody {
+    loop {
+        match next_for(rx, id, aside) {
+            Message::Response(Response { body, .. }) if body.is_final() => return body,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn docker_requests_are_answered_from_the_docker_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = dispatcher(dir.path());
+    let (tx, rx) = async_channel::unbounded();
+    let mut aside = Vec::new();
+    d.on_request(docker(1, DockerOp::ListContainers { all: true }), &tx);
+    d.on_request(
+        docker(2, DockerOp::StartContainer { id: "no/pe".into() }),
+        &tx,
+    );
+    let ResponseBody::Docker(r) = final_for(&rx, 1, &mut aside) else {
+        panic!()
+    };
+    let DockerReply::Containers(list) = *r else {
+        panic!()
+    };
+    assert_eq!(list[0].names, vec!["web"]);
+    let ResponseBody::Failed(e) = final_for(&rx, 2, &mut aside) else {
+        panic!()
+    };
+    assert_eq!(
+        (e.kind, e.field.as_deref()),
+        (ErrorKind::InvalidArgument, Some("id"))
+    );
+}
+
+#[test]
+fn cancel_and_session_end_stop_followed_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = dispatcher(dir.path());
+    let (tx, rx) = async_channel::unbounded();
+    let mut aside = Vec::new();
+    let follow = || {
+        DockerOp::Logs(LogsQuery {
+            id: "web".into(),
+            follow: true,
+            ..Default::default()
+        })
+    };
+    d.on_request(docker(1, follow()), &tx);
+    let Message::Response(Response {
+        body: ResponseBody::Progress(p),
+        ..
+    }) = next_for(&rx, 1, &mut aside)
+    else {
+        panic!("no log batch");
+    };
+    assert!(matches!(
+        *p,
+        Progress {
+            seq: 0,
+            event: ProgressEvent::Logs(_)
+        }
+    ));
+    d.on_request(request(2, RequestBody::Cancel { id: 1 }), &tx);
+    assert_eq!(
+        final_for(&rx, 2, &mut aside),
+        ResponseBody::Cancelled { found: true }
+    );
+    let ResponseBody::Docker(end) = final_for(&rx, 1, &mut aside) else {
+        panic!()
+    };
+    assert!(matches!(
+        *end,
+        DockerReply::LogsEnd {
+            reason: LogsEndReason::Cancelled,
+            ..
+        }
+    ));
+    d.on_request(request(3, RequestBody::Cancel { id: 1 }), &tx);
+    assert_eq!(
+        final_for(&rx, 3, &mut aside),
+        ResponseBody::Cancelled { found: false }
+    );
+    d.on_request(docker(4, follow()), &tx);
+    next_for(&rx, 4, &mut aside);
+    d.end_session();
+    let ResponseBody::Docker(end) = final_for(&rx, 4, &mut aside) else {
+        panic!()
+    };
+    assert!(matches!(
+        *end,
+        DockerReply::LogsEnd {
+            reason: LogsEndReason::Cancelled,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn uploads_are_reassembled_then_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = dispatcher(dir.path());
+    let (tx, rx) = async_channel::unbounded();
+    let mut aside = Vec::new();
+    let import = DockerOp::ImportImage(ImportRequest {
+        source: ImportSource::RootFs {
+            repo: "t/bb".into(),
+            tag: "1".into(),
+        },
+        total_len: 10,
+    });
+    d.on_request(docker(1, import.clone()), &tx);
+    for (seq, last, data) in [(0, false, &b"01234"[..]), (1, true, &b"56789"[..])] {
+        d.on_chunk(
+            Chunk {
+                id: 1,
+                seq,
+                last,
+                data: data.to_vec(),
+            },
+            &tx,
+        );
+    }
+    let ResponseBody::Docker(r) = final_for(&rx, 1, &mut aside) else {
+        panic!()
+    };
+    assert_eq!(*r, DockerReply::Imported(vec!["t/bb:1".into()]));
+    let uploads = dir.path().join("data").join(upload::UPLOAD_DIR);
+    assert_eq!(
+        std::fs::read_dir(&uploads).unwrap().count(),
+        0,
+        "spool file removed"
+    );
+    d.on_request(docker(2, import), &tx);
+    d.on_request(request(3, RequestBody::Cancel { id: 2 }), &tx);
+    assert_eq!(
+        final_for(&rx, 3, &mut aside),
+        ResponseBody::Cancelled { found: true }
+    );
+    let ResponseBody::Failed(e) = final_for(&rx, 2, &mut aside) else {
+        panic!()
+    };
+    assert_eq!(e.kind, ErrorKind::Cancelled);
+}
+
+#[test]
+fn an_unreachable_engine_is_reported_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Dispatcher::new(config(dir.path()));
+    d.begin_session();
+    let (tx, rx) = async_channel::unbounded();
+    let mut aside = Vec::new();
+    for id in [1, 2] {
+        d.on_request(docker(id, DockerOp::Info), &tx);
+        let ResponseBody::Failed(e) = final_for(&rx, id, &mut aside) else {
+            panic!()
+        };
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert!(e.message.contains("no Docker Engine on this slave"), "{e}");
+        assert!(e.message.contains("docker.sock"), "{e}");
+    }
+}
+
+#[test]
+fn host_operations_answer_through_the_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = dispatcher(dir.path());
+    let (tx, rx) = async_channel::unbounded();
+    let mut aside = Vec::new();
+    d.on_request(
+        request(1, RequestBody::Host(Box::new(HostOp::GetHosts))),
+        &tx,
+    );
+    let ResponseBody::Host(h) = final_for(&rx, 1, &mut aside) else {
+        panic!()
+    };
+    let HostReply::Hosts(h) = *h else { panic!() };
+    assert_eq!(h.entries[0].names, vec!["localhost"]);
+    let me = SignalRequest {
+        pid: std::process::id(),
+        signal: 9,
+        force: false,
+    };
+    d.on_request(
+        request(2, RequestBody::Host(Box::new(HostOp::Signal(me)))),
+        &tx,
+    );
+    let ResponseBody::Failed(e) = final_for(&rx, 2, &mut aside) else {
+        panic!()
+    };
+    assert_eq!(e.kind, ErrorKind::Refused);
+    d.on_request(request(3, RequestBody::Ping), &tx);
+    let ResponseBody::Failed(e) = final_for(&rx, 3, &mut aside) else {
+        panic!()
+    };
+    assert!(e.message.contains("not an operation"));
+}

@@ -1,0 +1,507 @@
+//! [`Auth`]: registration, login, sessions, logout, password and language changes, and
+//! audit writes, independent of HTTP. The handlers in `auth::handlers` and the guard in
+//! `auth::guard` are thin layers over it.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use super::clock::{Clock, duration_ms};
+use super::failure::{AuthFailure, Rejected};
+use super::lockout::{Lockout, LockoutPolicy};
+use super::password::{self, HashCost, check_password_strength, check_username};
+use super::random::random_hex;
+use super::store::{AuthStore, SessionRecord, StoreFailure, UserRecord};
+use super::token::{Claims, TokenError, TokenKeys};
+use crate::audit::{AuditEntry, AuditPage, AuditQuery, AuditResult, actions};
+use crate::i18n::Lang;
+
+/// How many password hashes may be computed at once (each takes ~19 MiB and a core).
+pub const HASHING_SLOTS: usize = 2;
+
+/// Security settings of the console.
+#[derive(Clone)]
+pub struct AuthSettings {
+    /// HS256 signing secret of session tokens (from `jwt.secret` or generated at first
+    /// start).
+    pub jwt_secret: Vec<u8>,
+    /// Session lifetime (`jwt.expire`).
+    pub session_ttl: Duration,
+    /// Mark cookies `Secure` (the console is served over TLS).
+    pub secure_cookies: bool,
+    /// Login lockout.
+    pub lockout: LockoutPolicy,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// argon2id cost of new hashes.
+    pub hash_cost: HashCost,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("jwt_secret", &"<redacted>")
+            .field("session_ttl", &self.session_ttl)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("lockout", &self.lockout)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("hash_cost", &self.hash_cost)
+            .finish()
+    }
+}
+
+/// Everything the console needs besides the [`crate::Backend`].
+#[derive(Clone)]
+pub struct Console {
+    /// Users, sessions, audit log.
+    pub store: Arc<dyn AuthStore>,
+    /// Security settings.
+    pub settings: AuthSettings,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A fresh session and its token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The signed JWT.
+    pub token: String,
+    /// The session record.
+    pub session: SessionRecord,
+}
+
+/// A valid session and its user.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The user.
+    pub user: UserRecord,
+    /// The session.
+    pub session: SessionRecord,
+}
+
+/// The console's authentication service.
+pub struct Auth {
+    store: Arc<dyn AuthStore>,
+    keys: TokenKeys,
+    settings: AuthSettings,
+    lockout: Mutex<Lockout>,
+    clock: Arc<dyn Clock>,
+    hashing: Semaphore,
+    dummy_hash: Arc<OnceLock<String>>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// The service over `console`.
+    pub fn new(console: Console) -> Self {
+        Self {
+            store: console.store,
+            keys: TokenKeys::new(&console.settings.jwt_secret),
+            lockout: Mutex::new(Lockout::new(console.settings.lockout)),
+            settings: console.settings,
+            clock: console.clock,
+            hashing: Semaphore::new(HASHING_SLOTS),
+            dummy_hash: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// Now, Unix ms.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn lockout(&self) -> MutexGuard<'_, Lockout> {
+        self.lockout
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the store on a blocking thread.
+    pub async fn blocking<T, F>(&self, f: F) -> Result<T, StoreFailure>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn AuthStore) -> Result<T, StoreFailure> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| StoreFailure(format!("store task failed: {e}")))?
+    }
+
+    async fn hash(&self, password: String) -> Result<String, AuthFailure> {
+        let _slot = self.hashing.acquire().await.map_err(internal)?;
+        let cost = self.settings.hash_cost;
+        tokio::task::spawn_blocking(move || password::hash_password(&password, cost))
+            .await
+            .map_err(internal)?
+            .map_err(internal)
+    }
+
+    /// Verifies against `phc`, or against a dummy hash when there is no user, so that the
+    /// answer takes as long either way.
+    async fn verify(&self, password: String, phc: Option<String>) -> bool {
+        let Ok(_slot) = self.hashing.acquire().await else {
+            return false;
+        };
+        let dummy = Arc::clone(&self.dummy_hash);
+        let cost = self.settings.hash_cost;
+        tokio::task::spawn_blocking(move || match phc {
+            Some(phc) => password::verify_password(&password, &phc),
+            None => {
+                let dummy = dummy.get_or_init(|| {
+                    password::hash_password("no such user, no such password", cost)
+                        .unwrap_or_default()
+                });
+                password::verify_password(&password, dummy);
+                false
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Whether the first-start registration is still open.
+    pub async fn registration_open(&self) -> Result<bool, StoreFailure> {
+        self.blocking(|s| s.registration_closed().map(|closed| !closed))
+            .await
+    }
+
+    /// Registers the first user (once ever). Audited.
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<UserRecord, AuthFailure> {
+        let outcome = self.try_register(username, password).await;
+        let (result, detail) = audit_outcome(&outcome);
+        self.record(entry_for(
+            username,
+            actions::REGISTER,
+            username,
+            client,
+            result,
+            detail,
+        ))
+        .await;
+        outcome
+    }
+
+    async fn try_register(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<UserRecord, AuthFailure> {
+        if !self.registration_open().await? {
+            return Err(AuthFailure::RegistrationClosed);
+        }
+        check_username(username).map_err(AuthFailure::InvalidUsername)?;
+        check_password_strength(password, username).map_err(AuthFailure::WeakPassword)?;
+        let now = self.now_ms();
+        let user = UserRecord {
+            username: username.to_owned(),
+            password_hash: self.hash(password.to_owned()).await?,
+            created_at_ms: now,
+            password_changed_at_ms: now,
+            session_epoch: 1,
+            lang: Lang::En,
+        };
+        let stored = user.clone();
+        if self
+            .blocking(move |s| s.register_first_user(&stored))
+            .await?
+        {
+            tracing::info!(user = %user.username, "console administrator registered");
+            Ok(user)
+        } else {
+            Err(AuthFailure::RegistrationClosed)
+        }
+    }
+
+    /// Checks the lockout, then the password; opens a session on success. Audited.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<Issued, AuthFailure> {
+        let outcome = self.try_login(username, password, client).await;
+        let (result, mut detail) = audit_outcome(&outcome);
+        if matches!(outcome, Err(AuthFailure::BadCredentials))
+            && self.lockout().check(client, self.now_ms()).is_err()
+        {
+            detail.push_str("; address locked");
+        }
+        // The name tried is recorded as typed (bounded), to trace guessing.
+        let who: String = username.chars().take(64).collect();
+        self.record(entry_for(
+            &who,
+            actions::LOGIN,
+            &who,
+            client,
+            result,
+            detail,
+        ))
+        .await;
+        outcome
+    }
+
+    async fn try_login(
+        &self,
+        username: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<Issued, AuthFailure> {
+        let now = self.now_ms();
+        self.lockout()
+            .check(client, now)
+            .map_err(AuthFailure::Locked)?;
+        let name = username.to_owned();
+        let user = if check_username(username).is_ok() {
+            self.blocking(move |s| s.user(&name)).await?
+        } else {
+            None
+        };
+        let ok = self
+            .verify(
+                password.to_owned(),
+                user.as_ref().map(|u| u.password_hash.clone()),
+            )
+            .await;
+        let now = self.now_ms();
+        match user {
+            Some(user) if ok => {
+                self.lockout().record_success(client);
+                let _ = self.blocking(move |s| s.prune_sessions(now)).await;
+                self.open_session(&user, client).await
+            }
+            _ => {
+                if let Some(locked) = self.lockout().record_failure(client, now) {
+                    tracing::warn!(%client, ?locked, "console login locked out");
+                }
+                Err(AuthFailure::BadCredentials)
+            }
+        }
+    }
+
+    async fn open_session(&self, user: &UserRecord, client: IpAddr) -> Result<Issued, AuthFailure> {
+        let now = self.now_ms();
+        let expires_at_ms = now.saturating_add(duration_ms(self.settings.session_ttl));
+        let session = SessionRecord {
+            id: random_hex(16)?,
+            username: user.username.clone(),
+            epoch: user.session_epoch,
+            created_at_ms: now,
+            expires_at_ms,
+            csrf: random_hex(32)?,
+            client: client.to_string(),
+        };
+        let token = self
+            .keys
+            .sign(&Claims {
+                sub: user.username.clone(),
+                sid: session.id.clone(),
+                iat: now / 1000,
+                exp: expires_at_ms / 1000,
+            })
+            .map_err(internal)?;
+        let stored = session.clone();
+        self.blocking(move |s| s.put_session(&stored)).await?;
+        Ok(Issued { token, session })
+    }
+
+    /// Validates a token: signature, expiry, session record, user and epoch.
+    pub async fn authenticate(&self, token: &str) -> Result<Authenticated, Rejected> {
+        let now = self.now_ms();
+        let claims = self.keys.verify(token, now).map_err(|e| match e {
+            TokenError::Expired => Rejected::Expired,
+            TokenError::Invalid => Rejected::Invalid,
+        })?;
+        let (sid, sub) = (claims.sid.clone(), claims.sub.clone());
+        let (session, user) = self
+            .blocking(move |s| Ok((s.session(&sid)?, s.user(&sub)?)))
+            .await
+            .map_err(|e| Rejected::Internal(e.0))?;
+        let session = session.ok_or(Rejected::Revoked)?;
+        if session.username != claims.sub {
+            return Err(Rejected::Invalid);
+        }
+        if session.expires_at_ms <= now {
+            let id = session.id.clone();
+            let _ = self.blocking(move |s| s.delete_session(&id)).await;
+            return Err(Rejected::Expired);
+        }
+        let user = user.ok_or(Rejected::Revoked)?;
+        if user.session_epoch != session.epoch {
+            return Err(Rejected::Revoked);
+        }
+        Ok(Authenticated { user, session })
+    }
+
+    /// Ends a session. Audited.
+    pub async fn logout(&self, auth: &Authenticated, client: IpAddr) {
+        let id = auth.session.id.clone();
+        let outcome = self.blocking(move |s| s.delete_session(&id)).await;
+        let (result, detail) = match &outcome {
+            Ok(_) => (AuditResult::Ok, String::new()),
+            Err(e) => (AuditResult::Failed, e.0.clone()),
+        };
+        let who = &auth.user.username;
+        self.record(entry_for(who, actions::LOGOUT, who, client, result, detail))
+            .await;
+    }
+
+    /// Changes the password: every session of the user ends (the epoch moves on) and a new
+    /// one is opened for the caller. A wrong current password counts as a failed login for
+    /// the lockout. Audited.
+    pub async fn change_password(
+        &self,
+        auth: &Authenticated,
+        current: &str,
+        new: &str,
+        client: IpAddr,
+    ) -> Result<Issued, AuthFailure> {
+        let outcome = self.try_change_password(auth, current, new, client).await;
+        let (result, detail) = audit_outcome(&outcome);
+        let who = &auth.user.username;
+        self.record(entry_for(
+            who,
+            actions::PASSWORD_CHANGE,
+            who,
+            client,
+            result,
+            detail,
+        ))
+        .await;
+        outcome
+    }
+
+    async fn try_change_password(
+        &self,
+        auth: &Authenticated,
+        current: &str,
+        new: &str,
+        client: IpAddr,
+    ) -> Result<Issued, AuthFailure> {
+        self.lockout()
+            .check(client, self.now_ms())
+            .map_err(AuthFailure::Locked)?;
+        let phc = auth.user.password_hash.clone();
+        if !self.verify(current.to_owned(), Some(phc)).await {
+            self.lockout().record_failure(client, self.now_ms());
+            return Err(AuthFailure::WrongCurrentPassword);
+        }
+        let name = auth.user.username.clone();
+        check_password_strength(new, &name).map_err(AuthFailure::WeakPassword)?;
+        let hash = self.hash(new.to_owned()).await?;
+        let now = self.now_ms();
+        let lookup = name.clone();
+        let mut user = self
+            .blocking(move |s| s.user(&lookup))
+            .await?
+            .ok_or(AuthFailure::BadCredentials)?;
+        user.password_hash = hash;
+        user.password_changed_at_ms = now;
+        user.session_epoch = user.session_epoch.saturating_add(1);
+        let stored = user.clone();
+        self.blocking(move |s| {
+            if !s.update_user(&stored)? {
+                return Err(StoreFailure("the user disappeared".into()));
+            }
+            s.delete_sessions_of(&stored.username)
+        })
+        .await?;
+        self.open_session(&user, client).await
+    }
+
+    /// Stores the user's language. Audited.
+    pub async fn set_language(
+        &self,
+        auth: &Authenticated,
+        lang: Lang,
+        client: IpAddr,
+    ) -> Result<(), AuthFailure> {
+        let name = auth.user.username.clone();
+        let outcome = self
+            .blocking(move |s| match s.user(&name)? {
+                Some(mut user) => {
+                    user.lang = lang;
+                    s.update_user(&user).map(|_| ())
+                }
+                None => Err(StoreFailure("no such user".into())),
+            })
+            .await
+            .map_err(AuthFailure::from);
+        let (result, detail) = audit_outcome(&outcome);
+        let who = &auth.user.username;
+        let entry = entry_for(who, actions::LANGUAGE, lang.code(), client, result, detail);
+        self.record(entry).await;
+        outcome
+    }
+
+    /// Writes an audit entry (`at_ms` 0 means now). A failure is logged, never returned:
+    /// the operation it describes has already happened.
+    pub async fn record(&self, mut entry: AuditEntry) {
+        if entry.at_ms == 0 {
+            entry.at_ms = self.now_ms();
+        }
+        let action = entry.action.clone();
+        if let Err(e) = self.blocking(move |s| s.append_audit(&entry)).await {
+            tracing::error!(%action, "cannot write the audit log: {e}");
+        }
+    }
+
+    /// Reads the audit log.
+    pub async fn query_audit(&self, query: AuditQuery) -> Result<AuditPage, StoreFailure> {
+        self.blocking(move |s| s.query_audit(&query)).await
+    }
+}
+
+/// An audit entry stamped "now" by [`Auth::record`].
+pub fn entry_for(
+    user: &str,
+    action: &str,
+    target: &str,
+    client: IpAddr,
+    result: AuditResult,
+    detail: String,
+) -> AuditEntry {
+    AuditEntry {
+        at_ms: 0,
+        user: user.to_owned(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        client: client.to_string(),
+        result,
+        detail,
+    }
+}
+
+fn audit_outcome<T>(outcome: &Result<T, AuthFailure>) -> (AuditResult, String) {
+    match outcome {
+        Ok(_) => (AuditResult::Ok, String::new()),
+        Err(e @ (AuthFailure::Locked(_) | AuthFailure::RegistrationClosed)) => {
+            (AuditResult::Denied, e.describe())
+        }
+        Err(AuthFailure::Internal(msg)) => (AuditResult::Failed, msg.clone()),
+        Err(e) => (AuditResult::Failed, e.describe()),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> AuthFailure {
+    AuthFailure::Internal(e.to_string())
+}

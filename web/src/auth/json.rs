@@ -1,0 +1,203 @@
+//! The JSON side of authentication under `/api/v1/auth`: register, login (answering
+//! `{"token"}`), logout, password change, language, and who am I.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::client::ClientAddr;
+use super::cookies::{self, SESSION_COOKIE};
+use super::core::{Auth, Issued};
+use super::failure::AuthFailure;
+use super::guard::{AuthContext, Via};
+use crate::api::{ApiError, ApiJson};
+use crate::format::format_rfc3339_ms;
+use crate::i18n::Lang;
+
+/// Body of register and login.
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Body of a password change.
+#[derive(Debug, Deserialize)]
+pub struct PasswordChange {
+    /// The password in use.
+    pub current_password: String,
+    /// The new one.
+    pub new_password: String,
+}
+
+/// Body of a language change.
+#[derive(Debug, Deserialize)]
+pub struct LanguageChange {
+    /// `en` or `zh-CN`.
+    pub lang: String,
+}
+
+/// Answer of login and password change.
+#[derive(Debug, Serialize)]
+pub struct TokenReply {
+    /// The session token: send it as `Authorization: Bearer TOKEN`.
+    pub token: String,
+    /// When it expires, Unix ms.
+    pub expires_at_ms: u64,
+    /// When it expires, RFC 3339.
+    pub expires_at: Option<String>,
+}
+
+/// Answer of `GET /api/v1/auth/me`.
+#[derive(Debug, Serialize)]
+pub struct Me<'a> {
+    /// User name.
+    pub username: &'a str,
+    /// Console language.
+    pub lang: Lang,
+    /// When this session expires, Unix ms.
+    pub session_expires_at_ms: u64,
+}
+
+fn failure(f: &AuthFailure) -> Response {
+    let status = match f {
+        AuthFailure::BadCredentials => StatusCode::UNAUTHORIZED,
+        AuthFailure::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
+        AuthFailure::RegistrationClosed | AuthFailure::WrongCurrentPassword => {
+            StatusCode::FORBIDDEN
+        }
+        AuthFailure::InvalidUsername(_) | AuthFailure::WeakPassword(_) => StatusCode::BAD_REQUEST,
+        AuthFailure::Internal(e) => {
+            tracing::error!("console auth: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    let mut response = ApiError::new(status, f.describe()).into_response();
+    if let AuthFailure::Locked(left) = f
+        && let Ok(v) = HeaderValue::from_str(&left.as_secs().max(1).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+fn token_reply(issued: &Issued) -> TokenReply {
+    TokenReply {
+        token: issued.token.clone(),
+        expires_at_ms: issued.session.expires_at_ms,
+        expires_at: format_rfc3339_ms(issued.session.expires_at_ms),
+    }
+}
+
+/// `POST /api/v1/auth/register` → 201 `{"username"}`; 403 once a user exists.
+pub async fn register(
+    State(auth): State<Arc<Auth>>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Response {
+    match auth.register(&body.username, &body.password, client).await {
+        Ok(user) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({ "username": user.username })),
+        )
+            .into_response(),
+        Err(f) => failure(&f),
+    }
+}
+
+/// `POST /api/v1/auth/login` → `{"token", "expires_at_ms", "expires_at"}`.
+pub async fn login(
+    State(auth): State<Arc<Auth>>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Response {
+    match auth.login(&body.username, &body.password, client).await {
+        Ok(issued) => no_store(Json(token_reply(&issued)).into_response()),
+        Err(f) => failure(&f),
+    }
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /api/v1/auth/logout` → `{"status":"logged out"}`; the token is refused from now on.
+pub async fn logout(State(auth): State<Arc<Auth>>, ctx: AuthContext) -> Response {
+    auth.logout(&ctx.auth, ctx.client).await;
+    let mut response = Json(serde_json::json!({ "status": "logged out" })).into_response();
+    if ctx.via == Via::Cookie
+        && let Some(c) = cookies::clear(SESSION_COOKIE, auth.settings().secure_cookies)
+    {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    response
+}
+
+/// `POST /api/v1/auth/password` → a new token; every older session of the user ends.
+pub async fn change_password(
+    State(auth): State<Arc<Auth>>,
+    ctx: AuthContext,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Response {
+    match auth
+        .change_password(
+            &ctx.auth,
+            &body.current_password,
+            &body.new_password,
+            ctx.client,
+        )
+        .await
+    {
+        Ok(issued) => {
+            let mut response = no_store(Json(token_reply(&issued)).into_response());
+            if ctx.via == Via::Cookie {
+                let age = issued
+                    .session
+                    .expires_at_ms
+                    .saturating_sub(issued.session.created_at_ms)
+                    / 1000;
+                let secure = auth.settings().secure_cookies;
+                if let Some(c) = cookies::set(SESSION_COOKIE, &issued.token, age, secure) {
+                    response.headers_mut().append(header::SET_COOKIE, c);
+                }
+            }
+            response
+        }
+        Err(f) => failure(&f),
+    }
+}
+
+/// `GET /api/v1/auth/me`.
+pub async fn me(ctx: AuthContext) -> Response {
+    Json(Me {
+        username: ctx.username(),
+        lang: ctx.lang(),
+        session_expires_at_ms: ctx.auth.session.expires_at_ms,
+    })
+    .into_response()
+}
+
+/// `PUT /api/v1/auth/language` with `{"lang": "zh-CN"}` → 204.
+pub async fn set_language(
+    State(auth): State<Arc<Auth>>,
+    ctx: AuthContext,
+    ApiJson(body): ApiJson<LanguageChange>,
+) -> Response {
+    let Some(lang) = Lang::parse(&body.lang) else {
+        return ApiError::new(StatusCode::BAD_REQUEST, "lang must be en or zh-CN").into_response();
+    };
+    match auth.set_language(&ctx.auth, lang, ctx.client).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(f) => failure(&f),
+    }
+}

@@ -1,0 +1,232 @@
+//! Persistence of console accounts, sessions and the audit log: the [`AuthStore`] trait,
+//! which the master implements on its LMDB store, and [`MemoryAuthStore`] for tests.
+//!
+//! Methods are synchronous and may block on disk; the web layer calls them through
+//! `spawn_blocking`. Every write is durable when the method returns `Ok`.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
+use crate::i18n::Lang;
+
+/// A console account. Its `Debug` output leaves the password hash out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Login name (see `password::check_username`).
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Creation time, Unix ms.
+    pub created_at_ms: u64,
+    /// Last password change, Unix ms.
+    pub password_changed_at_ms: u64,
+    /// Bumped at every password change; sessions of an older epoch are refused.
+    pub session_epoch: u64,
+    /// Console language.
+    #[serde(default)]
+    pub lang: Lang,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("username", &self.username)
+            .field("password_hash", &"<redacted>")
+            .field("created_at_ms", &self.created_at_ms)
+            .field("password_changed_at_ms", &self.password_changed_at_ms)
+            .field("session_epoch", &self.session_epoch)
+            .field("lang", &self.lang)
+            .finish()
+    }
+}
+
+/// A server-side session: the JWT names it, and it is valid only while this record exists,
+/// has not expired and carries the user's current epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Random id (32 hex digits), the JWT's `sid`.
+    pub id: String,
+    /// The user.
+    pub username: String,
+    /// The user's `session_epoch` when the session began.
+    pub epoch: u64,
+    /// Start, Unix ms.
+    pub created_at_ms: u64,
+    /// End, Unix ms (exclusive).
+    pub expires_at_ms: u64,
+    /// The synchronizer CSRF token of this session (64 hex digits).
+    pub csrf: String,
+    /// Client address at login.
+    pub client: String,
+}
+
+/// The store failed (I/O, corrupt record); the message is for the log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreFailure(pub String);
+
+/// Persistence of users, sessions and audit entries.
+pub trait AuthStore: Send + Sync + 'static {
+    /// Whether a first user was ever registered. Once true it stays true, even if the user
+    /// records are later removed: registration can never be reopened.
+    fn registration_closed(&self) -> Result<bool, StoreFailure>;
+
+    /// Creates `user` and closes registration, in one transaction. `Ok(false)` (and nothing
+    /// written) when registration was already closed.
+    fn register_first_user(&self, user: &UserRecord) -> Result<bool, StoreFailure>;
+
+    /// The user with this name.
+    fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreFailure>;
+
+    /// Replaces an existing user; `Ok(false)` when there is no such user.
+    fn update_user(&self, user: &UserRecord) -> Result<bool, StoreFailure>;
+
+    /// Inserts or replaces a session.
+    fn put_session(&self, session: &SessionRecord) -> Result<(), StoreFailure>;
+
+    /// The session with this id.
+    fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreFailure>;
+
+    /// Removes a session; `Ok(false)` when it did not exist.
+    fn delete_session(&self, id: &str) -> Result<bool, StoreFailure>;
+
+    /// Removes every session of `username`; returns how many.
+    fn delete_sessions_of(&self, username: &str) -> Result<u64, StoreFailure>;
+
+    /// Removes sessions with `expires_at_ms <= now_ms`; returns how many.
+    fn prune_sessions(&self, now_ms: u64) -> Result<u64, StoreFailure>;
+
+    /// Appends an audit entry under a fresh id (time `entry.at_ms`, next sequence number).
+    fn append_audit(&self, entry: &AuditEntry) -> Result<AuditId, StoreFailure>;
+
+    /// Entries matching `query`, newest first (see `audit::collect_page`).
+    fn query_audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreFailure>;
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    registered: bool,
+    users: BTreeMap<String, UserRecord>,
+    sessions: BTreeMap<String, SessionRecord>,
+    audit: BTreeMap<AuditId, AuditEntry>,
+    next_seq: u64,
+}
+
+/// An in-memory [`AuthStore`] with the same semantics as the master's LMDB one.
+#[derive(Debug, Default)]
+pub struct MemoryAuthStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryAuthStore {
+    /// An empty store: registration open.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Removes every user record, as a data reset might (tests: registration must stay
+    /// closed).
+    pub fn remove_all_users(&self) {
+        self.lock().users.clear();
+    }
+
+    /// How many sessions are stored.
+    pub fn session_count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+}
+
+impl AuthStore for MemoryAuthStore {
+    fn registration_closed(&self) -> Result<bool, StoreFailure> {
+        Ok(self.lock().registered)
+    }
+
+    fn register_first_user(&self, user: &UserRecord) -> Result<bool, StoreFailure> {
+        let mut inner = self.lock();
+        if inner.registered {
+            return Ok(false);
+        }
+        inner.registered = true;
+        inner.users.insert(user.username.clone(), user.clone());
+        Ok(true)
+    }
+
+    fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreFailure> {
+        Ok(self.lock().users.get(username).cloned())
+    }
+
+    fn update_user(&self, user: &UserRecord) -> Result<bool, StoreFailure> {
+        let mut inner = self.lock();
+        match inner.users.get_mut(&user.username) {
+            Some(slot) => {
+                *slot = user.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn put_session(&self, session: &SessionRecord) -> Result<(), StoreFailure> {
+        self.lock()
+            .sessions
+            .insert(session.id.clone(), session.clone());
+        Ok(())
+    }
+
+    fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreFailure> {
+        Ok(self.lock().sessions.get(id).cloned())
+    }
+
+    fn delete_session(&self, id: &str) -> Result<bool, StoreFailure> {
+        Ok(self.lock().sessions.remove(id).is_some())
+    }
+
+    fn delete_sessions_of(&self, username: &str) -> Result<u64, StoreFailure> {
+        let mut inner = self.lock();
+        let before = inner.sessions.len();
+        inner.sessions.retain(|_, s| s.username != username);
+        Ok((before - inner.sessions.len()) as u64)
+    }
+
+    fn prune_sessions(&self, now_ms: u64) -> Result<u64, StoreFailure> {
+        let mut inner = self.lock();
+        let before = inner.sessions.len();
+        inner.sessions.retain(|_, s| s.expires_at_ms > now_ms);
+        Ok((before - inner.sessions.len()) as u64)
+    }
+
+    fn append_audit(&self, entry: &AuditEntry) -> Result<AuditId, StoreFailure> {
+        let mut inner = self.lock();
+        let id = AuditId::new(entry.at_ms, inner.next_seq);
+        inner.next_seq = inner.next_seq.wrapping_add(1);
+        inner.audit.insert(id, entry.clone());
+        Ok(id)
+    }
+
+    fn query_audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreFailure> {
+        let Some(upper) = query.upper_bound() else {
+            return Ok(AuditPage::default());
+        };
+        let inner = self.lock();
+        let scan = inner
+            .audit
+            .range(query.lower_bound()..=upper)
+            .rev()
+            .map(|(id, entry)| {
+                Ok(AuditRecord {
+                    id: *id,
+                    entry: entry.clone(),
+                })
+            });
+        collect_page(query, scan)
+    }
+}

@@ -1,0 +1,370 @@
+//! The console's two languages: English and Simplified Chinese.
+//!
+//! [`Messages`] is the whole catalogue as struct fields, so a missing translation is a
+//! compile error and templates print `{{ t.field }}` (escaped like any other string). The
+//! signed-in user's choice is stored on the user record; before login the browser's
+//! `Accept-Language` (or `?lang=`) decides. The JSON API stays English.
+
+use axum::http::{HeaderMap, header};
+use serde::{Deserialize, Serialize};
+
+/// A console language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Lang {
+    /// English.
+    #[default]
+    #[serde(rename = "en")]
+    En,
+    /// Simplified Chinese.
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+}
+
+impl Lang {
+    /// Every language, in menu order.
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::ZhCn];
+
+    /// The BCP 47 tag: `en` or `zh-CN`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::ZhCn => "zh-CN",
+        }
+    }
+
+    /// The language's own name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::ZhCn => "简体中文",
+        }
+    }
+
+    /// Parses a tag: `en...` or `zh...` (case-insensitive).
+    pub fn parse(tag: &str) -> Option<Lang> {
+        let tag = tag.trim().to_ascii_lowercase();
+        if tag == "en" || tag.starts_with("en-") {
+            Some(Lang::En)
+        } else if tag == "zh" || tag.starts_with("zh-") {
+            Some(Lang::ZhCn)
+        } else {
+            None
+        }
+    }
+
+    /// The first supported language of an `Accept-Language` header (weights are honoured
+    /// by order only, as browsers list them by preference), English by default.
+    pub fn from_headers(headers: &HeaderMap) -> Lang {
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .filter_map(|part| Lang::parse(part.split(';').next().unwrap_or_default()))
+            .next()
+            .unwrap_or_default()
+    }
+
+    /// The catalogue.
+    pub fn messages(self) -> &'static Messages {
+        match self {
+            Lang::En => &EN,
+            Lang::ZhCn => &ZH_CN,
+        }
+    }
+}
+
+macro_rules! catalogue {
+    ($( $field:ident ),* $(,)?) => {
+        /// Every string the pages show, in one language.
+        #[derive(Debug)]
+        pub struct Messages {
+            $(
+                #[doc = concat!("The `", stringify!($field), "` message.")]
+                pub $field: &'static str,
+            )*
+        }
+
+        impl Messages {
+            /// `(field name, text)` of every message (tests check none is empty).
+            pub fn all(&self) -> Vec<(&'static str, &'static str)> {
+                vec![$( (stringify!($field), self.$field), )*]
+            }
+        }
+    };
+}
+
+catalogue! {
+    brand, nav_home, nav_slaves, nav_docker, nav_records, nav_data, nav_account,
+    logout, signed_in_as, language, skip_to_content,
+    home_title, card_online, card_enrolled, card_revoked,
+    slaves_title, no_slaves, col_id, col_host, col_status, col_last_seen, col_cpu,
+    col_memory, col_load, col_tcp, agent, status_online, status_offline, status_revoked,
+    docker_title, docker_version, docker_not_installed, docker_not_reported, docker_note,
+    data_title, data_database, data_size, data_env_data, data_env_performance, data_note,
+    records_title, audit_title, filter_user, filter_action, filter_result, filter_since,
+    filter_until, filter_apply, filter_reset, filter_any, col_time, col_user, col_action,
+    col_target, col_client, col_result, col_detail, result_ok, result_failed, result_denied,
+    audit_empty, page_older, page_newest, times_utc,
+    login_title, username, password, login_button, register_title, register_intro,
+    password_confirm, register_button, password_rule,
+    account_title, change_password, current_password, new_password, change_button,
+    password_changed, language_saved,
+    err_credentials, err_locked, err_form_expired, err_mismatch, err_registration_closed,
+    err_current_password, err_internal, err_username_length, err_username_characters,
+    err_password_short, err_password_long, err_password_kinds, err_password_repetitive,
+    err_password_username, err_password_common, error_back,
+}
+
+/// English.
+pub static EN: Messages = Messages {
+    brand: "Commander",
+    nav_home: "Home",
+    nav_slaves: "Slaves",
+    nav_docker: "Docker",
+    nav_records: "Records",
+    nav_data: "Data",
+    nav_account: "Account",
+    logout: "Log out",
+    signed_in_as: "Signed in as",
+    language: "Language",
+    skip_to_content: "Skip to content",
+    home_title: "Overview",
+    card_online: "Slaves online",
+    card_enrolled: "Slaves enrolled",
+    card_revoked: "Slaves revoked",
+    slaves_title: "Slaves",
+    no_slaves: "No slaves yet: run",
+    col_id: "ID",
+    col_host: "Host",
+    col_status: "Status",
+    col_last_seen: "Last seen",
+    col_cpu: "CPU",
+    col_memory: "Memory",
+    col_load: "Load",
+    col_tcp: "TCP est.",
+    agent: "agent",
+    status_online: "online",
+    status_offline: "offline",
+    status_revoked: "revoked",
+    docker_title: "Docker engines",
+    docker_version: "Docker version",
+    docker_not_installed: "not installed",
+    docker_not_reported: "not reported yet",
+    docker_note: "Container, image, network and volume management arrives with the Docker operations API.",
+    data_title: "Data management",
+    data_database: "Database",
+    data_size: "Size on disk",
+    data_env_data: "Cluster records (data)",
+    data_env_performance: "Metric samples (performance)",
+    data_note: "Compaction, backup export and resetting a category arrive with the data management API. User accounts are never reset from the console.",
+    records_title: "Records",
+    audit_title: "Audit log",
+    filter_user: "User",
+    filter_action: "Action",
+    filter_result: "Result",
+    filter_since: "Since",
+    filter_until: "Until",
+    filter_apply: "Filter",
+    filter_reset: "Reset",
+    filter_any: "any",
+    col_time: "Time (UTC)",
+    col_user: "User",
+    col_action: "Action",
+    col_target: "Target",
+    col_client: "Client",
+    col_result: "Result",
+    col_detail: "Detail",
+    result_ok: "ok",
+    result_failed: "failed",
+    result_denied: "denied",
+    audit_empty: "No records match.",
+    page_older: "Older",
+    page_newest: "Newest",
+    times_utc: "Times are UTC, e.g. 2024-02-29T12:00.",
+    login_title: "Log in",
+    username: "User name",
+    password: "Password",
+    login_button: "Log in",
+    register_title: "Create the administrator account",
+    register_intro: "This is the first start of this master. Create the account that administers it; registration closes for good afterwards.",
+    password_confirm: "Repeat the password",
+    register_button: "Create account",
+    password_rule: "At least 10 characters, with at least two kinds (letters, digits, symbols).",
+    account_title: "Account",
+    change_password: "Change password",
+    current_password: "Current password",
+    new_password: "New password",
+    change_button: "Change password",
+    password_changed: "Password changed. Every other session was signed out.",
+    language_saved: "Language saved.",
+    err_credentials: "Wrong user name or password.",
+    err_locked: "Too many failed logins from this address. Try again in {minutes} min.",
+    err_form_expired: "This form has expired. Please try again.",
+    err_mismatch: "The two passwords differ.",
+    err_registration_closed: "Registration is closed: the administrator account exists.",
+    err_current_password: "The current password is wrong.",
+    err_internal: "Something went wrong on the server; the master's log has the details.",
+    err_username_length: "The user name must have 1 to 64 characters.",
+    err_username_characters: "The user name may use letters, digits, '.', '_' and '-', starting with a letter or digit.",
+    err_password_short: "The password must have at least 10 characters.",
+    err_password_long: "The password is too long (at most 1024 bytes).",
+    err_password_kinds: "The password needs at least two kinds of character: lower case, upper case, digits, symbols.",
+    err_password_repetitive: "The password needs at least five different characters.",
+    err_password_username: "The password must not contain the user name.",
+    err_password_common: "This password is too common.",
+    error_back: "Back to the console",
+};
+
+/// Simplified Chinese.
+pub static ZH_CN: Messages = Messages {
+    brand: "Commander",
+    nav_home: "首页",
+    nav_slaves: "节点",
+    nav_docker: "Docker",
+    nav_records: "记录",
+    nav_data: "数据管理",
+    nav_account: "账户",
+    logout: "退出登录",
+    signed_in_as: "当前用户",
+    language: "语言",
+    skip_to_content: "跳到正文",
+    home_title: "概览",
+    card_online: "在线节点",
+    card_enrolled: "已注册节点",
+    card_revoked: "已吊销节点",
+    slaves_title: "节点",
+    no_slaves: "还没有节点：运行",
+    col_id: "ID",
+    col_host: "主机",
+    col_status: "状态",
+    col_last_seen: "最近心跳",
+    col_cpu: "CPU",
+    col_memory: "内存",
+    col_load: "负载",
+    col_tcp: "TCP 连接",
+    agent: "代理",
+    status_online: "在线",
+    status_offline: "离线",
+    status_revoked: "已吊销",
+    docker_title: "Docker 引擎",
+    docker_version: "Docker 版本",
+    docker_not_installed: "未安装",
+    docker_not_reported: "尚未上报",
+    docker_note: "容器、镜像、网络和卷的管理将随 Docker 操作 API 提供。",
+    data_title: "数据管理",
+    data_database: "数据库",
+    data_size: "磁盘占用",
+    data_env_data: "集群记录（data）",
+    data_env_performance: "指标样本（performance）",
+    data_note: "压缩、导出备份和按类别重置将随数据管理 API 提供。控制台永远不会重置用户账户。",
+    records_title: "记录",
+    audit_title: "审计日志",
+    filter_user: "用户",
+    filter_action: "操作",
+    filter_result: "结果",
+    filter_since: "开始时间",
+    filter_until: "结束时间",
+    filter_apply: "筛选",
+    filter_reset: "重置",
+    filter_any: "全部",
+    col_time: "时间（UTC）",
+    col_user: "用户",
+    col_action: "操作",
+    col_target: "对象",
+    col_client: "客户端",
+    col_result: "结果",
+    col_detail: "详情",
+    result_ok: "成功",
+    result_failed: "失败",
+    result_denied: "拒绝",
+    audit_empty: "没有匹配的记录。",
+    page_older: "更早",
+    page_newest: "最新",
+    times_utc: "时间为 UTC，例如 2024-02-29T12:00。",
+    login_title: "登录",
+    username: "用户名",
+    password: "密码",
+    login_button: "登录",
+    register_title: "创建管理员账户",
+    register_intro: "这是此主控节点的首次启动。请创建管理它的账户；之后注册将永久关闭。",
+    password_confirm: "再次输入密码",
+    register_button: "创建账户",
+    password_rule: "至少 10 个字符，且至少包含两类字符（字母、数字、符号）。",
+    account_title: "账户",
+    change_password: "修改密码",
+    current_password: "当前密码",
+    new_password: "新密码",
+    change_button: "修改密码",
+    password_changed: "密码已修改，其他会话均已退出。",
+    language_saved: "语言已保存。",
+    err_credentials: "用户名或密码错误。",
+    err_locked: "此地址登录失败次数过多，请 {minutes} 分钟后再试。",
+    err_form_expired: "表单已过期，请重试。",
+    err_mismatch: "两次输入的密码不一致。",
+    err_registration_closed: "注册已关闭：管理员账户已存在。",
+    err_current_password: "当前密码错误。",
+    err_internal: "服务器出错，详情见主控节点日志。",
+    err_username_length: "用户名长度须为 1 到 64 个字符。",
+    err_username_characters: "用户名只能包含字母、数字、“.”、“_”和“-”，且以字母或数字开头。",
+    err_password_short: "密码至少需要 10 个字符。",
+    err_password_long: "密码过长（最多 1024 字节）。",
+    err_password_kinds: "密码至少需要两类字符：小写字母、大写字母、数字、符号。",
+    err_password_repetitive: "密码至少需要五个不同的字符。",
+    err_password_username: "密码不能包含用户名。",
+    err_password_common: "此密码过于常见。",
+    error_back: "返回控制台",
+};
+
+impl Messages {
+    /// The label of a node status (`online`, `offline`, `revoked`).
+    pub fn status(&self, status: &str) -> &'static str {
+        match status {
+            "online" => self.status_online,
+            "revoked" => self.status_revoked,
+            _ => self.status_offline,
+        }
+    }
+
+    /// The label of an audit result (`ok`, `failed`, `denied`).
+    pub fn result(&self, result: &str) -> &'static str {
+        match result {
+            "ok" => self.result_ok,
+            "denied" => self.result_denied,
+            _ => self.result_failed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn catalogues_are_complete_and_distinct() {
+        let en = EN.all();
+        let zh = ZH_CN.all();
+        assert_eq!(en.len(), zh.len());
+        for ((name, e), (_, z)) in en.iter().zip(&zh) {
+            assert!(!e.is_empty() && !z.is_empty(), "{name} is empty");
+        }
+        assert!(EN.err_locked.contains("{minutes}"));
+        assert!(ZH_CN.err_locked.contains("{minutes}"));
+    }
+
+    #[test]
+    fn tags_and_accept_language() {
+        assert_eq!(Lang::parse("zh-Hans-CN"), Some(Lang::ZhCn));
+        assert_eq!(Lang::parse("EN-gb"), Some(Lang::En));
+        assert_eq!(Lang::parse("fr"), None);
+        let mut h = HeaderMap::new();
+        assert_eq!(Lang::from_headers(&h), Lang::En);
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("fr-FR, zh-CN;q=0.8, en;q=0.5"),
+        );
+        assert_eq!(Lang::from_headers(&h), Lang::ZhCn);
+        assert_eq!(serde_json::to_string(&Lang::ZhCn).unwrap(), "\"zh-CN\"");
+    }
+}

@@ -1,0 +1,401 @@
+//! Shared harness of the web crate's HTTP tests: a fake backend, an app with an in-memory
+//! account store and a manual clock, and a small request builder.
+
+// clippy.toml allows unwrap in `#[test]` functions only; the helpers below are test code too.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use protocol::{HostInfo, MetricSample};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt;
+use web::auth::{AuthSettings, HashCost, LockoutPolicy, ManualClock, MemoryAuthStore};
+use web::{Backend, BackendError, Console, NodeView, RouteInfo, StorageView};
+
+/// The manual clock's start: 2024-02-29T12:34:56Z.
+pub const START_MS: u64 = 1_709_210_096_000;
+/// The test administrator.
+pub const USER: &str = "admin";
+/// Their password (satisfies the strength rule).
+pub const PASSWORD: &str = "Correct horse 9";
+/// Session lifetime of the test app.
+pub const TTL: Duration = Duration::from_secs(3600);
+/// Default client address of requests.
+pub const CLIENT: &str = "192.0.2.10:40000";
+
+/// What the fake backend answers.
+#[derive(Clone)]
+pub enum Fake {
+    Nodes(Vec<NodeView>),
+    NotFound(&'static str),
+    Internal(&'static str),
+}
+
+impl Backend for Fake {
+    async fn nodes(&self) -> Result<Vec<NodeView>, BackendError> {
+        match self {
+            Self::Nodes(nodes) => Ok(nodes.clone()),
+            Self::NotFound(what) => Err(BackendError::NotFound((*what).to_owned())),
+            Self::Internal(what) => Err(BackendError::Internal((*what).to_owned())),
+        }
+    }
+
+    async fn storage(&self) -> Result<StorageView, BackendError> {
+        match self {
+            Self::Nodes(_) => Ok(StorageView {
+                data_bytes: 3 << 20,
+                performance_bytes: 5 << 30,
+            }),
+            Self::NotFound(what) => Err(BackendError::NotFound((*what).to_owned())),
+            Self::Internal(what) => Err(BackendError::Internal((*what).to_owned())),
+        }
+    }
+}
+
+/// The settings of the test app.
+pub fn settings() -> AuthSettings {
+    AuthSettings {
+        jwt_secret: b"test secret, 32 bytes or longer!".to_vec(),
+        session_ttl: TTL,
+        secure_cookies: false,
+        lockout: LockoutPolicy {
+            max_failures: 5,
+            window: Duration::from_secs(600),
+            lock_for: Duration::from_secs(900),
+        },
+        trusted_proxies: Vec::new(),
+        hash_cost: HashCost::FAST_FOR_TESTS,
+    }
+}
+
+/// A router over a fake backend, an in-memory store and a manual clock.
+pub struct TestApp {
+    pub router: Router,
+    pub routes: Vec<RouteInfo>,
+    pub store: Arc<MemoryAuthStore>,
+    pub clock: Arc<ManualClock>,
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub csrf: String,
+}
+
+impl TestApp {
+    pub fn new(fake: Fake) -> Self {
+        Self::with(fake, |_| {})
+    }
+
+    pub fn with(fake: Fake, tweak: impl FnOnce(&mut AuthSettings)) -> Self {
+        let store = Arc::new(MemoryAuthStore::new());
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let mut settings = settings();
+        tweak(&mut settings);
+        let console = Console {
+            store: store.clone(),
+            settings,
+            clock: clock.clone(),
+        };
+        let (router, routes) = web::router_with_table(Arc::new(fake), console);
+        Self {
+            router,
+            routes,
+            store,
+            clock,
+        }
+    }
+
+    /// An app with the administrator registered and signed in.
+    pub async fn ready(fake: Fake) -> (Self, Session) {
+        let app = Self::new(fake);
+        app.register().await;
+        let session = app.login().await;
+        (app, session)
+    }
+
+    pub async fn send(&self, req: Req) -> Reply {
+        let resp = self.router.clone().oneshot(req.build()).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Req::get(path)).await
+    }
+
+    pub async fn register(&self) {
+        let r = self
+            .send(Req::post("/api/v1/auth/register").json(&credentials(USER, PASSWORD)))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+
+    /// Logs in over the JSON API and reads the session's CSRF token from a page.
+    pub async fn login(&self) -> Session {
+        self.login_as(USER, PASSWORD).await
+    }
+
+    pub async fn login_as(&self, user: &str, password: &str) -> Session {
+        let r = self
+            .send(Req::post("/api/v1/auth/login").json(&credentials(user, password)))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let token = r.json()["token"].as_str().unwrap().to_owned();
+        let page = self.send(Req::get("/account").cookie(&token)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        Session {
+            csrf: page.csrf(),
+            token,
+        }
+    }
+
+    /// The audit log as the API returns it, with a query string.
+    pub async fn audit(&self, session: &Session, query: &str) -> Vec<Value> {
+        let r = self
+            .send(Req::get(&format!("/api/v1/audit?{query}")).bearer(&session.token))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json()["entries"].as_array().unwrap().clone()
+    }
+}
+
+pub fn credentials(user: &str, password: &str) -> Value {
+    serde_json::json!({ "username": user, "password": password })
+}
+
+/// A request under construction.
+pub struct Req {
+    builder: axum::http::request::Builder,
+    body: Body,
+    from: SocketAddr,
+}
+
+impl Req {
+    pub fn new(method: Method, path: &str) -> Self {
+        Self {
+            builder: Request::builder().method(method).uri(path),
+            body: Body::empty(),
+            from: CLIENT.parse().unwrap(),
+        }
+    }
+
+    pub fn get(path: &str) -> Self {
+        Self::new(Method::GET, path)
+    }
+
+    pub fn post(path: &str) -> Self {
+        Self::new(Method::POST, path)
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.builder = self.builder.header(name, value);
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn cookie(self, token: &str) -> Self {
+        self.header("cookie", &format!("commander_session={token}"))
+    }
+
+    pub fn json(mut self, value: &Value) -> Self {
+        self.builder = self.builder.header("content-type", "application/json");
+        self.body = Body::from(value.to_string());
+        self
+    }
+
+    pub fn form(mut self, fields: &[(&str, &str)]) -> Self {
+        self.builder = self
+            .builder
+            .header("content-type", "application/x-www-form-urlencoded");
+        self.body = Body::from(serde_urlencoded::to_string(fields).unwrap());
+        self
+    }
+
+    /// The TCP peer address the request comes from.
+    pub fn from(mut self, addr: &str) -> Self {
+        self.from = addr.parse().unwrap();
+        self
+    }
+
+    pub fn build(self) -> Request<Body> {
+        let mut req = self.builder.body(self.body).unwrap();
+        req.extensions_mut().insert(ConnectInfo(self.from));
+        req
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: header::HeaderName) -> &str {
+        self.headers
+            .get(&name)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or_default()
+    }
+
+    pub fn json(&self) -> Value {
+        assert!(
+            self.header(header::CONTENT_TYPE)
+                .starts_with("application/json"),
+            "content type {:?}, body {}",
+            self.header(header::CONTENT_TYPE),
+            self.body
+        );
+        serde_json::from_str(&self.body).unwrap()
+    }
+
+    pub fn assert_html(&self) {
+        assert_eq!(
+            self.header(header::CONTENT_TYPE),
+            "text/html; charset=utf-8"
+        );
+    }
+
+    pub fn assert_security_headers(&self) {
+        assert_eq!(
+            self.header(header::CONTENT_SECURITY_POLICY),
+            "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'"
+        );
+        assert_eq!(self.header(header::X_FRAME_OPTIONS), "DENY");
+        assert_eq!(self.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+        assert_eq!(self.header(header::REFERRER_POLICY), "no-referrer");
+    }
+
+    /// Where a redirect points.
+    pub fn location(&self) -> &str {
+        self.header(header::LOCATION)
+    }
+
+    /// Every `Set-Cookie` value.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The value a `Set-Cookie` gives cookie `name`.
+    pub fn cookie_value(&self, name: &str) -> Option<String> {
+        self.set_cookies().iter().find_map(|c| {
+            let first = c.split(';').next()?;
+            let (k, v) = first.split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+    }
+
+    /// The page's CSRF token (`<meta name="csrf-token">`).
+    pub fn csrf(&self) -> String {
+        self.attr_after(r#"<meta name="csrf-token" content=""#)
+    }
+
+    /// The login form's CSRF token (`<input type="hidden" name="csrf">`).
+    pub fn form_csrf(&self) -> String {
+        self.attr_after(r#"<input type="hidden" name="csrf" value=""#)
+    }
+
+    fn attr_after(&self, marker: &str) -> String {
+        let start = self.body.find(marker).unwrap_or_else(|| {
+            panic!("no {marker:?} in\n{}", self.body);
+        }) + marker.len();
+        let end = self.body[start..].find('"').unwrap() + start;
+        self.body[start..end].to_owned()
+    }
+}
+
+pub fn host(hostname: &str) -> HostInfo {
+    HostInfo {
+        hostname: hostname.to_owned(),
+        os: "Debian GNU/Linux 13".to_owned(),
+        kernel: "6.12.9".to_owned(),
+        arch: "x86_64".to_owned(),
+        cpu_model: "Test CPU".to_owned(),
+        cpu_cores: 8,
+        mem_total_bytes: 8 << 30,
+        swap_total_bytes: 0,
+        disks: Vec::new(),
+        docker_version: Some("27.3.1".to_owned()),
+        boot_time_unix: 1_700_000_000,
+    }
+}
+
+pub fn metrics() -> MetricSample {
+    MetricSample {
+        taken_at_ms: 1_709_210_096_000,
+        cpu_total_pct: 12.5,
+        cpu_per_core_pct: vec![10.0, 15.0],
+        load: [0.5, 0.25, 1.0],
+        mem_total_bytes: 8 << 30,
+        mem_used_bytes: 3 << 29,
+        tcp_established: 42,
+        tcp_total: 50,
+        ..MetricSample::default()
+    }
+}
+
+/// A node that reported everything.
+pub fn full_node(id: u64, hostname: &str, last_seen_ms: u64) -> NodeView {
+    NodeView {
+        id,
+        hostname: hostname.to_owned(),
+        online: true,
+        revoked: false,
+        last_seen_ms: Some(last_seen_ms),
+        agent_version: "0.1.0".to_owned(),
+        host: Some(host(hostname)),
+        metrics: Some(metrics()),
+    }
+}
+
+/// A node enrolled but never heard from.
+pub fn bare_node(id: u64) -> NodeView {
+    NodeView {
+        id,
+        hostname: String::new(),
+        online: false,
+        revoked: false,
+        last_seen_ms: None,
+        agent_version: String::new(),
+        host: None,
+        metrics: None,
+    }
+}
+
+pub fn now_ms() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    u64::try_from(since_epoch.as_millis()).unwrap()
+}
+
+/// A JSON login of the administrator from `from` with `password`.
+pub async fn try_login(app: &TestApp, from: &str, password: &str) -> Reply {
+    app.send(
+        Req::post("/api/v1/auth/login")
+            .from(from)
+            .json(&credentials(USER, password)),
+    )
+    .await
+}
