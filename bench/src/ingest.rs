@@ -242,10 +242,10 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
         let _ = wtx.send(window);
         let mut peak = Memory::default();
         while now_ms() < window.1 + 4000 {
-            if let Ok(m) = memory(pid) {
-                if m.rss > peak.rss {
-                    peak = m;
-                }
+            if let Ok(m) = memory(pid)
+                && m.rss > peak.rss
+            {
+                peak = m;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }

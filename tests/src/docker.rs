@@ -14,9 +14,17 @@ use std::process::{Command, Stdio};
 pub const LABEL: &str = "commander.test=1";
 
 fn docker(args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("docker").args(args).stdin(Stdio::null()).output().context("run docker")?;
+    let out = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("run docker")?;
     if !out.status.success() {
-        bail!("docker {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "docker {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
@@ -46,7 +54,12 @@ fn shared_libraries(bin: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(text
         .lines()
         .filter_map(|l| {
-            let path = l.split("=>").nth(1).unwrap_or(l).split_whitespace().next()?;
+            let path = l
+                .split("=>")
+                .nth(1)
+                .unwrap_or(l)
+                .split_whitespace()
+                .next()?;
             path.starts_with('/').then(|| PathBuf::from(path))
         })
         .collect())
@@ -112,8 +125,17 @@ impl Network {
     pub fn create(name: &str) -> anyhow::Result<Self> {
         let _ = docker(&["network", "rm", name]);
         docker(&["network", "create", "--label", LABEL, name])?;
-        let gateway = docker(&["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", name])?;
-        Ok(Self { name: name.to_owned(), gateway })
+        let gateway = docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
+            name,
+        ])?;
+        Ok(Self {
+            name: name.to_owned(),
+            gateway,
+        })
     }
 
     /// Cuts a container off this network.
@@ -141,12 +163,29 @@ pub struct Container {
 
 impl Container {
     /// `docker run -d` of `image` on `network` with `args`.
-    pub fn run(name: &str, image: &Image, network: &Network, args: &[&str]) -> anyhow::Result<Self> {
+    pub fn run(
+        name: &str,
+        image: &Image,
+        network: &Network,
+        args: &[&str],
+    ) -> anyhow::Result<Self> {
         let _ = docker(&["rm", "-f", name]);
-        let mut all = vec!["run", "-d", "--name", name, "--label", LABEL, "--network", &network.name, &image.name];
+        let mut all = vec![
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--label",
+            LABEL,
+            "--network",
+            &network.name,
+            &image.name,
+        ];
         all.extend_from_slice(args);
         docker(&all)?;
-        Ok(Self { name: name.to_owned() })
+        Ok(Self {
+            name: name.to_owned(),
+        })
     }
 
     /// The container's output so far.
@@ -154,7 +193,13 @@ impl Container {
         Command::new("docker")
             .args(["logs", &self.name])
             .output()
-            .map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+            .map(|o| {
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                )
+            })
             .unwrap_or_default()
     }
 

@@ -28,10 +28,36 @@ fn slaves_in_containers_survive_partition_and_kill() -> anyhow::Result<()> {
     let dial = format!("{}:{}", net.gateway, master.tcp.port());
     let token2 = create_token(&mdir)?;
 
-    let s1 = Container::run(&format!("cmdr-test-{pid}-s1"), &image, &net,
-        &["/commander", "slave", "--join", &master.token, "--master", &dial, "--data-dir", "/data"])?;
-    let s2 = Container::run(&format!("cmdr-test-{pid}-s2"), &image, &net,
-        &["/commander", "slave", "--join", &token2, "--master", &dial, "--data-dir", "/data"])?;
+    let s1 = Container::run(
+        &format!("cmdr-test-{pid}-s1"),
+        &image,
+        &net,
+        &[
+            "/commander",
+            "slave",
+            "--join",
+            &master.token,
+            "--master",
+            &dial,
+            "--data-dir",
+            "/data",
+        ],
+    )?;
+    let s2 = Container::run(
+        &format!("cmdr-test-{pid}-s2"),
+        &image,
+        &net,
+        &[
+            "/commander",
+            "slave",
+            "--join",
+            &token2,
+            "--master",
+            &dial,
+            "--data-dir",
+            "/data",
+        ],
+    )?;
 
     let both = wait_for("both containers online with metrics", WAIT, || {
         let list = nodes(master.http).ok()?;
@@ -42,12 +68,21 @@ fn slaves_in_containers_survive_partition_and_kill() -> anyhow::Result<()> {
     for c in [&s1, &s2] {
         let logs = c.logs();
         assert!(logs.contains("slave runtime:"), "runtime logged: {logs}");
-        eprintln!("{}: {}", c.name, logs.lines().find(|l| l.contains("slave runtime:")).unwrap_or(""));
+        eprintln!(
+            "{}: {}",
+            c.name,
+            logs.lines()
+                .find(|l| l.contains("slave runtime:"))
+                .unwrap_or("")
+        );
     }
     // Container host names are their ids' prefixes; map node ids to containers that way.
     let id_of = |c: &Container| -> u64 {
         let short = docker_hostname(&c.name);
-        both.iter().find(|n| n["hostname"].as_str() == Some(short.as_str())).and_then(|n| n["id"].as_u64()).expect("node for container")
+        both.iter()
+            .find(|n| n["hostname"].as_str() == Some(short.as_str()))
+            .and_then(|n| n["id"].as_u64())
+            .expect("node for container")
     };
     let (id1, id2) = (id_of(&s1), id_of(&s2));
 
@@ -57,9 +92,11 @@ fn slaves_in_containers_survive_partition_and_kill() -> anyhow::Result<()> {
         (node(&list, id2)?["online"] == false && online_with_metrics(&list, id1)).then_some(())
     })?;
     net.connect(&s2)?;
-    wait_for("partitioned slave back online", Duration::from_secs(120), || {
-        online_with_metrics(&nodes(master.http).ok()?, id2).then_some(())
-    })
+    wait_for(
+        "partitioned slave back online",
+        Duration::from_secs(120),
+        || online_with_metrics(&nodes(master.http).ok()?, id2).then_some(()),
+    )
     .map_err(|e| anyhow::anyhow!("{e}\ns2: {}", s2.logs()))?;
 
     s1.kill()?;
