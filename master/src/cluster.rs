@@ -18,7 +18,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
+use web::live::LiveSample;
+
+/// Samples buffered per live listener (console streams); a listener further behind skips.
+pub const LIVE_CAPACITY: usize = 1024;
 
 /// Timing of heartbeats and expiry.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +66,8 @@ struct State {
     ttl: HeartbeatTtl,
     nodes: BTreeMap<u64, LiveNode>,
     pending: PendingRequests<Waiter>,
+    /// Broadcast of incoming samples to live views; `None` once closed for shutdown.
+    live: Option<broadcast::Sender<LiveSample>>,
 }
 
 struct Inner {
@@ -110,6 +116,7 @@ impl Cluster {
             ttl: HeartbeatTtl::new(timing.ttl, timing.grace, timing.jitter),
             nodes,
             pending: PendingRequests::default(),
+            live: Some(broadcast::channel(LIVE_CAPACITY).0),
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -269,11 +276,20 @@ impl Cluster {
         let now = now_ms();
         let bytes = encode_sample(&sample);
         {
-            let mut st = self.state();
+            let mut guard = self.state();
+            let st = &mut *guard;
             if st.ttl.heartbeat(node_id, now) == Liveness::CameOnline {
                 tracing::info!(node_id, "node back online");
             }
             if let Some(node) = st.nodes.get_mut(&node_id) {
+                // Only when someone listens: no clone or allocation otherwise.
+                if let Some(tx) = st.live.as_ref().filter(|tx| tx.receiver_count() > 0) {
+                    let _ = tx.send(LiveSample {
+                        node_id,
+                        at_ms: now,
+                        sample: Arc::new(sample.clone()),
+                    });
+                }
                 node.latest = Some(sample);
                 node.last_seen_ms = Some(now);
             }
@@ -405,19 +421,37 @@ impl Cluster {
     /// Snapshot for the console and API.
     pub fn node_views(&self) -> Vec<web::backend::NodeView> {
         let st = self.state();
-        st.nodes
-            .values()
-            .map(|n| web::backend::NodeView {
-                id: n.record.id,
-                hostname: n.record.hostname.clone(),
-                online: st.ttl.is_online(n.record.id),
-                revoked: n.record.revoked,
-                last_seen_ms: n.last_seen_ms,
-                agent_version: n.record.agent_version.clone(),
-                host: n.record.host_info.clone(),
-                metrics: n.latest.clone(),
-            })
-            .collect()
+        st.nodes.values().map(|n| view(&st, n)).collect()
+    }
+
+    /// Snapshot of one node.
+    pub fn node_view(&self, id: u64) -> Option<web::backend::NodeView> {
+        let st = self.state();
+        st.nodes.get(&id).map(|n| view(&st, n))
+    }
+
+    /// A receiver of every sample from now on; `None` after [`Self::close_live`].
+    pub fn subscribe_live(&self) -> Option<broadcast::Receiver<LiveSample>> {
+        self.state().live.as_ref().map(broadcast::Sender::subscribe)
+    }
+
+    /// Ends the live broadcast (every receiver sees it closed), so that console streams end
+    /// and a graceful shutdown does not wait for them.
+    pub fn close_live(&self) {
+        self.state().live = None;
+    }
+}
+
+fn view(st: &State, n: &LiveNode) -> web::backend::NodeView {
+    web::backend::NodeView {
+        id: n.record.id,
+        hostname: n.record.hostname.clone(),
+        online: st.ttl.is_online(n.record.id),
+        revoked: n.record.revoked,
+        last_seen_ms: n.last_seen_ms,
+        agent_version: n.record.agent_version.clone(),
+        host: n.record.host_info.clone(),
+        metrics: n.latest.clone(),
     }
 }
 

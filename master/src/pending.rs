@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn progress_does_not_finish_and_typed_failures_are_kept() {
-        use protocol::{ErrorKind, Progress, ProgressEvent};
+        use protocol::{Progress, ProgressEvent};
         let mut p = PendingRequests::default();
         let id = p.insert("w", 0, 1000);
         let progress = || {
@@ -319,7 +319,6 @@ mod tests {
         );
         assert!(p.on_progress(id).is_none(), "late progress ignored");
         assert!(p.is_empty());
-        let _ = ErrorKind::NotFound;
     }
 
     #[test]

@@ -221,6 +221,9 @@ impl RunningMaster {
 
     /// Stops the console and the endpoint and flushes pending samples.
     pub async fn shutdown(self) {
+        // Console streams (SSE) end when the live broadcast closes; otherwise the graceful
+        // shutdown below would wait for browsers to hang up.
+        self.cluster.close_live();
         let _ = self.http_stop.send(());
         let _ = self.http_task.await;
         let endpoint = self.endpoint;

@@ -112,14 +112,9 @@ fn start(force_legacy: bool, dir: &Path) -> Master {
         session: Session::responder(&keys).unwrap(),
         events: Vec::new(),
     };
-    loop {
-        match m.next() {
-            Message::Hello(h) => {
-                assert!(h.max_version >= protocol::OPS_VERSION);
-                break;
-            }
-            other => panic!("expected hello, got {}", other.name()),
-        }
+    match m.next() {
+        Message::Hello(h) => assert!(h.max_version >= protocol::OPS_VERSION),
+        other => panic!("expected hello, got {}", other.name()),
     }
     let welcome = Welcome {
         version: protocol::OPS_VERSION,
@@ -138,6 +133,8 @@ fn host(op: HostOp) -> RequestBody {
 fn operations_answer(force_legacy: bool) {
     let dir = tempfile::tempdir().unwrap();
     let mut m = start(force_legacy, dir.path());
+    // Distinct per test: both tests run in one process and list each other's children.
+    let seconds = if force_legacy { "29.25" } else { "29.75" }.to_string();
     assert_eq!(m.ask(1, RequestBody::Ping), ResponseBody::Pong);
     let ResponseBody::Host(h) = m.ask(2, host(HostOp::GetHosts)) else {
         panic!()
@@ -161,11 +158,11 @@ fn operations_answer(force_legacy: bool) {
         "127.0.0.1 localhost\n"
     );
     let mut child = std::process::Command::new("sleep")
-        .arg("29.25")
+        .arg(&seconds)
         .spawn()
         .unwrap();
     let q = ProcessQuery {
-        filter: Some("sleep 29.25".into()),
+        filter: Some(format!("sleep {seconds}")),
         ..Default::default()
     };
     let ResponseBody::Host(h) = m.ask(5, host(HostOp::ListProcesses(q))) else {

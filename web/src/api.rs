@@ -4,10 +4,15 @@ use crate::auth::AuthContext;
 use crate::backend::{Backend, BackendError, NodeView};
 use crate::format::format_rfc3339_ms;
 use axum::Json;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::StatusCode;
+use crate::i18n::Lang;
+use crate::listing::row_matches;
+use crate::live::parse_node_id;
+use crate::pages::NodeRow;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
@@ -115,22 +120,71 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The HTTP status a backend error maps to: `NotFound` → 404, anything else → 500.
+/// The HTTP status a backend error maps to: `NotFound` → 404, `Conflict` → 409, anything
+/// else → 500.
 pub fn backend_status(err: &BackendError) -> StatusCode {
     match err {
         BackendError::NotFound(_) => StatusCode::NOT_FOUND,
+        BackendError::Conflict(_) => StatusCode::CONFLICT,
         BackendError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-/// `GET /api/v1/nodes`.
+/// Query of `GET /api/v1/nodes` (all optional).
+#[derive(Debug, Default, Deserialize)]
+pub struct NodesParams {
+    /// Search term (see `listing::row_matches`).
+    pub q: Option<String>,
+    /// Nodes to skip.
+    pub offset: Option<usize>,
+    /// Most nodes to answer.
+    pub limit: Option<usize>,
+}
+
+/// Header carrying the number of nodes matching the search, before `offset` and `limit`.
+pub const TOTAL_COUNT: &str = "x-total-count";
+
+/// `GET /api/v1/nodes?q=&offset=&limit=`: the nodes ordered by id, searched and cut; the
+/// count before cutting is in `X-Total-Count`.
 pub async fn nodes<B: Backend>(
     State(backend): State<Arc<B>>,
     _ctx: AuthContext,
+    params: Result<Query<NodesParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(bad_query)?;
     let nodes = backend.nodes().await?;
-    let body: Vec<ApiNode<'_>> = nodes.iter().map(ApiNode::from).collect();
-    Ok(Json(body).into_response())
+    let term = params.q.as_deref().unwrap_or_default().trim().to_lowercase();
+    let now = crate::pages::now_ms();
+    let matching: Vec<&NodeView> = nodes
+        .iter()
+        .filter(|n| {
+            term.is_empty() || row_matches(&NodeRow::new(n, now), &term, Lang::En.messages())
+        })
+        .collect();
+    let total = matching.len();
+    let body: Vec<ApiNode<'_>> = matching
+        .into_iter()
+        .skip(params.offset.unwrap_or(0))
+        .take(params.limit.unwrap_or(usize::MAX))
+        .map(ApiNode::from)
+        .collect();
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(TOTAL_COUNT, HeaderValue::from(total));
+    Ok(response)
+}
+
+/// `GET /api/v1/nodes/{node}`: one node, shaped like an element of `GET /api/v1/nodes`.
+pub async fn node<B: Backend>(
+    State(backend): State<Arc<B>>,
+    _ctx: AuthContext,
+    Path(node): Path<String>,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::new(StatusCode::NOT_FOUND, format!("no node {node:?}"));
+    let id = parse_node_id(&node).ok_or_else(missing)?;
+    let view = backend.node(id).await?.ok_or_else(missing)?;
+    Ok(Json(ApiNode::from(&view)).into_response())
 }
 
 /// `GET /api/v1/storage`: `{"data_bytes", "performance_bytes"}`.
@@ -144,6 +198,11 @@ pub async fn storage<B: Backend>(
 /// `GET /api/v1/health`: `{"status":"ok"}` once the server answers.
 pub async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// A malformed query string as a JSON 400.
+pub fn bad_query(rejection: QueryRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text())
 }
 
 /// The 404 for any unknown path under `/api`.

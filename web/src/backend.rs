@@ -3,9 +3,13 @@
 //! Accounts, sessions and the audit log go through the separate
 //! [`AuthStore`](crate::auth::AuthStore).
 
+use crate::data::{BackupFile, CompactReport, DataEnv};
+use crate::live::LiveSample;
+use protocol::MetricSample;
 use serde::Serialize;
 use std::future::Future;
 use thiserror::Error;
+use tokio::sync::broadcast;
 
 /// One node as the console and `GET /api/v1/nodes` show it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -43,6 +47,9 @@ pub enum BackendError {
     /// The thing asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The request conflicts with work in progress (another data operation runs).
+    #[error("{0}")]
+    Conflict(String),
     /// Anything else (store failure, slave failure).
     #[error("{0}")]
     Internal(String),
@@ -55,4 +62,40 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Database sizes.
     fn storage(&self) -> impl Future<Output = Result<StorageView, BackendError>> + Send;
+
+    /// One node, `None` when no node has this id. The default searches [`Self::nodes`].
+    fn node(&self, id: u64) -> impl Future<Output = Result<Option<NodeView>, BackendError>> + Send {
+        async move { Ok(self.nodes().await?.into_iter().find(|n| n.id == id)) }
+    }
+
+    /// At most `points` stored samples of node `id` spread evenly over
+    /// `from_ms..=to_ms` (the first sample of each of `points` equal slices), oldest first,
+    /// each with the master's receive time (Unix ms).
+    fn sample_series(
+        &self,
+        id: u64,
+        from_ms: u64,
+        to_ms: u64,
+        points: usize,
+    ) -> impl Future<Output = Result<Vec<(u64, MetricSample)>, BackendError>> + Send;
+
+    /// A receiver of every node's samples as they arrive, or `None` when live data has
+    /// ended (the master is shutting down). Streams end when the sender closes.
+    fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>>;
+
+    /// Writes a compacted copy of each database next to it and reports the sizes. Safe
+    /// while the master runs (see `docs/ARCHITECTURE.md`, data management).
+    fn compact(&self) -> impl Future<Output = Result<CompactReport, BackendError>> + Send;
+
+    /// A consistent copy of one database as an open file (already unlinked from the
+    /// file system, so nothing is left behind), ready to stream.
+    fn backup(&self, env: DataEnv)
+    -> impl Future<Output = Result<BackupFile, BackendError>> + Send;
+
+    /// Deletes every metric sample (of every node) received before `older_than_ms`;
+    /// returns how many. `u64::MAX` deletes them all.
+    fn reset_samples(
+        &self,
+        older_than_ms: u64,
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send;
 }

@@ -189,6 +189,34 @@ pub fn format_load(load: [f32; 3]) -> String {
     format!("{} {} {}", one(load[0]), one(load[1]), one(load[2]))
 }
 
+/// [`format_relative`] in `lang`: `3 s ago` / `3秒前`, `2 h 5 min ago` / `2小时5分钟前`,
+/// `just now` / `刚刚`, `never` / `从未`.
+pub fn format_relative_in(lang: crate::i18n::Lang, then_ms: Option<u64>, now_ms: u64) -> String {
+    use crate::i18n::Lang;
+    if lang == Lang::En {
+        return format_relative(then_ms, now_ms);
+    }
+    match then_ms {
+        None => "从未".to_owned(),
+        Some(then) if now_ms.saturating_sub(then) < 1000 => "刚刚".to_owned(),
+        Some(then) => {
+            let english = format_duration(Duration::from_millis(now_ms - then));
+            let mut out = String::new();
+            for word in english.split(' ') {
+                out.push_str(match word {
+                    "s" => "秒",
+                    "min" => "分钟",
+                    "h" => "小时",
+                    "d" => "天",
+                    number => number,
+                });
+            }
+            out.push('前');
+            out
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +358,18 @@ mod tests {
         assert_eq!(format_percent(f32::NAN), "–");
         assert_eq!(format_load([0.5, 1.25, 10.0]), "0.50 1.25 10.00");
         assert_eq!(format_load([f32::INFINITY, 0.0, 0.0]), "– 0.00 0.00");
+    }
+
+    #[test]
+    fn relative_times_in_chinese() {
+        use crate::i18n::Lang;
+        let zh = |then, now| format_relative_in(Lang::ZhCn, then, now);
+        assert_eq!(zh(None, 5), "从未");
+        assert_eq!(zh(Some(5_000), 5_500), "刚刚");
+        assert_eq!(zh(Some(0), 3_000), "3秒前");
+        assert_eq!(zh(Some(0), 65_000), "1分钟5秒前");
+        assert_eq!(zh(Some(0), 7_500_000), "2小时5分钟前");
+        assert_eq!(zh(Some(0), 90_000_000), "1天1小时前");
+        assert_eq!(format_relative_in(Lang::En, Some(0), 3_000), "3 s ago");
     }
 }

@@ -17,11 +17,18 @@
 //! 404 under `/api` and an HTML 404 elsewhere.
 
 pub mod api;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod backend;
+pub mod data;
+pub mod data_page;
+pub mod detail;
 pub mod format;
 pub mod i18n;
+pub mod listing;
+pub mod live;
+pub mod openapi;
 pub mod pages;
 pub mod records;
 pub mod serve;
@@ -30,12 +37,13 @@ pub mod state;
 pub use auth::{Auth, AuthSettings, AuthStore, Console};
 pub use backend::{Backend, BackendError, NodeView, StorageView};
 pub use serve::{TlsError, load_tls_config, serve, serve_tls};
+pub use assets::STATIC_CACHE_CONTROL;
 pub use state::AppState;
 
 use axum::Router;
 use axum::extract::Request;
 use axum::handler::Handler;
-use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::header::{HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -47,10 +55,6 @@ pub const STYLESHEET: &str = include_str!("../static/commander.css");
 /// The console's script (confirmations), embedded in the binary. The CSP forbids inline
 /// scripts, so every script lives here.
 pub const SCRIPT: &str = include_str!("../static/commander.js");
-
-/// `Cache-Control` for embedded static assets. Their URLs are not fingerprinted, so keep
-/// the lifetime short enough for an upgrade to show within minutes.
-pub const STATIC_CACHE_CONTROL: &str = "public, max-age=300";
 
 /// Headers added to every response, page, API or error alike.
 pub const SECURITY_HEADERS: [(&str, &str); 4] = [
@@ -156,12 +160,14 @@ pub fn router_with_table<B: Backend>(
         )
         .add(post.clone(), "/api/v1/auth/login", Public, json::login)
         .add(get.clone(), "/api/v1/health", Public, api::health)
-        .add(get.clone(), "/static/commander.css", Public, stylesheet)
-        .add(get.clone(), "/static/commander.js", Public, script)
         .add(get.clone(), "/", User, pages::index::<B>)
         .add(get.clone(), "/slaves", User, pages::slaves::<B>)
+        .add(get.clone(), "/slaves/{node}", User, detail::page::<B>)
         .add(get.clone(), "/docker", User, pages::docker::<B>)
-        .add(get.clone(), "/data", User, pages::data::<B>)
+        .add(get.clone(), "/data", User, data_page::page::<B>)
+        .add(post.clone(), "/data/compact", User, data_page::compact::<B>)
+        .add(get.clone(), "/data/backup", User, data_page::backup::<B>)
+        .add(post.clone(), "/data/reset", User, data_page::reset::<B>)
         .add(get.clone(), "/records", User, records::page)
         .add(get.clone(), "/account", User, forms::account_page)
         .add(
@@ -179,11 +185,31 @@ pub fn router_with_table<B: Backend>(
         .add(post.clone(), "/logout", User, forms::logout_submit)
         .add(get.clone(), "/api/v1/nodes", User, api::nodes::<B>)
         .add(get.clone(), "/api/v1/storage", User, api::storage::<B>)
+        .add(get.clone(), "/api/v1/nodes/{node}", User, api::node::<B>)
+        .add(
+            get.clone(),
+            "/api/v1/nodes/{node}/metrics",
+            User,
+            live::history::<B>,
+        )
+        .add(
+            get.clone(),
+            "/api/v1/nodes/{node}/metrics/stream",
+            User,
+            live::stream::<B>,
+        )
+        .add(post.clone(), "/api/v1/data/compact", User, data::api_compact::<B>)
+        .add(get.clone(), "/api/v1/data/backup", User, data::api_backup::<B>)
+        .add(post.clone(), "/api/v1/data/reset", User, data::api_reset::<B>)
+        .add(get.clone(), "/api/v1/openapi.json", User, openapi::document)
         .add(get.clone(), "/api/v1/audit", User, records::api)
         .add(get.clone(), "/api/v1/auth/me", User, json::me)
         .add(post.clone(), "/api/v1/auth/logout", User, json::logout)
         .add(post, "/api/v1/auth/password", User, json::change_password)
         .add(put, "/api/v1/auth/language", User, json::set_language);
+    let t = assets::ASSETS
+        .iter()
+        .fold(t, |t, (path, _, _)| t.add(Method::GET, *path, Public, assets::serve));
     let router = t
         .router
         .fallback(not_found)
@@ -192,27 +218,6 @@ pub fn router_with_table<B: Backend>(
         .layer(middleware::from_fn_with_state(auth, auth::guard::edge))
         .layer(middleware::from_fn(security_headers));
     (router, t.routes)
-}
-
-/// `GET /static/commander.css`.
-async fn stylesheet() -> Response {
-    static_asset("text/css; charset=utf-8", STYLESHEET)
-}
-
-/// `GET /static/commander.js`.
-async fn script() -> Response {
-    static_asset("text/javascript; charset=utf-8", SCRIPT)
-}
-
-fn static_asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, STATIC_CACHE_CONTROL),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// Whether `path` belongs to the JSON API, whose errors are JSON too.

@@ -5,14 +5,16 @@
 
 use crate::api::backend_status;
 use crate::auth::AuthContext;
-use crate::backend::{Backend, BackendError, NodeView, StorageView};
+use crate::backend::{Backend, BackendError, NodeView};
 use crate::format::{
-    format_bytes, format_load, format_percent, format_relative, format_rfc3339_ms,
+    format_bytes, format_load, format_percent, format_relative_in, format_rfc3339_ms,
 };
 use crate::i18n::{Lang, Messages};
+use crate::listing::{HOME_ROWS, ListParams, PER_PAGE, Pager};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -134,18 +136,24 @@ pub struct IndexPage {
     pub online: usize,
     /// Nodes revoked.
     pub revoked: usize,
-    /// One row per node, in backend order.
+    /// Nodes enrolled.
+    pub total: usize,
+    /// The first [`HOME_ROWS`] rows, in backend order.
     pub nodes: Vec<NodeRow>,
 }
 
-/// The slave list.
+/// The slave list, searchable and paginated.
 #[derive(Debug, Template, WebTemplate)]
 #[template(path = "slaves.html")]
 pub struct SlavesPage {
     /// The frame.
     pub frame: Frame,
-    /// One row per node.
+    /// Nodes enrolled (before the search).
+    pub total: usize,
+    /// The rows of this page.
     pub nodes: Vec<NodeRow>,
+    /// Search and page links.
+    pub pager: Pager,
 }
 
 /// One node, formatted for the node tables.
@@ -178,8 +186,13 @@ pub struct NodeRow {
 }
 
 impl NodeRow {
-    /// Formats `node` as seen at `now_ms` (Unix milliseconds).
+    /// Formats `node` as seen at `now_ms` (Unix milliseconds), in English.
     pub fn new(node: &NodeView, now_ms: u64) -> Self {
+        Self::new_in(node, now_ms, Lang::En)
+    }
+
+    /// Formats `node` as seen at `now_ms`, with the relative time in `lang`.
+    pub fn new_in(node: &NodeView, now_ms: u64, lang: Lang) -> Self {
         let status = if node.revoked {
             "revoked"
         } else if node.online {
@@ -198,7 +211,7 @@ impl NodeRow {
             id: node.id,
             hostname,
             status,
-            last_seen: format_relative(node.last_seen_ms, now_ms),
+            last_seen: format_relative_in(lang, node.last_seen_ms, now_ms),
             last_seen_abs: node
                 .last_seen_ms
                 .and_then(format_rfc3339_ms)
@@ -236,18 +249,6 @@ pub struct DockerPage {
     pub frame: Frame,
     /// One row per node.
     pub nodes: Vec<NodeRow>,
-}
-
-/// Data management: database sizes.
-#[derive(Debug, Template, WebTemplate)]
-#[template(path = "data.html")]
-pub struct DataPage {
-    /// The frame.
-    pub frame: Frame,
-    /// `data` environment size, formatted.
-    pub data_size: String,
-    /// `performance` environment size, formatted.
-    pub performance_size: String,
 }
 
 /// A page for errors and unknown paths.
@@ -298,10 +299,10 @@ pub(crate) fn backend_error_page(err: &BackendError, lang: Lang) -> Response {
     ErrorPage::localized(status, err.to_string(), lang)
 }
 
-async fn node_rows<B: Backend>(backend: &B) -> Result<Vec<NodeRow>, BackendError> {
+async fn node_rows<B: Backend>(backend: &B, lang: Lang) -> Result<Vec<NodeRow>, BackendError> {
     let nodes = backend.nodes().await?;
     let now = now_ms();
-    Ok(nodes.iter().map(|n| NodeRow::new(n, now)).collect())
+    Ok(nodes.iter().map(|n| NodeRow::new_in(n, now, lang)).collect())
 }
 
 /// `GET /`.
@@ -310,30 +311,47 @@ pub async fn index<B: Backend>(
     ctx: AuthContext,
     uri: Uri,
 ) -> Response {
-    match node_rows(backend.as_ref()).await {
-        Ok(nodes) => IndexPage {
-            frame: Frame::signed_in(&ctx, "home", &uri),
-            online: nodes.iter().filter(|n| n.status == "online").count(),
-            revoked: nodes.iter().filter(|n| n.status == "revoked").count(),
-            nodes,
+    match node_rows(backend.as_ref(), ctx.lang()).await {
+        Ok(mut nodes) => {
+            let total = nodes.len();
+            let online = nodes.iter().filter(|n| n.status == "online").count();
+            let revoked = nodes.iter().filter(|n| n.status == "revoked").count();
+            nodes.truncate(HOME_ROWS);
+            IndexPage {
+                frame: Frame::signed_in(&ctx, "home", &uri),
+                online,
+                revoked,
+                total,
+                nodes,
+            }
+            .into_response()
         }
-        .into_response(),
         Err(err) => backend_error_page(&err, ctx.lang()),
     }
 }
 
-/// `GET /slaves`.
+/// `GET /slaves?q=&page=`.
 pub async fn slaves<B: Backend>(
     State(backend): State<Arc<B>>,
     ctx: AuthContext,
     uri: Uri,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> Response {
-    match node_rows(backend.as_ref()).await {
-        Ok(nodes) => SlavesPage {
-            frame: Frame::signed_in(&ctx, "slaves", &uri),
-            nodes,
+    // A malformed query string shows the first page rather than a bare 400.
+    let params = params.map(|Query(p)| p).unwrap_or_default();
+    match node_rows(backend.as_ref(), ctx.lang()).await {
+        Ok(rows) => {
+            let total = rows.len();
+            let t = ctx.lang().messages();
+            let (nodes, pager) = Pager::paginate(rows, &params, PER_PAGE, t);
+            SlavesPage {
+                frame: Frame::signed_in(&ctx, "slaves", &uri),
+                total,
+                nodes,
+                pager,
+            }
+            .into_response()
         }
-        .into_response(),
         Err(err) => backend_error_page(&err, ctx.lang()),
     }
 }
@@ -344,30 +362,10 @@ pub async fn docker<B: Backend>(
     ctx: AuthContext,
     uri: Uri,
 ) -> Response {
-    match node_rows(backend.as_ref()).await {
+    match node_rows(backend.as_ref(), ctx.lang()).await {
         Ok(nodes) => DockerPage {
             frame: Frame::signed_in(&ctx, "docker", &uri),
             nodes,
-        }
-        .into_response(),
-        Err(err) => backend_error_page(&err, ctx.lang()),
-    }
-}
-
-/// `GET /data`.
-pub async fn data<B: Backend>(
-    State(backend): State<Arc<B>>,
-    ctx: AuthContext,
-    uri: Uri,
-) -> Response {
-    match backend.storage().await {
-        Ok(StorageView {
-            data_bytes,
-            performance_bytes,
-        }) => DataPage {
-            frame: Frame::signed_in(&ctx, "data", &uri),
-            data_size: format_bytes(data_bytes),
-            performance_size: format_bytes(performance_bytes),
         }
         .into_response(),
         Err(err) => backend_error_page(&err, ctx.lang()),

@@ -13,9 +13,14 @@ use std::time::Duration;
 use web::Access;
 use web::auth::AuthStore;
 
+/// A route's path with its parameters filled in (node 1).
+fn concrete(path: &str) -> String {
+    path.replace("{node}", "1")
+}
+
 /// A request to `route` with a body the handler would accept, if it got that far.
 fn probe(method: &Method, path: &str) -> Req {
-    let req = Req::new(method.clone(), path);
+    let req = Req::new(method.clone(), &concrete(path));
     if path.starts_with("/api/") && *method != Method::GET {
         req.json(&json!({}))
     } else if *method != Method::GET {
@@ -44,6 +49,9 @@ async fn every_route_except_login_registration_static_and_health_requires_auth()
         ("GET", "/api/v1/health"),
         ("GET", "/static/commander.css"),
         ("GET", "/static/commander.js"),
+        ("GET", "/static/slave.js"),
+        ("GET", "/static/vendor/chart.min.js"),
+        ("GET", "/static/vendor/chart.js.LICENSE.txt"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p))
@@ -103,7 +111,9 @@ async fn every_route_except_login_registration_static_and_health_requires_auth()
         .iter()
         .filter(|r| r.method == Method::GET && r.access == Access::User);
     for route in protected_gets {
-        let reply = app.send(Req::get(route.path).cookie(&s.token)).await;
+        let reply = app
+            .send(Req::get(&concrete(route.path)).cookie(&s.token))
+            .await;
         assert_eq!(
             reply.status,
             StatusCode::OK,

@@ -172,7 +172,7 @@ async fn page_lists_nodes_with_metrics() {
         "<td class=\"num\">42</td>",
         "Debian GNU/Linux 13 · kernel 6.12.9 · x86_64 · 8 cores",
         r#"<link rel="stylesheet" href="/static/commander.css">"#,
-        r#"<meta http-equiv="refresh" content="5">"#,
+        r#"<div id="live-home" data-live-refresh="5">"#,
         r#"<div class="card-value">1 / 3</div>"#,
     ] {
         assert!(body.contains(needle), "missing {needle:?} in\n{body}");

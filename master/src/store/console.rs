@@ -7,7 +7,7 @@
 //! by hand) cannot reopen registration. Audit ids take their sequence number from
 //! `meta/next_audit_seq` in the appending transaction, so they are unique across restarts.
 
-use std::ops::Bound::Included;
+use std::ops::Bound::{Excluded, Included, Unbounded};
 
 use heed::types::Bytes;
 use heed::{CommitToken, Database, DatabaseOpener, OnCommit, RwTxn, WithoutTls};
@@ -200,6 +200,18 @@ impl AuthStore for LmdbStore {
     fn prune_sessions(&self, now_ms: u64) -> Result<u64, StoreFailure> {
         self.delete_sessions_where(|s| s.expires_at_ms <= now_ms)
             .map_err(fail)
+    }
+
+    fn prune_audit(&self, older_than_ms: u64) -> Result<u64, StoreFailure> {
+        let bound = AuditId::new(older_than_ms, 0).to_key();
+        let mut wtxn = self.data.write_txn().map_err(fail)?;
+        let removed = self
+            .console
+            .audit
+            .delete_range(&mut wtxn, &(Unbounded, Excluded(bound.as_slice())))
+            .map_err(fail)?;
+        wtxn.commit().map_err(fail)?;
+        Ok(removed as u64)
     }
 
     fn append_audit(&self, entry: &AuditEntry) -> Result<AuditId, StoreFailure> {

@@ -158,3 +158,22 @@ fn audit_ids_are_unique_ordered_and_persist() {
     };
     assert_eq!(store.query_audit(&q).unwrap().entries.len(), 3);
 }
+
+#[test]
+fn pruning_the_audit_log_keeps_newer_entries_and_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert!(store.register_first_user(&user("admin")).unwrap());
+    for at in [1_000, 2_000, 2_000, 3_000] {
+        store.append_audit(&entry(at, "x.y")).unwrap();
+    }
+    assert_eq!(store.prune_audit(2_000).unwrap(), 1);
+    assert_eq!(store.prune_audit(2_000).unwrap(), 0);
+    assert_eq!(store.prune_audit(3_000).unwrap(), 2);
+    let left = store.query_audit(&AuditQuery::default()).unwrap().entries;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].entry.at_ms, 3_000);
+    assert!(store.user("admin").unwrap().is_some());
+    assert!(store.registration_closed().unwrap());
+    assert_eq!(store.prune_audit(u64::MAX).unwrap(), 1);
+}

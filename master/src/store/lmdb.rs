@@ -6,10 +6,10 @@
 
 use std::convert::Infallible;
 use std::ops::Bound::{Excluded, Included};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use heed::types::{Bytes, Str};
-use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, RoTxn, WithoutTls};
+use heed::{CommitOrAbort, CompactionOption, Database, Env, EnvOpenOptions, RoTxn, WithoutTls};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -379,6 +379,39 @@ impl Store for LmdbStore {
         StoreSizes {
             data_bytes: size(&self.data),
             performance_bytes: size(&self.performance),
+        }
+    }
+
+    fn env_dir(&self, env: EnvKind) -> Option<PathBuf> {
+        Some(self.env(env).path().to_owned())
+    }
+
+    fn copy_compacted(&self, env: EnvKind, dest: &Path) -> Result<u64, StoreError> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .open(dest)
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot create {}: {e}", dest.display()))
+            })?;
+        let copied = self
+            .env(env)
+            .copy_to_file(&mut file, CompactionOption::Enabled)
+            .map_err(StoreError::from)
+            .and_then(|()| Ok(file.sync_all().and_then(|()| file.metadata())?.len()));
+        if copied.is_err() {
+            let _ = std::fs::remove_file(dest);
+        }
+        copied
+    }
+}
+
+impl LmdbStore {
+    fn env(&self, env: EnvKind) -> &Env<WithoutTls> {
+        match env {
+            EnvKind::Data => &self.data,
+            EnvKind::Performance => &self.performance,
         }
     }
 }

@@ -2,9 +2,11 @@
 //! [`LmdbStore`](super::LmdbStore), for tests. Nothing survives the process.
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::schema::SCHEMA_VERSION;
+use super::schema::{EnvKind, SCHEMA_VERSION};
 use super::{SampleRow, Store, StoreError, StoreSizes, check_enrolment, new_node};
 use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 
@@ -194,5 +196,41 @@ impl Store for MemoryStore {
 
     fn sizes(&self) -> StoreSizes {
         StoreSizes::default()
+    }
+
+    fn env_dir(&self, _env: EnvKind) -> Option<PathBuf> {
+        None
+    }
+
+    fn copy_compacted(&self, env: EnvKind, dest: &Path) -> Result<u64, StoreError> {
+        let snapshot = match env {
+            EnvKind::Data => {
+                let data = self.data();
+                let nodes: Vec<&NodeRecord> = data.nodes.values().collect();
+                let tokens: Vec<&JoinTokenRecord> = data.join_tokens.values().collect();
+                serde_json::json!({ "nodes": nodes, "join_tokens": tokens })
+            }
+            EnvKind::Performance => {
+                let rows: Vec<(u64, u64, usize)> = self
+                    .samples_map()
+                    .iter()
+                    .map(|((node, at), bytes)| (*node, *at, bytes.len()))
+                    .collect();
+                serde_json::json!({ "samples": rows })
+            }
+        };
+        let text = serde_json::to_vec(&snapshot).map_err(|source| StoreError::Encode {
+            what: "memory snapshot",
+            source,
+        })?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(dest)?;
+        if let Err(e) = file.write_all(&text).and_then(|()| file.sync_all()) {
+            let _ = std::fs::remove_file(dest);
+            return Err(e.into());
+        }
+        Ok(text.len() as u64)
     }
 }

@@ -14,6 +14,7 @@
 //! Every write has been committed (and synced) when the method returns `Ok`.
 
 use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
+use std::path::{Path, PathBuf};
 
 mod console;
 mod lmdb;
@@ -25,6 +26,7 @@ mod writer;
 mod tests;
 
 pub use lmdb::LmdbStore;
+pub use schema::EnvKind;
 pub use memory::MemoryStore;
 pub use writer::{MAX_BATCH_ROWS, StoreWriter, WriterClosed};
 
@@ -170,6 +172,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// On-disk sizes (0 for the memory store). A size that cannot be read is reported as 0.
     fn sizes(&self) -> StoreSizes;
+
+    /// The directory of one environment; `None` for the memory store.
+    fn env_dir(&self, env: EnvKind) -> Option<PathBuf>;
+
+    /// Writes a consistent, compacted copy of one environment to the new file `dest` (it
+    /// must not exist) and returns the copy's size in bytes. Safe while the store is in use:
+    /// the copy is taken inside one read transaction, writers carry on. A failed copy
+    /// leaves no file. The memory store writes a JSON snapshot instead.
+    fn copy_compacted(&self, env: EnvKind, dest: &Path) -> Result<u64, StoreError>;
 }
 
 /// The enrolment decision shared by both implementations: `token` as stored (if any) and

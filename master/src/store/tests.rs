@@ -196,6 +196,23 @@ fn memory_store_meets_contract() {
     let store = MemoryStore::new();
     exercise(&store);
     assert_eq!(store.sizes(), StoreSizes::default());
+    assert_eq!(store.env_dir(EnvKind::Data), None);
+    exercise_copies(&store);
+}
+
+/// Compacted copies: written once to a new file, refused over an existing one.
+fn exercise_copies(store: &dyn Store) {
+    let dir = tempfile::tempdir().unwrap();
+    for env in [EnvKind::Data, EnvKind::Performance] {
+        let dest = dir.path().join(format!("{env:?}.copy"));
+        let len = store.copy_compacted(env, &dest).unwrap();
+        assert!(len > 0);
+        assert_eq!(std::fs::metadata(&dest).unwrap().len(), len);
+        assert!(store.copy_compacted(env, &dest).is_err(), "never overwrites");
+        assert_eq!(std::fs::metadata(&dest).unwrap().len(), len);
+    }
+    let missing = dir.path().join("no/such/dir/copy");
+    assert!(store.copy_compacted(EnvKind::Data, &missing).is_err());
 }
 
 fn paths(dir: &Path) -> (PathBuf, PathBuf) {
@@ -217,6 +234,8 @@ fn lmdb_store_meets_contract() {
         sizes.data_bytes > 0 && sizes.performance_bytes > 0,
         "{sizes:?}"
     );
+    assert_eq!(store.env_dir(EnvKind::Data), Some(dir.path().join("data")));
+    exercise_copies(&store);
 }
 
 #[test]

@@ -178,7 +178,7 @@ fn write_batch(store: &dyn Store, batch: &mut Vec<SampleRow>, counters: &Counter
 mod tests {
     use super::*;
     use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
-    use crate::store::{MemoryStore, StoreError, StoreSizes};
+    use crate::store::{EnvKind, MemoryStore, StoreError, StoreSizes};
 
     fn row(node_id: u64, taken_at_ms: u64) -> SampleRow {
         SampleRow {
@@ -280,6 +280,12 @@ mod tests {
         }
         fn sizes(&self) -> StoreSizes {
             self.0.sizes()
+        }
+        fn env_dir(&self, env: EnvKind) -> Option<std::path::PathBuf> {
+            self.0.env_dir(env)
+        }
+        fn copy_compacted(&self, env: EnvKind, dest: &std::path::Path) -> Result<u64, StoreError> {
+            self.0.copy_compacted(env, dest)
         }
     }
 

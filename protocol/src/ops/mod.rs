@@ -33,8 +33,12 @@
 //! request with its final answer (a followed log ends with
 //! [`docker_reply::DockerReply::LogsEnd`], other operations with [`ErrorKind::Cancelled`]).
 //!
-//! **Deadlines.** The slave gives up an operation when the request's `timeout_ms` passes
-//! ([`ErrorKind::Timeout`]); a followed log simply ends then.
+//! **Deadlines.** The slave gives up a Docker operation when the request's `timeout_ms`
+//! passes ([`ErrorKind::Timeout`]; 0 means no deadline); a followed log simply ends then.
+//! Host operations are short and always run to completion.
+//!
+//! **Versions.** These messages exist from protocol version [`crate::OPS_VERSION`] (2) on; a
+//! master sends them only on sessions that negotiated it.
 
 // rkyv's derive generates archived twins whose fields carry no docs; every type written here
 // is documented by hand.

@@ -35,8 +35,9 @@ use protocol::ops::validate;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Seconds bollard waits for the engine's response headers (streams may last longer).
-const ENGINE_TIMEOUT_SECS: u64 = 300;
+/// Seconds bollard waits for the engine's response headers (streams may last longer). Above
+/// the longest stop timeout allowed (3600 s): each request's own deadline bounds it sooner.
+const ENGINE_TIMEOUT_SECS: u64 = 3700;
 
 /// The real engine.
 #[derive(Debug, Clone)]

@@ -21,6 +21,8 @@ pub mod stats;
 
 #[cfg(test)]
 mod ops_tests;
+#[cfg(test)]
+mod ops_tests_more;
 
 use futures_lite::Stream;
 use protocol::ops::docker::VolumeCreate;

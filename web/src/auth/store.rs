@@ -99,6 +99,10 @@ pub trait AuthStore: Send + Sync + 'static {
     /// Removes sessions with `expires_at_ms <= now_ms`; returns how many.
     fn prune_sessions(&self, now_ms: u64) -> Result<u64, StoreFailure>;
 
+    /// Removes audit entries written before `older_than_ms` (Unix ms); returns how many.
+    /// User accounts, sessions and the registration flag are untouched.
+    fn prune_audit(&self, older_than_ms: u64) -> Result<u64, StoreFailure>;
+
     /// Appends an audit entry under a fresh id (time `entry.at_ms`, next sequence number).
     fn append_audit(&self, entry: &AuditEntry) -> Result<AuditId, StoreFailure>;
 
@@ -202,6 +206,14 @@ impl AuthStore for MemoryAuthStore {
         let before = inner.sessions.len();
         inner.sessions.retain(|_, s| s.expires_at_ms > now_ms);
         Ok((before - inner.sessions.len()) as u64)
+    }
+
+    fn prune_audit(&self, older_than_ms: u64) -> Result<u64, StoreFailure> {
+        let mut inner = self.lock();
+        let before = inner.audit.len();
+        let keep = inner.audit.split_off(&AuditId::new(older_than_ms, 0));
+        inner.audit = keep;
+        Ok((before - inner.audit.len()) as u64)
     }
 
     fn append_audit(&self, entry: &AuditEntry) -> Result<AuditId, StoreFailure> {

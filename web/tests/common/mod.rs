@@ -16,6 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 use web::auth::{AuthSettings, HashCost, LockoutPolicy, ManualClock, MemoryAuthStore};
+use tokio::sync::broadcast;
+use web::data::{BackupFile, CompactReport, CompactedEnv, DataEnv};
+use web::live::LiveSample;
 use web::{Backend, BackendError, Console, NodeView, RouteInfo, StorageView};
 
 /// The manual clock's start: 2024-02-29T12:34:56Z.
@@ -33,28 +36,99 @@ pub const CLIENT: &str = "192.0.2.10:40000";
 #[derive(Clone)]
 pub enum Fake {
     Nodes(Vec<NodeView>),
+    /// Nodes, and a live feed the test sends samples into.
+    Live(Vec<NodeView>, broadcast::Sender<LiveSample>),
+    /// Nodes, but every data operation is refused as busy.
+    Busy(Vec<NodeView>),
     NotFound(&'static str),
     Internal(&'static str),
 }
 
-impl Backend for Fake {
-    async fn nodes(&self) -> Result<Vec<NodeView>, BackendError> {
+/// What the fake's data operations did, for assertions.
+pub static RESETS: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+/// The bytes of the fake's backups.
+pub const BACKUP_BYTES: &[u8] = b"fake LMDB copy";
+
+impl Fake {
+    fn ok(&self) -> Result<&Vec<NodeView>, BackendError> {
         match self {
-            Self::Nodes(nodes) => Ok(nodes.clone()),
+            Self::Nodes(nodes) | Self::Live(nodes, _) | Self::Busy(nodes) => Ok(nodes),
             Self::NotFound(what) => Err(BackendError::NotFound((*what).to_owned())),
             Self::Internal(what) => Err(BackendError::Internal((*what).to_owned())),
         }
     }
 
-    async fn storage(&self) -> Result<StorageView, BackendError> {
+    fn data_op(&self) -> Result<(), BackendError> {
+        self.ok()?;
         match self {
-            Self::Nodes(_) => Ok(StorageView {
-                data_bytes: 3 << 20,
-                performance_bytes: 5 << 30,
-            }),
-            Self::NotFound(what) => Err(BackendError::NotFound((*what).to_owned())),
-            Self::Internal(what) => Err(BackendError::Internal((*what).to_owned())),
+            Self::Busy(_) => Err(BackendError::Conflict("busy".into())),
+            _ => Ok(()),
         }
+    }
+}
+
+impl Backend for Fake {
+    async fn nodes(&self) -> Result<Vec<NodeView>, BackendError> {
+        self.ok().cloned()
+    }
+
+    async fn storage(&self) -> Result<StorageView, BackendError> {
+        self.ok()?;
+        Ok(StorageView {
+            data_bytes: 3 << 20,
+            performance_bytes: 5 << 30,
+        })
+    }
+
+    /// Three samples a second apart from `from_ms + 1000`, for known nodes.
+    async fn sample_series(
+        &self,
+        id: u64,
+        from_ms: u64,
+        _to_ms: u64,
+        points: usize,
+    ) -> Result<Vec<(u64, MetricSample)>, BackendError> {
+        let known = self.ok()?.iter().any(|n| n.id == id);
+        let count = if known { points.min(3) as u64 } else { 0 };
+        Ok((1..=count).map(|i| (from_ms + i * 1000, metrics())).collect())
+    }
+
+    fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>> {
+        match self {
+            Self::Live(_, tx) => Some(tx.subscribe()),
+            // A feed that is already over: streams end at once.
+            _ => Some(broadcast::channel(1).1),
+        }
+    }
+
+    async fn compact(&self) -> Result<CompactReport, BackendError> {
+        self.data_op()?;
+        Ok(CompactReport {
+            envs: vec![CompactedEnv {
+                env: DataEnv::Data,
+                live_bytes: 3 << 20,
+                compacted_bytes: 1 << 20,
+                took_ms: 12,
+            }],
+        })
+    }
+
+    async fn backup(&self, _env: DataEnv) -> Result<BackupFile, BackendError> {
+        self.data_op()?;
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, BACKUP_BYTES).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        Ok(BackupFile {
+            file,
+            len: BACKUP_BYTES.len() as u64,
+        })
+    }
+
+    async fn reset_samples(&self, older_than_ms: u64) -> Result<u64, BackendError> {
+        self.data_op()?;
+        RESETS.lock().unwrap().push(older_than_ms);
+        Ok(42)
     }
 }
 

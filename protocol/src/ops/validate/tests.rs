@@ -3,8 +3,11 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use crate::ops::docker::{DeployRequest, ImportRequest, LogsQuery, PullPolicy, PullRequest};
-use crate::ops::host::{EnvVar, SignalRequest};
+use crate::ops::docker::{
+    ContainerCreate, DeployRequest, DockerOp, ImportRequest, ImportSource, LogsQuery, PullPolicy,
+    PullRequest, RegistryAuth,
+};
+use crate::ops::host::{EnvEdit, EnvVar, HostOp, ProcessQuery, SignalRequest};
 
 fn field_of<T: std::fmt::Debug>(r: R<T>) -> String {
     r.unwrap_err().field

@@ -4,11 +4,14 @@
 //! wrong. Nothing here builds a command line: values are checked so they can be passed as
 //! structured API arguments (argv vectors, engine API fields, URL path segments) unchanged.
 
-use super::MAX_UPLOAD_LEN;
-use super::docker::{ContainerCreate, DockerOp, ImportSource, RegistryAuth};
-use super::host::{EnvEdit, HostOp, HostsEntry, ProcessQuery};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+
+mod host;
+mod ops;
+
+pub use host::{host_name, host_op, hosts_content};
+pub use ops::{container_create, docker_op, registry_auth};
 
 /// An argument is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,16 +23,16 @@ pub struct ValidationError {
     pub message: String,
 }
 
-type R<T = ()> = Result<T, ValidationError>;
+pub(super) type R<T = ()> = Result<T, ValidationError>;
 
-fn err<T>(field: &str, message: impl Into<String>) -> R<T> {
+pub(super) fn err<T>(field: &str, message: impl Into<String>) -> R<T> {
     Err(ValidationError {
         field: field.to_string(),
         message: message.into(),
     })
 }
 
-fn no_control(field: &str, s: &str, max: usize) -> R {
+pub(super) fn no_control(field: &str, s: &str, max: usize) -> R {
     if s.len() > max {
         return err(field, format!("longer than {max} bytes"));
     }
@@ -39,7 +42,13 @@ fn no_control(field: &str, s: &str, max: usize) -> R {
     Ok(())
 }
 
-fn charset(field: &str, s: &str, what: &str, max: usize, ok: impl Fn(char) -> bool) -> R {
+pub(super) fn charset(
+    field: &str,
+    s: &str,
+    what: &str,
+    max: usize,
+    ok: impl Fn(char) -> bool,
+) -> R {
     if s.is_empty() {
         return err(field, "must not be empty");
     }
@@ -86,7 +95,7 @@ pub fn driver_name(field: &str, s: &str) -> R {
     })
 }
 
-fn hex(s: &str) -> bool {
+pub(super) fn hex(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -430,338 +439,5 @@ pub fn signal_name(field: &str, s: &str) -> R {
     Ok(())
 }
 
-/// Registry credentials.
-pub fn registry_auth(field: &str, a: &RegistryAuth) -> R {
-    no_control(&format!("{field}.username"), &a.username, 256)?;
-    if a.username.is_empty() {
-        return err(&format!("{field}.username"), "must not be empty");
-    }
-    // The password is checked without echoing it in the message.
-    if a.password.len() > 8192 || a.password.chars().any(char::is_control) {
-        return err(
-            &format!("{field}.password"),
-            "longer than 8 KiB or contains control characters",
-        );
-    }
-    if let Some(server) = &a.server {
-        let f = format!("{field}.server");
-        charset(&f, server, "a registry address has no spaces", 256, |c| {
-            c.is_ascii_graphic()
-        })?;
-    }
-    Ok(())
-}
-
-/// A user inside a container: `name`, `uid`, `name:group`, `uid:gid`.
-fn container_user(field: &str, s: &str) -> R {
-    const WHAT: &str = "a user is `name`, `uid` or `uid:gid`";
-    charset(field, s, WHAT, 128, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':')
-    })?;
-    if s.matches(':').count() > 1 {
-        return err(field, WHAT);
-    }
-    Ok(())
-}
-
-/// Everything in a container form.
-pub fn container_create(c: &ContainerCreate) -> R {
-    image_ref("image", &c.image)?;
-    if let Some(name) = &c.name {
-        container_name("name", name)?;
-    }
-    if c.cmd.len() > 1024 {
-        return err("cmd", "at most 1024 arguments");
-    }
-    for (i, a) in c.cmd.iter().enumerate() {
-        if a.len() > 64 * 1024 || a.contains('\0') {
-            return err(&format!("cmd[{i}]"), "longer than 64 KiB or contains NUL");
-        }
-    }
-    if c.env.len() > 1024 {
-        return err("env", "at most 1024 variables");
-    }
-    for (i, e) in c.env.iter().enumerate() {
-        container_env(&format!("env[{i}]"), e)?;
-    }
-    let mut published = HashSet::new();
-    for (i, p) in c.ports.iter().enumerate() {
-        let f = format!("ports[{i}]");
-        let spec = port_mapping(&f, p)?;
-        if !published.insert((spec.host_ip, spec.host_port, spec.proto)) {
-            return err(
-                &f,
-                format!(
-                    "host port {}/{} is mapped twice",
-                    spec.host_port, spec.proto
-                ),
-            );
-        }
-    }
-    for (i, v) in c.volumes.iter().enumerate() {
-        volume_spec(&format!("volumes[{i}]"), v)?;
-    }
-    labels("labels", &c.labels)?;
-    if c.memory_bytes.is_some_and(|m| m < 6 * 1024 * 1024) {
-        return err("memory_bytes", "at least 6 MiB (the engine's minimum)");
-    }
-    if c.nano_cpus
-        .is_some_and(|n| !(1_000_000..=1024 * 1_000_000_000).contains(&n))
-    {
-        return err("nano_cpus", "between 0.001 and 1024 CPUs (in billionths)");
-    }
-    if let Some(n) = &c.network {
-        object_name("network", n)?;
-    }
-    if let Some(w) = &c.workdir {
-        absolute_path("workdir", w)?;
-    }
-    if let Some(u) = &c.user {
-        container_user("user", u)?;
-    }
-    Ok(())
-}
-
-fn timeout(field: &str, t: Option<u32>) -> R {
-    if t.is_some_and(|t| t > 3600) {
-        return err(field, "at most 3600 seconds");
-    }
-    Ok(())
-}
-
-/// Every argument of a Docker operation.
-pub fn docker_op(op: &DockerOp) -> R {
-    match op {
-        DockerOp::Info
-        | DockerOp::ListContainers { .. }
-        | DockerOp::ListImages { .. }
-        | DockerOp::ListNetworks
-        | DockerOp::ListVolumes => Ok(()),
-        DockerOp::InspectContainer { id }
-        | DockerOp::StartContainer { id }
-        | DockerOp::PauseContainer { id }
-        | DockerOp::UnpauseContainer { id }
-        | DockerOp::RemoveContainer { id, .. }
-        | DockerOp::Top { id }
-        | DockerOp::Stats { id } => container_ref("id", id),
-        DockerOp::StopContainer { id, timeout_secs }
-        | DockerOp::RestartContainer { id, timeout_secs } => {
-            container_ref("id", id)?;
-            timeout("timeout_secs", *timeout_secs)
-        }
-        DockerOp::KillContainer { id, signal } => {
-            container_ref("id", id)?;
-            signal
-                .as_deref()
-                .map_or(Ok(()), |s| signal_name("signal", s))
-        }
-        DockerOp::RenameContainer { id, new_name } => {
-            container_ref("id", id)?;
-            container_name("new_name", new_name)
-        }
-        DockerOp::CreateContainer(c) => container_create(c),
-        DockerOp::Logs(q) => {
-            container_ref("id", &q.id)?;
-            if !q.stdout && !q.stderr {
-                return err("stdout", "ask for stdout, stderr or both");
-            }
-            if q.since_unix.is_some_and(|s| s < 0) {
-                return err("since_unix", "must not be negative");
-            }
-            Ok(())
-        }
-        DockerOp::InspectImage { reference }
-        | DockerOp::ImageHistory { reference }
-        | DockerOp::RemoveImage { reference, .. } => image_target("reference", reference),
-        DockerOp::PullImage(p) => {
-            image_ref("reference", &p.reference)?;
-            p.auth.as_ref().map_or(Ok(()), |a| registry_auth("auth", a))
-        }
-        DockerOp::TagImage {
-            source,
-            repo,
-            tag: t,
-        } => {
-            image_target("source", source)?;
-            repo_name("repo", repo)?;
-            tag("tag", t)
-        }
-        DockerOp::Deploy(d) => {
-            container_create(&d.container)?;
-            d.auth.as_ref().map_or(Ok(()), |a| registry_auth("auth", a))
-        }
-        DockerOp::ImportImage(i) => {
-            if i.total_len == 0 || i.total_len > MAX_UPLOAD_LEN {
-                return err(
-                    "total_len",
-                    format!("must be in 1..={MAX_UPLOAD_LEN} bytes"),
-                );
-            }
-            match &i.source {
-                ImportSource::Load => Ok(()),
-                ImportSource::RootFs { repo, tag: t } => {
-                    repo_name("repo", repo)?;
-                    tag("tag", t)
-                }
-            }
-        }
-        DockerOp::CreateNetwork(n) => {
-            object_name("name", &n.name)?;
-            n.driver
-                .as_deref()
-                .map_or(Ok(()), |d| driver_name("driver", d))?;
-            labels("labels", &n.labels)
-        }
-        DockerOp::RemoveNetwork { id } => {
-            object_name("id", id).or_else(|e| if hex(id) { Ok(()) } else { Err(e) })
-        }
-        DockerOp::CreateVolume(v) => {
-            object_name("name", &v.name)?;
-            v.driver
-                .as_deref()
-                .map_or(Ok(()), |d| driver_name("driver", d))?;
-            labels("labels", &v.labels)
-        }
-        DockerOp::RemoveVolume { name, .. } => object_name("name", name),
-    }
-}
-
-fn process_query(q: &ProcessQuery) -> R {
-    if let Some(f) = &q.filter {
-        no_control("filter", f, 256)?;
-    }
-    if let Some(u) = &q.user {
-        const WHAT: &str = "a user is a name or a uid";
-        charset("user", u, WHAT, 64, |c| {
-            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
-        })?;
-    }
-    Ok(())
-}
-
-fn env_edit(e: &EnvEdit) -> R {
-    if e.set.len() + e.unset.len() > 1024 {
-        return err("set", "at most 1024 variables");
-    }
-    let mut seen = HashSet::new();
-    for (i, v) in e.set.iter().enumerate() {
-        env_key(&format!("set[{i}].key"), &v.key)?;
-        let f = format!("set[{i}].value");
-        if v.value.len() > 32 * 1024 || v.value.contains(['\0', '\n', '\r']) {
-            return err(&f, "longer than 32 KiB, or contains NUL or a line break");
-        }
-        if !seen.insert(v.key.as_str()) {
-            return err(
-                &format!("set[{i}].key"),
-                format!("{:?} is set twice", v.key),
-            );
-        }
-    }
-    for (i, k) in e.unset.iter().enumerate() {
-        env_key(&format!("unset[{i}]"), k)?;
-        if seen.contains(k.as_str()) {
-            return err(
-                &format!("unset[{i}]"),
-                format!("{k:?} is both set and unset"),
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Every argument of a host operation.
-pub fn host_op(op: &HostOp) -> R {
-    match op {
-        HostOp::ListProcesses(q) => process_query(q),
-        HostOp::ProcessDetails { pid } if *pid == 0 => err("pid", "pid 0 is not a process"),
-        HostOp::Signal(s) if s.pid == 0 => err("pid", "pid 0 is not a process"),
-        HostOp::Signal(s) => signal_number("signal", s.signal),
-        HostOp::SetEnv(e) => env_edit(e),
-        HostOp::PutHosts { content } => hosts_content("content", content).map(|_| ()),
-        _ => Ok(()),
-    }
-}
-
-/// A host name in a hosts file: dot-separated labels of letters, digits, `-` and `_`, each
-/// 1..=63, at most 253 in all.
-pub fn host_name(field: &str, s: &str) -> R {
-    let ok = !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            (1..=63).contains(&l.len())
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        });
-    if !ok {
-        return err(field, format!("{s:?} is not a valid host name"));
-    }
-    Ok(())
-}
-
-/// Checks a whole hosts file and returns its mappings. Each non-blank line is
-/// `IP NAME [ALIAS...] [# comment]` or a comment; errors name the line. A file that maps no
-/// `localhost` is refused: it would break local name resolution.
-pub fn hosts_content(field: &str, content: &str) -> R<Vec<HostsEntry>> {
-    if content.len() > 1024 * 1024 {
-        return err(field, "a hosts file of more than 1 MiB is refused");
-    }
-    let mut entries = Vec::new();
-    let mut has_localhost = false;
-    for (i, raw) in content.split('\n').enumerate() {
-        let n = i + 1;
-        if let Some(c) = raw.chars().find(|c| c.is_control() && *c != '\t') {
-            return err(field, format!("line {n}: control character {c:?}"));
-        }
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let mut words = line.split_ascii_whitespace();
-        let ip = words.next().unwrap_or("");
-        let (addr, zone) = match ip.split_once('%') {
-            Some((a, z)) => (a, Some(z)),
-            None => (ip, None),
-        };
-        let parsed = addr.parse::<IpAddr>();
-        let zone_ok = zone.is_none_or(|z| {
-            !z.is_empty()
-                && z.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        });
-        let Ok(parsed) = parsed
-            .map_err(|_| ())
-            .and_then(|a| if zone_ok { Ok(a) } else { Err(()) })
-        else {
-            return err(field, format!("line {n}: {ip:?} is not an IP address"));
-        };
-        let names: Vec<String> = words.map(str::to_string).collect();
-        if names.is_empty() {
-            return err(field, format!("line {n}: {ip} has no host name"));
-        }
-        for name in &names {
-            host_name(field, name).or_else(|e| err(field, format!("line {n}: {}", e.message)))?;
-        }
-        if parsed.is_loopback() && names.iter().any(|x| x == "localhost") {
-            has_localhost = true;
-        }
-        entries.push(HostsEntry {
-            line: n as u32,
-            ip: ip.to_string(),
-            names,
-        });
-    }
-    if !has_localhost {
-        return err(
-            field,
-            "no line maps `localhost` to a loopback address (e.g. `127.0.0.1 localhost`); \
-             refusing to write a hosts file that breaks local name resolution",
-        );
-    }
-    Ok(entries)
-}
-
 #[cfg(test)]
-#[path = "validate_tests.rs"]
 mod tests;

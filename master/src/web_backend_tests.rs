@@ -1,0 +1,172 @@
+//! Tests of the master's web backend: sample series, live broadcast, compaction, backups and
+//! resets, on the memory store and on LMDB in a temporary directory.
+
+use super::*;
+use crate::cluster::ClusterTiming;
+use crate::endpoint::ControlEvent;
+use crate::model::NodeRecord;
+use crate::samples::encode_sample;
+use crate::store::{LmdbStore, MemoryStore, SampleRow};
+use protocol::{Heartbeat, Message};
+use std::io::Read;
+use std::time::Duration;
+
+fn timing() -> ClusterTiming {
+    ClusterTiming {
+        heartbeat_interval: Duration::from_millis(500),
+        ttl: Duration::from_secs(2),
+        grace: Duration::from_secs(1),
+        jitter: Duration::ZERO,
+        retention: Duration::from_secs(3600),
+    }
+}
+
+fn node(id: u64) -> NodeRecord {
+    NodeRecord {
+        id,
+        public_key: [id as u8; 32],
+        hostname: format!("h{id}"),
+        agent_version: "t".into(),
+        enrolled_at_ms: 1,
+        last_seen_ms: 1,
+        revoked: false,
+        host_info: None,
+    }
+}
+
+fn sample(cpu: f32) -> MetricSample {
+    MetricSample {
+        cpu_total_pct: cpu,
+        ..MetricSample::default()
+    }
+}
+
+fn row(node_id: u64, at: u64) -> SampleRow {
+    SampleRow {
+        node_id,
+        taken_at_ms: at,
+        bytes: encode_sample(&sample(at as f32)).unwrap(),
+    }
+}
+
+#[test]
+fn series_takes_the_first_sample_of_each_slice() {
+    let store = MemoryStore::new();
+    let rows: Vec<SampleRow> = (0..100).map(|i| row(1, 1000 + i * 10)).collect();
+    store.append_samples(&rows).unwrap();
+    store.append_samples(&[row(2, 1500)]).unwrap();
+    // 100 samples over 1000..=1990, 10 slices of 100 ms: one sample per slice.
+    let s = sample_series(&store, 1, 1000, 1999, 10).unwrap();
+    let times: Vec<u64> = s.iter().map(|(t, _)| *t).collect();
+    assert_eq!(times, (0..10).map(|i| 1000 + i * 100).collect::<Vec<_>>());
+    assert_eq!(s[3].1.cpu_total_pct, 1300.0);
+    // More slices than samples: every sample once.
+    assert_eq!(sample_series(&store, 1, 0, 5000, 2000).unwrap().len(), 100);
+    // A window with a gap: empty slices are skipped in one lookup.
+    assert_eq!(sample_series(&store, 2, 0, u64::MAX, 600).unwrap().len(), 1);
+    assert!(sample_series(&store, 1, 5, 4, 10).unwrap().is_empty());
+    assert!(sample_series(&store, 1, 0, 10, 0).unwrap().is_empty());
+    assert!(sample_series(&store, 3, 0, u64::MAX, 10).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn heartbeats_reach_live_listeners_until_closed() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    store.put_node(&node(1)).unwrap();
+    let cluster = Cluster::open(Arc::clone(&store), timing()).unwrap();
+    let beat = |seq, cpu| ControlEvent::Message {
+        node_id: 1,
+        conn_id: 1,
+        msg: Message::Heartbeat(Heartbeat {
+            seq,
+            sample: sample(cpu),
+        }),
+    };
+    cluster.handle(beat(1, 1.0)); // nobody listens: nothing is sent
+    let mut rx = cluster.live_samples().unwrap();
+    cluster.handle(beat(2, 2.0));
+    let got = rx.recv().await.unwrap();
+    assert_eq!((got.node_id, got.sample.cpu_total_pct), (1, 2.0));
+    assert!(rx.try_recv().is_err(), "the earlier heartbeat was not queued");
+    assert_eq!(cluster.node(1).await.unwrap().unwrap().hostname, "h1");
+    assert!(cluster.node(9).await.unwrap().is_none());
+    cluster.close_live();
+    assert!(rx.recv().await.is_err());
+    assert!(cluster.live_samples().is_none());
+    cluster.handle(beat(3, 3.0)); // still fine with the broadcast closed
+    let latest = cluster.node(1).await.unwrap().unwrap().metrics.unwrap();
+    assert_eq!(latest.cpu_total_pct, 3.0);
+}
+
+/// Data operations share one process-wide permit: these tests take turns.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn lmdb_cluster(dir: &std::path::Path) -> Cluster {
+    let store = LmdbStore::open(&dir.join("data"), &dir.join("performance")).unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    store.put_node(&node(1)).unwrap();
+    let rows: Vec<SampleRow> = (0..500).map(|i| row(1, 1000 + i)).collect();
+    store.append_samples(&rows).unwrap();
+    Cluster::open(store, timing()).unwrap()
+}
+
+#[tokio::test]
+async fn compaction_measures_copies_and_leaves_nothing_behind() {
+    let _turn = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = lmdb_cluster(dir.path());
+    let report = cluster.compact().await.unwrap();
+    assert_eq!(report.envs.len(), 2);
+    for env in &report.envs {
+        assert!(env.compacted_bytes > 0, "{env:?}");
+        assert!(env.compacted_bytes <= env.live_bytes, "{env:?}");
+    }
+    for sub in ["data", "performance"] {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["data.mdb", "lock.mdb"], "{sub}");
+    }
+}
+
+#[tokio::test]
+async fn backup_is_a_readable_lmdb_copy_and_unlinked() {
+    let _turn = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = lmdb_cluster(dir.path());
+    let mut backup = cluster.backup(DataEnv::Performance).await.unwrap();
+    let mut bytes = Vec::new();
+    backup.file.read_to_end(&mut bytes).unwrap();
+    assert_eq!(bytes.len() as u64, backup.len);
+    let names: Vec<_> = std::fs::read_dir(dir.path().join("performance"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "no scratch file left: {names:?}");
+    // Restore it into a fresh directory and read the samples back.
+    let restore = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(restore.path().join("performance")).unwrap();
+    std::fs::write(restore.path().join("performance/data.mdb"), &bytes).unwrap();
+    let restored =
+        LmdbStore::open(&restore.path().join("data"), &restore.path().join("performance"))
+            .unwrap();
+    assert_eq!(restored.samples(1, 0, u64::MAX, 10_000).unwrap().len(), 500);
+}
+
+#[tokio::test]
+async fn reset_removes_old_samples_and_operations_do_not_overlap() {
+    let _turn = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = lmdb_cluster(dir.path());
+    assert_eq!(cluster.reset_samples(1100).await.unwrap(), 100);
+    assert_eq!(cluster.reset_samples(u64::MAX).await.unwrap(), 400);
+    let held = data_permit().unwrap();
+    assert!(matches!(
+        cluster.compact().await,
+        Err(BackendError::Conflict(_))
+    ));
+    drop(held);
+    assert!(cluster.reset_samples(u64::MAX).await.is_ok());
+}

@@ -1,0 +1,366 @@
+//! Live and historical metrics of one node, for the slave detail page's charts.
+//!
+//! - `GET /api/v1/nodes/{node}/metrics?from=&to=&points=` answers the chart window from the
+//!   store: at most `points` samples spread over `[from, to]` (Unix ms; default the last
+//!   15 minutes), as compact [`ChartPoint`]s.
+//! - `GET /api/v1/nodes/{node}/metrics/stream` is a Server-Sent Events stream: one `sample`
+//!   event (a [`ChartPoint`] as JSON) per heartbeat of that node, fed by the master's
+//!   broadcast of samples ([`LiveSample`], see [`crate::Backend::live_samples`]). The stream
+//!   re-checks the session every [`SESSION_RECHECK`] and ends with an `end` event when the
+//!   session expired or was logged out; it also ends when the master shuts down.
+//!
+//! Times are the master's receive times, the same keys the store uses, so history and live
+//! points line up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use protocol::MetricSample;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::api::{ApiError, bad_query};
+use crate::auth::{Auth, AuthContext, Authenticated};
+use crate::backend::Backend;
+use crate::state::AppState;
+
+/// One metric sample as the master broadcasts it to live views. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LiveSample {
+    /// The node it came from.
+    pub node_id: u64,
+    /// When the master received it, Unix ms (the store's key).
+    pub at_ms: u64,
+    /// The sample.
+    pub sample: Arc<MetricSample>,
+}
+
+/// Default chart window: 15 minutes.
+pub const DEFAULT_WINDOW_MS: u64 = 15 * 60 * 1000;
+/// Longest chart window: 7 days.
+pub const MAX_WINDOW_MS: u64 = 7 * 24 * 3600 * 1000;
+/// Points answered unless asked otherwise.
+pub const DEFAULT_POINTS: usize = 600;
+/// Most points one history request answers.
+pub const MAX_POINTS: usize = 2000;
+/// How often a stream checks that its session is still valid.
+pub const SESSION_RECHECK: Duration = Duration::from_secs(30);
+/// Most mounts a point carries (the first ones the slave reports).
+pub const MAX_DISKS: usize = 8;
+
+/// Usage of one mount in a [`ChartPoint`].
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DiskPoint {
+    /// Mount point.
+    pub mount: String,
+    /// Used bytes.
+    pub used: u64,
+    /// Size in bytes.
+    pub total: u64,
+}
+
+/// What the charts draw of one sample.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChartPoint {
+    /// Master receive time, Unix ms.
+    pub t: u64,
+    /// CPU busy, percent of all cores.
+    pub cpu: f32,
+    /// Load average over one minute.
+    pub load1: f32,
+    /// Memory in use, bytes.
+    pub mem_used: u64,
+    /// Physical memory, bytes.
+    pub mem_total: u64,
+    /// Swap in use, bytes.
+    pub swap_used: u64,
+    /// Swap size, bytes.
+    pub swap_total: u64,
+    /// Receive rate summed over every interface but loopback, bytes/s.
+    pub rx: u64,
+    /// Transmit rate summed over every interface but loopback, bytes/s.
+    pub tx: u64,
+    /// Established TCP connections.
+    pub tcp: u32,
+    /// Per-mount usage (at most [`MAX_DISKS`]).
+    pub disks: Vec<DiskPoint>,
+}
+
+impl ChartPoint {
+    /// The chart view of `sample`, received at `t`.
+    pub fn new(t: u64, sample: &MetricSample) -> Self {
+        let real = || sample.nets.iter().filter(|n| n.iface != "lo");
+        Self {
+            t,
+            cpu: sample.cpu_total_pct,
+            load1: sample.load[0],
+            mem_used: sample.mem_used_bytes,
+            mem_total: sample.mem_total_bytes,
+            swap_used: sample.swap_used_bytes,
+            swap_total: sample.swap_total_bytes,
+            rx: real().fold(0u64, |a, n| a.saturating_add(n.rx_bytes_per_sec)),
+            tx: real().fold(0u64, |a, n| a.saturating_add(n.tx_bytes_per_sec)),
+            tcp: sample.tcp_established,
+            disks: sample
+                .disks
+                .iter()
+                .take(MAX_DISKS)
+                .map(|d| DiskPoint {
+                    mount: d.mount.clone(),
+                    used: d.used_bytes,
+                    total: d.total_bytes,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Query of the history endpoint (all optional).
+#[derive(Debug, Default, Deserialize)]
+pub struct HistoryParams {
+    /// Window start, Unix ms (default `to` minus 15 minutes).
+    pub from: Option<u64>,
+    /// Window end, Unix ms (default now).
+    pub to: Option<u64>,
+    /// Most points, 1..=[`MAX_POINTS`] (default [`DEFAULT_POINTS`]).
+    pub points: Option<usize>,
+}
+
+/// The history answer.
+#[derive(Debug, Serialize)]
+pub struct History {
+    /// The node.
+    pub node: u64,
+    /// Window start, Unix ms.
+    pub from: u64,
+    /// Window end, Unix ms.
+    pub to: u64,
+    /// Points, oldest first.
+    pub points: Vec<ChartPoint>,
+}
+
+/// Parses a `{node}` path segment; `None` for anything but a decimal id.
+pub fn parse_node_id(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn no_such_node(text: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("no node {text:?}"))
+}
+
+/// Checks the window of a history query: `(from, to, points)`.
+pub fn window(params: &HistoryParams, now_ms: u64) -> Result<(u64, u64, usize), String> {
+    let to = params.to.unwrap_or(now_ms);
+    let from = params
+        .from
+        .unwrap_or_else(|| to.saturating_sub(DEFAULT_WINDOW_MS));
+    if from > to {
+        return Err("from must not be after to".into());
+    }
+    if to - from > MAX_WINDOW_MS {
+        return Err("the window may span at most 7 days".into());
+    }
+    let points = params.points.unwrap_or(DEFAULT_POINTS);
+    if !(1..=MAX_POINTS).contains(&points) {
+        return Err(format!("points must be in 1..={MAX_POINTS}"));
+    }
+    Ok((from, to, points))
+}
+
+/// `GET /api/v1/nodes/{node}/metrics`.
+pub async fn history<B: Backend>(
+    State(state): State<AppState<B>>,
+    _ctx: AuthContext,
+    Path(node): Path<String>,
+    params: Result<Query<HistoryParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(bad_query)?;
+    let id = parse_node_id(&node).ok_or_else(|| no_such_node(&node))?;
+    let (from, to, points) = window(&params, state.auth.now_ms())
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    if state.backend.node(id).await?.is_none() {
+        return Err(no_such_node(&node));
+    }
+    let samples = state.backend.sample_series(id, from, to, points).await?;
+    let points = samples
+        .iter()
+        .map(|(t, s)| ChartPoint::new(*t, s))
+        .collect();
+    Ok(Json(History {
+        node: id,
+        from,
+        to,
+        points,
+    })
+    .into_response())
+}
+
+/// Whether the session behind `auth` is still valid (not logged out, not expired, password
+/// unchanged). A store failure keeps the stream (it is checked again later).
+pub async fn session_still_valid(auth: &Auth, who: &Authenticated) -> bool {
+    let (sid, name) = (who.session.id.clone(), who.user.username.clone());
+    let now = auth.now_ms();
+    match auth
+        .blocking(move |s| Ok((s.session(&sid)?, s.user(&name)?)))
+        .await
+    {
+        Ok((Some(session), Some(user))) => {
+            session.expires_at_ms > now && user.session_epoch == session.epoch
+        }
+        Ok(_) => false,
+        Err(e) => {
+            tracing::warn!("session re-check failed: {e}");
+            true
+        }
+    }
+}
+
+/// What ends a stream, sent as the data of its last (`end`) event.
+const END_SESSION: &str = "session ended";
+
+struct Feed {
+    rx: broadcast::Receiver<LiveSample>,
+    node: u64,
+    auth: Arc<Auth>,
+    who: Authenticated,
+    next_check: tokio::time::Instant,
+    done: bool,
+}
+
+impl Feed {
+    /// The next event, or `None` when the stream is over.
+    async fn next(&mut self) -> Option<Event> {
+        if self.done {
+            return None;
+        }
+        loop {
+            tokio::select! {
+                got = self.rx.recv() => match got {
+                    Ok(s) if s.node_id == self.node => {
+                        let point = ChartPoint::new(s.at_ms, &s.sample);
+                        match Event::default().event("sample").json_data(&point) {
+                            Ok(event) => return Some(event),
+                            Err(e) => tracing::warn!("cannot encode a sample event: {e}"),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::debug!(node = self.node, skipped = n, "metrics stream lagged");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                () = tokio::time::sleep_until(self.next_check) => {
+                    if !session_still_valid(&self.auth, &self.who).await {
+                        self.done = true;
+                        return Some(Event::default().event("end").data(END_SESSION));
+                    }
+                    self.next_check = tokio::time::Instant::now() + SESSION_RECHECK;
+                }
+            }
+        }
+    }
+}
+
+/// `GET /api/v1/nodes/{node}/metrics/stream`.
+pub async fn stream<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    Path(node): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_node_id(&node).ok_or_else(|| no_such_node(&node))?;
+    if state.backend.node(id).await?.is_none() {
+        return Err(no_such_node(&node));
+    }
+    let Some(rx) = state.backend.live_samples() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "live metrics are not available (the master is shutting down)",
+        ));
+    };
+    let feed = Feed {
+        rx,
+        node: id,
+        auth: Arc::clone(&state.auth),
+        who: ctx.auth,
+        next_check: tokio::time::Instant::now() + SESSION_RECHECK,
+        done: false,
+    };
+    let events = futures_lite::stream::unfold(feed, |mut feed| async move {
+        let event = feed.next().await?;
+        Some((Ok::<_, std::convert::Infallible>(event), feed))
+    });
+    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
+    Ok(sse.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{DiskUsage, NetUsage};
+
+    #[test]
+    fn point_sums_real_interfaces_and_caps_disks() {
+        let net = |iface: &str, rx, tx| NetUsage {
+            iface: iface.into(),
+            rx_bytes: 0,
+            tx_bytes: 0,
+            rx_bytes_per_sec: rx,
+            tx_bytes_per_sec: tx,
+        };
+        let sample = MetricSample {
+            cpu_total_pct: 12.5,
+            load: [0.5, 0.0, 0.0],
+            nets: vec![net("lo", 1000, 1000), net("eth0", 10, 20), net("eth1", 1, 2)],
+            disks: (0..12)
+                .map(|i| DiskUsage {
+                    mount: format!("/m{i}"),
+                    total_bytes: 100,
+                    used_bytes: i,
+                })
+                .collect(),
+            ..MetricSample::default()
+        };
+        let p = ChartPoint::new(7, &sample);
+        assert_eq!((p.t, p.rx, p.tx, p.load1), (7, 11, 22, 0.5));
+        assert_eq!(p.disks.len(), MAX_DISKS);
+        assert_eq!(p.disks[3].mount, "/m3");
+    }
+
+    #[test]
+    fn windows_and_ids_are_checked() {
+        let p = HistoryParams::default();
+        assert_eq!(
+            window(&p, 1_000_000_000),
+            Ok((1_000_000_000 - DEFAULT_WINDOW_MS, 1_000_000_000, DEFAULT_POINTS))
+        );
+        let bad = |from, to, points| {
+            window(
+                &HistoryParams {
+                    from: Some(from),
+                    to: Some(to),
+                    points,
+                },
+                0,
+            )
+            .is_err()
+        };
+        assert!(bad(10, 5, None));
+        assert!(bad(0, MAX_WINDOW_MS + 1, None));
+        assert!(bad(0, 10, Some(0)));
+        assert!(bad(0, 10, Some(MAX_POINTS + 1)));
+        assert!(!bad(0, 10, Some(MAX_POINTS)));
+        assert_eq!(parse_node_id("42"), Some(42));
+        for text in ["", "-1", "+1", "1x", "99999999999999999999999"] {
+            assert_eq!(parse_node_id(text), None, "{text}");
+        }
+    }
+}
