@@ -37,13 +37,11 @@
 //! the working directory, as in the original. Port 0 is accepted for every port and means
 //! "let the OS pick a free port" (tests use it).
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
 
 #[path = "config_console.rs"]
 mod console;
@@ -183,35 +181,8 @@ pub struct MasterOverrides {
     pub io_uring: Option<IoUringMode>,
 }
 
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The YAML is malformed, has an unknown key or a value of the wrong type; the message
-    /// names the key and its line and column.
-    #[error("config file {path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// serde_yaml_ng's message, with key path and location.
-        message: String,
-    },
-    /// A value parsed but is not acceptable.
-    #[error("invalid `{key}`: {message}")]
-    Invalid {
-        /// The key as written in the YAML file.
-        key: &'static str,
-        /// What is wrong.
-        message: String,
-    },
-}
+pub use slave::config_file::ConfigError;
+use slave::config_file::{Number, read_yaml};
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -270,38 +241,6 @@ struct RawHeartbeat {
     jitter_ms: Option<u64>,
 }
 
-/// A non-negative integer written as a number or a string of digits (the original wrote
-/// ports as strings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Number(u64);
-
-impl<'de> Deserialize<'de> for Number {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct NumberVisitor;
-        impl Visitor<'_> for NumberVisitor {
-            type Value = Number;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a non-negative integer (number or string such as \"18888\")")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Number, E> {
-                Ok(Number(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Number, E> {
-                u64::try_from(v)
-                    .map(Number)
-                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Number, E> {
-                v.trim()
-                    .parse::<u64>()
-                    .map(Number)
-                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-            }
-        }
-        d.deserialize_any(NumberVisitor)
-    }
-}
-
 /// Loads the configuration: defaults, then the file at `path` (if any), then `overrides`,
 /// then `COMMANDER_DISABLE_IO_URING`. No file means defaults; a named file that is missing
 /// is an error.
@@ -316,19 +255,7 @@ pub fn load_with_env(
     overrides: MasterOverrides,
     disable_io_uring: Option<&str>,
 ) -> Result<MasterConfig, ConfigError> {
-    let raw = match path {
-        None => RawMasterConfig::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            parse_raw(&text).map_err(|message| ConfigError::Parse {
-                path: path.to_path_buf(),
-                message,
-            })?
-        }
-    };
+    let raw: RawMasterConfig = read_yaml(path)?;
     let mut config = build(raw, overrides)?;
     config.io_uring = IoUringMode::with_disable_flag(config.io_uring, disable_io_uring);
     Ok(config)
@@ -336,18 +263,12 @@ pub fn load_with_env(
 
 /// Parses YAML text into a validated configuration (no overrides, no environment).
 pub fn from_yaml_str(text: &str) -> Result<MasterConfig, ConfigError> {
-    let raw = parse_raw(text).map_err(|message| ConfigError::Parse {
-        path: PathBuf::from("<string>"),
-        message,
-    })?;
+    let raw: RawMasterConfig =
+        slave::config_file::parse_yaml(text).map_err(|message| ConfigError::Parse {
+            path: PathBuf::from("<string>"),
+            message,
+        })?;
     build(raw, MasterOverrides::default())
-}
-
-fn parse_raw(text: &str) -> Result<RawMasterConfig, String> {
-    // An empty file, or one with only comments, is a null document: all defaults.
-    serde_yaml_ng::from_str::<Option<RawMasterConfig>>(text)
-        .map(Option::unwrap_or_default)
-        .map_err(|e| e.to_string())
 }
 
 fn port(
@@ -359,7 +280,7 @@ fn port(
     match (flag, raw.and_then(|p| p.prod)) {
         (Some(p), _) => Ok(p),
         (None, None) => Ok(default),
-        (None, Some(Number(n))) => {
+        (None, Some(slave::config_file::Lenient(n))) => {
             u16::try_from(n).map_err(|_| invalid(key, format!("{n} is not in 0..=65535")))
         }
     }

@@ -127,13 +127,13 @@ pub fn run(options: AgentOptions) -> Result<(), AgentError> {
     }
 }
 
+/// Randomness for backoff jitter; the clock stands in if the OS source fails.
 fn random_u64() -> u64 {
-    let mut b = [0u8; 8];
-    match protocol::StaticKeys::generate() {
-        Ok(k) => b.copy_from_slice(&k.private[..8]),
-        Err(_) => b = (std::process::id() as u64).to_le_bytes(),
-    }
-    u64::from_le_bytes(b)
+    getrandom::u64().unwrap_or_else(|_| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos().into())
+    })
 }
 
 async fn agent_loop(options: AgentOptions, keys: StaticKeys) -> Result<(), AgentError> {

@@ -30,12 +30,10 @@
 //! [`IoUringMode::from_env_and`]). Relative paths are relative to the working directory, as
 //! in the original.
 
-use std::fmt;
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
 
 /// Default data directory of the slave (its key, node id and local state).
 pub const DEFAULT_DATA_DIR: &str = "./data/slave";
@@ -146,35 +144,8 @@ pub struct SlaveOverrides {
     pub io_uring: Option<IoUringMode>,
 }
 
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The YAML is malformed, has an unknown key or a value of the wrong type. The message
-    /// names the key and its line and column.
-    #[error("config file {path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// serde_yaml_ng's message, with key path and location.
-        message: String,
-    },
-    /// A value parsed but is not acceptable.
-    #[error("invalid `{key}`: {message}")]
-    Invalid {
-        /// The key, as written in the YAML file (or the flag it came from).
-        key: &'static str,
-        /// What is wrong.
-        message: String,
-    },
-}
+pub use crate::config_file::ConfigError;
+use crate::config_file::{Port, read_yaml};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -216,39 +187,6 @@ struct RawFileServer {
     secret: Option<String>,
 }
 
-/// A port written as an integer or as a string of digits (the original wrote both), 0..=65535.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Port(u16);
-
-impl<'de> Deserialize<'de> for Port {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct PortVisitor;
-        impl Visitor<'_> for PortVisitor {
-            type Value = Port;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a port number 0..=65535 (integer or string such as \"17777\")")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Port, E> {
-                u16::try_from(v)
-                    .map(Port)
-                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Port, E> {
-                u16::try_from(v)
-                    .map(Port)
-                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Port, E> {
-                v.trim()
-                    .parse::<u16>()
-                    .map(Port)
-                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-            }
-        }
-        d.deserialize_any(PortVisitor)
-    }
-}
-
 /// Loads the configuration: defaults, then the file at `path` (if any), then `overrides`,
 /// then `COMMANDER_DISABLE_IO_URING`. No file means defaults; a named file that is missing
 /// is an error.
@@ -263,19 +201,7 @@ pub fn load_with_env(
     overrides: SlaveOverrides,
     disable_io_uring: Option<&str>,
 ) -> Result<SlaveConfig, ConfigError> {
-    let raw = match path {
-        None => RawSlaveConfig::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            parse_raw(&text).map_err(|message| ConfigError::Parse {
-                path: path.to_path_buf(),
-                message,
-            })?
-        }
-    };
+    let raw: RawSlaveConfig = read_yaml(path)?;
     let mut config = validate(raw)?;
     apply_overrides(&mut config, overrides)?;
     config.io_uring = IoUringMode::with_disable_flag(config.io_uring, disable_io_uring);
@@ -284,18 +210,12 @@ pub fn load_with_env(
 
 /// Parses YAML text into a validated configuration (no overrides, no environment).
 pub fn from_yaml_str(text: &str) -> Result<SlaveConfig, ConfigError> {
-    let raw = parse_raw(text).map_err(|message| ConfigError::Parse {
-        path: PathBuf::from("<string>"),
-        message,
-    })?;
+    let raw: RawSlaveConfig =
+        crate::config_file::parse_yaml(text).map_err(|message| ConfigError::Parse {
+            path: PathBuf::from("<string>"),
+            message,
+        })?;
     validate(raw)
-}
-
-fn parse_raw(text: &str) -> Result<RawSlaveConfig, String> {
-    // An empty file, or one with only comments, is a null document: all defaults.
-    serde_yaml_ng::from_str::<Option<RawSlaveConfig>>(text)
-        .map(Option::unwrap_or_default)
-        .map_err(|e| e.to_string())
 }
 
 fn validate(raw: RawSlaveConfig) -> Result<SlaveConfig, ConfigError> {
