@@ -66,7 +66,11 @@ fn series_takes_the_first_sample_of_each_slice() {
     assert_eq!(sample_series(&store, 2, 0, u64::MAX, 600).unwrap().len(), 1);
     assert!(sample_series(&store, 1, 5, 4, 10).unwrap().is_empty());
     assert!(sample_series(&store, 1, 0, 10, 0).unwrap().is_empty());
-    assert!(sample_series(&store, 3, 0, u64::MAX, 10).unwrap().is_empty());
+    assert!(
+        sample_series(&store, 3, 0, u64::MAX, 10)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -87,7 +91,10 @@ async fn heartbeats_reach_live_listeners_until_closed() {
     cluster.handle(beat(2, 2.0));
     let got = rx.recv().await.unwrap();
     assert_eq!((got.node_id, got.sample.cpu_total_pct), (1, 2.0));
-    assert!(rx.try_recv().is_err(), "the earlier heartbeat was not queued");
+    assert!(
+        rx.try_recv().is_err(),
+        "the earlier heartbeat was not queued"
+    );
     assert_eq!(cluster.node(1).await.unwrap().unwrap().hostname, "h1");
     assert!(cluster.node(9).await.unwrap().is_none());
     cluster.close_live();
@@ -149,9 +156,11 @@ async fn backup_is_a_readable_lmdb_copy_and_unlinked() {
     let restore = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(restore.path().join("performance")).unwrap();
     std::fs::write(restore.path().join("performance/data.mdb"), &bytes).unwrap();
-    let restored =
-        LmdbStore::open(&restore.path().join("data"), &restore.path().join("performance"))
-            .unwrap();
+    let restored = LmdbStore::open(
+        &restore.path().join("data"),
+        &restore.path().join("performance"),
+    )
+    .unwrap();
     assert_eq!(restored.samples(1, 0, u64::MAX, 10_000).unwrap().len(), 500);
 }
 

@@ -1,10 +1,12 @@
 //! Helpers for end-to-end tests: build and start Commander processes on loopback, read what
 //! they print, query the HTTP API, and clean everything up when a test ends (or fails).
 
+pub mod browser;
 pub mod cluster;
 pub mod docker;
 pub mod http;
 pub mod process;
+pub mod webdriver;
 
 pub use process::{Proc, commander_bin};
 

@@ -3,17 +3,17 @@
 use crate::auth::AuthContext;
 use crate::backend::{Backend, BackendError, NodeView};
 use crate::format::format_rfc3339_ms;
-use axum::Json;
 use crate::i18n::Lang;
 use crate::listing::row_matches;
 use crate::live::parse_node_id;
 use crate::pages::NodeRow;
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// A JSON body whose rejection (wrong content type, malformed JSON, missing field) is a
@@ -153,7 +153,12 @@ pub async fn nodes<B: Backend>(
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(bad_query)?;
     let nodes = backend.nodes().await?;
-    let term = params.q.as_deref().unwrap_or_default().trim().to_lowercase();
+    let term = params
+        .q
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
     let now = crate::pages::now_ms();
     let matching: Vec<&NodeView> = nodes
         .iter()

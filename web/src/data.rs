@@ -192,7 +192,14 @@ pub async fn run_compact<B: Backend>(
         Ok(r) => Ok(r
             .envs
             .iter()
-            .map(|e| format!("{}: {} -> {} bytes", e.env.name(), e.live_bytes, e.compacted_bytes))
+            .map(|e| {
+                format!(
+                    "{}: {} -> {} bytes",
+                    e.env.name(),
+                    e.live_bytes,
+                    e.compacted_bytes
+                )
+            })
             .collect::<Vec<_>>()
             .join("; ")),
         Err(e) => Err(e.to_string()),
@@ -359,7 +366,9 @@ pub async fn api_reset<B: Backend>(
         return Err(bad(format!("older_than_days must be at most {MAX_DAYS}")));
     }
     if !req.confirm {
-        return Err(bad("a reset deletes data for good: send \"confirm\": true".into()));
+        return Err(bad(
+            "a reset deletes data for good: send \"confirm\": true".into()
+        ));
     }
     let removed = run_reset(&state, &ctx, category, req.older_than_days)
         .await
@@ -367,7 +376,10 @@ pub async fn api_reset<B: Backend>(
             ResetError::Backend(b) => ApiError::from(b),
             ResetError::Audit(m) => {
                 tracing::error!("audit reset failed: {m}");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot prune the audit log")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "cannot prune the audit log",
+                )
             }
         })?;
     Ok(Json(ResetAnswer {

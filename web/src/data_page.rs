@@ -137,7 +137,16 @@ pub async fn page<B: Backend>(
     ctx: AuthContext,
     uri: Uri,
 ) -> Response {
-    render(&state, &ctx, &uri, StatusCode::OK, Vec::new(), String::new(), String::new()).await
+    render(
+        &state,
+        &ctx,
+        &uri,
+        StatusCode::OK,
+        Vec::new(),
+        String::new(),
+        String::new(),
+    )
+    .await
 }
 
 /// `POST /data/compact`.
@@ -151,11 +160,29 @@ pub async fn compact<B: Backend>(
         Ok(report) => {
             let rows = report_rows(&report, t);
             let notice = t.data_compact_done.to_owned();
-            render(&state, &ctx, &uri, StatusCode::OK, rows, notice, String::new()).await
+            render(
+                &state,
+                &ctx,
+                &uri,
+                StatusCode::OK,
+                rows,
+                notice,
+                String::new(),
+            )
+            .await
         }
         Err(err) => {
             let status = backend_status(&err);
-            render(&state, &ctx, &uri, status, Vec::new(), String::new(), explain(&err, t)).await
+            render(
+                &state,
+                &ctx,
+                &uri,
+                status,
+                Vec::new(),
+                String::new(),
+                explain(&err, t),
+            )
+            .await
         }
     }
 }
@@ -180,7 +207,16 @@ pub async fn backup<B: Backend>(
         Ok(download) => download,
         Err(err) => {
             let status = backend_status(&err);
-            render(&state, &ctx, &uri, status, Vec::new(), String::new(), explain(&err, t)).await
+            render(
+                &state,
+                &ctx,
+                &uri,
+                status,
+                Vec::new(),
+                String::new(),
+                explain(&err, t),
+            )
+            .await
         }
     }
 }
@@ -241,11 +277,29 @@ pub async fn reset<B: Backend>(
     match run_reset(&state, &ctx, category, days).await {
         Ok(n) => {
             let notice = t.data_reset_done.replace("{n}", &n.to_string());
-            render(&state, &ctx, &uri, StatusCode::OK, Vec::new(), notice, String::new()).await
+            render(
+                &state,
+                &ctx,
+                &uri,
+                StatusCode::OK,
+                Vec::new(),
+                notice,
+                String::new(),
+            )
+            .await
         }
         Err(ResetError::Backend(err)) => {
             let status = backend_status(&err);
-            render(&state, &ctx, &uri, status, Vec::new(), String::new(), explain(&err, t)).await
+            render(
+                &state,
+                &ctx,
+                &uri,
+                status,
+                Vec::new(),
+                String::new(),
+                explain(&err, t),
+            )
+            .await
         }
         Err(ResetError::Audit(e)) => {
             tracing::error!("audit reset failed: {e}");

@@ -134,7 +134,11 @@ pub fn current_facts(node: &NodeView, t: &Messages) -> Vec<Fact> {
             }),
             "now-swap",
         ),
-        with_id(t.col_load, m.map_or_else(dash, |m| format_load(m.load)), "now-load"),
+        with_id(
+            t.col_load,
+            m.map_or_else(dash, |m| format_load(m.load)),
+            "now-load",
+        ),
         with_id(
             t.col_tcp,
             m.map_or_else(dash, |m| m.tcp_established.to_string()),

@@ -34,10 +34,10 @@ pub mod records;
 pub mod serve;
 pub mod state;
 
+pub use assets::STATIC_CACHE_CONTROL;
 pub use auth::{Auth, AuthSettings, AuthStore, Console};
 pub use backend::{Backend, BackendError, NodeView, StorageView};
 pub use serve::{TlsError, load_tls_config, serve, serve_tls};
-pub use assets::STATIC_CACHE_CONTROL;
 pub use state::AppState;
 
 use axum::Router;
@@ -198,18 +198,33 @@ pub fn router_with_table<B: Backend>(
             User,
             live::stream::<B>,
         )
-        .add(post.clone(), "/api/v1/data/compact", User, data::api_compact::<B>)
-        .add(get.clone(), "/api/v1/data/backup", User, data::api_backup::<B>)
-        .add(post.clone(), "/api/v1/data/reset", User, data::api_reset::<B>)
+        .add(
+            post.clone(),
+            "/api/v1/data/compact",
+            User,
+            data::api_compact::<B>,
+        )
+        .add(
+            get.clone(),
+            "/api/v1/data/backup",
+            User,
+            data::api_backup::<B>,
+        )
+        .add(
+            post.clone(),
+            "/api/v1/data/reset",
+            User,
+            data::api_reset::<B>,
+        )
         .add(get.clone(), "/api/v1/openapi.json", User, openapi::document)
         .add(get.clone(), "/api/v1/audit", User, records::api)
         .add(get.clone(), "/api/v1/auth/me", User, json::me)
         .add(post.clone(), "/api/v1/auth/logout", User, json::logout)
         .add(post, "/api/v1/auth/password", User, json::change_password)
         .add(put, "/api/v1/auth/language", User, json::set_language);
-    let t = assets::ASSETS
-        .iter()
-        .fold(t, |t, (path, _, _)| t.add(Method::GET, *path, Public, assets::serve));
+    let t = assets::ASSETS.iter().fold(t, |t, (path, _, _)| {
+        t.add(Method::GET, path, Public, assets::serve)
+    });
     let router = t
         .router
         .fallback(not_found)

@@ -118,7 +118,11 @@ impl Pager {
             serde_urlencoded::to_string(&pairs).unwrap_or_default()
         };
         let pager = Pager {
-            prev: if page > 1 { link(page - 1) } else { String::new() },
+            prev: if page > 1 {
+                link(page - 1)
+            } else {
+                String::new()
+            },
             next: if page < pages {
                 link(page + 1)
             } else {
@@ -178,9 +182,14 @@ mod tests {
 
     #[test]
     fn pages_are_cut_and_linked() {
-        let rows: Vec<NodeRow> = (1..=120).map(|i| row(i, &format!("h{i}"), "online")).collect();
+        let rows: Vec<NodeRow> = (1..=120)
+            .map(|i| row(i, &format!("h{i}"), "online"))
+            .collect();
         let (shown, p) = Pager::paginate(rows.clone(), &params("", "2"), 50, &EN);
-        assert_eq!((shown.len(), shown[0].id, p.pages, p.total), (50, 51, 3, 120));
+        assert_eq!(
+            (shown.len(), shown[0].id, p.pages, p.total),
+            (50, 51, 3, 120)
+        );
         assert_eq!(p.status, "51–100 of 120");
         assert_eq!((p.prev.as_str(), p.next.as_str()), ("page=1", "page=3"));
         let (shown, p) = Pager::paginate(rows.clone(), &params("", "99"), 50, &EN);

@@ -319,7 +319,11 @@ mod tests {
         let sample = MetricSample {
             cpu_total_pct: 12.5,
             load: [0.5, 0.0, 0.0],
-            nets: vec![net("lo", 1000, 1000), net("eth0", 10, 20), net("eth1", 1, 2)],
+            nets: vec![
+                net("lo", 1000, 1000),
+                net("eth0", 10, 20),
+                net("eth1", 1, 2),
+            ],
             disks: (0..12)
                 .map(|i| DiskUsage {
                     mount: format!("/m{i}"),
@@ -340,7 +344,11 @@ mod tests {
         let p = HistoryParams::default();
         assert_eq!(
             window(&p, 1_000_000_000),
-            Ok((1_000_000_000 - DEFAULT_WINDOW_MS, 1_000_000_000, DEFAULT_POINTS))
+            Ok((
+                1_000_000_000 - DEFAULT_WINDOW_MS,
+                1_000_000_000,
+                DEFAULT_POINTS
+            ))
         );
         let bad = |from, to, points| {
             window(

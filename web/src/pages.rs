@@ -302,7 +302,10 @@ pub(crate) fn backend_error_page(err: &BackendError, lang: Lang) -> Response {
 async fn node_rows<B: Backend>(backend: &B, lang: Lang) -> Result<Vec<NodeRow>, BackendError> {
     let nodes = backend.nodes().await?;
     let now = now_ms();
-    Ok(nodes.iter().map(|n| NodeRow::new_in(n, now, lang)).collect())
+    Ok(nodes
+        .iter()
+        .map(|n| NodeRow::new_in(n, now, lang))
+        .collect())
 }
 
 /// `GET /`.

@@ -73,7 +73,7 @@
   function dataset(label, i) {
     var color = COLORS[i % COLORS.length];
     return { label: label, data: [], borderColor: color, backgroundColor: color,
-             borderWidth: 1.5, pointRadius: 0, tension: 0.2 };
+             borderWidth: 1.5, pointRadius: 0, cubicInterpolationMode: "monotone" };
   }
   function percentTick(v) { return Number(v).toFixed(0) + " %"; }
   function rateTick(v) { return bytes(Number(v)) + "/s"; }

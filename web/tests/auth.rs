@@ -13,9 +13,12 @@ use std::time::Duration;
 use web::Access;
 use web::auth::AuthStore;
 
-/// A route's path with its parameters filled in (node 1).
+/// A route's path with every `{parameter}` filled in with `1` (node 1 exists).
 fn concrete(path: &str) -> String {
-    path.replace("{node}", "1")
+    path.split('/')
+        .map(|seg| if seg.starts_with('{') { "1" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// A request to `route` with a body the handler would accept, if it got that far.

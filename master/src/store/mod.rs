@@ -26,8 +26,8 @@ mod writer;
 mod tests;
 
 pub use lmdb::LmdbStore;
-pub use schema::EnvKind;
 pub use memory::MemoryStore;
+pub use schema::EnvKind;
 pub use writer::{MAX_BATCH_ROWS, StoreWriter, WriterClosed};
 
 /// Errors of the store. Refusals of an enrolment are not errors (see [`EnrollRefusal`]).

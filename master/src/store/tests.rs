@@ -208,7 +208,10 @@ fn exercise_copies(store: &dyn Store) {
         let len = store.copy_compacted(env, &dest).unwrap();
         assert!(len > 0);
         assert_eq!(std::fs::metadata(&dest).unwrap().len(), len);
-        assert!(store.copy_compacted(env, &dest).is_err(), "never overwrites");
+        assert!(
+            store.copy_compacted(env, &dest).is_err(),
+            "never overwrites"
+        );
         assert_eq!(std::fs::metadata(&dest).unwrap().len(), len);
     }
     let missing = dir.path().join("no/such/dir/copy");

@@ -14,9 +14,9 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast;
 use tower::ServiceExt;
 use web::auth::{AuthSettings, HashCost, LockoutPolicy, ManualClock, MemoryAuthStore};
-use tokio::sync::broadcast;
 use web::data::{BackupFile, CompactReport, CompactedEnv, DataEnv};
 use web::live::LiveSample;
 use web::{Backend, BackendError, Console, NodeView, RouteInfo, StorageView};
@@ -91,7 +91,9 @@ impl Backend for Fake {
     ) -> Result<Vec<(u64, MetricSample)>, BackendError> {
         let known = self.ok()?.iter().any(|n| n.id == id);
         let count = if known { points.min(3) as u64 } else { 0 };
-        Ok((1..=count).map(|i| (from_ms + i * 1000, metrics())).collect())
+        Ok((1..=count)
+            .map(|i| (from_ms + i * 1000, metrics()))
+            .collect())
     }
 
     fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>> {

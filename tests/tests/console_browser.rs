@@ -1,0 +1,211 @@
+//! The web console in headless Chromium against a real `commander up` (master plus local
+//! slave): register, see the local slave, watch its live metrics on the detail page, run a
+//! data action, switch to Chinese and back, log out. Screenshots of the main pages land in
+//! `target/e2e-screenshots/` for a person to look at.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`: skipped with a message when they are
+//! missing, a failure under `CI=true`.
+
+use anyhow::{Context, bail};
+use e2e::browser::{Browser, require_chromium, screenshot_dir};
+use e2e::cluster::{FAST_HEARTBEAT_YAML, STARTUP};
+use e2e::process::{Proc, commander_bin};
+use e2e::webdriver::Session;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const USER: &str = "console-admin";
+const PASSWORD: &str = "Browser test 42!";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Starts `commander up` on free ports and returns it with its console URL.
+fn commander_up(dir: &Path) -> anyhow::Result<(Proc, String)> {
+    let config = dir.join("master.yaml");
+    std::fs::write(&config, FAST_HEARTBEAT_YAML)?;
+    let mut cmd = Command::new(commander_bin()?);
+    cmd.args(["up", "--http-port", "0", "--tcp-port", "0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.join("data"));
+    let mut proc = Proc::spawn("commander-up", cmd)?;
+    let line = proc.wait_line("console: http://", STARTUP)?;
+    let url = line
+        .split_once("console: ")
+        .map(|(_, u)| u.trim().trim_end_matches('/').to_owned())
+        .context("console url")?;
+    proc.wait_line("local slave started", STARTUP)?;
+    Ok((proc, url))
+}
+
+fn shot(s: &Session, name: &str) -> anyhow::Result<()> {
+    let path = screenshot_dir().join(format!("{name}.png"));
+    s.screenshot(&path)?;
+    eprintln!("screenshot: {}", path.display());
+    Ok(())
+}
+
+/// Waits until `script` (a JS expression) is true in the page.
+fn wait_js(s: &Session, script: &str, what: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + WAIT;
+    while s.execute(&format!("return Boolean({script});"))?.as_bool() != Some(true) {
+        if Instant::now() >= deadline {
+            bail!("timed out waiting for {what} on {}", s.url()?);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+fn fill(s: &Session, css: &str, text: &str) -> anyhow::Result<()> {
+    s.type_into(&s.wait(css, WAIT)?, text)
+}
+
+fn click(s: &Session, css: &str) -> anyhow::Result<()> {
+    s.click(&s.wait(css, WAIT)?)
+}
+
+fn html_lang(s: &Session) -> anyhow::Result<String> {
+    Ok(s.execute("return document.documentElement.lang;")?
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+fn samples_seen(s: &Session) -> anyhow::Result<u64> {
+    Ok(s.execute(
+        "return Number(document.getElementById('charts').getAttribute('data-samples') || 0);",
+    )?
+    .as_u64()
+    .unwrap_or(0))
+}
+
+#[test]
+fn console_in_chromium_register_live_metrics_language_logout() -> anyhow::Result<()> {
+    let Some((chromium, driver)) = require_chromium("console_in_chromium")? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let (_up, base) = commander_up(dir.path())?;
+    let browser = Browser::start(&chromium, &driver, 1366, 1000)?;
+    let outcome = walk(&browser.session, &base);
+    if outcome.is_err() {
+        // Leave evidence for whoever reads the failure.
+        let _ = shot(&browser.session, "failure");
+        if let Ok(html) = browser
+            .session
+            .execute("return document.documentElement.outerHTML;")
+        {
+            eprintln!("page at failure:\n{}", html.as_str().unwrap_or_default());
+        }
+    }
+    outcome
+}
+
+/// The whole walk through the console.
+fn walk(s: &Session, base: &str) -> anyhow::Result<()> {
+    // First start: every page leads to registration.
+    s.goto(&format!("{base}/"))?;
+    s.wait("form[action='/register']", WAIT)?;
+    anyhow::ensure!(s.url()?.ends_with("/register"), "at {}", s.url()?);
+    fill(s, "#username", USER)?;
+    fill(s, "#password", PASSWORD)?;
+    fill(s, "#confirm", PASSWORD)?;
+    click(s, "form[action='/register'] button[type=submit]")?;
+
+    // Home: the local slave appears (the table refreshes itself every 5 s).
+    s.wait("a[href='/slaves/1']", WAIT)?;
+    wait_js(
+        s,
+        "document.querySelector('.badge-online') !== null",
+        "the local slave online",
+    )?;
+    shot(s, "home")?;
+
+    // Slave detail: history first, then live samples over SSE.
+    click(s, "a[href='/slaves/1']")?;
+    s.wait("canvas#chart-cpu", WAIT)?;
+    wait_js(
+        s,
+        "document.getElementById('live-status').classList.contains('on')",
+        "the live stream",
+    )?;
+    let first = samples_seen(s)?;
+    wait_js(
+        s,
+        &format!(
+            "Number(document.getElementById('charts').getAttribute('data-samples')) >= {}",
+            first + 5
+        ),
+        "five more live samples",
+    )?;
+    let cpu = s.text(&s.find("#now-cpu")?)?;
+    anyhow::ensure!(cpu.ends_with('%'), "current CPU {cpu:?}");
+    let drawn = s.execute("return Chart.getChart('chart-cpu').data.datasets[0].data.length;")?;
+    anyhow::ensure!(
+        drawn.as_u64().unwrap_or(0) >= 5,
+        "cpu chart has {drawn} points"
+    );
+    s.window_size(1366, 1500)?;
+    std::thread::sleep(Duration::from_millis(500));
+    shot(s, "slave-detail")?;
+
+    s.window_size(1366, 1000)?;
+
+    // Records: the registration and login are in the audit log.
+    s.goto(&format!("{base}/records"))?;
+    s.wait("table.audit", WAIT)?;
+    let audit = s.text(&s.find("table.audit")?)?;
+    anyhow::ensure!(audit.contains("auth.register"), "audit: {audit}");
+    shot(s, "records")?;
+
+    // Data: compaction reports sizes; a reset asks for confirmation first.
+    s.goto(&format!("{base}/data"))?;
+    click(s, "#compact-button")?;
+    s.wait("#compact-report", WAIT)?;
+    shot(s, "data")?;
+    fill(s, "#reset-form input[name=older_than_days]", "3650")?;
+    click(s, "#reset-form button[type=submit]")?;
+    s.wait("#confirm-reset", WAIT)?;
+    shot(s, "data-confirm")?;
+    click(s, "a[href='/data']")?;
+    s.wait("#reset-form", WAIT)?;
+
+    // Chinese and back: the choice follows the user across pages.
+    s.goto(&format!("{base}/slaves/1"))?;
+    click(s, "button[name=lang][value='zh-CN']")?;
+    wait_js(s, "document.documentElement.lang === 'zh-CN'", "Chinese")?;
+    s.wait("canvas#chart-cpu", WAIT)?;
+    let nav = s.text(&s.find("nav.mainnav")?)?;
+    anyhow::ensure!(nav.contains("首页") && nav.contains("节点"), "nav: {nav}");
+    wait_js(
+        s,
+        "document.getElementById('live-status').textContent === '实时'",
+        "the live stream in Chinese",
+    )?;
+    std::thread::sleep(Duration::from_secs(2));
+    s.window_size(1366, 1500)?;
+    std::thread::sleep(Duration::from_millis(500));
+    shot(s, "slave-detail-zh")?;
+    s.window_size(1366, 1000)?;
+    s.goto(&format!("{base}/"))?;
+    anyhow::ensure!(html_lang(s)? == "zh-CN", "the language is remembered");
+    shot(s, "home-zh")?;
+    click(s, "button[name=lang][value='en']")?;
+    wait_js(s, "document.documentElement.lang === 'en'", "English")?;
+
+    // Log out: the session ends and pages lead to the login form again.
+    click(s, "form.logout button[type=submit]")?;
+    s.wait("form[action='/login']", WAIT)?;
+    shot(s, "login")?;
+    s.goto(&format!("{base}/slaves/1"))?;
+    s.wait("form[action='/login']", WAIT)?;
+    anyhow::ensure!(s.url()?.ends_with("/login"), "at {}", s.url()?);
+
+    // And back in through the login form.
+    fill(s, "#username", USER)?;
+    fill(s, "#password", PASSWORD)?;
+    click(s, "form[action='/login'] button[type=submit]")?;
+    s.wait("a[href='/slaves/1']", WAIT)?;
+    Ok(())
+}
