@@ -51,6 +51,17 @@ pub enum RequestError {
     /// The node's queue is full; it is not reading.
     #[error("node {0} is not keeping up; try again")]
     Busy(u64),
+    /// The node's session speaks a protocol version without operations.
+    #[error(
+        "node {node} speaks protocol version {version}, operations need {}",
+        protocol::OPS_VERSION
+    )]
+    OldProtocol {
+        /// The node.
+        node: u64,
+        /// Its session's version.
+        version: u16,
+    },
 }
 
 struct LiveNode {
@@ -58,9 +69,17 @@ struct LiveNode {
     conn: Option<ConnHandle>,
     latest: Option<MetricSample>,
     last_seen_ms: Option<u64>,
+    /// Protocol version negotiated by the current session (0 before any session).
+    version: u16,
 }
 
-type Waiter = (u64, oneshot::Sender<RequestOutcome>);
+/// Who waits for a request: the node it went to, the outcome's receiver, and (for
+/// operations that report progress) where progress updates go.
+struct Waiter {
+    node_id: u64,
+    tx: oneshot::Sender<RequestOutcome>,
+    progress: Option<requests::ProgressTx>,
+}
 
 struct State {
     ttl: HeartbeatTtl,
@@ -75,6 +94,8 @@ struct Inner {
     writer: StoreWriter,
     timing: ClusterTiming,
     state: Mutex<State>,
+    /// Tasks and streaming operations (see `crate::ops`).
+    ops: crate::ops::OpsState,
 }
 
 /// Shared handle to the cluster state; cheap to clone.
@@ -108,6 +129,7 @@ impl Cluster {
                     conn: None,
                     latest,
                     last_seen_ms,
+                    version: 0,
                 },
             );
         }
@@ -124,6 +146,7 @@ impl Cluster {
                 writer,
                 timing,
                 state: Mutex::new(state),
+                ops: crate::ops::OpsState::default(),
             }),
         })
     }
@@ -238,9 +261,11 @@ impl Cluster {
             conn: None,
             latest: None,
             last_seen_ms: None,
+            version,
         });
         node.record = record;
         node.last_seen_ms = Some(now);
+        node.version = version;
         if let Some(old) = node.conn.replace(conn) {
             let _ = old.outbound.try_send(Outbound::Close);
         }
@@ -257,6 +282,10 @@ impl Cluster {
         match msg {
             Message::Heartbeat(hb) => self.on_heartbeat(node_id, hb.sample),
             Message::HostInfo(info) => self.on_host_info(node_id, info),
+            Message::Response(protocol::Response {
+                id,
+                body: protocol::ResponseBody::Progress(update),
+            }) => self.on_progress(node_id, id, *update),
             Message::Response(resp) => {
                 let done = self.state().pending.on_response(resp.id, resp.body);
                 finish(done, node_id);
@@ -350,8 +379,8 @@ impl Cluster {
                 tokio::task::spawn_blocking(move || store.put_node(&record));
             }
         }
-        for (_, waiter) in st.pending.expire(now) {
-            let _ = waiter.send(RequestOutcome::TimedOut);
+        for waiter in st.pending.expire(now) {
+            let _ = waiter.tx.send(RequestOutcome::TimedOut);
         }
     }
 
@@ -381,7 +410,12 @@ impl Cluster {
                 Some(n) => n.conn.clone().ok_or(RequestError::Offline(node_id))?,
             };
             let timeout_ms = timeout.as_millis() as u64;
-            let id = st.pending.insert((node_id, tx), now_ms(), timeout_ms);
+            let waiter = Waiter {
+                node_id,
+                tx,
+                progress: None,
+            };
+            let id = st.pending.insert(waiter, now_ms(), timeout_ms);
             let req = Message::Request(Request {
                 id,
                 timeout_ms: timeout_ms.min(u64::from(u32::MAX)) as u32,
@@ -435,9 +469,11 @@ impl Cluster {
         self.state().live.as_ref().map(broadcast::Sender::subscribe)
     }
 
-    /// Ends the live broadcast (every receiver sees it closed), so that console streams end
-    /// and a graceful shutdown does not wait for them.
+    /// Ends the live broadcast (every receiver sees it closed) and the operation streams
+    /// (followed logs, see `crate::ops`), so that console streams end and a graceful
+    /// shutdown does not wait for them.
     pub fn close_live(&self) {
+        self.inner.ops.close();
         self.state().live = None;
     }
 }
@@ -456,7 +492,7 @@ fn view(st: &State, n: &LiveNode) -> web::backend::NodeView {
 }
 
 fn finish(done: Option<(Waiter, RequestOutcome)>, from: u64) {
-    if let Some(((node_id, tx), outcome)) = done {
+    if let Some((Waiter { node_id, tx, .. }, outcome)) = done {
         if node_id != from {
             tracing::warn!(node_id, from, "response from the wrong node ignored");
             let _ = tx.send(RequestOutcome::Failed("answered by another node".into()));
@@ -514,6 +550,9 @@ fn decide(
         },
     }
 }
+
+#[path = "cluster_ops.rs"]
+pub mod requests;
 
 #[cfg(test)]
 #[path = "cluster_tests.rs"]

@@ -6,6 +6,7 @@ pub mod config;
 pub mod console;
 pub mod endpoint;
 pub mod model;
+pub mod ops;
 pub mod pending;
 pub mod samples;
 pub mod server;

@@ -166,7 +166,8 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         .local_addr()
         .map_err(|e| MasterError::Http(s.http_addr, e))?;
     let (http_stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let router = web::router(Arc::new(cluster.clone()), console);
+    let ops: Arc<dyn web::ops::OpsBackend> = Arc::new(cluster.clone());
+    let (router, _) = web::router_with_ops(Arc::new(cluster.clone()), ops, console);
     let shutdown = async move {
         let _ = stop_rx.await;
     };

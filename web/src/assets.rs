@@ -14,7 +14,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Every embedded asset: path, content type, bytes.
-pub const ASSETS: [(&str, &str, &[u8]); 5] = [
+pub const ASSETS: [(&str, &str, &[u8]); 10] = [
     (
         "/static/commander.css",
         CSS,
@@ -26,6 +26,23 @@ pub const ASSETS: [(&str, &str, &[u8]); 5] = [
         include_bytes!("../static/commander.js"),
     ),
     ("/static/slave.js", JS, include_bytes!("../static/slave.js")),
+    ("/static/ops.css", CSS, include_bytes!("../static/ops.css")),
+    (
+        "/static/ops-common.js",
+        JS,
+        include_bytes!("../static/ops-common.js"),
+    ),
+    ("/static/host.js", JS, include_bytes!("../static/host.js")),
+    (
+        "/static/docker.js",
+        JS,
+        include_bytes!("../static/docker.js"),
+    ),
+    (
+        "/static/container.js",
+        JS,
+        include_bytes!("../static/container.js"),
+    ),
     (
         "/static/vendor/chart.min.js",
         JS,

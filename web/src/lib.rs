@@ -28,7 +28,9 @@ pub mod format;
 pub mod i18n;
 pub mod listing;
 pub mod live;
+pub mod manage;
 pub mod openapi;
+pub mod ops;
 pub mod pages;
 pub mod records;
 pub mod serve;
@@ -87,14 +89,20 @@ pub struct RouteInfo {
     pub access: Access,
 }
 
-struct Table<B: Backend> {
+pub(crate) struct Table<B: Backend> {
     router: Router<AppState<B>>,
     routes: Vec<RouteInfo>,
     auth: Arc<Auth>,
 }
 
 impl<B: Backend> Table<B> {
-    fn add<H, T>(mut self, method: Method, path: &'static str, access: Access, handler: H) -> Self
+    pub(crate) fn add<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        handler: H,
+    ) -> Self
     where
         H: Handler<T, AppState<B>>,
         T: 'static,
@@ -134,12 +142,22 @@ pub fn router_with_table<B: Backend>(
     backend: Arc<B>,
     console: Console,
 ) -> (Router, Vec<RouteInfo>) {
+    router_with_ops(backend, Arc::new(ops::NoOps), console)
+}
+
+/// [`router_with_table`] with the node operations of `ops` (see [`ops`]).
+pub fn router_with_ops<B: Backend>(
+    backend: Arc<B>,
+    ops: Arc<dyn ops::OpsBackend>,
+    console: Console,
+) -> (Router, Vec<RouteInfo>) {
     use Access::{Public, User};
     use auth::{forms, json};
     let auth = Arc::new(Auth::new(console));
     let state = AppState {
         backend,
         auth: Arc::clone(&auth),
+        ops,
     };
     let (get, post, put) = (Method::GET, Method::POST, Method::PUT);
     let t = Table {
@@ -164,6 +182,51 @@ pub fn router_with_table<B: Backend>(
         .add(get.clone(), "/slaves", User, pages::slaves::<B>)
         .add(get.clone(), "/slaves/{node}", User, detail::page::<B>)
         .add(get.clone(), "/docker", User, pages::docker::<B>)
+        .add(
+            get.clone(),
+            "/slaves/{node}/processes",
+            User,
+            manage::processes::<B>,
+        )
+        .add(
+            get.clone(),
+            "/slaves/{node}/ports",
+            User,
+            manage::ports::<B>,
+        )
+        .add(get.clone(), "/slaves/{node}/env", User, manage::env::<B>)
+        .add(
+            get.clone(),
+            "/slaves/{node}/hosts",
+            User,
+            manage::hosts::<B>,
+        )
+        .add(get.clone(), "/docker/{node}", User, manage::docker::<B>)
+        .add(
+            get.clone(),
+            "/docker/{node}/images",
+            User,
+            manage::images::<B>,
+        )
+        .add(
+            get.clone(),
+            "/docker/{node}/networks",
+            User,
+            manage::networks::<B>,
+        )
+        .add(
+            get.clone(),
+            "/docker/{node}/volumes",
+            User,
+            manage::volumes::<B>,
+        )
+        .add(
+            get.clone(),
+            "/docker/{node}/containers/{id}",
+            User,
+            manage::container::<B>,
+        )
+        .add(get.clone(), "/records/tasks", User, manage::tasks)
         .add(get.clone(), "/data", User, data_page::page::<B>)
         .add(post.clone(), "/data/compact", User, data_page::compact::<B>)
         .add(get.clone(), "/data/backup", User, data_page::backup::<B>)
@@ -222,6 +285,7 @@ pub fn router_with_table<B: Backend>(
         .add(post.clone(), "/api/v1/auth/logout", User, json::logout)
         .add(post, "/api/v1/auth/password", User, json::change_password)
         .add(put, "/api/v1/auth/language", User, json::set_language);
+    let t = ops::routes(t);
     let t = assets::ASSETS.iter().fold(t, |t, (path, _, _)| {
         t.add(Method::GET, path, Public, assets::serve)
     });

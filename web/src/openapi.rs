@@ -418,7 +418,7 @@ fn operation(op: &Operation) -> Value {
 /// The whole document.
 pub fn document_value() -> Value {
     let mut paths = Map::new();
-    for op in OPERATIONS {
+    for op in all_operations() {
         let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
         entry[op.method.to_lowercase()] = operation(op);
     }
@@ -435,10 +435,24 @@ pub fn document_value() -> Value {
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }
             },
-            "schemas": schemas(),
+            "schemas": all_schemas(),
         },
         "paths": paths,
     })
+}
+
+/// Every documented operation: [`OPERATIONS`] and the node operations of
+/// [`crate::ops::openapi::OPERATIONS`].
+pub fn all_operations() -> impl Iterator<Item = &'static Operation> {
+    OPERATIONS.iter().chain(crate::ops::openapi::OPERATIONS)
+}
+
+fn all_schemas() -> Value {
+    let mut all = schemas();
+    if let (Value::Object(all), Value::Object(more)) = (&mut all, crate::ops::openapi::schemas()) {
+        all.extend(more);
+    }
+    all
 }
 
 /// `GET /api/v1/openapi.json`.

@@ -113,6 +113,11 @@ impl Frame {
             .collect()
     }
 
+    /// The strings of the operation pages (`crate::manage`), in the page's language.
+    pub fn ops(&self) -> &'static crate::manage::OpsText {
+        crate::manage::ops_text(self.lang)
+    }
+
     /// The language buttons.
     pub fn langs(&self) -> Vec<LangItem> {
         Lang::ALL

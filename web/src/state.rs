@@ -13,6 +13,8 @@ pub struct AppState<B> {
     pub backend: Arc<B>,
     /// Authentication, sessions, audit.
     pub auth: Arc<Auth>,
+    /// Node operations (see [`crate::ops`]).
+    pub ops: Arc<dyn crate::ops::OpsBackend>,
 }
 
 impl<B> Clone for AppState<B> {
@@ -20,6 +22,7 @@ impl<B> Clone for AppState<B> {
         Self {
             backend: Arc::clone(&self.backend),
             auth: Arc::clone(&self.auth),
+            ops: Arc::clone(&self.ops),
         }
     }
 }

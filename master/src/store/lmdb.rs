@@ -37,6 +37,8 @@ pub struct LmdbStore {
     samples: RawDb,
     /// Console accounts, sessions and audit log (see `store::console`).
     pub(super) console: ConsoleDbs<'static>,
+    /// Tasks (see `store::tasks`).
+    pub(super) tasks: super::tasks::TasksDb,
 }
 
 impl std::fmt::Debug for LmdbStore {
@@ -62,7 +64,7 @@ impl LmdbStore {
         )?;
 
         let wtxn = data.write_txn()?;
-        let (meta, nodes, node_keys, join_tokens, console) = committed(
+        let (meta, nodes, node_keys, join_tokens, (console, tasks)) = committed(
             data.create_databases_and_commit(wtxn, |o, w| -> Result<_, StoreError> {
                 let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
                 let nodes = o.create_database::<Bytes, Bytes>(w, Some(schema::NODES_DB))?;
@@ -70,7 +72,14 @@ impl LmdbStore {
                 let tokens = o.create_database::<Bytes, Bytes>(w, Some(schema::JOIN_TOKENS_DB))?;
                 schema::ensure_schema(o, w, &meta, EnvKind::Data)?;
                 let console = ConsoleDbs::create(o, w)?;
-                Ok(CommitOrAbort::Commit((meta, nodes, keys, tokens, console)))
+                let tasks = super::tasks::create(o, w)?;
+                Ok(CommitOrAbort::Commit((
+                    meta,
+                    nodes,
+                    keys,
+                    tokens,
+                    (console, tasks),
+                )))
             })?,
         );
 
@@ -94,6 +103,7 @@ impl LmdbStore {
             join_tokens,
             samples,
             console,
+            tasks,
         })
     }
 
@@ -404,6 +414,26 @@ impl Store for LmdbStore {
             let _ = std::fs::remove_file(dest);
         }
         copied
+    }
+
+    fn next_task_id(&self) -> Result<u64, StoreError> {
+        self.tasks_next_id()
+    }
+
+    fn put_task(&self, task: &web::ops::TaskRecord) -> Result<(), StoreError> {
+        self.tasks_put(task)
+    }
+
+    fn get_task(&self, id: u64) -> Result<Option<web::ops::TaskRecord>, StoreError> {
+        self.tasks_get(id)
+    }
+
+    fn list_tasks(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<web::ops::TaskRecord>, StoreError> {
+        self.tasks_list(before, limit)
     }
 }
 

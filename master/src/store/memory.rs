@@ -15,6 +15,8 @@ use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 pub struct MemoryStore {
     data: Mutex<Data>,
     samples: Mutex<BTreeMap<(u64, u64), Vec<u8>>>,
+    /// Tasks by id, and the last id allocated.
+    tasks: Mutex<(BTreeMap<u64, web::ops::TaskRecord>, u64)>,
 }
 
 #[derive(Debug)]
@@ -232,5 +234,43 @@ impl Store for MemoryStore {
             return Err(e.into());
         }
         Ok(text.len() as u64)
+    }
+
+    fn next_task_id(&self) -> Result<u64, StoreError> {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        tasks.1 = tasks.1.checked_add(1).ok_or_else(|| StoreError::Corrupt {
+            key: "meta/next_task_id".into(),
+            reason: "task ids exhausted".into(),
+        })?;
+        Ok(tasks.1)
+    }
+
+    fn put_task(&self, task: &web::ops::TaskRecord) -> Result<(), StoreError> {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        tasks.0.insert(task.id, task.clone());
+        Ok(())
+    }
+
+    fn get_task(&self, id: u64) -> Result<Option<web::ops::TaskRecord>, StoreError> {
+        let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(tasks.0.get(&id).cloned())
+    }
+
+    fn list_tasks(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<web::ops::TaskRecord>, StoreError> {
+        let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(tasks
+            .0
+            .range((
+                std::ops::Bound::Unbounded,
+                before.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+            ))
+            .rev()
+            .take(limit)
+            .map(|(_, t)| t.clone())
+            .collect())
     }
 }

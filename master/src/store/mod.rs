@@ -20,6 +20,7 @@ mod console;
 mod lmdb;
 mod memory;
 pub mod schema;
+mod tasks;
 mod writer;
 
 #[cfg(test)]
@@ -181,6 +182,22 @@ pub trait Store: Send + Sync + 'static {
     /// the copy is taken inside one read transaction, writers carry on. A failed copy
     /// leaves no file. The memory store writes a JSON snapshot instead.
     fn copy_compacted(&self, env: EnvKind, dest: &Path) -> Result<u64, StoreError>;
+
+    /// Allocates the next task id (1, 2, ...); ids are never reused, also across restarts.
+    fn next_task_id(&self) -> Result<u64, StoreError>;
+
+    /// Inserts or replaces a task (long operation, see `web::ops::tasks`) by its id.
+    fn put_task(&self, task: &web::ops::TaskRecord) -> Result<(), StoreError>;
+
+    /// The task with this id.
+    fn get_task(&self, id: u64) -> Result<Option<web::ops::TaskRecord>, StoreError>;
+
+    /// Tasks with an id below `before` (all when `None`), newest first, at most `limit`.
+    fn list_tasks(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<web::ops::TaskRecord>, StoreError>;
 }
 
 /// The enrolment decision shared by both implementations: `token` as stored (if any) and

@@ -22,6 +22,8 @@
 //! | `console_users` | user name (UTF-8)                   | JSON `web::auth::UserRecord` (argon2id hash, session epoch, language) |
 //! | `console_sessions` | session id (32 hex digits, UTF-8) | JSON `web::auth::SessionRecord` (user, epoch, expiry, CSRF token) |
 //! | `audit`       | `at_ms` `u64` BE ++ sequence `u64` BE (16 bytes, `web::audit::AuditId`) | JSON `web::audit::AuditEntry` |
+//! | `meta`        | `next_task_id` (UTF-8)                | `u64` BE, next task id to allocate (absent = 1) |
+//! | `tasks`       | task id, `u64` big-endian (8 bytes)   | JSON `web::ops::TaskRecord` (operation, target, user, state, progress, result or error) |
 //!
 //! # Databases of the `performance` environment
 //!
@@ -37,6 +39,7 @@
 //! The console databases (`console_users`, `console_sessions`, `audit`) were added without a
 //! version bump: no existing database changed meaning, and opening creates missing
 //! databases in the same transaction, so a version-1 environment simply gains them.
+//! The `tasks` database and `meta/next_task_id` were added the same way.
 //!
 //! # Upgrades
 //!
@@ -68,6 +71,8 @@ pub const CONSOLE_USERS_DB: &str = "console_users";
 pub const CONSOLE_SESSIONS_DB: &str = "console_sessions";
 /// `data`: the audit log by time-ordered id.
 pub const AUDIT_DB: &str = "audit";
+/// `data`: tasks (long operations) by id.
+pub const TASKS_DB: &str = "tasks";
 /// `performance`: metric samples by node and time.
 pub const SAMPLES_DB: &str = "samples";
 
@@ -79,6 +84,8 @@ pub const NEXT_NODE_ID_KEY: &str = "next_node_id";
 pub const CONSOLE_REGISTERED_KEY: &str = "console_registered";
 /// `meta` key of the audit sequence counter (`data` environment).
 pub const NEXT_AUDIT_SEQ_KEY: &str = "next_audit_seq";
+/// `meta` key of the task id counter (`data` environment).
+pub const NEXT_TASK_ID_KEY: &str = "next_task_id";
 
 /// `max_dbs` of the `data` environment: today's four plus room for users, projects,
 /// executables, tasks, audit log and alert rules without reopening with new options.

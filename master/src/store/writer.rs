@@ -287,6 +287,22 @@ mod tests {
         fn copy_compacted(&self, env: EnvKind, dest: &std::path::Path) -> Result<u64, StoreError> {
             self.0.copy_compacted(env, dest)
         }
+        fn next_task_id(&self) -> Result<u64, StoreError> {
+            self.0.next_task_id()
+        }
+        fn put_task(&self, t: &web::ops::TaskRecord) -> Result<(), StoreError> {
+            self.0.put_task(t)
+        }
+        fn get_task(&self, id: u64) -> Result<Option<web::ops::TaskRecord>, StoreError> {
+            self.0.get_task(id)
+        }
+        fn list_tasks(
+            &self,
+            b: Option<u64>,
+            l: usize,
+        ) -> Result<Vec<web::ops::TaskRecord>, StoreError> {
+            self.0.list_tasks(b, l)
+        }
     }
 
     #[test]

@@ -1,0 +1,254 @@
+//! The master's side of the operations API: [`web::ops::OpsBackend`] for [`Cluster`].
+//!
+//! A call is validated again with `protocol::ops::validate`, sent with
+//! [`Cluster::start_request`] (which refuses at once an unknown node, an offline one or one
+//! whose session predates operations), and its outcome (a streamed answer reassembled and
+//! decoded) mapped to a result or an [`OpFailure`]. Long operations become tasks
+//! ([`tasks`]); a followed log is a stream whose progress updates come through the pending
+//! table and which is cancelled on the slave when its reader goes away.
+//!
+//! [`OpsState`] holds what outlives one call: the tasks in flight (the store has them too),
+//! the per-node task queues, and the shutdown signal that ends streams.
+
+pub mod tasks;
+
+use crate::cluster::requests::PROGRESS_CAPACITY;
+use crate::cluster::{Cluster, RequestError};
+use crate::pending::RequestOutcome;
+use protocol::ResponseBody;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use web::ops::{
+    BoxFuture, OpCall, OpFailure, OpStream, OpsBackend, TaskHandle, TaskQuery, TaskRecord,
+    TaskStart,
+};
+
+/// Tasks that run at once on one node; more wait, `queued`.
+pub const TASKS_PER_NODE: usize = 4;
+
+/// State of the operations beyond single calls.
+#[derive(Debug)]
+pub struct OpsState {
+    /// Tasks not yet final, by id (fresher than the store: progress is saved throttled).
+    active: Mutex<HashMap<u64, TaskRecord>>,
+    /// One queue per node.
+    queues: Mutex<HashMap<u64, Arc<Semaphore>>>,
+    /// Set when the master shuts down: streams end, new calls are refused.
+    closing: watch::Sender<bool>,
+    /// Tasks left unfinished by an earlier run were marked failed.
+    recovered: tokio::sync::OnceCell<()>,
+}
+
+impl Default for OpsState {
+    fn default() -> Self {
+        Self {
+            active: Mutex::new(HashMap::new()),
+            queues: Mutex::new(HashMap::new()),
+            closing: watch::channel(false).0,
+            recovered: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
+impl OpsState {
+    fn active(&self) -> MutexGuard<'_, HashMap<u64, TaskRecord>> {
+        self.active.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The queue of node `node`.
+    fn queue(&self, node: u64) -> Arc<Semaphore> {
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(
+            queues
+                .entry(node)
+                .or_insert_with(|| Arc::new(Semaphore::new(TASKS_PER_NODE))),
+        )
+    }
+
+    /// Ends streams and refuses new calls (graceful shutdown).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Whether [`Self::close`] was called.
+    pub fn is_closing(&self) -> bool {
+        *self.closing.borrow()
+    }
+
+    /// An in-flight task's current record.
+    pub fn active_task(&self, id: u64) -> Option<TaskRecord> {
+        self.active().get(&id).cloned()
+    }
+
+    /// Changes an in-flight task's record and returns a copy.
+    fn update(&self, id: u64, change: impl FnOnce(&mut TaskRecord)) -> Option<TaskRecord> {
+        let mut active = self.active();
+        let task = active.get_mut(&id)?;
+        change(task);
+        Some(task.clone())
+    }
+}
+
+/// The failure of a request that could not be sent.
+pub fn request_failure(e: RequestError) -> OpFailure {
+    match e {
+        RequestError::UnknownNode(n) => OpFailure::UnknownNode(n),
+        RequestError::Offline(n) => OpFailure::Offline(n),
+        RequestError::Busy(n) => OpFailure::Busy(n),
+        RequestError::OldProtocol { node, version } => OpFailure::OldProtocol { node, version },
+    }
+}
+
+/// The result of a request's outcome (a streamed answer decoded first).
+pub fn outcome_result(outcome: RequestOutcome) -> Result<ResponseBody, OpFailure> {
+    match outcome.decode_streamed() {
+        RequestOutcome::Done(ResponseBody::Failed(e)) => Err(OpFailure::Op(*e)),
+        RequestOutcome::Done(ResponseBody::Error { message }) => Err(OpFailure::Failed(message)),
+        RequestOutcome::Done(body) => Ok(body),
+        RequestOutcome::Streamed(_) => Err(OpFailure::Failed("undecoded streamed answer".into())),
+        RequestOutcome::Failed(message) => Err(OpFailure::Failed(message)),
+        RequestOutcome::OpFailed(e) => Err(OpFailure::Op(e)),
+        RequestOutcome::TimedOut => Err(OpFailure::TimedOut),
+    }
+}
+
+const SHUTTING_DOWN: &str = "the master is shutting down";
+
+/// Checks an operation's arguments (the web layer did too; the slave will again).
+fn check(call: &OpCall) -> Result<(), OpFailure> {
+    web::ops::call::check(&call.body).map_err(|e| {
+        let field = e.field.unwrap_or_default();
+        OpFailure::Op(protocol::ops::OpError::invalid(field, e.message))
+    })
+}
+
+/// Runs `f` on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, OpFailure> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| OpFailure::Internal(format!("store task failed: {e}")))?
+        .map_err(|e| OpFailure::Internal(format!("store: {e}")))
+}
+
+impl Cluster {
+    async fn call_op(&self, call: OpCall) -> Result<ResponseBody, OpFailure> {
+        if self.ops_state().is_closing() {
+            return Err(OpFailure::Unavailable(SHUTTING_DOWN.into()));
+        }
+        check(&call)?;
+        let inflight = self
+            .start_request(call.node, call.body, call.timeout, None)
+            .map_err(request_failure)?;
+        let outcome = inflight
+            .outcome
+            .await
+            .unwrap_or(RequestOutcome::Failed("the session ended".into()));
+        outcome_result(outcome)
+    }
+
+    fn stream_op(&self, call: OpCall) -> Result<OpStream, OpFailure> {
+        if self.ops_state().is_closing() {
+            return Err(OpFailure::Unavailable(SHUTTING_DOWN.into()));
+        }
+        check(&call)?;
+        let (ptx, prx) = mpsc::channel(PROGRESS_CAPACITY);
+        let node = call.node;
+        let inflight = self
+            .start_request(node, call.body, call.timeout, Some(ptx))
+            .map_err(request_failure)?;
+        let id = inflight.id;
+        let (otx, orx) = oneshot::channel();
+        let mut closing = self.ops_state().closing.subscribe();
+        let me = self.clone();
+        tokio::spawn(async move {
+            let result = tokio::select! {
+                biased;
+                outcome = inflight.outcome => {
+                    outcome_result(outcome.unwrap_or(RequestOutcome::Failed("the session ended".into())))
+                }
+                _ = closing.wait_for(|c| *c) => {
+                    me.cancel_request(node, id);
+                    Err(OpFailure::Unavailable(SHUTTING_DOWN.into()))
+                }
+            };
+            let _ = otx.send(result);
+        });
+        let me = self.clone();
+        Ok(OpStream {
+            progress: prx,
+            outcome: orx,
+            cancel: Some(Box::new(move || me.cancel_request(node, id))),
+        })
+    }
+
+    async fn recover_tasks(&self) {
+        let store = Arc::clone(self.store());
+        self.ops_state()
+            .recovered
+            .get_or_init(|| async move {
+                match blocking(move || tasks::fail_unfinished(store.as_ref())).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::warn!(n, "tasks left unfinished by the last run marked failed")
+                    }
+                    Err(e) => tracing::error!("cannot check unfinished tasks: {e}"),
+                }
+            })
+            .await;
+    }
+
+    async fn list_tasks(&self, query: TaskQuery) -> Result<Vec<TaskRecord>, OpFailure> {
+        self.recover_tasks().await;
+        let store = Arc::clone(self.store());
+        let stored = blocking(move || tasks::scan(store.as_ref(), &query)).await?;
+        Ok(stored
+            .into_iter()
+            .map(|t| self.ops_state().active_task(t.id).unwrap_or(t))
+            .collect())
+    }
+
+    async fn get_task(&self, id: u64) -> Result<Option<TaskRecord>, OpFailure> {
+        self.recover_tasks().await;
+        if let Some(task) = self.ops_state().active_task(id) {
+            return Ok(Some(task));
+        }
+        let store = Arc::clone(self.store());
+        blocking(move || store.get_task(id)).await
+    }
+}
+
+impl OpsBackend for Cluster {
+    fn call(&self, call: OpCall) -> BoxFuture<'_, Result<ResponseBody, OpFailure>> {
+        Box::pin(self.call_op(call))
+    }
+
+    fn stream(&self, call: OpCall) -> BoxFuture<'_, Result<OpStream, OpFailure>> {
+        Box::pin(async move { self.stream_op(call) })
+    }
+
+    fn start_task(&self, start: TaskStart) -> BoxFuture<'_, Result<TaskHandle, OpFailure>> {
+        Box::pin(async move {
+            self.recover_tasks().await;
+            if self.ops_state().is_closing() {
+                return Err(OpFailure::Unavailable(SHUTTING_DOWN.into()));
+            }
+            check(&start.call)?;
+            tasks::start(self, start).await
+        })
+    }
+
+    fn task(&self, id: u64) -> BoxFuture<'_, Result<Option<TaskRecord>, OpFailure>> {
+        Box::pin(self.get_task(id))
+    }
+
+    fn tasks(&self, query: TaskQuery) -> BoxFuture<'_, Result<Vec<TaskRecord>, OpFailure>> {
+        Box::pin(self.list_tasks(query))
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,462 @@
+//! Containers of one node's Docker Engine, under `/api/v1/nodes/{node}/docker`:
+//!
+//! | route | operation | answer |
+//! |---|---|---|
+//! | `GET /containers?all=true` | `docker.list_containers` | containers |
+//! | `POST /containers` (the run form, below) | `docker.create_container`, or `docker.deploy` when the image must be pulled | 201 `{"id", "warnings", "started"}`, or 202 `{"task", "state", "href"}` |
+//! | `GET /containers/{id}` | `docker.inspect_container` | the container in detail |
+//! | `POST /containers/{id}/start`, `/pause`, `/unpause` | `docker.<verb>_container` | 204 |
+//! | `POST /containers/{id}/stop?timeout=10`, `/restart?timeout=10` | `docker.stop_container`, `docker.restart_container` | 204 |
+//! | `POST /containers/{id}/kill?signal=SIGTERM` | `docker.kill_container` | 204 |
+//! | `POST /containers/{id}/rename` `{"name"}` | `docker.rename_container` | 204 |
+//! | `DELETE /containers/{id}?force=false&volumes=false` | `docker.remove_container` | 204 |
+//! | `GET /containers/{id}/logs?tail=N&stdout=&stderr=&timestamps=&since=&follow=` | `docker.logs` | `{"entries": [...]}`, or an event stream when following (see `stream`) |
+//! | `GET /containers/{id}/top` | `docker.top` | `{"titles", "processes"}` |
+//! | `GET /containers/{id}/stats?stream=` | `docker.stats` | one reading, or an event stream of readings |
+//!
+//! The run form is a JSON object: `image` (required), `name`, `cmd` (argv, no shell), `env`
+//! (`["KEY=VALUE"]`), `ports` (`["[IP:]HOST:CONTAINER[/tcp|udp|sctp]"]`), `volumes`
+//! (`["SOURCE:TARGET[:ro]"]`), `restart` (`no`, `always`, `unless-stopped`,
+//! `on-failure[:N]`), `labels`, `memory_bytes`, `nano_cpus`, `network`, `workdir`, `user`,
+//! `start` (default true), and for pulling: `pull` (`missing` (default), `always`,
+//! `never`) and `auth` (`{"server", "username", "password"}`, never logged nor answered).
+//! When the image is present and `pull` is not `always`, the container is created at once;
+//! otherwise a deployment task pulls the image first.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use protocol::ResponseBody;
+use protocol::ops::docker::{
+    ContainerCreate, DeployRequest, DockerOp, LogsQuery, PullPolicy, RegistryAuth, RestartPolicy,
+};
+use protocol::ops::docker_reply::DockerReply;
+use protocol::ops::{ErrorKind, validate};
+use serde_json::Value;
+
+use super::backend::OpFailure;
+use super::call::{OP_TIMEOUT, Op, accepted, answer, docker};
+use super::error::OpsError;
+use super::params::{PathParams, QueryParams, field, object, required_text, typed};
+use super::stream;
+use crate::api::ApiJson;
+use crate::auth::AuthContext;
+use crate::backend::Backend;
+use crate::state::AppState;
+use std::time::Duration;
+
+/// Fields of the run form.
+pub const FORM_FIELDS: &[&str] = &[
+    "image",
+    "name",
+    "cmd",
+    "env",
+    "ports",
+    "volumes",
+    "restart",
+    "labels",
+    "memory_bytes",
+    "nano_cpus",
+    "network",
+    "workdir",
+    "user",
+    "start",
+    "pull",
+    "auth",
+];
+
+/// `restart` as a string (`unless-stopped`, `on-failure:3`) in the protocol's JSON shape.
+fn restart_policy(value: Value) -> Result<RestartPolicy, OpsError> {
+    let Value::String(s) = &value else {
+        return field("restart", value);
+    };
+    let s = s.trim().replace('_', "-");
+    Ok(match s.as_str() {
+        "" | "no" => RestartPolicy::No,
+        "always" => RestartPolicy::Always,
+        "unless-stopped" => RestartPolicy::UnlessStopped,
+        "on-failure" => RestartPolicy::OnFailure { max_retries: 0 },
+        other => match other.strip_prefix("on-failure:").map(str::parse::<u32>) {
+            Some(Ok(max_retries)) => RestartPolicy::OnFailure { max_retries },
+            _ => {
+                return Err(OpsError::bad(
+                    "restart",
+                    format!("{other:?} is not no, always, unless-stopped or on-failure[:N]"),
+                ));
+            }
+        },
+    })
+}
+
+/// `pull`: `missing`, `always` or `never`.
+fn pull_policy(value: Value) -> Result<PullPolicy, OpsError> {
+    field("pull", value).map_err(|_| OpsError::bad("pull", "must be missing, always or never"))
+}
+
+/// Registry credentials (`auth`); the password is never echoed in errors.
+pub fn registry_auth(value: Value) -> Result<RegistryAuth, OpsError> {
+    let mut map = object(value, &["server", "username", "password"])
+        .map_err(|e| OpsError::bad("auth", e.message))?;
+    let username = required_text(&mut map, "username")
+        .map_err(|e| OpsError::bad("auth.username", e.message))?;
+    let password = required_text(&mut map, "password")
+        .map_err(|_| OpsError::bad("auth.password", "a string is required"))?;
+    let server = match map.remove("server") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(field::<String>("auth.server", v)?),
+    };
+    let auth = RegistryAuth {
+        server,
+        username,
+        password,
+    };
+    validate::registry_auth("auth", &auth)?;
+    Ok(auth)
+}
+
+/// A run form: the container, the pull policy if given, credentials if given.
+pub fn container_form(
+    body: Value,
+) -> Result<(ContainerCreate, Option<PullPolicy>, Option<RegistryAuth>), OpsError> {
+    let mut map = object(body, FORM_FIELDS)?;
+    let pull = map.remove("pull").map(pull_policy).transpose()?;
+    let auth = match map.remove("auth") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(registry_auth(v)?),
+    };
+    let restart = map.remove("restart").map(restart_policy).transpose()?;
+    if !map.contains_key("image") {
+        return Err(OpsError::bad("image", "is required"));
+    }
+    let mut form: ContainerCreate = typed(map)?;
+    if let Some(r) = restart {
+        form.restart = r;
+    }
+    validate::container_create(&form)?;
+    Ok((form, pull, auth))
+}
+
+/// `GET /api/v1/nodes/{node}/docker/containers?all=`.
+pub async fn list<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.list_containers").on_part("containers");
+    let all = op.args(query.flag("all", false)).await?;
+    let reply = op
+        .call(docker(DockerOp::ListContainers { all }), OP_TIMEOUT)
+        .await?;
+    Ok(answer(&reply))
+}
+
+/// `POST /api/v1/nodes/{node}/docker/containers`.
+pub async fn create<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, OpsError> {
+    let image = body
+        .get("image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let op = Op::new(&state, &ctx, &path, "docker.create_container").on("image", &image);
+    let (form, pull, auth) = op.args(container_form(body)).await?;
+    op.node().await?;
+    let present = match pull {
+        Some(PullPolicy::Always) => false,
+        _ => {
+            let probe = DockerOp::InspectImage {
+                reference: form.image.clone(),
+            };
+            match op.call_unrecorded(docker(probe), OP_TIMEOUT).await {
+                Ok(_) => true,
+                Err(e) if e.status == StatusCode::NOT_FOUND => false,
+                Err(e) => {
+                    op.record(
+                        "docker.create_container",
+                        crate::audit::AuditResult::Failed,
+                        &e.message,
+                    )
+                    .await;
+                    return Err(e);
+                }
+            }
+        }
+    };
+    if present {
+        let reply = op
+            .call(docker(DockerOp::CreateContainer(form)), OP_TIMEOUT)
+            .await?;
+        return Ok(created(&reply));
+    }
+    if pull == Some(PullPolicy::Never) {
+        let e = OpsError::from(OpFailure::Op(protocol::ops::OpError::new(
+            ErrorKind::NotFound,
+            format!(
+                "image {:?} is not on the node and `pull` is `never`",
+                form.image
+            ),
+        )));
+        op.record(
+            "docker.create_container",
+            crate::audit::AuditResult::Failed,
+            &e.message,
+        )
+        .await;
+        return Err(e);
+    }
+    let deploy = DeployRequest {
+        container: form,
+        pull: pull.unwrap_or_default(),
+        auth,
+    };
+    let (task, _) = op.task(docker(DockerOp::Deploy(deploy)), None).await?;
+    Ok(accepted(&task))
+}
+
+/// 201 with `{"id", "warnings", "started"}` of a created container.
+pub fn created(reply: &ResponseBody) -> Response {
+    match reply {
+        ResponseBody::Docker(r) => match &**r {
+            DockerReply::Created {
+                id,
+                warnings,
+                started,
+                ..
+            } => {
+                let body =
+                    serde_json::json!({ "id": id, "warnings": warnings, "started": started });
+                (StatusCode::CREATED, Json(body)).into_response()
+            }
+            _ => answer(reply),
+        },
+        _ => answer(reply),
+    }
+}
+
+/// The container id or name from the path, checked.
+fn container_id(path: &PathParams) -> Result<String, OpsError> {
+    let id = path.text("id")?;
+    validate::container_ref("id", id)?;
+    Ok(id.to_owned())
+}
+
+/// `GET /api/v1/nodes/{node}/docker/containers/{id}`.
+pub async fn inspect<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+) -> Result<Response, OpsError> {
+    let op =
+        Op::new(&state, &ctx, &path, "docker.inspect_container").on("container", path.text("id")?);
+    let id = op.args(container_id(&path)).await?;
+    Ok(answer(
+        &op.call(docker(DockerOp::InspectContainer { id }), OP_TIMEOUT)
+            .await?,
+    ))
+}
+
+/// The operation of `POST /containers/{id}/<verb>`.
+fn verb_op(verb: &str, id: String, q: &QueryParams) -> Result<DockerOp, OpsError> {
+    let timeout_secs = q.u32("timeout")?;
+    Ok(match verb {
+        "start" => DockerOp::StartContainer { id },
+        "stop" => DockerOp::StopContainer { id, timeout_secs },
+        "restart" => DockerOp::RestartContainer { id, timeout_secs },
+        "pause" => DockerOp::PauseContainer { id },
+        "unpause" => DockerOp::UnpauseContainer { id },
+        "kill" => DockerOp::KillContainer {
+            id,
+            signal: q.text("signal").map(str::to_owned),
+        },
+        other => {
+            return Err(OpsError::not_found(format!(
+                "no container action {other:?}"
+            )));
+        }
+    })
+}
+
+/// `POST /api/v1/nodes/{node}/docker/containers/{id}/{start|stop|restart|pause|unpause|kill}`.
+pub async fn action<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    uri: Uri,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    let verb = uri.path().rsplit('/').next().unwrap_or_default();
+    let action = format!("docker.{verb}_container");
+    let op = Op::new(&state, &ctx, &path, &action).on("container", path.text("id")?);
+    let body = op
+        .args(container_id(&path).and_then(|id| verb_op(verb, id, &query)))
+        .await?;
+    // Stopping waits for the container's grace period: the deadline covers it.
+    let grace = match &body {
+        DockerOp::StopContainer { timeout_secs, .. }
+        | DockerOp::RestartContainer { timeout_secs, .. } => u64::from(timeout_secs.unwrap_or(10)),
+        _ => 0,
+    };
+    let timeout = OP_TIMEOUT + Duration::from_secs(grace);
+    Ok(answer(&op.call(docker(body), timeout).await?))
+}
+
+/// `POST /api/v1/nodes/{node}/docker/containers/{id}/rename` `{"name": "new-name"}`.
+pub async fn rename<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, OpsError> {
+    let op =
+        Op::new(&state, &ctx, &path, "docker.rename_container").on("container", path.text("id")?);
+    let body = op
+        .args((|| {
+            let id = container_id(&path)?;
+            let new_name = required_text(&mut object(body, &["name"])?, "name")?;
+            validate::container_name("name", &new_name)?;
+            Ok(DockerOp::RenameContainer { id, new_name })
+        })())
+        .await?;
+    Ok(answer(&op.call(docker(body), OP_TIMEOUT).await?))
+}
+
+/// `DELETE /api/v1/nodes/{node}/docker/containers/{id}?force=&volumes=`.
+pub async fn remove<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    let op =
+        Op::new(&state, &ctx, &path, "docker.remove_container").on("container", path.text("id")?);
+    let body = op
+        .args((|| {
+            Ok(DockerOp::RemoveContainer {
+                id: container_id(&path)?,
+                force: query.flag("force", false)?,
+                volumes: query.flag("volumes", false)?,
+            })
+        })())
+        .await?;
+    Ok(answer(&op.call(docker(body), OP_TIMEOUT).await?))
+}
+
+/// The logs query.
+pub fn logs_query(id: String, q: &QueryParams) -> Result<LogsQuery, OpsError> {
+    Ok(LogsQuery {
+        id,
+        tail: q.u32("tail")?,
+        follow: q.flag("follow", false)?,
+        stdout: q.flag("stdout", true)?,
+        stderr: q.flag("stderr", true)?,
+        timestamps: q.flag("timestamps", false)?,
+        since_unix: q.i64("since")?,
+    })
+}
+
+/// `GET /api/v1/nodes/{node}/docker/containers/{id}/logs`.
+pub async fn logs<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.logs").on("container", path.text("id")?);
+    let q = op
+        .args(container_id(&path).and_then(|id| logs_query(id, &query)))
+        .await?;
+    if q.follow {
+        return stream::follow_logs(op, q).await;
+    }
+    Ok(answer(
+        &op.call(docker(DockerOp::Logs(q)), OP_TIMEOUT).await?,
+    ))
+}
+
+/// `GET /api/v1/nodes/{node}/docker/containers/{id}/top`.
+pub async fn top<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.top").on("container", path.text("id")?);
+    let id = op.args(container_id(&path)).await?;
+    Ok(answer(
+        &op.call(docker(DockerOp::Top { id }), OP_TIMEOUT).await?,
+    ))
+}
+
+/// `GET /api/v1/nodes/{node}/docker/containers/{id}/stats?stream=`.
+pub async fn stats<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.stats").on("container", path.text("id")?);
+    let (id, live) = op
+        .args(container_id(&path).and_then(|id| Ok((id, query.flag("stream", false)?))))
+        .await?;
+    if live {
+        return stream::stats(op, id).await;
+    }
+    Ok(answer(
+        &op.call(docker(DockerOp::Stats { id }), OP_TIMEOUT).await?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn run_forms_are_parsed_and_checked() {
+        let (form, pull, auth) = container_form(json!({
+            "image": "busybox:1", "name": "web", "cmd": ["httpd", "-f"],
+            "env": ["A=1"], "ports": ["8080:80/tcp"], "restart": "on-failure:3",
+            "pull": "always", "auth": {"username": "u", "password": "p"}
+        }))
+        .unwrap();
+        assert_eq!(form.restart, RestartPolicy::OnFailure { max_retries: 3 });
+        assert_eq!(
+            (pull, auth.map(|a| a.username)),
+            (Some(PullPolicy::Always), Some("u".into()))
+        );
+        assert!(form.start);
+        for (body, field) in [
+            (
+                json!({"image": "busybox", "ports": ["8080:80/tcp", "99999:80"]}),
+                "ports[1]",
+            ),
+            (json!({"image": "busybox", "port": []}), "port"),
+            (json!({"name": "x1"}), "image"),
+            (json!({"image": "busybox", "cmd": "sh -c x"}), "cmd"),
+            (
+                json!({"image": "busybox", "restart": "sometimes"}),
+                "restart",
+            ),
+            (json!({"image": "busybox", "pull": "maybe"}), "pull"),
+            (
+                json!({"image": "busybox", "auth": {"username": "u"}}),
+                "auth.password",
+            ),
+            (json!({"image": "Bad Image"}), "image"),
+        ] {
+            let e = container_form(body.clone()).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{body}: {}", e.message);
+        }
+        let e = container_form(
+            json!({"image": "busybox", "auth": {"username": "u", "password": "s3cret\n"}}),
+        )
+        .unwrap_err();
+        assert!(!e.message.contains("s3cret"), "{}", e.message);
+    }
+}

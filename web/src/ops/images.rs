@@ -1,0 +1,406 @@
+//! The engine, images, deployments, networks and volumes of one node, under
+//! `/api/v1/nodes/{node}/docker`:
+//!
+//! | route | operation | answer |
+//! |---|---|---|
+//! | `GET /info` | `docker.info` | engine version and facts |
+//! | `GET /images?all=` | `docker.list_images` | images |
+//! | `POST /images` `{"reference", "auth"}` | `docker.pull_image` (task) | 202 `{"task", "state", "href"}` |
+//! | `POST /images/import?repo=&tag=` (body: the tarball, `Content-Length` required) | `docker.import_image` (task) | 202 |
+//! | `GET /images/{image}` | `docker.inspect_image` | the image in detail |
+//! | `GET /images/{image}/history` | `docker.image_history` | its layers |
+//! | `POST /images/{image}/tag` `{"repo", "tag"}` | `docker.tag_image` | 201 `{"image": "repo:tag"}` |
+//! | `DELETE /images/{image}?force=&prune=` | `docker.remove_image` | what was untagged and deleted |
+//! | `POST /deploy` (the run form of `containers`) | `docker.deploy` (task) | 202 |
+//! | `GET /networks`, `POST /networks` `{"name", "driver", "internal", "labels"}`, `DELETE /networks/{id}` | `docker.*_network` | list, 201 `{"id"}`, 204 |
+//! | `GET /volumes`, `POST /volumes` `{"name", "driver", "labels"}`, `DELETE /volumes/{name}?force=` | `docker.*_volume` | list, 201 `{"name"}`, 204 |
+//!
+//! `{image}` is a reference or an id, percent-encoded where it has a `/`
+//! (`commander-test%2Fbusybox:1`). An import without `repo` loads a `docker save` archive
+//! (tags come from inside it); with `repo` (and `tag`, default `latest`) it imports a root
+//! file system. The tarball is streamed to the slave in chunks as it arrives; the answer
+//! comes once it was all handed over, the import itself finishing in the task.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_lite::StreamExt;
+use protocol::ops::docker::{
+    DeployRequest, DockerOp, ImportRequest, ImportSource, NetworkCreate, PullRequest, VolumeCreate,
+};
+use protocol::ops::{MAX_UPLOAD_LEN, validate};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::backend::Upload;
+use super::call::{OP_TIMEOUT, Op, accepted, answer, docker, reply_value};
+use super::containers::{container_form, registry_auth};
+use super::error::OpsError;
+use super::params::{PathParams, QueryParams, object, required_text, typed};
+use crate::api::ApiJson;
+use crate::auth::AuthContext;
+use crate::backend::Backend;
+use crate::state::AppState;
+
+/// `GET /api/v1/nodes/{node}/docker/info`.
+pub async fn info<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.info").on_part("docker");
+    Ok(answer(&op.call(docker(DockerOp::Info), OP_TIMEOUT).await?))
+}
+
+/// `GET /api/v1/nodes/{node}/docker/images?all=`.
+pub async fn list<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.list_images").on_part("images");
+    let all = op.args(query.flag("all", false)).await?;
+    Ok(answer(
+        &op.call(docker(DockerOp::ListImages { all }), OP_TIMEOUT)
+            .await?,
+    ))
+}
+
+/// `POST /api/v1/nodes/{node}/docker/images` `{"reference", "auth"}`: a pull task.
+pub async fn pull<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, OpsError> {
+    let reference = body
+        .get("reference")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let op = Op::new(&state, &ctx, &path, "docker.pull_image").on("image", &reference);
+    let request = op
+        .args((|| {
+            let mut map = object(body, &["reference", "auth"])?;
+            let reference = required_text(&mut map, "reference")?;
+            validate::image_ref("reference", &reference)?;
+            let auth = match map.remove("auth") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(registry_auth(v)?),
+            };
+            Ok(PullRequest { reference, auth })
+        })())
+        .await?;
+    let (task, _) = op.task(docker(DockerOp::PullImage(request)), None).await?;
+    Ok(accepted(&task))
+}
+
+/// `POST /api/v1/nodes/{node}/docker/deploy` (the run form): a deployment task.
+pub async fn deploy<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, OpsError> {
+    let image = body
+        .get("image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let op = Op::new(&state, &ctx, &path, "docker.deploy").on("image", &image);
+    let (container, pull, auth) = op.args(container_form(body)).await?;
+    let request = DeployRequest {
+        container,
+        pull: pull.unwrap_or_default(),
+        auth,
+    };
+    let (task, _) = op.task(docker(DockerOp::Deploy(request)), None).await?;
+    Ok(accepted(&task))
+}
+
+/// The import's kind and size from its query and headers.
+fn import_request(query: &QueryParams, headers: &HeaderMap) -> Result<ImportRequest, OpsError> {
+    let source = match query.text("repo") {
+        None => {
+            if query.text("tag").is_some() {
+                return Err(OpsError::bad("tag", "needs `repo` too"));
+            }
+            ImportSource::Load
+        }
+        Some(repo) => {
+            let tag = query.text("tag").unwrap_or("latest");
+            validate::repo_name("repo", repo)?;
+            validate::tag("tag", tag)?;
+            ImportSource::RootFs {
+                repo: repo.to_owned(),
+                tag: tag.to_owned(),
+            }
+        }
+    };
+    let total_len = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| {
+            OpsError::new(
+                StatusCode::LENGTH_REQUIRED,
+                "the tarball's size is needed up front: send Content-Length",
+            )
+        })?;
+    if total_len == 0 || total_len > MAX_UPLOAD_LEN {
+        return Err(OpsError::bad(
+            "Content-Length",
+            format!("must be in 1..={MAX_UPLOAD_LEN} bytes"),
+        ));
+    }
+    Ok(ImportRequest { source, total_len })
+}
+
+/// `POST /api/v1/nodes/{node}/docker/images/import?repo=&tag=`: streams the tarball to the
+/// slave and answers 202 with the import task once all of it was handed over.
+pub async fn import<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    query: QueryParams,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, OpsError> {
+    let what = query.text("repo").unwrap_or("archive").to_owned();
+    let op = Op::new(&state, &ctx, &path, "docker.import_image").on("image", &what);
+    let request = op.args(import_request(&query, &headers)).await?;
+    let total_len = request.total_len;
+    let (tx, rx) = mpsc::channel(8);
+    let upload = Upload {
+        total_len,
+        data: rx,
+    };
+    let (task, uploaded) = op
+        .task(docker(DockerOp::ImportImage(request)), Some(upload))
+        .await?;
+    let mut frames = body.into_data_stream();
+    let mut received = 0u64;
+    let mut client_error = None;
+    while let Some(frame) = frames.next().await {
+        match frame {
+            Ok(bytes) => {
+                received += bytes.len() as u64;
+                if tx.send(bytes).await.is_err() {
+                    break; // the master gave up; `uploaded` says why
+                }
+            }
+            Err(e) => {
+                client_error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    drop(tx);
+    if let Some(e) = client_error {
+        return Err(OpsError::bad("body", format!("the upload broke off: {e}")));
+    }
+    let outcome = match uploaded {
+        Some(rx) => rx.await.unwrap_or(Err("the master stopped".into())),
+        None => Ok(received),
+    };
+    match outcome {
+        Ok(_) => Ok(accepted(&task)),
+        Err(_) if received != total_len => Err(OpsError::bad(
+            "body",
+            format!("{received} bytes received, Content-Length said {total_len}"),
+        )),
+        Err(why) => Err(OpsError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("the upload failed: {why} (task {})", task.id),
+        )),
+    }
+}
+
+/// The `{image}` of the path, checked.
+fn image(path: &PathParams) -> Result<String, OpsError> {
+    let image = path.text("image")?;
+    validate::image_target("image", image)?;
+    Ok(image.to_owned())
+}
+
+/// `GET /api/v1/nodes/{node}/docker/images/{image}`.
+pub async fn inspect<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.inspect_image").on("image", path.text("image")?);
+    let reference = op.args(image(&path)).await?;
+    Ok(answer(
+        &op.call(docker(DockerOp::InspectImage { reference }), OP_TIMEOUT)
+            .await?,
+    ))
+}
+
+/// `GET /api/v1/nodes/{node}/docker/images/{image}/history`.
+pub async fn history<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.image_history").on("image", path.text("image")?);
+    let reference = op.args(image(&path)).await?;
+    Ok(answer(
+        &op.call(docker(DockerOp::ImageHistory { reference }), OP_TIMEOUT)
+            .await?,
+    ))
+}
+
+/// `POST /api/v1/nodes/{node}/docker/images/{image}/tag` `{"repo", "tag"}`.
+pub async fn tag<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.tag_image").on("image", path.text("image")?);
+    let body = op
+        .args((|| {
+            let source = image(&path)?;
+            let mut map = object(body, &["repo", "tag"])?;
+            let repo = required_text(&mut map, "repo")?;
+            let tag = match map.remove("tag") {
+                None => "latest".to_owned(),
+                Some(v) => super::params::field("tag", v)?,
+            };
+            Ok(DockerOp::TagImage { source, repo, tag })
+        })())
+        .await?;
+    let name = match &body {
+        DockerOp::TagImage { repo, tag, .. } => format!("{repo}:{tag}"),
+        _ => String::new(),
+    };
+    op.call(docker(body), OP_TIMEOUT).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "image": name }))).into_response())
+}
+
+/// `DELETE /api/v1/nodes/{node}/docker/images/{image}?force=&prune=`.
+pub async fn remove<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.remove_image").on("image", path.text("image")?);
+    let body = op
+        .args((|| {
+            Ok(DockerOp::RemoveImage {
+                reference: image(&path)?,
+                force: query.flag("force", false)?,
+                prune: query.flag("prune", true)?,
+            })
+        })())
+        .await?;
+    Ok(answer(&op.call(docker(body), OP_TIMEOUT).await?))
+}
+
+/// `GET /api/v1/nodes/{node}/docker/networks`.
+pub async fn networks<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.list_networks").on_part("networks");
+    Ok(answer(
+        &op.call(docker(DockerOp::ListNetworks), OP_TIMEOUT).await?,
+    ))
+}
+
+/// 201 with the answer.
+fn created(body: &protocol::ResponseBody) -> Response {
+    (StatusCode::CREATED, Json(reply_value(body))).into_response()
+}
+
+/// `POST /api/v1/nodes/{node}/docker/networks`.
+pub async fn create_network<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, OpsError> {
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let op = Op::new(&state, &ctx, &path, "docker.create_network").on("network", &name);
+    let form: NetworkCreate = op
+        .args(object(body, &["name", "driver", "internal", "labels"]).and_then(typed))
+        .await?;
+    Ok(created(
+        &op.call(docker(DockerOp::CreateNetwork(form)), OP_TIMEOUT)
+            .await?,
+    ))
+}
+
+/// `DELETE /api/v1/nodes/{node}/docker/networks/{id}`.
+pub async fn remove_network<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+) -> Result<Response, OpsError> {
+    let id = path.text("id")?.to_owned();
+    let op = Op::new(&state, &ctx, &path, "docker.remove_network").on("network", &id);
+    Ok(answer(
+        &op.call(docker(DockerOp::RemoveNetwork { id }), OP_TIMEOUT)
+            .await?,
+    ))
+}
+
+/// `GET /api/v1/nodes/{node}/docker/volumes`.
+pub async fn volumes<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+) -> Result<Response, OpsError> {
+    let op = Op::new(&state, &ctx, &path, "docker.list_volumes").on_part("volumes");
+    Ok(answer(
+        &op.call(docker(DockerOp::ListVolumes), OP_TIMEOUT).await?,
+    ))
+}
+
+/// `POST /api/v1/nodes/{node}/docker/volumes`.
+pub async fn create_volume<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Response, OpsError> {
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let op = Op::new(&state, &ctx, &path, "docker.create_volume").on("volume", &name);
+    let form: VolumeCreate = op
+        .args(object(body, &["name", "driver", "labels"]).and_then(typed))
+        .await?;
+    Ok(created(
+        &op.call(docker(DockerOp::CreateVolume(form)), OP_TIMEOUT)
+            .await?,
+    ))
+}
+
+/// `DELETE /api/v1/nodes/{node}/docker/volumes/{name}?force=`.
+pub async fn remove_volume<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    let name = path.text("name")?.to_owned();
+    let op = Op::new(&state, &ctx, &path, "docker.remove_volume").on("volume", &name);
+    let force = op.args(query.flag("force", false)).await?;
+    Ok(answer(
+        &op.call(docker(DockerOp::RemoveVolume { name, force }), OP_TIMEOUT)
+            .await?,
+    ))
+}

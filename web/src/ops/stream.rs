@@ -1,0 +1,255 @@
+//! Streaming answers as Server-Sent Events.
+//!
+//! - A followed log (`GET .../containers/{id}/logs?follow=true`): `logs` events, each a
+//!   batch `{"entries": [{"stream", "timestamp", "text"}]}` in order, then one `end` event
+//!   `{"entries": N, "reason": "ended" | "cancelled" | "deadline"}` or one `error` event
+//!   `{"error": "..."}`. Closing the connection cancels the follow on the slave. A follow
+//!   lasts at most [`FOLLOW_TIMEOUT`].
+//! - Live stats (`GET .../containers/{id}/stats?stream=true`): one `stats` event per reading,
+//!   about every [`STATS_EVERY`], for at most [`FOLLOW_TIMEOUT`]; an `error` event ends it.
+//!
+//! Failures known before the stream starts (unknown node, offline, no such container)
+//! answer a JSON error with its status instead. Both streams end with an `end` event
+//! `"session ended"` when the session is logged out or expires.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use protocol::ResponseBody;
+use protocol::ops::ProgressEvent;
+use protocol::ops::docker::{DockerOp, LogsQuery};
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::backend::{OpCall, OpFailure, OpStream, OpsBackend};
+use super::call::{OP_TIMEOUT, Op, check, docker, reply_value};
+use super::error::OpsError;
+use crate::audit::AuditResult;
+use crate::auth::{Auth, Authenticated};
+use crate::live::{SESSION_RECHECK, session_still_valid};
+
+/// Longest a followed log or a stats stream lasts.
+pub const FOLLOW_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Time between two stats readings of a stream.
+pub const STATS_EVERY: Duration = Duration::from_secs(1);
+/// How long a follow waits for an early failure before the stream is committed.
+const EARLY_FAILURE: Duration = Duration::from_millis(500);
+/// How long a follow whose updates stopped (the reader fell behind) waits for its end.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Re-checks the session now and then.
+struct SessionCheck {
+    auth: Arc<Auth>,
+    who: Authenticated,
+    next: Instant,
+}
+
+impl SessionCheck {
+    async fn due(&mut self) {
+        tokio::time::sleep_until(self.next).await;
+    }
+
+    async fn still_valid(&mut self) -> bool {
+        self.next = Instant::now() + SESSION_RECHECK;
+        session_still_valid(&self.auth, &self.who).await
+    }
+}
+
+fn event(name: &str, value: &serde_json::Value) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(value)
+        .unwrap_or_else(|_| Event::default().event(name).data("{}"))
+}
+
+fn error_event(message: &str) -> Event {
+    event("error", &json!({ "error": message }))
+}
+
+fn session_ended() -> Event {
+    Event::default().event("end").data("session ended")
+}
+
+struct Follow {
+    stream: OpStream,
+    session: SessionCheck,
+    done: bool,
+}
+
+impl Follow {
+    async fn next(&mut self) -> Option<Event> {
+        if self.done {
+            return None;
+        }
+        loop {
+            tokio::select! {
+                update = self.stream.progress.recv() => match update {
+                    Some(p) => {
+                        if let ProgressEvent::Logs(batch) = p.event {
+                            return Some(event("logs", &json!(batch)));
+                        }
+                    }
+                    None => {
+                        self.done = true;
+                        return Some(self.end().await);
+                    }
+                },
+                () = self.session.due() => {
+                    if !self.session.still_valid().await {
+                        self.done = true;
+                        return Some(session_ended());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The last event, once the updates stopped.
+    async fn end(&mut self) -> Event {
+        match tokio::time::timeout(DRAIN, &mut self.stream.outcome).await {
+            Ok(Ok(Ok(body))) => {
+                self.stream.finished();
+                event("end", &reply_value(&body))
+            }
+            Ok(Ok(Err(f))) => {
+                self.stream.finished();
+                error_event(&f.to_string())
+            }
+            Ok(Err(_)) => error_event("the master stopped"),
+            Err(_) => error_event("the reader fell behind and the stream was stopped; reconnect"),
+        }
+    }
+}
+
+fn sse<S>(events: S) -> Response
+where
+    S: futures_lite::Stream<Item = Result<Event, Infallible>> + Send + 'static,
+{
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// Follows a container's log as an event stream (see the module docs).
+pub async fn follow_logs<B>(op: Op<'_, B>, q: LogsQuery) -> Result<Response, OpsError> {
+    let node = op.node().await?;
+    let body = docker(DockerOp::Logs(q));
+    let action = body.name();
+    check(&body)?;
+    let call = OpCall {
+        node,
+        body,
+        timeout: FOLLOW_TIMEOUT,
+    };
+    let mut stream = match op.state.ops.stream(call).await {
+        Ok(s) => s,
+        Err(f) => {
+            let e = OpsError::from(f);
+            op.record(&action, AuditResult::Failed, &e.message).await;
+            return Err(e);
+        }
+    };
+    // A missing container fails at once: answer it as an error rather than a stream.
+    if let Ok(Ok(Err(f))) = tokio::time::timeout(EARLY_FAILURE, &mut stream.outcome).await {
+        stream.finished();
+        let e = OpsError::from(f);
+        op.record(&action, AuditResult::Failed, &e.message).await;
+        return Err(e);
+    }
+    op.record(&action, AuditResult::Ok, "following").await;
+    let follow = Follow {
+        stream,
+        session: SessionCheck {
+            auth: Arc::clone(&op.state.auth),
+            who: op.ctx.auth.clone(),
+            next: Instant::now() + SESSION_RECHECK,
+        },
+        done: false,
+    };
+    let events = futures_lite::stream::unfold(follow, |mut f| async move {
+        let e = f.next().await?;
+        Some((Ok::<_, Infallible>(e), f))
+    });
+    Ok(sse(events))
+}
+
+struct Stats {
+    ops: Arc<dyn OpsBackend>,
+    node: u64,
+    id: String,
+    first: Option<ResponseBody>,
+    until: Instant,
+    session: SessionCheck,
+    done: bool,
+}
+
+impl Stats {
+    async fn reading(&self) -> Result<ResponseBody, OpFailure> {
+        let call = OpCall {
+            node: self.node,
+            body: docker(DockerOp::Stats {
+                id: self.id.clone(),
+            }),
+            timeout: OP_TIMEOUT,
+        };
+        self.ops.call(call).await
+    }
+
+    async fn next(&mut self) -> Option<Event> {
+        if self.done {
+            return None;
+        }
+        if let Some(first) = self.first.take() {
+            return Some(event("stats", &reply_value(&first)));
+        }
+        if Instant::now() >= self.until {
+            self.done = true;
+            return Some(Event::default().event("end").data("time limit"));
+        }
+        tokio::select! {
+            () = tokio::time::sleep(STATS_EVERY) => {}
+            () = self.session.due() => {
+                if !self.session.still_valid().await {
+                    self.done = true;
+                    return Some(session_ended());
+                }
+            }
+        }
+        match self.reading().await {
+            Ok(body) => Some(event("stats", &reply_value(&body))),
+            Err(f) => {
+                self.done = true;
+                Some(error_event(&f.to_string()))
+            }
+        }
+    }
+}
+
+/// Streams a container's stats readings (see the module docs).
+pub async fn stats<B>(op: Op<'_, B>, id: String) -> Result<Response, OpsError> {
+    let node = op.node().await?;
+    let first = op
+        .call(docker(DockerOp::Stats { id: id.clone() }), OP_TIMEOUT)
+        .await?;
+    let stats = Stats {
+        ops: Arc::clone(&op.state.ops),
+        node,
+        id,
+        first: Some(first),
+        until: Instant::now() + FOLLOW_TIMEOUT,
+        session: SessionCheck {
+            auth: Arc::clone(&op.state.auth),
+            who: op.ctx.auth.clone(),
+            next: Instant::now() + SESSION_RECHECK,
+        },
+        done: false,
+    };
+    let events = futures_lite::stream::unfold(stats, |mut s| async move {
+        let e = s.next().await?;
+        Some((Ok::<_, Infallible>(e), s))
+    });
+    Ok(sse(events))
+}
