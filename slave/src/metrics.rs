@@ -302,31 +302,7 @@ pub fn read_real_mounts(buf: &mut String) -> Vec<Mount> {
 /// Size and used bytes of the file system mounted at `path` (as `df` computes them:
 /// used = blocks − free blocks), or `None` when `statvfs` fails.
 pub fn statvfs_usage(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
-    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call, and `st`
-    // points to writable memory of the right type; statvfs only writes into it. The struct is
-    // read only when the call reports success, after which the kernel filled it completely
-    // (and it was zero-initialised before in any case).
-    #[allow(unsafe_code)]
-    let st = unsafe {
-        if libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) != 0 {
-            return None;
-        }
-        st.assume_init()
-    };
-    // The field types differ between targets (u32 or u64); widening to u64 never truncates.
-    let frsize = (if st.f_frsize > 0 {
-        st.f_frsize
-    } else {
-        st.f_bsize
-    }) as u64;
-    let blocks = st.f_blocks as u64;
-    let free = st.f_bfree as u64;
-    let total = blocks.saturating_mul(frsize);
-    let used = blocks.saturating_sub(free).saturating_mul(frsize);
-    Some((total, used))
+    crate::hostops::disks::fs_stats(path).map(|st| (st.total, st.used))
 }
 
 /// TCP state of one `/proc/net/tcp{,6}` line: `Some(true)` for ESTABLISHED (`01`),
