@@ -5,6 +5,7 @@ pub mod browser;
 pub mod cluster;
 pub mod docker;
 pub mod http;
+pub mod ops;
 pub mod process;
 pub mod webdriver;
 

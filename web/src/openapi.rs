@@ -442,9 +442,9 @@ pub fn document_value() -> Value {
 }
 
 /// Every documented operation: [`OPERATIONS`] and the node operations of
-/// [`crate::ops::openapi::OPERATIONS`].
+/// [`crate::ops::openapi::operations`].
 pub fn all_operations() -> impl Iterator<Item = &'static Operation> {
-    OPERATIONS.iter().chain(crate::ops::openapi::OPERATIONS)
+    OPERATIONS.iter().chain(crate::ops::openapi::operations())
 }
 
 fn all_schemas() -> Value {

@@ -91,3 +91,7 @@ impl LmdbStore {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+#[path = "tasks_tests.rs"]
+mod tests;

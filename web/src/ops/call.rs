@@ -131,7 +131,7 @@ impl<'a, B> Op<'a, B> {
             Some(n) => Ok(n),
             None => {
                 let e = OpsError::from(OpFailure::NotFound(format!("no node {:?}", self.node_raw)));
-                Err(self.fail(&self.action, e).await)
+                Err(self.fail(&self.action, AuditResult::Failed, e).await)
             }
         }
     }
@@ -142,13 +142,9 @@ impl<'a, B> Op<'a, B> {
         self.state.auth.record(event).await;
     }
 
-    /// Records a failure (a 400 is `denied`: nothing was tried) and returns it.
-    async fn fail(&self, action: &str, e: OpsError) -> OpsError {
-        let result = if e.status == StatusCode::BAD_REQUEST {
-            AuditResult::Denied
-        } else {
-            AuditResult::Failed
-        };
+    /// Records a failure (`denied`: refused before anything was sent; `failed`: tried)
+    /// and returns it.
+    async fn fail(&self, action: &str, result: AuditResult, e: OpsError) -> OpsError {
         self.record(action, result, &e.message).await;
         e
     }
@@ -157,7 +153,7 @@ impl<'a, B> Op<'a, B> {
     pub async fn args<T>(&self, parsed: Result<T, OpsError>) -> Result<T, OpsError> {
         match parsed {
             Ok(v) => Ok(v),
-            Err(e) => Err(self.fail(&self.action, e).await),
+            Err(e) => Err(self.fail(&self.action, AuditResult::Denied, e).await),
         }
     }
 
@@ -167,15 +163,25 @@ impl<'a, B> Op<'a, B> {
         body: RequestBody,
         timeout: Duration,
     ) -> Result<ResponseBody, OpsError> {
-        let reply = self.call_unrecorded(body.clone(), timeout).await;
         let action = body.name();
-        match &reply {
-            Ok(_) => self.record(&action, AuditResult::Ok, "").await,
-            Err(e) => {
-                return Err(self.fail(&action, e.clone()).await);
-            }
+        let node = self.node().await?;
+        if let Err(e) = check(&body) {
+            return Err(self.fail(&action, AuditResult::Denied, e).await);
         }
-        reply
+        let call = OpCall {
+            node,
+            body,
+            timeout,
+        };
+        match self.state.ops.call(call).await {
+            Ok(reply) => {
+                self.record(&action, AuditResult::Ok, "").await;
+                Ok(reply)
+            }
+            Err(f) => Err(self
+                .fail(&action, AuditResult::Failed, OpsError::from(f))
+                .await),
+        }
     }
 
     /// [`Op::call`] without the audit record (a probe, or a call recorded otherwise).
@@ -208,7 +214,7 @@ impl<'a, B> Op<'a, B> {
         let action = body.name();
         let node = self.node().await?;
         if let Err(e) = check(&body) {
-            return Err(self.fail(&action, e).await);
+            return Err(self.fail(&action, AuditResult::Denied, e).await);
         }
         let start = TaskStart {
             call: OpCall {
@@ -223,7 +229,10 @@ impl<'a, B> Op<'a, B> {
         };
         let handle = match self.state.ops.start_task(start).await {
             Ok(h) => h,
-            Err(f) => return Err(self.fail(&action, OpsError::from(f)).await),
+            Err(f) => {
+                let e = OpsError::from(f);
+                return Err(self.fail(&action, AuditResult::Failed, e).await);
+            }
         };
         let super::backend::TaskHandle {
             task,

@@ -39,9 +39,8 @@ use serde_json::Value;
 use super::backend::OpFailure;
 use super::call::{OP_TIMEOUT, Op, accepted, answer, docker};
 use super::error::OpsError;
-use super::params::{PathParams, QueryParams, field, object, required_text, typed};
+use super::params::{JsonBody, PathParams, QueryParams, field, object, required_text, typed};
 use super::stream;
-use crate::api::ApiJson;
 use crate::auth::AuthContext;
 use crate::backend::Backend;
 use crate::state::AppState;
@@ -158,15 +157,11 @@ pub async fn create<B: Backend>(
     State(state): State<AppState<B>>,
     ctx: AuthContext,
     path: PathParams,
-    ApiJson(body): ApiJson<Value>,
+    body: JsonBody,
 ) -> Result<Response, OpsError> {
-    let image = body
-        .get("image")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let image = body.text("image");
     let op = Op::new(&state, &ctx, &path, "docker.create_container").on("image", &image);
-    let (form, pull, auth) = op.args(container_form(body)).await?;
+    let (form, pull, auth) = op.args(body.0.and_then(container_form)).await?;
     op.node().await?;
     let present = match pull {
         Some(PullPolicy::Always) => false,
@@ -312,14 +307,14 @@ pub async fn rename<B: Backend>(
     State(state): State<AppState<B>>,
     ctx: AuthContext,
     path: PathParams,
-    ApiJson(body): ApiJson<Value>,
+    body: JsonBody,
 ) -> Result<Response, OpsError> {
     let op =
         Op::new(&state, &ctx, &path, "docker.rename_container").on("container", path.text("id")?);
     let body = op
         .args((|| {
             let id = container_id(&path)?;
-            let new_name = required_text(&mut object(body, &["name"])?, "name")?;
+            let new_name = required_text(&mut object(body.0?, &["name"])?, "name")?;
             validate::container_name("name", &new_name)?;
             Ok(DockerOp::RenameContainer { id, new_name })
         })())

@@ -22,8 +22,7 @@ use serde_json::Value;
 
 use super::call::{OP_TIMEOUT, Op, answer, host};
 use super::error::OpsError;
-use super::params::{PathParams, QueryParams, field, object, required_text};
-use crate::api::ApiJson;
+use super::params::{JsonBody, PathParams, QueryParams, field, object, required_text};
 use crate::auth::AuthContext;
 use crate::backend::Backend;
 use crate::state::AppState;
@@ -183,12 +182,12 @@ pub async fn signal<B: Backend>(
     State(state): State<AppState<B>>,
     ctx: AuthContext,
     path: PathParams,
-    ApiJson(body): ApiJson<Value>,
+    body: JsonBody,
 ) -> Result<Response, OpsError> {
     let raw = path.text("pid")?;
     let op = Op::new(&state, &ctx, &path, "host.signal").on("process", raw);
     let request = op
-        .args(pid(&path).and_then(|p| signal_body(p, body)))
+        .args(pid(&path).and_then(|p| body.0.and_then(|b| signal_body(p, b))))
         .await?;
     let reply = op.call(host(HostOp::Signal(request)), OP_TIMEOUT).await?;
     Ok(answer(&reply))
@@ -266,10 +265,10 @@ pub async fn put_env<B: Backend>(
     State(state): State<AppState<B>>,
     ctx: AuthContext,
     path: PathParams,
-    ApiJson(body): ApiJson<Value>,
+    body: JsonBody,
 ) -> Result<Response, OpsError> {
     let op = Op::new(&state, &ctx, &path, "host.set_env").on_part("env");
-    let edit = op.args(env_edit(body)).await?;
+    let edit = op.args(body.0.and_then(env_edit)).await?;
     Ok(answer(
         &op.call(host(HostOp::SetEnv(edit)), OP_TIMEOUT).await?,
     ))
@@ -290,11 +289,15 @@ pub async fn put_hosts<B: Backend>(
     State(state): State<AppState<B>>,
     ctx: AuthContext,
     path: PathParams,
-    ApiJson(body): ApiJson<Value>,
+    body: JsonBody,
 ) -> Result<Response, OpsError> {
     let op = Op::new(&state, &ctx, &path, "host.put_hosts").on_part("hosts");
     let content = op
-        .args(object(body, &["content"]).and_then(|mut m| required_text(&mut m, "content")))
+        .args(
+            body.0
+                .and_then(|b| object(b, &["content"]))
+                .and_then(|mut m| required_text(&mut m, "content")),
+        )
         .await?;
     Ok(answer(
         &op.call(host(HostOp::PutHosts { content }), OP_TIMEOUT)

@@ -38,8 +38,7 @@ use super::backend::Upload;
 use super::call::{OP_TIMEOUT, Op, accepted, answer, docker, reply_value};
 use super::containers::{container_form, registry_auth};
 use super::error::OpsError;
-use super::params::{PathParams, QueryParams, object, required_text, typed};
-use crate::api::ApiJson;
+use super::params::{JsonBody, PathParams, QueryParams, object, required_text, typed};
 use crate::auth::AuthContext;
 use crate::backend::Backend;
 use crate::state::AppState;
@@ -74,17 +73,13 @@ pub async fn pull<B: Backend>(
     State(state): State<AppState<B>>,
     ctx: AuthContext,
     path: PathParams,
-    ApiJson(body): ApiJson<Value>,
+    body: JsonBody,
 ) -> Result<Response, OpsError> {
-    let reference = body
-        .get("reference")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let reference = body.text("reference");
     let op = Op::new(&state, &ctx, &path, "docker.pull_image").on("image", &reference);
     let request = op
         .args((|| {
-            let mut map = object(body, &["reference", "auth"])?;
+            let mut map = object(body.0?, &["reference", "auth"])?;
             let reference = required_text(&mut map, "reference")?;
             validate::image_ref("reference", &reference)?;
             let auth = match map.remove("auth") {
@@ -103,15 +98,11 @@ pub async fn deploy<B: Backend>(
     State(state): State<AppState<B>>,
     ctx: AuthContext,
     path: PathParams,
-    ApiJson(body): ApiJson<Value>,
+    body: JsonBody,
 ) -> Result<Response, OpsError> {
-    let image = body
-        .get("image")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let image = body.text("image");
     let op = Op::new(&state, &ctx, &path, "docker.deploy").on("image", &image);
-    let (container, pull, auth) = op.args(container_form(body)).await?;
+    let (container, pull, auth) = op.args(body.0.and_then(container_form)).await?;
     let request = DeployRequest {
         container,
         pull: pull.unwrap_or_default(),
@@ -259,13 +250,13 @@ pub async fn tag<B: Backend>(
     State(state): State<AppState<B>>,
     ctx: AuthContext,
     path: PathParams,
-    ApiJson(body): ApiJson<Value>,
+    body: JsonBody,
 ) -> Result<Response, OpsError> {
     let op = Op::new(&state, &ctx, &path, "docker.tag_image").on("image", path.text("image")?);
     let body = op
         .args((|| {
             let source = image(&path)?;
-            let mut map = object(body, &["repo", "tag"])?;
+            let mut map = object(body.0?, &["repo", "tag"])?;
             let repo = required_text(&mut map, "repo")?;
             let tag = match map.remove("tag") {
                 None => "latest".to_owned(),
@@ -324,16 +315,16 @@ pub async fn create_network<B: Backend>(
     State(state): State<AppState<B>>,
     ctx: AuthContext,
     path: PathParams,
-    ApiJson(body): ApiJson<Value>,
+    body: JsonBody,
 ) -> Result<Response, OpsError> {
-    let name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let name = body.text("name");
     let op = Op::new(&state, &ctx, &path, "docker.create_network").on("network", &name);
     let form: NetworkCreate = op
-        .args(object(body, &["name", "driver", "internal", "labels"]).and_then(typed))
+        .args(
+            body.0
+                .and_then(|b| object(b, &["name", "driver", "internal", "labels"]))
+                .and_then(typed),
+        )
         .await?;
     Ok(created(
         &op.call(docker(DockerOp::CreateNetwork(form)), OP_TIMEOUT)
@@ -372,16 +363,16 @@ pub async fn create_volume<B: Backend>(
     State(state): State<AppState<B>>,
     ctx: AuthContext,
     path: PathParams,
-    ApiJson(body): ApiJson<Value>,
+    body: JsonBody,
 ) -> Result<Response, OpsError> {
-    let name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let name = body.text("name");
     let op = Op::new(&state, &ctx, &path, "docker.create_volume").on("volume", &name);
     let form: VolumeCreate = op
-        .args(object(body, &["name", "driver", "labels"]).and_then(typed))
+        .args(
+            body.0
+                .and_then(|b| object(b, &["name", "driver", "labels"]))
+                .and_then(typed),
+        )
         .await?;
     Ok(created(
         &op.call(docker(DockerOp::CreateVolume(form)), OP_TIMEOUT)

@@ -27,6 +27,7 @@ pub mod error;
 pub mod host;
 pub mod images;
 pub mod openapi;
+pub mod openapi_docker;
 pub mod params;
 pub mod stream;
 pub mod tasks;

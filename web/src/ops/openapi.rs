@@ -5,15 +5,15 @@ use serde_json::{Value, json};
 
 use crate::openapi::{Operation, Param};
 
-const NODE: Param = ("node", "path", "integer", "Node id.");
-const ID: Param = (
+pub(super) const NODE: Param = ("node", "path", "integer", "Node id.");
+pub(super) const ID: Param = (
     "id",
     "path",
     "string",
     "Container id (or unique prefix) or name.",
 );
 const PID: Param = ("pid", "path", "integer", "Process id.");
-const IMAGE: Param = (
+pub(super) const IMAGE: Param = (
     "image",
     "path",
     "string",
@@ -21,7 +21,7 @@ const IMAGE: Param = (
 );
 
 #[allow(clippy::too_many_arguments)]
-const fn op(
+pub(super) const fn op(
     method: &'static str,
     path: &'static str,
     tag: &'static str,
@@ -44,8 +44,8 @@ const fn op(
     }
 }
 
-/// Every operation of the operations API.
-pub const OPERATIONS: &[Operation] = &[
+/// The host operations and tasks.
+pub const HOST: &[Operation] = &[
     op(
         "GET",
         "/api/v1/nodes/{node}/processes",
@@ -195,405 +195,6 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(
         "GET",
-        "/api/v1/nodes/{node}/docker/info",
-        "docker",
-        "Engine version and facts.",
-        &[NODE],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "GET",
-        "/api/v1/nodes/{node}/docker/containers",
-        "docker",
-        "Containers.",
-        &[
-            NODE,
-            ("all", "query", "boolean", "Include stopped containers."),
-        ],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/containers",
-        "docker",
-        "Create and run a container; 201 with its id, or 202 with a task when the image must be pulled first.",
-        &[NODE],
-        "ContainerForm",
-        "201",
-        "Created",
-    ),
-    op(
-        "GET",
-        "/api/v1/nodes/{node}/docker/containers/{id}",
-        "docker",
-        "One container in detail.",
-        &[NODE, ID],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "DELETE",
-        "/api/v1/nodes/{node}/docker/containers/{id}",
-        "docker",
-        "Remove a container.",
-        &[
-            NODE,
-            ID,
-            ("force", "query", "boolean", "Kill it first when running."),
-            (
-                "volumes",
-                "query",
-                "boolean",
-                "Remove its anonymous volumes.",
-            ),
-        ],
-        "",
-        "204",
-        "",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/containers/{id}/start",
-        "docker",
-        "Start a container.",
-        &[NODE, ID],
-        "",
-        "204",
-        "",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/containers/{id}/stop",
-        "docker",
-        "Stop a container, killing it after `timeout` seconds.",
-        &[
-            NODE,
-            ID,
-            (
-                "timeout",
-                "query",
-                "integer",
-                "Seconds before it is killed (default 10).",
-            ),
-        ],
-        "",
-        "204",
-        "",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/containers/{id}/restart",
-        "docker",
-        "Restart a container.",
-        &[
-            NODE,
-            ID,
-            (
-                "timeout",
-                "query",
-                "integer",
-                "Seconds before it is killed (default 10).",
-            ),
-        ],
-        "",
-        "204",
-        "",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/containers/{id}/pause",
-        "docker",
-        "Pause a container.",
-        &[NODE, ID],
-        "",
-        "204",
-        "",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/containers/{id}/unpause",
-        "docker",
-        "Unpause a container.",
-        &[NODE, ID],
-        "",
-        "204",
-        "",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/containers/{id}/kill",
-        "docker",
-        "Send a signal to a container (default SIGKILL).",
-        &[
-            NODE,
-            ID,
-            ("signal", "query", "string", "Signal name or number."),
-        ],
-        "",
-        "204",
-        "",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/containers/{id}/rename",
-        "docker",
-        "Rename a container.",
-        &[NODE, ID],
-        "Rename",
-        "204",
-        "",
-    ),
-    op(
-        "GET",
-        "/api/v1/nodes/{node}/docker/containers/{id}/logs",
-        "docker",
-        "Logs; with follow=true a text/event-stream of `logs` batches ending with `end` or `error`.",
-        &[
-            NODE,
-            ID,
-            ("tail", "query", "integer", "Only the last N lines."),
-            (
-                "follow",
-                "query",
-                "boolean",
-                "Stream new lines (Server-Sent Events).",
-            ),
-            (
-                "stdout",
-                "query",
-                "boolean",
-                "Include standard output (default true).",
-            ),
-            (
-                "stderr",
-                "query",
-                "boolean",
-                "Include standard error (default true).",
-            ),
-            ("timestamps", "query", "boolean", "Engine timestamps."),
-            (
-                "since",
-                "query",
-                "integer",
-                "Only lines since this Unix time, seconds.",
-            ),
-        ],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "GET",
-        "/api/v1/nodes/{node}/docker/containers/{id}/top",
-        "docker",
-        "Processes inside a container.",
-        &[NODE, ID],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "GET",
-        "/api/v1/nodes/{node}/docker/containers/{id}/stats",
-        "docker",
-        "One stats reading; with stream=true a text/event-stream of `stats` events.",
-        &[
-            NODE,
-            ID,
-            (
-                "stream",
-                "query",
-                "boolean",
-                "Stream readings (Server-Sent Events).",
-            ),
-        ],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "GET",
-        "/api/v1/nodes/{node}/docker/images",
-        "docker",
-        "Images.",
-        &[
-            NODE,
-            ("all", "query", "boolean", "Include intermediate images."),
-        ],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/images",
-        "docker",
-        "Pull an image (a task with per-layer progress).",
-        &[NODE],
-        "Pull",
-        "202",
-        "TaskAccepted",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/images/import",
-        "docker",
-        "Import an image tarball (the request body, Content-Length required), streamed to the slave in chunks (a task).",
-        &[
-            NODE,
-            (
-                "repo",
-                "query",
-                "string",
-                "Import a root file system as this repository (else load a `docker save` archive).",
-            ),
-            (
-                "tag",
-                "query",
-                "string",
-                "Tag of the imported root file system (default latest).",
-            ),
-        ],
-        "",
-        "202",
-        "TaskAccepted",
-    ),
-    op(
-        "GET",
-        "/api/v1/nodes/{node}/docker/images/{image}",
-        "docker",
-        "One image in detail.",
-        &[NODE, IMAGE],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "DELETE",
-        "/api/v1/nodes/{node}/docker/images/{image}",
-        "docker",
-        "Remove an image.",
-        &[
-            NODE,
-            IMAGE,
-            (
-                "force",
-                "query",
-                "boolean",
-                "Also when used by stopped containers or tagged in several repositories.",
-            ),
-            (
-                "prune",
-                "query",
-                "boolean",
-                "Remove untagged parents (default true).",
-            ),
-        ],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "GET",
-        "/api/v1/nodes/{node}/docker/images/{image}/history",
-        "docker",
-        "An image's layers.",
-        &[NODE, IMAGE],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/images/{image}/tag",
-        "docker",
-        "Add a `repo:tag` to an image.",
-        &[NODE, IMAGE],
-        "Tag",
-        "201",
-        "OpReply",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/deploy",
-        "docker",
-        "Pull (per `pull`), create and start a container (a task).",
-        &[NODE],
-        "ContainerForm",
-        "202",
-        "TaskAccepted",
-    ),
-    op(
-        "GET",
-        "/api/v1/nodes/{node}/docker/networks",
-        "docker",
-        "Networks.",
-        &[NODE],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/networks",
-        "docker",
-        "Create a network.",
-        &[NODE],
-        "NetworkForm",
-        "201",
-        "OpReply",
-    ),
-    op(
-        "DELETE",
-        "/api/v1/nodes/{node}/docker/networks/{id}",
-        "docker",
-        "Remove a network.",
-        &[NODE, ("id", "path", "string", "Network id or name.")],
-        "",
-        "204",
-        "",
-    ),
-    op(
-        "GET",
-        "/api/v1/nodes/{node}/docker/volumes",
-        "docker",
-        "Volumes.",
-        &[NODE],
-        "",
-        "200",
-        "OpReply",
-    ),
-    op(
-        "POST",
-        "/api/v1/nodes/{node}/docker/volumes",
-        "docker",
-        "Create a volume.",
-        &[NODE],
-        "VolumeForm",
-        "201",
-        "OpReply",
-    ),
-    op(
-        "DELETE",
-        "/api/v1/nodes/{node}/docker/volumes/{name}",
-        "docker",
-        "Remove a volume.",
-        &[
-            NODE,
-            ("name", "path", "string", "Volume name."),
-            ("force", "query", "boolean", "Also when in use."),
-        ],
-        "",
-        "204",
-        "",
-    ),
-    op(
-        "GET",
         "/api/v1/tasks",
         "tasks",
         "Tasks (pulls, deployments, imports), newest first.",
@@ -628,6 +229,11 @@ pub const OPERATIONS: &[Operation] = &[
         "Task",
     ),
 ];
+
+/// Every operation of the operations API: [`HOST`] and the Docker ones.
+pub fn operations() -> impl Iterator<Item = &'static Operation> {
+    HOST.iter().chain(super::openapi_docker::DOCKER)
+}
 
 /// The schemas the operations above refer to.
 pub fn schemas() -> Value {

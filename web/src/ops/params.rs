@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -118,6 +118,36 @@ impl QueryParams {
     /// A signed number.
     pub fn i64(&self, name: &str) -> Result<Option<i64>, OpsError> {
         self.number(name, "a whole number")
+    }
+}
+
+/// A JSON request body, or why it could not be read: the handler records that like any
+/// other bad argument (an extractor's rejection would answer before the audit entry).
+#[derive(Debug)]
+pub struct JsonBody(pub Result<Value, OpsError>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = crate::api::ApiJson::<Value>::from_request(req, state)
+            .await
+            .map(|crate::api::ApiJson(v)| v)
+            .map_err(|e| OpsError::new(e.status, format!("invalid body: {}", e.message)));
+        Ok(Self(body))
+    }
+}
+
+impl JsonBody {
+    /// The string field `key` of the body, or `""` (to name the target early).
+    pub fn text(&self, key: &str) -> String {
+        self.0
+            .as_ref()
+            .ok()
+            .and_then(|b| b.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 

@@ -19,8 +19,8 @@ use std::time::Duration;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use protocol::ResponseBody;
-use protocol::ops::ProgressEvent;
 use protocol::ops::docker::{DockerOp, LogsQuery};
+use protocol::ops::{Progress, ProgressEvent};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -73,10 +73,28 @@ fn session_ended() -> Event {
     Event::default().event("end").data("session ended")
 }
 
+type Outcome = Result<ResponseBody, OpFailure>;
+
 struct Follow {
     stream: OpStream,
     session: SessionCheck,
+    /// The final answer, once known (the receiver is never polled again after it).
+    outcome: Option<Outcome>,
     done: bool,
+}
+
+fn logs_event(update: Progress) -> Option<Event> {
+    match update.event {
+        ProgressEvent::Logs(batch) => Some(event("logs", &json!(batch))),
+        _ => None,
+    }
+}
+
+fn end_event(outcome: &Outcome) -> Event {
+    match outcome {
+        Ok(body) => event("end", &reply_value(body)),
+        Err(f) => error_event(&f.to_string()),
+    }
 }
 
 impl Follow {
@@ -85,18 +103,34 @@ impl Follow {
             return None;
         }
         loop {
+            if let Some(outcome) = &self.outcome {
+                // Updates sent before the answer are already queued: deliver them first.
+                match self.stream.progress.try_recv() {
+                    Ok(update) => match logs_event(update) {
+                        Some(e) => return Some(e),
+                        None => continue,
+                    },
+                    Err(_) => {
+                        self.done = true;
+                        return Some(end_event(outcome));
+                    }
+                }
+            }
             tokio::select! {
                 update = self.stream.progress.recv() => match update {
-                    Some(p) => {
-                        if let ProgressEvent::Logs(batch) = p.event {
-                            return Some(event("logs", &json!(batch)));
+                    Some(update) => {
+                        if let Some(e) = logs_event(update) {
+                            return Some(e);
                         }
                     }
-                    None => {
-                        self.done = true;
-                        return Some(self.end().await);
-                    }
+                    None => self.outcome = Some(self.wait_outcome().await),
                 },
+                got = &mut self.stream.outcome, if self.outcome.is_none() => {
+                    self.stream.finished();
+                    self.outcome = Some(got.unwrap_or(Err(OpFailure::Unavailable(
+                        "the master stopped".into(),
+                    ))));
+                }
                 () = self.session.due() => {
                     if !self.session.still_valid().await {
                         self.done = true;
@@ -107,19 +141,17 @@ impl Follow {
         }
     }
 
-    /// The last event, once the updates stopped.
-    async fn end(&mut self) -> Event {
+    /// The final answer once the updates stopped; they stop early when the reader fell
+    /// behind, and then the answer may be far away.
+    async fn wait_outcome(&mut self) -> Outcome {
         match tokio::time::timeout(DRAIN, &mut self.stream.outcome).await {
-            Ok(Ok(Ok(body))) => {
+            Ok(got) => {
                 self.stream.finished();
-                event("end", &reply_value(&body))
+                got.unwrap_or(Err(OpFailure::Unavailable("the master stopped".into())))
             }
-            Ok(Ok(Err(f))) => {
-                self.stream.finished();
-                error_event(&f.to_string())
-            }
-            Ok(Err(_)) => error_event("the master stopped"),
-            Err(_) => error_event("the reader fell behind and the stream was stopped; reconnect"),
+            Err(_) => Err(OpFailure::Unavailable(
+                "the reader fell behind and the stream was stopped; reconnect".into(),
+            )),
         }
     }
 }
@@ -153,14 +185,24 @@ pub async fn follow_logs<B>(op: Op<'_, B>, q: LogsQuery) -> Result<Response, Ops
         }
     };
     // A missing container fails at once: answer it as an error rather than a stream.
-    if let Ok(Ok(Err(f))) = tokio::time::timeout(EARLY_FAILURE, &mut stream.outcome).await {
-        stream.finished();
-        let e = OpsError::from(f);
-        op.record(&action, AuditResult::Failed, &e.message).await;
-        return Err(e);
-    }
+    let early = match tokio::time::timeout(EARLY_FAILURE, &mut stream.outcome).await {
+        Ok(got) => {
+            stream.finished();
+            match got {
+                Ok(Err(f)) => {
+                    let e = OpsError::from(f);
+                    op.record(&action, AuditResult::Failed, &e.message).await;
+                    return Err(e);
+                }
+                Ok(Ok(body)) => Some(Ok(body)),
+                Err(_) => Some(Err(OpFailure::Unavailable("the master stopped".into()))),
+            }
+        }
+        Err(_) => None,
+    };
     op.record(&action, AuditResult::Ok, "following").await;
     let follow = Follow {
+        outcome: early,
         stream,
         session: SessionCheck {
             auth: Arc::clone(&op.state.auth),
