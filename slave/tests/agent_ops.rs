@@ -161,6 +161,14 @@ fn operations_answer(force_legacy: bool) {
         .arg(&seconds)
         .spawn()
         .unwrap();
+    // Right after spawn the child's command line can still be ours; wait for the exec.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::fs::read(format!("/proc/{}/cmdline", child.id()))
+        .is_ok_and(|c| c.starts_with(b"sleep\0"))
+    {
+        assert!(std::time::Instant::now() < deadline, "sleep did not start");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let q = ProcessQuery {
         filter: Some(format!("sleep {seconds}")),
         ..Default::default()

@@ -23,6 +23,12 @@ fn host_operations_through_the_rest_api() -> anyhow::Result<()> {
     // A process to find and signal.
     let mut sleeper = std::process::Command::new("sleep").arg("1234.5").spawn()?;
     let pid = sleeper.id();
+    // Right after spawn the child's command line can still be ours; wait for the exec.
+    e2e::wait_for("sleep to exec", std::time::Duration::from_secs(5), || {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.starts_with(b"sleep\0"))
+            .then_some(())
+    })?;
     let (s, page) = rig.call(
         "GET",
         "/processes?filter=1234.5&sort=pid&limit=0",

@@ -334,6 +334,22 @@ mod tests {
         assert_eq!(users.name(7), "7");
     }
 
+    /// Waits until `pid` has exec'd `program` (right after `spawn` its command line can
+    /// still be the parent's).
+    pub(crate) fn wait_for_exec(pid: u32, program: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let want = format!("{program}\0");
+        while !std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.starts_with(want.as_bytes()))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{program} did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     #[test]
     fn lists_and_details_a_real_child() {
         let mut child = std::process::Command::new("sleep")
@@ -341,6 +357,7 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
+        wait_for_exec(pid, "sleep");
         let mut cache = CpuCache::default();
         let q = ProcessQuery {
             filter: Some("sleep 31.5".into()),
