@@ -6,11 +6,17 @@
 //! - (c) bulk throughput (iperf3),
 //! - (d) p50/p99 latency added over direct (wrk, one connection, `--latency`).
 //!
+//! By default (fair mode, see [`place`]) the proxy under test gets CPU 1 to itself, in its own
+//! cgroup, with one worker; load generators and backends run on CPU 0; and the proxy's CPU
+//! time per request, per connection and per gigabyte is reported beside the rates.
+//! `--mode shared` is the old layout: nothing pinned, everything on every core.
+//!
 //! It installs nothing: missing tools are listed with the script that installs them
 //! (`bench/gateway/install-tools.sh`). The markdown table is printed and appended to
 //! `bench/RESULTS.md`.
 
 mod parse;
+mod place;
 mod procs;
 
 use std::fmt::Write as _;
@@ -19,8 +25,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use place::Placement;
 use procs::{Pair, Proc, free_port, output};
+
+/// How processes are placed on CPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// Proxy pinned alone to `--proxy-cpu` in its own cgroup, everything else on `--load-cpu`,
+    /// one worker per proxy.
+    Fair,
+    /// Nothing pinned: load generator, backend and proxy share every core.
+    Shared,
+}
 
 #[derive(Parser, Debug)]
 #[command(about = "Gateway benchmark: commander vs HAProxy vs nginx stream vs direct")]
@@ -28,15 +45,28 @@ struct Args {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 10)]
     seconds: u32,
-    /// Worker threads (or processes) of every proxy and of the HTTP backend.
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
+    /// CPU placement: `fair` (default) or `shared`.
+    #[arg(long, value_enum, default_value_t = Mode::Fair)]
+    mode: Mode,
+    /// Fair mode: CPU list of the proxy under test (taskset syntax).
+    #[arg(long, default_value = "1")]
+    proxy_cpu: String,
+    /// Fair mode: CPU list of wrk, iperf3 and the HTTP backend.
+    #[arg(long, default_value = "0")]
+    load_cpu: String,
+    /// Fair mode: cap the proxy at this % of one CPU (CFS quota) during (a)-(c); 0 = no cap.
+    #[arg(long, default_value_t = 0)]
+    proxy_quota: u32,
+    /// Worker threads (or processes) of every proxy and of the HTTP backend
+    /// (default: 1 in fair mode, 2 in shared mode).
+    #[arg(long)]
+    workers: Option<usize>,
     /// wrk connections for (a) and (b).
     #[arg(long, default_value_t = 64)]
     connections: usize,
-    /// wrk threads.
-    #[arg(long, default_value_t = 2)]
-    wrk_threads: usize,
+    /// wrk threads (default: 1 in fair mode, 2 in shared mode).
+    #[arg(long)]
+    wrk_threads: Option<usize>,
     /// iperf3 parallel streams.
     #[arg(long, default_value_t = 2)]
     streams: usize,
@@ -51,6 +81,53 @@ struct Args {
     no_append: bool,
 }
 
+impl Args {
+    fn workers(&self) -> usize {
+        self.workers
+            .unwrap_or(if self.mode == Mode::Fair { 1 } else { 2 })
+    }
+
+    fn wrk_threads(&self) -> usize {
+        self.wrk_threads
+            .unwrap_or(if self.mode == Mode::Fair { 1 } else { 2 })
+    }
+
+    fn placement(&self) -> Placement {
+        match self.mode {
+            Mode::Shared => Placement::shared(),
+            Mode::Fair => Placement {
+                load_cpus: Some(self.load_cpu.clone()),
+                proxy_cpus: Some(self.proxy_cpu.clone()),
+                quota_pct: (self.proxy_quota > 0).then_some(self.proxy_quota),
+            },
+        }
+    }
+
+    /// The command line that reproduces this run.
+    fn command_line(&self) -> String {
+        let mut s = format!(
+            "commander-bench-gateway --mode {} --seconds {} --workers {} --connections {} --wrk-threads {} --streams {}",
+            match self.mode {
+                Mode::Fair => "fair",
+                Mode::Shared => "shared",
+            },
+            self.seconds,
+            self.workers(),
+            self.connections,
+            self.wrk_threads(),
+            self.streams
+        );
+        if self.mode == Mode::Fair {
+            let _ = write!(
+                s,
+                " --proxy-cpu {} --load-cpu {} --proxy-quota {}",
+                self.proxy_cpu, self.load_cpu, self.proxy_quota
+            );
+        }
+        s
+    }
+}
+
 /// One row: what was measured through one path.
 #[derive(Debug, Default, Clone)]
 struct Row {
@@ -61,10 +138,14 @@ struct Row {
     p50_us: f64,
     p99_us: f64,
     errors: u64,
+    /// Proxy CPU time (fair mode): µs per keep-alive request, µs per new connection,
+    /// ms per GB of bulk data.
+    cpu: Option<[f64; 3]>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    args.placement().check()?;
     let missing = procs::missing_tools();
     if !missing.is_empty() {
         eprintln!("missing benchmark tools: {}", missing.join(", "));
@@ -112,14 +193,16 @@ fn gateway_bin(args: &Args) -> anyhow::Result<PathBuf> {
 }
 
 fn run(args: &Args, bin: &Path, dir: &Path) -> anyhow::Result<Vec<Row>> {
+    let place = args.placement();
+    let workers = args.workers();
     let back = Pair {
         http: free_port()?,
         iperf: free_port()?,
     };
-    let _backend = procs::http_backend(dir, back.http, args.workers)?;
-    let _iperf = procs::iperf_server(dir, back.iperf)?;
-    let mut rows = vec![measure(args, "direct", back)?];
-    type Starter = fn(&Path, Pair, Pair, usize) -> anyhow::Result<Proc>;
+    let _backend = procs::http_backend(dir, back.http, workers, &place)?;
+    let _iperf = procs::iperf_server(dir, back.iperf, &place)?;
+    let mut rows = vec![measure(args, &place, "direct", back, None)?];
+    type Starter = fn(&Path, Pair, Pair, usize, &Placement) -> anyhow::Result<Proc>;
     let starters: [(&'static str, Starter); 2] = [
         ("HAProxy", procs::haproxy),
         ("nginx stream", procs::nginx_stream),
@@ -129,8 +212,8 @@ fn run(args: &Args, bin: &Path, dir: &Path) -> anyhow::Result<Vec<Row>> {
             http: free_port()?,
             iperf: free_port()?,
         };
-        let mut p = procs::commander(bin, dir, front, back, args.workers)?;
-        rows.push(measure(args, "commander", front)?);
+        let mut p = procs::commander(bin, dir, front, back, workers, &place)?;
+        rows.push(measure(args, &place, "commander", front, Some(&p))?);
         p.check()?;
     }
     for (name, start) in starters {
@@ -138,32 +221,98 @@ fn run(args: &Args, bin: &Path, dir: &Path) -> anyhow::Result<Vec<Row>> {
             http: free_port()?,
             iperf: free_port()?,
         };
-        let mut p = start(dir, front, back, args.workers)?;
-        rows.push(measure(args, name, front)?);
+        let mut p = start(dir, front, back, workers, &place)?;
+        rows.push(measure(args, &place, name, front, Some(&p))?);
         p.check()?;
     }
     Ok(rows)
 }
 
-fn wrk(args: &Args, addr: std::net::SocketAddr, extra: &[&str]) -> anyhow::Result<parse::WrkRun> {
-    let mut cmd = Command::new("wrk");
+fn wrk(
+    args: &Args,
+    place: &Placement,
+    addr: std::net::SocketAddr,
+    extra: &[&str],
+) -> anyhow::Result<parse::WrkRun> {
+    let mut cmd = place.load("wrk");
     cmd.args(extra).arg("-d").arg(format!("{}s", args.seconds));
     cmd.arg(format!("http://{addr}/"));
     let out = output(&mut cmd)?;
     parse::wrk(&out).with_context(|| format!("unreadable wrk output:\n{out}"))
 }
 
-fn measure(args: &Args, name: &'static str, front: Pair) -> anyhow::Result<Row> {
+/// CPU time the proxy's cgroup used while `f` ran, in ns (0 without a cgroup).
+fn cpu_ns<T>(
+    proxy: Option<&Proc>,
+    f: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<(T, f64)> {
+    let group = proxy.and_then(|p| p.group.as_ref());
+    let before = group.map_or(0, |g| g.usage_ns());
+    let out = f()?;
+    let after = group.map_or(0, |g| g.usage_ns());
+    Ok((out, after.saturating_sub(before) as f64))
+}
+
+fn measure(
+    args: &Args,
+    place: &Placement,
+    name: &'static str,
+    front: Pair,
+    proxy: Option<&Proc>,
+) -> anyhow::Result<Row> {
     eprintln!("measuring {name} ...");
-    let (t, c) = (args.wrk_threads.to_string(), args.connections.to_string());
-    let keep = wrk(args, front.http, &["-t", &t, "-c", &c])?;
-    let close = wrk(
+    let (t, c) = (args.wrk_threads().to_string(), args.connections.to_string());
+    let secs = f64::from(args.seconds);
+    let (keep, keep_ns) = cpu_ns(proxy, || {
+        wrk(args, place, front.http, &["-t", &t, "-c", &c])
+    })?;
+    let (close, close_ns) = cpu_ns(proxy, || {
+        wrk(
+            args,
+            place,
+            front.http,
+            &["-t", &t, "-c", &c, "-H", "Connection: close"],
+        )
+    })?;
+    // Latency with one connection: no quota, so that throttling does not show up as latency.
+    let group = proxy.and_then(|p| p.group.as_ref());
+    if let Some(g) = group {
+        g.set_quota(None)?;
+    }
+    let lat = wrk(
         args,
+        place,
         front.http,
-        &["-t", &t, "-c", &c, "-H", "Connection: close"],
+        &["-t", "1", "-c", "1", "--latency"],
     )?;
-    let lat = wrk(args, front.http, &["-t", "1", "-c", "1", "--latency"])?;
-    let iperf = output(Command::new("iperf3").args([
+    if let Some(g) = group {
+        g.set_quota(place.quota_pct)?;
+    }
+    let (iperf, iperf_ns) = cpu_ns(proxy, || iperf3(args, place, front))?;
+    let gbits =
+        parse::iperf3_gbits(&iperf).with_context(|| format!("unreadable iperf3:\n{iperf}"))?;
+    let per = |ns: f64, n: f64| if n > 0.0 { ns / n } else { f64::NAN };
+    let cpu = group.map(|_| {
+        [
+            per(keep_ns / 1e3, keep.rps * secs),
+            per(close_ns / 1e3, close.rps * secs),
+            per(iperf_ns / 1e6, gbits * secs / 8.0),
+        ]
+    });
+    Ok(Row {
+        name,
+        keepalive_rps: keep.rps,
+        newconn_rps: close.rps,
+        gbits,
+        p50_us: lat.p50_us.unwrap_or(f64::NAN),
+        p99_us: lat.p99_us.unwrap_or(f64::NAN),
+        errors: keep.errors + close.errors + lat.errors,
+        cpu,
+    })
+}
+
+fn iperf3(args: &Args, place: &Placement, front: Pair) -> anyhow::Result<String> {
+    output(place.load("iperf3").args([
         "-c",
         &front.iperf.ip().to_string(),
         "-p",
@@ -174,18 +323,7 @@ fn measure(args: &Args, name: &'static str, front: Pair) -> anyhow::Result<Row> 
         &args.streams.to_string(),
         "-f",
         "m",
-    ]))?;
-    let gbits =
-        parse::iperf3_gbits(&iperf).with_context(|| format!("unreadable iperf3:\n{iperf}"))?;
-    Ok(Row {
-        name,
-        keepalive_rps: keep.rps,
-        newconn_rps: close.rps,
-        gbits,
-        p50_us: lat.p50_us.unwrap_or(f64::NAN),
-        p99_us: lat.p99_us.unwrap_or(f64::NAN),
-        errors: keep.errors + close.errors + lat.errors,
-    })
+    ]))
 }
 
 fn ratio(x: f64, base: f64) -> String {
@@ -239,16 +377,14 @@ fn loadavg() -> String {
 }
 
 fn report(args: &Args, rows: &[Row], load: &str) -> String {
-    let direct = rows
-        .iter()
-        .find(|r| r.name == "direct")
-        .cloned()
-        .unwrap_or_default();
-    let ha = rows
-        .iter()
-        .find(|r| r.name == "HAProxy")
-        .cloned()
-        .unwrap_or_default();
+    let find = |n: &str| {
+        rows.iter()
+            .find(|r| r.name == n)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (direct, ha) = (find("direct"), find("HAProxy"));
+    let fair = args.mode == Mode::Fair;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -256,21 +392,16 @@ fn report(args: &Args, rows: &[Row], load: &str) -> String {
         utc_now(),
         machine()
     );
-    let _ = writeln!(
-        s,
-        "`commander-bench-gateway --seconds {} --workers {} --connections {} --wrk-threads {} --streams {}`\n",
-        args.seconds, args.workers, args.connections, args.wrk_threads, args.streams
-    );
-    let _ = writeln!(
-        s,
-        "| path | (a) keep-alive req/s | vs HAProxy | vs direct | (b) new conn/s | vs HAProxy | vs direct | (c) iperf3 Gbit/s | vs HAProxy | vs direct | (d) p50 | p99 | p50 added | p99 added | errors |"
-    );
-    let _ = writeln!(
-        s,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
+    let _ = writeln!(s, "`{}`\n", args.command_line());
+    let mut head = "| path | (a) keep-alive req/s | vs HAProxy | vs direct | (b) new conn/s | vs HAProxy | vs direct | (c) iperf3 Gbit/s | vs HAProxy | vs direct | (d) p50 | p99 | p50 added | p99 added | errors |".to_string();
+    let mut rule = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|".to_string();
+    if fair {
+        head.push_str(" proxy CPU µs/req (a) | µs/conn (b) | ms/GB (c) |");
+        rule.push_str("---|---|---|");
+    }
+    let _ = writeln!(s, "{head}\n{rule}");
     for r in rows {
-        let _ = writeln!(
+        let _ = write!(
             s,
             "| {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {} | {:.0} µs | {:.0} µs | {:+.0} µs | {:+.0} µs | {} |",
             r.name,
@@ -289,16 +420,51 @@ fn report(args: &Args, rows: &[Row], load: &str) -> String {
             r.p99_us - direct.p99_us,
             r.errors
         );
+        if fair {
+            match r.cpu {
+                Some([a, b, c]) => {
+                    let _ = write!(s, " {a:.1} | {b:.1} | {c:.0} |");
+                }
+                None => s.push_str(" - | - | - |"),
+            }
+        }
+        s.push('\n');
     }
-    let _ = writeln!(
-        s,
-        "\nTools: {}; {}; {}; {}. Everything (load generator, proxies, backend nginx with {} workers, iperf3 server) shares the machine's cores. Each proxy: {} worker threads/processes; HAProxy with `option splice-auto`. 1-minute load average: {load}.",
+    let tools = format!(
+        "Tools: {}; {}; {}; {}.",
         procs::version("haproxy", "-v"),
         procs::version("nginx", "-v"),
         procs::version("wrk", "-v"),
         procs::version("iperf3", "-v"),
-        args.workers,
-        args.workers
+    );
+    let workers = args.workers();
+    let same = format!(
+        "Each proxy: {workers} worker thread(s)/process(es); HAProxy with `option splice-auto`, `tune.bufsize {}`, `tune.pipesize {}`; nginx stream `proxy_buffer_size {}`; commander with its defaults (`relay: copy`, 64 KiB buffers, io_uring with cooperative task running).",
+        procs::BUF_SIZE,
+        procs::PIPE_SIZE,
+        procs::BUF_SIZE
+    );
+    let method = if fair {
+        let quota = if args.proxy_quota > 0 {
+            format!(
+                " capped at {} % of that CPU (CFS quota, 10 ms period) during (a)-(c), uncapped for (d)",
+                args.proxy_quota
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "Fair mode: the proxy under test runs alone on CPU {}{quota}, in its own cgroup; wrk, iperf3 (client and server) and the backend nginx ({workers} worker) run on CPU {}. Proxy CPU columns: the proxy cgroup's `cpuacct.usage` (all its threads, io_uring workers and the softirq work charged to them) divided by requests, connections or GB.",
+            args.proxy_cpu, args.load_cpu
+        )
+    } else {
+        format!(
+            "Shared mode: everything (load generator, proxies, backend nginx with {workers} workers, iperf3 server) shares the machine's cores."
+        )
+    };
+    let _ = writeln!(
+        s,
+        "\n{tools} {method} {same} 1-minute load average: {load}."
     );
     s
 }

@@ -1,5 +1,6 @@
 //! Starting and stopping the processes of the gateway benchmark: the HTTP backend (nginx),
-//! the iperf3 server, and the three proxies, each with `workers` threads or processes.
+//! the iperf3 server, and the three proxies, each with `workers` threads or processes, placed
+//! on CPUs as [`Placement`] says.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -8,11 +9,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::place::{CpuGroup, Placement};
+
+/// Size every proxy may give a splice pipe (`tune.pipesize` for HAProxy; the commander
+/// gateway's own `relay::PIPE_SIZE` is the same), so that none gets bigger pipes than another.
+pub const PIPE_SIZE: usize = 1024 * 1024;
+/// Relay buffer size of every proxy where it is configurable: HAProxy `tune.bufsize`, nginx
+/// `proxy_buffer_size`; the commander gateway's `relay::COPY_BUF` is the same.
+pub const BUF_SIZE: usize = 64 * 1024;
+
 /// A child process killed on drop.
 pub struct Proc {
     name: String,
     child: Child,
     log: PathBuf,
+    /// The proxy's cgroup in fair mode (dropped after the process, which empties it).
+    pub group: Option<CpuGroup>,
 }
 
 impl Drop for Proc {
@@ -48,6 +60,7 @@ impl Proc {
             name: name.to_string(),
             child,
             log,
+            group: None,
         })
     }
 
@@ -112,20 +125,30 @@ fn stream_module() -> Option<PathBuf> {
     .find(|p| p.is_file())
 }
 
-fn nginx(name: &str, dir: &Path, conf: &str) -> anyhow::Result<Proc> {
+fn nginx_cmd(name: &str, dir: &Path, conf: &str, mut cmd: Command) -> anyhow::Result<Command> {
     let file = dir.join(format!("{name}.conf"));
     std::fs::write(&file, conf)?;
-    Proc::spawn(
-        name,
-        dir,
-        Command::new("nginx")
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&file)
-            .arg("-e")
-            .arg(dir.join(format!("{name}.err"))),
-    )
+    cmd.arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&file)
+        .arg("-e")
+        .arg(dir.join(format!("{name}.err")));
+    Ok(cmd)
+}
+
+/// Starts a proxy: in fair mode inside a fresh cgroup, pinned to the proxy CPUs.
+fn spawn_proxy(name: &str, dir: &Path, place: &Placement, cmd: &Command) -> anyhow::Result<Proc> {
+    let group = if place.is_fair() {
+        let g = CpuGroup::create(name)?;
+        g.set_quota(place.quota_pct)?;
+        Some(g)
+    } else {
+        None
+    };
+    let mut p = Proc::spawn(name, dir, &mut place.proxy(cmd, group.as_ref()))?;
+    p.group = group;
+    Ok(p)
 }
 
 fn nginx_head(name: &str, dir: &Path, workers: usize) -> String {
@@ -137,7 +160,12 @@ fn nginx_head(name: &str, dir: &Path, workers: usize) -> String {
 }
 
 /// nginx answering `GET /` with a tiny 200, keep-alive without limit.
-pub fn http_backend(dir: &Path, addr: SocketAddr, workers: usize) -> anyhow::Result<Proc> {
+pub fn http_backend(
+    dir: &Path,
+    addr: SocketAddr,
+    workers: usize,
+    place: &Placement,
+) -> anyhow::Result<Proc> {
     let tmp = dir.join("nginx-tmp");
     std::fs::create_dir_all(&tmp)?;
     let conf = format!(
@@ -145,17 +173,18 @@ pub fn http_backend(dir: &Path, addr: SocketAddr, workers: usize) -> anyhow::Res
         head = nginx_head("backend", dir, workers),
         t = tmp.display()
     );
-    let mut p = nginx("backend", dir, &conf)?;
+    let mut cmd = nginx_cmd("backend", dir, &conf, place.load("nginx"))?;
+    let mut p = Proc::spawn("backend", dir, &mut cmd)?;
     wait_listening(addr, &mut p)?;
     Ok(p)
 }
 
 /// `iperf3 -s` on `addr`.
-pub fn iperf_server(dir: &Path, addr: SocketAddr) -> anyhow::Result<Proc> {
+pub fn iperf_server(dir: &Path, addr: SocketAddr, place: &Placement) -> anyhow::Result<Proc> {
     let mut p = Proc::spawn(
         "iperf3-server",
         dir,
-        Command::new("iperf3").args([
+        place.load("iperf3").args([
             "-s",
             "-B",
             &addr.ip().to_string(),
@@ -174,10 +203,16 @@ pub struct Pair {
     pub iperf: SocketAddr,
 }
 
-pub fn nginx_stream(dir: &Path, front: Pair, back: Pair, workers: usize) -> anyhow::Result<Proc> {
+pub fn nginx_stream(
+    dir: &Path,
+    front: Pair,
+    back: Pair,
+    workers: usize,
+    place: &Placement,
+) -> anyhow::Result<Proc> {
     let module = stream_module().context("nginx stream module")?;
     let conf = format!(
-        "load_module {};\n{head}stream {{\n  server {{ listen {} reuseport; proxy_pass {}; }}\n  server {{ listen {} reuseport; proxy_pass {}; }}\n}}\n",
+        "load_module {};\n{head}stream {{\n  proxy_buffer_size {BUF_SIZE};\n  server {{ listen {} reuseport; proxy_pass {}; }}\n  server {{ listen {} reuseport; proxy_pass {}; }}\n}}\n",
         module.display(),
         front.http,
         back.http,
@@ -185,23 +220,28 @@ pub fn nginx_stream(dir: &Path, front: Pair, back: Pair, workers: usize) -> anyh
         back.iperf,
         head = nginx_head("stream", dir, workers),
     );
-    let mut p = nginx("stream", dir, &conf)?;
+    let cmd = nginx_cmd("stream", dir, &conf, Command::new("nginx"))?;
+    let mut p = spawn_proxy("nginx stream", dir, place, &cmd)?;
     wait_listening(front.http, &mut p)?;
     Ok(p)
 }
 
-pub fn haproxy(dir: &Path, front: Pair, back: Pair, workers: usize) -> anyhow::Result<Proc> {
+pub fn haproxy(
+    dir: &Path,
+    front: Pair,
+    back: Pair,
+    workers: usize,
+    place: &Placement,
+) -> anyhow::Result<Proc> {
     let conf = format!(
-        "global\n  nbthread {workers}\n  maxconn 4000\n\ndefaults\n  mode tcp\n  option splice-auto\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\nlisten http\n  bind {}\n  server s1 {}\n\nlisten iperf\n  bind {}\n  server s1 {}\n",
+        "global\n  nbthread {workers}\n  maxconn 4000\n  tune.bufsize {BUF_SIZE}\n  tune.pipesize {PIPE_SIZE}\n\ndefaults\n  mode tcp\n  option splice-auto\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\nlisten http\n  bind {}\n  server s1 {}\n\nlisten iperf\n  bind {}\n  server s1 {}\n",
         front.http, back.http, front.iperf, back.iperf
     );
     let file = dir.join("haproxy.cfg");
     std::fs::write(&file, conf)?;
-    let mut p = Proc::spawn(
-        "haproxy",
-        dir,
-        Command::new("haproxy").arg("-db").arg("-f").arg(&file),
-    )?;
+    let mut cmd = Command::new("haproxy");
+    cmd.arg("-db").arg("-f").arg(&file);
+    let mut p = spawn_proxy("haproxy", dir, place, &cmd)?;
     wait_listening(front.http, &mut p)?;
     Ok(p)
 }
@@ -212,6 +252,7 @@ pub fn commander(
     front: Pair,
     back: Pair,
     workers: usize,
+    place: &Placement,
 ) -> anyhow::Result<Proc> {
     let conf = format!(
         "workers: {workers}\ngateways:\n  - name: http\n    listen: {}\n    upstreams: [{}]\n  - name: iperf\n    listen: {}\n    upstreams: [{}]\n",
@@ -219,14 +260,9 @@ pub fn commander(
     );
     let file = dir.join("commander-gateway.yaml");
     std::fs::write(&file, conf)?;
-    let mut p = Proc::spawn(
-        "commander-gateway",
-        dir,
-        Command::new(bin)
-            .arg("--config")
-            .arg(&file)
-            .env("RUST_LOG", "warn"),
-    )?;
+    let mut cmd = Command::new(bin);
+    cmd.arg("--config").arg(&file).env("RUST_LOG", "warn");
+    let mut p = spawn_proxy("commander-gateway", dir, place, &cmd)?;
     wait_listening(front.http, &mut p)?;
     Ok(p)
 }

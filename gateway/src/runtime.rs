@@ -14,6 +14,48 @@ use monoio::{FusionRuntime, IoUringDriver, LegacyDriver, RuntimeBuilder};
 pub const DISABLE_IO_URING_ENV: &str = "COMMANDER_DISABLE_IO_URING";
 /// Submission queue entries per ring.
 pub const RING_ENTRIES: u32 = 1024;
+/// Environment variable choosing the ring's task-run mode: `coop` (the default), `defer` or
+/// `plain` (for measurements; see [`RingMode`]).
+pub const RING_MODE_ENV: &str = "COMMANDER_URING_TASKRUN";
+
+/// How the kernel runs io_uring completion work for a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingMode {
+    /// `IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG` (Linux 5.19+): completions are finished
+    /// when the worker next enters the kernel, instead of interrupting it with an IPI each
+    /// time a socket becomes ready while it is running.
+    Coop,
+    /// `IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN` (Linux 6.1+): completions are finished
+    /// only when the worker waits for them.
+    Defer,
+    /// No setup flags (the kernel interrupts the worker for every completion).
+    Plain,
+}
+
+impl RingMode {
+    /// The mode asked for by [`RING_MODE_ENV`], [`RingMode::Coop`] by default.
+    pub fn from_env() -> Self {
+        match std::env::var(RING_MODE_ENV).as_deref().map(str::trim) {
+            Ok("defer") => RingMode::Defer,
+            Ok("plain") => RingMode::Plain,
+            _ => RingMode::Coop,
+        }
+    }
+
+    fn builder(self) -> io_uring::Builder {
+        let mut b = io_uring::IoUring::builder();
+        match self {
+            RingMode::Coop => {
+                b.setup_coop_taskrun().setup_taskrun_flag();
+            }
+            RingMode::Defer => {
+                b.setup_single_issuer().setup_defer_taskrun();
+            }
+            RingMode::Plain => {}
+        }
+        b
+    }
+}
 
 /// The runtime type of every gateway thread.
 pub(crate) type Rt = FusionRuntime<TimeDriver<IoUringDriver>, TimeDriver<LegacyDriver>>;
@@ -56,14 +98,28 @@ pub fn preferred_driver(config_allows_uring: bool) -> DriverKind {
 /// built; returns the driver actually in use.
 pub(crate) fn build(want: DriverKind) -> std::io::Result<(Rt, DriverKind)> {
     if want == DriverKind::IoUring {
-        match RuntimeBuilder::<IoUringDriver>::new()
-            .with_entries(RING_ENTRIES)
-            .enable_timer()
-            .build()
-        {
-            Ok(rt) => return Ok((rt.into(), DriverKind::IoUring)),
-            Err(e) => tracing::warn!("io_uring runtime failed ({e}); using the legacy driver"),
+        let mode = RingMode::from_env();
+        // Older kernels reject the setup flags: retry without them before giving up on uring.
+        let modes: &[RingMode] = if mode == RingMode::Plain {
+            &[RingMode::Plain]
+        } else {
+            &[mode, RingMode::Plain]
+        };
+        for m in modes {
+            match RuntimeBuilder::<IoUringDriver>::new()
+                .with_entries(RING_ENTRIES)
+                .uring_builder(m.builder())
+                .enable_timer()
+                .build()
+            {
+                Ok(rt) => {
+                    tracing::debug!("io_uring ring mode {m:?}");
+                    return Ok((rt.into(), DriverKind::IoUring));
+                }
+                Err(e) => tracing::warn!("io_uring runtime ({m:?}) failed: {e}"),
+            }
         }
+        tracing::warn!("io_uring unavailable; using the legacy driver");
     }
     let rt = RuntimeBuilder::<LegacyDriver>::new()
         .with_entries(RING_ENTRIES)

@@ -79,7 +79,8 @@ pub enum ProxyProtocol {
 pub enum RelayMode {
     /// Buffered copy, switching a direction to splice while it moves bulk data (io_uring).
     Auto,
-    /// Always splice through a pipe (io_uring); buffered copy on the legacy driver.
+    /// Always splice through a pipe, inline on non-blocking sockets (io_uring); buffered copy
+    /// on the legacy driver.
     Splice,
     /// Always buffered copy.
     Copy,

@@ -28,6 +28,7 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
+    // Accepted sockets inherit TCP_NODELAY from the listener (the worker relies on it).
     s.set_tcp_nodelay(true)?;
     s.bind(&addr.into())?;
     s.listen(BACKLOG)?;
@@ -46,6 +47,14 @@ mod tests {
         for l in &ls {
             assert_eq!(l.local_addr().unwrap(), addr);
         }
+    }
+
+    #[test]
+    fn accepted_sockets_inherit_nodelay() {
+        let (ls, addr) = reuseport_listeners("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let _c = std::net::TcpStream::connect(addr).unwrap();
+        let (a, _) = ls[0].accept().unwrap();
+        assert!(a.nodelay().unwrap());
     }
 
     #[test]

@@ -208,7 +208,8 @@ struct Conn {
 
 impl Conn {
     async fn serve(self, client: TcpStream) -> Outcome {
-        let _ = client.set_nodelay(true);
+        // No TCP_NODELAY call here: accepted sockets inherit it from the listener
+        // (`control::bind`), which saves a system call per connection.
         let Some((mut upstream, hold)) = self.connect().await else {
             return Outcome::Finished;
         };
