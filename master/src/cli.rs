@@ -4,6 +4,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use master::config::{self, MasterConfig, MasterOverrides};
 use master::server::{ADVERTISE_FILE, MasterSettings, RunningMaster, master_keys, start_master};
+use master::store::compaction::{self, LockMode, StoreLock};
 use master::store::{LmdbStore, Store};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,6 +38,44 @@ enum Command {
     Node {
         #[command(subcommand)]
         action: NodeAction,
+    },
+    /// Maintenance of a master's databases.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+    /// Console users of a master's data directory.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DbAction {
+    /// Compact both databases now, shrinking their files (the master must be stopped; the
+    /// console's Compact schedules the same for the master's next start).
+    Compact {
+        /// The master's data directory.
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Set a new password for a console user and end all of their sessions (works while
+    /// the master runs). Prints a generated password unless --password-stdin is given.
+    ResetPassword {
+        /// The master's data directory.
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+        /// The user's login name.
+        #[arg(long)]
+        username: String,
+        /// Read the new password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -127,6 +166,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 },
         } => token_create(data_dir, valid_hours, master),
         Command::Node { action } => node_admin(action),
+        Command::Db {
+            action: DbAction::Compact { data_dir },
+        } => db_compact(&data_dir),
+        Command::User {
+            action:
+                UserAction::ResetPassword {
+                    data_dir,
+                    username,
+                    password_stdin,
+                },
+        } => reset_password(&data_dir, &username, password_stdin),
     }
 }
 
@@ -223,6 +273,17 @@ async fn announce(master: &RunningMaster) {
     if master.registration_open().await {
         println!("first start: create the administrator account at {url}/register");
     }
+    if let Some(r) = &master.start_compaction {
+        for env in &r.envs {
+            println!(
+                "compacted {}: {} -> {} bytes",
+                env.env, env.before_bytes, env.after_bytes
+            );
+        }
+        if let Some(e) = &r.error {
+            println!("requested compaction failed, files unchanged: {e}");
+        }
+    }
     println!(
         "protocol endpoint: {} on {}",
         master.tcp_addr, master.runtime
@@ -263,7 +324,9 @@ fn start_local_slave(master: &RunningMaster, cfg: &MasterConfig) -> anyhow::Resu
     Ok(())
 }
 
-fn open_store(data_dir: &std::path::Path) -> anyhow::Result<LmdbStore> {
+/// The `data` and `performance` environment directories of a data directory; fails when
+/// the master never ran there.
+fn store_dirs(data_dir: &std::path::Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let cfg = config::load(
         None,
         MasterOverrides {
@@ -271,17 +334,71 @@ fn open_store(data_dir: &std::path::Path) -> anyhow::Result<LmdbStore> {
             ..MasterOverrides::default()
         },
     )?;
-    if !cfg.db_data_dir.exists() {
+    if !cfg.db_data_dir.join("data.mdb").exists() {
         bail!(
             "no master data at {} (start the master once first)",
             cfg.db_data_dir.display()
         );
     }
-    Ok(LmdbStore::open(&cfg.db_data_dir, &cfg.db_performance_dir)?)
+    Ok((cfg.db_data_dir, cfg.db_performance_dir))
+}
+
+/// Opens the store under the shared store lock (released after the store is dropped).
+fn open_store(data_dir: &std::path::Path) -> anyhow::Result<(StoreLock, LmdbStore)> {
+    let (data, perf) = store_dirs(data_dir)?;
+    let lock = StoreLock::acquire(&data, LockMode::Shared)?;
+    let store = LmdbStore::open(&data, &perf)?;
+    Ok((lock, store))
+}
+
+fn db_compact(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let (data, perf) = store_dirs(data_dir)?;
+    let _lock = StoreLock::acquire(&data, LockMode::Exclusive)?;
+    let record = compaction::compact_and_record(&data, &perf, master::tokens::now_ms())?;
+    let _ = compaction::cancel(&data);
+    for env in &record.envs {
+        println!(
+            "{}: {} -> {} bytes ({} ms)",
+            env.env, env.before_bytes, env.after_bytes, env.took_ms
+        );
+    }
+    match record.error {
+        None => Ok(()),
+        Some(e) => bail!("compaction stopped, the remaining files are unchanged: {e}"),
+    }
+}
+
+fn reset_password(
+    data_dir: &std::path::Path,
+    username: &str,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        web::auth::recovery::generate_password()?
+    };
+    let (_lock, store) = open_store(data_dir)?;
+    let ended = web::auth::recovery::reset_password(
+        &store,
+        username,
+        &password,
+        web::auth::HashCost::DEFAULT,
+        master::tokens::now_ms(),
+    )?;
+    if !password_stdin {
+        println!("new password for {username}: {password}");
+    }
+    println!("password of {username} reset; {ended} session(s) ended");
+    Ok(())
 }
 
 fn token_create(data_dir: PathBuf, valid_hours: u64, master: Option<String>) -> anyhow::Result<()> {
-    let store = open_store(&data_dir)?;
+    let (_lock, store) = open_store(&data_dir)?;
     let keys = master_keys(&data_dir)?;
     let addr = match master {
         Some(a) => a,
@@ -310,14 +427,14 @@ fn token_create(data_dir: PathBuf, valid_hours: u64, master: Option<String>) -> 
 fn node_admin(action: NodeAction) -> anyhow::Result<()> {
     match action {
         NodeAction::Revoke { id, data_dir } => {
-            let store = open_store(&data_dir)?;
+            let (_lock, store) = open_store(&data_dir)?;
             if !store.set_revoked(id, true)? {
                 bail!("node {id} does not exist");
             }
             println!("node {id} revoked; its next connection is refused");
         }
         NodeAction::List { data_dir } => {
-            let store = open_store(&data_dir)?;
+            let (_lock, store) = open_store(&data_dir)?;
             for n in store.list_nodes()? {
                 println!(
                     "{}\t{}\t{}",

@@ -4,6 +4,7 @@
 use crate::cluster::{Cluster, ClusterTiming};
 use crate::console::{ConsoleError, ConsoleOptions, PreparedConsole};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
+use crate::store::compaction::{self, CompactionRecord, LockMode, StoreLock};
 use crate::store::{LmdbStore, Store, StoreError};
 use crate::tokens::{issue_join_token, now_ms};
 use protocol::{JoinToken, StaticKeys};
@@ -60,6 +61,9 @@ pub enum MasterError {
     /// The console's secret or TLS files could not be loaded.
     #[error("console: {0}")]
     Console(#[from] ConsoleError),
+    /// The store is locked by a compaction.
+    #[error(transparent)]
+    Lock(#[from] crate::store::compaction::LockError),
     /// HTTP bind failure.
     #[error("cannot listen on {0} for the console: {1}")]
     Http(SocketAddr, std::io::Error),
@@ -86,7 +90,11 @@ pub struct RunningMaster {
     pub cluster: Cluster,
     /// The master's static keys.
     pub keys: Arc<StaticKeys>,
+    /// The compaction that ran before the store opened, if one was requested.
+    pub start_compaction: Option<CompactionRecord>,
     endpoint: EndpointHandle,
+    /// Held shared while the master runs (see `store::compaction`).
+    _store_lock: StoreLock,
     http_stop: tokio::sync::oneshot::Sender<()>,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -120,17 +128,32 @@ fn derive_advertise(bound: SocketAddr) -> String {
     SocketAddr::new(ip, bound.port()).to_string()
 }
 
+/// Takes the store lock, runs a requested compaction, and opens the store.
+fn open_store_locked(
+    data_db: &Path,
+    perf_db: &Path,
+) -> Result<(Arc<LmdbStore>, StoreLock, Option<CompactionRecord>), MasterError> {
+    let mut lock = StoreLock::acquire(data_db, LockMode::Shared)?;
+    let ran = compaction::run_requested(&mut lock, data_db, perf_db, now_ms())?;
+    if let Some(r) = &ran {
+        match &r.error {
+            None => tracing::info!(envs = ?r.envs, "compacted the store before opening it"),
+            Some(e) => tracing::error!("requested compaction failed, files unchanged: {e}"),
+        }
+    }
+    let store = LmdbStore::open(data_db, perf_db)?;
+    Ok((Arc::new(store), lock, ran))
+}
+
 /// Starts every part of the master. Must be called inside a tokio runtime.
 pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterError> {
     std::fs::create_dir_all(&s.data_dir).map_err(|e| MasterError::Io(s.data_dir.clone(), e))?;
     let keys = Arc::new(master_keys(&s.data_dir)?);
     let (data_db, perf_db) = (s.data_db.clone(), s.performance_db.clone());
-    let lmdb: Arc<LmdbStore> =
-        tokio::task::spawn_blocking(move || LmdbStore::open(&data_db, &perf_db))
+    let (lmdb, store_lock, start_compaction) =
+        tokio::task::spawn_blocking(move || open_store_locked(&data_db, &perf_db))
             .await
-            .map_err(|e| MasterError::Key(e.to_string()))
-            .and_then(|r| r.map_err(MasterError::from))
-            .map(Arc::new)?;
+            .map_err(|e| MasterError::Key(e.to_string()))??;
     let auth_store: Arc<dyn web::AuthStore> = lmdb.clone();
     let PreparedConsole { console, tls } =
         crate::console::prepare(&s.data_dir, Arc::clone(&auth_store), &s.console)?;
@@ -185,7 +208,9 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         runtime: endpoint.runtime,
         cluster,
         keys,
+        start_compaction,
         endpoint,
+        _store_lock: store_lock,
         http_stop,
         http_task,
     })

@@ -6,13 +6,17 @@
 
 use crate::cluster::Cluster;
 use crate::samples::decode_sample;
+use crate::store::compaction::{self, CompactionRequest};
 use crate::store::{EnvKind, Store, StoreError};
 use protocol::MetricSample;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, SemaphorePermit, broadcast};
 use web::backend::{Backend, BackendError, NodeView, StorageView};
-use web::data::{BackupFile, CompactReport, CompactedEnv, DataEnv};
+use web::data::{
+    BackupFile, CompactReport, CompactedEnv, CompactionStatus, DataEnv, EnvCompacted,
+    LastCompaction, ScheduledCompaction,
+};
 use web::live::LiveSample;
 
 /// One data management operation at a time.
@@ -111,7 +115,10 @@ fn compact_report(store: &dyn Store) -> Result<CompactReport, BackendError> {
             took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         });
     }
-    Ok(CompactReport { envs })
+    Ok(CompactReport {
+        envs,
+        scheduled: false,
+    })
 }
 
 /// A consistent copy of `env` as an open file, unlinked at once.
@@ -165,7 +172,67 @@ impl Backend for Cluster {
     async fn compact(&self) -> Result<CompactReport, BackendError> {
         let _permit = data_permit()?;
         let store = Arc::clone(self.store());
-        blocking(move || compact_report(store.as_ref())).await
+        blocking(move || {
+            let mut report = compact_report(store.as_ref())?;
+            if let Some(dir) = store.env_dir(EnvKind::Data) {
+                let request = CompactionRequest {
+                    requested_at_ms: crate::tokens::now_ms(),
+                    requested_by: "console".to_owned(),
+                };
+                compaction::request(&dir, &request).map_err(store_error)?;
+                report.scheduled = true;
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    async fn compaction_status(&self) -> Result<CompactionStatus, BackendError> {
+        let store = Arc::clone(self.store());
+        blocking(move || {
+            let Some(dir) = store.env_dir(EnvKind::Data) else {
+                return Ok(CompactionStatus::default());
+            };
+            let scheduled = match compaction::pending(&dir) {
+                Ok(r) => r.map(|r| r.requested_at_ms),
+                // An unreadable request still runs at the next start (see `run_requested`).
+                Err(e) => {
+                    tracing::warn!("compaction request: {e}");
+                    Some(0)
+                }
+            };
+            let last = compaction::last(&dir).unwrap_or_else(|e| {
+                tracing::warn!("last compaction record: {e}");
+                None
+            });
+            Ok(CompactionStatus {
+                scheduled: scheduled.map(|requested_at_ms| ScheduledCompaction { requested_at_ms }),
+                last: last.map(|l| LastCompaction {
+                    finished_at_ms: l.finished_at_ms,
+                    envs: l
+                        .envs
+                        .into_iter()
+                        .map(|e| EnvCompacted {
+                            env: e.env,
+                            before_bytes: e.before_bytes,
+                            after_bytes: e.after_bytes,
+                            took_ms: e.took_ms,
+                        })
+                        .collect(),
+                    error: l.error,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn cancel_compaction(&self) -> Result<bool, BackendError> {
+        let store = Arc::clone(self.store());
+        blocking(move || match store.env_dir(EnvKind::Data) {
+            Some(dir) => compaction::cancel(&dir).map_err(store_error),
+            None => Ok(false),
+        })
+        .await
     }
 
     async fn backup(&self, env: DataEnv) -> Result<BackupFile, BackendError> {

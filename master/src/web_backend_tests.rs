@@ -128,14 +128,57 @@ async fn compaction_measures_copies_and_leaves_nothing_behind() {
         assert!(env.compacted_bytes > 0, "{env:?}");
         assert!(env.compacted_bytes <= env.live_bytes, "{env:?}");
     }
-    for sub in ["data", "performance"] {
+    assert!(report.scheduled);
+    for (sub, expected) in [
+        (
+            "data",
+            &["compact-on-start.json", "data.mdb", "lock.mdb"][..],
+        ),
+        ("performance", &["data.mdb", "lock.mdb"][..]),
+    ] {
         let mut names: Vec<String> = std::fs::read_dir(dir.path().join(sub))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["data.mdb", "lock.mdb"], "{sub}");
+        assert_eq!(names, expected, "{sub}");
     }
+}
+
+#[tokio::test]
+async fn compaction_is_scheduled_cancelled_and_reported() {
+    let _turn = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = lmdb_cluster(dir.path());
+    let status = cluster.compaction_status().await.unwrap();
+    assert_eq!(status, web::data::CompactionStatus::default());
+    cluster.compact().await.unwrap();
+    let status = cluster.compaction_status().await.unwrap();
+    assert!(status.scheduled.unwrap().requested_at_ms > 0);
+    assert!(cluster.cancel_compaction().await.unwrap());
+    assert!(!cluster.cancel_compaction().await.unwrap());
+    assert_eq!(cluster.compaction_status().await.unwrap().scheduled, None);
+
+    // What the next start records shows up as the last compaction.
+    let record = crate::store::compaction::CompactionRecord {
+        finished_at_ms: 42,
+        envs: vec![crate::store::compaction::EnvCompaction {
+            env: "performance".into(),
+            before_bytes: 9,
+            after_bytes: 3,
+            took_ms: 1,
+        }],
+        error: Some("performance: disk full".into()),
+    };
+    std::fs::write(
+        dir.path().join("data/compaction-last.json"),
+        serde_json::to_vec(&record).unwrap(),
+    )
+    .unwrap();
+    let last = cluster.compaction_status().await.unwrap().last.unwrap();
+    assert_eq!(last.finished_at_ms, 42);
+    assert_eq!(last.envs[0].after_bytes, 3);
+    assert_eq!(last.error.as_deref(), Some("performance: disk full"));
 }
 
 #[tokio::test]

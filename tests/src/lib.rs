@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod console;
 pub mod docker;
 pub mod http;
 pub mod ops;

@@ -1,6 +1,6 @@
 //! A small blocking W3C WebDriver client, enough to drive headless Chromium through
-//! chromedriver on loopback: sessions, navigation, elements, clicks, typing, scripts and
-//! screenshots.
+//! chromedriver on loopback: sessions, navigation, elements, clicks, typing, file inputs,
+//! dialogs (`confirm`, `prompt`), scripts and screenshots.
 //!
 //! Written here rather than taken from `fantoccini` or `thirtyfour`: those are async and,
 //! even without TLS, bring in the `webdriver` crate and some 80 more (ICU segmenters, `time`,
@@ -269,6 +269,52 @@ impl Session {
     /// Accepts the open `confirm()` dialog.
     pub fn accept_alert(&self) -> anyhow::Result<()> {
         self.cmd("POST", "/alert/accept", Some(json!({}))).map(drop)
+    }
+
+    /// Dismisses the open dialog (Cancel).
+    pub fn dismiss_alert(&self) -> anyhow::Result<()> {
+        self.cmd("POST", "/alert/dismiss", Some(json!({})))
+            .map(drop)
+    }
+
+    /// The message of the open dialog, or `None` when no dialog is open.
+    pub fn alert_text(&self) -> anyhow::Result<Option<String>> {
+        match self.cmd("GET", "/alert/text", None) {
+            Ok(v) => Ok(Some(v.as_str().unwrap_or_default().to_owned())),
+            Err(e) if e.to_string().contains("no such alert") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits up to `timeout` for a dialog to open and returns its message.
+    pub fn wait_alert(&self, timeout: Duration) -> anyhow::Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(text) = self.alert_text()? {
+                return Ok(text);
+            }
+            if Instant::now() >= deadline {
+                bail!("no dialog opened within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Types `text` into the open `prompt()` dialog (replacing its default value).
+    pub fn send_alert_text(&self, text: &str) -> anyhow::Result<()> {
+        self.cmd("POST", "/alert/text", Some(json!({ "text": text })))
+            .map(drop)
+    }
+
+    /// Sends keys to an element without clearing it first; for `<input type=file>` the
+    /// text is the path of the file to choose.
+    pub fn send_keys(&self, e: &Element, text: &str) -> anyhow::Result<()> {
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", e.0),
+            Some(json!({ "text": text })),
+        )
+        .map(drop)
     }
 
     /// Saves a PNG of the viewport to `path`.

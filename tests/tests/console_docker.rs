@@ -9,149 +9,21 @@
 //! when the test ends, also when it fails. Without Chromium, Docker or busybox the test is
 //! skipped with a message, a failure under `CI=true`.
 
-use anyhow::{Context, bail};
-use e2e::browser::{Browser, require_chromium, screenshot_dir};
-use e2e::cluster::{ADMIN, ADMIN_PASSWORD, FAST_HEARTBEAT_YAML, STARTUP, console_login};
-use e2e::process::{Proc, commander_bin};
+use anyhow::Context;
+use e2e::browser::{Browser, require_chromium};
+use e2e::cluster::console_login;
+use e2e::console::{
+    DockerGuard, WAIT, click, commander_up, docker, docker_prerequisites, fill, import_busybox,
+    login, report_failure, run_id, shot, wait_js,
+};
 use e2e::webdriver::Session;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(60);
-const BUSYBOX: &str = "/bin/busybox";
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn docker(args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("run docker")?;
-    if !out.status.success() {
-        bail!(
-            "docker {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// Removes the test's container and image when dropped.
+/// What the test creates in Docker.
 struct Cleanup {
     container: String,
     image: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = docker(&["rm", "-f", &self.container]);
-        let _ = docker(&["rmi", "-f", &self.image]);
-    }
-}
-
-/// Imports a busybox root file system as `image`, labelled `commander.test=1`.
-fn import_busybox(image: &str) -> anyhow::Result<()> {
-    let stage = tempfile::tempdir()?;
-    let root = stage.path();
-    std::fs::create_dir_all(root.join("bin"))?;
-    std::fs::create_dir_all(root.join("tmp"))?;
-    std::fs::copy(BUSYBOX, root.join("bin/busybox")).context("copy busybox")?;
-    let tar = Command::new("tar")
-        .arg("-C")
-        .arg(root)
-        .args(["-c", "."])
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("run tar")?;
-    let status = Command::new("docker")
-        .args(["import", "--change", "LABEL commander.test=1", "-", image])
-        .stdin(tar.stdout.context("tar stdout")?)
-        .stdout(Stdio::null())
-        .status()
-        .context("docker import")?;
-    anyhow::ensure!(status.success(), "docker import failed: {status}");
-    Ok(())
-}
-
-/// Whether everything the test needs is here (an error under CI when not).
-fn prerequisites() -> anyhow::Result<bool> {
-    let engine = docker(&["version", "--format", "{{.Server.Version}}"]).is_ok();
-    let busybox = Path::new(BUSYBOX).is_file();
-    if engine && busybox {
-        return Ok(true);
-    }
-    let what = if engine {
-        "/bin/busybox (busybox-static)"
-    } else {
-        "a Docker Engine"
-    };
-    if in_ci() {
-        bail!("console_docker: {what} is required under CI=true");
-    }
-    eprintln!("SKIPPED console_docker: {what} not found; under CI=true this fails");
-    Ok(false)
-}
-
-/// Starts `commander up` on free ports; its console URL and address.
-fn commander_up(dir: &Path) -> anyhow::Result<(Proc, String, SocketAddr)> {
-    let config = dir.join("master.yaml");
-    std::fs::write(&config, FAST_HEARTBEAT_YAML)?;
-    let mut cmd = Command::new(commander_bin()?);
-    cmd.args(["up", "--http-port", "0", "--tcp-port", "0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.join("data"));
-    let mut proc = Proc::spawn("commander-up", cmd)?;
-    let line = proc.wait_line("console: http://", STARTUP)?;
-    let url = line
-        .split_once("console: ")
-        .map(|(_, u)| u.trim().trim_end_matches('/').to_owned())
-        .context("console url")?;
-    proc.wait_line("local slave started", STARTUP)?;
-    let addr = url
-        .trim_start_matches("http://")
-        .parse()
-        .context("console address")?;
-    Ok((proc, url, addr))
-}
-
-fn shot(s: &Session, name: &str) -> anyhow::Result<()> {
-    let path = screenshot_dir().join(format!("{name}.png"));
-    s.screenshot(&path)?;
-    eprintln!("screenshot: {}", path.display());
-    Ok(())
-}
-
-/// Waits until `script` (a JS expression) is true in the page; fails early when the page
-/// shows an error.
-fn wait_js(s: &Session, script: &str, what: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + WAIT;
-    while s.execute(&format!("return Boolean({script});"))?.as_bool() != Some(true) {
-        if Instant::now() >= deadline {
-            let alert = s
-                .execute("var a = document.getElementById('ops-alert'); return a && !a.hidden ? a.textContent : '';")?;
-            bail!(
-                "timed out waiting for {what} on {} (page error: {alert})",
-                s.url()?
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Ok(())
-}
-
-fn fill(s: &Session, css: &str, text: &str) -> anyhow::Result<()> {
-    s.type_into(&s.wait(css, WAIT)?, text)
-}
-
-fn click(s: &Session, css: &str) -> anyhow::Result<()> {
-    s.click(&s.wait(css, WAIT)?)
 }
 
 #[test]
@@ -159,13 +31,20 @@ fn docker_and_processes_pages_in_chromium() -> anyhow::Result<()> {
     let Some((chromium, driver)) = require_chromium("console_docker")? else {
         return Ok(());
     };
-    if !prerequisites()? {
+    if !docker_prerequisites("console_docker")? {
         return Ok(());
     }
-    let run = format!("{}-{}", std::process::id(), e2e_suffix());
+    let run = run_id();
     let cleanup = Cleanup {
         container: format!("cmdr-ui-{run}"),
         image: format!("commander-test/busybox-ui:{run}"),
+    };
+    let _guard = DockerGuard {
+        run,
+        containers: vec![cleanup.container.clone()],
+        images: vec![cleanup.image.clone()],
+        networks: Vec::new(),
+        volumes: Vec::new(),
     };
     import_busybox(&cleanup.image)?;
     let dir = tempfile::tempdir()?;
@@ -178,33 +57,16 @@ fn docker_and_processes_pages_in_chromium() -> anyhow::Result<()> {
     let browser = Browser::start(&chromium, &driver, 1366, 1000)?;
     let outcome = walk(&browser.session, &base, &cleanup, sleeper.id());
     if outcome.is_err() {
-        let _ = shot(&browser.session, "docker-failure");
-        if let Ok(html) = browser
-            .session
-            .execute("return document.documentElement.outerHTML;")
-        {
-            eprintln!("page at failure:\n{}", html.as_str().unwrap_or_default());
-        }
+        report_failure(&browser.session, "docker-failure");
     }
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     outcome
 }
 
-/// A short unique suffix (time-based) so parallel runs do not collide.
-fn e2e_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{nanos:x}")
-}
-
 fn walk(s: &Session, base: &str, c: &Cleanup, sleeper: u32) -> anyhow::Result<()> {
     let name = &c.container;
-    s.goto(&format!("{base}/login"))?;
-    fill(s, "#username", ADMIN)?;
-    fill(s, "#password", ADMIN_PASSWORD)?;
-    click(s, "form[action='/login'] button[type=submit]")?;
+    login(s, base)?;
     s.wait("a[href='/slaves/1']", WAIT)?;
 
     // The Docker overview links each slave to its Docker page.

@@ -25,6 +25,8 @@ pub mod actions {
     pub const LOGOUT: &str = "auth.logout";
     /// A password change.
     pub const PASSWORD_CHANGE: &str = "auth.password";
+    /// A password set from the command line (`commander user reset-password`).
+    pub const PASSWORD_RESET: &str = "auth.password_reset";
     /// A change of the console language.
     pub const LANGUAGE: &str = "auth.language";
     /// A state-changing request refused for a missing or wrong CSRF token.

@@ -3,7 +3,7 @@
 //! Accounts, sessions and the audit log go through the separate
 //! [`AuthStore`](crate::auth::AuthStore).
 
-use crate::data::{BackupFile, CompactReport, DataEnv};
+use crate::data::{BackupFile, CompactReport, CompactionStatus, DataEnv};
 use crate::live::LiveSample;
 use protocol::MetricSample;
 use serde::Serialize;
@@ -83,9 +83,23 @@ pub trait Backend: Send + Sync + 'static {
     /// ended (the master is shutting down). Streams end when the sender closes.
     fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>>;
 
-    /// Writes a compacted copy of each database next to it and reports the sizes. Safe
-    /// while the master runs (see `docs/ARCHITECTURE.md`, data management).
+    /// Writes a compacted copy of each database next to it, reports the sizes and
+    /// schedules the compaction of the live files for the next start. Safe while the master
+    /// runs (see `docs/ARCHITECTURE.md`, data management).
     fn compact(&self) -> impl Future<Output = Result<CompactReport, BackendError>> + Send;
+
+    /// Whether a compaction is scheduled and how the last one went. A backend without
+    /// files has neither.
+    fn compaction_status(
+        &self,
+    ) -> impl Future<Output = Result<CompactionStatus, BackendError>> + Send {
+        async { Ok(CompactionStatus::default()) }
+    }
+
+    /// Cancels the scheduled compaction; `true` when one was scheduled.
+    fn cancel_compaction(&self) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        async { Ok(false) }
+    }
 
     /// A consistent copy of one database as an open file (already unlinked from the
     /// file system, so nothing is left behind), ready to stream.

@@ -3,9 +3,11 @@
 //!
 //! - `POST /api/v1/data/compact` writes a compacted copy of each database next to it (LMDB
 //!   `mdb_env_copy2` with compaction, inside one read transaction, so it is safe while the
-//!   master runs), measures it, removes it and answers the sizes. A running master cannot
-//!   shrink its live files (they are memory-mapped by every thread); LMDB reuses freed pages,
-//!   so they stop growing. See `docs/ARCHITECTURE.md` for offline compaction.
+//!   master runs), measures it, removes it, schedules the real compaction for the master's
+//!   next start and answers the sizes. A running master cannot shrink its live files (they
+//!   are memory-mapped by every thread); LMDB reuses freed pages, so they stop growing.
+//!   `GET /api/v1/data/compact` tells whether one is scheduled and how the last one went;
+//!   `DELETE /api/v1/data/compact` cancels the scheduled one. See `docs/ARCHITECTURE.md`.
 //! - `GET /api/v1/data/backup?env=data|performance` streams a consistent copy of one
 //!   database (a valid LMDB data file; restore it as `data.mdb` of an empty directory).
 //! - `POST /api/v1/data/reset` with `{"category", "older_than_days", "confirm": true}`
@@ -31,6 +33,8 @@ use crate::state::AppState;
 
 /// Audit action of a compaction.
 pub const ACTION_COMPACT: &str = "data.compact";
+/// Audit action of cancelling a scheduled compaction.
+pub const ACTION_COMPACT_CANCEL: &str = "data.compact_cancel";
 /// Audit action of a backup download.
 pub const ACTION_BACKUP: &str = "data.backup";
 /// Audit action of a reset.
@@ -97,6 +101,48 @@ pub struct CompactedEnv {
 pub struct CompactReport {
     /// One entry per database.
     pub envs: Vec<CompactedEnv>,
+    /// Whether the compaction of the live files is now scheduled for the next start.
+    pub scheduled: bool,
+}
+
+/// A compaction waiting for the master's next start.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ScheduledCompaction {
+    /// When it was asked for, Unix ms.
+    pub requested_at_ms: u64,
+}
+
+/// What compacting one database did.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EnvCompacted {
+    /// `data` or `performance`.
+    pub env: String,
+    /// File size before, bytes.
+    pub before_bytes: u64,
+    /// File size after, bytes.
+    pub after_bytes: u64,
+    /// How long it took, ms.
+    pub took_ms: u64,
+}
+
+/// The last compaction of the live files.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LastCompaction {
+    /// When it ended, Unix ms.
+    pub finished_at_ms: u64,
+    /// The databases it compacted.
+    pub envs: Vec<EnvCompacted>,
+    /// Why it stopped, if it failed (the files it did not finish are unchanged).
+    pub error: Option<String>,
+}
+
+/// Whether a compaction is scheduled, and how the last one went.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct CompactionStatus {
+    /// The scheduled compaction, if any.
+    pub scheduled: Option<ScheduledCompaction>,
+    /// The last one, if any ran.
+    pub last: Option<LastCompaction>,
 }
 
 /// What a reset may delete. There is deliberately no category for user accounts.
@@ -316,6 +362,38 @@ pub async fn api_compact<B: Backend>(
     ctx: AuthContext,
 ) -> Result<Response, ApiError> {
     Ok(Json(run_compact(&state, &ctx).await?).into_response())
+}
+
+/// Cancels a scheduled compaction and audits it; `true` when one was scheduled.
+pub async fn run_cancel_compaction<B: Backend>(
+    state: &AppState<B>,
+    ctx: &AuthContext,
+) -> Result<bool, BackendError> {
+    let outcome = state.backend.cancel_compaction().await;
+    let detail = match &outcome {
+        Ok(true) => Ok("cancelled".to_owned()),
+        Ok(false) => Ok("nothing was scheduled".to_owned()),
+        Err(e) => Err(e.to_string()),
+    };
+    audit(state, ctx, ACTION_COMPACT_CANCEL, "", detail).await;
+    outcome
+}
+
+/// `GET /api/v1/data/compact`.
+pub async fn api_compaction_status<B: Backend>(
+    State(state): State<AppState<B>>,
+    _ctx: AuthContext,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.backend.compaction_status().await?).into_response())
+}
+
+/// `DELETE /api/v1/data/compact`.
+pub async fn api_cancel_compaction<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+) -> Result<Response, ApiError> {
+    let cancelled = run_cancel_compaction(&state, &ctx).await?;
+    Ok(Json(serde_json::json!({ "cancelled": cancelled })).into_response())
 }
 
 /// `GET /api/v1/data/backup`.

@@ -2,7 +2,8 @@
 //! confirmation page before a reset and results or errors shown on the page (never as JSON).
 //!
 //! - `GET /data`: sizes, compaction form, backup links, reset form.
-//! - `POST /data/compact`: runs a compaction, shows the page with its report.
+//! - `POST /data/compact`: measures and schedules a compaction, shows the page with its report.
+//! - `POST /data/compact/cancel`: cancels the scheduled compaction.
 //! - `GET /data/backup?env=`: the download, or the page with the error.
 //! - `POST /data/reset`: without `confirm=yes` shows the confirmation page; with it deletes
 //!   and shows the page with the count.
@@ -20,10 +21,10 @@ use crate::api::backend_status;
 use crate::auth::AuthContext;
 use crate::backend::{Backend, BackendError};
 use crate::data::{
-    BackupParams, CompactReport, ResetCategory, ResetError, parse_days, run_backup, run_compact,
-    run_reset,
+    BackupParams, CompactReport, CompactionStatus, ResetCategory, ResetError, parse_days,
+    run_backup, run_cancel_compaction, run_compact, run_reset,
 };
-use crate::format::{format_bytes, format_duration};
+use crate::format::{format_bytes, format_duration, format_rfc3339_ms};
 use crate::i18n::Messages;
 use crate::pages::{Frame, backend_error_page};
 use crate::state::AppState;
@@ -43,6 +44,39 @@ pub struct CompactRow {
     pub took: String,
 }
 
+/// One database in the last compaction, formatted.
+#[derive(Debug, Clone)]
+pub struct LastRow {
+    /// Which database (its label).
+    pub env: &'static str,
+    /// Size before.
+    pub before: String,
+    /// Size after.
+    pub after: String,
+    /// Time taken.
+    pub took: String,
+}
+
+fn env_label(t: &Messages, env: &str) -> &'static str {
+    if env == "performance" {
+        t.data_env_performance
+    } else {
+        t.data_env_data
+    }
+}
+
+fn took(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format_duration(std::time::Duration::from_millis(ms))
+    }
+}
+
+fn when(ms: u64) -> String {
+    format_rfc3339_ms(ms).unwrap_or_else(|| ms.to_string())
+}
+
 /// The Data page.
 #[derive(Debug, Template, WebTemplate)]
 #[template(path = "data.html")]
@@ -55,6 +89,14 @@ pub struct DataPage {
     pub performance_size: String,
     /// A compaction report, when one just ran.
     pub report: Vec<CompactRow>,
+    /// "Compaction scheduled on ...", or empty.
+    pub scheduled: String,
+    /// "Last compaction, ...:", or empty when none ran.
+    pub last_title: String,
+    /// Sizes before and after of the last compaction.
+    pub last_rows: Vec<LastRow>,
+    /// Why the last compaction failed, or empty.
+    pub last_error: String,
     /// A success message.
     pub notice: String,
     /// An error message.
@@ -87,11 +129,7 @@ fn report_rows(report: &CompactReport, t: &Messages) -> Vec<CompactRow> {
             live: format_bytes(e.live_bytes),
             compacted: format_bytes(e.compacted_bytes),
             reclaimable: format_bytes(e.live_bytes.saturating_sub(e.compacted_bytes)),
-            took: if e.took_ms < 1000 {
-                format!("{} ms", e.took_ms)
-            } else {
-                format_duration(std::time::Duration::from_millis(e.took_ms))
-            },
+            took: took(e.took_ms),
         })
         .collect()
 }
@@ -118,6 +156,12 @@ async fn render<B: Backend>(
         Ok(s) => s,
         Err(err) => return backend_error_page(&err, ctx.lang()),
     };
+    let status_now = match state.backend.compaction_status().await {
+        Ok(s) => s,
+        Err(err) => return backend_error_page(&err, ctx.lang()),
+    };
+    let t = ctx.lang().messages();
+    let CompactionStatus { scheduled, last } = status_now;
     let mut frame = Frame::signed_in(ctx, "data", uri);
     frame.path = "/data".to_owned();
     let page = DataPage {
@@ -125,6 +169,26 @@ async fn render<B: Backend>(
         data_size: format_bytes(sizes.data_bytes),
         performance_size: format_bytes(sizes.performance_bytes),
         report,
+        scheduled: scheduled.map_or_else(String::new, |s| {
+            t.data_compact_scheduled
+                .replace("{when}", &when(s.requested_at_ms))
+        }),
+        last_title: last.as_ref().map_or_else(String::new, |l| {
+            t.data_compact_last
+                .replace("{when}", &when(l.finished_at_ms))
+        }),
+        last_rows: last.as_ref().map_or_else(Vec::new, |l| {
+            l.envs
+                .iter()
+                .map(|e| LastRow {
+                    env: env_label(t, &e.env),
+                    before: format_bytes(e.before_bytes),
+                    after: format_bytes(e.after_bytes),
+                    took: took(e.took_ms),
+                })
+                .collect()
+        }),
+        last_error: last.and_then(|l| l.error).unwrap_or_default(),
         notice,
         error,
     };
@@ -185,6 +249,24 @@ pub async fn compact<B: Backend>(
             .await
         }
     }
+}
+
+/// `POST /data/compact/cancel`.
+pub async fn cancel_compaction<B: Backend>(
+    State(state): State<AppState<B>>,
+    ctx: AuthContext,
+    uri: Uri,
+) -> Response {
+    let t = ctx.lang().messages();
+    let (status, notice, error) = match run_cancel_compaction(&state, &ctx).await {
+        Ok(_) => (
+            StatusCode::OK,
+            t.data_compact_cancelled.to_owned(),
+            String::new(),
+        ),
+        Err(err) => (backend_status(&err), String::new(), explain(&err, t)),
+    };
+    render(&state, &ctx, &uri, status, Vec::new(), notice, error).await
 }
 
 /// `GET /data/backup?env=`.

@@ -229,6 +229,12 @@ pub fn router_with_ops<B: Backend>(
         .add(get.clone(), "/records/tasks", User, manage::tasks)
         .add(get.clone(), "/data", User, data_page::page::<B>)
         .add(post.clone(), "/data/compact", User, data_page::compact::<B>)
+        .add(
+            post.clone(),
+            "/data/compact/cancel",
+            User,
+            data_page::cancel_compaction::<B>,
+        )
         .add(get.clone(), "/data/backup", User, data_page::backup::<B>)
         .add(post.clone(), "/data/reset", User, data_page::reset::<B>)
         .add(get.clone(), "/records", User, records::page)
@@ -266,6 +272,18 @@ pub fn router_with_ops<B: Backend>(
             "/api/v1/data/compact",
             User,
             data::api_compact::<B>,
+        )
+        .add(
+            get.clone(),
+            "/api/v1/data/compact",
+            User,
+            data::api_compaction_status::<B>,
+        )
+        .add(
+            Method::DELETE,
+            "/api/v1/data/compact",
+            User,
+            data::api_cancel_compaction::<B>,
         )
         .add(
             get.clone(),

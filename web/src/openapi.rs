@@ -212,12 +212,34 @@ pub const OPERATIONS: &[Operation] = &[
         "POST",
         "/api/v1/data/compact",
         "data",
-        "Write a compacted copy of each database (safe while running), measure it, remove it. 409 while another data operation runs.",
+        "Measure what compaction reclaims (a compacted copy of each database, written while running and removed) and schedule the compaction of the live files for the master's next start. 409 while another data operation runs.",
         false,
         &[],
         "",
         "200",
         "CompactReport",
+    ),
+    op(
+        "GET",
+        "/api/v1/data/compact",
+        "data",
+        "Whether a compaction is scheduled for the next start, and how the last one went.",
+        false,
+        &[],
+        "",
+        "200",
+        "CompactionStatus",
+    ),
+    op(
+        "DELETE",
+        "/api/v1/data/compact",
+        "data",
+        "Cancel the scheduled compaction.",
+        false,
+        &[],
+        "",
+        "200",
+        "CompactionCancelled",
     ),
     op(
         "GET",
@@ -346,7 +368,19 @@ fn schemas() -> Value {
         "CompactReport": obj(json!({ "envs": { "type": "array", "items": obj(json!({
             "env": { "enum": ["data", "performance"] }, "live_bytes": int,
             "compacted_bytes": int, "took_ms": int
-        }), &["env"]) } }), &["envs"]),
+        }), &["env"]) }, "scheduled": { "type": "boolean" } }), &["envs", "scheduled"]),
+        "CompactionStatus": obj(json!({
+            "scheduled": { "type": ["object", "null"], "properties": { "requested_at_ms": int } },
+            "last": { "type": ["object", "null"], "properties": {
+                "finished_at_ms": int,
+                "envs": { "type": "array", "items": obj(json!({
+                    "env": { "enum": ["data", "performance"] }, "before_bytes": int,
+                    "after_bytes": int, "took_ms": int
+                }), &["env"]) },
+                "error": { "type": ["string", "null"] }
+            } }
+        }), &["scheduled", "last"]),
+        "CompactionCancelled": obj(json!({ "cancelled": { "type": "boolean" } }), &["cancelled"]),
         "ResetRequest": obj(json!({
             "category": { "enum": ["samples", "audit"] },
             "older_than_days": { "type": "integer", "minimum": 0, "maximum": 36500 },

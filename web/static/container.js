@@ -21,6 +21,7 @@ window.DockerContainer = function (O, H) {
       stateEl.textContent = s.status || "";
       stateEl.className = "badge state-" + (s.status || "unknown");
       O.root.setAttribute("data-state", s.status || "");
+      O.root.setAttribute("data-started", s.started_at || "");
       var mounts = (c.mounts || []).map(function (m) {
         return m.source + " → " + m.destination + (m.read_only ? " (ro)" : "");
       }).join("\n");

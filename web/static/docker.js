@@ -26,6 +26,21 @@
   function labelsText(labels) {
     return Object.keys(labels || {}).map(function (k) { return k + "=" + labels[k]; }).join("\n");
   }
+  // KEY=VALUE lines of a textarea as an object (a line without "=" is a key with "").
+  function parseLabels(text) {
+    var labels = {};
+    O.lines(text).forEach(function (l) {
+      var i = l.indexOf("=");
+      labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? "" : l.slice(i + 1);
+    });
+    return labels;
+  }
+  // A small button that says which action it is (data-action), for people and tests.
+  function actionButton(action, text, cls, onClick) {
+    var b = O.button(text, cls, onClick);
+    b.setAttribute("data-action", action);
+    return b;
+  }
 
   var CONFIRM = { stop: "confirm_stop", restart: "confirm_restart", kill: "confirm_kill", remove: "confirm_remove" };
   var ACTION_LABEL = { start: "a_start", stop: "a_stop", restart: "a_restart", pause: "a_pause",
@@ -84,7 +99,7 @@
       var running = c.state === "running", paused = c.state === "paused";
       var wanted = running ? ["stop", "restart", "pause"] : paused ? ["unpause", "stop"] : ["start"];
       wanted.concat(["remove"]).forEach(function (a) {
-        actions.appendChild(O.button(L[ACTION_LABEL[a]], a === "remove" ? "small danger" : "small", function (b) {
+        actions.appendChild(actionButton(a, L[ACTION_LABEL[a]], a === "remove" ? "small danger" : "small", function (b) {
           containerAction(c.id, name, a, b).then(function (did) { if (did) return load(); }).catch(O.showError);
         }));
       });
@@ -111,11 +126,7 @@
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var f = form.elements;
-      var labels = {};
-      O.lines(f.labels.value).forEach(function (l) {
-        var i = l.indexOf("=");
-        labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? "" : l.slice(i + 1);
-      });
+      var labels = parseLabels(f.labels.value);
       var body = { image: f.image.value.trim(), cmd: O.lines(f.cmd.value), env: O.lines(f.env.value),
         ports: O.lines(f.ports.value), volumes: O.lines(f.volumes.value), labels: labels, restart: f.restart.value };
       if (f.name.value.trim()) body.name = f.name.value.trim();
@@ -145,25 +156,36 @@
   function imagesPage() {
     var section = document.getElementById("images");
     var list = new O.List(section, {
-      text: function (i) { return (i.repo_tags || []).join(" ") + " " + i.id; },
+      text: function (r) { return r.ref + " " + r.image.id; },
       render: renderImage,
       reload: load,
     });
+    // One row per tag, as `docker images` shows them: tagging, removing and deploying act
+    // on that tag (removing one tag of several only untags). An untagged image is one row
+    // named by its id.
+    function rowsOf(images) {
+      var rows = [];
+      images.forEach(function (i) {
+        var tags = (i.repo_tags || []).filter(function (t) { return t !== "<none>:<none>"; });
+        if (!tags.length) rows.push({ ref: i.id, tagged: false, image: i });
+        tags.forEach(function (t) { rows.push({ ref: t, tagged: true, image: i }); });
+      });
+      return rows;
+    }
     function load() {
       list.loading();
-      return api("GET", D("/images")).then(function (rows) { list.set(Array.isArray(rows) ? rows : []); });
+      return api("GET", D("/images")).then(function (rows) { list.set(rowsOf(Array.isArray(rows) ? rows : [])); });
     }
-    function renderImage(i) {
-      var tags = (i.repo_tags || []).filter(function (t) { return t !== "<none>:<none>"; });
-      var ref = tags[0] || i.id;
+    function renderImage(r) {
+      var i = r.image, ref = r.ref;
       var actions = el("td", "row-actions");
       var deploy = el("a", "small button-link", L.a_deploy);
       deploy.href = "/docker/" + enc(node) + "?image=" + enc(ref) + "#deploy";
       actions.appendChild(deploy);
-      actions.appendChild(O.button(L.history_title, "small", function (b) {
+      actions.appendChild(actionButton("history", L.history_title, "small", function (b) {
         O.busy(b, api("GET", D("/images/" + enc(ref) + "/history"))).then(function (rows) { history(ref, rows); }).catch(O.showError);
       }));
-      actions.appendChild(O.button(L.a_tag, "small", function (b) {
+      actions.appendChild(actionButton("tag", L.a_tag, "small", function (b) {
         var target = window.prompt(O.fmt(L.tag_prompt, { name: ref }), "");
         if (!target) return;
         var at = target.lastIndexOf(":");
@@ -173,13 +195,16 @@
         O.busy(b, api("POST", D("/images/" + enc(ref) + "/tag"), { repo: repo, tag: tag }))
           .then(function () { O.notice(L.done); return load(); }).catch(O.showError);
       }));
-      actions.appendChild(O.button(L.a_remove, "small danger", function (b) {
+      actions.appendChild(actionButton("remove", L.a_remove, "small danger", function (b) {
         if (!window.confirm(O.fmt(L.confirm_remove_image, { name: ref }))) return;
+        O.clearError();
         O.busy(b, api("DELETE", D("/images/" + enc(ref))))
           .then(function () { O.notice(L.image_removed); return load(); }).catch(O.showError);
       }));
-      return tr([td(tags.join(", ") || "<none>", "mono"), td(shortId(i.id), "mono"), td(O.bytes(i.size_bytes), "num"),
+      var row = tr([td(r.tagged ? ref : "<none>", "mono"), td(shortId(i.id), "mono"), td(O.bytes(i.size_bytes), "num"),
         td(O.when((i.created_unix || 0) * 1000)), td(i.containers >= 0 ? String(i.containers) : "–", "num"), actions]);
+      row.setAttribute("data-ref", ref);
+      return row;
     }
     function history(ref, rows) {
       var box = document.getElementById("image-history");
@@ -207,11 +232,14 @@
       var body = { reference: f.reference.value.trim() };
       if (f.username.value.trim()) body.auth = { username: f.username.value.trim(), password: f.password.value };
       O.clearError();
+      pullBox.removeAttribute("data-state");
       O.progress(pullBox, null, L.pulling);
       layers.textContent = "";
       var run = api("POST", D("/images"), body).then(function (answer) {
         if (!answer || answer.task === undefined) return answer;
+        pullBox.setAttribute("data-task", String(answer.task));
         return O.followTask(answer.href || "/api/v1/tasks/" + answer.task, function (task) {
+          pullBox.setAttribute("data-state", task.state);
           O.progress(pullBox, O.taskPercent(task), O.taskText(task));
           drawLayers(task.progress && task.progress.layers);
         });
@@ -241,10 +269,13 @@
       if (!file) return;
       var query = "?repo=" + enc(f.repo.value.trim()) + "&tag=" + enc(f.tag.value.trim() || "latest");
       O.clearError();
+      impBox.removeAttribute("data-state");
       O.progress(impBox, null, L.working);
       var run = api("POST", D("/images/import" + query), undefined, file).then(function (answer) {
         if (!answer || answer.task === undefined) return answer;
+        impBox.setAttribute("data-task", String(answer.task));
         return O.followTask(answer.href || "/api/v1/tasks/" + answer.task, function (task) {
+          impBox.setAttribute("data-state", task.state);
           O.progress(impBox, O.taskPercent(task), O.taskText(task));
         });
       });
@@ -264,12 +295,15 @@
       text: function (r) { return JSON.stringify(r); },
       render: function (r) {
         var actions = el("td", "row-actions");
-        actions.appendChild(O.button(L.a_remove, "small danger", function (b) {
+        actions.appendChild(actionButton("remove", L.a_remove, "small danger", function (b) {
           if (!window.confirm(O.fmt(L[confirmKey], { name: r.name }))) return;
+          O.clearError();
           O.busy(b, api("DELETE", D("/" + kind + "/" + enc(r[key]))))
             .then(function () { O.notice(L.done); return load(); }).catch(O.showError);
         }));
-        return tr(cells(r).concat([actions]));
+        var row = tr(cells(r).concat([actions]));
+        row.setAttribute("data-name", r.name);
+        return row;
       },
       reload: load,
     });
@@ -284,6 +318,8 @@
       var body = { name: f.name.value.trim() };
       if (f.driver.value.trim()) body.driver = f.driver.value.trim();
       if (f.internal) body.internal = f.internal.checked;
+      if (f.labels) body.labels = parseLabels(f.labels.value);
+      O.clearError();
       O.busy(form.querySelector("button[type=submit]"), api("POST", D("/" + kind), body))
         .then(function () { form.reset(); O.notice(L.done); return load(); }).catch(O.showError);
     });

@@ -88,7 +88,11 @@
     return "/api/v1/nodes/" + encodeURIComponent(root.getAttribute("data-node")) + rest;
   }
 
+  // Shows an error; a success notice still on screen goes, so the page never says both
+  // "saved" and "refused" at once.
   function showError(err) {
+    if (noticeBox) noticeBox.hidden = true;
+    window.clearTimeout(noticeTimer);
     if (!alertBox) return;
     var text = err && err.message ? err.message : String(err);
     alertBox.textContent = "";
@@ -238,7 +242,10 @@
       else total += 1;
     });
     if (task.state === "succeeded") return 100;
-    return total ? (cur * 100) / total : null;
+    if (total) return (cur * 100) / total;
+    // Unknown while it runs (an animated bar); a task that ended without figures is not
+    // "still working".
+    return task.state === "queued" || task.state === "running" ? null : 0;
   }
   function taskText(task) {
     var p = task.progress || {};

@@ -5,7 +5,7 @@
 
 mod common;
 
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use common::*;
 use serde_json::json;
 
@@ -274,4 +274,57 @@ async fn busy_and_failing_operations_show_clear_errors() {
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
     r.assert_html();
     assert!(r.body.contains("&#60;disk&#62; gone"));
+}
+
+#[tokio::test]
+async fn scheduled_compaction_is_shown_cancelled_and_audited() {
+    let (app, s) = TestApp::ready(Fake::Nodes(Vec::new())).await;
+    let r = app.send(Req::get("/data").cookie(&s.token)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    for needle in [
+        r#"<p class="notice" id="compact-scheduled">Compaction scheduled on 2024-02-29T12:34:56"#,
+        r#"<form method="post" action="/data/compact/cancel">"#,
+        r#"<p id="compact-last">Last compaction, 2024-02-28T12:34:56"#,
+        "<td>Metric samples (performance)</td><td class=\"num\">8.0 MiB</td><td class=\"num\">2.0 MiB</td>",
+        "commander db compact --data-dir DIR",
+    ] {
+        assert!(r.body.contains(needle), "missing {needle:?} in\n{}", r.body);
+    }
+
+    let r = app
+        .send(Req::get("/api/v1/data/compact").bearer(&s.token))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let status = r.json();
+    assert_eq!(status["scheduled"]["requested_at_ms"], START_MS);
+    assert_eq!(status["last"]["envs"][0]["after_bytes"], 2 << 20);
+    assert!(status["last"]["error"].is_null());
+
+    let r = app
+        .send(Req::new(Method::DELETE, "/api/v1/data/compact").bearer(&s.token))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["cancelled"], true);
+    let r = app
+        .send(
+            Req::post("/data/compact/cancel")
+                .cookie(&s.token)
+                .form(&form(&s, &[])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("The scheduled compaction was cancelled."));
+    let audit = app.audit(&s, "action=data.compact_cancel").await;
+    assert_eq!(audit.len(), 2);
+    assert!(audit.iter().all(|e| e["result"] == "ok"));
+
+    // Without the CSRF token the page's cancel does nothing.
+    let r = app
+        .send(
+            Req::post("/data/compact/cancel")
+                .cookie(&s.token)
+                .form(&[("x", "y")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 }

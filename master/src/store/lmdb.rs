@@ -447,7 +447,11 @@ impl LmdbStore {
 }
 
 /// Creates the directory and opens one environment.
-fn open_env(path: &Path, map_size: usize, max_dbs: u32) -> Result<Env<WithoutTls>, StoreError> {
+pub(super) fn open_env(
+    path: &Path,
+    map_size: usize,
+    max_dbs: u32,
+) -> Result<Env<WithoutTls>, StoreError> {
     std::fs::create_dir_all(path).map_err(|e| {
         std::io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
     })?;
@@ -460,6 +464,22 @@ fn open_env(path: &Path, map_size: usize, max_dbs: u32) -> Result<Env<WithoutTls
     #[allow(unsafe_code)]
     let env = unsafe { options.open(path)? };
     Ok(env)
+}
+
+/// The map size an environment is opened with.
+pub(super) fn map_size(kind: EnvKind) -> usize {
+    match kind {
+        EnvKind::Data => DATA_MAP_SIZE,
+        EnvKind::Performance => PERFORMANCE_MAP_SIZE,
+    }
+}
+
+/// The `max_dbs` an environment is opened with.
+pub(super) fn max_dbs(kind: EnvKind) -> u32 {
+    match kind {
+        EnvKind::Data => schema::DATA_MAX_DBS,
+        EnvKind::Performance => schema::PERFORMANCE_MAX_DBS,
+    }
 }
 
 /// Unwraps the outcome of `create_databases_and_commit` when the closure never aborts.

@@ -16,6 +16,7 @@
 use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 use std::path::{Path, PathBuf};
 
+pub mod compaction;
 mod console;
 mod lmdb;
 mod memory;

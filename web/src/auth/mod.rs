@@ -21,6 +21,7 @@ pub mod json;
 pub mod lockout;
 pub mod password;
 pub mod random;
+pub mod recovery;
 pub mod store;
 pub mod token;
 

@@ -17,7 +17,10 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tower::ServiceExt;
 use web::auth::{AuthSettings, HashCost, LockoutPolicy, ManualClock, MemoryAuthStore};
-use web::data::{BackupFile, CompactReport, CompactedEnv, DataEnv};
+use web::data::{
+    BackupFile, CompactReport, CompactedEnv, CompactionStatus, DataEnv, EnvCompacted,
+    LastCompaction, ScheduledCompaction,
+};
 use web::live::LiveSample;
 use web::{Backend, BackendError, Console, NodeView, RouteInfo, StorageView};
 
@@ -113,7 +116,32 @@ impl Backend for Fake {
                 compacted_bytes: 1 << 20,
                 took_ms: 12,
             }],
+            scheduled: true,
         })
+    }
+
+    async fn compaction_status(&self) -> Result<CompactionStatus, BackendError> {
+        self.ok()?;
+        Ok(CompactionStatus {
+            scheduled: Some(ScheduledCompaction {
+                requested_at_ms: START_MS,
+            }),
+            last: Some(LastCompaction {
+                finished_at_ms: START_MS - 86_400_000,
+                envs: vec![EnvCompacted {
+                    env: "performance".into(),
+                    before_bytes: 8 << 20,
+                    after_bytes: 2 << 20,
+                    took_ms: 1500,
+                }],
+                error: None,
+            }),
+        })
+    }
+
+    async fn cancel_compaction(&self) -> Result<bool, BackendError> {
+        self.data_op()?;
+        Ok(true)
     }
 
     async fn backup(&self, _env: DataEnv) -> Result<BackupFile, BackendError> {
