@@ -5,11 +5,12 @@
 //!   to success, tag the image, show its history, remove the new tag after the
 //!   confirmation; a clear message on the page (not raw JSON) when the image to remove is
 //!   in use and when a pull cannot reach its registry (a closed port on loopback: no
-//!   registry is reachable from here);
+//!   registry is reachable from here); the count of containers using an image; its deploy
+//!   link filling the deploy form;
 //! - networks and volumes: create one of each (labelled), see it listed, remove it after
 //!   the confirmation;
-//! - one container: its processes (top), pause, unpause, restart, rename, kill and remove,
-//!   with the state the page shows;
+//! - one container: its processes (top), pause, unpause, stop, start, restart, rename, kill
+//!   and remove, with the state the page shows;
 //! - Records → tasks lists the import (succeeded) and the pull (failed, with its reason).
 //!
 //! Everything the test creates carries `commander.test=1` (the imported image is named
@@ -134,7 +135,11 @@ fn images(s: &Session, base: &str, n: &Names, tar: &Path) -> anyhow::Result<Stri
         "document.getElementById('import-progress').getAttribute('data-state') === 'succeeded'",
         "the import task to succeed",
     )?;
-    wait_css(s, &image_row(&n.image), "the imported image in the list")?;
+    wait_css(
+        s,
+        &format!("{}[data-used='0']", image_row(&n.image)),
+        "the imported image in the list, used by no container",
+    )?;
     let bar = s.execute("return document.querySelector('#import-progress progress').value;")?;
     anyhow::ensure!(bar.as_f64() == Some(100.0), "import progress at {bar}");
     let said = text_of(s, "#import-progress .progress-text")?;
@@ -240,7 +245,11 @@ fn image_in_use(s: &Session, base: &str, n: &Names) -> anyhow::Result<()> {
         "trap 'exit 0' TERM; echo started; while true; do sleep 1; done",
     ])?;
     images_page(s, base)?;
-    wait_css(s, &image_row(&n.image), "the image")?;
+    wait_css(
+        s,
+        &format!("{}[data-used='1']", image_row(&n.image)),
+        "the image used by one container",
+    )?;
     click(
         s,
         &format!("{} button[data-action=remove]", image_row(&n.image)),
@@ -302,7 +311,7 @@ fn action(s: &Session, name: &str) -> anyhow::Result<()> {
     click(s, &format!("#container-actions button[data-action={name}]"))
 }
 
-/// The container page: top, pause, unpause, restart, rename, kill, remove.
+/// The container page: top, pause, unpause, stop, start, restart, rename, kill, remove.
 fn container(s: &Session, base: &str, n: &Names) -> anyhow::Result<()> {
     s.goto(&format!("{base}/docker/1/containers/{}", n.container))?;
     wait_state(s, "running")?;
@@ -315,6 +324,13 @@ fn container(s: &Session, base: &str, n: &Names) -> anyhow::Result<()> {
     wait_state(s, "paused")?;
     anyhow::ensure!(cli_status(&n.container)? == "paused");
     action(s, "unpause")?;
+    wait_state(s, "running")?;
+    anyhow::ensure!(cli_status(&n.container)? == "running");
+    action(s, "stop")?;
+    confirm(s, &n.container)?;
+    wait_state(s, "exited")?;
+    anyhow::ensure!(cli_status(&n.container)? == "exited");
+    action(s, "start")?;
     wait_state(s, "running")?;
     anyhow::ensure!(cli_status(&n.container)? == "running");
 
@@ -383,10 +399,25 @@ fn page_started(s: &Session) -> anyhow::Result<String> {
     )
 }
 
-/// Once no container uses it, the image goes.
+/// The image's deploy link fills the deploy form; once no container uses it, the image
+/// goes.
 fn remove_image(s: &Session, base: &str, n: &Names) -> anyhow::Result<()> {
     images_page(s, base)?;
-    wait_css(s, &image_row(&n.image), "the image")?;
+    click(s, &format!("{} a", image_row(&n.image)))?;
+    wait_js(
+        s,
+        &format!(
+            "location.pathname === '/docker/1' && document.querySelector('#deploy-form input[name=image]').value === {:?}",
+            n.image
+        ),
+        "the deploy form filled with the image",
+    )?;
+    images_page(s, base)?;
+    wait_css(
+        s,
+        &format!("{}[data-used='0']", image_row(&n.image)),
+        "the image used by no container",
+    )?;
     click(
         s,
         &format!("{} button[data-action=remove]", image_row(&n.image)),

@@ -163,18 +163,30 @@
     // One row per tag, as `docker images` shows them: tagging, removing and deploying act
     // on that tag (removing one tag of several only untags). An untagged image is one row
     // named by its id.
-    function rowsOf(images) {
+    function rowsOf(images, used) {
       var rows = [];
       images.forEach(function (i) {
         var tags = (i.repo_tags || []).filter(function (t) { return t !== "<none>:<none>"; });
-        if (!tags.length) rows.push({ ref: i.id, tagged: false, image: i });
-        tags.forEach(function (t) { rows.push({ ref: t, tagged: true, image: i }); });
+        var n = used && used[i.id] !== undefined ? used[i.id] : used ? 0 : i.containers;
+        if (!tags.length) rows.push({ ref: i.id, tagged: false, image: i, used: n });
+        tags.forEach(function (t) { rows.push({ ref: t, tagged: true, image: i, used: n }); });
       });
       return rows;
     }
+    // The engine's image list does not count the containers using each image (it says
+    // -1), so the count comes from the list of all containers; without it, "–".
+    function usage() {
+      return api("GET", D("/containers?all=true")).then(function (cs) {
+        var used = {};
+        (Array.isArray(cs) ? cs : []).forEach(function (c) { used[c.image_id] = (used[c.image_id] || 0) + 1; });
+        return used;
+      }, function () { return null; });
+    }
     function load() {
       list.loading();
-      return api("GET", D("/images")).then(function (rows) { list.set(rowsOf(Array.isArray(rows) ? rows : [])); });
+      return Promise.all([api("GET", D("/images")), usage()]).then(function (got) {
+        list.set(rowsOf(Array.isArray(got[0]) ? got[0] : [], got[1]));
+      });
     }
     function renderImage(r) {
       var i = r.image, ref = r.ref;
@@ -202,8 +214,9 @@
           .then(function () { O.notice(L.image_removed); return load(); }).catch(O.showError);
       }));
       var row = tr([td(r.tagged ? ref : "<none>", "mono"), td(shortId(i.id), "mono"), td(O.bytes(i.size_bytes), "num"),
-        td(O.when((i.created_unix || 0) * 1000)), td(i.containers >= 0 ? String(i.containers) : "–", "num"), actions]);
+        td(O.when((i.created_unix || 0) * 1000)), td(r.used >= 0 ? String(r.used) : "–", "num"), actions]);
       row.setAttribute("data-ref", ref);
+      row.setAttribute("data-used", String(r.used));
       return row;
     }
     function history(ref, rows) {
