@@ -1,8 +1,11 @@
 //! The control side's view of the cluster: which nodes exist, which are online, their latest
 //! metrics and live sessions. It consumes [`ControlEvent`]s from the protocol endpoint,
 //! decides authentication against the store, feeds metric samples to the store writer, marks
-//! nodes offline when their heartbeat TTL expires, and sends requests to slaves.
+//! nodes offline when their heartbeat TTL expires (raising the offline alert, see
+//! `cluster_alerts.rs`), and sends requests to slaves.
 
+use crate::alerts::AlertBook;
+use crate::alerts::writer::AlertWriter;
 use crate::endpoint::{AuthVerdict, ConnHandle, ControlEvent, Outbound};
 use crate::model::{EnrollRefusal, NodeRecord};
 use crate::pending::{PendingRequests, RequestOutcome};
@@ -19,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{broadcast, oneshot};
+use web::alerts::AlertRecord;
 use web::live::LiveSample;
 
 /// Samples buffered per live listener (console streams); a listener further behind skips.
@@ -87,6 +91,10 @@ struct State {
     pending: PendingRequests<Waiter>,
     /// Broadcast of incoming samples to live views; `None` once closed for shutdown.
     live: Option<broadcast::Sender<LiveSample>>,
+    /// Active alerts (see `crate::alerts`).
+    alerts: AlertBook,
+    /// Broadcast of fired and resolved alerts; `None` once closed for shutdown.
+    alert_events: Option<broadcast::Sender<AlertRecord>>,
 }
 
 struct Inner {
@@ -96,6 +104,8 @@ struct Inner {
     state: Mutex<State>,
     /// Tasks and streaming operations (see `crate::ops`).
     ops: crate::ops::OpsState,
+    /// Keeps the alert history in the store.
+    alert_writer: AlertWriter,
 }
 
 /// Shared handle to the cluster state; cheap to clone.
@@ -134,11 +144,21 @@ impl Cluster {
             );
         }
         let writer = StoreWriter::spawn(Arc::clone(&store));
+        let ttl = HeartbeatTtl::new(timing.ttl, timing.grace, timing.jitter);
+        let now = now_ms();
+        let (alerts, changed) =
+            alerting::open_book(store.as_ref(), &nodes, ttl.max_deadline(now), now)?;
+        let alert_writer = AlertWriter::spawn(Arc::clone(&store), crate::alerts::MAX_HISTORY);
+        for alert in changed {
+            alert_writer.submit(alert);
+        }
         let state = State {
-            ttl: HeartbeatTtl::new(timing.ttl, timing.grace, timing.jitter),
+            ttl,
             nodes,
             pending: PendingRequests::default(),
             live: Some(broadcast::channel(LIVE_CAPACITY).0),
+            alerts,
+            alert_events: Some(broadcast::channel(crate::alerts::EVENTS_CAPACITY).0),
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -147,6 +167,7 @@ impl Cluster {
                 timing,
                 state: Mutex::new(state),
                 ops: crate::ops::OpsState::default(),
+                alert_writer,
             }),
         })
     }
@@ -237,12 +258,27 @@ impl Cluster {
         let agent_version = hello.agent_version.clone();
         let auth = hello.auth.clone();
         let decided = tokio::task::spawn_blocking(move || {
-            decide(store.as_ref(), &auth, &peer_static, &agent_version)
+            let outcome = decide(store.as_ref(), &auth, &peer_static, &agent_version)?;
+            // A key revoked behind the master's back (`commander node revoke`): its node
+            // is forgotten in memory too, so its silence raises no alert.
+            let revoked = match &outcome {
+                Err(AuthVerdict::Reject(r)) if r.reason == RejectReason::Revoked => {
+                    store.node_by_key(&peer_static)?.map(|n| n.id)
+                }
+                _ => None,
+            };
+            Ok::<_, StoreError>(outcome.map_err(|verdict| (verdict, revoked)))
         })
         .await;
         let record = match decided {
             Ok(Ok(Ok(record))) => record,
-            Ok(Ok(Err(verdict))) => return verdict,
+            Ok(Ok(Err((verdict, revoked)))) => {
+                if let Some(node_id) = revoked {
+                    let mut st = self.state();
+                    self.forget_revoked(&mut st, node_id, now_ms());
+                }
+                return verdict;
+            }
             Ok(Err(e)) => {
                 tracing::error!("store failed during authentication: {e}");
                 return reject(RejectReason::Internal, "master storage error".into());
@@ -255,7 +291,7 @@ impl Cluster {
         let node_id = record.id;
         let now = now_ms();
         let mut st = self.state();
-        st.ttl.heartbeat(node_id, now);
+        let liveness = st.ttl.heartbeat(node_id, now);
         let node = st.nodes.entry(node_id).or_insert_with(|| LiveNode {
             record: record.clone(),
             conn: None,
@@ -268,6 +304,9 @@ impl Cluster {
         node.version = version;
         if let Some(old) = node.conn.replace(conn) {
             let _ = old.outbound.try_send(Outbound::Close);
+        }
+        if liveness == Liveness::CameOnline {
+            self.alert_online(&mut st, node_id, now);
         }
         drop(st);
         tracing::info!(node_id, agent = %hello.agent_version, "node online (session accepted)");
@@ -309,6 +348,7 @@ impl Cluster {
             let st = &mut *guard;
             if st.ttl.heartbeat(node_id, now) == Liveness::CameOnline {
                 tracing::info!(node_id, "node back online");
+                self.alert_online(st, node_id, now);
             }
             if let Some(node) = st.nodes.get_mut(&node_id) {
                 // Only when someone listens: no clone or allocation otherwise.
@@ -378,7 +418,9 @@ impl Cluster {
                 let store = Arc::clone(&self.inner.store);
                 tokio::task::spawn_blocking(move || store.put_node(&record));
             }
+            self.alert_offline(&mut st, node_id, now);
         }
+        self.alert_overdue(&mut st, now);
         for waiter in st.pending.expire(now) {
             let _ = waiter.tx.send(RequestOutcome::TimedOut);
         }
@@ -442,13 +484,7 @@ impl Cluster {
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))??;
         let mut st = self.state();
-        st.ttl.remove(node_id);
-        if let Some(node) = st.nodes.get_mut(&node_id) {
-            node.record.revoked = true;
-            if let Some(conn) = node.conn.take() {
-                let _ = conn.outbound.try_send(Outbound::Close);
-            }
-        }
+        self.forget_revoked(&mut st, node_id, now_ms());
         Ok(existed)
     }
 
@@ -469,12 +505,14 @@ impl Cluster {
         self.state().live.as_ref().map(broadcast::Sender::subscribe)
     }
 
-    /// Ends the live broadcast (every receiver sees it closed) and the operation streams
-    /// (followed logs, see `crate::ops`), so that console streams end and a graceful
-    /// shutdown does not wait for them.
+    /// Ends the live broadcasts (samples and alerts: every receiver sees them closed) and
+    /// the operation streams (followed logs and task events, see `crate::ops`), so that
+    /// console streams end and a graceful shutdown does not wait for them.
     pub fn close_live(&self) {
         self.inner.ops.close();
-        self.state().live = None;
+        let mut st = self.state();
+        st.live = None;
+        st.alert_events = None;
     }
 }
 
@@ -553,6 +591,9 @@ fn decide(
 
 #[path = "cluster_ops.rs"]
 pub mod requests;
+
+#[path = "cluster_alerts.rs"]
+mod alerting;
 
 #[cfg(test)]
 #[path = "cluster_tests.rs"]

@@ -309,3 +309,6 @@ async fn restart_keeps_nodes_and_latest_metrics() {
     assert_eq!(v[0].metrics.as_ref().unwrap().cpu_total_pct, 5.0);
     assert!(v[0].last_seen_ms.is_some());
 }
+
+#[path = "cluster_alerts_tests.rs"]
+mod alerts;

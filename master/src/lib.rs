@@ -1,6 +1,7 @@
 //! Commander master: cluster state, the LMDB store, the protocol endpoint and the control
 //! plane. See `docs/ARCHITECTURE.md` for how data flows between the pieces.
 
+pub mod alerts;
 pub mod cluster;
 pub mod config;
 pub mod console;

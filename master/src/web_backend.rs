@@ -12,6 +12,7 @@ use protocol::MetricSample;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, SemaphorePermit, broadcast};
+use web::alerts::{AlertList, AlertQuery, AlertRecord};
 use web::backend::{Backend, BackendError, NodeView, StorageView};
 use web::data::{
     BackupFile, CompactReport, CompactedEnv, CompactionStatus, DataEnv, EnvCompacted,
@@ -245,6 +246,14 @@ impl Backend for Cluster {
         let _permit = data_permit()?;
         let store = Arc::clone(self.store());
         blocking(move || store.prune_samples(older_than_ms).map_err(store_error)).await
+    }
+
+    async fn alerts(&self, query: AlertQuery) -> Result<AlertList, BackendError> {
+        self.alert_list(query).await.map_err(store_error)
+    }
+
+    fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>> {
+        self.subscribe_alerts()
     }
 }
 

@@ -1,6 +1,8 @@
 //! The web console in headless Chromium against a real `commander up` (master plus local
-//! slave): register, see the local slave, watch its live metrics on the detail page, run a
-//! data action, switch to Chinese and back, log out. Screenshots of the main pages land in
+//! slave): register, see the local slave, join a second slave with a token and kill it to
+//! see its offline alert arrive on the alerts page (no reload) and in the home count, watch
+//! live metrics on the detail page, follow the tasks page's event stream, run a data
+//! action, switch to Chinese and back, log out. Screenshots of the main pages land in
 //! `target/e2e-screenshots/` for a person to look at.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`: skipped with a message when they are
@@ -8,7 +10,7 @@
 
 use anyhow::{Context, bail};
 use e2e::browser::{Browser, require_chromium, screenshot_dir};
-use e2e::cluster::{FAST_HEARTBEAT_YAML, STARTUP};
+use e2e::cluster::{FAST_HEARTBEAT_YAML, STARTUP, create_token, node_id_of, start_slave};
 use e2e::process::{Proc, commander_bin};
 use e2e::webdriver::Session;
 use std::path::Path;
@@ -88,7 +90,7 @@ fn console_in_chromium_register_live_metrics_language_logout() -> anyhow::Result
     let dir = tempfile::tempdir()?;
     let (_up, base) = commander_up(dir.path())?;
     let browser = Browser::start(&chromium, &driver, 1366, 1000)?;
-    let outcome = walk(&browser.session, &base);
+    let outcome = walk(&browser.session, &base, dir.path());
     if outcome.is_err() {
         // Leave evidence for whoever reads the failure.
         let _ = shot(&browser.session, "failure");
@@ -102,8 +104,81 @@ fn console_in_chromium_register_live_metrics_language_logout() -> anyhow::Result
     outcome
 }
 
+/// A second slave joins with a token and is killed: its offline alert appears on the
+/// alerts page without a reload (pushed over SSE, with the frame's toast and badge), then
+/// in the home page's count. The heartbeat TTL is short (`FAST_HEARTBEAT_YAML`).
+fn offline_alert(s: &Session, base: &str, dir: &Path) -> anyhow::Result<()> {
+    let token = create_token(&dir.join("data"))?;
+    let slave_dir = dir.join("slave-2");
+    let mut slave = start_slave("slave-2", &slave_dir, Some(&token), None, &[])?;
+    let deadline = Instant::now() + WAIT;
+    let id = loop {
+        match node_id_of(&slave_dir) {
+            Ok(id) => break id,
+            Err(e) if Instant::now() >= deadline => {
+                bail!(
+                    "the second slave did not enrol: {e}\n{}",
+                    slave.lines().join("\n")
+                )
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    s.goto(&format!("{base}/"))?;
+    wait_js(
+        s,
+        &format!("document.querySelector(\"a[href='/slaves/{id}']\") !== null"),
+        "the second slave on the home page",
+    )?;
+
+    s.goto(&format!("{base}/alerts"))?;
+    s.wait("#alerts-live", WAIT)?;
+    wait_js(
+        s,
+        "document.getElementById('alert-badge').getAttribute('data-live') === 'on'",
+        "the alert stream",
+    )?;
+    s.execute("window.commanderNotReloaded = true; return true;")?;
+    slave.kill();
+    wait_js(
+        s,
+        &format!(
+            "document.querySelector('#alerts-active tr[data-node=\"{id}\"][data-state=\"firing\"]') !== null"
+        ),
+        "the offline alert on the alerts page",
+    )?;
+    anyhow::ensure!(
+        s.execute("return window.commanderNotReloaded === true;")?
+            .as_bool()
+            == Some(true),
+        "the alerts page was reloaded"
+    );
+    wait_js(
+        s,
+        "!document.getElementById('alert-toast').hidden",
+        "the alert toast",
+    )?;
+    let toast = s.text(&s.find("#alert-toast .toast-text")?)?;
+    anyhow::ensure!(toast.contains("is offline"), "toast: {toast}");
+    wait_js(
+        s,
+        "document.getElementById('alert-badge').textContent === '1'",
+        "the alert badge",
+    )?;
+    shot(s, "alerts")?;
+
+    s.goto(&format!("{base}/"))?;
+    wait_js(
+        s,
+        "document.querySelector('#card-alerts .card-value').textContent === '1'",
+        "the home page's alert count",
+    )?;
+    shot(s, "home-alert")?;
+    Ok(())
+}
+
 /// The whole walk through the console.
-fn walk(s: &Session, base: &str) -> anyhow::Result<()> {
+fn walk(s: &Session, base: &str, dir: &Path) -> anyhow::Result<()> {
     // First start: every page leads to registration.
     s.goto(&format!("{base}/"))?;
     s.wait("form[action='/register']", WAIT)?;
@@ -121,6 +196,8 @@ fn walk(s: &Session, base: &str) -> anyhow::Result<()> {
         "the local slave online",
     )?;
     shot(s, "home")?;
+
+    offline_alert(s, base, dir)?;
 
     // Slave detail: history first, then live samples over SSE.
     click(s, "a[href='/slaves/1']")?;
@@ -158,6 +235,14 @@ fn walk(s: &Session, base: &str) -> anyhow::Result<()> {
     let audit = s.text(&s.find("table.audit")?)?;
     anyhow::ensure!(audit.contains("auth.register"), "audit: {audit}");
     shot(s, "records")?;
+
+    // Tasks follow the task event stream (polling only if it fails).
+    s.goto(&format!("{base}/records/tasks"))?;
+    wait_js(
+        s,
+        "document.getElementById('ops').getAttribute('data-task-stream') === 'on'",
+        "the task event stream",
+    )?;
 
     // Data: compaction reports sizes; a reset asks for confirmation first.
     s.goto(&format!("{base}/data"))?;

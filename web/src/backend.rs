@@ -3,6 +3,7 @@
 //! Accounts, sessions and the audit log go through the separate
 //! [`AuthStore`](crate::auth::AuthStore).
 
+use crate::alerts::{AlertList, AlertQuery, AlertRecord};
 use crate::data::{BackupFile, CompactReport, CompactionStatus, DataEnv};
 use crate::live::LiveSample;
 use protocol::MetricSample;
@@ -112,4 +113,21 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         older_than_ms: u64,
     ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+
+    /// The alerts firing now and one page of the alert history (see [`crate::alerts`]);
+    /// `limit` 0 skips the history. The default is a backend without alerting.
+    fn alerts(
+        &self,
+        query: AlertQuery,
+    ) -> impl Future<Output = Result<AlertList, BackendError>> + Send {
+        let _ = query;
+        async { Ok(AlertList::default()) }
+    }
+
+    /// A receiver of every alert as it fires or resolves, or `None` when this backend has
+    /// no alerting or is shutting down. Streams end when the sender closes; a receiver
+    /// that lags must fetch the active alerts again.
+    fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>> {
+        None
+    }
 }

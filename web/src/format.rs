@@ -200,21 +200,29 @@ pub fn format_relative_in(lang: crate::i18n::Lang, then_ms: Option<u64>, now_ms:
         None => "从未".to_owned(),
         Some(then) if now_ms.saturating_sub(then) < 1000 => "刚刚".to_owned(),
         Some(then) => {
-            let english = format_duration(Duration::from_millis(now_ms - then));
-            let mut out = String::new();
-            for word in english.split(' ') {
-                out.push_str(match word {
-                    "s" => "秒",
-                    "min" => "分钟",
-                    "h" => "小时",
-                    "d" => "天",
-                    number => number,
-                });
-            }
+            let mut out = format_duration_in(lang, Duration::from_millis(now_ms - then));
             out.push('前');
             out
         }
     }
+}
+
+/// [`format_duration`] in `lang`: `1 min 5 s` / `1分钟5秒`.
+pub fn format_duration_in(lang: crate::i18n::Lang, duration: Duration) -> String {
+    let english = format_duration(duration);
+    if lang == crate::i18n::Lang::En {
+        return english;
+    }
+    english
+        .split(' ')
+        .map(|word| match word {
+            "s" => "秒",
+            "min" => "分钟",
+            "h" => "小时",
+            "d" => "天",
+            number => number,
+        })
+        .collect()
 }
 
 #[cfg(test)]

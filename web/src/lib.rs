@@ -16,6 +16,8 @@
 //! Every response carries the headers in [`SECURITY_HEADERS`]; unknown paths answer a JSON
 //! 404 under `/api` and an HTML 404 elsewhere.
 
+pub mod alerts;
+pub mod alerts_page;
 pub mod api;
 pub mod assets;
 pub mod audit;
@@ -34,6 +36,7 @@ pub mod ops;
 pub mod pages;
 pub mod records;
 pub mod serve;
+pub mod sse;
 pub mod state;
 
 pub use assets::STATIC_CACHE_CONTROL;
@@ -238,6 +241,7 @@ pub fn router_with_ops<B: Backend>(
         .add(get.clone(), "/data/backup", User, data_page::backup::<B>)
         .add(post.clone(), "/data/reset", User, data_page::reset::<B>)
         .add(get.clone(), "/records", User, records::page)
+        .add(get.clone(), "/alerts", User, alerts_page::page::<B>)
         .add(get.clone(), "/account", User, forms::account_page)
         .add(
             post.clone(),
@@ -299,6 +303,13 @@ pub fn router_with_ops<B: Backend>(
         )
         .add(get.clone(), "/api/v1/openapi.json", User, openapi::document)
         .add(get.clone(), "/api/v1/audit", User, records::api)
+        .add(get.clone(), "/api/v1/alerts", User, alerts::list::<B>)
+        .add(
+            get.clone(),
+            "/api/v1/alerts/events",
+            User,
+            alerts::events::<B>,
+        )
         .add(get.clone(), "/api/v1/auth/me", User, json::me)
         .add(post.clone(), "/api/v1/auth/logout", User, json::logout)
         .add(post, "/api/v1/auth/password", User, json::change_password)

@@ -302,6 +302,41 @@ pub const OPERATIONS: &[Operation] = &[
         "200",
         "AuditPage",
     ),
+    op(
+        "GET",
+        "/api/v1/alerts",
+        "alerts",
+        "The alerts firing now and one page of the alert history (fired and resolved), newest first.",
+        false,
+        &[
+            (
+                "before",
+                "query",
+                "integer",
+                "Only alerts with a smaller id: the `next` of the previous page.",
+            ),
+            (
+                "limit",
+                "query",
+                "integer",
+                "History entries, 0..=500 (default 50; 0: the active alerts only).",
+            ),
+        ],
+        "",
+        "200",
+        "AlertList",
+    ),
+    op(
+        "GET",
+        "/api/v1/alerts/events",
+        "alerts",
+        "Server-Sent Events: first `active` (the alerts firing now, an array of Alert), then an `alert` event (an Alert) each time one fires or resolves; a fresh `active` after the client fell behind; `end` when the session ended.",
+        false,
+        &[],
+        "",
+        "200",
+        "text/event-stream",
+    ),
 ];
 
 #[allow(clippy::too_many_arguments)]
@@ -395,6 +430,18 @@ fn schemas() -> Value {
             }), &["id", "at_ms", "action", "result"]) },
             "next": { "type": ["string", "null"] }
         }), &["entries", "next"]),
+        "Alert": obj(json!({
+            "id": int, "rule": { "enum": ["node_offline"] }, "node": int, "node_name": text,
+            "state": { "enum": ["firing", "resolved"] }, "fired_ms": int,
+            "resolved_ms": { "type": ["integer", "null"] },
+            "resolution": { "enum": ["online", "revoked", null] }
+        }), &["id", "rule", "node", "state", "fired_ms"]),
+        "AlertList": obj(json!({
+            "active": { "type": "array", "items": schema_ref("Alert") },
+            "history": { "type": "array", "items": schema_ref("Alert") },
+            "total": int,
+            "next": { "type": ["integer", "null"] }
+        }), &["active", "history", "total", "next"]),
     })
 }
 

@@ -27,11 +27,12 @@ const MISSING: &str = "–";
 type Label = fn(&Messages) -> &'static str;
 
 /// The areas of the navigation: key, path and label.
-const NAV: [(&str, &str, Label); 5] = [
+const NAV: [(&str, &str, Label); 6] = [
     ("home", "/", |t| t.nav_home),
     ("slaves", "/slaves", |t| t.nav_slaves),
     ("docker", "/docker", |t| t.nav_docker),
     ("records", "/records", |t| t.nav_records),
+    ("alerts", "/alerts", |t| t.nav_alerts),
     ("data", "/data", |t| t.nav_data),
 ];
 
@@ -143,6 +144,8 @@ pub struct IndexPage {
     pub revoked: usize,
     /// Nodes enrolled.
     pub total: usize,
+    /// Alerts firing now.
+    pub alerts: usize,
     /// The first [`HOME_ROWS`] rows, in backend order.
     pub nodes: Vec<NodeRow>,
 }
@@ -319,6 +322,14 @@ pub async fn index<B: Backend>(
     ctx: AuthContext,
     uri: Uri,
 ) -> Response {
+    let active = crate::alerts::AlertQuery {
+        before: None,
+        limit: 0,
+    };
+    let alerts = match backend.alerts(active).await {
+        Ok(list) => list.active.len(),
+        Err(err) => return backend_error_page(&err, ctx.lang()),
+    };
     match node_rows(backend.as_ref(), ctx.lang()).await {
         Ok(mut nodes) => {
             let total = nodes.len();
@@ -330,6 +341,7 @@ pub async fn index<B: Backend>(
                 online,
                 revoked,
                 total,
+                alerts,
                 nodes,
             }
             .into_response()

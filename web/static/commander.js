@@ -6,6 +6,8 @@
 //   <div id="x" data-live-refresh="5">         is refreshed in place every 5 s from the
 //                                               same page (no full reload, the rest of the
 //                                               page, e.g. a half-typed search, stays).
+//   <div id="x" data-alert-refresh>            is refreshed the same way as soon as an
+//                                               alert fires or resolves (see below).
 "use strict";
 
 document.addEventListener("submit", function (event) {
@@ -68,3 +70,93 @@ document.addEventListener("DOMContentLoaded", function () {
     window.setInterval(function () { commanderRefresh(region); }, seconds * 1000);
   });
 });
+
+// Alerts, on every signed-in page: the navigation's badge (#alert-badge) counts the alerts
+// firing now and a toast (#alert-toast, text from its data-text) appears when one fires,
+// fed by the Server-Sent Events of /api/v1/alerts/events (an `active` snapshot first and
+// after a lag, then one `alert` event per change). Live regions (data-live-refresh, and
+// data-alert-refresh on the alerts page) are refreshed at once when an alert changes, so
+// the alerts page and the home page's count follow without a reload. EventSource
+// reconnects by itself after a network error; an `end` event (session over) stops it.
+function commanderAlerts() {
+  var badge = document.getElementById("alert-badge");
+  if (!badge || !window.EventSource) return;
+  var toast = document.getElementById("alert-toast");
+  var active = {};
+  var primed = false;
+  var hideTimer = 0;
+
+  function draw() {
+    var n = Object.keys(active).length;
+    badge.textContent = String(n);
+    badge.setAttribute("data-count", String(n));
+    badge.hidden = n === 0;
+  }
+  function refreshRegions() {
+    document.querySelectorAll("[data-alert-refresh], [data-live-refresh]").forEach(function (region) {
+      if (region.id) commanderRefresh(region);
+    });
+  }
+  function show(alert) {
+    if (!toast) return;
+    var name = alert.node_name || ("#" + alert.node);
+    var text = (toast.getAttribute("data-text") || "{name}")
+      .replace("{name}", name).replace("{id}", String(alert.node));
+    toast.querySelector(".toast-text").textContent = text;
+    toast.setAttribute("data-alert", String(alert.id));
+    toast.hidden = false;
+    window.clearTimeout(hideTimer);
+    hideTimer = window.setTimeout(function () { toast.hidden = true; }, 15000);
+  }
+  if (toast) {
+    toast.querySelector(".toast-close").addEventListener("click", function () { toast.hidden = true; });
+  }
+
+  var source = null;
+  function connect() {
+    source = new EventSource("/api/v1/alerts/events");
+    source.addEventListener("open", function () { badge.setAttribute("data-live", "on"); });
+    source.addEventListener("error", function () { badge.setAttribute("data-live", "off"); });
+    source.addEventListener("active", function (event) {
+      var list = [];
+      try { list = JSON.parse(event.data) || []; } catch (e) { return; }
+      var before = Object.keys(active).sort().join(",");
+      active = {};
+      list.forEach(function (a) { active[a.id] = a; });
+      draw();
+      // A snapshot after a reconnect or a lag may hide changes: update the regions.
+      if (primed && Object.keys(active).sort().join(",") !== before) refreshRegions();
+      primed = true;
+    });
+    source.addEventListener("alert", function (event) {
+      var a;
+      try { a = JSON.parse(event.data); } catch (e) { return; }
+      if (a.state === "firing") {
+        var fresh = !active[a.id];
+        active[a.id] = a;
+        if (fresh) show(a);
+      } else {
+        delete active[a.id];
+      }
+      draw();
+      refreshRegions();
+    });
+    source.addEventListener("end", function () {
+      disconnect();
+      badge.setAttribute("data-live", "off");
+    });
+  }
+  function disconnect() {
+    if (source) source.close();
+    source = null;
+  }
+  connect();
+  // Browsers open few connections per server: a page left behind (or kept in the
+  // back-forward cache) must not hold its stream.
+  window.addEventListener("pagehide", disconnect);
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && !source) connect();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", commanderAlerts);

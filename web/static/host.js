@@ -234,11 +234,16 @@
         list.set(Array.isArray(rows) ? rows : (rows && rows.tasks) || []);
       });
     }
-    (function tick() {
-      var next = function () { window.setTimeout(tick, 2000); };
-      if (document.hidden) { next(); return; }
-      load().then(next, function (err) { O.showError(err); window.setTimeout(tick, 10000); });
-    })();
+    function poll() {
+      (function tick() {
+        var next = function () { window.setTimeout(tick, 2000); };
+        if (document.hidden) { next(); return; }
+        load().then(next, function (err) { O.showError(err); window.setTimeout(tick, 10000); });
+      })();
+    }
+    // Live over the task event stream; the poll only when the stream fails.
+    O.taskEvents(function (t) { O.upsertTask(list, t); },
+      function () { load().catch(O.showError); }, poll);
   }
 
   if (page === "processes") processesPage();

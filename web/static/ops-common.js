@@ -259,22 +259,82 @@
     return parts.join(" · ");
   }
 
-  // Polls a task until it ends; `onUpdate(task)` on every reading. Resolves the succeeded
-  // task, rejects with an ApiError for a failed or timed-out one.
+  // Follows GET /api/v1/tasks/events (Server-Sent Events): `onTask(task)` for every task
+  // change, `onResync()` when the stream opens and when it reports lost updates (refetch
+  // then: changes before the stream opened are not replayed). When the stream fails
+  // (error, or `end` after the session ended) it is closed and `onFail()` is called once:
+  // the caller falls back to polling. Returns a function that closes the stream.
+  function taskEvents(onTask, onResync, onFail) {
+    var closed = false;
+    function fail() {
+      if (closed) return;
+      closed = true;
+      if (source) source.close();
+      root.setAttribute("data-task-stream", "off");
+      onFail();
+    }
+    if (!window.EventSource) { window.setTimeout(fail, 0); return function () { closed = true; }; }
+    var source = new EventSource("/api/v1/tasks/events");
+    source.addEventListener("open", function () {
+      if (closed) return;
+      root.setAttribute("data-task-stream", "on");
+      onResync();
+    });
+    source.addEventListener("resync", function () { if (!closed) onResync(); });
+    source.addEventListener("task", function (event) {
+      if (closed) return;
+      var task;
+      try { task = JSON.parse(event.data); } catch (e) { return; }
+      onTask(task);
+    });
+    source.addEventListener("end", fail);
+    source.addEventListener("error", fail);
+    // A page left behind must not hold a connection (browsers open few per server); if it
+    // comes back from the back-forward cache, the caller's polling takes over.
+    window.addEventListener("pagehide", fail);
+    return function () { closed = true; source.close(); };
+  }
+
+  // Puts `task` into the rows of `list` (a List of tasks, newest first): replaces the row
+  // with its id, or adds it in id order (at most 500 rows).
+  function upsertTask(list, task) {
+    var rows = list.rows.slice();
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i].id === task.id) { rows[i] = task; list.set(rows); return; }
+    }
+    rows.push(task);
+    rows.sort(function (a, b) { return b.id - a.id; });
+    if (rows.length > 500) rows.length = 500;
+    list.set(rows);
+  }
+
+  // Follows a task until it ends, over the task event stream (polling every 0.7 s if the
+  // stream fails); `onUpdate(task)` on every reading. Resolves the succeeded task, rejects
+  // with an ApiError for a failed or timed-out one.
   function followTask(href, onUpdate) {
+    var id = Number(String(href).split("/").pop());
     return new Promise(function (resolve, reject) {
-      function tick() {
-        api("GET", href).then(function (task) {
-          if (onUpdate) onUpdate(task);
-          if (task.state === "succeeded") return resolve(task);
-          if (task.state === "failed" || task.state === "timed_out") {
-            var e = task.error || {};
-            return reject(new ApiError(e.status || 502, e.message || (L["task_" + task.state] || task.state), e.field));
-          }
-          window.setTimeout(tick, 700);
-        }, reject);
+      var done = false;
+      var stop = function () {};
+      function end() { done = true; stop(); }
+      function seen(task) {
+        if (done || !task) return;
+        if (onUpdate) onUpdate(task);
+        if (task.state === "succeeded") { end(); resolve(task); return; }
+        if (task.state === "failed" || task.state === "timed_out") {
+          end();
+          var e = task.error || {};
+          reject(new ApiError(e.status || 502, e.message || (L["task_" + task.state] || task.state), e.field));
+        }
       }
-      tick();
+      function fetchOnce() {
+        return api("GET", href).then(seen, function (err) { if (!done) { end(); reject(err); } });
+      }
+      function poll() {
+        if (done) return;
+        fetchOnce().then(function () { if (!done) window.setTimeout(poll, 700); });
+      }
+      stop = taskEvents(function (task) { if (task.id === id) seen(task); }, fetchOnce, poll);
     });
   }
 
@@ -283,6 +343,7 @@
     showError: showError, clearError: clearError, notice: notice, busy: busy, bytes: bytes,
     when: when, whenIso: whenIso, lines: lines, List: List, td: td, tr: tr, facts: facts,
     progress: progress, taskPercent: taskPercent, taskText: taskText, followTask: followTask,
+    taskEvents: taskEvents, upsertTask: upsertTask,
     ApiError: ApiError,
   };
 })();

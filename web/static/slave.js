@@ -153,7 +153,10 @@
         status(L.off || "Reconnecting", "off");
       }
     });
+    // A page left behind must not hold a connection (browsers open few per server).
+    window.addEventListener("pagehide", function () { source.close(); }, { once: true });
   }
+  window.addEventListener("pageshow", function (event) { if (event.persisted) stream(); });
 
   fetch("/api/v1/nodes/" + node + "/metrics?points=600", { credentials: "same-origin" })
     .then(function (r) { return r.ok ? r.json() : { points: [] }; })

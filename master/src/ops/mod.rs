@@ -8,7 +8,9 @@
 //! table and which is cancelled on the slave when its reader goes away.
 //!
 //! [`OpsState`] holds what outlives one call: the tasks in flight (the store has them too),
-//! the per-node task queues, and the shutdown signal that ends streams.
+//! the per-node task queues, the broadcast of task changes to console streams
+//! (`GET /api/v1/tasks/events`; progress throttled to [`PUBLISH_EVERY`] per task, changes
+//! of state at once), and the shutdown signal that ends streams.
 
 pub mod tasks;
 
@@ -18,7 +20,8 @@ use crate::pending::RequestOutcome;
 use protocol::ResponseBody;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
 use web::ops::{
     BoxFuture, OpCall, OpFailure, OpStream, OpsBackend, TaskHandle, TaskQuery, TaskRecord,
     TaskStart,
@@ -26,6 +29,10 @@ use web::ops::{
 
 /// Tasks that run at once on one node; more wait, `queued`.
 pub const TASKS_PER_NODE: usize = 4;
+/// Task changes buffered per console stream; a stream further behind is told to resync.
+pub const TASK_EVENTS_CAPACITY: usize = 256;
+/// Progress of one task is broadcast at most this often (changes of state at once).
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
 /// State of the operations beyond single calls.
 #[derive(Debug)]
@@ -38,6 +45,10 @@ pub struct OpsState {
     closing: watch::Sender<bool>,
     /// Tasks left unfinished by an earlier run were marked failed.
     recovered: tokio::sync::OnceCell<()>,
+    /// Task changes for console streams; `None` once closed for shutdown.
+    events: Mutex<Option<broadcast::Sender<TaskRecord>>>,
+    /// When each in-flight task was last broadcast (progress is throttled).
+    published: Mutex<HashMap<u64, Instant>>,
 }
 
 impl Default for OpsState {
@@ -47,6 +58,8 @@ impl Default for OpsState {
             queues: Mutex::new(HashMap::new()),
             closing: watch::channel(false).0,
             recovered: tokio::sync::OnceCell::new(),
+            events: Mutex::new(Some(broadcast::channel(TASK_EVENTS_CAPACITY).0)),
+            published: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -66,9 +79,40 @@ impl OpsState {
         )
     }
 
-    /// Ends streams and refuses new calls (graceful shutdown).
+    /// Ends streams (task events too) and refuses new calls (graceful shutdown).
     pub fn close(&self) {
         self.closing.send_replace(true);
+        *self.events.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// A receiver of every task change from now on; `None` after [`Self::close`].
+    pub fn subscribe_tasks(&self) -> Option<broadcast::Receiver<TaskRecord>> {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.as_ref().map(broadcast::Sender::subscribe)
+    }
+
+    /// Broadcasts `task` to console streams, if anyone listens. A change of state (and the
+    /// end) always goes out; progress of the same state at most every [`PUBLISH_EVERY`].
+    fn publish(&self, task: &TaskRecord, state_changed: bool) {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tx) = events.as_ref().filter(|tx| tx.receiver_count() > 0) else {
+            return;
+        };
+        let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let due = state_changed
+            || task.state.is_final()
+            || published
+                .get(&task.id)
+                .is_none_or(|at| now.duration_since(*at) >= PUBLISH_EVERY);
+        if task.state.is_final() {
+            published.remove(&task.id);
+        } else if due {
+            published.insert(task.id, now);
+        }
+        if due {
+            let _ = tx.send(task.clone());
+        }
     }
 
     /// Whether [`Self::close`] was called.
@@ -81,12 +125,17 @@ impl OpsState {
         self.active().get(&id).cloned()
     }
 
-    /// Changes an in-flight task's record and returns a copy.
+    /// Changes an in-flight task's record, broadcasts it (see [`Self::publish`]) and
+    /// returns a copy.
     fn update(&self, id: u64, change: impl FnOnce(&mut TaskRecord)) -> Option<TaskRecord> {
         let mut active = self.active();
         let task = active.get_mut(&id)?;
+        let before = task.state;
         change(task);
-        Some(task.clone())
+        let task = task.clone();
+        drop(active);
+        self.publish(&task, task.state != before);
+        Some(task)
     }
 }
 
@@ -246,6 +295,10 @@ impl OpsBackend for Cluster {
 
     fn tasks(&self, query: TaskQuery) -> BoxFuture<'_, Result<Vec<TaskRecord>, OpFailure>> {
         Box::pin(self.list_tasks(query))
+    }
+
+    fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>> {
+        self.ops_state().subscribe_tasks()
     }
 }
 

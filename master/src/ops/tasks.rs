@@ -92,6 +92,7 @@ pub async fn start(cluster: &Cluster, start: TaskStart) -> Result<TaskHandle, Op
     let saved = task.clone();
     blocking(move || store.put_task(&saved)).await?;
     cluster.ops_state().active().insert(id, task.clone());
+    cluster.ops_state().publish(&task, true);
     let (done_tx, done_rx) = oneshot::channel();
     let (uploaded_tx, uploaded_rx) = match start.upload {
         Some(_) => {

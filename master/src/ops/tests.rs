@@ -322,6 +322,52 @@ async fn a_pull_task_reports_layers_and_its_result_and_is_stored() {
 }
 
 #[tokio::test]
+async fn task_changes_are_broadcast_with_progress_throttled() {
+    let s = slave(2).await;
+    let mut events = s.cluster.task_events().unwrap();
+    let pull = docker(DockerOp::PullImage(PullRequest {
+        reference: "busybox:1".into(),
+        auth: None,
+    }));
+    let handle = s.cluster.start_task(s.task(pull, None)).await.unwrap();
+    let id = handle.task.id;
+    let req = s.request().await;
+    for seq in 0..20 {
+        let update = ProgressEvent::Pull(PullProgress {
+            layer: "abc".into(),
+            status: "Downloading".into(),
+            current: u64::from(seq),
+            total: 100,
+        });
+        s.progress(req.id, seq, update);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.answer(req.id, reply(DockerReply::Done));
+    let done = handle.done.await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(task) = events.try_recv() {
+        assert_eq!(task.id, id);
+        seen.push(task);
+    }
+    let states: Vec<TaskState> = seen.iter().map(|t| t.state).collect();
+    assert_eq!(states.first(), Some(&TaskState::Queued), "{states:?}");
+    assert!(states.contains(&TaskState::Running), "{states:?}");
+    assert_eq!(seen.last(), Some(&done), "the final record, as stored");
+    assert!(
+        seen.len() < 10,
+        "twenty progress updates within 250 ms are throttled: {} events",
+        seen.len()
+    );
+    // At shutdown the broadcast closes, so console streams end.
+    s.cluster.close_live();
+    assert!(s.cluster.task_events().is_none());
+    assert!(matches!(
+        events.recv().await,
+        Err(tokio::sync::broadcast::error::RecvError::Closed)
+    ));
+}
+
+#[tokio::test]
 async fn tasks_time_out_fail_and_are_failed_after_a_restart() {
     let s = slave(2).await;
     let mut start = s.task(docker(DockerOp::Info), None);

@@ -39,6 +39,8 @@ pub struct LmdbStore {
     pub(super) console: ConsoleDbs<'static>,
     /// Tasks (see `store::tasks`).
     pub(super) tasks: super::tasks::TasksDb,
+    /// The alert history (see `store::alerts`).
+    pub(super) alerts: super::alerts::AlertsDb,
 }
 
 impl std::fmt::Debug for LmdbStore {
@@ -64,7 +66,7 @@ impl LmdbStore {
         )?;
 
         let wtxn = data.write_txn()?;
-        let (meta, nodes, node_keys, join_tokens, (console, tasks)) = committed(
+        let (meta, nodes, node_keys, join_tokens, (console, tasks, alerts)) = committed(
             data.create_databases_and_commit(wtxn, |o, w| -> Result<_, StoreError> {
                 let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
                 let nodes = o.create_database::<Bytes, Bytes>(w, Some(schema::NODES_DB))?;
@@ -73,12 +75,13 @@ impl LmdbStore {
                 schema::ensure_schema(o, w, &meta, EnvKind::Data)?;
                 let console = ConsoleDbs::create(o, w)?;
                 let tasks = super::tasks::create(o, w)?;
+                let alerts = super::alerts::create(o, w)?;
                 Ok(CommitOrAbort::Commit((
                     meta,
                     nodes,
                     keys,
                     tokens,
-                    (console, tasks),
+                    (console, tasks, alerts),
                 )))
             })?,
         );
@@ -104,6 +107,7 @@ impl LmdbStore {
             samples,
             console,
             tasks,
+            alerts,
         })
     }
 
@@ -434,6 +438,26 @@ impl Store for LmdbStore {
         limit: usize,
     ) -> Result<Vec<web::ops::TaskRecord>, StoreError> {
         self.tasks_list(before, limit)
+    }
+
+    fn put_alert(&self, alert: &web::alerts::AlertRecord) -> Result<(), StoreError> {
+        self.alerts_put(alert)
+    }
+
+    fn list_alerts(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<web::alerts::AlertRecord>, StoreError> {
+        self.alerts_list(before, limit)
+    }
+
+    fn alert_count(&self) -> Result<u64, StoreError> {
+        self.alerts_count()
+    }
+
+    fn prune_alerts(&self, keep: u64) -> Result<u64, StoreError> {
+        self.alerts_prune(keep)
     }
 }
 

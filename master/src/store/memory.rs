@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use super::schema::{EnvKind, SCHEMA_VERSION};
 use super::{SampleRow, Store, StoreError, StoreSizes, check_enrolment, new_node};
 use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
+use web::alerts::AlertRecord;
 
 /// In-memory store. Two locks, like the two LMDB environments.
 #[derive(Debug, Default)]
@@ -17,6 +18,8 @@ pub struct MemoryStore {
     samples: Mutex<BTreeMap<(u64, u64), Vec<u8>>>,
     /// Tasks by id, and the last id allocated.
     tasks: Mutex<(BTreeMap<u64, web::ops::TaskRecord>, u64)>,
+    /// The alert history by id.
+    alerts: Mutex<BTreeMap<u64, AlertRecord>>,
 }
 
 #[derive(Debug)]
@@ -52,6 +55,10 @@ impl MemoryStore {
 
     fn samples_map(&self) -> MutexGuard<'_, BTreeMap<(u64, u64), Vec<u8>>> {
         self.samples.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn alerts_map(&self) -> MutexGuard<'_, BTreeMap<u64, AlertRecord>> {
+        self.alerts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -272,5 +279,40 @@ impl Store for MemoryStore {
             .take(limit)
             .map(|(_, t)| t.clone())
             .collect())
+    }
+
+    fn put_alert(&self, alert: &AlertRecord) -> Result<(), StoreError> {
+        self.alerts_map().insert(alert.id, alert.clone());
+        Ok(())
+    }
+
+    fn list_alerts(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        Ok(self
+            .alerts_map()
+            .range((
+                std::ops::Bound::Unbounded,
+                before.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+            ))
+            .rev()
+            .take(limit)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    fn alert_count(&self) -> Result<u64, StoreError> {
+        Ok(self.alerts_map().len() as u64)
+    }
+
+    fn prune_alerts(&self, keep: u64) -> Result<u64, StoreError> {
+        let mut alerts = self.alerts_map();
+        let mut removed = 0;
+        while alerts.len() as u64 > keep && alerts.pop_first().is_some() {
+            removed += 1;
+        }
+        Ok(removed)
     }
 }

@@ -16,6 +16,7 @@
 use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 use std::path::{Path, PathBuf};
 
+mod alerts;
 pub mod compaction;
 mod console;
 mod lmdb;
@@ -199,6 +200,24 @@ pub trait Store: Send + Sync + 'static {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<web::ops::TaskRecord>, StoreError>;
+
+    /// Inserts or replaces an alert (see `web::alerts`) by its id: a resolved alert
+    /// replaces its firing record.
+    fn put_alert(&self, alert: &web::alerts::AlertRecord) -> Result<(), StoreError>;
+
+    /// Alerts with an id below `before` (all when `None`), newest first, at most `limit`.
+    fn list_alerts(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<web::alerts::AlertRecord>, StoreError>;
+
+    /// How many alerts are stored.
+    fn alert_count(&self) -> Result<u64, StoreError>;
+
+    /// Removes the oldest alerts (lowest ids) beyond the newest `keep`, in one
+    /// transaction; returns how many were removed.
+    fn prune_alerts(&self, keep: u64) -> Result<u64, StoreError>;
 }
 
 /// The enrolment decision shared by both implementations: `token` as stored (if any) and

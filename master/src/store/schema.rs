@@ -24,6 +24,7 @@
 //! | `audit`       | `at_ms` `u64` BE ++ sequence `u64` BE (16 bytes, `web::audit::AuditId`) | JSON `web::audit::AuditEntry` |
 //! | `meta`        | `next_task_id` (UTF-8)                | `u64` BE, next task id to allocate (absent = 1) |
 //! | `tasks`       | task id, `u64` big-endian (8 bytes)   | JSON `web::ops::TaskRecord` (operation, target, user, state, progress, result or error) |
+//! | `alerts`      | alert id, `u64` big-endian (8 bytes)  | JSON `web::alerts::AlertRecord` (rule, node id and name, state, fired and resolved times); the master keeps the newest `master::alerts::MAX_HISTORY` |
 //!
 //! # Databases of the `performance` environment
 //!
@@ -39,7 +40,9 @@
 //! The console databases (`console_users`, `console_sessions`, `audit`) were added without a
 //! version bump: no existing database changed meaning, and opening creates missing
 //! databases in the same transaction, so a version-1 environment simply gains them.
-//! The `tasks` database and `meta/next_task_id` were added the same way.
+//! The `tasks` database and `meta/next_task_id` were added the same way, and so was the
+//! `alerts` database (alert ids need no counter: the master continues after the newest
+//! stored id, and pruning only ever removes the oldest).
 //!
 //! # Upgrades
 //!
@@ -73,6 +76,8 @@ pub const CONSOLE_SESSIONS_DB: &str = "console_sessions";
 pub const AUDIT_DB: &str = "audit";
 /// `data`: tasks (long operations) by id.
 pub const TASKS_DB: &str = "tasks";
+/// `data`: the alert history by alert id.
+pub const ALERTS_DB: &str = "alerts";
 /// `performance`: metric samples by node and time.
 pub const SAMPLES_DB: &str = "samples";
 

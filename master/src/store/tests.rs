@@ -44,6 +44,7 @@ fn exercise(store: &dyn Store) {
     exercise_enrolment(store);
     exercise_nodes(store);
     exercise_samples(store);
+    super::alerts::tests::exercise_alerts(store);
 }
 
 fn exercise_enrolment(store: &dyn Store) {

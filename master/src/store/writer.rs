@@ -303,6 +303,22 @@ mod tests {
         ) -> Result<Vec<web::ops::TaskRecord>, StoreError> {
             self.0.list_tasks(b, l)
         }
+        fn put_alert(&self, a: &web::alerts::AlertRecord) -> Result<(), StoreError> {
+            self.0.put_alert(a)
+        }
+        fn list_alerts(
+            &self,
+            b: Option<u64>,
+            l: usize,
+        ) -> Result<Vec<web::alerts::AlertRecord>, StoreError> {
+            self.0.list_alerts(b, l)
+        }
+        fn alert_count(&self) -> Result<u64, StoreError> {
+            self.0.alert_count()
+        }
+        fn prune_alerts(&self, k: u64) -> Result<u64, StoreError> {
+            self.0.prune_alerts(k)
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use protocol::ops::{OpError, Progress};
 use protocol::{RequestBody, ResponseBody};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::tasks::{TaskQuery, TaskRecord};
 
@@ -162,6 +162,13 @@ pub trait OpsBackend: Send + Sync + 'static {
 
     /// Tasks, newest first.
     fn tasks(&self, query: TaskQuery) -> BoxFuture<'_, Result<Vec<TaskRecord>, OpFailure>>;
+
+    /// A receiver of every task change from now on (the task as `Self::task` would answer
+    /// it), or `None` when this backend has no task events or is shutting down. The stream
+    /// ends when the sender closes; a receiver that lags must refetch the list.
+    fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>> {
+        None
+    }
 }
 
 /// A backend without operations: every call answers 503 (a router built without a master,

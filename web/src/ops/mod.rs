@@ -16,7 +16,7 @@
 //! 5. Every call writes one audit entry: who, what, target, when, client, result.
 //!
 //! Failures map to statuses as in [`error`]. The routes are listed in [`host`],
-//! [`containers`], [`images`] and [`tasks`], and documented in the OpenAPI document
+//! [`containers`], [`images`], [`tasks`] and [`task_events`], and documented in the OpenAPI document
 //! ([`openapi`]). Registry credentials are accepted in requests only: they appear in no
 //! answer, log line, task or audit entry.
 
@@ -30,6 +30,7 @@ pub mod openapi;
 pub mod openapi_docker;
 pub mod params;
 pub mod stream;
+pub mod task_events;
 pub mod tasks;
 
 pub use backend::{
@@ -289,5 +290,11 @@ pub(crate) fn routes<B: Backend>(t: Table<B>) -> Table<B> {
         images::remove_volume::<B>,
     )
     .add(get.clone(), "/api/v1/tasks", User, tasks::list::<B>)
+    .add(
+        get.clone(),
+        "/api/v1/tasks/events",
+        User,
+        task_events::events::<B>,
+    )
     .add(get, "/api/v1/tasks/{id}", User, tasks::get::<B>)
 }

@@ -220,6 +220,16 @@ pub const HOST: &[Operation] = &[
     ),
     op(
         "GET",
+        "/api/v1/tasks/events",
+        "tasks",
+        "Server-Sent Events: a `task` event (a Task) whenever a task is created, starts, progresses or ends; `resync` when the client fell behind (refetch the list); `end` when the session ended.",
+        &[],
+        "",
+        "200",
+        "text/event-stream",
+    ),
+    op(
+        "GET",
         "/api/v1/tasks/{id}",
         "tasks",
         "One task: state, progress, result or error.",

@@ -107,6 +107,11 @@ impl Backend for Fake {
         }
     }
 
+    fn alert_events(&self) -> Option<broadcast::Receiver<web::alerts::AlertRecord>> {
+        // A feed that is already over: streams send the active alerts and end.
+        Some(broadcast::channel(1).1)
+    }
+
     async fn compact(&self) -> Result<CompactReport, BackendError> {
         self.data_op()?;
         Ok(CompactReport {
@@ -199,6 +204,23 @@ impl TestApp {
     }
 
     pub fn with(fake: Fake, tweak: impl FnOnce(&mut AuthSettings)) -> Self {
+        Self::over_with(fake, tweak)
+    }
+
+    /// An app over any backend (a test's own fake).
+    pub fn over<B: Backend>(backend: B) -> Self {
+        Self::over_with(backend, |_| {})
+    }
+
+    /// [`Self::over`] with the administrator registered and signed in.
+    pub async fn ready_over<B: Backend>(backend: B) -> (Self, Session) {
+        let app = Self::over(backend);
+        app.register().await;
+        let session = app.login().await;
+        (app, session)
+    }
+
+    fn over_with<B: Backend>(backend: B, tweak: impl FnOnce(&mut AuthSettings)) -> Self {
         let store = Arc::new(MemoryAuthStore::new());
         let clock = Arc::new(ManualClock::new(START_MS));
         let mut settings = settings();
@@ -208,7 +230,7 @@ impl TestApp {
             settings,
             clock: clock.clone(),
         };
-        let (router, routes) = web::router_with_table(Arc::new(fake), console);
+        let (router, routes) = web::router_with_table(Arc::new(backend), console);
         Self {
             router,
             routes,

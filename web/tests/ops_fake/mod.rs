@@ -16,7 +16,7 @@ use protocol::{RequestBody, ResponseBody};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tower::ServiceExt;
 use web::auth::{ManualClock, MemoryAuthStore};
 use web::ops::{
@@ -32,6 +32,8 @@ pub struct FakeOps {
     pub sent: Mutex<Vec<RequestBody>>,
     pub tasks: Mutex<BTreeMap<u64, TaskRecord>>,
     pub uploaded: Arc<Mutex<Vec<u8>>>,
+    /// Task changes the test sends to `GET /api/v1/tasks/events` (room for four).
+    pub events: broadcast::Sender<TaskRecord>,
 }
 
 pub fn docker_reply(r: DockerReply) -> ResponseBody {
@@ -51,6 +53,7 @@ impl FakeOps {
             sent: Mutex::new(Vec::new()),
             tasks: Mutex::new(BTreeMap::new()),
             uploaded: Arc::new(Mutex::new(Vec::new())),
+            events: broadcast::channel(4).0,
         })
     }
 
@@ -166,6 +169,10 @@ impl OpsBackend for FakeOps {
             .cloned()
             .collect();
         Box::pin(async move { Ok(all) })
+    }
+
+    fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>> {
+        Some(self.events.subscribe())
     }
 }
 

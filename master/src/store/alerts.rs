@@ -1,0 +1,104 @@
+//! The alert history in the `data` environment: the `alerts` database (layout in
+//! [`super::schema`]). Records are `web::alerts::AlertRecord` as JSON, keyed by alert id
+//! (`u64` big-endian), so they iterate oldest first and a resolved alert replaces its
+//! firing record. Ids are allocated by the master (one more than the newest stored), so
+//! there is no counter here; pruning removes the lowest ids.
+
+use std::ops::Bound::{Excluded, Unbounded};
+
+use heed::types::Bytes;
+use heed::{Database, DatabaseOpener, RwTxn, WithoutTls};
+use web::alerts::AlertRecord;
+
+use super::StoreError;
+use super::lmdb::{LmdbStore, decode, encode};
+use super::schema;
+
+/// The `alerts` database.
+pub(crate) type AlertsDb = Database<'static, Bytes, Bytes>;
+
+/// Creates (or opens) the database inside the store's opening transaction.
+pub(crate) fn create<'e>(
+    o: &DatabaseOpener<'e, WithoutTls>,
+    w: &mut RwTxn<'e>,
+) -> Result<Database<'e, Bytes, Bytes>, StoreError> {
+    Ok(o.create_database(w, Some(schema::ALERTS_DB))?)
+}
+
+fn key(id: u64) -> [u8; 8] {
+    id.to_be_bytes()
+}
+
+fn key_name(id: u64) -> String {
+    format!("{}/{id}", schema::ALERTS_DB)
+}
+
+impl LmdbStore {
+    pub(super) fn alerts_put(&self, alert: &AlertRecord) -> Result<(), StoreError> {
+        let json = encode(alert, "alert record")?;
+        let mut wtxn = self.data.write_txn()?;
+        self.alerts.put(&mut wtxn, &key(alert.id), &json)?;
+        wtxn.commit()?;
+        Ok(())
+    }
+
+    pub(super) fn alerts_list(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AlertRecord>, StoreError> {
+        let rtxn = self.data.read_txn()?;
+        let upper = before.map(key);
+        let range = (
+            Unbounded,
+            upper.as_ref().map_or(Unbounded, |k| Excluded(k.as_slice())),
+        );
+        let mut out = Vec::new();
+        for entry in self.alerts.rev_range(&rtxn, &range)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, raw) = entry?;
+            let id = schema::decode_node_id(k).unwrap_or(0);
+            out.push(decode(raw, || key_name(id))?);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn alerts_count(&self) -> Result<u64, StoreError> {
+        let rtxn = self.data.read_txn()?;
+        Ok(self.alerts.len(&rtxn)?)
+    }
+
+    pub(super) fn alerts_prune(&self, keep: u64) -> Result<u64, StoreError> {
+        let mut wtxn = self.data.write_txn()?;
+        let excess = self.alerts.len(&wtxn)?.saturating_sub(keep);
+        if excess == 0 {
+            return Ok(0);
+        }
+        // The first alert kept: everything before it goes, in one range delete.
+        let skip = usize::try_from(excess).unwrap_or(usize::MAX);
+        let first_kept = self
+            .alerts
+            .iter(&wtxn)?
+            .nth(skip)
+            .transpose()?
+            .map(|(k, _)| k.to_vec());
+        let removed = match first_kept {
+            Some(k) => self
+                .alerts
+                .delete_range(&mut wtxn, &(Unbounded, Excluded(k.as_slice())))?,
+            None => {
+                let all = self.alerts.len(&wtxn)?;
+                self.alerts.clear(&mut wtxn)?;
+                usize::try_from(all).unwrap_or(usize::MAX)
+            }
+        };
+        wtxn.commit()?;
+        Ok(removed as u64)
+    }
+}
+
+#[cfg(test)]
+#[path = "alerts_tests.rs"]
+pub(super) mod tests;

@@ -1,0 +1,172 @@
+//! The `/alerts` page: the alerts firing now and the history, newest first, one page at a
+//! time (`?before=ID`, the id after the last row). The page marks its live region with
+//! `data-alert-refresh`; the frame's script (`static/commander.js`), which follows
+//! `GET /api/v1/alerts/events` on every page for the badge and the toast, refreshes that
+//! region in place as soon as an alert fires or resolves, without reloading the page.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+
+use crate::alerts::{AlertParams, AlertQuery, AlertRecord, AlertRule, AlertState, Resolution};
+use crate::auth::AuthContext;
+use crate::backend::Backend;
+use crate::format::{format_duration_in, format_rfc3339_ms};
+use crate::i18n::{Lang, Messages};
+use crate::pages::{Frame, backend_error_page, now_ms};
+
+/// History rows per page.
+pub const PAGE_ROWS: usize = 50;
+
+/// One alert, formatted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    /// Alert id.
+    pub id: u64,
+    /// The node.
+    pub node: u64,
+    /// The node's name (host name or `node N`).
+    pub node_name: String,
+    /// What the alert is about, in the page's language.
+    pub rule: &'static str,
+    /// Badge class: `firing` or `resolved`.
+    pub state: &'static str,
+    /// The state, in the page's language.
+    pub state_label: &'static str,
+    /// When it fired (RFC 3339, UTC).
+    pub fired: String,
+    /// When it resolved, or `–`.
+    pub resolved: String,
+    /// Why it resolved (empty while firing).
+    pub resolution: &'static str,
+    /// How long it lasted (or has lasted so far).
+    pub duration: String,
+}
+
+impl AlertRow {
+    /// Formats `alert` as seen at `now_ms`, in `lang`.
+    pub fn new(alert: &AlertRecord, now_ms: u64, lang: Lang) -> Self {
+        let t: &Messages = lang.messages();
+        let until = alert.resolved_ms.unwrap_or(now_ms);
+        let time = |ms: u64| format_rfc3339_ms(ms).unwrap_or_else(|| "–".to_owned());
+        Self {
+            id: alert.id,
+            node: alert.node,
+            node_name: alert.node_label(),
+            rule: match alert.rule {
+                AlertRule::NodeOffline => t.rule_node_offline,
+            },
+            state: match alert.state {
+                AlertState::Firing => "firing",
+                AlertState::Resolved => "resolved",
+            },
+            state_label: match alert.state {
+                AlertState::Firing => t.alert_firing,
+                AlertState::Resolved => t.alert_resolved,
+            },
+            fired: time(alert.fired_ms),
+            resolved: alert.resolved_ms.map_or_else(|| "–".to_owned(), time),
+            resolution: match alert.resolution {
+                None => "",
+                Some(Resolution::Online) => t.resolution_online,
+                Some(Resolution::Revoked) => t.resolution_revoked,
+            },
+            duration: format_duration_in(
+                lang,
+                Duration::from_millis(until.saturating_sub(alert.fired_ms)),
+            ),
+        }
+    }
+}
+
+/// The alerts page.
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "alerts.html")]
+pub struct AlertsPage {
+    /// The frame.
+    pub frame: Frame,
+    /// Alerts firing now.
+    pub active: Vec<AlertRow>,
+    /// One page of the history.
+    pub history: Vec<AlertRow>,
+    /// Alerts kept in the history.
+    pub total: u64,
+    /// `before` of the next (older) page; `None` on the last page.
+    pub older: Option<u64>,
+    /// Whether this is a later page (show a link back to the newest).
+    pub paged: bool,
+}
+
+/// `GET /alerts?before=`.
+pub async fn page<B: Backend>(
+    State(backend): State<Arc<B>>,
+    ctx: AuthContext,
+    uri: Uri,
+    params: Result<Query<AlertParams>, QueryRejection>,
+) -> Response {
+    // A malformed query string shows the newest page rather than a bare 400.
+    let before = params.ok().and_then(|Query(p)| p.before);
+    let query = AlertQuery {
+        before,
+        limit: PAGE_ROWS,
+    };
+    let lang = ctx.lang();
+    match backend.alerts(query).await {
+        Ok(list) => {
+            let now = now_ms();
+            let rows = |alerts: &[AlertRecord]| -> Vec<AlertRow> {
+                alerts.iter().map(|a| AlertRow::new(a, now, lang)).collect()
+            };
+            AlertsPage {
+                frame: Frame::signed_in(&ctx, "alerts", &uri),
+                active: rows(&list.active),
+                history: rows(&list.history),
+                total: list.total,
+                older: list.next,
+                paged: before.is_some(),
+            }
+            .into_response()
+        }
+        Err(err) => backend_error_page(&err, lang),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_formatted_in_both_languages() {
+        let mut alert = AlertRecord {
+            id: 4,
+            rule: AlertRule::NodeOffline,
+            node: 2,
+            node_name: "db-1".into(),
+            state: AlertState::Firing,
+            fired_ms: 1_709_210_096_000,
+            resolved_ms: None,
+            resolution: None,
+        };
+        let row = AlertRow::new(&alert, 1_709_210_096_000 + 65_000, Lang::En);
+        assert_eq!(
+            (row.rule, row.state, row.duration.as_str()),
+            ("Slave offline", "firing", "1 min 5 s")
+        );
+        assert_eq!(row.fired, "2024-02-29T12:34:56.000Z");
+        assert_eq!((row.resolved.as_str(), row.resolution), ("–", ""));
+        alert.state = AlertState::Resolved;
+        alert.resolved_ms = Some(alert.fired_ms + 3_000);
+        alert.resolution = Some(Resolution::Online);
+        let row = AlertRow::new(&alert, u64::MAX, Lang::ZhCn);
+        assert_eq!(
+            (row.state_label, row.resolution, row.duration.as_str()),
+            ("已恢复", "已重新上线", "3秒")
+        );
+    }
+}
