@@ -245,7 +245,7 @@ impl RunningMaster {
             .is_some_and(|closed| !closed)
     }
 
-    /// Stops the console and the endpoint and flushes pending samples.
+    /// Stops the console and the endpoint and flushes pending samples and alerts.
     pub async fn shutdown(self) {
         // Console streams (SSE) end when the live broadcast closes; otherwise the graceful
         // shutdown below would wait for browsers to hang up.
@@ -255,6 +255,10 @@ impl RunningMaster {
         let endpoint = self.endpoint;
         let _ = tokio::task::spawn_blocking(move || endpoint.shutdown()).await;
         let cluster = self.cluster;
-        let _ = tokio::task::spawn_blocking(move || cluster.writer().flush()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            cluster.alert_writer().flush();
+            cluster.writer().flush()
+        })
+        .await;
     }
 }
