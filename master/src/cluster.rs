@@ -379,19 +379,23 @@ impl Cluster {
     }
 
     fn on_host_info(&self, node_id: u64, info: HostInfo) {
-        let record = {
+        {
             let mut st = self.state();
             let Some(node) = st.nodes.get_mut(&node_id) else {
                 return;
             };
             node.record.hostname = info.hostname.clone();
-            node.record.host_info = Some(info);
-            node.record.clone()
-        };
+            node.record.host_info = Some(info.clone());
+        }
         let store = Arc::clone(&self.inner.store);
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = store.put_node(&record) {
-                tracing::error!(node_id = record.id, "cannot save host info: {e}");
+            // Only the host facts: a stored `revoked` flag set meanwhile is kept.
+            let mut set_facts = |n: &mut NodeRecord| {
+                n.hostname = info.hostname.clone();
+                n.host_info = Some(info.clone());
+            };
+            if let Err(e) = store.update_node(node_id, &mut set_facts) {
+                tracing::error!(node_id, "cannot save host info: {e}");
             }
         });
     }
@@ -413,10 +417,16 @@ impl Cluster {
         for node_id in st.ttl.expire(now) {
             tracing::warn!(node_id, "node offline: heartbeat TTL expired");
             if let Some(node) = st.nodes.get(&node_id) {
-                let mut record = node.record.clone();
-                record.last_seen_ms = node.last_seen_ms.unwrap_or(0);
+                let seen = node.last_seen_ms.unwrap_or(0);
                 let store = Arc::clone(&self.inner.store);
-                tokio::task::spawn_blocking(move || store.put_node(&record));
+                tokio::task::spawn_blocking(move || {
+                    // Only `last_seen_ms`: a `revoked` flag written by `commander node
+                    // revoke` while the node was connected must survive.
+                    let mut set_seen = |n: &mut NodeRecord| n.last_seen_ms = seen;
+                    if let Err(e) = store.update_node(node_id, &mut set_seen) {
+                        tracing::error!(node_id, "cannot save last seen: {e}");
+                    }
+                });
             }
             self.alert_offline(&mut st, node_id, now);
         }
@@ -577,7 +587,9 @@ fn decide(
             Some(mut n) if n.id == *node_id => {
                 if n.agent_version != agent_version {
                     n.agent_version = agent_version.to_owned();
-                    store.put_node(&n)?;
+                    let mut set_version =
+                        |stored: &mut NodeRecord| stored.agent_version = agent_version.to_owned();
+                    store.update_node(n.id, &mut set_version)?;
                 }
                 Ok(Ok(n))
             }

@@ -100,6 +100,45 @@ async fn a_key_revoked_behind_the_masters_back_raises_no_alert() {
 }
 
 #[tokio::test]
+async fn ttl_expiry_and_host_facts_keep_a_revocation_written_by_another_process() {
+    let (c, store) = cluster();
+    let (id, _rx) = enrolled(&c, &store, [1; 32], 1).await;
+    // `commander node revoke` while the node is connected: the cluster's copy still says
+    // not revoked. Neither new host facts nor the TTL expiry may write that copy back.
+    store.set_revoked(id, true).unwrap();
+    c.tick(now_ms() + 3_100);
+    c.handle(ControlEvent::Message {
+        node_id: id,
+        conn_id: 1,
+        msg: Message::HostInfo(protocol::HostInfo {
+            hostname: "renamed".into(),
+            os: String::new(),
+            kernel: String::new(),
+            arch: String::new(),
+            cpu_model: String::new(),
+            cpu_cores: 1,
+            mem_total_bytes: 0,
+            swap_total_bytes: 0,
+            disks: vec![],
+            docker_version: None,
+            boot_time_unix: 0,
+        }),
+    });
+    // Both writes run on the blocking pool, the expiry's first; wait for the last one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.get_node(id).unwrap().unwrap().hostname != "renamed" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "host facts never landed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let n = store.get_node(id).unwrap().unwrap();
+    assert!(n.revoked, "the revocation was overwritten: {n:?}");
+}
+
+#[tokio::test]
 async fn a_restart_keeps_firing_alerts_and_notices_nodes_that_stay_away() {
     let (c, store) = cluster();
     let (gone, _rx) = enrolled(&c, &store, [1; 32], 1).await;

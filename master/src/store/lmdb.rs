@@ -278,6 +278,25 @@ impl Store for LmdbStore {
         Ok(true)
     }
 
+    fn update_node(
+        &self,
+        id: u64,
+        change: &mut dyn FnMut(&mut NodeRecord),
+    ) -> Result<bool, StoreError> {
+        let mut wtxn = self.data.write_txn()?;
+        let Some(mut node) = self.read_node(&wtxn, id)? else {
+            return Ok(false);
+        };
+        let key = node.public_key;
+        change(&mut node);
+        node.public_key = key;
+        let json = encode(&node, "node record")?;
+        self.nodes
+            .put(&mut wtxn, &schema::node_id_bytes(id), &json)?;
+        wtxn.commit()?;
+        Ok(true)
+    }
+
     fn put_join_token(&self, token: &JoinTokenRecord) -> Result<(), StoreError> {
         let json = encode(token, "join token")?;
         let mut wtxn = self.data.write_txn()?;

@@ -151,6 +151,22 @@ impl Store for MemoryStore {
         })
     }
 
+    fn update_node(
+        &self,
+        id: u64,
+        change: &mut dyn FnMut(&mut NodeRecord),
+    ) -> Result<bool, StoreError> {
+        Ok(match self.data().nodes.get_mut(&id) {
+            Some(node) => {
+                let key = node.public_key;
+                change(node);
+                node.public_key = key;
+                true
+            }
+            None => false,
+        })
+    }
+
     fn put_join_token(&self, token: &JoinTokenRecord) -> Result<(), StoreError> {
         self.data()
             .join_tokens

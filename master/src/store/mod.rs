@@ -147,6 +147,16 @@ pub trait Store: Send + Sync + 'static {
     /// Sets or clears a node's `revoked` flag; `Ok(false)` when no such node exists.
     fn set_revoked(&self, id: u64, revoked: bool) -> Result<bool, StoreError>;
 
+    /// Reads one node, applies `change` and writes it back inside one write transaction,
+    /// so fields another process wrote meanwhile (`revoked`, by `commander node revoke`)
+    /// are kept; `Ok(false)` when no such node exists. `change` must not touch the public
+    /// key (use [`Store::put_node`] for that).
+    fn update_node(
+        &self,
+        id: u64,
+        change: &mut dyn FnMut(&mut NodeRecord),
+    ) -> Result<bool, StoreError>;
+
     /// Inserts or replaces a join token (keyed by its secret hash).
     fn put_join_token(&self, token: &JoinTokenRecord) -> Result<(), StoreError>;
 

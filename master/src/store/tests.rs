@@ -105,6 +105,19 @@ fn exercise_nodes(store: &dyn Store) {
         store.enroll_node(&[4; 32], &key(1), "0.1.0", NOW).unwrap(),
         Err(EnrollRefusal::KeyAlreadyEnrolled { node_id: 1 })
     );
+    // update_node changes only what it is told to, never the key, and keeps the flag.
+    let mut change = |n: &mut NodeRecord| {
+        n.last_seen_ms = NOW + 5;
+        n.public_key = key(99);
+    };
+    assert!(store.update_node(1, &mut change).unwrap());
+    let updated = store.get_node(1).unwrap().unwrap();
+    assert_eq!(
+        (updated.last_seen_ms, updated.revoked, updated.public_key),
+        (NOW + 5, true, key(1))
+    );
+    assert_eq!(store.node_by_key(&key(1)).unwrap().map(|n| n.id), Some(1));
+    assert!(!store.update_node(42, &mut change).unwrap());
     assert!(store.set_revoked(1, false).unwrap());
 
     // Updating a node, including a key change, keeps the key index in step.

@@ -257,6 +257,13 @@ mod tests {
         fn set_revoked(&self, id: u64, r: bool) -> Result<bool, StoreError> {
             self.0.set_revoked(id, r)
         }
+        fn update_node(
+            &self,
+            id: u64,
+            change: &mut dyn FnMut(&mut NodeRecord),
+        ) -> Result<bool, StoreError> {
+            self.0.update_node(id, change)
+        }
         fn put_join_token(&self, t: &JoinTokenRecord) -> Result<(), StoreError> {
             self.0.put_join_token(t)
         }
