@@ -445,6 +445,14 @@ impl Cluster {
             Ok(Err(e)) => tracing::error!("pruning samples failed: {e}"),
             Err(e) => tracing::error!("pruning task failed: {e}"),
         }
+        let store = Arc::clone(&self.inner.store);
+        let keep = crate::ops::tasks::MAX_STORED_TASKS;
+        match tokio::task::spawn_blocking(move || store.prune_tasks(keep)).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "pruned old tasks"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!("pruning tasks failed: {e}"),
+            Err(e) => tracing::error!("pruning task failed: {e}"),
+        }
     }
 
     /// Sends a request to a node and waits for the outcome (or the timeout).

@@ -238,12 +238,17 @@ impl Cluster {
         self.ops_state()
             .recovered
             .get_or_init(|| async move {
+                let pruning = Arc::clone(&store);
                 match blocking(move || tasks::fail_unfinished(store.as_ref())).await {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::warn!(n, "tasks left unfinished by the last run marked failed")
                     }
                     Err(e) => tracing::error!("cannot check unfinished tasks: {e}"),
+                }
+                let kept = tasks::MAX_STORED_TASKS;
+                if let Err(e) = blocking(move || pruning.prune_tasks(kept)).await {
+                    tracing::error!("cannot prune old tasks: {e:?}");
                 }
             })
             .await;

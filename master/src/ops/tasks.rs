@@ -9,7 +9,9 @@
 //! [`protocol::ops::CHUNK_SIZE`], queued on the node's session with back-pressure.
 //!
 //! A task left `queued` or `running` by a master that stopped is marked failed at the next
-//! start ([`fail_unfinished`]): nothing can finish it any more.
+//! start ([`fail_unfinished`]): nothing can finish it any more. The store keeps the newest
+//! [`MAX_STORED_TASKS`] (pruned at the first task query after start and hourly with the
+//! metric samples).
 
 use super::{OpsState, blocking, outcome_result, request_failure};
 use crate::cluster::Cluster;
@@ -29,6 +31,8 @@ use web::ops::{
 pub const SAVE_EVERY: Duration = Duration::from_secs(1);
 /// Most stored tasks one list examines.
 pub const SCAN_LIMIT: usize = 10_000;
+/// Stored tasks kept; older ones are pruned at start and hourly.
+pub const MAX_STORED_TASKS: u64 = 10_000;
 
 /// Marks every task still `queued` or `running` in the store as failed; returns how many.
 pub fn fail_unfinished(store: &dyn Store) -> Result<usize, StoreError> {

@@ -11,7 +11,7 @@ use heed::{Database, DatabaseOpener, RwTxn, WithoutTls};
 use web::alerts::AlertRecord;
 
 use super::StoreError;
-use super::lmdb::{LmdbStore, decode, encode};
+use super::lmdb::{LmdbStore, decode, encode, keep_newest};
 use super::schema;
 
 /// The `alerts` database.
@@ -71,31 +71,7 @@ impl LmdbStore {
     }
 
     pub(super) fn alerts_prune(&self, keep: u64) -> Result<u64, StoreError> {
-        let mut wtxn = self.data.write_txn()?;
-        let excess = self.alerts.len(&wtxn)?.saturating_sub(keep);
-        if excess == 0 {
-            return Ok(0);
-        }
-        // The first alert kept: everything before it goes, in one range delete.
-        let skip = usize::try_from(excess).unwrap_or(usize::MAX);
-        let first_kept = self
-            .alerts
-            .iter(&wtxn)?
-            .nth(skip)
-            .transpose()?
-            .map(|(k, _)| k.to_vec());
-        let removed = match first_kept {
-            Some(k) => self
-                .alerts
-                .delete_range(&mut wtxn, &(Unbounded, Excluded(k.as_slice())))?,
-            None => {
-                let all = self.alerts.len(&wtxn)?;
-                self.alerts.clear(&mut wtxn)?;
-                usize::try_from(all).unwrap_or(usize::MAX)
-            }
-        };
-        wtxn.commit()?;
-        Ok(removed as u64)
+        keep_newest(&self.data, &self.alerts, keep)
     }
 }
 

@@ -5,7 +5,7 @@
 //! method that returned `Ok` survives a crash or restart of the master.
 
 use std::convert::Infallible;
-use std::ops::Bound::{Excluded, Included};
+use std::ops::Bound::{Excluded, Included, Unbounded};
 use std::path::{Path, PathBuf};
 
 use heed::types::{Bytes, Str};
@@ -23,7 +23,7 @@ pub const DATA_MAP_SIZE: usize = 1 << 30;
 /// Map size of the `performance` environment: 16 GiB (sparse).
 pub const PERFORMANCE_MAP_SIZE: usize = 16 << 30;
 
-type RawDb = Database<'static, Bytes, Bytes>;
+pub(super) type RawDb = Database<'static, Bytes, Bytes>;
 type MetaDb = Database<'static, Str, Bytes>;
 
 /// The LMDB-backed store. Cheap to share behind an `Arc`; all methods are thread-safe.
@@ -443,6 +443,10 @@ impl Store for LmdbStore {
         self.tasks_next_id()
     }
 
+    fn prune_tasks(&self, keep: u64) -> Result<u64, StoreError> {
+        self.tasks_prune(keep)
+    }
+
     fn put_task(&self, task: &web::ops::TaskRecord) -> Result<(), StoreError> {
         self.tasks_put(task)
     }
@@ -507,6 +511,33 @@ pub(super) fn open_env(
     #[allow(unsafe_code)]
     let env = unsafe { options.open(path)? };
     Ok(env)
+}
+
+/// Deletes the lowest keys of `db` beyond the newest `keep` (keys are big-endian ids, so
+/// the lowest are the oldest) in one write transaction; returns how many went.
+pub(super) fn keep_newest(env: &Env<WithoutTls>, db: &RawDb, keep: u64) -> Result<u64, StoreError> {
+    let mut wtxn = env.write_txn()?;
+    let excess = db.len(&wtxn)?.saturating_sub(keep);
+    if excess == 0 {
+        return Ok(0);
+    }
+    // The first record kept: everything before it goes, in one range delete.
+    let skip = usize::try_from(excess).unwrap_or(usize::MAX);
+    let first_kept = db
+        .iter(&wtxn)?
+        .nth(skip)
+        .transpose()?
+        .map(|(k, _)| k.to_vec());
+    let removed = match first_kept {
+        Some(k) => db.delete_range(&mut wtxn, &(Unbounded, Excluded(k.as_slice())))?,
+        None => {
+            let all = db.len(&wtxn)?;
+            db.clear(&mut wtxn)?;
+            usize::try_from(all).unwrap_or(usize::MAX)
+        }
+    };
+    wtxn.commit()?;
+    Ok(removed as u64)
 }
 
 /// The map size an environment is opened with.

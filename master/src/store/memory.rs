@@ -268,6 +268,15 @@ impl Store for MemoryStore {
         Ok(tasks.1)
     }
 
+    fn prune_tasks(&self, keep: u64) -> Result<u64, StoreError> {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut removed = 0;
+        while tasks.0.len() as u64 > keep && tasks.0.pop_first().is_some() {
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     fn put_task(&self, task: &web::ops::TaskRecord) -> Result<(), StoreError> {
         let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
         tasks.0.insert(task.id, task.clone());

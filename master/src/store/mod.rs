@@ -204,6 +204,10 @@ pub trait Store: Send + Sync + 'static {
     /// The task with this id.
     fn get_task(&self, id: u64) -> Result<Option<web::ops::TaskRecord>, StoreError>;
 
+    /// Removes the oldest tasks (lowest ids) beyond the newest `keep`, in one transaction;
+    /// returns how many were removed. Task ids are never reused.
+    fn prune_tasks(&self, keep: u64) -> Result<u64, StoreError>;
+
     /// Tasks with an id below `before` (all when `None`), newest first, at most `limit`.
     fn list_tasks(
         &self,

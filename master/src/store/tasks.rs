@@ -10,7 +10,7 @@ use heed::{Database, DatabaseOpener, RwTxn, WithoutTls};
 use web::ops::TaskRecord;
 
 use super::StoreError;
-use super::lmdb::{LmdbStore, decode, encode};
+use super::lmdb::{LmdbStore, decode, encode, keep_newest};
 use super::schema;
 
 /// The `tasks` database.
@@ -58,6 +58,10 @@ impl LmdbStore {
         self.tasks.put(&mut wtxn, &key(task.id), &json)?;
         wtxn.commit()?;
         Ok(())
+    }
+
+    pub(super) fn tasks_prune(&self, keep: u64) -> Result<u64, StoreError> {
+        keep_newest(&self.data, &self.tasks, keep)
     }
 
     pub(super) fn tasks_get(&self, id: u64) -> Result<Option<TaskRecord>, StoreError> {

@@ -72,3 +72,36 @@ fn lmdb_store_keeps_tasks_across_reopen() {
         TaskState::Succeeded
     );
 }
+
+/// Pruning keeps the newest tasks and never gives an id out again.
+fn exercise_pruning(store: &dyn Store) {
+    for _ in 0..5 {
+        let id = store.next_task_id().unwrap();
+        store.put_task(&task(id, 1)).unwrap();
+    }
+    assert_eq!(store.prune_tasks(10).unwrap(), 0);
+    assert_eq!(store.prune_tasks(2).unwrap(), 3);
+    let kept: Vec<u64> = store
+        .list_tasks(None, 10)
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(kept, vec![5, 4]);
+    assert_eq!(store.get_task(1).unwrap(), None);
+    assert_eq!(store.next_task_id().unwrap(), 6);
+    assert_eq!(store.prune_tasks(0).unwrap(), 2);
+    assert!(store.list_tasks(None, 10).unwrap().is_empty());
+}
+
+#[test]
+fn memory_store_prunes_tasks() {
+    exercise_pruning(&MemoryStore::new());
+}
+
+#[test]
+fn lmdb_store_prunes_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(&dir.path().join("data"), &dir.path().join("perf")).unwrap();
+    exercise_pruning(&store);
+}

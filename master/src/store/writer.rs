@@ -326,6 +326,9 @@ mod tests {
         fn prune_alerts(&self, k: u64) -> Result<u64, StoreError> {
             self.0.prune_alerts(k)
         }
+        fn prune_tasks(&self, k: u64) -> Result<u64, StoreError> {
+            self.0.prune_tasks(k)
+        }
     }
 
     #[test]
