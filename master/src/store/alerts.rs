@@ -4,14 +4,12 @@
 //! firing record. Ids are allocated by the master (one more than the newest stored), so
 //! there is no counter here; pruning removes the lowest ids.
 
-use std::ops::Bound::{Excluded, Unbounded};
-
 use heed::types::Bytes;
 use heed::{Database, DatabaseOpener, RwTxn, WithoutTls};
 use web::alerts::AlertRecord;
 
 use super::StoreError;
-use super::lmdb::{LmdbStore, decode, encode, keep_newest};
+use super::lmdb::{LmdbStore, encode, keep_newest, newest_first};
 use super::schema;
 
 /// The `alerts` database.
@@ -29,10 +27,6 @@ fn key(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }
 
-fn key_name(id: u64) -> String {
-    format!("{}/{id}", schema::ALERTS_DB)
-}
-
 impl LmdbStore {
     pub(super) fn alerts_put(&self, alert: &AlertRecord) -> Result<(), StoreError> {
         let json = encode(alert, "alert record")?;
@@ -47,22 +41,7 @@ impl LmdbStore {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AlertRecord>, StoreError> {
-        let rtxn = self.data.read_txn()?;
-        let upper = before.map(key);
-        let range = (
-            Unbounded,
-            upper.as_ref().map_or(Unbounded, |k| Excluded(k.as_slice())),
-        );
-        let mut out = Vec::new();
-        for entry in self.alerts.rev_range(&rtxn, &range)? {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, raw) = entry?;
-            let id = schema::decode_node_id(k).unwrap_or(0);
-            out.push(decode(raw, || key_name(id))?);
-        }
-        Ok(out)
+        newest_first(&self.data, &self.alerts, schema::ALERTS_DB, before, limit)
     }
 
     pub(super) fn alerts_count(&self) -> Result<u64, StoreError> {

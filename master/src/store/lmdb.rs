@@ -513,6 +513,33 @@ pub(super) fn open_env(
     Ok(env)
 }
 
+/// JSON records of `db`, keyed by big-endian ids, with an id below `before` (all when
+/// `None`), newest first, at most `limit`. `db_name` names the database in errors.
+pub(super) fn newest_first<T: DeserializeOwned>(
+    env: &Env<WithoutTls>,
+    db: &RawDb,
+    db_name: &str,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Vec<T>, StoreError> {
+    let rtxn = env.read_txn()?;
+    let upper = before.map(u64::to_be_bytes);
+    let range = (
+        Unbounded,
+        upper.as_ref().map_or(Unbounded, |k| Excluded(k.as_slice())),
+    );
+    let mut out = Vec::new();
+    for entry in db.rev_range(&rtxn, &range)? {
+        if out.len() >= limit {
+            break;
+        }
+        let (k, raw) = entry?;
+        let id = schema::decode_node_id(k).unwrap_or(0);
+        out.push(decode(raw, || format!("{db_name}/{id}"))?);
+    }
+    Ok(out)
+}
+
 /// Deletes the lowest keys of `db` beyond the newest `keep` (keys are big-endian ids, so
 /// the lowest are the oldest) in one write transaction; returns how many went.
 pub(super) fn keep_newest(env: &Env<WithoutTls>, db: &RawDb, keep: u64) -> Result<u64, StoreError> {

@@ -3,14 +3,12 @@
 //! Records are `web::ops::TaskRecord` as JSON, keyed by id so they iterate in creation
 //! order.
 
-use std::ops::Bound::{Excluded, Unbounded};
-
 use heed::types::Bytes;
 use heed::{Database, DatabaseOpener, RwTxn, WithoutTls};
 use web::ops::TaskRecord;
 
 use super::StoreError;
-use super::lmdb::{LmdbStore, decode, encode, keep_newest};
+use super::lmdb::{LmdbStore, decode, encode, keep_newest, newest_first};
 use super::schema;
 
 /// The `tasks` database.
@@ -77,22 +75,7 @@ impl LmdbStore {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<TaskRecord>, StoreError> {
-        let rtxn = self.data.read_txn()?;
-        let upper = before.map(key);
-        let range = (
-            Unbounded,
-            upper.as_ref().map_or(Unbounded, |k| Excluded(k.as_slice())),
-        );
-        let mut out = Vec::new();
-        for entry in self.tasks.rev_range(&rtxn, &range)? {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, raw) = entry?;
-            let id = schema::decode_node_id(k).unwrap_or(0);
-            out.push(decode(raw, || key_name(id))?);
-        }
-        Ok(out)
+        newest_first(&self.data, &self.tasks, schema::TASKS_DB, before, limit)
     }
 }
 
