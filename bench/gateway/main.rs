@@ -70,6 +70,10 @@ struct Args {
     /// iperf3 parallel streams.
     #[arg(long, default_value_t = 2)]
     streams: usize,
+    /// The commander gateway's `relay` strategy (`auto`, `copy` or `splice`), written into
+    /// its configuration; `auto` is the gateway's default.
+    #[arg(long, default_value = "auto")]
+    commander_relay: String,
     /// The commander-gateway binary (default: next to this one).
     #[arg(long)]
     gateway_bin: Option<PathBuf>,
@@ -117,6 +121,7 @@ impl Args {
             self.wrk_threads(),
             self.streams
         );
+        let _ = write!(s, " --commander-relay {}", self.commander_relay);
         if self.mode == Mode::Fair {
             let _ = write!(
                 s,
@@ -212,7 +217,8 @@ fn run(args: &Args, bin: &Path, dir: &Path) -> anyhow::Result<Vec<Row>> {
             http: free_port()?,
             iperf: free_port()?,
         };
-        let mut p = procs::commander(bin, dir, front, back, workers, &place)?;
+        let relay = args.commander_relay.as_str();
+        let mut p = procs::commander(bin, dir, front, back, workers, relay, &place)?;
         rows.push(measure(args, &place, "commander", front, Some(&p))?);
         p.check()?;
     }
@@ -439,10 +445,11 @@ fn report(args: &Args, rows: &[Row], load: &str) -> String {
     );
     let workers = args.workers();
     let same = format!(
-        "Each proxy: {workers} worker thread(s)/process(es); HAProxy with `option splice-auto`, `tune.bufsize {}`, `tune.pipesize {}`; nginx stream `proxy_buffer_size {}`; commander with its defaults (`relay: copy`, 64 KiB buffers, io_uring with cooperative task running).",
+        "Each proxy: {workers} worker thread(s)/process(es); HAProxy with `option splice-auto`, `tune.bufsize {}`, `tune.pipesize {}`; nginx stream `proxy_buffer_size {}`; commander with `relay: {}` and otherwise its defaults (64 KiB buffers, io_uring with cooperative task running).",
         procs::BUF_SIZE,
         procs::PIPE_SIZE,
-        procs::BUF_SIZE
+        procs::BUF_SIZE,
+        args.commander_relay
     );
     let method = if fair {
         let quota = if args.proxy_quota > 0 {

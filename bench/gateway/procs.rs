@@ -252,10 +252,11 @@ pub fn commander(
     front: Pair,
     back: Pair,
     workers: usize,
+    relay: &str,
     place: &Placement,
 ) -> anyhow::Result<Proc> {
     let conf = format!(
-        "workers: {workers}\ngateways:\n  - name: http\n    listen: {}\n    upstreams: [{}]\n  - name: iperf\n    listen: {}\n    upstreams: [{}]\n",
+        "workers: {workers}\ngateways:\n  - name: http\n    listen: {}\n    upstreams: [{}]\n    relay: {relay}\n  - name: iperf\n    listen: {}\n    upstreams: [{}]\n    relay: {relay}\n",
         front.http, back.http, front.iperf, back.iperf
     );
     let file = dir.join("commander-gateway.yaml");

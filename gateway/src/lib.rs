@@ -4,10 +4,11 @@
 //!   legacy epoll driver as a fallback, see [`runtime`]) and its own SO_REUSEPORT listener
 //!   per gateway; a controller thread applies configurations, runs health checks and
 //!   merges statistics.
-//! - The relay ([`relay`]) copies through 64 KiB buffers (the default, the best all-round
-//!   choice) or splices through a pipe that grows to 1 MiB, calling `splice(2)` inline on
-//!   non-blocking sockets (`relay: splice`, cheapest for bulk data), or `auto` (io_uring
-//!   splice only while bulk data flows); half-closes are forwarded.
+//! - The relay ([`relay`]) copies small messages through 64 KiB buffers and splices bulk
+//!   data through a pipe that grows to 1 MiB, calling `splice(2)` inline on non-blocking
+//!   sockets, switching each direction between the two as its reads fill the buffer or get
+//!   small (`relay: auto`, the default); `copy` and `splice` force one strategy. Half-closes
+//!   are forwarded.
 //! - Balancing ([`balance`]), health ([`health`]), admission limits ([`limit`]), CIDR lists
 //!   ([`cidr`]) and PROXY protocol headers ([`proxy_protocol`]) are sans-io cores.
 //! - [`GatewayHandle::apply`] reconfigures live: new listeners are staged on every worker

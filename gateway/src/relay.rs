@@ -1,38 +1,47 @@
 //! The bidirectional relay: two one-way copies run side by side in the connection's task.
 //!
-//! - **Copy:** read into a buffer and write it out (the only strategy on the legacy driver).
+//! - **Copy:** read into a 64 KiB buffer and write it out with io_uring's recv/send (or
+//!   epoll on the legacy driver, where it is the only strategy).
 //! - **Splice:** move bytes socket → pipe → socket with `splice(2)`, never through user
 //!   space. The sockets are switched to non-blocking mode and `splice` is called directly
 //!   from the worker thread ([`crate::splice_sys`]); when a socket is not ready the task
-//!   waits for readiness (an io_uring poll, or epoll). A pipe starts at the kernel's default
-//!   size and grows to [`PIPE_SIZE`] the first time a read fills it (bulk data). Going
-//!   through io_uring's own splice opcode was slower than copying: io_uring always hands
-//!   splice to a kernel worker thread, and monoio 0.2.4 gives no access to a pipe's
-//!   descriptor to enlarge it.
-//! - **Auto** (io_uring): copy while messages are small, switch a direction to io_uring
-//!   splice (64 KiB chunks) once a read fills the whole buffer, and back to copy when a
-//!   splice comes up short.
+//!   waits for readiness (an io_uring poll). A pipe starts at the kernel's default size and
+//!   grows to [`PIPE_SIZE`] the first time a read fills it (bulk data). io_uring's own splice
+//!   opcode is not used: the kernel always hands it to a worker thread, which costs more
+//!   than a copy.
+//! - **Auto** (io_uring, the hybrid): each direction starts with copy, switches to inline
+//!   splice once a read fills the whole 64 KiB buffer, and back to copy when a splice read
+//!   brings less than [`SPLICE_EXIT`]. Small messages (requests and responses) cost what
+//!   copy costs, bulk transfers what splice costs. The first switch of a connection makes
+//!   both sockets non-blocking; io_uring's recv and send still wait for readiness on such
+//!   sockets (Linux 6.x), and should an older kernel answer `EAGAIN` instead, the copy path
+//!   waits for readiness and retries. Readiness of a socket whose halves belong to the copy
+//!   path is polled through a duplicate of its descriptor, created the first time a
+//!   direction has to wait while splicing.
 //!
 //! Half-close: when one direction reads EOF it shuts down the write side of the other socket
 //! and ends; the opposite direction keeps going until its own EOF. An error in either
 //! direction ends both. The caller drops both sockets afterwards, which closes them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 
-use monoio::io::as_fd::{AsReadFd, AsWriteFd};
-use monoio::io::splice::{SpliceDestination, SpliceSource};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
-use monoio::net::{Pipe, TcpStream};
+use monoio::buf::IoBuf;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Splitable};
+use monoio::net::TcpStream;
 
 use crate::splice_sys::{self, RawPipe};
 
-/// Buffer size of the copy strategy.
+/// Buffer size of the copy strategy; in `auto` mode a read that fills it switches the
+/// direction to splice.
 pub const COPY_BUF: usize = 64 * 1024;
-/// Bytes asked of one io_uring splice call in `auto` mode (the default pipe holds 64 KiB).
-pub const SPLICE_CHUNK: u32 = 64 * 1024;
+/// In `auto` mode a splice read shorter than this switches the direction back to copy. It is
+/// well below [`COPY_BUF`] because one loopback segment carries just under 64 KiB (MSS
+/// 65483), so a streaming direction that keeps up with its sender reads slightly less than
+/// a full buffer at a time and should keep splicing.
+pub const SPLICE_EXIT: usize = 16 * 1024;
 /// Size an inline-splice pipe grows to once bulk data fills it.
 pub const PIPE_SIZE: usize = 1024 * 1024;
 /// Pipes kept for reuse per worker.
@@ -43,35 +52,20 @@ pub const PIPE_POOL_CAP: usize = 256;
 pub enum Strategy {
     /// Buffered copy only.
     Copy,
-    /// Splice only.
+    /// Inline splice only (io_uring).
     Splice,
-    /// Copy, splicing while bulk data flows.
+    /// Copy, splicing inline while bulk data flows (io_uring).
     Auto,
 }
 
 /// A per-worker pool of empty pipes.
 #[derive(Default)]
 pub struct PipePool {
-    pipes: RefCell<Vec<(Pipe, Pipe)>>,
     raw: RefCell<Vec<RawPipe>>,
 }
 
 impl PipePool {
-    fn take(&self) -> io::Result<(Pipe, Pipe)> {
-        match self.pipes.borrow_mut().pop() {
-            Some(p) => Ok(p),
-            None => monoio::net::unix::new_pipe(),
-        }
-    }
-
-    fn give_back(&self, pipe: (Pipe, Pipe)) {
-        let mut pipes = self.pipes.borrow_mut();
-        if pipes.len() < PIPE_POOL_CAP {
-            pipes.push(pipe);
-        }
-    }
-
-    fn take_raw(&self) -> io::Result<RawPipe> {
+    fn take(&self) -> io::Result<RawPipe> {
         match self.raw.borrow_mut().pop() {
             Some(p) => Ok(p),
             None => RawPipe::new(),
@@ -79,7 +73,7 @@ impl PipePool {
     }
 
     /// Only empty pipes come back (after a clean end of stream).
-    fn give_back_raw(&self, pipe: RawPipe) {
+    fn give_back(&self, pipe: RawPipe) {
         let mut raw = self.raw.borrow_mut();
         if raw.len() < PIPE_POOL_CAP {
             raw.push(pipe);
@@ -88,7 +82,7 @@ impl PipePool {
 
     /// Pipes held now.
     pub fn len(&self) -> usize {
-        self.pipes.borrow().len() + self.raw.borrow().len()
+        self.raw.borrow().len()
     }
 
     /// True when no pipe is held.
@@ -98,7 +92,6 @@ impl PipePool {
 
     /// Closes every pooled pipe.
     pub fn clear(&self) {
-        self.pipes.borrow_mut().clear();
         self.raw.borrow_mut().clear();
     }
 }
@@ -119,53 +112,158 @@ pub async fn relay(
         let b = splice_one_way(&upstream, &client, &pipes, down);
         return futures_lite::future::try_zip(a, b).await.map(|_| ());
     }
+    // Declared before the halves so that the descriptors' duplicates outlive every use.
+    let hybrid = Hybrid::new(client.as_raw_fd(), upstream.as_raw_fd());
+    let hy = (strategy == Strategy::Auto).then_some(&hybrid);
     let (cr, cw) = client.into_split();
     let (ur, uw) = upstream.into_split();
-    let a = one_way(cr, uw, strategy, &pipes, up);
-    let b = one_way(ur, cw, strategy, &pipes, down);
+    let a = one_way(cr, uw, hy.map(|h| h.dir(CLIENT, UPSTREAM)), &pipes, up);
+    let b = one_way(ur, cw, hy.map(|h| h.dir(UPSTREAM, CLIENT)), &pipes, down);
     futures_lite::future::try_zip(a, b).await.map(|_| ())
 }
 
+const CLIENT: usize = 0;
+const UPSTREAM: usize = 1;
+
+/// What the two directions of an `auto` connection share: the sockets' descriptors, whether
+/// they are non-blocking yet, and descriptor duplicates used only to wait for readiness.
+struct Hybrid {
+    fds: [RawFd; 2],
+    nonblocking: Cell<bool>,
+    waiters: [OnceCell<TcpStream>; 2],
+}
+
+impl Hybrid {
+    fn new(client: RawFd, upstream: RawFd) -> Self {
+        Self {
+            fds: [client, upstream],
+            nonblocking: Cell::new(false),
+            waiters: [OnceCell::new(), OnceCell::new()],
+        }
+    }
+
+    fn dir(&self, from: usize, to: usize) -> Dir<'_> {
+        Dir { hy: self, from, to }
+    }
+
+    /// Makes both sockets non-blocking (once per connection) before the first splice.
+    fn enter_splice(&self) -> io::Result<()> {
+        if !self.nonblocking.get() {
+            for fd in self.fds {
+                splice_sys::set_nonblocking(fd)?;
+            }
+            self.nonblocking.set(true);
+        }
+        Ok(())
+    }
+
+    /// A stream on a duplicate of socket `side`'s descriptor, for readiness polls only.
+    fn waiter(&self, side: usize) -> io::Result<&TcpStream> {
+        if let Some(w) = self.waiters[side].get() {
+            return Ok(w);
+        }
+        let dup = splice_sys::dup(self.fds[side])?;
+        let stream = TcpStream::from_std(std::net::TcpStream::from(dup))?;
+        Ok(self.waiters[side].get_or_init(|| stream))
+    }
+}
+
+/// One direction of an `auto` connection: reads socket `from`, writes socket `to`.
+#[derive(Clone, Copy)]
+struct Dir<'a> {
+    hy: &'a Hybrid,
+    from: usize,
+    to: usize,
+}
+
+impl Dir<'_> {
+    async fn readable(&self) -> io::Result<()> {
+        self.hy.waiter(self.from)?.readable(false).await
+    }
+
+    async fn writable(&self) -> io::Result<()> {
+        self.hy.waiter(self.to)?.writable(false).await
+    }
+
+    /// Moves one chunk socket → pipe → socket; 0 at end of stream.
+    async fn splice_chunk(&self, pipe: &mut RawPipe) -> io::Result<usize> {
+        let (rfd, wfd) = (self.hy.fds[self.from], self.hy.fds[self.to]);
+        let n = loop {
+            match splice_sys::splice(rfd, pipe.w.as_raw_fd(), pipe.size) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable().await?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        if n == 0 {
+            return Ok(0);
+        }
+        let pr = pipe.r.as_raw_fd();
+        let mut left = n;
+        while left > 0 {
+            match splice_sys::splice(pr, wfd, left) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(m) => left -= m,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable().await?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if n == pipe.size && pipe.size < PIPE_SIZE {
+            pipe.grow(PIPE_SIZE);
+        }
+        Ok(n)
+    }
+}
+
+/// One direction of the copy and `auto` strategies (`dir` is `Some` for `auto`): relays
+/// until `r` reaches end of stream, then shuts down `w`'s write side.
 async fn one_way<R, W>(
     mut r: R,
     mut w: W,
-    strategy: Strategy,
+    dir: Option<Dir<'_>>,
     pipes: &PipePool,
     meter: impl Fn(usize),
 ) -> io::Result<()>
 where
-    R: AsyncReadRent + AsReadFd,
-    W: AsyncWriteRent + AsWriteFd,
+    R: AsyncReadRent,
+    W: AsyncWriteRent,
 {
     let mut buf: Vec<u8> = Vec::new();
-    let mut pipe: Option<(Pipe, Pipe)> = None;
+    let mut pipe: Option<RawPipe> = None;
     let mut splicing = false;
     loop {
-        let n = if splicing {
-            let p = match &mut pipe {
-                Some(p) => p,
-                None => pipe.insert(pipes.take()?),
-            };
-            let n = splice_chunk(&mut r, &mut w, p).await?;
-            if strategy == Strategy::Auto && n < SPLICE_CHUNK as usize {
-                splicing = false;
+        let n = match (splicing, dir) {
+            (true, Some(d)) => {
+                let p = match &mut pipe {
+                    Some(p) => p,
+                    None => pipe.insert(pipes.take()?),
+                };
+                let n = d.splice_chunk(p).await?;
+                splicing = n >= SPLICE_EXIT;
+                n
             }
-            n
-        } else {
-            if buf.capacity() == 0 {
-                buf.reserve_exact(COPY_BUF);
+            _ => {
+                if buf.capacity() == 0 {
+                    buf.reserve_exact(COPY_BUF);
+                }
+                let n = copy_chunk(&mut r, &mut w, &mut buf, dir).await?;
+                if let Some(d) = dir
+                    && n == buf.capacity()
+                {
+                    d.hy.enter_splice()?;
+                    splicing = true;
+                }
+                n
             }
-            let n = copy_chunk(&mut r, &mut w, &mut buf).await?;
-            if strategy == Strategy::Auto && n == buf.capacity() {
-                splicing = true;
-            }
-            n
         };
         if n == 0 {
             break;
         }
         meter(n);
     }
+    // Reached only at a clean end of stream, so the pipe is empty.
     if let Some(p) = pipe {
         pipes.give_back(p);
     }
@@ -174,45 +272,57 @@ where
     Ok(())
 }
 
-async fn copy_chunk<R, W>(r: &mut R, w: &mut W, buf: &mut Vec<u8>) -> io::Result<usize>
+fn retry_after_wait(e: &io::Error, dir: Option<Dir<'_>>) -> bool {
+    match e.kind() {
+        io::ErrorKind::Interrupted => true,
+        io::ErrorKind::WouldBlock => dir.is_some_and(|d| d.hy.nonblocking.get()),
+        _ => false,
+    }
+}
+
+/// Reads once into `buf` and writes all of it; 0 at end of stream. `buf` comes back empty.
+async fn copy_chunk<R, W>(
+    r: &mut R,
+    w: &mut W,
+    buf: &mut Vec<u8>,
+    dir: Option<Dir<'_>>,
+) -> io::Result<usize>
 where
     R: AsyncReadRent,
     W: AsyncWriteRent,
 {
-    let owned = std::mem::take(buf);
-    let (res, owned) = r.read(owned).await;
-    let n = match res {
-        Ok(0) => {
-            *buf = owned;
-            return Ok(0);
+    let mut owned = std::mem::take(buf);
+    let n = loop {
+        let (res, back) = r.read(owned).await;
+        owned = back;
+        match res {
+            Ok(n) => break n,
+            Err(e) if retry_after_wait(&e, dir) => {
+                if let (Some(d), io::ErrorKind::WouldBlock) = (dir, e.kind()) {
+                    d.readable().await?;
+                }
+            }
+            Err(e) => return Err(e),
         }
-        Ok(n) => n,
-        Err(e) => return Err(e),
     };
-    let (res, mut owned) = w.write_all(owned).await;
-    res?;
+    let mut done = 0;
+    while done < n {
+        let (res, slice) = w.write(owned.slice(done..n)).await;
+        owned = slice.into_inner();
+        match res {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(m) => done += m,
+            Err(e) if retry_after_wait(&e, dir) => {
+                if let (Some(d), io::ErrorKind::WouldBlock) = (dir, e.kind()) {
+                    d.writable().await?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
     owned.clear();
     *buf = owned;
     Ok(n)
-}
-
-/// Moves one chunk socket → pipe → socket; 0 at EOF. The pipe is empty again on success.
-async fn splice_chunk<R, W>(r: &mut R, w: &mut W, pipe: &mut (Pipe, Pipe)) -> io::Result<usize>
-where
-    R: AsReadFd,
-    W: AsWriteFd,
-{
-    let (pr, pw) = pipe;
-    let n = r.splice_to_pipe(pw, SPLICE_CHUNK).await?;
-    let mut left = n;
-    while left > 0 {
-        let m = w.splice_from_pipe(pr, left).await?;
-        if m == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        left -= m;
-    }
-    Ok(n as usize)
 }
 
 /// One direction of the inline splice relay: fill the pipe from `r`, drain it into `w`, until
@@ -223,7 +333,7 @@ async fn splice_one_way(
     pipes: &PipePool,
     meter: impl Fn(usize),
 ) -> io::Result<()> {
-    let mut pipe = pipes.take_raw()?;
+    let mut pipe = pipes.take()?;
     let (rfd, wfd) = (r.as_raw_fd(), w.as_raw_fd());
     let (pr, pw) = (pipe.r.as_raw_fd(), pipe.w.as_raw_fd());
     loop {
@@ -243,7 +353,7 @@ async fn splice_one_way(
             pipe.grow(PIPE_SIZE);
         }
     }
-    pipes.give_back_raw(pipe);
+    pipes.give_back(pipe);
     // The peer may already be gone; its own close ends the other direction.
     let _ = splice_sys::shutdown_write(wfd);
     Ok(())

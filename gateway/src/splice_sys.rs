@@ -1,8 +1,9 @@
 //! The few raw system calls the inline splice relay needs and no safe API here offers:
-//! `pipe2`, `fcntl(F_SETPIPE_SZ)`, `fcntl(F_SETFL, O_NONBLOCK)`, `splice(2)` with
-//! `SPLICE_F_NONBLOCK` and `shutdown(SHUT_WR)` on a borrowed socket. monoio 0.2.4 submits splice to io_uring, which always punts it to a
-//! kernel worker thread, and exposes no pipe descriptor to enlarge; calling splice directly
-//! on non-blocking descriptors runs it inline in the worker thread instead.
+//! `pipe2`, `fcntl(F_SETPIPE_SZ)`, `fcntl(F_SETFL, O_NONBLOCK)`, `fcntl(F_DUPFD_CLOEXEC)`,
+//! `splice(2)` with `SPLICE_F_NONBLOCK` and `shutdown(SHUT_WR)` on a borrowed socket.
+//! monoio 0.2.4 submits splice to io_uring, which always punts it to a kernel worker thread,
+//! and exposes no pipe descriptor to enlarge; calling splice directly on non-blocking
+//! descriptors runs it inline in the worker thread instead.
 //!
 //! This is the only module of the crate with `unsafe` code: each block is one libc call on
 //! descriptors that the caller keeps open for the duration of the call.
@@ -89,6 +90,15 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
         check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
     }
     Ok(())
+}
+
+/// `fcntl(F_DUPFD_CLOEXEC)`: a second descriptor for the same open socket, which the caller
+/// keeps open for the duration of the call.
+pub fn dup(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl with integer arguments on a descriptor the caller keeps open.
+    let new = check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?;
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
 /// `shutdown(fd, SHUT_WR)` on a socket the caller keeps open.

@@ -147,3 +147,33 @@ fn idle_connections_are_closed_and_busy_ones_kept() {
     assert_eq!(&b1, b"y");
     assert_eq!(gstats(&gw).idle_timeouts, 1);
 }
+
+/// A connection whose directions switched to splice (`auto` after bulk data) and then went
+/// quiet is closed by the idle timeout like any other, and counted.
+#[test]
+fn idle_timeout_closes_a_connection_that_spliced() {
+    let b = Backend::start(Behaviour::Echo);
+    let gw = start(&one_gateway(
+        "    idle_timeout: 300ms\n    health: {enabled: false}\n    relay: auto\n",
+        &[b.addr],
+    ));
+    let mut c = TcpStream::connect(addr_of(&gw, "g")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let data = vec![9u8; 4 << 20];
+    let mut back = vec![0u8; data.len()];
+    std::thread::scope(|s| {
+        let mut w = c.try_clone().unwrap();
+        let data = &data;
+        s.spawn(move || w.write_all(data).unwrap());
+        c.read_exact(&mut back).unwrap();
+    });
+    assert!(back == data, "bulk echo before going idle");
+    let t = Instant::now();
+    let mut buf = [0u8; 8];
+    assert_eq!(read_some(&mut c, &mut buf).unwrap(), 0, "closed when idle");
+    assert!(t.elapsed() < Duration::from_secs(4));
+    assert!(wait_until(Duration::from_secs(5), || {
+        let g = gstats(&gw);
+        g.idle_timeouts == 1 && g.active == 0
+    }));
+}

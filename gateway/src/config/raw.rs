@@ -56,7 +56,7 @@ pub struct RawGateway {
     pub proxy_protocol: Option<String>,
     /// How long removed upstreams keep their established connections.
     pub drain_timeout: Option<RawDuration>,
-    /// `copy` (default), `splice` or `auto`.
+    /// `auto` (default), `copy` or `splice`.
     pub relay: Option<String>,
 }
 
