@@ -146,13 +146,20 @@ fn container_lifecycle_against_the_real_engine() {
             tail: Some(50),
             ..Default::default()
         };
-        let DockerReply::Logs(b) = op(&rt, DockerOp::Logs(logs), None).await.unwrap() else {
-            panic!()
-        };
-        assert!(
-            b.entries.iter().any(|e| e.text.contains("response:200")),
-            "{b:?}"
-        );
+        // httpd writes its log line after the response and the engine's log driver
+        // delivers it a moment later: wait for it (bounded) instead of reading once.
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let DockerReply::Logs(b) = op(&rt, DockerOp::Logs(logs.clone()), None).await.unwrap()
+            else {
+                panic!()
+            };
+            if b.entries.iter().any(|e| e.text.contains("response:200")) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{b:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let (tx, _rx) = async_channel::unbounded();
         let (_keep, cancel) = async_channel::bounded(1);
         let stop = Stop::new(
