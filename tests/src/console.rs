@@ -26,22 +26,7 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
-/// Runs the `docker` CLI; its trimmed standard output, or an error with its standard error.
-pub fn docker(args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("run docker")?;
-    if !out.status.success() {
-        bail!(
-            "docker {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
+pub use crate::docker::docker;
 
 /// Whether a Docker Engine and `/bin/busybox` are here. Without them the caller skips
 /// (said on stderr); under `CI=true` their absence is an error.

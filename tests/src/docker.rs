@@ -13,7 +13,8 @@ use std::process::{Command, Stdio};
 /// Label on everything these helpers create.
 pub const LABEL: &str = "commander.test=1";
 
-fn docker(args: &[&str]) -> anyhow::Result<String> {
+/// Runs the `docker` CLI; its trimmed standard output, or an error with its standard error.
+pub fn docker(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("docker")
         .args(args)
         .stdin(Stdio::null())

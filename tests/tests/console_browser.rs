@@ -8,37 +8,17 @@
 //! Needs Debian's `chromium` and `chromium-driver`: skipped with a message when they are
 //! missing, a failure under `CI=true`.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use e2e::browser::{Browser, require_chromium, screenshot_dir};
-use e2e::cluster::{FAST_HEARTBEAT_YAML, STARTUP, create_token, node_id_of, start_slave};
-use e2e::process::{Proc, commander_bin};
+use e2e::cluster::{create_token, node_id_of, start_slave};
+use e2e::console::commander_up;
 use e2e::webdriver::Session;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const USER: &str = "console-admin";
 const PASSWORD: &str = "Browser test 42!";
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Starts `commander up` on free ports and returns it with its console URL.
-fn commander_up(dir: &Path) -> anyhow::Result<(Proc, String)> {
-    let config = dir.join("master.yaml");
-    std::fs::write(&config, FAST_HEARTBEAT_YAML)?;
-    let mut cmd = Command::new(commander_bin()?);
-    cmd.args(["up", "--http-port", "0", "--tcp-port", "0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.join("data"));
-    let mut proc = Proc::spawn("commander-up", cmd)?;
-    let line = proc.wait_line("console: http://", STARTUP)?;
-    let url = line
-        .split_once("console: ")
-        .map(|(_, u)| u.trim().trim_end_matches('/').to_owned())
-        .context("console url")?;
-    proc.wait_line("local slave started", STARTUP)?;
-    Ok((proc, url))
-}
 
 fn shot(s: &Session, name: &str) -> anyhow::Result<()> {
     let path = screenshot_dir().join(format!("{name}.png"));
@@ -88,7 +68,7 @@ fn console_in_chromium_register_live_metrics_language_logout() -> anyhow::Result
         return Ok(());
     };
     let dir = tempfile::tempdir()?;
-    let (_up, base) = commander_up(dir.path())?;
+    let (_up, base, _) = commander_up(dir.path())?;
     let browser = Browser::start(&chromium, &driver, 1366, 1000)?;
     let outcome = walk(&browser.session, &base, dir.path());
     if outcome.is_err() {
