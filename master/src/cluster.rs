@@ -7,7 +7,7 @@
 use crate::alerts::AlertBook;
 use crate::alerts::writer::AlertWriter;
 use crate::endpoint::{AuthVerdict, ConnHandle, ControlEvent, Outbound};
-use crate::model::{EnrollRefusal, NodeRecord};
+use model::cluster::{EnrollRefusal, NodeRecord};
 use crate::pending::{PendingRequests, RequestOutcome};
 use crate::samples::{decode_sample, encode_sample};
 use crate::store::{SampleRow, Store, StoreError, StoreWriter};
@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{broadcast, oneshot};
-use web::alerts::AlertRecord;
-use web::live::LiveSample;
+use model::alert::AlertRecord;
+use model::node::LiveSample;
 
 /// Samples buffered per live listener (console streams); a listener further behind skips.
 pub const LIVE_CAPACITY: usize = 1024;
@@ -507,13 +507,13 @@ impl Cluster {
     }
 
     /// Snapshot for the console and API.
-    pub fn node_views(&self) -> Vec<web::backend::NodeView> {
+    pub fn node_views(&self) -> Vec<model::node::NodeView> {
         let st = self.state();
         st.nodes.values().map(|n| view(&st, n)).collect()
     }
 
     /// Snapshot of one node.
-    pub fn node_view(&self, id: u64) -> Option<web::backend::NodeView> {
+    pub fn node_view(&self, id: u64) -> Option<model::node::NodeView> {
         let st = self.state();
         st.nodes.get(&id).map(|n| view(&st, n))
     }
@@ -534,8 +534,8 @@ impl Cluster {
     }
 }
 
-fn view(st: &State, n: &LiveNode) -> web::backend::NodeView {
-    web::backend::NodeView {
+fn view(st: &State, n: &LiveNode) -> model::node::NodeView {
+    model::node::NodeView {
         id: n.record.id,
         hostname: n.record.hostname.clone(),
         online: st.ttl.is_online(n.record.id),

@@ -11,7 +11,7 @@ use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::broadcast;
-use web::alerts::{AlertList, AlertQuery, AlertRecord, AlertState};
+use model::alert::{AlertList, AlertQuery, AlertRecord, AlertState};
 
 /// The node's name for an alert: its host name as reported (empty when never reported).
 fn node_name(node: &LiveNode) -> String {

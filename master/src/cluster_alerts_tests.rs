@@ -3,7 +3,7 @@
 //! with the in-memory store and no sockets.
 
 use super::*;
-use web::alerts::{AlertQuery, AlertState, Resolution};
+use model::alert::{AlertQuery, AlertState, Resolution};
 
 fn heartbeat(c: &Cluster, node_id: u64, seq: u64) {
     c.handle(ControlEvent::Message {
@@ -16,7 +16,7 @@ fn heartbeat(c: &Cluster, node_id: u64, seq: u64) {
     });
 }
 
-fn stored(c: &Cluster) -> Vec<web::alerts::AlertRecord> {
+fn stored(c: &Cluster) -> Vec<model::alert::AlertRecord> {
     c.alert_writer().flush();
     c.store().list_alerts(None, 100).unwrap()
 }
@@ -194,9 +194,9 @@ async fn the_list_pages_through_the_history() {
     let (c, store) = cluster();
     for id in 1..=5 {
         store
-            .put_alert(&web::alerts::AlertRecord {
+            .put_alert(&model::alert::AlertRecord {
                 id,
-                rule: web::alerts::AlertRule::NodeOffline,
+                rule: model::alert::AlertRule::NodeOffline,
                 node: 9,
                 node_name: String::new(),
                 state: AlertState::Resolved,

@@ -1,16 +1,15 @@
-//! Wiring the web console into the master: the session-signing secret (configured, or
-//! generated at first start and kept in `<dataDir>/console.secret`, mode 0600), the
-//! security settings from the configuration, and the optional TLS configuration.
+//! The console's account settings on the master: the session-signing secret (configured,
+//! or generated at first start and kept in `<dataDir>/console.secret`, mode 0600) and the
+//! lockout from the configuration. Serving the console (TLS, trusted proxies) is the
+//! binary's wiring of the `web` crate.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
+use crate::accounts::{AccountSettings, HashCost, LockoutPolicy};
 use crate::config::{ConsoleConfig, DEFAULT_JWT_EXPIRE_SECS, MasterConfig};
-use web::auth::{AuthSettings, AuthStore, HashCost, LockoutPolicy, SystemClock};
-use web::serve::TlsConfig;
 
 /// File in the data directory holding the generated session-signing secret.
 pub const SECRET_FILE: &str = "console.secret";
@@ -49,7 +48,7 @@ impl ConsoleOptions {
     }
 }
 
-/// The console could not be prepared.
+/// The console's secret could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
     /// The secret file could not be read or written, or is malformed.
@@ -60,53 +59,27 @@ pub enum ConsoleError {
         /// What went wrong.
         message: String,
     },
-    /// The TLS certificate or key could not be loaded.
-    #[error(transparent)]
-    Tls(#[from] web::TlsError),
 }
 
-/// A prepared console: what `web::router` needs, and the TLS configuration if any.
-pub struct PreparedConsole {
-    /// Store, settings and clock.
-    pub console: web::Console,
-    /// Serve over TLS with this.
-    pub tls: Option<Arc<TlsConfig>>,
-}
-
-/// Builds the console from `opts`, reading or creating the secret in `data_dir`.
-pub fn prepare(
+/// The account settings of `opts`, reading or creating the secret in `data_dir`.
+pub fn account_settings(
     data_dir: &Path,
-    store: Arc<dyn AuthStore>,
     opts: &ConsoleOptions,
-) -> Result<PreparedConsole, ConsoleError> {
+) -> Result<AccountSettings, ConsoleError> {
     let jwt_secret = match &opts.jwt_secret {
         Some(s) => s.as_bytes().to_vec(),
         None => load_or_create_secret(&data_dir.join(SECRET_FILE))?,
     };
-    let tls = match &opts.config.tls {
-        Some(paths) => Some(web::load_tls_config(&paths.cert, &paths.key)?),
-        None => None,
-    };
     let c = &opts.config;
-    let settings = AuthSettings {
+    Ok(AccountSettings {
         jwt_secret,
         session_ttl: opts.session_ttl,
-        secure_cookies: tls.is_some(),
         lockout: LockoutPolicy {
             max_failures: c.lockout_max_failures,
             window: c.lockout_window,
             lock_for: c.lockout_duration,
         },
-        trusted_proxies: c.trusted_proxies.clone(),
         hash_cost: HashCost::DEFAULT,
-    };
-    Ok(PreparedConsole {
-        console: web::Console {
-            store,
-            settings,
-            clock: Arc::new(SystemClock),
-        },
-        tls,
     })
 }
 
@@ -170,29 +143,14 @@ mod tests {
     }
 
     #[test]
-    fn configured_secret_wins_and_tls_follows_config() {
+    fn configured_secret_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn AuthStore> = Arc::new(web::auth::MemoryAuthStore::new());
         let opts = ConsoleOptions {
             jwt_secret: Some("configured secret of 32 characters".into()),
             ..ConsoleOptions::default()
         };
-        let prepared = prepare(dir.path(), Arc::clone(&store), &opts).unwrap();
-        assert_eq!(
-            prepared.console.settings.jwt_secret,
-            b"configured secret of 32 characters"
-        );
+        let settings = account_settings(dir.path(), &opts).unwrap();
+        assert_eq!(settings.jwt_secret, b"configured secret of 32 characters");
         assert!(!dir.path().join(SECRET_FILE).exists());
-        assert!(prepared.tls.is_none() && !prepared.console.settings.secure_cookies);
-
-        let mut opts = ConsoleOptions::default();
-        opts.config.tls = Some(crate::config::TlsPaths {
-            cert: dir.path().join("missing.pem"),
-            key: dir.path().join("missing.key"),
-        });
-        assert!(matches!(
-            prepare(dir.path(), store, &opts),
-            Err(ConsoleError::Tls(_))
-        ));
     }
 }

@@ -1,8 +1,10 @@
-//! Starting a whole master: store, keys, cluster state, protocol endpoint and HTTP console,
-//! wired together. Used by `commander master`, `commander up`, tests and the benchmark.
+//! Starting a whole master: store, keys, cluster state, protocol endpoint, accounts and the
+//! services the console calls, wired together. Used by `commander master`, `commander up`
+//! (which serve the console over [`RunningMaster::services`]), tests and the benchmark.
 
+use crate::accounts::{AccountService, AuthStore};
 use crate::cluster::{Cluster, ClusterTiming};
-use crate::console::{ConsoleError, ConsoleOptions, PreparedConsole};
+use crate::console::{ConsoleError, ConsoleOptions};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
 use crate::store::compaction::{self, CompactionRecord, LockMode, StoreLock};
 use crate::store::{LmdbStore, Store, StoreError};
@@ -30,8 +32,6 @@ pub struct MasterSettings {
     pub data_db: PathBuf,
     /// LMDB environment for metric samples.
     pub performance_db: PathBuf,
-    /// Console and API address.
-    pub http_addr: SocketAddr,
     /// Protocol endpoint address.
     pub tcp_addr: SocketAddr,
     /// What slaves dial; `None` derives it from the bound protocol address.
@@ -42,7 +42,7 @@ pub struct MasterSettings {
     pub io_uring: Option<bool>,
     /// Heartbeat timing.
     pub timing: ClusterTiming,
-    /// Web console security: session secret and lifetime, TLS, proxies, lockout.
+    /// Console accounts: session secret and lifetime, lockout.
     pub console: ConsoleOptions,
 }
 
@@ -58,15 +58,12 @@ pub enum MasterError {
     /// Endpoint failure.
     #[error(transparent)]
     Endpoint(#[from] endpoint::EndpointError),
-    /// The console's secret or TLS files could not be loaded.
+    /// The console's secret could not be loaded.
     #[error("console: {0}")]
     Console(#[from] ConsoleError),
     /// The store is locked by a compaction.
     #[error(transparent)]
     Lock(#[from] crate::store::compaction::LockError),
-    /// HTTP bind failure.
-    #[error("cannot listen on {0} for the console: {1}")]
-    Http(SocketAddr, std::io::Error),
     /// Other file-system failure.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
@@ -74,12 +71,10 @@ pub enum MasterError {
 
 /// A running master.
 pub struct RunningMaster {
-    /// Where the console listens.
-    pub http_addr: SocketAddr,
-    /// Whether the console is served over TLS (`https://`).
-    pub console_tls: bool,
     /// Console accounts, sessions and audit log.
-    pub auth_store: Arc<dyn web::AuthStore>,
+    pub auth_store: Arc<dyn AuthStore>,
+    /// What the console and the command line call.
+    pub services: model::Services,
     /// Where the protocol endpoint listens.
     pub tcp_addr: SocketAddr,
     /// What slaves dial (printed in join tokens).
@@ -95,14 +90,11 @@ pub struct RunningMaster {
     endpoint: EndpointHandle,
     /// Held shared while the master runs (see `store::compaction`).
     _store_lock: StoreLock,
-    http_stop: tokio::sync::oneshot::Sender<()>,
-    http_task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl std::fmt::Debug for RunningMaster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunningMaster")
-            .field("http_addr", &self.http_addr)
             .field("tcp_addr", &self.tcp_addr)
             .finish_non_exhaustive()
     }
@@ -154,9 +146,14 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         tokio::task::spawn_blocking(move || open_store_locked(&data_db, &perf_db))
             .await
             .map_err(|e| MasterError::Key(e.to_string()))??;
-    let auth_store: Arc<dyn web::AuthStore> = lmdb.clone();
-    let PreparedConsole { console, tls } =
-        crate::console::prepare(&s.data_dir, Arc::clone(&auth_store), &s.console)?;
+    let auth_store: Arc<dyn AuthStore> = lmdb.clone();
+    let account_settings = crate::console::account_settings(&s.data_dir, &s.console)?;
+    let clock: Arc<dyn model::Clock> = Arc::new(model::SystemClock);
+    let accounts = Arc::new(AccountService::new(
+        Arc::clone(&auth_store),
+        account_settings,
+        Arc::clone(&clock),
+    ));
     let store: Arc<dyn Store> = lmdb;
     let cluster = Cluster::open(store, s.timing)?;
     let (events_tx, events_rx) = async_channel::bounded(endpoint::EVENT_QUEUE);
@@ -182,27 +179,11 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     let addr_file = s.data_dir.join(ADVERTISE_FILE);
     std::fs::write(&addr_file, format!("{advertise_addr}\n"))
         .map_err(|e| MasterError::Io(addr_file, e))?;
-    let listener = tokio::net::TcpListener::bind(s.http_addr)
-        .await
-        .map_err(|e| MasterError::Http(s.http_addr, e))?;
-    let http_addr = listener
-        .local_addr()
-        .map_err(|e| MasterError::Http(s.http_addr, e))?;
-    let (http_stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let ops: Arc<dyn web::ops::OpsBackend> = Arc::new(cluster.clone());
-    let (router, _) = web::router_with_ops(Arc::new(cluster.clone()), ops, console);
-    let shutdown = async move {
-        let _ = stop_rx.await;
-    };
-    let console_tls = tls.is_some();
-    let http_task = match tls {
-        Some(tls) => tokio::spawn(web::serve_tls(listener, tls, router, shutdown)),
-        None => tokio::spawn(web::serve(listener, router, shutdown)),
-    };
+    let services =
+        crate::services::services(&cluster, accounts, Arc::clone(&auth_store), clock);
     Ok(RunningMaster {
-        http_addr,
-        console_tls,
         auth_store,
+        services,
         tcp_addr: endpoint.local_addr,
         advertise_addr,
         runtime: endpoint.runtime,
@@ -211,8 +192,6 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         start_compaction,
         endpoint,
         _store_lock: store_lock,
-        http_stop,
-        http_task,
     })
 }
 
@@ -229,12 +208,6 @@ impl RunningMaster {
         )
     }
 
-    /// The console's base URL, `http://` or `https://`.
-    pub fn console_url(&self) -> String {
-        let scheme = if self.console_tls { "https" } else { "http" };
-        format!("{scheme}://{}", self.http_addr)
-    }
-
     /// Whether the console still waits for its first user (registration open).
     pub async fn registration_open(&self) -> bool {
         let store = Arc::clone(&self.auth_store);
@@ -245,13 +218,15 @@ impl RunningMaster {
             .is_some_and(|closed| !closed)
     }
 
-    /// Stops the console and the endpoint and flushes pending samples and alerts.
-    pub async fn shutdown(self) {
-        // Console streams (SSE) end when the live broadcast closes; otherwise the graceful
-        // shutdown below would wait for browsers to hang up.
+    /// Ends live streams (metric samples, alerts, tasks), so that a console's graceful
+    /// shutdown need not wait for browsers to hang up. Call before stopping the console.
+    pub fn close_live(&self) {
         self.cluster.close_live();
-        let _ = self.http_stop.send(());
-        let _ = self.http_task.await;
+    }
+
+    /// Stops the endpoint and flushes pending samples and alerts (stop the console first).
+    pub async fn shutdown(self) {
+        self.cluster.close_live();
         let endpoint = self.endpoint;
         let _ = tokio::task::spawn_blocking(move || endpoint.shutdown()).await;
         let cluster = self.cluster;

@@ -1,7 +1,7 @@
 //! Issuing one-time join tokens. The secret is random; only its hash is stored, and the
 //! store consumes it atomically at enrolment.
 
-use crate::model::JoinTokenRecord;
+use model::cluster::JoinTokenRecord;
 use crate::store::{Store, StoreError};
 use protocol::JoinToken;
 use std::time::Duration;

@@ -1,13 +1,7 @@
-//! Alerts as the console and the API show them.
-//!
-//! The master raises an alert when something needs a person: today one built-in rule,
-//! [`AlertRule::NodeOffline`], fires when a node's heartbeat TTL expires and resolves when
-//! the node comes back (or is revoked: revoking a node is a decision, not an incident).
-//! Active alerts live in the master's memory; every alert, firing or resolved, is also kept
-//! in a bounded history in its store. This module holds the records and the API:
+//! Alerts over REST (the records and rules are in [`model::alert`]):
 //!
 //! - `GET /api/v1/alerts?limit=&before=`: the active alerts and one page of the history,
-//!   newest first ([`AlertList`]; `next` is the `before` of the next page).
+//!   newest first ([`model::alert::AlertList`]; `next` is the `before` of the next page).
 //! - `GET /api/v1/alerts/events`: Server-Sent Events. First an `active` event (the active
 //!   alerts, a JSON array), then an `alert` event (an [`AlertRecord`]) each time one fires
 //!   or resolves. A client that fell behind gets a fresh `active` event instead of the
@@ -15,6 +9,7 @@
 //!
 //! The `/alerts` page is in [`crate::alerts_page`].
 
+use model::service::Cluster;
 use std::sync::Arc;
 
 use axum::Json;
@@ -25,141 +20,14 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+pub use model::alert::{
+    AlertList, AlertParams, AlertQuery, AlertRecord, AlertRule, AlertState, Resolution,
+};
 
 use crate::api::{ApiError, bad_query};
 use crate::auth::AuthContext;
-use crate::backend::Backend;
 use crate::sse::{self, Feed, Got};
 use crate::state::AppState;
-
-/// History entries one page answers unless asked otherwise.
-pub const DEFAULT_ALERTS: usize = 50;
-/// Most history entries one page answers.
-pub const MAX_ALERTS: usize = 500;
-
-/// What an alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertRule {
-    /// A node stopped sending heartbeats: its TTL (plus grace) expired.
-    NodeOffline,
-}
-
-impl AlertRule {
-    /// `node_offline`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NodeOffline => "node_offline",
-        }
-    }
-}
-
-/// Whether an alert still holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertState {
-    /// The condition holds.
-    Firing,
-    /// The condition ended.
-    Resolved,
-}
-
-/// Why an alert resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Resolution {
-    /// The node sent a heartbeat again.
-    Online,
-    /// The node was revoked; it is not expected back.
-    Revoked,
-}
-
-/// One alert, as stored, answered by the API and sent in events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlertRecord {
-    /// Alert id (increasing, never reused).
-    pub id: u64,
-    /// What it is about.
-    pub rule: AlertRule,
-    /// The node concerned.
-    pub node: u64,
-    /// The node's host name when the alert fired (empty if it never reported one).
-    pub node_name: String,
-    /// Whether it still holds.
-    pub state: AlertState,
-    /// When it fired, Unix ms (master clock).
-    pub fired_ms: u64,
-    /// When it resolved, Unix ms.
-    pub resolved_ms: Option<u64>,
-    /// Why it resolved.
-    pub resolution: Option<Resolution>,
-}
-
-impl AlertRecord {
-    /// The node's name for people: its host name, or `node N`.
-    pub fn node_label(&self) -> String {
-        if self.node_name.is_empty() {
-            format!("node {}", self.node)
-        } else {
-            self.node_name.clone()
-        }
-    }
-}
-
-/// Which page of the history to answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AlertQuery {
-    /// Only alerts with a smaller id (the `next` of the previous page).
-    pub before: Option<u64>,
-    /// Most history entries, 0..=[`MAX_ALERTS`] (0: the active alerts only).
-    pub limit: usize,
-}
-
-impl Default for AlertQuery {
-    fn default() -> Self {
-        Self {
-            before: None,
-            limit: DEFAULT_ALERTS,
-        }
-    }
-}
-
-/// The answer of `GET /api/v1/alerts`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlertList {
-    /// Alerts firing now, newest first.
-    pub active: Vec<AlertRecord>,
-    /// One page of every alert kept (firing or resolved), newest first.
-    pub history: Vec<AlertRecord>,
-    /// Alerts kept in the history (the oldest are pruned beyond a bound).
-    pub total: u64,
-    /// `before` of the next (older) page, `None` on the last page.
-    pub next: Option<u64>,
-}
-
-/// Query of the alert list (all optional).
-#[derive(Debug, Default, Deserialize)]
-pub struct AlertParams {
-    /// Only alerts with a smaller id.
-    pub before: Option<u64>,
-    /// Most history entries, 0..=[`MAX_ALERTS`] (default [`DEFAULT_ALERTS`]).
-    pub limit: Option<usize>,
-}
-
-impl AlertParams {
-    /// The query these parameters ask for, or what is wrong with them.
-    pub fn to_query(&self) -> Result<AlertQuery, String> {
-        let limit = self.limit.unwrap_or(DEFAULT_ALERTS);
-        if limit > MAX_ALERTS {
-            return Err(format!("limit must be in 0..={MAX_ALERTS}"));
-        }
-        Ok(AlertQuery {
-            before: self.before,
-            limit,
-        })
-    }
-}
 
 /// The parameters of a request, with a malformed query string answered as a JSON 400.
 pub struct Params(pub AlertQuery);
@@ -174,21 +42,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         params
             .to_query()
             .map(Params)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.message))
     }
 }
 
 /// `GET /api/v1/alerts`.
-pub async fn list<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn list(
+    State(state): State<AppState>,
     _ctx: AuthContext,
     Params(query): Params,
 ) -> Result<Response, ApiError> {
-    Ok(Json(state.backend.alerts(query).await?).into_response())
+    Ok(Json(state.services.cluster.alerts(query).await?).into_response())
 }
 
 /// The `active` event: the alerts firing now.
-async fn active_event<B: Backend>(backend: &B) -> Option<Event> {
+async fn active_event(backend: &dyn Cluster) -> Option<Event> {
     let query = AlertQuery {
         before: None,
         limit: 0,
@@ -203,19 +71,19 @@ async fn active_event<B: Backend>(backend: &B) -> Option<Event> {
 }
 
 /// `GET /api/v1/alerts/events`.
-pub async fn events<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn events(
+    State(state): State<AppState>,
     ctx: AuthContext,
 ) -> Result<Response, ApiError> {
     // Subscribe before the snapshot: nothing between the two is lost (an alert in both is
     // applied twice, which changes nothing).
-    let Some(rx) = state.backend.alert_events() else {
+    let Some(rx) = state.services.cluster.alert_events() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "alert events are not available (the master is shutting down)",
         ));
     };
-    let backend = Arc::clone(&state.backend);
+    let backend = Arc::clone(&state.services.cluster);
     let first = active_event(backend.as_ref()).await;
     let feed = Feed::new(rx, Arc::clone(&state.auth), ctx.auth);
     let events = futures_lite::stream::unfold(
@@ -239,42 +107,3 @@ pub async fn events<B: Backend>(
     Ok(sse::respond(events))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn records_serialise_with_snake_case_names() {
-        let alert = AlertRecord {
-            id: 3,
-            rule: AlertRule::NodeOffline,
-            node: 2,
-            node_name: String::new(),
-            state: AlertState::Resolved,
-            fired_ms: 10,
-            resolved_ms: Some(20),
-            resolution: Some(Resolution::Revoked),
-        };
-        let json = serde_json::to_value(&alert).unwrap();
-        assert_eq!(json["rule"], "node_offline");
-        assert_eq!(json["state"], "resolved");
-        assert_eq!(json["resolution"], "revoked");
-        assert_eq!(alert.node_label(), "node 2");
-        let back: AlertRecord = serde_json::from_value(json).unwrap();
-        assert_eq!(back, alert);
-    }
-
-    #[test]
-    fn params_are_checked() {
-        let p = |before, limit| AlertParams { before, limit }.to_query();
-        assert_eq!(p(None, None), Ok(AlertQuery::default()));
-        assert_eq!(
-            p(Some(9), Some(0)),
-            Ok(AlertQuery {
-                before: Some(9),
-                limit: 0
-            })
-        );
-        assert!(p(None, Some(MAX_ALERTS + 1)).is_err());
-    }
-}

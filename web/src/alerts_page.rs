@@ -4,6 +4,7 @@
 //! `GET /api/v1/alerts/events` on every page for the badge and the toast, refreshes that
 //! region in place as soon as an alert fires or resolves, without reloading the page.
 
+use model::service::Cluster;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,9 +15,9 @@ use axum::extract::{Query, State};
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 
+use crate::i18n::LangExt;
 use crate::alerts::{AlertParams, AlertQuery, AlertRecord, AlertRule, AlertState, Resolution};
 use crate::auth::AuthContext;
-use crate::backend::Backend;
 use crate::format::{format_duration_in, format_rfc3339_ms};
 use crate::i18n::{Lang, Messages};
 use crate::pages::{Frame, backend_error_page, now_ms};
@@ -104,8 +105,8 @@ pub struct AlertsPage {
 }
 
 /// `GET /alerts?before=`.
-pub async fn page<B: Backend>(
-    State(backend): State<Arc<B>>,
+pub async fn page(
+    State(backend): State<Arc<dyn Cluster>>,
     ctx: AuthContext,
     uri: Uri,
     params: Result<Query<AlertParams>, QueryRejection>,

@@ -1,7 +1,10 @@
 //! The JSON REST API under `/api/v1`: response shapes, handlers and the error mapping.
 
+use crate::i18n::LangExt;
 use crate::auth::AuthContext;
-use crate::backend::{Backend, BackendError, NodeView};
+use model::ServiceError;
+use model::node::NodeView;
+use model::service::Cluster;
 use crate::format::format_rfc3339_ms;
 use crate::i18n::Lang;
 use crate::listing::row_matches;
@@ -101,8 +104,8 @@ impl ApiError {
     }
 }
 
-impl From<BackendError> for ApiError {
-    fn from(err: BackendError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
         let status = backend_status(&err);
         if status.is_server_error() {
             tracing::warn!(error = %err, "backend failed");
@@ -122,11 +125,11 @@ impl IntoResponse for ApiError {
 
 /// The HTTP status a backend error maps to: `NotFound` → 404, `Conflict` → 409, anything
 /// else → 500.
-pub fn backend_status(err: &BackendError) -> StatusCode {
+pub fn backend_status(err: &ServiceError) -> StatusCode {
     match err {
-        BackendError::NotFound(_) => StatusCode::NOT_FOUND,
-        BackendError::Conflict(_) => StatusCode::CONFLICT,
-        BackendError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::Store(_) | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -146,8 +149,8 @@ pub const TOTAL_COUNT: &str = "x-total-count";
 
 /// `GET /api/v1/nodes?q=&offset=&limit=`: the nodes ordered by id, searched and cut; the
 /// count before cutting is in `X-Total-Count`.
-pub async fn nodes<B: Backend>(
-    State(backend): State<Arc<B>>,
+pub async fn nodes(
+    State(backend): State<Arc<dyn Cluster>>,
     _ctx: AuthContext,
     params: Result<Query<NodesParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -181,8 +184,8 @@ pub async fn nodes<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}`: one node, shaped like an element of `GET /api/v1/nodes`.
-pub async fn node<B: Backend>(
-    State(backend): State<Arc<B>>,
+pub async fn node(
+    State(backend): State<Arc<dyn Cluster>>,
     _ctx: AuthContext,
     Path(node): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -193,8 +196,8 @@ pub async fn node<B: Backend>(
 }
 
 /// `GET /api/v1/storage`: `{"data_bytes", "performance_bytes"}`.
-pub async fn storage<B: Backend>(
-    State(backend): State<Arc<B>>,
+pub async fn storage(
+    State(backend): State<Arc<dyn Cluster>>,
     _ctx: AuthContext,
 ) -> Result<Response, ApiError> {
     Ok(Json(backend.storage().await?).into_response())

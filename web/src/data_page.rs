@@ -17,11 +17,12 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use crate::i18n::LangExt;
 use crate::api::backend_status;
 use crate::auth::AuthContext;
-use crate::backend::{Backend, BackendError};
+use model::ServiceError;
 use crate::data::{
-    BackupParams, CompactReport, CompactionStatus, ResetCategory, ResetError, parse_days,
+    BackupParams, CompactReport, CompactionStatus, ResetCategory, parse_days,
     run_backup, run_cancel_compaction, run_compact, run_reset,
 };
 use crate::format::{format_bytes, format_duration, format_rfc3339_ms};
@@ -135,16 +136,16 @@ fn report_rows(report: &CompactReport, t: &Messages) -> Vec<CompactRow> {
 }
 
 /// A backend error as a person reads it on the page.
-fn explain(err: &BackendError, t: &Messages) -> String {
+fn explain(err: &ServiceError, t: &Messages) -> String {
     match err {
-        BackendError::Conflict(_) => t.err_data_busy.to_owned(),
+        ServiceError::Conflict(_) => t.err_data_busy.to_owned(),
         other => format!("{} {other}", t.err_backend),
     }
 }
 
 /// Renders the Data page with `notice`, `error` and `report`; the status follows `error`.
-async fn render<B: Backend>(
-    state: &AppState<B>,
+async fn render(
+    state: &AppState,
     ctx: &AuthContext,
     uri: &Uri,
     status: StatusCode,
@@ -152,11 +153,11 @@ async fn render<B: Backend>(
     notice: String,
     error: String,
 ) -> Response {
-    let sizes = match state.backend.storage().await {
+    let sizes = match state.services.cluster.storage().await {
         Ok(s) => s,
         Err(err) => return backend_error_page(&err, ctx.lang()),
     };
-    let status_now = match state.backend.compaction_status().await {
+    let status_now = match state.services.data.compaction_status().await {
         Ok(s) => s,
         Err(err) => return backend_error_page(&err, ctx.lang()),
     };
@@ -196,8 +197,8 @@ async fn render<B: Backend>(
 }
 
 /// `GET /data`.
-pub async fn page<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn page(
+    State(state): State<AppState>,
     ctx: AuthContext,
     uri: Uri,
 ) -> Response {
@@ -214,8 +215,8 @@ pub async fn page<B: Backend>(
 }
 
 /// `POST /data/compact`.
-pub async fn compact<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn compact(
+    State(state): State<AppState>,
     ctx: AuthContext,
     uri: Uri,
 ) -> Response {
@@ -252,8 +253,8 @@ pub async fn compact<B: Backend>(
 }
 
 /// `POST /data/compact/cancel`.
-pub async fn cancel_compaction<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn cancel_compaction(
+    State(state): State<AppState>,
     ctx: AuthContext,
     uri: Uri,
 ) -> Response {
@@ -270,8 +271,8 @@ pub async fn cancel_compaction<B: Backend>(
 }
 
 /// `GET /data/backup?env=`.
-pub async fn backup<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn backup(
+    State(state): State<AppState>,
     ctx: AuthContext,
     uri: Uri,
     params: Result<Query<BackupParams>, QueryRejection>,
@@ -328,8 +329,8 @@ fn question(t: &Messages, category: ResetCategory, days: u32) -> String {
 }
 
 /// `POST /data/reset`.
-pub async fn reset<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn reset(
+    State(state): State<AppState>,
     ctx: AuthContext,
     uri: Uri,
     form: Result<Form<ResetForm>, FormRejection>,
@@ -370,7 +371,7 @@ pub async fn reset<B: Backend>(
             )
             .await
         }
-        Err(ResetError::Backend(err)) => {
+        Err(err) => {
             let status = backend_status(&err);
             render(
                 &state,
@@ -382,12 +383,6 @@ pub async fn reset<B: Backend>(
                 explain(&err, t),
             )
             .await
-        }
-        Err(ResetError::Audit(e)) => {
-            tracing::error!("audit reset failed: {e}");
-            let status = StatusCode::INTERNAL_SERVER_ERROR;
-            let error = t.err_internal.to_owned();
-            render(&state, &ctx, &uri, status, Vec::new(), String::new(), error).await
         }
     }
 }

@@ -8,8 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+use crate::i18n::LangExt;
 use crate::auth::AuthContext;
-use crate::backend::{Backend, NodeView};
+use model::node::NodeView;
 use crate::format::{
     format_bytes, format_load, format_percent, format_relative_in, format_rfc3339_ms,
 };
@@ -192,8 +193,8 @@ pub fn chart_labels(t: &Messages, lang: Lang) -> String {
 }
 
 /// `GET /slaves/{node}`.
-pub async fn page<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn page(
+    State(state): State<AppState>,
     ctx: AuthContext,
     uri: Uri,
     Path(node): Path<String>,
@@ -204,7 +205,7 @@ pub async fn page<B: Backend>(
     let Some(id) = parse_node_id(&node) else {
         return missing();
     };
-    let view = match state.backend.node(id).await {
+    let view = match state.services.cluster.node(id).await {
         Ok(Some(view)) => view,
         Ok(None) => return missing(),
         Err(err) => return backend_error_page(&err, lang),

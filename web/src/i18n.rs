@@ -6,55 +6,21 @@
 //! `Accept-Language` (or `?lang=`) decides. The JSON API stays English.
 
 use axum::http::{HeaderMap, header};
-use serde::{Deserialize, Serialize};
 
-/// A console language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Lang {
-    /// English.
-    #[default]
-    #[serde(rename = "en")]
-    En,
-    /// Simplified Chinese.
-    #[serde(rename = "zh-CN")]
-    ZhCn,
-}
+pub use model::account::Lang;
 
-impl Lang {
-    /// Every language, in menu order.
-    pub const ALL: [Lang; 2] = [Lang::En, Lang::ZhCn];
-
-    /// The BCP 47 tag: `en` or `zh-CN`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::ZhCn => "zh-CN",
-        }
-    }
-
-    /// The language's own name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Lang::En => "English",
-            Lang::ZhCn => "简体中文",
-        }
-    }
-
-    /// Parses a tag: `en...` or `zh...` (case-insensitive).
-    pub fn parse(tag: &str) -> Option<Lang> {
-        let tag = tag.trim().to_ascii_lowercase();
-        if tag == "en" || tag.starts_with("en-") {
-            Some(Lang::En)
-        } else if tag == "zh" || tag.starts_with("zh-") {
-            Some(Lang::ZhCn)
-        } else {
-            None
-        }
-    }
-
+/// What the console adds to [`Lang`]: its catalogue, and the choice from request headers.
+pub trait LangExt {
     /// The first supported language of an `Accept-Language` header (weights are honoured
     /// by order only, as browsers list them by preference), English by default.
-    pub fn from_headers(headers: &HeaderMap) -> Lang {
+    fn from_headers(headers: &HeaderMap) -> Lang;
+
+    /// The catalogue.
+    fn messages(self) -> &'static Messages;
+}
+
+impl LangExt for Lang {
+    fn from_headers(headers: &HeaderMap) -> Lang {
         headers
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
@@ -65,12 +31,16 @@ impl Lang {
             .unwrap_or_default()
     }
 
-    /// The catalogue.
-    pub fn messages(self) -> &'static Messages {
-        match self {
-            Lang::En => &EN,
-            Lang::ZhCn => &ZH_CN,
-        }
+    fn messages(self) -> &'static Messages {
+        messages(self)
+    }
+}
+
+/// The catalogue of `lang`.
+pub fn messages(lang: Lang) -> &'static Messages {
+    match lang {
+        Lang::En => &EN,
+        Lang::ZhCn => &ZH_CN,
     }
 }
 

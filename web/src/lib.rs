@@ -1,9 +1,10 @@
 //! Commander's web console and REST API.
 //!
-//! [`router`] builds the whole HTTP surface on top of a [`Backend`] (the seam to the master)
-//! and a [`Console`] (accounts, sessions and audit log through an
-//! [`AuthStore`](auth::AuthStore), plus security settings); [`serve`] and [`serve_tls`] run
-//! it on a listener until a shutdown future completes.
+//! [`router`] builds the whole HTTP surface on top of the master's [`model::Services`]
+//! (one object of `dyn` services: cluster, operations, data, accounts, audit) and the
+//! console's HTTP settings ([`ConsoleSettings`]); [`serve`] and [`serve_tls`] run it on a
+//! listener until a shutdown future completes. Handlers parse, call one service, render:
+//! the rules are the master's.
 //!
 //! Every route is declared once in [`router_with_table`] with its [`Access`]: only the login
 //! and registration pages and calls, the health check and static assets are
@@ -20,9 +21,7 @@ pub mod alerts;
 pub mod alerts_page;
 pub mod api;
 pub mod assets;
-pub mod audit;
 pub mod auth;
-pub mod backend;
 pub mod data;
 pub mod data_page;
 pub mod detail;
@@ -40,8 +39,7 @@ pub mod sse;
 pub mod state;
 
 pub use assets::STATIC_CACHE_CONTROL;
-pub use auth::{Auth, AuthSettings, AuthStore, Console};
-pub use backend::{Backend, BackendError, NodeView, StorageView};
+pub use auth::{Auth, ConsoleSettings};
 pub use serve::{TlsError, load_tls_config, serve, serve_tls};
 pub use state::AppState;
 
@@ -92,13 +90,13 @@ pub struct RouteInfo {
     pub access: Access,
 }
 
-pub(crate) struct Table<B: Backend> {
-    router: Router<AppState<B>>,
+pub(crate) struct Table {
+    router: Router<AppState>,
     routes: Vec<RouteInfo>,
     auth: Arc<Auth>,
 }
 
-impl<B: Backend> Table<B> {
+impl Table {
     pub(crate) fn add<H, T>(
         mut self,
         method: Method,
@@ -107,7 +105,7 @@ impl<B: Backend> Table<B> {
         handler: H,
     ) -> Self
     where
-        H: Handler<T, AppState<B>>,
+        H: Handler<T, AppState>,
         T: 'static,
     {
         let filter = if method == Method::POST {
@@ -135,32 +133,22 @@ impl<B: Backend> Table<B> {
     }
 }
 
-/// Builds the console and API router over `backend` and `console`.
-pub fn router<B: Backend>(backend: Arc<B>, console: Console) -> Router {
-    router_with_table(backend, console).0
+/// Builds the console and API router over the master's `services`, with `settings`.
+pub fn router(services: model::Services, settings: ConsoleSettings) -> Router {
+    router_with_table(services, settings).0
 }
 
 /// [`router`] and its route table.
-pub fn router_with_table<B: Backend>(
-    backend: Arc<B>,
-    console: Console,
-) -> (Router, Vec<RouteInfo>) {
-    router_with_ops(backend, Arc::new(ops::NoOps), console)
-}
-
-/// [`router_with_table`] with the node operations of `ops` (see [`ops`]).
-pub fn router_with_ops<B: Backend>(
-    backend: Arc<B>,
-    ops: Arc<dyn ops::OpsBackend>,
-    console: Console,
+pub fn router_with_table(
+    services: model::Services,
+    settings: ConsoleSettings,
 ) -> (Router, Vec<RouteInfo>) {
     use Access::{Public, User};
     use auth::{forms, json};
-    let auth = Arc::new(Auth::new(console));
+    let auth = Arc::new(Auth::new(&services, settings));
     let state = AppState {
-        backend,
+        services,
         auth: Arc::clone(&auth),
-        ops,
     };
     let (get, post, put) = (Method::GET, Method::POST, Method::PUT);
     let t = Table {
@@ -181,67 +169,67 @@ pub fn router_with_ops<B: Backend>(
         )
         .add(post.clone(), "/api/v1/auth/login", Public, json::login)
         .add(get.clone(), "/api/v1/health", Public, api::health)
-        .add(get.clone(), "/", User, pages::index::<B>)
-        .add(get.clone(), "/slaves", User, pages::slaves::<B>)
-        .add(get.clone(), "/slaves/{node}", User, detail::page::<B>)
-        .add(get.clone(), "/docker", User, pages::docker::<B>)
+        .add(get.clone(), "/", User, pages::index)
+        .add(get.clone(), "/slaves", User, pages::slaves)
+        .add(get.clone(), "/slaves/{node}", User, detail::page)
+        .add(get.clone(), "/docker", User, pages::docker)
         .add(
             get.clone(),
             "/slaves/{node}/processes",
             User,
-            manage::processes::<B>,
+            manage::processes,
         )
         .add(
             get.clone(),
             "/slaves/{node}/ports",
             User,
-            manage::ports::<B>,
+            manage::ports,
         )
-        .add(get.clone(), "/slaves/{node}/env", User, manage::env::<B>)
+        .add(get.clone(), "/slaves/{node}/env", User, manage::env)
         .add(
             get.clone(),
             "/slaves/{node}/hosts",
             User,
-            manage::hosts::<B>,
+            manage::hosts,
         )
-        .add(get.clone(), "/docker/{node}", User, manage::docker::<B>)
+        .add(get.clone(), "/docker/{node}", User, manage::docker)
         .add(
             get.clone(),
             "/docker/{node}/images",
             User,
-            manage::images::<B>,
+            manage::images,
         )
         .add(
             get.clone(),
             "/docker/{node}/networks",
             User,
-            manage::networks::<B>,
+            manage::networks,
         )
         .add(
             get.clone(),
             "/docker/{node}/volumes",
             User,
-            manage::volumes::<B>,
+            manage::volumes,
         )
         .add(
             get.clone(),
             "/docker/{node}/containers/{id}",
             User,
-            manage::container::<B>,
+            manage::container,
         )
         .add(get.clone(), "/records/tasks", User, manage::tasks)
-        .add(get.clone(), "/data", User, data_page::page::<B>)
-        .add(post.clone(), "/data/compact", User, data_page::compact::<B>)
+        .add(get.clone(), "/data", User, data_page::page)
+        .add(post.clone(), "/data/compact", User, data_page::compact)
         .add(
             post.clone(),
             "/data/compact/cancel",
             User,
-            data_page::cancel_compaction::<B>,
+            data_page::cancel_compaction,
         )
-        .add(get.clone(), "/data/backup", User, data_page::backup::<B>)
-        .add(post.clone(), "/data/reset", User, data_page::reset::<B>)
+        .add(get.clone(), "/data/backup", User, data_page::backup)
+        .add(post.clone(), "/data/reset", User, data_page::reset)
         .add(get.clone(), "/records", User, records::page)
-        .add(get.clone(), "/alerts", User, alerts_page::page::<B>)
+        .add(get.clone(), "/alerts", User, alerts_page::page)
         .add(get.clone(), "/account", User, forms::account_page)
         .add(
             post.clone(),
@@ -256,59 +244,59 @@ pub fn router_with_ops<B: Backend>(
             forms::language_submit,
         )
         .add(post.clone(), "/logout", User, forms::logout_submit)
-        .add(get.clone(), "/api/v1/nodes", User, api::nodes::<B>)
-        .add(get.clone(), "/api/v1/storage", User, api::storage::<B>)
-        .add(get.clone(), "/api/v1/nodes/{node}", User, api::node::<B>)
+        .add(get.clone(), "/api/v1/nodes", User, api::nodes)
+        .add(get.clone(), "/api/v1/storage", User, api::storage)
+        .add(get.clone(), "/api/v1/nodes/{node}", User, api::node)
         .add(
             get.clone(),
             "/api/v1/nodes/{node}/metrics",
             User,
-            live::history::<B>,
+            live::history,
         )
         .add(
             get.clone(),
             "/api/v1/nodes/{node}/metrics/stream",
             User,
-            live::stream::<B>,
+            live::stream,
         )
         .add(
             post.clone(),
             "/api/v1/data/compact",
             User,
-            data::api_compact::<B>,
+            data::api_compact,
         )
         .add(
             get.clone(),
             "/api/v1/data/compact",
             User,
-            data::api_compaction_status::<B>,
+            data::api_compaction_status,
         )
         .add(
             Method::DELETE,
             "/api/v1/data/compact",
             User,
-            data::api_cancel_compaction::<B>,
+            data::api_cancel_compaction,
         )
         .add(
             get.clone(),
             "/api/v1/data/backup",
             User,
-            data::api_backup::<B>,
+            data::api_backup,
         )
         .add(
             post.clone(),
             "/api/v1/data/reset",
             User,
-            data::api_reset::<B>,
+            data::api_reset,
         )
         .add(get.clone(), "/api/v1/openapi.json", User, openapi::document)
         .add(get.clone(), "/api/v1/audit", User, records::api)
-        .add(get.clone(), "/api/v1/alerts", User, alerts::list::<B>)
+        .add(get.clone(), "/api/v1/alerts", User, alerts::list)
         .add(
             get.clone(),
             "/api/v1/alerts/events",
             User,
-            alerts::events::<B>,
+            alerts::events,
         )
         .add(get.clone(), "/api/v1/auth/me", User, json::me)
         .add(post.clone(), "/api/v1/auth/logout", User, json::logout)

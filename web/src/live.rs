@@ -27,19 +27,9 @@ use tokio::sync::broadcast;
 
 use crate::api::{ApiError, bad_query};
 use crate::auth::{Auth, AuthContext, Authenticated};
-use crate::backend::Backend;
 use crate::state::AppState;
 
-/// One metric sample as the master broadcasts it to live views. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct LiveSample {
-    /// The node it came from.
-    pub node_id: u64,
-    /// When the master received it, Unix ms (the store's key).
-    pub at_ms: u64,
-    /// The sample.
-    pub sample: Arc<MetricSample>,
-}
+pub use model::node::LiveSample;
 
 /// Default chart window: 15 minutes.
 pub const DEFAULT_WINDOW_MS: u64 = 15 * 60 * 1000;
@@ -177,8 +167,8 @@ pub fn window(params: &HistoryParams, now_ms: u64) -> Result<(u64, u64, usize), 
 }
 
 /// `GET /api/v1/nodes/{node}/metrics`.
-pub async fn history<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn history(
+    State(state): State<AppState>,
     _ctx: AuthContext,
     Path(node): Path<String>,
     params: Result<Query<HistoryParams>, QueryRejection>,
@@ -187,10 +177,10 @@ pub async fn history<B: Backend>(
     let id = parse_node_id(&node).ok_or_else(|| no_such_node(&node))?;
     let (from, to, points) = window(&params, state.auth.now_ms())
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
-    if state.backend.node(id).await?.is_none() {
+    if state.services.cluster.node(id).await?.is_none() {
         return Err(no_such_node(&node));
     }
-    let samples = state.backend.sample_series(id, from, to, points).await?;
+    let samples = state.services.cluster.sample_series(id, from, to, points).await?;
     let points = samples
         .iter()
         .map(|(t, s)| ChartPoint::new(*t, s))
@@ -207,16 +197,8 @@ pub async fn history<B: Backend>(
 /// Whether the session behind `auth` is still valid (not logged out, not expired, password
 /// unchanged). A store failure keeps the stream (it is checked again later).
 pub async fn session_still_valid(auth: &Auth, who: &Authenticated) -> bool {
-    let (sid, name) = (who.session.id.clone(), who.user.username.clone());
-    let now = auth.now_ms();
-    match auth
-        .blocking(move |s| Ok((s.session(&sid)?, s.user(&name)?)))
-        .await
-    {
-        Ok((Some(session), Some(user))) => {
-            session.expires_at_ms > now && user.session_epoch == session.epoch
-        }
-        Ok(_) => false,
+    match auth.session_valid(who).await {
+        Ok(valid) => valid,
         Err(e) => {
             tracing::warn!("session re-check failed: {e}");
             true
@@ -271,16 +253,16 @@ impl Feed {
 }
 
 /// `GET /api/v1/nodes/{node}/metrics/stream`.
-pub async fn stream<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn stream(
+    State(state): State<AppState>,
     ctx: AuthContext,
     Path(node): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_node_id(&node).ok_or_else(|| no_such_node(&node))?;
-    if state.backend.node(id).await?.is_none() {
+    if state.services.cluster.node(id).await?.is_none() {
         return Err(no_such_node(&node));
     }
-    let Some(rx) = state.backend.live_samples() else {
+    let Some(rx) = state.services.cluster.live_samples() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "live metrics are not available (the master is shutting down)",

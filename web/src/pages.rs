@@ -3,9 +3,12 @@
 //! askama escapes every one of them. Every page extends `base.html`, the frame with the
 //! navigation, the language switch and the logout button, described by [`Frame`].
 
+use crate::i18n::LangExt;
 use crate::api::backend_status;
 use crate::auth::AuthContext;
-use crate::backend::{Backend, BackendError, NodeView};
+use model::ServiceError;
+use model::node::NodeView;
+use model::service::Cluster;
 use crate::format::{
     format_bytes, format_load, format_percent, format_relative_in, format_rfc3339_ms,
 };
@@ -299,7 +302,7 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// The error page for a backend failure.
-pub(crate) fn backend_error_page(err: &BackendError, lang: Lang) -> Response {
+pub(crate) fn backend_error_page(err: &ServiceError, lang: Lang) -> Response {
     let status = backend_status(err);
     if status.is_server_error() {
         tracing::warn!(error = %err, "backend failed");
@@ -307,7 +310,7 @@ pub(crate) fn backend_error_page(err: &BackendError, lang: Lang) -> Response {
     ErrorPage::localized(status, err.to_string(), lang)
 }
 
-async fn node_rows<B: Backend>(backend: &B, lang: Lang) -> Result<Vec<NodeRow>, BackendError> {
+async fn node_rows(backend: &dyn Cluster, lang: Lang) -> Result<Vec<NodeRow>, ServiceError> {
     let nodes = backend.nodes().await?;
     let now = now_ms();
     Ok(nodes
@@ -317,8 +320,8 @@ async fn node_rows<B: Backend>(backend: &B, lang: Lang) -> Result<Vec<NodeRow>, 
 }
 
 /// `GET /`.
-pub async fn index<B: Backend>(
-    State(backend): State<Arc<B>>,
+pub async fn index(
+    State(backend): State<Arc<dyn Cluster>>,
     ctx: AuthContext,
     uri: Uri,
 ) -> Response {
@@ -351,8 +354,8 @@ pub async fn index<B: Backend>(
 }
 
 /// `GET /slaves?q=&page=`.
-pub async fn slaves<B: Backend>(
-    State(backend): State<Arc<B>>,
+pub async fn slaves(
+    State(backend): State<Arc<dyn Cluster>>,
     ctx: AuthContext,
     uri: Uri,
     params: Result<Query<ListParams>, QueryRejection>,
@@ -377,8 +380,8 @@ pub async fn slaves<B: Backend>(
 }
 
 /// `GET /docker`.
-pub async fn docker<B: Backend>(
-    State(backend): State<Arc<B>>,
+pub async fn docker(
+    State(backend): State<Arc<dyn Cluster>>,
     ctx: AuthContext,
     uri: Uri,
 ) -> Response {

@@ -14,8 +14,9 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::LangExt;
 use crate::api::ApiError;
-use crate::audit::{AuditId, AuditQuery, AuditRecord, AuditResult, DEFAULT_PAGE, MAX_PAGE};
+use model::audit::{AuditId, AuditQuery, AuditRecord, AuditResult, DEFAULT_PAGE, MAX_PAGE};
 use crate::auth::{Auth, AuthContext};
 use crate::format::{format_rfc3339_ms, parse_time};
 use crate::pages::{ErrorPage, Frame};

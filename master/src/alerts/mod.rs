@@ -22,7 +22,7 @@ pub mod writer;
 
 use std::collections::BTreeMap;
 
-use web::alerts::{AlertRecord, AlertRule, AlertState, Resolution};
+use model::alert::{AlertRecord, AlertRule, AlertState, Resolution};
 
 /// Alerts kept in the store's history; older ones are pruned.
 pub const MAX_HISTORY: u64 = 10_000;

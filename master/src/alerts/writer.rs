@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
-use web::alerts::AlertRecord;
+use model::alert::AlertRecord;
 
 use crate::store::Store;
 

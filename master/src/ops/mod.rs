@@ -1,4 +1,5 @@
-//! The master's side of the operations API: [`web::ops::OpsBackend`] for [`Cluster`].
+//! Node operations on the cluster: calls, streams and tasks, as the operations service
+//! ([`crate::services::OperationsService`]) uses them.
 //!
 //! A call is validated again with `protocol::ops::validate`, sent with
 //! [`Cluster::start_request`] (which refuses at once an unknown node, an offline one or one
@@ -22,10 +23,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
-use web::ops::{
-    BoxFuture, OpCall, OpFailure, OpStream, OpsBackend, TaskHandle, TaskQuery, TaskRecord,
-    TaskStart,
-};
+use model::ops::{OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
+use model::task::{TaskQuery, TaskRecord};
 
 /// Tasks that run at once on one node; more wait, `queued`.
 pub const TASKS_PER_NODE: usize = 4;
@@ -164,12 +163,9 @@ pub fn outcome_result(outcome: RequestOutcome) -> Result<ResponseBody, OpFailure
 
 const SHUTTING_DOWN: &str = "the master is shutting down";
 
-/// Checks an operation's arguments (the web layer did too; the slave will again).
+/// Checks an operation's arguments before anything is sent (the slave checks again).
 fn check(call: &OpCall) -> Result<(), OpFailure> {
-    web::ops::call::check(&call.body).map_err(|e| {
-        let field = e.field.unwrap_or_default();
-        OpFailure::Op(protocol::ops::OpError::invalid(field, e.message))
-    })
+    model::ops::check(&call.body)
 }
 
 /// Runs `f` on a blocking thread.
@@ -183,7 +179,10 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Cluster {
-    async fn call_op(&self, call: OpCall) -> Result<ResponseBody, OpFailure> {
+    /// Sends an operation and waits for its final answer (a streamed answer is reassembled
+    /// and decoded). An unknown node, an offline one, or one without operations fails at
+    /// once, before anything is sent.
+    pub async fn call_op(&self, call: OpCall) -> Result<ResponseBody, OpFailure> {
         if self.ops_state().is_closing() {
             return Err(OpFailure::Unavailable(SHUTTING_DOWN.into()));
         }
@@ -198,7 +197,8 @@ impl Cluster {
         outcome_result(outcome)
     }
 
-    fn stream_op(&self, call: OpCall) -> Result<OpStream, OpFailure> {
+    /// Sends an operation whose progress updates are wanted as they come (a followed log).
+    pub fn stream_op(&self, call: OpCall) -> Result<OpStream, OpFailure> {
         if self.ops_state().is_closing() {
             return Err(OpFailure::Unavailable(SHUTTING_DOWN.into()));
         }
@@ -254,7 +254,8 @@ impl Cluster {
             .await;
     }
 
-    async fn list_tasks(&self, query: TaskQuery) -> Result<Vec<TaskRecord>, OpFailure> {
+    /// Tasks, newest first.
+    pub async fn list_tasks(&self, query: TaskQuery) -> Result<Vec<TaskRecord>, OpFailure> {
         self.recover_tasks().await;
         let store = Arc::clone(self.store());
         let stored = blocking(move || tasks::scan(store.as_ref(), &query)).await?;
@@ -264,7 +265,8 @@ impl Cluster {
             .collect())
     }
 
-    async fn get_task(&self, id: u64) -> Result<Option<TaskRecord>, OpFailure> {
+    /// One task, running or finished.
+    pub async fn get_task(&self, id: u64) -> Result<Option<TaskRecord>, OpFailure> {
         self.recover_tasks().await;
         if let Some(task) = self.ops_state().active_task(id) {
             return Ok(Some(task));
@@ -274,35 +276,20 @@ impl Cluster {
     }
 }
 
-impl OpsBackend for Cluster {
-    fn call(&self, call: OpCall) -> BoxFuture<'_, Result<ResponseBody, OpFailure>> {
-        Box::pin(self.call_op(call))
+impl Cluster {
+    /// Records a task and runs it in the background. Fails at once, creating no task, for
+    /// an unknown or offline node.
+    pub async fn start_task(&self, start: TaskStart) -> Result<TaskHandle, OpFailure> {
+        self.recover_tasks().await;
+        if self.ops_state().is_closing() {
+            return Err(OpFailure::Unavailable(SHUTTING_DOWN.into()));
+        }
+        check(&start.call)?;
+        tasks::start(self, start).await
     }
 
-    fn stream(&self, call: OpCall) -> BoxFuture<'_, Result<OpStream, OpFailure>> {
-        Box::pin(async move { self.stream_op(call) })
-    }
-
-    fn start_task(&self, start: TaskStart) -> BoxFuture<'_, Result<TaskHandle, OpFailure>> {
-        Box::pin(async move {
-            self.recover_tasks().await;
-            if self.ops_state().is_closing() {
-                return Err(OpFailure::Unavailable(SHUTTING_DOWN.into()));
-            }
-            check(&start.call)?;
-            tasks::start(self, start).await
-        })
-    }
-
-    fn task(&self, id: u64) -> BoxFuture<'_, Result<Option<TaskRecord>, OpFailure>> {
-        Box::pin(self.get_task(id))
-    }
-
-    fn tasks(&self, query: TaskQuery) -> BoxFuture<'_, Result<Vec<TaskRecord>, OpFailure>> {
-        Box::pin(self.list_tasks(query))
-    }
-
-    fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>> {
+    /// A receiver of every task change from now on.
+    pub fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>> {
         self.ops_state().subscribe_tasks()
     }
 }

@@ -23,9 +23,8 @@ use protocol::ops::CHUNK_SIZE;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
-use web::ops::{
-    OpCall, OpFailure, TaskHandle, TaskQuery, TaskRecord, TaskStart, TaskState, Upload,
-};
+use model::ops::{OpCall, OpFailure, TaskHandle, TaskStart, Upload, UploadFailure};
+use model::task::{TaskQuery, TaskRecord, TaskState};
 
 /// Progress is saved at most this often (the in-memory record is always current).
 pub const SAVE_EVERY: Duration = Duration::from_secs(1);
@@ -119,7 +118,7 @@ pub async fn start(cluster: &Cluster, start: TaskStart) -> Result<TaskHandle, Op
     })
 }
 
-type UploadReport = Option<oneshot::Sender<Result<u64, String>>>;
+type UploadReport = Option<oneshot::Sender<Result<u64, UploadFailure>>>;
 
 struct Driver {
     cluster: Cluster,
@@ -145,7 +144,7 @@ impl Driver {
             save(self.cluster.store(), task).await;
         }
         let outcome = self.send().await;
-        let result = outcome.map(|body| web::ops::call::reply_value(&body));
+        let result = outcome.map(|body| model::ops::reply_value(&body));
         let finished = self.ops().update(id, |t| t.finish(result, now_ms()));
         let task = self.ops().active().remove(&id).or(finished);
         if let Some(task) = task {
@@ -168,7 +167,7 @@ impl Driver {
             Ok(inflight) => inflight,
             Err(e) => {
                 if let Some((_, Some(report))) = upload {
-                    let _ = report.send(Err(e.to_string()));
+                    let _ = report.send(Err(UploadFailure::Stopped(e.to_string())));
                 }
                 return Err(request_failure(e));
             }
@@ -236,10 +235,10 @@ impl Pump {
         upload: Upload,
         report: UploadReport,
         stop: oneshot::Receiver<String>,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, UploadFailure> {
         let result = tokio::select! {
             r = self.pump(upload) => r,
-            why = stop => Err(format!("stopped before the end: {}", why.unwrap_or_default())),
+            why = stop => Err(UploadFailure::Stopped(why.unwrap_or_default())),
         };
         if result.is_err() {
             self.cluster.cancel_request(self.node, self.request);
@@ -250,7 +249,7 @@ impl Pump {
         result
     }
 
-    async fn pump(&self, mut upload: Upload) -> Result<u64, String> {
+    async fn pump(&self, mut upload: Upload) -> Result<u64, UploadFailure> {
         let total = upload.total_len;
         let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_SIZE);
         let (mut sent, mut seq) = (0u64, 0u32);
@@ -260,8 +259,11 @@ impl Pump {
                 let rest = buf.split_off(n);
                 let data = std::mem::replace(&mut buf, rest);
                 sent += n as u64;
-                self.chunks.send(seq, sent == total, data).await?;
-                seq = seq.checked_add(1).ok_or("too many chunks")?;
+                self.chunks
+                    .send(seq, sent == total, data)
+                    .await
+                    .map_err(UploadFailure::Stopped)?;
+                seq = seq.checked_add(1).ok_or(UploadFailure::TooManyChunks)?;
                 self.cluster
                     .ops_state()
                     .update(self.task, |t| t.progress.uploaded_bytes = sent);
@@ -272,13 +274,13 @@ impl Pump {
             match upload.data.recv().await {
                 Some(bytes) => {
                     if sent + (buf.len() + bytes.len()) as u64 > total {
-                        return Err(format!("more than the announced {total} bytes"));
+                        return Err(UploadFailure::TooLong { total });
                     }
                     buf.extend_from_slice(&bytes);
                 }
                 None => {
                     let got = sent + buf.len() as u64;
-                    return Err(format!("the body ended after {got} of {total} bytes"));
+                    return Err(UploadFailure::Short { got, total });
                 }
             }
         }

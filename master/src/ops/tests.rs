@@ -13,7 +13,7 @@ use protocol::ops::host::{HostOp, HostReply};
 use protocol::ops::{ErrorKind, OpError, Progress, ProgressEvent, PullProgress};
 use protocol::{Hello, HelloAuth, Message, Request, RequestBody, Response};
 use std::time::Duration;
-use web::ops::{TaskState, Upload};
+use model::{ops::Upload, task::TaskState};
 
 struct Slave {
     cluster: Cluster,
@@ -308,7 +308,7 @@ async fn a_pull_task_reports_layers_and_its_result_and_is_stored() {
     assert_eq!(stored, done);
     let listed = s
         .cluster
-        .tasks(web::ops::TaskQuery::default())
+        .tasks(model::task::TaskQuery::default())
         .await
         .unwrap();
     assert_eq!(listed, vec![done.clone()]);

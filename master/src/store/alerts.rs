@@ -1,12 +1,12 @@
 //! The alert history in the `data` environment: the `alerts` database (layout in
-//! [`super::schema`]). Records are `web::alerts::AlertRecord` as JSON, keyed by alert id
+//! [`super::schema`]). Records are `model::alert::AlertRecord` as JSON, keyed by alert id
 //! (`u64` big-endian), so they iterate oldest first and a resolved alert replaces its
 //! firing record. Ids are allocated by the master (one more than the newest stored), so
 //! there is no counter here; pruning removes the lowest ids.
 
 use heed::types::Bytes;
 use heed::{Database, DatabaseOpener, RwTxn, WithoutTls};
-use web::alerts::AlertRecord;
+use model::alert::AlertRecord;
 
 use super::StoreError;
 use super::lmdb::{LmdbStore, encode, keep_newest, newest_first};

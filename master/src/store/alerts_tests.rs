@@ -2,7 +2,7 @@
 //! LMDB durability and upgrade of an environment that predates the `alerts` database.
 
 use super::super::{LmdbStore, Store, schema};
-use web::alerts::{AlertRecord, AlertRule, AlertState, Resolution};
+use model::alert::{AlertRecord, AlertRule, AlertState, Resolution};
 
 fn alert(id: u64, node: u64) -> AlertRecord {
     AlertRecord {

@@ -1,5 +1,5 @@
 //! The console's accounts, sessions and audit log in the `data` environment: the
-//! [`web::AuthStore`] implementation of [`LmdbStore`]. The layout is in [`super::schema`]
+//! [`crate::accounts::AuthStore`] implementation of [`LmdbStore`]. The layout is in [`super::schema`]
 //! (`console_users`, `console_sessions`, `audit`, and two `meta` keys).
 //!
 //! Registration closes by writing `meta/console_registered` in the transaction that creates
@@ -11,8 +11,10 @@ use std::ops::Bound::{Excluded, Included, Unbounded};
 
 use heed::types::Bytes;
 use heed::{CommitToken, Database, DatabaseOpener, OnCommit, RwTxn, WithoutTls};
-use web::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
-use web::auth::{AuthStore, SessionRecord, StoreFailure, UserRecord};
+use model::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
+use crate::accounts::AuthStore;
+use model::StoreFailure;
+use model::account::{SessionRecord, UserRecord};
 
 use super::StoreError;
 use super::lmdb::{LmdbStore, decode, encode};

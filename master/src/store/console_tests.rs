@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
-use web::audit::{AuditEntry, AuditQuery, AuditResult};
-use web::auth::{AuthStore, SessionRecord, UserRecord};
-use web::i18n::Lang;
+use model::audit::{AuditEntry, AuditQuery, AuditResult};
+use crate::accounts::AuthStore;
+use model::account::{SessionRecord, UserRecord};
+use model::account::Lang;
 
 use crate::store::{LmdbStore, Store};
 

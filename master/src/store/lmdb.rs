@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::console::ConsoleDbs;
 use super::schema::{self, EnvKind};
 use super::{SampleRow, Store, StoreError, StoreSizes, check_enrolment, new_node};
-use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord, to_hex};
+use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord, to_hex};
 
 /// Map size of the `data` environment: 1 GiB. The file is sparse and grows as needed.
 pub const DATA_MAP_SIZE: usize = 1 << 30;
@@ -447,11 +447,11 @@ impl Store for LmdbStore {
         self.tasks_prune(keep)
     }
 
-    fn put_task(&self, task: &web::ops::TaskRecord) -> Result<(), StoreError> {
+    fn put_task(&self, task: &model::task::TaskRecord) -> Result<(), StoreError> {
         self.tasks_put(task)
     }
 
-    fn get_task(&self, id: u64) -> Result<Option<web::ops::TaskRecord>, StoreError> {
+    fn get_task(&self, id: u64) -> Result<Option<model::task::TaskRecord>, StoreError> {
         self.tasks_get(id)
     }
 
@@ -459,11 +459,11 @@ impl Store for LmdbStore {
         &self,
         before: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<web::ops::TaskRecord>, StoreError> {
+    ) -> Result<Vec<model::task::TaskRecord>, StoreError> {
         self.tasks_list(before, limit)
     }
 
-    fn put_alert(&self, alert: &web::alerts::AlertRecord) -> Result<(), StoreError> {
+    fn put_alert(&self, alert: &model::alert::AlertRecord) -> Result<(), StoreError> {
         self.alerts_put(alert)
     }
 
@@ -471,7 +471,7 @@ impl Store for LmdbStore {
         &self,
         before: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<web::alerts::AlertRecord>, StoreError> {
+    ) -> Result<Vec<model::alert::AlertRecord>, StoreError> {
         self.alerts_list(before, limit)
     }
 

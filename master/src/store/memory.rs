@@ -8,8 +8,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::schema::{EnvKind, SCHEMA_VERSION};
 use super::{SampleRow, Store, StoreError, StoreSizes, check_enrolment, new_node};
-use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
-use web::alerts::AlertRecord;
+use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
+use model::alert::AlertRecord;
 
 /// In-memory store. Two locks, like the two LMDB environments.
 #[derive(Debug, Default)]
@@ -17,7 +17,7 @@ pub struct MemoryStore {
     data: Mutex<Data>,
     samples: Mutex<BTreeMap<(u64, u64), Vec<u8>>>,
     /// Tasks by id, and the last id allocated.
-    tasks: Mutex<(BTreeMap<u64, web::ops::TaskRecord>, u64)>,
+    tasks: Mutex<(BTreeMap<u64, model::task::TaskRecord>, u64)>,
     /// The alert history by id.
     alerts: Mutex<BTreeMap<u64, AlertRecord>>,
 }
@@ -277,13 +277,13 @@ impl Store for MemoryStore {
         Ok(removed)
     }
 
-    fn put_task(&self, task: &web::ops::TaskRecord) -> Result<(), StoreError> {
+    fn put_task(&self, task: &model::task::TaskRecord) -> Result<(), StoreError> {
         let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
         tasks.0.insert(task.id, task.clone());
         Ok(())
     }
 
-    fn get_task(&self, id: u64) -> Result<Option<web::ops::TaskRecord>, StoreError> {
+    fn get_task(&self, id: u64) -> Result<Option<model::task::TaskRecord>, StoreError> {
         let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(tasks.0.get(&id).cloned())
     }
@@ -292,7 +292,7 @@ impl Store for MemoryStore {
         &self,
         before: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<web::ops::TaskRecord>, StoreError> {
+    ) -> Result<Vec<model::task::TaskRecord>, StoreError> {
         let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(tasks
             .0

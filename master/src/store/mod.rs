@@ -6,14 +6,14 @@
 //! [`schema`]. Metric samples are written through [`StoreWriter`], a dedicated thread that
 //! batches them into group commits so that no LMDB write ever runs on an async executor.
 //!
-//! [`LmdbStore`] also implements `web::AuthStore` (console accounts, sessions, audit log;
+//! [`LmdbStore`] also implements `crate::accounts::AuthStore` (console accounts, sessions, audit log;
 //! see `console.rs`), in the same `data` environment.
 //!
 //! All methods are synchronous and may block on disk I/O: call them from a blocking context
 //! (a dedicated thread or `spawn_blocking`), never from inside an io_uring executor.
 //! Every write has been committed (and synced) when the method returns `Ok`.
 
-use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
+use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 use std::path::{Path, PathBuf};
 
 mod alerts;
@@ -198,11 +198,11 @@ pub trait Store: Send + Sync + 'static {
     /// Allocates the next task id (1, 2, ...); ids are never reused, also across restarts.
     fn next_task_id(&self) -> Result<u64, StoreError>;
 
-    /// Inserts or replaces a task (long operation, see `web::ops::tasks`) by its id.
-    fn put_task(&self, task: &web::ops::TaskRecord) -> Result<(), StoreError>;
+    /// Inserts or replaces a task (long operation, see `model::task`) by its id.
+    fn put_task(&self, task: &model::task::TaskRecord) -> Result<(), StoreError>;
 
     /// The task with this id.
-    fn get_task(&self, id: u64) -> Result<Option<web::ops::TaskRecord>, StoreError>;
+    fn get_task(&self, id: u64) -> Result<Option<model::task::TaskRecord>, StoreError>;
 
     /// Removes the oldest tasks (lowest ids) beyond the newest `keep`, in one transaction;
     /// returns how many were removed. Task ids are never reused.
@@ -213,18 +213,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         before: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<web::ops::TaskRecord>, StoreError>;
+    ) -> Result<Vec<model::task::TaskRecord>, StoreError>;
 
-    /// Inserts or replaces an alert (see `web::alerts`) by its id: a resolved alert
+    /// Inserts or replaces an alert (see `model::alert`) by its id: a resolved alert
     /// replaces its firing record.
-    fn put_alert(&self, alert: &web::alerts::AlertRecord) -> Result<(), StoreError>;
+    fn put_alert(&self, alert: &model::alert::AlertRecord) -> Result<(), StoreError>;
 
     /// Alerts with an id below `before` (all when `None`), newest first, at most `limit`.
     fn list_alerts(
         &self,
         before: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<web::alerts::AlertRecord>, StoreError>;
+    ) -> Result<Vec<model::alert::AlertRecord>, StoreError>;
 
     /// How many alerts are stored.
     fn alert_count(&self) -> Result<u64, StoreError>;

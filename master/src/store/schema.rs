@@ -14,17 +14,17 @@
 //! |---------------|---------------------------------------|----------------------------------------|
 //! | `meta`        | `schema_version` (UTF-8)              | `u32` big-endian, see [`SCHEMA_VERSION`] |
 //! | `meta`        | `next_node_id` (UTF-8)                | `u64` big-endian, next id to allocate (absent = 1) |
-//! | `nodes`       | node id, `u64` big-endian (8 bytes)   | JSON [`NodeRecord`](crate::model::NodeRecord) |
+//! | `nodes`       | node id, `u64` big-endian (8 bytes)   | JSON [`NodeRecord`](model::cluster::NodeRecord) |
 //! | `node_keys`   | Noise public key (32 bytes)           | node id, `u64` big-endian              |
-//! | `join_tokens` | SHA-256 of the token secret (32 bytes)| JSON [`JoinTokenRecord`](crate::model::JoinTokenRecord) |
+//! | `join_tokens` | SHA-256 of the token secret (32 bytes)| JSON [`JoinTokenRecord`](model::cluster::JoinTokenRecord) |
 //! | `meta`        | `console_registered` (UTF-8)          | `u64` BE, when the first console user registered; present = registration closed for good |
 //! | `meta`        | `next_audit_seq` (UTF-8)              | `u64` BE, sequence number of the next audit entry (absent = 0) |
-//! | `console_users` | user name (UTF-8)                   | JSON `web::auth::UserRecord` (argon2id hash, session epoch, language) |
-//! | `console_sessions` | session id (32 hex digits, UTF-8) | JSON `web::auth::SessionRecord` (user, epoch, expiry, CSRF token) |
-//! | `audit`       | `at_ms` `u64` BE ++ sequence `u64` BE (16 bytes, `web::audit::AuditId`) | JSON `web::audit::AuditEntry` |
+//! | `console_users` | user name (UTF-8)                   | JSON `model::account::UserRecord` (argon2id hash, session epoch, language) |
+//! | `console_sessions` | session id (32 hex digits, UTF-8) | JSON `model::account::SessionRecord` (user, epoch, expiry, CSRF token) |
+//! | `audit`       | `at_ms` `u64` BE ++ sequence `u64` BE (16 bytes, `model::audit::AuditId`) | JSON `model::audit::AuditEntry` |
 //! | `meta`        | `next_task_id` (UTF-8)                | `u64` BE, next task id to allocate (absent = 1) |
-//! | `tasks`       | task id, `u64` big-endian (8 bytes)   | JSON `web::ops::TaskRecord` (operation, target, user, state, progress, result or error) |
-//! | `alerts`      | alert id, `u64` big-endian (8 bytes)  | JSON `web::alerts::AlertRecord` (rule, node id and name, state, fired and resolved times); the master keeps the newest `master::alerts::MAX_HISTORY` |
+//! | `tasks`       | task id, `u64` big-endian (8 bytes)   | JSON `model::task::TaskRecord` (operation, target, user, state, progress, result or error) |
+//! | `alerts`      | alert id, `u64` big-endian (8 bytes)  | JSON `model::alert::AlertRecord` (rule, node id and name, state, fired and resolved times); the master keeps the newest `master::alerts::MAX_HISTORY` |
 //!
 //! # Databases of the `performance` environment
 //!

@@ -1,11 +1,11 @@
 //! Tasks (long operations: pulls, deployments, imports) in the `data` environment: the
 //! `tasks` database and the `meta/next_task_id` counter (layout in [`super::schema`]).
-//! Records are `web::ops::TaskRecord` as JSON, keyed by id so they iterate in creation
+//! Records are `model::task::TaskRecord` as JSON, keyed by id so they iterate in creation
 //! order.
 
 use heed::types::Bytes;
 use heed::{Database, DatabaseOpener, RwTxn, WithoutTls};
-use web::ops::TaskRecord;
+use model::task::TaskRecord;
 
 use super::StoreError;
 use super::lmdb::{LmdbStore, decode, encode, keep_newest, newest_first};

@@ -1,7 +1,7 @@
 //! The task part of the store contract, run against both stores, and LMDB durability.
 
 use super::super::{LmdbStore, MemoryStore, Store};
-use web::ops::{TaskProgress, TaskRecord, TaskState};
+use model::task::{TaskProgress, TaskRecord, TaskState};
 
 fn task(id: u64, node: u64) -> TaskRecord {
     TaskRecord {

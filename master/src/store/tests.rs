@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::schema::{self, SCHEMA_VERSION};
 use super::*;
-use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
+use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 
 const NOW: u64 = 1_700_000_000_000;
 

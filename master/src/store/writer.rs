@@ -177,7 +177,7 @@ fn write_batch(store: &dyn Store, batch: &mut Vec<SampleRow>, counters: &Counter
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{EnrollRefusal, JoinTokenRecord, NodeRecord};
+    use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
     use crate::store::{EnvKind, MemoryStore, StoreError, StoreSizes};
 
     fn row(node_id: u64, taken_at_ms: u64) -> SampleRow {
@@ -297,27 +297,27 @@ mod tests {
         fn next_task_id(&self) -> Result<u64, StoreError> {
             self.0.next_task_id()
         }
-        fn put_task(&self, t: &web::ops::TaskRecord) -> Result<(), StoreError> {
+        fn put_task(&self, t: &model::task::TaskRecord) -> Result<(), StoreError> {
             self.0.put_task(t)
         }
-        fn get_task(&self, id: u64) -> Result<Option<web::ops::TaskRecord>, StoreError> {
+        fn get_task(&self, id: u64) -> Result<Option<model::task::TaskRecord>, StoreError> {
             self.0.get_task(id)
         }
         fn list_tasks(
             &self,
             b: Option<u64>,
             l: usize,
-        ) -> Result<Vec<web::ops::TaskRecord>, StoreError> {
+        ) -> Result<Vec<model::task::TaskRecord>, StoreError> {
             self.0.list_tasks(b, l)
         }
-        fn put_alert(&self, a: &web::alerts::AlertRecord) -> Result<(), StoreError> {
+        fn put_alert(&self, a: &model::alert::AlertRecord) -> Result<(), StoreError> {
             self.0.put_alert(a)
         }
         fn list_alerts(
             &self,
             b: Option<u64>,
             l: usize,
-        ) -> Result<Vec<web::alerts::AlertRecord>, StoreError> {
+        ) -> Result<Vec<model::alert::AlertRecord>, StoreError> {
             self.0.list_alerts(b, l)
         }
         fn alert_count(&self) -> Result<u64, StoreError> {

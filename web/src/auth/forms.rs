@@ -18,11 +18,13 @@ use serde::de::DeserializeOwned;
 
 use super::client::ClientAddr;
 use super::cookies::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
-use super::core::{Auth, Issued};
-use super::failure::AuthFailure;
+use super::console::{Auth, constant_time_eq, random_hex};
+use model::account::Issued;
+use super::failure::localized;
+use model::account::AuthFailure;
 use super::guard::AuthContext;
-use super::random::{constant_time_eq, random_hex};
-use super::store::StoreFailure;
+use model::StoreFailure;
+use crate::i18n::LangExt;
 use crate::i18n::Lang;
 use crate::pages::{ErrorPage, Frame};
 
@@ -240,7 +242,7 @@ pub async fn login_submit(
 
     match auth.login(&form.username, &form.password, client).await {
         Ok(issued) => signed_in(&auth, &issued, "/"),
-        Err(failure) => render(status_of(&failure), failure.localized(t)),
+        Err(failure) => render(status_of(&failure), localized(&failure, t)),
     }
 }
 
@@ -297,7 +299,7 @@ pub async fn register_submit(
     match auth.register(&form.username, &form.password, client).await {
         Ok(_) => {}
         Err(AuthFailure::RegistrationClosed) => return Redirect::to("/login").into_response(),
-        Err(failure) => return render(status_of(&failure), failure.localized(t)),
+        Err(failure) => return render(status_of(&failure), localized(&failure, t)),
     }
     match auth.login(&form.username, &form.password, client).await {
         Ok(issued) => signed_in(&auth, &issued, "/"),
@@ -370,7 +372,7 @@ pub async fn password_submit(
         .await
     {
         Ok(issued) => signed_in(&auth, &issued, "/account?done=password"),
-        Err(failure) => render(status_of(&failure), failure.localized(t)),
+        Err(failure) => render(status_of(&failure), localized(&failure, t)),
     }
 }
 
@@ -405,7 +407,7 @@ pub async fn language_submit(
         Ok(()) => Redirect::to(local_path(&form.back)).into_response(),
         Err(failure) => {
             let status = status_of(&failure);
-            ErrorPage::localized(status, failure.localized(lang.messages()), lang)
+            ErrorPage::localized(status, localized(&failure, lang.messages()), lang)
         }
     }
 }

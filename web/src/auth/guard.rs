@@ -35,10 +35,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::client::{ClientAddr, client_ip};
 use super::cookies::{self, SESSION_COOKIE};
-use super::core::{Auth, Authenticated, entry_for};
-use super::failure::Rejected;
-use super::random::constant_time_eq;
-use crate::audit::{AuditEntry, AuditResult, actions};
+use super::console::{Auth, constant_time_eq, entry_for};
+use model::account::{Authenticated, Rejected};
+use model::audit::{AuditEntry, AuditResult, actions};
 use crate::i18n::Lang;
 use crate::{api, is_api_path, pages};
 

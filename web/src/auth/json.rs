@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::client::ClientAddr;
 use super::cookies::{self, SESSION_COOKIE};
-use super::core::{Auth, Issued};
-use super::failure::AuthFailure;
+use super::console::Auth;
+use model::account::Issued;
+use model::account::AuthFailure;
 use super::guard::{AuthContext, Via};
 use crate::api::{ApiError, ApiJson};
 use crate::format::format_rfc3339_ms;
@@ -79,7 +80,7 @@ fn failure(f: &AuthFailure) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
-    let mut response = ApiError::new(status, f.describe()).into_response();
+    let mut response = ApiError::new(status, f.to_string()).into_response();
     if let AuthFailure::Locked(left) = f
         && let Ok(v) = HeaderValue::from_str(&left.as_secs().max(1).to_string())
     {

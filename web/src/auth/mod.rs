@@ -1,37 +1,23 @@
-//! Console authentication: accounts, sessions, lockout, CSRF, and their HTTP handlers.
+//! Console authentication over HTTP: the client address, cookies, the guard of protected
+//! routes (session cookie or `Authorization: Bearer`, CSRF), and the HTML and JSON handlers
+//! of login, registration, logout, password and language. The rules themselves (hashing,
+//! lockout, registration once, sessions) are the master's, behind
+//! [`model::service::Accounts`]; [`Auth`] forwards to them.
 //!
-//! - [`Auth`] (in `core`) holds the rules: first-start registration (once ever), argon2id
-//!   password hashes with a minimum strength, HS256 session tokens backed by a server-side
-//!   session table (expiry, logout and password change enforced by the server), the login
-//!   lockout per client address, and audit writes.
-//! - [`guard`] authenticates protected routes (cookie or `Authorization: Bearer`) and checks
-//!   CSRF tokens; its module documentation explains the CSRF design.
+//! - [`guard`] authenticates protected routes and checks CSRF tokens; its module
+//!   documentation explains the CSRF design.
 //! - [`forms`] and [`json`] are the HTML and JSON handlers.
-//! - [`AuthStore`] is the persistence seam the master implements on LMDB;
-//!   [`MemoryAuthStore`] is the in-memory twin for tests.
 
 pub mod client;
-pub mod clock;
+mod console;
 pub mod cookies;
-mod core;
 mod failure;
 pub mod forms;
 pub mod guard;
 pub mod json;
-pub mod lockout;
-pub mod password;
-pub mod random;
-pub mod recovery;
-pub mod store;
-pub mod token;
 
-pub use self::core::{
-    Auth, AuthSettings, Authenticated, Console, HASHING_SLOTS, Issued, entry_for,
-};
 pub use client::ClientAddr;
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use failure::{AuthFailure, Rejected};
+pub use console::{Auth, ConsoleSettings, constant_time_eq, entry_for, random_hex};
+pub use failure::localized;
 pub use guard::{AuthContext, Via};
-pub use lockout::LockoutPolicy;
-pub use password::HashCost;
-pub use store::{AuthStore, MemoryAuthStore, SessionRecord, StoreFailure, UserRecord};
+pub use model::account::{AuthFailure, Authenticated, Issued, Rejected, UserRecord};

@@ -30,8 +30,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+use crate::i18n::LangExt;
 use crate::auth::AuthContext;
-use crate::backend::Backend;
 use crate::live::parse_node_id;
 use crate::pages::{ErrorPage, Frame, NodeRow, backend_error_page, now_ms};
 use crate::state::AppState;
@@ -142,8 +142,8 @@ fn title_of(x: &'static OpsText, kind: &str) -> &'static str {
 }
 
 /// Renders page `kind` of node `node` (the path's text), for `target`.
-async fn render<B: Backend>(
-    state: &AppState<B>,
+async fn render(
+    state: &AppState,
     ctx: &AuthContext,
     uri: &Uri,
     node: &str,
@@ -156,7 +156,7 @@ async fn render<B: Backend>(
     let Some(id) = parse_node_id(node) else {
         return missing();
     };
-    let view = match state.backend.node(id).await {
+    let view = match state.services.cluster.node(id).await {
         Ok(Some(view)) => view,
         Ok(None) => return missing(),
         Err(err) => return backend_error_page(&err, lang),
@@ -183,8 +183,8 @@ async fn render<B: Backend>(
 macro_rules! node_page {
     ($name:ident, $kind:literal, $path:literal) => {
         #[doc = concat!("`GET ", $path, "`.")]
-        pub async fn $name<B: Backend>(
-            State(state): State<AppState<B>>,
+        pub async fn $name(
+            State(state): State<AppState>,
             ctx: AuthContext,
             uri: Uri,
             Path(node): Path<String>,
@@ -204,8 +204,8 @@ node_page!(networks, "networks", "/docker/{node}/networks");
 node_page!(volumes, "volumes", "/docker/{node}/volumes");
 
 /// `GET /docker/{node}/containers/{id}`.
-pub async fn container<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn container(
+    State(state): State<AppState>,
     ctx: AuthContext,
     uri: Uri,
     Path((node, id)): Path<(String, String)>,

@@ -30,19 +30,18 @@ use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use protocol::ResponseBody;
 use protocol::ops::docker::{
-    ContainerCreate, DeployRequest, DockerOp, LogsQuery, PullPolicy, RegistryAuth, RestartPolicy,
+    ContainerCreate, DockerOp, LogsQuery, PullPolicy, RegistryAuth, RestartPolicy,
 };
 use protocol::ops::docker_reply::DockerReply;
-use protocol::ops::{ErrorKind, validate};
+use protocol::ops::validate;
 use serde_json::Value;
 
-use super::backend::OpFailure;
+use model::service::{ContainerCreated, CreateContainer};
 use super::call::{OP_TIMEOUT, Op, accepted, answer, docker};
 use super::error::OpsError;
 use super::params::{JsonBody, PathParams, QueryParams, field, object, required_text, typed};
 use super::stream;
 use crate::auth::AuthContext;
-use crate::backend::Backend;
 use crate::state::AppState;
 use std::time::Duration;
 
@@ -138,8 +137,8 @@ pub fn container_form(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/containers?all=`.
-pub async fn list<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn list(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     query: QueryParams,
@@ -153,66 +152,27 @@ pub async fn list<B: Backend>(
 }
 
 /// `POST /api/v1/nodes/{node}/docker/containers`.
-pub async fn create<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn create(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     body: JsonBody,
 ) -> Result<Response, OpsError> {
     let image = body.text("image");
     let op = Op::new(&state, &ctx, &path, "docker.create_container").on("image", &image);
-    let (form, pull, auth) = op.args(body.0.and_then(container_form)).await?;
-    op.node().await?;
-    let present = match pull {
-        Some(PullPolicy::Always) => false,
-        _ => {
-            let probe = DockerOp::InspectImage {
-                reference: form.image.clone(),
-            };
-            match op.call_unrecorded(docker(probe), OP_TIMEOUT).await {
-                Ok(_) => true,
-                Err(e) if e.status == StatusCode::NOT_FOUND => false,
-                Err(e) => {
-                    op.record(
-                        "docker.create_container",
-                        crate::audit::AuditResult::Failed,
-                        &e.message,
-                    )
-                    .await;
-                    return Err(e);
-                }
-            }
-        }
-    };
-    if present {
-        let reply = op
-            .call(docker(DockerOp::CreateContainer(form)), OP_TIMEOUT)
-            .await?;
-        return Ok(created(&reply));
-    }
-    if pull == Some(PullPolicy::Never) {
-        let e = OpsError::from(OpFailure::Op(protocol::ops::OpError::new(
-            ErrorKind::NotFound,
-            format!(
-                "image {:?} is not on the node and `pull` is `never`",
-                form.image
-            ),
-        )));
-        op.record(
-            "docker.create_container",
-            crate::audit::AuditResult::Failed,
-            &e.message,
-        )
-        .await;
-        return Err(e);
-    }
-    let deploy = DeployRequest {
-        container: form,
-        pull: pull.unwrap_or_default(),
+    let (spec, pull, auth) = op.args(body.0.and_then(container_form)).await?;
+    let node = op.node().await?;
+    let create = CreateContainer {
+        request: op.request(node, docker(DockerOp::CreateContainer(spec.clone())), OP_TIMEOUT),
+        spec,
+        pull,
         auth,
     };
-    let (task, _) = op.task(docker(DockerOp::Deploy(deploy)), None).await?;
-    Ok(accepted(&task))
+    match state.services.ops.create_container(create).await {
+        Ok(ContainerCreated::Created(reply)) => Ok(created(&reply)),
+        Ok(ContainerCreated::Deploying(task)) => Ok(accepted(&task)),
+        Err(f) => Err(OpsError::from(f)),
+    }
 }
 
 /// 201 with `{"id", "warnings", "started"}` of a created container.
@@ -243,8 +203,8 @@ fn container_id(path: &PathParams) -> Result<String, OpsError> {
 }
 
 /// `GET /api/v1/nodes/{node}/docker/containers/{id}`.
-pub async fn inspect<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn inspect(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -279,8 +239,8 @@ fn verb_op(verb: &str, id: String, q: &QueryParams) -> Result<DockerOp, OpsError
 }
 
 /// `POST /api/v1/nodes/{node}/docker/containers/{id}/{start|stop|restart|pause|unpause|kill}`.
-pub async fn action<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn action(
+    State(state): State<AppState>,
     ctx: AuthContext,
     uri: Uri,
     path: PathParams,
@@ -303,8 +263,8 @@ pub async fn action<B: Backend>(
 }
 
 /// `POST /api/v1/nodes/{node}/docker/containers/{id}/rename` `{"name": "new-name"}`.
-pub async fn rename<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn rename(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     body: JsonBody,
@@ -323,8 +283,8 @@ pub async fn rename<B: Backend>(
 }
 
 /// `DELETE /api/v1/nodes/{node}/docker/containers/{id}?force=&volumes=`.
-pub async fn remove<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn remove(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     query: QueryParams,
@@ -357,8 +317,8 @@ pub fn logs_query(id: String, q: &QueryParams) -> Result<LogsQuery, OpsError> {
 }
 
 /// `GET /api/v1/nodes/{node}/docker/containers/{id}/logs`.
-pub async fn logs<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn logs(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     query: QueryParams,
@@ -376,8 +336,8 @@ pub async fn logs<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/containers/{id}/top`.
-pub async fn top<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn top(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -389,8 +349,8 @@ pub async fn top<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/containers/{id}/stats?stream=`.
-pub async fn stats<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn stats(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     query: QueryParams,

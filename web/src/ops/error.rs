@@ -17,62 +17,12 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use protocol::ops::ErrorKind;
+use model::ops::OpFailure;
 use serde::Serialize;
 
-use super::backend::OpFailure;
-
-/// The HTTP status of a failure (see the module table).
+/// The HTTP status of a failure (see the module table and [`OpFailure::http_status`]).
 pub fn failure_status(failure: &OpFailure) -> StatusCode {
-    match failure {
-        OpFailure::UnknownNode(_) | OpFailure::NotFound(_) => StatusCode::NOT_FOUND,
-        OpFailure::Offline(_)
-        | OpFailure::OldProtocol { .. }
-        | OpFailure::Busy(_)
-        | OpFailure::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        OpFailure::Op(e) => kind_status(e.kind),
-        OpFailure::TimedOut => StatusCode::GATEWAY_TIMEOUT,
-        OpFailure::Failed(_) => StatusCode::BAD_GATEWAY,
-        OpFailure::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// The HTTP status of a slave's class of failure.
-pub fn kind_status(kind: ErrorKind) -> StatusCode {
-    match kind {
-        ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
-        ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::Conflict | ErrorKind::Cancelled => StatusCode::CONFLICT,
-        ErrorKind::Refused => StatusCode::FORBIDDEN,
-        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
-        ErrorKind::Failed => StatusCode::BAD_GATEWAY,
-    }
-}
-
-/// A short name of the class of failure, for task records.
-pub fn failure_kind(failure: &OpFailure) -> &'static str {
-    match failure {
-        OpFailure::UnknownNode(_) => "unknown_node",
-        OpFailure::Offline(_) => "offline",
-        OpFailure::OldProtocol { .. } => "old_protocol",
-        OpFailure::Busy(_) => "busy",
-        OpFailure::Op(e) => match e.kind {
-            ErrorKind::InvalidArgument => "invalid_argument",
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Refused => "refused",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Cancelled => "cancelled",
-            ErrorKind::Failed => "failed",
-        },
-        OpFailure::TimedOut => "timeout",
-        OpFailure::Failed(_) => "failed",
-        OpFailure::NotFound(_) => "not_found",
-        OpFailure::Unavailable(_) => "unavailable",
-        OpFailure::Internal(_) => "internal",
-    }
+    StatusCode::from_u16(failure.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// An operations API error: status, message and the field at fault.

@@ -24,7 +24,6 @@ use super::call::{OP_TIMEOUT, Op, answer, host};
 use super::error::OpsError;
 use super::params::{JsonBody, PathParams, QueryParams, field, object, required_text};
 use crate::auth::AuthContext;
-use crate::backend::Backend;
 use crate::state::AppState;
 
 /// Linux signal numbers by name (without `SIG`).
@@ -137,8 +136,8 @@ pub fn process_query(q: &QueryParams) -> Result<ProcessQuery, OpsError> {
 }
 
 /// `GET /api/v1/nodes/{node}/processes`.
-pub async fn processes<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn processes(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     query: QueryParams,
@@ -150,8 +149,8 @@ pub async fn processes<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/processes/{pid}`.
-pub async fn process<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn process(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -178,8 +177,8 @@ fn signal_body(pid: u32, body: Value) -> Result<SignalRequest, OpsError> {
 }
 
 /// `POST /api/v1/nodes/{node}/processes/{pid}/signal`.
-pub async fn signal<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn signal(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     body: JsonBody,
@@ -194,8 +193,8 @@ pub async fn signal<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/sockets`.
-pub async fn sockets<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn sockets(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     query: QueryParams,
@@ -214,8 +213,8 @@ pub async fn sockets<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/env`.
-pub async fn get_env<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn get_env(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -261,8 +260,8 @@ pub fn env_edit(body: Value) -> Result<EnvEdit, OpsError> {
 }
 
 /// `PUT /api/v1/nodes/{node}/env`.
-pub async fn put_env<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn put_env(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     body: JsonBody,
@@ -275,8 +274,8 @@ pub async fn put_env<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/hosts`.
-pub async fn get_hosts<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn get_hosts(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -285,8 +284,8 @@ pub async fn get_hosts<B: Backend>(
 }
 
 /// `PUT /api/v1/nodes/{node}/hosts` `{"content": "..."}`.
-pub async fn put_hosts<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn put_hosts(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     body: JsonBody,
@@ -306,8 +305,8 @@ pub async fn put_hosts<B: Backend>(
 }
 
 /// `POST /api/v1/nodes/{node}/hosts/restore`.
-pub async fn restore_hosts<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn restore_hosts(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -318,8 +317,8 @@ pub async fn restore_hosts<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/disks`.
-pub async fn disks<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn disks(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -328,8 +327,8 @@ pub async fn disks<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/performance`.
-pub async fn performance<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn performance(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {

@@ -34,18 +34,18 @@ use protocol::ops::{MAX_UPLOAD_LEN, validate};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::backend::Upload;
-use super::call::{OP_TIMEOUT, Op, accepted, answer, docker, reply_value};
+use model::ops::{Upload, UploadFailure};
+use super::call::{OP_TIMEOUT, Op, accepted, answer, docker};
+use model::ops::reply_value;
 use super::containers::{container_form, registry_auth};
 use super::error::OpsError;
 use super::params::{JsonBody, PathParams, QueryParams, object, required_text, typed};
 use crate::auth::AuthContext;
-use crate::backend::Backend;
 use crate::state::AppState;
 
 /// `GET /api/v1/nodes/{node}/docker/info`.
-pub async fn info<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn info(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -54,8 +54,8 @@ pub async fn info<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/images?all=`.
-pub async fn list<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn list(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     query: QueryParams,
@@ -69,8 +69,8 @@ pub async fn list<B: Backend>(
 }
 
 /// `POST /api/v1/nodes/{node}/docker/images` `{"reference", "auth"}`: a pull task.
-pub async fn pull<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn pull(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     body: JsonBody,
@@ -94,8 +94,8 @@ pub async fn pull<B: Backend>(
 }
 
 /// `POST /api/v1/nodes/{node}/docker/deploy` (the run form): a deployment task.
-pub async fn deploy<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn deploy(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     body: JsonBody,
@@ -152,8 +152,8 @@ fn import_request(query: &QueryParams, headers: &HeaderMap) -> Result<ImportRequ
 
 /// `POST /api/v1/nodes/{node}/docker/images/import?repo=&tag=`: streams the tarball to the
 /// slave and answers 202 with the import task once all of it was handed over.
-pub async fn import<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn import(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     query: QueryParams,
@@ -194,7 +194,7 @@ pub async fn import<B: Backend>(
         return Err(OpsError::bad("body", format!("the upload broke off: {e}")));
     }
     let outcome = match uploaded {
-        Some(rx) => rx.await.unwrap_or(Err("the master stopped".into())),
+        Some(rx) => rx.await.unwrap_or(Err(UploadFailure::MasterStopped)),
         None => Ok(received),
     };
     match outcome {
@@ -218,8 +218,8 @@ fn image(path: &PathParams) -> Result<String, OpsError> {
 }
 
 /// `GET /api/v1/nodes/{node}/docker/images/{image}`.
-pub async fn inspect<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn inspect(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -232,8 +232,8 @@ pub async fn inspect<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/images/{image}/history`.
-pub async fn history<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn history(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -246,8 +246,8 @@ pub async fn history<B: Backend>(
 }
 
 /// `POST /api/v1/nodes/{node}/docker/images/{image}/tag` `{"repo", "tag"}`.
-pub async fn tag<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn tag(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     body: JsonBody,
@@ -274,8 +274,8 @@ pub async fn tag<B: Backend>(
 }
 
 /// `DELETE /api/v1/nodes/{node}/docker/images/{image}?force=&prune=`.
-pub async fn remove<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn remove(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     query: QueryParams,
@@ -294,8 +294,8 @@ pub async fn remove<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/networks`.
-pub async fn networks<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn networks(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -311,8 +311,8 @@ fn created(body: &protocol::ResponseBody) -> Response {
 }
 
 /// `POST /api/v1/nodes/{node}/docker/networks`.
-pub async fn create_network<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn create_network(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     body: JsonBody,
@@ -333,8 +333,8 @@ pub async fn create_network<B: Backend>(
 }
 
 /// `DELETE /api/v1/nodes/{node}/docker/networks/{id}`.
-pub async fn remove_network<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn remove_network(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -347,8 +347,8 @@ pub async fn remove_network<B: Backend>(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/volumes`.
-pub async fn volumes<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn volumes(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
 ) -> Result<Response, OpsError> {
@@ -359,8 +359,8 @@ pub async fn volumes<B: Backend>(
 }
 
 /// `POST /api/v1/nodes/{node}/docker/volumes`.
-pub async fn create_volume<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn create_volume(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     body: JsonBody,
@@ -381,8 +381,8 @@ pub async fn create_volume<B: Backend>(
 }
 
 /// `DELETE /api/v1/nodes/{node}/docker/volumes/{name}?force=`.
-pub async fn remove_volume<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn remove_volume(
+    State(state): State<AppState>,
     ctx: AuthContext,
     path: PathParams,
     query: QueryParams,

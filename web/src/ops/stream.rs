@@ -24,10 +24,11 @@ use protocol::ops::{Progress, ProgressEvent};
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::backend::{OpCall, OpFailure, OpStream, OpsBackend};
-use super::call::{OP_TIMEOUT, Op, check, docker, reply_value};
+use model::ops::{OpCall, OpFailure, OpStream, reply_value};
+use model::service::{Followed, Operations};
+
+use super::call::{OP_TIMEOUT, Op, docker};
 use super::error::OpsError;
-use crate::audit::AuditResult;
 use crate::auth::{Auth, Authenticated};
 use crate::live::{SESSION_RECHECK, session_still_valid};
 
@@ -166,43 +167,18 @@ where
 }
 
 /// Follows a container's log as an event stream (see the module docs).
-pub async fn follow_logs<B>(op: Op<'_, B>, q: LogsQuery) -> Result<Response, OpsError> {
+pub async fn follow_logs(op: Op<'_>, q: LogsQuery) -> Result<Response, OpsError> {
     let node = op.node().await?;
-    let body = docker(DockerOp::Logs(q));
-    let action = body.name();
-    check(&body)?;
-    let call = OpCall {
-        node,
-        body,
-        timeout: FOLLOW_TIMEOUT,
-    };
-    let mut stream = match op.state.ops.stream(call).await {
-        Ok(s) => s,
-        Err(f) => {
-            let e = OpsError::from(f);
-            op.record(&action, AuditResult::Failed, &e.message).await;
-            return Err(e);
-        }
-    };
-    // A missing container fails at once: answer it as an error rather than a stream.
-    let early = match tokio::time::timeout(EARLY_FAILURE, &mut stream.outcome).await {
-        Ok(got) => {
-            stream.finished();
-            match got {
-                Ok(Err(f)) => {
-                    let e = OpsError::from(f);
-                    op.record(&action, AuditResult::Failed, &e.message).await;
-                    return Err(e);
-                }
-                Ok(Ok(body)) => Some(Ok(body)),
-                Err(_) => Some(Err(OpFailure::Unavailable("the master stopped".into()))),
-            }
-        }
-        Err(_) => None,
-    };
-    op.record(&action, AuditResult::Ok, "following").await;
+    let request = op.request(node, docker(DockerOp::Logs(q)), FOLLOW_TIMEOUT);
+    let Followed { stream, ended } = op
+        .state
+        .services
+        .ops
+        .follow(request, EARLY_FAILURE)
+        .await
+        .map_err(OpsError::from)?;
     let follow = Follow {
-        outcome: early,
+        outcome: ended.map(Ok),
         stream,
         session: SessionCheck {
             auth: Arc::clone(&op.state.auth),
@@ -219,7 +195,7 @@ pub async fn follow_logs<B>(op: Op<'_, B>, q: LogsQuery) -> Result<Response, Ops
 }
 
 struct Stats {
-    ops: Arc<dyn OpsBackend>,
+    ops: Arc<dyn Operations>,
     node: u64,
     id: String,
     first: Option<ResponseBody>,
@@ -237,7 +213,7 @@ impl Stats {
             }),
             timeout: OP_TIMEOUT,
         };
-        self.ops.call(call).await
+        self.ops.read(call).await
     }
 
     async fn next(&mut self) -> Option<Event> {
@@ -271,13 +247,13 @@ impl Stats {
 }
 
 /// Streams a container's stats readings (see the module docs).
-pub async fn stats<B>(op: Op<'_, B>, id: String) -> Result<Response, OpsError> {
+pub async fn stats(op: Op<'_>, id: String) -> Result<Response, OpsError> {
     let node = op.node().await?;
     let first = op
         .call(docker(DockerOp::Stats { id: id.clone() }), OP_TIMEOUT)
         .await?;
     let stats = Stats {
-        ops: Arc::clone(&op.state.ops),
+        ops: Arc::clone(&op.state.services.ops),
         node,
         id,
         first: Some(first),

@@ -15,18 +15,18 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::response::sse::Event;
 
-use super::{OpFailure, OpsError};
+use super::OpsError;
+use model::ops::OpFailure;
 use crate::auth::AuthContext;
-use crate::backend::Backend;
 use crate::sse::{self, Feed, Got};
 use crate::state::AppState;
 
 /// `GET /api/v1/tasks/events`.
-pub async fn events<B: Backend>(
-    State(state): State<AppState<B>>,
+pub async fn events(
+    State(state): State<AppState>,
     ctx: AuthContext,
 ) -> Result<Response, OpsError> {
-    let Some(rx) = state.ops.task_events() else {
+    let Some(rx) = state.services.ops.task_events() else {
         return Err(OpsError::from(OpFailure::Unavailable(
             "task events are not available on this server".into(),
         )));

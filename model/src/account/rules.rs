@@ -1,11 +1,5 @@
-//! Password hashing (argon2id, PHC strings) and the rules for user names and passwords.
-//!
-//! Hashing is CPU- and memory-heavy on purpose; callers run it on a blocking thread and
-//! bound how many run at once (see `Auth`).
-
-use argon2::password_hash::PasswordHasher;
-use argon2::password_hash::PasswordVerifier;
-use argon2::{Algorithm, Argon2, Params, Version};
+//! The rules for user names and passwords, checked by the master before anything is
+//! stored (and by the console's forms before anything is sent).
 
 /// Shortest acceptable password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -33,69 +27,40 @@ const COMMON_PASSWORDS: &[&str] = &[
     "changeme123",
 ];
 
-/// argon2id cost parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HashCost {
-    /// Memory, KiB.
-    pub memory_kib: u32,
-    /// Iterations.
-    pub iterations: u32,
-    /// Lanes.
-    pub parallelism: u32,
-}
-
-impl HashCost {
-    /// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
-    pub const DEFAULT: HashCost = HashCost {
-        memory_kib: Params::DEFAULT_M_COST,
-        iterations: Params::DEFAULT_T_COST,
-        parallelism: Params::DEFAULT_P_COST,
-    };
-    /// The cheapest valid cost, for tests only.
-    pub const FAST_FOR_TESTS: HashCost = HashCost {
-        memory_kib: Params::MIN_M_COST,
-        iterations: 1,
-        parallelism: 1,
-    };
-}
-
-impl Default for HashCost {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
-
 /// Why a password is not acceptable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordProblem {
     /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
+    #[error("The password must have at least 10 characters.")]
     TooShort,
     /// More than [`MAX_PASSWORD_BYTES`] bytes.
+    #[error("The password is too long (at most 1024 bytes).")]
     TooLong,
     /// Only one kind of character (letters only, digits only, ...).
+    #[error("The password needs at least two kinds of character: lower case, upper case, digits, symbols.")]
     OneKindOfCharacter,
     /// Fewer than five different characters.
+    #[error("The password needs at least five different characters.")]
     TooRepetitive,
     /// Contains the user name.
+    #[error("The password must not contain the user name.")]
     ContainsUsername,
     /// On the list of common passwords.
+    #[error("This password is too common.")]
     Common,
 }
 
 /// Why a user name is not acceptable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UsernameProblem {
     /// Empty or longer than [`MAX_USERNAME_CHARS`].
+    #[error("The user name must have 1 to 64 characters.")]
     Length,
     /// Characters other than ASCII letters, digits, `.`, `_` and `-`, or not starting with a
     /// letter or digit.
+    #[error("The user name may use letters, digits, '.', '_' and '-', starting with a letter or digit.")]
     Characters,
 }
-
-/// Hashing failed (bad parameters or no randomness); not the user's fault.
-#[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct HashFailure(String);
 
 /// Checks a user name: 1 to 64 ASCII letters, digits, `.`, `_`, `-`, starting with a letter
 /// or digit.
@@ -155,36 +120,6 @@ pub fn check_password_strength(password: &str, username: &str) -> Result<(), Pas
     Ok(())
 }
 
-fn hasher(cost: HashCost) -> Result<Argon2<'static>, HashFailure> {
-    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-        .map_err(|e| HashFailure(e.to_string()))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
-}
-
-/// Hashes `password` with a fresh random salt into a PHC string (`$argon2id$v=19$...`).
-pub fn hash_password(password: &str, cost: HashCost) -> Result<String, HashFailure> {
-    let hash = hasher(cost)?
-        .hash_password(password.as_bytes())
-        .map_err(|e| HashFailure(e.to_string()))?;
-    Ok(hash.to_string())
-}
-
-/// Whether `password` matches the PHC string `phc` (with the parameters stored in it).
-/// A malformed stored hash never matches.
-pub fn verify_password(password: &str, phc: &str) -> bool {
-    if password.len() > MAX_PASSWORD_BYTES {
-        return false;
-    }
-    match Argon2::default().verify_password(password.as_bytes(), phc) {
-        Ok(()) => true,
-        Err(argon2::password_hash::Error::PasswordInvalid) => false,
-        Err(e) => {
-            tracing::warn!("stored password hash unusable: {e}");
-            false
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,16 +153,5 @@ mod tests {
         assert_eq!(check("Password123"), Err(Common));
         // Non-ASCII passwords count characters, not bytes, and other scripts are a class.
         assert_eq!(check("密码很长很安全的密码1"), Ok(()));
-    }
-
-    #[test]
-    fn hash_and_verify() {
-        let phc = hash_password("Correct horse 9", HashCost::FAST_FOR_TESTS).unwrap();
-        assert!(phc.starts_with("$argon2id$v=19$"), "{phc}");
-        assert!(verify_password("Correct horse 9", &phc));
-        assert!(!verify_password("correct horse 9", &phc));
-        assert!(!verify_password("Correct horse 9", "not a hash"));
-        let again = hash_password("Correct horse 9", HashCost::FAST_FOR_TESTS).unwrap();
-        assert_ne!(phc, again, "salted");
     }
 }

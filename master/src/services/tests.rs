@@ -4,7 +4,7 @@
 use super::*;
 use crate::cluster::ClusterTiming;
 use crate::endpoint::ControlEvent;
-use crate::model::NodeRecord;
+use model::cluster::NodeRecord;
 use crate::samples::encode_sample;
 use crate::store::{LmdbStore, MemoryStore, SampleRow};
 use protocol::{Heartbeat, Message};
@@ -151,7 +151,7 @@ async fn compaction_is_scheduled_cancelled_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
     let status = cluster.compaction_status().await.unwrap();
-    assert_eq!(status, web::data::CompactionStatus::default());
+    assert_eq!(status, model::data::CompactionStatus::default());
     cluster.compact().await.unwrap();
     let status = cluster.compaction_status().await.unwrap();
     assert!(status.scheduled.unwrap().requested_at_ms > 0);

@@ -1,6 +1,6 @@
-//! Persistent record types of the master.
+//! The cluster's persistent records: enrolled nodes and one-time join tokens.
 //!
-//! Records are stored as JSON (see [`crate::store::schema`] for where). Fixed-size byte arrays
+//! Records are stored as JSON (the master's `store::schema` says where). Fixed-size byte arrays
 //! (public keys, token hashes) are written as lowercase hex strings so that a dump of the
 //! database stays readable. Every field that is not part of a record's identity carries
 //! `#[serde(default)]`, so a record written by an older build (missing a newer field) still

@@ -6,14 +6,14 @@
 //! Stores return entries newest first through [`collect_page`], which applies an
 //! [`AuditQuery`]'s filters and paging the same way for every store.
 //!
-//! Handlers record an operation with [`crate::auth::AuthContext::event`] and
-//! `Auth::record`; the action names in [`actions`] are part of the API.
+//! The master writes one entry per operation where the operation ends (see
+//! [`crate::service`]); the action names in [`actions`] are part of the API.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::auth::store::StoreFailure;
+use crate::error::StoreFailure;
 
 /// Action names written by the console itself.
 pub mod actions {

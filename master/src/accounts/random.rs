@@ -1,6 +1,6 @@
 //! Random identifiers and secrets from the operating system's generator.
 
-use crate::auth::store::StoreFailure;
+use model::StoreFailure;
 
 /// `n` random bytes as lowercase hex (`2n` characters).
 pub fn random_hex(n: usize) -> Result<String, StoreFailure> {

@@ -1,6 +1,7 @@
-//! [`Auth`]: registration, login, sessions, logout, password and language changes, and
-//! audit writes, independent of HTTP. The handlers in `auth::handlers` and the guard in
-//! `auth::guard` are thin layers over it.
+//! [`AccountService`]: registration, login, sessions, logout, password and language
+//! changes, and audit writes; the master's implementation of
+//! [`model::service::Accounts`] and [`model::service::AuditLog`]. The console's handlers
+//! and guard are thin layers over it.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -8,114 +9,84 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use super::clock::{Clock, duration_ms};
-use super::failure::{AuthFailure, Rejected};
+use model::StoreFailure;
+use model::account::rules::{check_password_strength, check_username};
+use model::account::{
+    AuthFailure, Authenticated, Issued, Lang, Rejected, SessionRecord, UserRecord,
+};
+use model::audit::{AuditEntry, AuditPage, AuditQuery, AuditResult, actions};
+use model::clock::{Clock, duration_ms};
+use model::ops::BoxFuture;
+
 use super::lockout::{Lockout, LockoutPolicy};
-use super::password::{self, HashCost, check_password_strength, check_username};
+use super::password::{self, HashCost};
 use super::random::random_hex;
-use super::store::{AuthStore, SessionRecord, StoreFailure, UserRecord};
+use super::store::AuthStore;
 use super::token::{Claims, TokenError, TokenKeys};
-use crate::audit::{AuditEntry, AuditPage, AuditQuery, AuditResult, actions};
-use crate::i18n::Lang;
 
 /// How many password hashes may be computed at once (each takes ~19 MiB and a core).
 pub const HASHING_SLOTS: usize = 2;
 
-/// Security settings of the console.
+/// Security settings of the accounts.
 #[derive(Clone)]
-pub struct AuthSettings {
+pub struct AccountSettings {
     /// HS256 signing secret of session tokens (from `jwt.secret` or generated at first
     /// start).
     pub jwt_secret: Vec<u8>,
     /// Session lifetime (`jwt.expire`).
     pub session_ttl: Duration,
-    /// Mark cookies `Secure` (the console is served over TLS).
-    pub secure_cookies: bool,
     /// Login lockout.
     pub lockout: LockoutPolicy,
-    /// Peers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<IpAddr>,
     /// argon2id cost of new hashes.
     pub hash_cost: HashCost,
 }
 
-impl std::fmt::Debug for AuthSettings {
+impl std::fmt::Debug for AccountSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthSettings")
+        f.debug_struct("AccountSettings")
             .field("jwt_secret", &"<redacted>")
             .field("session_ttl", &self.session_ttl)
-            .field("secure_cookies", &self.secure_cookies)
             .field("lockout", &self.lockout)
-            .field("trusted_proxies", &self.trusted_proxies)
             .field("hash_cost", &self.hash_cost)
             .finish()
     }
 }
 
-/// Everything the console needs besides the [`crate::Backend`].
-#[derive(Clone)]
-pub struct Console {
-    /// Users, sessions, audit log.
-    pub store: Arc<dyn AuthStore>,
-    /// Security settings.
-    pub settings: AuthSettings,
-    /// Time source.
-    pub clock: Arc<dyn Clock>,
-}
-
-/// A fresh session and its token.
-#[derive(Debug, Clone)]
-pub struct Issued {
-    /// The signed JWT.
-    pub token: String,
-    /// The session record.
-    pub session: SessionRecord,
-}
-
-/// A valid session and its user.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    /// The user.
-    pub user: UserRecord,
-    /// The session.
-    pub session: SessionRecord,
-}
-
-/// The console's authentication service.
-pub struct Auth {
+/// The accounts service.
+pub struct AccountService {
     store: Arc<dyn AuthStore>,
     keys: TokenKeys,
-    settings: AuthSettings,
+    settings: AccountSettings,
     lockout: Mutex<Lockout>,
     clock: Arc<dyn Clock>,
     hashing: Semaphore,
     dummy_hash: Arc<OnceLock<String>>,
 }
 
-impl std::fmt::Debug for Auth {
+impl std::fmt::Debug for AccountService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Auth")
+        f.debug_struct("AccountService")
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
 
-impl Auth {
-    /// The service over `console`.
-    pub fn new(console: Console) -> Self {
+impl AccountService {
+    /// The service over `store`, with `settings`, reading time from `clock`.
+    pub fn new(store: Arc<dyn AuthStore>, settings: AccountSettings, clock: Arc<dyn Clock>) -> Self {
         Self {
-            store: console.store,
-            keys: TokenKeys::new(&console.settings.jwt_secret),
-            lockout: Mutex::new(Lockout::new(console.settings.lockout)),
-            settings: console.settings,
-            clock: console.clock,
+            store,
+            keys: TokenKeys::new(&settings.jwt_secret),
+            lockout: Mutex::new(Lockout::new(settings.lockout)),
+            settings,
+            clock,
             hashing: Semaphore::new(HASHING_SLOTS),
             dummy_hash: Arc::new(OnceLock::new()),
         }
     }
 
     /// The settings.
-    pub fn settings(&self) -> &AuthSettings {
+    pub fn settings(&self) -> &AccountSettings {
         &self.settings
     }
 
@@ -352,6 +323,22 @@ impl Auth {
         Ok(Authenticated { user, session })
     }
 
+    /// Whether the session behind `who` is still valid (not logged out, not expired,
+    /// password unchanged).
+    pub async fn session_valid(&self, who: &Authenticated) -> Result<bool, StoreFailure> {
+        let (sid, name) = (who.session.id.clone(), who.user.username.clone());
+        let now = self.now_ms();
+        let (session, user) = self
+            .blocking(move |s| Ok((s.session(&sid)?, s.user(&name)?)))
+            .await?;
+        Ok(match (session, user) {
+            (Some(session), Some(user)) => {
+                session.expires_at_ms > now && user.session_epoch == session.epoch
+            }
+            _ => false,
+        })
+    }
+
     /// Ends a session. Audited.
     pub async fn logout(&self, auth: &Authenticated, client: IpAddr) {
         let id = auth.session.id.clone();
@@ -471,7 +458,7 @@ impl Auth {
     }
 }
 
-/// An audit entry stamped "now" by [`Auth::record`].
+/// An audit entry stamped "now" by [`AccountService::record`].
 pub fn entry_for(
     user: &str,
     action: &str,
@@ -495,13 +482,85 @@ fn audit_outcome<T>(outcome: &Result<T, AuthFailure>) -> (AuditResult, String) {
     match outcome {
         Ok(_) => (AuditResult::Ok, String::new()),
         Err(e @ (AuthFailure::Locked(_) | AuthFailure::RegistrationClosed)) => {
-            (AuditResult::Denied, e.describe())
+            (AuditResult::Denied, e.to_string())
         }
         Err(AuthFailure::Internal(msg)) => (AuditResult::Failed, msg.clone()),
-        Err(e) => (AuditResult::Failed, e.describe()),
+        Err(e) => (AuditResult::Failed, e.to_string()),
     }
 }
 
 fn internal(e: impl std::fmt::Display) -> AuthFailure {
     AuthFailure::Internal(e.to_string())
+}
+
+impl model::service::Accounts for AccountService {
+    fn registration_open(&self) -> BoxFuture<'_, Result<bool, StoreFailure>> {
+        Box::pin(AccountService::registration_open(self))
+    }
+
+    fn register<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<UserRecord, AuthFailure>> {
+        Box::pin(AccountService::register(self, username, password, client))
+    }
+
+    fn login<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<Issued, AuthFailure>> {
+        Box::pin(AccountService::login(self, username, password, client))
+    }
+
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Authenticated, Rejected>> {
+        Box::pin(AccountService::authenticate(self, token))
+    }
+
+    fn session_valid<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+    ) -> BoxFuture<'a, Result<bool, StoreFailure>> {
+        Box::pin(AccountService::session_valid(self, auth))
+    }
+
+    fn logout<'a>(&'a self, auth: &'a Authenticated, client: IpAddr) -> BoxFuture<'a, ()> {
+        Box::pin(AccountService::logout(self, auth, client))
+    }
+
+    fn change_password<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+        current: &'a str,
+        new: &'a str,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<Issued, AuthFailure>> {
+        Box::pin(AccountService::change_password(self, auth, current, new, client))
+    }
+
+    fn set_language<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+        lang: Lang,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<(), AuthFailure>> {
+        Box::pin(AccountService::set_language(self, auth, lang, client))
+    }
+
+    fn session_ttl(&self) -> Duration {
+        self.settings.session_ttl
+    }
+}
+
+impl model::service::AuditLog for AccountService {
+    fn record(&self, entry: AuditEntry) -> BoxFuture<'_, ()> {
+        Box::pin(AccountService::record(self, entry))
+    }
+
+    fn query(&self, query: AuditQuery) -> BoxFuture<'_, Result<AuditPage, StoreFailure>> {
+        Box::pin(AccountService::query_audit(self, query))
+    }
 }

@@ -7,66 +7,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use serde::{Deserialize, Serialize};
-
-use crate::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
-use crate::i18n::Lang;
-
-/// A console account. Its `Debug` output leaves the password hash out.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserRecord {
-    /// Login name (see `password::check_username`).
-    pub username: String,
-    /// argon2id PHC string.
-    pub password_hash: String,
-    /// Creation time, Unix ms.
-    pub created_at_ms: u64,
-    /// Last password change, Unix ms.
-    pub password_changed_at_ms: u64,
-    /// Bumped at every password change; sessions of an older epoch are refused.
-    pub session_epoch: u64,
-    /// Console language.
-    #[serde(default)]
-    pub lang: Lang,
-}
-
-impl std::fmt::Debug for UserRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserRecord")
-            .field("username", &self.username)
-            .field("password_hash", &"<redacted>")
-            .field("created_at_ms", &self.created_at_ms)
-            .field("password_changed_at_ms", &self.password_changed_at_ms)
-            .field("session_epoch", &self.session_epoch)
-            .field("lang", &self.lang)
-            .finish()
-    }
-}
-
-/// A server-side session: the JWT names it, and it is valid only while this record exists,
-/// has not expired and carries the user's current epoch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionRecord {
-    /// Random id (32 hex digits), the JWT's `sid`.
-    pub id: String,
-    /// The user.
-    pub username: String,
-    /// The user's `session_epoch` when the session began.
-    pub epoch: u64,
-    /// Start, Unix ms.
-    pub created_at_ms: u64,
-    /// End, Unix ms (exclusive).
-    pub expires_at_ms: u64,
-    /// The synchronizer CSRF token of this session (64 hex digits).
-    pub csrf: String,
-    /// Client address at login.
-    pub client: String,
-}
-
-/// The store failed (I/O, corrupt record); the message is for the log.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreFailure(pub String);
+use model::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
+use model::StoreFailure;
+use model::account::{SessionRecord, UserRecord};
 
 /// Persistence of users, sessions and audit entries.
 pub trait AuthStore: Send + Sync + 'static {

@@ -8,11 +8,12 @@
 //! writes an audit entry. The login lockout lives in the running master's memory and is not
 //! touched; it expires by itself.
 
-use crate::audit::{AuditEntry, AuditResult, actions};
-use crate::auth::failure::AuthFailure;
-use crate::auth::password::{HashCost, HashFailure, check_password_strength, hash_password};
-use crate::auth::random::random_hex;
-use crate::auth::store::{AuthStore, StoreFailure};
+use model::audit::{AuditEntry, AuditResult, actions};
+use super::password::{HashCost, HashFailure, hash_password};
+use model::account::rules::check_password_strength;
+use super::random::random_hex;
+use super::store::AuthStore;
+use model::StoreFailure;
 
 /// Why a reset did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +45,7 @@ pub fn reset_password(
         .user(username)?
         .ok_or_else(|| ResetError::NoSuchUser(username.to_owned()))?;
     check_password_strength(new_password, &user.username)
-        .map_err(|p| ResetError::Weak(AuthFailure::WeakPassword(p).describe()))?;
+        .map_err(|p| ResetError::Weak(p.to_string()))?;
     user.password_hash = hash_password(new_password, cost)?;
     user.password_changed_at_ms = now_ms;
     user.session_epoch = user.session_epoch.saturating_add(1);
@@ -73,9 +74,10 @@ pub fn generate_password() -> Result<String, StoreFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::AuditQuery;
-    use crate::auth::password::verify_password;
-    use crate::auth::store::{MemoryAuthStore, SessionRecord, UserRecord};
+    use model::audit::AuditQuery;
+    use super::super::password::verify_password;
+    use super::super::store::MemoryAuthStore;
+    use model::account::{SessionRecord, UserRecord};
 
     fn store_with_admin() -> MemoryAuthStore {
         let store = MemoryAuthStore::new();
@@ -85,7 +87,7 @@ mod tests {
             created_at_ms: 1,
             password_changed_at_ms: 1,
             session_epoch: 4,
-            lang: crate::i18n::Lang::default(),
+            lang: model::account::Lang::default(),
         };
         assert!(store.register_first_user(&user).unwrap());
         store

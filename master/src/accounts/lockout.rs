@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::auth::clock::duration_ms;
+use model::clock::duration_ms;
 
 /// Most addresses tracked at once.
 pub const MAX_TRACKED: usize = 65_536;

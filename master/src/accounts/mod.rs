@@ -1,0 +1,23 @@
+//! Console accounts on the master: the rules behind [`model::service::Accounts`] and the
+//! audit log behind [`model::service::AuditLog`].
+//!
+//! - [`AccountService`] (in `service`) holds the rules: first-start registration (once
+//!   ever), argon2id password hashes with a minimum strength, HS256 session tokens backed
+//!   by a server-side session table (expiry, logout and password change enforced here),
+//!   the login lockout per client address, and audit writes.
+//! - [`AuthStore`] is the persistence seam, implemented on LMDB ([`crate::store`]) and in
+//!   memory ([`MemoryAuthStore`]) for tests.
+//! - [`recovery`] is `commander user reset-password`.
+
+pub mod lockout;
+pub mod password;
+pub mod random;
+pub mod recovery;
+mod service;
+pub mod store;
+pub mod token;
+
+pub use lockout::LockoutPolicy;
+pub use password::HashCost;
+pub use service::{AccountService, AccountSettings, HASHING_SLOTS, entry_for};
+pub use store::{AuthStore, MemoryAuthStore};

@@ -1,0 +1,323 @@
+//! The master's [`model::service::DataAdmin`]: database compaction, backups and resets.
+//!
+//! One data operation runs at a time per process ([`DATA_OPS`]); a second one meanwhile is
+//! refused with a conflict rather than queued. Every compaction, cancellation, backup and
+//! reset is written to the audit log with its outcome, failed or not.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use model::audit::{AuditEntry, AuditResult};
+use model::clock::Clock;
+use model::data::{
+    ACTION_BACKUP, ACTION_COMPACT, ACTION_COMPACT_CANCEL, ACTION_RESET, BackupFile,
+    CompactReport, CompactedEnv, CompactionStatus, DataEnv, EnvCompacted, LastCompaction,
+    ResetCategory, ScheduledCompaction, cutoff_ms,
+};
+use model::ops::{BoxFuture, Caller};
+use model::service::AuditLog;
+use model::{ServiceError, StoreFailure};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use super::{blocking, store_error};
+use crate::accounts::AuthStore;
+use crate::cluster::Cluster;
+use crate::store::compaction::{self, CompactionRequest};
+use crate::store::{EnvKind, Store};
+
+/// One data management operation at a time.
+static DATA_OPS: Semaphore = Semaphore::const_new(1);
+
+fn data_permit() -> Result<SemaphorePermit<'static>, ServiceError> {
+    DATA_OPS.try_acquire().map_err(|_| {
+        ServiceError::Conflict("another data operation is running; try again shortly".into())
+    })
+}
+
+fn env_kind(env: DataEnv) -> EnvKind {
+    match env {
+        DataEnv::Data => EnvKind::Data,
+        DataEnv::Performance => EnvKind::Performance,
+    }
+}
+
+/// Where scratch copies of `env` go: its own directory (same file system), or the system
+/// temporary directory for a store without files.
+fn scratch_dir(store: &dyn Store, env: EnvKind) -> PathBuf {
+    store.env_dir(env).unwrap_or_else(std::env::temp_dir)
+}
+
+/// A fresh scratch file name in `dir`.
+fn scratch_file(dir: &std::path::Path, what: &str) -> PathBuf {
+    let mut nonce = [0u8; 8];
+    let _ = getrandom::fill(&mut nonce);
+    dir.join(format!("{what}-{:016x}.tmp", u64::from_le_bytes(nonce)))
+}
+
+/// Compacts a copy of each environment into a scratch file, measures it and removes it.
+fn compact_report(store: &dyn Store) -> Result<CompactReport, ServiceError> {
+    let sizes = store.sizes();
+    let mut envs = Vec::new();
+    for (kind, env, live) in [
+        (EnvKind::Data, DataEnv::Data, sizes.data_bytes),
+        (
+            EnvKind::Performance,
+            DataEnv::Performance,
+            sizes.performance_bytes,
+        ),
+    ] {
+        let dest = scratch_file(&scratch_dir(store, kind), "compact");
+        let started = std::time::Instant::now();
+        let compacted = store.copy_compacted(kind, &dest).map_err(store_error);
+        let _ = std::fs::remove_file(&dest);
+        envs.push(CompactedEnv {
+            env,
+            live_bytes: live,
+            compacted_bytes: compacted?,
+            took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+    Ok(CompactReport {
+        envs,
+        scheduled: false,
+    })
+}
+
+/// A consistent copy of `env` as an open file, unlinked at once.
+fn backup_file(store: &dyn Store, env: EnvKind) -> Result<BackupFile, ServiceError> {
+    let dest = scratch_file(&scratch_dir(store, env), "backup");
+    let len = store.copy_compacted(env, &dest).map_err(store_error)?;
+    let file = std::fs::File::open(&dest);
+    // Unlinked while open: the data stays readable through `file` and nothing is left
+    // behind however the download ends.
+    let _ = std::fs::remove_file(&dest);
+    let file = file.map_err(|e| ServiceError::Internal(format!("cannot reopen the copy: {e}")))?;
+    Ok(BackupFile { file, len })
+}
+
+/// The data management service.
+pub struct DataService {
+    cluster: Cluster,
+    accounts: Arc<dyn AuthStore>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for DataService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataService").finish_non_exhaustive()
+    }
+}
+
+impl DataService {
+    /// The service over `cluster`'s store and the accounts store (for audit resets),
+    /// auditing to `audit`.
+    pub fn new(
+        cluster: Cluster,
+        accounts: Arc<dyn AuthStore>,
+        audit: Arc<dyn AuditLog>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            cluster,
+            accounts,
+            audit,
+            clock,
+        }
+    }
+
+    /// Writes a compacted copy of each database next to it, measures and removes it, and
+    /// schedules the compaction of the live files for the next start (not audited).
+    pub async fn compact_files(&self) -> Result<CompactReport, ServiceError> {
+        let _permit = data_permit()?;
+        let store = Arc::clone(self.cluster.store());
+        let now = self.clock.now_ms();
+        blocking(move || {
+            let mut report = compact_report(store.as_ref())?;
+            if let Some(dir) = store.env_dir(EnvKind::Data) {
+                let request = CompactionRequest {
+                    requested_at_ms: now,
+                    requested_by: "console".to_owned(),
+                };
+                compaction::request(&dir, &request).map_err(store_error)?;
+                report.scheduled = true;
+            }
+            Ok(report)
+        })
+        .await
+    }
+    /// Whether a compaction is scheduled and how the last one went.
+    pub async fn compaction_status(&self) -> Result<CompactionStatus, ServiceError> {
+        let store = Arc::clone(self.cluster.store());
+        blocking(move || {
+            let Some(dir) = store.env_dir(EnvKind::Data) else {
+                return Ok(CompactionStatus::default());
+            };
+            let scheduled = match compaction::pending(&dir) {
+                Ok(r) => r.map(|r| r.requested_at_ms),
+                // An unreadable request still runs at the next start (see `run_requested`).
+                Err(e) => {
+                    tracing::warn!("compaction request: {e}");
+                    Some(0)
+                }
+            };
+            let last = compaction::last(&dir).unwrap_or_else(|e| {
+                tracing::warn!("last compaction record: {e}");
+                None
+            });
+            Ok(CompactionStatus {
+                scheduled: scheduled.map(|requested_at_ms| ScheduledCompaction { requested_at_ms }),
+                last: last.map(|l| LastCompaction {
+                    finished_at_ms: l.finished_at_ms,
+                    envs: l
+                        .envs
+                        .into_iter()
+                        .map(|e| EnvCompacted {
+                            env: e.env,
+                            before_bytes: e.before_bytes,
+                            after_bytes: e.after_bytes,
+                            took_ms: e.took_ms,
+                        })
+                        .collect(),
+                    error: l.error,
+                }),
+            })
+        })
+        .await
+    }
+    /// Cancels the scheduled compaction; `true` when one was scheduled (not audited).
+    pub async fn cancel_compaction(&self) -> Result<bool, ServiceError> {
+        let store = Arc::clone(self.cluster.store());
+        blocking(move || match store.env_dir(EnvKind::Data) {
+            Some(dir) => compaction::cancel(&dir).map_err(store_error),
+            None => Ok(false),
+        })
+        .await
+    }
+    /// A consistent copy of one database (not audited).
+    pub async fn backup_copy(&self, env: DataEnv) -> Result<BackupFile, ServiceError> {
+        let _permit = data_permit()?;
+        let store = Arc::clone(self.cluster.store());
+        blocking(move || backup_file(store.as_ref(), env_kind(env))).await
+    }
+    /// Deletes every metric sample received before `older_than_ms` (not audited).
+    pub async fn reset_samples(&self, older_than_ms: u64) -> Result<u64, ServiceError> {
+        let _permit = data_permit()?;
+        let store = Arc::clone(self.cluster.store());
+        blocking(move || store.prune_samples(older_than_ms).map_err(store_error)).await
+    }
+
+    /// Deletes audit entries older than `older_than_ms` (not audited).
+    pub async fn reset_audit(&self, older_than_ms: u64) -> Result<u64, ServiceError> {
+        let _permit = data_permit()?;
+        let store = Arc::clone(&self.accounts);
+        tokio::task::spawn_blocking(move || store.prune_audit(older_than_ms))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("store task failed: {e}")))?
+            .map_err(|e: StoreFailure| ServiceError::Store(StoreFailure(format!("audit log: {e}"))))
+    }
+
+    async fn audit(&self, caller: &Caller, action: &str, target: &str, outcome: Result<String, String>) {
+        let (result, detail) = match outcome {
+            Ok(detail) => (AuditResult::Ok, detail),
+            Err(e) => (AuditResult::Failed, e),
+        };
+        self.audit
+            .record(AuditEntry {
+                at_ms: 0,
+                user: caller.user.clone(),
+                action: action.to_owned(),
+                target: target.to_owned(),
+                client: caller.client.clone(),
+                result,
+                detail,
+            })
+            .await;
+    }
+}
+
+impl model::service::DataAdmin for DataService {
+    fn compact(&self, caller: &Caller) -> BoxFuture<'_, Result<CompactReport, ServiceError>> {
+        let caller = caller.clone();
+        Box::pin(async move {
+            let outcome = self.compact_files().await;
+            let detail = match &outcome {
+                Ok(r) => Ok(r
+                    .envs
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}: {} -> {} bytes",
+                            e.env.name(),
+                            e.live_bytes,
+                            e.compacted_bytes
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")),
+                Err(e) => Err(e.to_string()),
+            };
+            self.audit(&caller, ACTION_COMPACT, "", detail).await;
+            outcome
+        })
+    }
+
+    fn compaction_status(&self) -> BoxFuture<'_, Result<CompactionStatus, ServiceError>> {
+        Box::pin(DataService::compaction_status(self))
+    }
+
+    fn cancel_compaction(&self, caller: &Caller) -> BoxFuture<'_, Result<bool, ServiceError>> {
+        let caller = caller.clone();
+        Box::pin(async move {
+            let outcome = DataService::cancel_compaction(self).await;
+            let detail = match &outcome {
+                Ok(true) => Ok("cancelled".to_owned()),
+                Ok(false) => Ok("nothing was scheduled".to_owned()),
+                Err(e) => Err(e.to_string()),
+            };
+            self.audit(&caller, ACTION_COMPACT_CANCEL, "", detail).await;
+            outcome
+        })
+    }
+
+    fn backup(
+        &self,
+        caller: &Caller,
+        env: DataEnv,
+    ) -> BoxFuture<'_, Result<BackupFile, ServiceError>> {
+        let caller = caller.clone();
+        Box::pin(async move {
+            let outcome = self.backup_copy(env).await;
+            let detail = match &outcome {
+                Ok(b) => Ok(format!("{} bytes", b.len)),
+                Err(e) => Err(e.to_string()),
+            };
+            self.audit(&caller, ACTION_BACKUP, env.name(), detail).await;
+            outcome
+        })
+    }
+
+    fn reset(
+        &self,
+        caller: &Caller,
+        category: ResetCategory,
+        older_than_days: u32,
+    ) -> BoxFuture<'_, Result<u64, ServiceError>> {
+        let caller = caller.clone();
+        Box::pin(async move {
+            let cutoff = cutoff_ms(self.clock.now_ms(), older_than_days);
+            let outcome = match category {
+                ResetCategory::Samples => self.reset_samples(cutoff).await,
+                ResetCategory::Audit => self.reset_audit(cutoff).await,
+            };
+            let days = older_than_days;
+            let detail = match &outcome {
+                Ok(n) => Ok(format!("older than {days} days: {n} removed")),
+                Err(e) => Err(format!("older than {days} days: {e}")),
+            };
+            self.audit(&caller, ACTION_RESET, category.name(), detail).await;
+            outcome
+        })
+    }
+}
+

@@ -1,0 +1,65 @@
+//! The master's implementations of the [`model::service`] traits, and [`services`], which
+//! bundles them into the one [`model::Services`] the console and the command line use.
+//!
+//! | trait | implemented by |
+//! |---|---|
+//! | [`model::service::Cluster`] | [`crate::cluster::Cluster`] ([`cluster`]) |
+//! | [`model::service::Operations`] | [`OperationsService`] ([`operations`]) |
+//! | [`model::service::DataAdmin`] | [`DataService`] ([`data`]) |
+//! | [`model::service::Accounts`], [`model::service::AuditLog`] | [`crate::accounts::AccountService`] |
+
+pub mod cluster;
+pub mod data;
+pub mod operations;
+
+use std::sync::Arc;
+
+use model::clock::Clock;
+use model::{ServiceError, Services};
+
+pub use data::DataService;
+pub use operations::OperationsService;
+
+use crate::accounts::{AccountService, AuthStore};
+use crate::cluster::Cluster;
+use crate::store::StoreError;
+
+/// Every service of a master over `cluster`, with accounts and the audit log in
+/// `accounts`.
+pub fn services(
+    cluster: &Cluster,
+    accounts: Arc<AccountService>,
+    account_store: Arc<dyn AuthStore>,
+    clock: Arc<dyn Clock>,
+) -> Services {
+    let audit: Arc<dyn model::service::AuditLog> = accounts.clone();
+    Services {
+        cluster: Arc::new(cluster.clone()),
+        ops: Arc::new(OperationsService::new(cluster.clone(), Arc::clone(&audit))),
+        data: Arc::new(DataService::new(
+            cluster.clone(),
+            account_store,
+            Arc::clone(&audit),
+            Arc::clone(&clock),
+        )),
+        accounts,
+        audit,
+        clock,
+    }
+}
+
+pub(crate) fn store_error(e: StoreError) -> ServiceError {
+    ServiceError::Internal(format!("store: {e}"))
+}
+
+/// Runs `f` on a blocking thread.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("store task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,340 @@
+//! The master's [`model::service::Operations`]: node operations with their rules.
+//!
+//! - Every operation is checked with `protocol::ops::validate` before anything is sent
+//!   (the slave checks again).
+//! - Every operation writes exactly one audit entry: `user` and `client` of the caller,
+//!   `action` the operation's name (`docker.stop_container`), `target`
+//!   `node/<id>[/<kind>/<object>]`, and the result: `ok`, `denied` (refused before anything
+//!   was sent: a bad argument) or `failed` (unknown or offline node, or the operation
+//!   failed), with the error as detail. A task's entry is written here when the task ends.
+//! - Creating a container decides between creating it at once, pulling first (as a
+//!   deployment task) and refusing, from whether the image is on the node.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use model::audit::{AuditEntry, AuditResult};
+use model::ops::{
+    BoxFuture, Caller, OP_TIMEOUT, OpCall, OpFailure, OpRequest, TASK_TIMEOUT, TaskHandle,
+    TaskStart, Upload, check, docker,
+};
+use model::service::{AuditLog, ContainerCreated, CreateContainer, Followed};
+use model::task::{TaskQuery, TaskRecord, TaskState};
+use protocol::ResponseBody;
+use protocol::ops::docker::{DeployRequest, DockerOp, PullPolicy};
+use protocol::ops::{ErrorKind, OpError};
+use tokio::sync::broadcast;
+
+use crate::cluster::Cluster;
+
+/// The operations service.
+pub struct OperationsService {
+    cluster: Cluster,
+    audit: Arc<dyn AuditLog>,
+}
+
+impl std::fmt::Debug for OperationsService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperationsService").finish_non_exhaustive()
+    }
+}
+
+impl OperationsService {
+    /// The service over `cluster`, auditing to `audit`.
+    pub fn new(cluster: Cluster, audit: Arc<dyn AuditLog>) -> Self {
+        Self { cluster, audit }
+    }
+
+    async fn record(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        result: AuditResult,
+        detail: String,
+    ) {
+        self.audit
+            .record(AuditEntry {
+                at_ms: 0,
+                user: caller.user.clone(),
+                action: action.to_owned(),
+                target: target.to_owned(),
+                client: caller.client.clone(),
+                result,
+                detail,
+            })
+            .await;
+    }
+
+    /// Records a failure: `denied` when refused before anything was sent, `failed` when
+    /// tried.
+    async fn fail(&self, request: &OpRequest, action: &str, f: OpFailure) -> OpFailure {
+        let result = match &f {
+            OpFailure::Op(e) if e.kind == ErrorKind::InvalidArgument => AuditResult::Denied,
+            _ => AuditResult::Failed,
+        };
+        self.record(&request.caller, action, &request.target, result, f.to_string())
+            .await;
+        f
+    }
+
+    async fn call_audited(&self, request: OpRequest) -> Result<ResponseBody, OpFailure> {
+        let action = request.call.body.name();
+        if let Err(f) = check(&request.call.body) {
+            return Err(self.fail(&request, &action, f).await);
+        }
+        match self.cluster.call_op(request.call.clone()).await {
+            Ok(reply) => {
+                self.record(
+                    &request.caller,
+                    &action,
+                    &request.target,
+                    AuditResult::Ok,
+                    String::new(),
+                )
+                .await;
+                Ok(reply)
+            }
+            Err(f) => Err(self.fail(&request, &action, f).await),
+        }
+    }
+
+    async fn task_audited(
+        &self,
+        request: OpRequest,
+        upload: Option<Upload>,
+    ) -> Result<TaskHandle, OpFailure> {
+        let action = request.call.body.name();
+        if let Err(f) = check(&request.call.body) {
+            return Err(self.fail(&request, &action, f).await);
+        }
+        let start = TaskStart {
+            call: OpCall {
+                timeout: TASK_TIMEOUT,
+                ..request.call.clone()
+            },
+            user: request.caller.user.clone(),
+            client: request.caller.client.clone(),
+            target: request.target.clone(),
+            upload,
+        };
+        let mut handle = match self.cluster.start_task(start).await {
+            Ok(h) => h,
+            Err(f) => return Err(self.fail(&request, &action, f).await),
+        };
+        // The task's entry is written when it ends; the caller still gets the outcome.
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let done = std::mem::replace(&mut handle.done, done_rx);
+        let audit = Arc::clone(&self.audit);
+        let id = handle.task.id;
+        tokio::spawn(async move {
+            let (result, detail, task) = match done.await {
+                Ok(task) => {
+                    let (result, detail) = task_outcome(&task);
+                    (result, detail, Some(task))
+                }
+                Err(_) => (
+                    AuditResult::Failed,
+                    format!("task {id}: interrupted (the master stopped)"),
+                    None,
+                ),
+            };
+            audit
+                .record(AuditEntry {
+                    at_ms: 0,
+                    user: request.caller.user,
+                    action,
+                    target: request.target,
+                    client: request.caller.client,
+                    result,
+                    detail,
+                })
+                .await;
+            if let Some(task) = task {
+                let _ = done_tx.send(task);
+            }
+        });
+        Ok(handle)
+    }
+
+    async fn create(&self, create: CreateContainer) -> Result<ContainerCreated, OpFailure> {
+        const ACTION: &str = "docker.create_container";
+        let CreateContainer {
+            request,
+            spec,
+            pull,
+            auth,
+        } = create;
+        let present = match pull {
+            Some(PullPolicy::Always) => false,
+            _ => {
+                let probe = OpCall {
+                    node: request.call.node,
+                    body: docker(DockerOp::InspectImage {
+                        reference: spec.image.clone(),
+                    }),
+                    timeout: OP_TIMEOUT,
+                };
+                match self.cluster.call_op(probe).await {
+                    Ok(_) => true,
+                    Err(OpFailure::Op(e)) if e.kind == ErrorKind::NotFound => false,
+                    Err(f) => return Err(self.fail(&request, ACTION, f).await),
+                }
+            }
+        };
+        if present {
+            let request = OpRequest {
+                call: OpCall {
+                    body: docker(DockerOp::CreateContainer(spec)),
+                    ..request.call.clone()
+                },
+                ..request
+            };
+            return self.call_audited(request).await.map(ContainerCreated::Created);
+        }
+        if pull == Some(PullPolicy::Never) {
+            let f = OpFailure::Op(OpError::new(
+                ErrorKind::NotFound,
+                format!(
+                    "image {:?} is not on the node and `pull` is `never`",
+                    spec.image
+                ),
+            ));
+            return Err(self.fail(&request, ACTION, f).await);
+        }
+        let deploy = DeployRequest {
+            container: spec,
+            pull: pull.unwrap_or_default(),
+            auth,
+        };
+        let request = OpRequest {
+            call: OpCall {
+                body: docker(DockerOp::Deploy(deploy)),
+                ..request.call.clone()
+            },
+            ..request
+        };
+        let handle = self.task_audited(request, None).await?;
+        Ok(ContainerCreated::Deploying(handle.task))
+    }
+
+    async fn follow_audited(
+        &self,
+        request: OpRequest,
+        early: Duration,
+    ) -> Result<Followed, OpFailure> {
+        let action = request.call.body.name();
+        if let Err(f) = check(&request.call.body) {
+            return Err(self.fail(&request, &action, f).await);
+        }
+        let mut stream = match self.cluster.stream_op(request.call.clone()) {
+            Ok(s) => s,
+            Err(f) => return Err(self.fail(&request, &action, f).await),
+        };
+        // A missing container fails at once: answer it as an error rather than a stream.
+        let ended = match tokio::time::timeout(early, &mut stream.outcome).await {
+            Ok(got) => {
+                stream.finished();
+                match got {
+                    Ok(Err(f)) => return Err(self.fail(&request, &action, f).await),
+                    Ok(Ok(body)) => Some(body),
+                    Err(_) => {
+                        let f = OpFailure::Unavailable("the master stopped".into());
+                        return Err(self.fail(&request, &action, f).await);
+                    }
+                }
+            }
+            Err(_) => None,
+        };
+        self.record(
+            &request.caller,
+            &action,
+            &request.target,
+            AuditResult::Ok,
+            "following".into(),
+        )
+        .await;
+        Ok(Followed { stream, ended })
+    }
+}
+
+/// The audit result and detail of an ended task.
+fn task_outcome(task: &TaskRecord) -> (AuditResult, String) {
+    match (&task.state, &task.error) {
+        (TaskState::Succeeded, _) => (AuditResult::Ok, format!("task {}", task.id)),
+        (_, Some(e)) => (
+            AuditResult::Failed,
+            format!("task {}: {}", task.id, e.message),
+        ),
+        (state, None) => (
+            AuditResult::Failed,
+            format!("task {}: {}", task.id, state.as_str()),
+        ),
+    }
+}
+
+impl model::service::Operations for OperationsService {
+    fn call(&self, request: OpRequest) -> BoxFuture<'_, Result<ResponseBody, OpFailure>> {
+        Box::pin(self.call_audited(request))
+    }
+
+    fn read(&self, call: OpCall) -> BoxFuture<'_, Result<ResponseBody, OpFailure>> {
+        Box::pin(async move {
+            check(&call.body)?;
+            self.cluster.call_op(call).await
+        })
+    }
+
+    fn follow(
+        &self,
+        request: OpRequest,
+        early: Duration,
+    ) -> BoxFuture<'_, Result<Followed, OpFailure>> {
+        Box::pin(self.follow_audited(request, early))
+    }
+
+    fn start_task(
+        &self,
+        request: OpRequest,
+        upload: Option<Upload>,
+    ) -> BoxFuture<'_, Result<TaskHandle, OpFailure>> {
+        Box::pin(self.task_audited(request, upload))
+    }
+
+    fn create_container(
+        &self,
+        create: CreateContainer,
+    ) -> BoxFuture<'_, Result<ContainerCreated, OpFailure>> {
+        Box::pin(self.create(create))
+    }
+
+    fn refused(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        failure: &OpFailure,
+    ) -> BoxFuture<'_, ()> {
+        let (caller, action, target) = (caller.clone(), action.to_owned(), target.to_owned());
+        let result = match failure {
+            OpFailure::Op(e) if e.kind == ErrorKind::InvalidArgument => AuditResult::Denied,
+            _ => AuditResult::Failed,
+        };
+        let detail = failure.to_string();
+        Box::pin(async move {
+            self.record(&caller, &action, &target, result, detail).await;
+        })
+    }
+
+    fn task(&self, id: u64) -> BoxFuture<'_, Result<Option<TaskRecord>, OpFailure>> {
+        Box::pin(self.cluster.get_task(id))
+    }
+
+    fn tasks(&self, query: TaskQuery) -> BoxFuture<'_, Result<Vec<TaskRecord>, OpFailure>> {
+        Box::pin(self.cluster.list_tasks(query))
+    }
+
+    fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>> {
+        self.cluster.task_events()
+    }
+}

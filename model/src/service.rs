@@ -1,0 +1,267 @@
+//! The services through which the console and the command line ask the master for
+//! things. The master implements them (`master::services`); the console's tests implement
+//! them with fakes. Every trait is object-safe: the console holds one [`Services`] of
+//! `Arc<dyn ...>` and no generic parameter.
+//!
+//! Rules live behind these traits, not in their callers: an operation is validated before
+//! anything is sent and written to the audit log exactly once, where it ends (for a task,
+//! when the task ends); a data operation runs alone and is audited; an account step checks
+//! the lockout before hashing and is audited.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::MetricSample;
+use protocol::ResponseBody;
+use protocol::ops::docker::{ContainerCreate, PullPolicy, RegistryAuth};
+use tokio::sync::broadcast;
+
+use crate::account::{AuthFailure, Authenticated, Issued, Lang, Rejected, UserRecord};
+use crate::alert::{AlertList, AlertQuery, AlertRecord};
+use crate::audit::{AuditEntry, AuditPage, AuditQuery};
+use crate::data::{BackupFile, CompactReport, CompactionStatus, DataEnv, ResetCategory};
+use crate::error::{ServiceError, StoreFailure};
+use crate::node::{LiveSample, NodeView, StorageView};
+use crate::ops::{BoxFuture, Caller, OpCall, OpFailure, OpRequest, OpStream, TaskHandle, Upload};
+use crate::task::{TaskQuery, TaskRecord};
+
+/// The cluster as the console sees it: nodes, their metrics, alerts.
+pub trait Cluster: Send + Sync + 'static {
+    /// All enrolled nodes, ordered by id.
+    fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeView>, ServiceError>>;
+
+    /// One node, `None` when no node has this id.
+    fn node(&self, id: u64) -> BoxFuture<'_, Result<Option<NodeView>, ServiceError>>;
+
+    /// Database sizes.
+    fn storage(&self) -> BoxFuture<'_, Result<StorageView, ServiceError>>;
+
+    /// At most `points` stored samples of node `id` spread evenly over
+    /// `from_ms..=to_ms` (the first sample of each of `points` equal slices), oldest first,
+    /// each with the master's receive time (Unix ms).
+    fn sample_series(
+        &self,
+        id: u64,
+        from_ms: u64,
+        to_ms: u64,
+        points: usize,
+    ) -> BoxFuture<'_, Result<Vec<(u64, MetricSample)>, ServiceError>>;
+
+    /// A receiver of every node's samples as they arrive, or `None` when live data has
+    /// ended (the master is shutting down). Streams end when the sender closes.
+    fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>>;
+
+    /// The alerts firing now and one page of the alert history; `limit` 0 skips the
+    /// history.
+    fn alerts(&self, query: AlertQuery) -> BoxFuture<'_, Result<AlertList, ServiceError>>;
+
+    /// A receiver of every alert as it fires or resolves, or `None` when there is no
+    /// alerting or the master is shutting down. A receiver that lags must fetch the active
+    /// alerts again.
+    fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>>;
+}
+
+/// Data management. Runs one operation at a time (a second one meanwhile is a
+/// [`ServiceError::Conflict`]); every call that changes or copies data is audited.
+pub trait DataAdmin: Send + Sync + 'static {
+    /// Writes a compacted copy of each database next to it, reports the sizes and
+    /// schedules the compaction of the live files for the next start.
+    fn compact(&self, caller: &Caller) -> BoxFuture<'_, Result<CompactReport, ServiceError>>;
+
+    /// Whether a compaction is scheduled and how the last one went.
+    fn compaction_status(&self) -> BoxFuture<'_, Result<CompactionStatus, ServiceError>>;
+
+    /// Cancels the scheduled compaction; `true` when one was scheduled.
+    fn cancel_compaction(&self, caller: &Caller) -> BoxFuture<'_, Result<bool, ServiceError>>;
+
+    /// A consistent copy of one database as an open, already unlinked file.
+    fn backup(
+        &self,
+        caller: &Caller,
+        env: DataEnv,
+    ) -> BoxFuture<'_, Result<BackupFile, ServiceError>>;
+
+    /// Deletes one category's entries older than `older_than_days` days; returns how many.
+    fn reset(
+        &self,
+        caller: &Caller,
+        category: ResetCategory,
+        older_than_days: u32,
+    ) -> BoxFuture<'_, Result<u64, ServiceError>>;
+}
+
+/// What creating a container became.
+#[derive(Debug)]
+pub enum ContainerCreated {
+    /// The image was on the node: the container exists (the slave's answer).
+    Created(ResponseBody),
+    /// The image must be pulled first: a deployment task runs.
+    Deploying(TaskRecord),
+}
+
+/// A container to create, as the console asks for it.
+#[derive(Debug, Clone)]
+pub struct CreateContainer {
+    /// Who, which node, what target.
+    pub request: OpRequest,
+    /// The container.
+    pub spec: ContainerCreate,
+    /// Whether to pull the image first (`None`: only when missing).
+    pub pull: Option<PullPolicy>,
+    /// Registry credentials for a pull (never stored or logged).
+    pub auth: Option<RegistryAuth>,
+}
+
+/// Host and Docker operations on nodes, and the tasks that run the long ones.
+pub trait Operations: Send + Sync + 'static {
+    /// Validates and sends an operation, waits for its final answer (a streamed answer is
+    /// reassembled) and audits it. An unknown node, an offline one, or one without
+    /// operations fails at once, before anything is sent.
+    fn call(&self, request: OpRequest) -> BoxFuture<'_, Result<ResponseBody, OpFailure>>;
+
+    /// [`Operations::call`] without an audit entry: a read the caller does not record
+    /// (a probe, a periodic reading of a stream that was audited when it began).
+    fn read(&self, call: OpCall) -> BoxFuture<'_, Result<ResponseBody, OpFailure>>;
+
+    /// Starts an operation whose progress updates are wanted as they come (a followed
+    /// log). A failure that comes within `early` is answered as an error; otherwise the
+    /// stream is returned. Audited.
+    fn follow(
+        &self,
+        request: OpRequest,
+        early: Duration,
+    ) -> BoxFuture<'_, Result<Followed, OpFailure>>;
+
+    /// Validates an operation, records a task and runs it in the background; the task's
+    /// audit entry is written when it ends. Fails at once, creating no task, for an unknown
+    /// or offline node.
+    fn start_task(
+        &self,
+        request: OpRequest,
+        upload: Option<Upload>,
+    ) -> BoxFuture<'_, Result<TaskHandle, OpFailure>>;
+
+    /// Creates a container: at once when the image is on the node, as a deployment task
+    /// (pull, create, start) when it must be pulled, refused when it is missing and `pull`
+    /// is `never`. Audited.
+    fn create_container(
+        &self,
+        create: CreateContainer,
+    ) -> BoxFuture<'_, Result<ContainerCreated, OpFailure>>;
+
+    /// Records an operation refused before it could be built (a malformed argument).
+    fn refused(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        failure: &OpFailure,
+    ) -> BoxFuture<'_, ()>;
+
+    /// One task, running or finished.
+    fn task(&self, id: u64) -> BoxFuture<'_, Result<Option<TaskRecord>, OpFailure>>;
+
+    /// Tasks, newest first.
+    fn tasks(&self, query: TaskQuery) -> BoxFuture<'_, Result<Vec<TaskRecord>, OpFailure>>;
+
+    /// A receiver of every task change from now on, or `None` when there are no task
+    /// events or the master is shutting down. A receiver that lags must refetch the list.
+    fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>>;
+}
+
+/// A followed operation: its stream, and its answer when it already ended within the
+/// early window (progress queued before the answer is still on the stream).
+#[derive(Debug)]
+pub struct Followed {
+    /// Progress updates and the final answer.
+    pub stream: OpStream,
+    /// The answer, when the operation ended early.
+    pub ended: Option<ResponseBody>,
+}
+
+/// Console accounts and sessions.
+pub trait Accounts: Send + Sync + 'static {
+    /// Whether the first-start registration is still open.
+    fn registration_open(&self) -> BoxFuture<'_, Result<bool, StoreFailure>>;
+
+    /// Registers the first user (once ever). Audited.
+    fn register<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<UserRecord, AuthFailure>>;
+
+    /// Checks the lockout, then the password; opens a session on success. Audited.
+    fn login<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<Issued, AuthFailure>>;
+
+    /// Validates a token: signature, expiry, session record, user and epoch.
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Authenticated, Rejected>>;
+
+    /// Whether a session validated earlier is still valid (not logged out, not expired,
+    /// password unchanged); long-lived streams ask this periodically.
+    fn session_valid<'a>(&'a self, auth: &'a Authenticated) -> BoxFuture<'a, Result<bool, StoreFailure>>;
+
+    /// Ends a session. Audited.
+    fn logout<'a>(&'a self, auth: &'a Authenticated, client: IpAddr) -> BoxFuture<'a, ()>;
+
+    /// Changes the password: every session of the user ends and a new one is opened for
+    /// the caller. Audited.
+    fn change_password<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+        current: &'a str,
+        new: &'a str,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<Issued, AuthFailure>>;
+
+    /// Stores the user's language. Audited.
+    fn set_language<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+        lang: Lang,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<(), AuthFailure>>;
+
+    /// How long a new session lasts.
+    fn session_ttl(&self) -> Duration;
+}
+
+/// The audit log.
+pub trait AuditLog: Send + Sync + 'static {
+    /// Writes an entry (`at_ms` 0 means now). A failure is logged and counted, never
+    /// returned: the operation it describes has already happened.
+    fn record(&self, entry: AuditEntry) -> BoxFuture<'_, ()>;
+
+    /// Reads one page of the log, newest first.
+    fn query(&self, query: AuditQuery) -> BoxFuture<'_, Result<AuditPage, StoreFailure>>;
+}
+
+/// Everything the console asks the master for.
+#[derive(Clone)]
+pub struct Services {
+    /// Nodes, metrics, alerts.
+    pub cluster: Arc<dyn Cluster>,
+    /// Node operations and tasks.
+    pub ops: Arc<dyn Operations>,
+    /// Data management.
+    pub data: Arc<dyn DataAdmin>,
+    /// Accounts and sessions.
+    pub accounts: Arc<dyn Accounts>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// The master's clock.
+    pub clock: Arc<dyn crate::clock::Clock>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
