@@ -142,7 +142,7 @@ fn reply(r: DockerReply) -> ResponseBody {
 async fn old_sessions_unknown_and_offline_nodes_fail_at_once() {
     let s = slave(1).await;
     let info = docker(DockerOp::Info);
-    let e = s.cluster.call(s.call(info.clone())).await.unwrap_err();
+    let e = s.cluster.call_op(s.call(info.clone())).await.unwrap_err();
     assert_eq!(
         e,
         OpFailure::OldProtocol {
@@ -154,7 +154,7 @@ async fn old_sessions_unknown_and_offline_nodes_fail_at_once() {
     let mut call = s.call(info.clone());
     call.node = 99;
     assert_eq!(
-        s.cluster.call(call).await.unwrap_err(),
+        s.cluster.call_op(call).await.unwrap_err(),
         OpFailure::UnknownNode(99)
     );
     let s = slave(2).await;
@@ -165,7 +165,7 @@ async fn old_sessions_unknown_and_offline_nodes_fail_at_once() {
     });
     let started = std::time::Instant::now();
     assert_eq!(
-        s.cluster.call(s.call(info.clone())).await.unwrap_err(),
+        s.cluster.call_op(s.call(info.clone())).await.unwrap_err(),
         OpFailure::Offline(s.node)
     );
     let e = s.cluster.start_task(s.task(info, None)).await.unwrap_err();
@@ -178,7 +178,7 @@ async fn old_sessions_unknown_and_offline_nodes_fail_at_once() {
 async fn calls_are_validated_answered_and_streamed_answers_decoded() {
     let s = slave(2).await;
     let bad = docker(DockerOp::StartContainer { id: "-x".into() });
-    match s.cluster.call(s.call(bad)).await {
+    match s.cluster.call_op(s.call(bad)).await {
         Err(OpFailure::Op(e)) => assert_eq!(e.field.as_deref(), Some("id")),
         other => panic!("{other:?}"),
     }
@@ -186,7 +186,7 @@ async fn calls_are_validated_answered_and_streamed_answers_decoded() {
 
     let cluster = s.cluster.clone();
     let call = s.call(RequestBody::Host(Box::new(HostOp::Disks)));
-    let pending = tokio::spawn(async move { cluster.call(call).await });
+    let pending = tokio::spawn(async move { cluster.call_op(call).await });
     let req = s.request().await;
     assert_eq!(req.timeout_ms, 30_000);
     // A large answer arrives as a stream of chunks and is decoded.
@@ -212,7 +212,7 @@ async fn calls_are_validated_answered_and_streamed_answers_decoded() {
 
     let cluster = s.cluster.clone();
     let call = s.call(docker(DockerOp::Info));
-    let pending = tokio::spawn(async move { cluster.call(call).await });
+    let pending = tokio::spawn(async move { cluster.call_op(call).await });
     let req = s.request().await;
     let err = OpError::new(ErrorKind::Unavailable, "no Docker Engine");
     s.answer(req.id, ResponseBody::Failed(Box::new(err.clone())));
@@ -227,7 +227,7 @@ async fn followed_logs_stream_progress_and_cancel_when_dropped() {
         follow: true,
         ..Default::default()
     }));
-    let mut stream = s.cluster.stream(s.call(logs.clone())).await.unwrap();
+    let mut stream = s.cluster.stream_op(s.call(logs.clone())).unwrap();
     let req = s.request().await;
     let batch = protocol::ops::docker_reply::LogBatch::default();
     s.progress(req.id, 0, ProgressEvent::Logs(batch.clone()));
@@ -246,7 +246,7 @@ async fn followed_logs_stream_progress_and_cancel_when_dropped() {
     s.answer(req.id, reply(end));
 
     // Shutting down ends a stream with an error and cancels it on the slave.
-    let mut stream = s.cluster.stream(s.call(logs)).await.unwrap();
+    let mut stream = s.cluster.stream_op(s.call(logs)).unwrap();
     let req = s.request().await;
     s.cluster.close_live();
     let outcome = tokio::time::timeout(Duration::from_secs(5), &mut stream.outcome)
@@ -262,7 +262,7 @@ async fn followed_logs_stream_progress_and_cancel_when_dropped() {
     );
     let e = s
         .cluster
-        .call(s.call(docker(DockerOp::Info)))
+        .call_op(s.call(docker(DockerOp::Info)))
         .await
         .unwrap_err();
     assert!(matches!(e, OpFailure::Unavailable(_)));
@@ -293,7 +293,7 @@ async fn a_pull_task_reports_layers_and_its_result_and_is_stored() {
     s.progress(req.id, 0, layer("Downloading", 40));
     s.progress(req.id, 1, layer("Downloading", 80));
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let running = s.cluster.task(id).await.unwrap().unwrap();
+    let running = s.cluster.get_task(id).await.unwrap().unwrap();
     assert_eq!(running.state, TaskState::Running);
     assert_eq!(running.progress.layers["abc"].current, 80);
     let pulled = DockerReply::Pulled {
@@ -308,7 +308,7 @@ async fn a_pull_task_reports_layers_and_its_result_and_is_stored() {
     assert_eq!(stored, done);
     let listed = s
         .cluster
-        .tasks(model::task::TaskQuery::default())
+        .list_tasks(model::task::TaskQuery::default())
         .await
         .unwrap();
     assert_eq!(listed, vec![done.clone()]);
@@ -402,7 +402,7 @@ async fn tasks_time_out_fail_and_are_failed_after_a_restart() {
         .unwrap();
     let _ = s.request().await; // sent: the driver saved it running
     let restarted = Cluster::open(Arc::clone(&s.store), timing()).unwrap();
-    let task = restarted.task(handle.task.id).await.unwrap().unwrap();
+    let task = restarted.get_task(handle.task.id).await.unwrap().unwrap();
     assert_eq!(task.state, TaskState::Failed);
     assert!(task.error.unwrap().message.contains("interrupted"));
 }
@@ -484,7 +484,7 @@ async fn uploads_go_in_chunks_and_a_short_one_fails_the_task() {
         .unwrap();
     drop(tx);
     let uploaded = handle.uploaded.take().unwrap().await.unwrap();
-    assert!(uploaded.unwrap_err().contains("10 of 1000"));
+    assert!(uploaded.unwrap_err().to_string().contains("10 of 1000"));
     let cancel = s.request().await;
     assert!(matches!(cancel.body, RequestBody::Cancel { id } if id == req.id));
     let cancelled = OpError::new(ErrorKind::Cancelled, "cancelled by the master");

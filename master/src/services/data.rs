@@ -28,7 +28,7 @@ use crate::store::{EnvKind, Store};
 /// One data management operation at a time.
 static DATA_OPS: Semaphore = Semaphore::const_new(1);
 
-fn data_permit() -> Result<SemaphorePermit<'static>, ServiceError> {
+pub(crate) fn data_permit() -> Result<SemaphorePermit<'static>, ServiceError> {
     DATA_OPS.try_acquire().map_err(|_| {
         ServiceError::Conflict("another data operation is running; try again shortly".into())
     })

@@ -1,7 +1,15 @@
-//! Tests of the master's web backend: sample series, live broadcast, compaction, backups and
-//! resets, on the memory store and on LMDB in a temporary directory.
+//! Tests of the master's services: sample series, live broadcast, compaction, backups and
+//! resets with their audit entries, on the memory store and on LMDB in a temporary
+//! directory.
 
+use super::cluster::sample_series;
+use super::data::data_permit;
 use super::*;
+use crate::accounts::{AccountService, AccountSettings, AuthStore, HashCost, LockoutPolicy, MemoryAuthStore};
+use crate::store::Store;
+use model::service::{AuditLog, Cluster as _, DataAdmin};
+use model::data::DataEnv;
+use protocol::MetricSample;
 use crate::cluster::ClusterTiming;
 use crate::endpoint::ControlEvent;
 use model::cluster::NodeRecord;
@@ -108,6 +116,26 @@ async fn heartbeats_reach_live_listeners_until_closed() {
 /// Data operations share one process-wide permit: these tests take turns.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The data service over `cluster`, auditing into an in-memory account store.
+fn data_service(cluster: &Cluster) -> (DataService, Arc<AccountService>) {
+    let store: Arc<dyn AuthStore> = Arc::new(MemoryAuthStore::new());
+    let clock: Arc<dyn model::Clock> = Arc::new(model::ManualClock::new(10 * 86_400_000));
+    let settings = AccountSettings {
+        jwt_secret: vec![7; 32],
+        session_ttl: Duration::from_secs(60),
+        lockout: LockoutPolicy::default(),
+        hash_cost: HashCost::FAST_FOR_TESTS,
+    };
+    let accounts = Arc::new(AccountService::new(
+        Arc::clone(&store),
+        settings,
+        Arc::clone(&clock),
+    ));
+    let audit: Arc<dyn AuditLog> = accounts.clone();
+    let data = DataService::new(cluster.clone(), store, audit, clock);
+    (data, accounts)
+}
+
 fn lmdb_cluster(dir: &std::path::Path) -> Cluster {
     let store = LmdbStore::open(&dir.join("data"), &dir.join("performance")).unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
@@ -122,7 +150,8 @@ async fn compaction_measures_copies_and_leaves_nothing_behind() {
     let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
-    let report = cluster.compact().await.unwrap();
+    let (data, _accounts) = data_service(&cluster);
+    let report = data.compact_files().await.unwrap();
     assert_eq!(report.envs.len(), 2);
     for env in &report.envs {
         assert!(env.compacted_bytes > 0, "{env:?}");
@@ -150,14 +179,15 @@ async fn compaction_is_scheduled_cancelled_and_reported() {
     let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
-    let status = cluster.compaction_status().await.unwrap();
+    let (data, _accounts) = data_service(&cluster);
+    let status = data.compaction_status().await.unwrap();
     assert_eq!(status, model::data::CompactionStatus::default());
-    cluster.compact().await.unwrap();
-    let status = cluster.compaction_status().await.unwrap();
+    data.compact_files().await.unwrap();
+    let status = data.compaction_status().await.unwrap();
     assert!(status.scheduled.unwrap().requested_at_ms > 0);
-    assert!(cluster.cancel_compaction().await.unwrap());
-    assert!(!cluster.cancel_compaction().await.unwrap());
-    assert_eq!(cluster.compaction_status().await.unwrap().scheduled, None);
+    assert!(data.cancel_compaction().await.unwrap());
+    assert!(!data.cancel_compaction().await.unwrap());
+    assert_eq!(data.compaction_status().await.unwrap().scheduled, None);
 
     // What the next start records shows up as the last compaction.
     let record = crate::store::compaction::CompactionRecord {
@@ -175,7 +205,7 @@ async fn compaction_is_scheduled_cancelled_and_reported() {
         serde_json::to_vec(&record).unwrap(),
     )
     .unwrap();
-    let last = cluster.compaction_status().await.unwrap().last.unwrap();
+    let last = data.compaction_status().await.unwrap().last.unwrap();
     assert_eq!(last.finished_at_ms, 42);
     assert_eq!(last.envs[0].after_bytes, 3);
     assert_eq!(last.error.as_deref(), Some("performance: disk full"));
@@ -186,7 +216,8 @@ async fn backup_is_a_readable_lmdb_copy_and_unlinked() {
     let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
-    let mut backup = cluster.backup(DataEnv::Performance).await.unwrap();
+    let (data, _accounts) = data_service(&cluster);
+    let mut backup = data.backup_copy(DataEnv::Performance).await.unwrap();
     let mut bytes = Vec::new();
     backup.file.read_to_end(&mut bytes).unwrap();
     assert_eq!(bytes.len() as u64, backup.len);
@@ -212,13 +243,61 @@ async fn reset_removes_old_samples_and_operations_do_not_overlap() {
     let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
-    assert_eq!(cluster.reset_samples(1100).await.unwrap(), 100);
-    assert_eq!(cluster.reset_samples(u64::MAX).await.unwrap(), 400);
+    let (data, _accounts) = data_service(&cluster);
+    assert_eq!(data.reset_samples(1100).await.unwrap(), 100);
+    assert_eq!(data.reset_samples(u64::MAX).await.unwrap(), 400);
     let held = data_permit().unwrap();
     assert!(matches!(
-        cluster.compact().await,
-        Err(BackendError::Conflict(_))
+        data.compact_files().await,
+        Err(model::ServiceError::Conflict(_))
     ));
     drop(held);
-    assert!(cluster.reset_samples(u64::MAX).await.is_ok());
+    assert!(data.reset_samples(u64::MAX).await.is_ok());
+}
+
+#[tokio::test]
+async fn every_data_operation_is_audited_by_the_service() {
+    use model::audit::{AuditQuery, AuditResult};
+    use model::data::ResetCategory;
+    use model::ops::Caller;
+    let _turn = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = lmdb_cluster(dir.path());
+    let (data, accounts) = data_service(&cluster);
+    let caller = Caller {
+        user: "admin".into(),
+        client: "192.0.2.1".into(),
+    };
+    DataAdmin::compact(&data, &caller).await.unwrap();
+    assert!(DataAdmin::cancel_compaction(&data, &caller).await.unwrap());
+    DataAdmin::backup(&data, &caller, DataEnv::Data).await.unwrap();
+    assert_eq!(
+        DataAdmin::reset(&data, &caller, ResetCategory::Samples, 0)
+            .await
+            .unwrap(),
+        500
+    );
+    // A conflicting operation is refused and audited as failed.
+    let held = data_permit().unwrap();
+    assert!(DataAdmin::compact(&data, &caller).await.is_err());
+    drop(held);
+    let page = accounts.query(AuditQuery::default()).await.unwrap();
+    let seen: Vec<(String, AuditResult, String)> = page
+        .entries
+        .iter()
+        .rev()
+        .map(|r| (r.entry.action.clone(), r.entry.result, r.entry.user.clone()))
+        .collect();
+    let expected = [
+        ("data.compact", AuditResult::Ok),
+        ("data.compact_cancel", AuditResult::Ok),
+        ("data.backup", AuditResult::Ok),
+        ("data.reset", AuditResult::Ok),
+        ("data.compact", AuditResult::Failed),
+    ];
+    assert_eq!(seen.len(), expected.len(), "{seen:?}");
+    for ((action, result, user), (want_action, want_result)) in seen.iter().zip(expected) {
+        assert_eq!((action.as_str(), *result), (want_action, want_result));
+        assert_eq!(user, "admin");
+    }
 }
