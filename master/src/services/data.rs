@@ -21,7 +21,6 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::{blocking, store_error};
 use crate::accounts::AuthStore;
-use crate::cluster::Cluster;
 use crate::store::compaction::{self, CompactionRequest};
 use crate::store::{EnvKind, Store};
 
@@ -95,42 +94,42 @@ fn backup_file(store: &dyn Store, env: EnvKind) -> Result<BackupFile, ServiceErr
     Ok(BackupFile { file, len })
 }
 
-/// The data management service.
-pub struct DataService {
-    cluster: Cluster,
-    accounts: Arc<dyn AuthStore>,
-    audit: Arc<dyn AuditLog>,
+/// The files behind data management: the master's LMDB environments ([`StoreFiles`]), or a
+/// fake in tests. Nothing here is serialised or audited; [`DataService`] does both.
+pub trait DataFiles: Send + Sync + 'static {
+    /// Writes a compacted copy of each database next to it, measures and removes it, and
+    /// schedules the compaction of the live files for the next start.
+    fn compact(&self) -> BoxFuture<'_, Result<CompactReport, ServiceError>>;
+
+    /// Whether a compaction is scheduled and how the last one went.
+    fn compaction_status(&self) -> BoxFuture<'_, Result<CompactionStatus, ServiceError>>;
+
+    /// Cancels the scheduled compaction; `true` when one was scheduled.
+    fn cancel_compaction(&self) -> BoxFuture<'_, Result<bool, ServiceError>>;
+
+    /// A consistent copy of one database, open and already unlinked.
+    fn backup(&self, env: DataEnv) -> BoxFuture<'_, Result<BackupFile, ServiceError>>;
+
+    /// Deletes every metric sample received before `older_than_ms`; returns how many.
+    fn reset_samples(&self, older_than_ms: u64) -> BoxFuture<'_, Result<u64, ServiceError>>;
+}
+
+/// The master's databases as [`DataFiles`].
+pub struct StoreFiles {
+    store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 }
 
-impl std::fmt::Debug for DataService {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DataService").finish_non_exhaustive()
-    }
-}
-
-impl DataService {
-    /// The service over `cluster`'s store and the accounts store (for audit resets),
-    /// auditing to `audit`.
-    pub fn new(
-        cluster: Cluster,
-        accounts: Arc<dyn AuthStore>,
-        audit: Arc<dyn AuditLog>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            cluster,
-            accounts,
-            audit,
-            clock,
-        }
+impl StoreFiles {
+    /// The files of `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
     }
 
     /// Writes a compacted copy of each database next to it, measures and removes it, and
     /// schedules the compaction of the live files for the next start (not audited).
-    pub async fn compact_files(&self) -> Result<CompactReport, ServiceError> {
-        let _permit = data_permit()?;
-        let store = Arc::clone(self.cluster.store());
+    async fn compact_files(&self) -> Result<CompactReport, ServiceError> {
+        let store = Arc::clone(&self.store);
         let now = self.clock.now_ms();
         blocking(move || {
             let mut report = compact_report(store.as_ref())?;
@@ -147,8 +146,8 @@ impl DataService {
         .await
     }
     /// Whether a compaction is scheduled and how the last one went.
-    pub async fn compaction_status(&self) -> Result<CompactionStatus, ServiceError> {
-        let store = Arc::clone(self.cluster.store());
+    async fn compaction_status(&self) -> Result<CompactionStatus, ServiceError> {
+        let store = Arc::clone(&self.store);
         blocking(move || {
             let Some(dir) = store.env_dir(EnvKind::Data) else {
                 return Ok(CompactionStatus::default());
@@ -186,8 +185,8 @@ impl DataService {
         .await
     }
     /// Cancels the scheduled compaction; `true` when one was scheduled (not audited).
-    pub async fn cancel_compaction(&self) -> Result<bool, ServiceError> {
-        let store = Arc::clone(self.cluster.store());
+    async fn cancel_compaction(&self) -> Result<bool, ServiceError> {
+        let store = Arc::clone(&self.store);
         blocking(move || match store.env_dir(EnvKind::Data) {
             Some(dir) => compaction::cancel(&dir).map_err(store_error),
             None => Ok(false),
@@ -195,21 +194,72 @@ impl DataService {
         .await
     }
     /// A consistent copy of one database (not audited).
-    pub async fn backup_copy(&self, env: DataEnv) -> Result<BackupFile, ServiceError> {
-        let _permit = data_permit()?;
-        let store = Arc::clone(self.cluster.store());
+    async fn backup_copy(&self, env: DataEnv) -> Result<BackupFile, ServiceError> {
+        let store = Arc::clone(&self.store);
         blocking(move || backup_file(store.as_ref(), env_kind(env))).await
     }
     /// Deletes every metric sample received before `older_than_ms` (not audited).
-    pub async fn reset_samples(&self, older_than_ms: u64) -> Result<u64, ServiceError> {
-        let _permit = data_permit()?;
-        let store = Arc::clone(self.cluster.store());
+    async fn reset_samples(&self, older_than_ms: u64) -> Result<u64, ServiceError> {
+        let store = Arc::clone(&self.store);
         blocking(move || store.prune_samples(older_than_ms).map_err(store_error)).await
+    }
+}
+
+impl DataFiles for StoreFiles {
+    fn compact(&self) -> BoxFuture<'_, Result<CompactReport, ServiceError>> {
+        Box::pin(self.compact_files())
+    }
+
+    fn compaction_status(&self) -> BoxFuture<'_, Result<CompactionStatus, ServiceError>> {
+        Box::pin(StoreFiles::compaction_status(self))
+    }
+
+    fn cancel_compaction(&self) -> BoxFuture<'_, Result<bool, ServiceError>> {
+        Box::pin(StoreFiles::cancel_compaction(self))
+    }
+
+    fn backup(&self, env: DataEnv) -> BoxFuture<'_, Result<BackupFile, ServiceError>> {
+        Box::pin(self.backup_copy(env))
+    }
+
+    fn reset_samples(&self, older_than_ms: u64) -> BoxFuture<'_, Result<u64, ServiceError>> {
+        Box::pin(StoreFiles::reset_samples(self, older_than_ms))
+    }
+}
+
+/// The data management service.
+pub struct DataService {
+    files: Arc<dyn DataFiles>,
+    accounts: Arc<dyn AuthStore>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for DataService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataService").finish_non_exhaustive()
+    }
+}
+
+impl DataService {
+    /// The service over `files` and the accounts store (for audit resets), auditing to
+    /// `audit`.
+    pub fn new(
+        files: Arc<dyn DataFiles>,
+        accounts: Arc<dyn AuthStore>,
+        audit: Arc<dyn AuditLog>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            files,
+            accounts,
+            audit,
+            clock,
+        }
     }
 
     /// Deletes audit entries older than `older_than_ms` (not audited).
-    pub async fn reset_audit(&self, older_than_ms: u64) -> Result<u64, ServiceError> {
-        let _permit = data_permit()?;
+    async fn reset_audit(&self, older_than_ms: u64) -> Result<u64, ServiceError> {
         let store = Arc::clone(&self.accounts);
         tokio::task::spawn_blocking(move || store.prune_audit(older_than_ms))
             .await
@@ -240,7 +290,10 @@ impl model::service::DataAdmin for DataService {
     fn compact(&self, caller: &Caller) -> BoxFuture<'_, Result<CompactReport, ServiceError>> {
         let caller = caller.clone();
         Box::pin(async move {
-            let outcome = self.compact_files().await;
+            let outcome = match data_permit() {
+                Ok(_permit) => self.files.compact().await,
+                Err(e) => Err(e),
+            };
             let detail = match &outcome {
                 Ok(r) => Ok(r
                     .envs
@@ -263,13 +316,13 @@ impl model::service::DataAdmin for DataService {
     }
 
     fn compaction_status(&self) -> BoxFuture<'_, Result<CompactionStatus, ServiceError>> {
-        Box::pin(DataService::compaction_status(self))
+        self.files.compaction_status()
     }
 
     fn cancel_compaction(&self, caller: &Caller) -> BoxFuture<'_, Result<bool, ServiceError>> {
         let caller = caller.clone();
         Box::pin(async move {
-            let outcome = DataService::cancel_compaction(self).await;
+            let outcome = self.files.cancel_compaction().await;
             let detail = match &outcome {
                 Ok(true) => Ok("cancelled".to_owned()),
                 Ok(false) => Ok("nothing was scheduled".to_owned()),
@@ -287,7 +340,10 @@ impl model::service::DataAdmin for DataService {
     ) -> BoxFuture<'_, Result<BackupFile, ServiceError>> {
         let caller = caller.clone();
         Box::pin(async move {
-            let outcome = self.backup_copy(env).await;
+            let outcome = match data_permit() {
+                Ok(_permit) => self.files.backup(env).await,
+                Err(e) => Err(e),
+            };
             let detail = match &outcome {
                 Ok(b) => Ok(format!("{} bytes", b.len)),
                 Err(e) => Err(e.to_string()),
@@ -306,9 +362,10 @@ impl model::service::DataAdmin for DataService {
         let caller = caller.clone();
         Box::pin(async move {
             let cutoff = cutoff_ms(self.clock.now_ms(), older_than_days);
-            let outcome = match category {
-                ResetCategory::Samples => self.reset_samples(cutoff).await,
-                ResetCategory::Audit => self.reset_audit(cutoff).await,
+            let outcome = match (data_permit(), category) {
+                (Err(e), _) => Err(e),
+                (Ok(_permit), ResetCategory::Samples) => self.files.reset_samples(cutoff).await,
+                (Ok(_permit), ResetCategory::Audit) => self.reset_audit(cutoff).await,
             };
             let days = older_than_days;
             let detail = match &outcome {

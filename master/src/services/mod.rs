@@ -17,8 +17,8 @@ use std::sync::Arc;
 use model::clock::Clock;
 use model::{ServiceError, Services};
 
-pub use data::DataService;
-pub use operations::OperationsService;
+pub use data::{DataFiles, DataService, StoreFiles};
+pub use operations::{NodeDispatch, OperationsService};
 
 use crate::accounts::{AccountService, AuthStore};
 use crate::cluster::Cluster;
@@ -35,9 +35,12 @@ pub fn services(
     let audit: Arc<dyn model::service::AuditLog> = accounts.clone();
     Services {
         cluster: Arc::new(cluster.clone()),
-        ops: Arc::new(OperationsService::new(cluster.clone(), Arc::clone(&audit))),
+        ops: Arc::new(OperationsService::new(
+            Arc::new(cluster.clone()),
+            Arc::clone(&audit),
+        )),
         data: Arc::new(DataService::new(
-            cluster.clone(),
+            Arc::new(StoreFiles::new(Arc::clone(cluster.store()), Arc::clone(&clock))),
             account_store,
             Arc::clone(&audit),
             Arc::clone(&clock),

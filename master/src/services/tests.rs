@@ -8,6 +8,7 @@ use super::*;
 use crate::accounts::{AccountService, AccountSettings, AuthStore, HashCost, LockoutPolicy, MemoryAuthStore};
 use crate::store::Store;
 use model::service::{AuditLog, Cluster as _, DataAdmin};
+use super::data::DataFiles;
 use model::data::DataEnv;
 use protocol::MetricSample;
 use crate::cluster::ClusterTiming;
@@ -117,7 +118,7 @@ async fn heartbeats_reach_live_listeners_until_closed() {
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The data service over `cluster`, auditing into an in-memory account store.
-fn data_service(cluster: &Cluster) -> (DataService, Arc<AccountService>) {
+fn data_service(cluster: &Cluster) -> (DataService, Arc<AccountService>, StoreFiles) {
     let store: Arc<dyn AuthStore> = Arc::new(MemoryAuthStore::new());
     let clock: Arc<dyn model::Clock> = Arc::new(model::ManualClock::new(10 * 86_400_000));
     let settings = AccountSettings {
@@ -132,8 +133,14 @@ fn data_service(cluster: &Cluster) -> (DataService, Arc<AccountService>) {
         Arc::clone(&clock),
     ));
     let audit: Arc<dyn AuditLog> = accounts.clone();
-    let data = DataService::new(cluster.clone(), store, audit, clock);
-    (data, accounts)
+    let files = Arc::new(StoreFiles::new(Arc::clone(cluster.store()), Arc::clone(&clock)));
+    let data = DataService::new(files, store, audit, clock);
+    let raw = StoreFiles::new(Arc::clone(cluster.store()), clock_for_raw());
+    (data, accounts, raw)
+}
+
+fn clock_for_raw() -> Arc<dyn model::Clock> {
+    Arc::new(model::ManualClock::new(10 * 86_400_000))
 }
 
 fn lmdb_cluster(dir: &std::path::Path) -> Cluster {
@@ -150,8 +157,8 @@ async fn compaction_measures_copies_and_leaves_nothing_behind() {
     let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
-    let (data, _accounts) = data_service(&cluster);
-    let report = data.compact_files().await.unwrap();
+    let (_service, _accounts, data) = data_service(&cluster);
+    let report = DataFiles::compact(&data).await.unwrap();
     assert_eq!(report.envs.len(), 2);
     for env in &report.envs {
         assert!(env.compacted_bytes > 0, "{env:?}");
@@ -179,10 +186,10 @@ async fn compaction_is_scheduled_cancelled_and_reported() {
     let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
-    let (data, _accounts) = data_service(&cluster);
+    let (_service, _accounts, data) = data_service(&cluster);
     let status = data.compaction_status().await.unwrap();
     assert_eq!(status, model::data::CompactionStatus::default());
-    data.compact_files().await.unwrap();
+    DataFiles::compact(&data).await.unwrap();
     let status = data.compaction_status().await.unwrap();
     assert!(status.scheduled.unwrap().requested_at_ms > 0);
     assert!(data.cancel_compaction().await.unwrap());
@@ -216,8 +223,8 @@ async fn backup_is_a_readable_lmdb_copy_and_unlinked() {
     let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
-    let (data, _accounts) = data_service(&cluster);
-    let mut backup = data.backup_copy(DataEnv::Performance).await.unwrap();
+    let (_service, _accounts, data) = data_service(&cluster);
+    let mut backup = DataFiles::backup(&data, DataEnv::Performance).await.unwrap();
     let mut bytes = Vec::new();
     backup.file.read_to_end(&mut bytes).unwrap();
     assert_eq!(bytes.len() as u64, backup.len);
@@ -243,12 +250,16 @@ async fn reset_removes_old_samples_and_operations_do_not_overlap() {
     let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
-    let (data, _accounts) = data_service(&cluster);
+    let (service, _accounts, data) = data_service(&cluster);
+    let caller = model::ops::Caller {
+        user: "admin".into(),
+        client: "192.0.2.1".into(),
+    };
     assert_eq!(data.reset_samples(1100).await.unwrap(), 100);
     assert_eq!(data.reset_samples(u64::MAX).await.unwrap(), 400);
     let held = data_permit().unwrap();
     assert!(matches!(
-        data.compact_files().await,
+        DataAdmin::compact(&service, &caller).await,
         Err(model::ServiceError::Conflict(_))
     ));
     drop(held);
@@ -263,7 +274,7 @@ async fn every_data_operation_is_audited_by_the_service() {
     let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
-    let (data, accounts) = data_service(&cluster);
+    let (data, accounts, _raw) = data_service(&cluster);
     let caller = Caller {
         user: "admin".into(),
         client: "192.0.2.1".into(),

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use model::audit::{AuditEntry, AuditResult};
 use model::ops::{
-    BoxFuture, Caller, OP_TIMEOUT, OpCall, OpFailure, OpRequest, TASK_TIMEOUT, TaskHandle,
-    TaskStart, Upload, check, docker,
+    BoxFuture, Caller, OP_TIMEOUT, OpCall, OpFailure, OpRequest, OpStream, TASK_TIMEOUT,
+    TaskHandle, TaskStart, Upload, check, docker,
 };
 use model::service::{AuditLog, ContainerCreated, CreateContainer, Followed};
 use model::task::{TaskQuery, TaskRecord, TaskState};
@@ -27,9 +27,57 @@ use tokio::sync::broadcast;
 
 use crate::cluster::Cluster;
 
+/// Where operations go: the nodes' sessions ([`Cluster`]), or a simulated slave in tests.
+/// Nothing here is audited or checked; [`OperationsService`] does both.
+pub trait NodeDispatch: Send + Sync + 'static {
+    /// Sends an operation and waits for its final answer.
+    fn call(&self, call: OpCall) -> BoxFuture<'_, Result<ResponseBody, OpFailure>>;
+
+    /// Sends an operation whose progress updates are wanted as they come.
+    fn stream(&self, call: OpCall) -> BoxFuture<'_, Result<OpStream, OpFailure>>;
+
+    /// Records a task and runs it in the background.
+    fn start_task(&self, start: TaskStart) -> BoxFuture<'_, Result<TaskHandle, OpFailure>>;
+
+    /// One task, running or finished.
+    fn task(&self, id: u64) -> BoxFuture<'_, Result<Option<TaskRecord>, OpFailure>>;
+
+    /// Tasks, newest first.
+    fn tasks(&self, query: TaskQuery) -> BoxFuture<'_, Result<Vec<TaskRecord>, OpFailure>>;
+
+    /// A receiver of every task change from now on.
+    fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>>;
+}
+
+impl NodeDispatch for Cluster {
+    fn call(&self, call: OpCall) -> BoxFuture<'_, Result<ResponseBody, OpFailure>> {
+        Box::pin(self.call_op(call))
+    }
+
+    fn stream(&self, call: OpCall) -> BoxFuture<'_, Result<OpStream, OpFailure>> {
+        Box::pin(async move { self.stream_op(call) })
+    }
+
+    fn start_task(&self, start: TaskStart) -> BoxFuture<'_, Result<TaskHandle, OpFailure>> {
+        Box::pin(Cluster::start_task(self, start))
+    }
+
+    fn task(&self, id: u64) -> BoxFuture<'_, Result<Option<TaskRecord>, OpFailure>> {
+        Box::pin(self.get_task(id))
+    }
+
+    fn tasks(&self, query: TaskQuery) -> BoxFuture<'_, Result<Vec<TaskRecord>, OpFailure>> {
+        Box::pin(self.list_tasks(query))
+    }
+
+    fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>> {
+        Cluster::task_events(self)
+    }
+}
+
 /// The operations service.
 pub struct OperationsService {
-    cluster: Cluster,
+    nodes: Arc<dyn NodeDispatch>,
     audit: Arc<dyn AuditLog>,
 }
 
@@ -40,9 +88,9 @@ impl std::fmt::Debug for OperationsService {
 }
 
 impl OperationsService {
-    /// The service over `cluster`, auditing to `audit`.
-    pub fn new(cluster: Cluster, audit: Arc<dyn AuditLog>) -> Self {
-        Self { cluster, audit }
+    /// The service sending to `nodes`, auditing to `audit`.
+    pub fn new(nodes: Arc<dyn NodeDispatch>, audit: Arc<dyn AuditLog>) -> Self {
+        Self { nodes, audit }
     }
 
     async fn record(
@@ -83,7 +131,7 @@ impl OperationsService {
         if let Err(f) = check(&request.call.body) {
             return Err(self.fail(&request, &action, f).await);
         }
-        match self.cluster.call_op(request.call.clone()).await {
+        match self.nodes.call(request.call.clone()).await {
             Ok(reply) => {
                 self.record(
                     &request.caller,
@@ -118,7 +166,7 @@ impl OperationsService {
             target: request.target.clone(),
             upload,
         };
-        let mut handle = match self.cluster.start_task(start).await {
+        let mut handle = match self.nodes.start_task(start).await {
             Ok(h) => h,
             Err(f) => return Err(self.fail(&request, &action, f).await),
         };
@@ -175,7 +223,7 @@ impl OperationsService {
                     }),
                     timeout: OP_TIMEOUT,
                 };
-                match self.cluster.call_op(probe).await {
+                match self.nodes.call(probe).await {
                     Ok(_) => true,
                     Err(OpFailure::Op(e)) if e.kind == ErrorKind::NotFound => false,
                     Err(f) => return Err(self.fail(&request, ACTION, f).await),
@@ -227,7 +275,7 @@ impl OperationsService {
         if let Err(f) = check(&request.call.body) {
             return Err(self.fail(&request, &action, f).await);
         }
-        let mut stream = match self.cluster.stream_op(request.call.clone()) {
+        let mut stream = match self.nodes.stream(request.call.clone()).await {
             Ok(s) => s,
             Err(f) => return Err(self.fail(&request, &action, f).await),
         };
@@ -281,7 +329,7 @@ impl model::service::Operations for OperationsService {
     fn read(&self, call: OpCall) -> BoxFuture<'_, Result<ResponseBody, OpFailure>> {
         Box::pin(async move {
             check(&call.body)?;
-            self.cluster.call_op(call).await
+            self.nodes.call(call).await
         })
     }
 
@@ -327,14 +375,17 @@ impl model::service::Operations for OperationsService {
     }
 
     fn task(&self, id: u64) -> BoxFuture<'_, Result<Option<TaskRecord>, OpFailure>> {
-        Box::pin(self.cluster.get_task(id))
+        self.nodes.task(id)
     }
 
     fn tasks(&self, query: TaskQuery) -> BoxFuture<'_, Result<Vec<TaskRecord>, OpFailure>> {
-        Box::pin(self.cluster.list_tasks(query))
+        self.nodes.tasks(query)
     }
 
     fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>> {
-        self.cluster.task_events()
+        self.nodes.task_events()
     }
 }
+
+#[cfg(test)]
+mod tests;
