@@ -114,22 +114,36 @@ impl OperationsService {
             .await;
     }
 
-    /// Records a failure: `denied` when refused before anything was sent, `failed` when
-    /// tried.
+    /// Records a failure of an operation that was tried.
     async fn fail(&self, request: &OpRequest, action: &str, f: OpFailure) -> OpFailure {
-        let result = match &f {
-            OpFailure::Op(e) if e.kind == ErrorKind::InvalidArgument => AuditResult::Denied,
-            _ => AuditResult::Failed,
-        };
-        self.record(&request.caller, action, &request.target, result, f.to_string())
-            .await;
+        self.record(
+            &request.caller,
+            action,
+            &request.target,
+            AuditResult::Failed,
+            f.to_string(),
+        )
+        .await;
+        f
+    }
+
+    /// Records an operation refused before anything was sent (its check failed).
+    async fn deny(&self, request: &OpRequest, action: &str, f: OpFailure) -> OpFailure {
+        self.record(
+            &request.caller,
+            action,
+            &request.target,
+            AuditResult::Denied,
+            f.to_string(),
+        )
+        .await;
         f
     }
 
     async fn call_audited(&self, request: OpRequest) -> Result<ResponseBody, OpFailure> {
         let action = request.call.body.name();
         if let Err(f) = check(&request.call.body) {
-            return Err(self.fail(&request, &action, f).await);
+            return Err(self.deny(&request, &action, f).await);
         }
         match self.nodes.call(request.call.clone()).await {
             Ok(reply) => {
@@ -154,7 +168,7 @@ impl OperationsService {
     ) -> Result<TaskHandle, OpFailure> {
         let action = request.call.body.name();
         if let Err(f) = check(&request.call.body) {
-            return Err(self.fail(&request, &action, f).await);
+            return Err(self.deny(&request, &action, f).await);
         }
         let start = TaskStart {
             call: OpCall {
@@ -273,7 +287,7 @@ impl OperationsService {
     ) -> Result<Followed, OpFailure> {
         let action = request.call.body.name();
         if let Err(f) = check(&request.call.body) {
-            return Err(self.fail(&request, &action, f).await);
+            return Err(self.deny(&request, &action, f).await);
         }
         let mut stream = match self.nodes.stream(request.call.clone()).await {
             Ok(s) => s,

@@ -215,7 +215,6 @@ fn settings(cfg: &MasterConfig) -> MasterSettings {
         data_dir: cfg.data_dir.clone(),
         data_db: cfg.db_data_dir.clone(),
         performance_db: cfg.db_performance_dir.clone(),
-        http_addr: cfg.http_addr,
         tcp_addr: cfg.tcp_addr,
         advertise_addr: cfg.advertise_addr.clone(),
         cores: cfg.cores,
@@ -241,7 +240,8 @@ fn run_master(args: MasterArgs, up: bool) -> anyhow::Result<()> {
         .context("cannot start the control runtime")?;
     rt.block_on(async move {
         let master = start_master(settings(&cfg)).await?;
-        announce(&master).await;
+        let console = crate::console::serve(&master, &cfg).await?;
+        announce(&master, &console).await;
         if up {
             start_local_slave(&master, &cfg)?;
         } else {
@@ -260,13 +260,14 @@ fn run_master(args: MasterArgs, up: bool) -> anyhow::Result<()> {
             .await
             .context("waiting for Ctrl-C")?;
         println!("shutting down");
+        console.stop(&master).await;
         master.shutdown().await;
         Ok(())
     })
 }
 
-async fn announce(master: &RunningMaster) {
-    let url = master.console_url();
+async fn announce(master: &RunningMaster, console: &crate::console::RunningConsole) {
+    let url = console.url();
     println!("commander master ready");
     println!("console: {url}/");
     println!("api: {url}/api/v1/nodes");
@@ -380,14 +381,14 @@ fn reset_password(
             .context("cannot read the password from standard input")?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else {
-        web::auth::recovery::generate_password()?
+        master::accounts::recovery::generate_password()?
     };
     let (_lock, store) = open_store(data_dir)?;
-    let ended = web::auth::recovery::reset_password(
+    let ended = master::accounts::recovery::reset_password(
         &store,
         username,
         &password,
-        web::auth::HashCost::DEFAULT,
+        master::accounts::HashCost::DEFAULT,
         master::tokens::now_ms(),
     )?;
     if !password_stdin {

@@ -1,12 +1,9 @@
 //! The console frame, languages, the login and registration forms, and the audit log
 //! (API and Records page).
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use axum::http::{Method, StatusCode, header};
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 //! `slave` run one role; `token` and `node` administer a master's data directory.
 
 mod cli;
+mod console;
 
 use clap::Parser;
 

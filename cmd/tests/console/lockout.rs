@@ -1,12 +1,9 @@
 //! The login lockout through the router: five failures lock the client address, the lock
 //! expires, and `X-Forwarded-For` counts only from a trusted proxy.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use axum::http::{StatusCode, header};
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 #[tokio::test]

@@ -1,12 +1,9 @@
 //! The OpenAPI document stays true to the router: every `/api/` route is documented and
 //! every documented operation is a route, with the same access.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use axum::http::StatusCode;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use web::Access;
 

@@ -1,17 +1,14 @@
 //! Authentication through the router: the route table walk, registration once, login,
 //! lockout, CSRF, expiry, logout, password change.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use axum::http::{Method, StatusCode, header};
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use web::Access;
-use web::auth::AuthStore;
+use master::accounts::AuthStore;
 
 /// A route's path with every `{parameter}` filled in with `1` (node 1 exists).
 fn concrete(path: &str) -> String {

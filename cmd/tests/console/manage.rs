@@ -3,12 +3,9 @@
 //! container names are escaped, pages need a session, the scripts are files, the labels
 //! follow the user's language, and the slave detail and Docker overview link to them.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use axum::http::{Method, StatusCode, header};
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 const PAGES: [&str; 10] = [

@@ -1,28 +1,37 @@
 //! Shared harness of the web crate's HTTP tests: a fake backend, an app with an in-memory
 //! account store and a manual clock, and a small request builder.
 
-// clippy.toml allows unwrap in `#[test]` functions only; the helpers below are test code too.
-#![allow(clippy::unwrap_used, dead_code)]
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use master::accounts::{AccountService, AccountSettings, HashCost, LockoutPolicy, MemoryAuthStore};
+use master::services::{DataFiles, DataService, NodeDispatch, OperationsService};
+use model::ServiceError;
+use model::alert::{AlertList, AlertQuery, AlertRecord};
+use model::clock::ManualClock;
+use model::data::{
+    BackupFile, CompactReport, CompactedEnv, CompactionStatus, DataEnv, EnvCompacted,
+    LastCompaction, ScheduledCompaction,
+};
+use model::node::{LiveSample, NodeView, StorageView};
+use model::ops::BoxFuture;
+use model::service::{AuditLog, Cluster};
 use protocol::{HostInfo, MetricSample};
 use serde_json::Value;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tower::ServiceExt;
-use web::auth::{AuthSettings, HashCost, LockoutPolicy, ManualClock, MemoryAuthStore};
-use web::data::{
-    BackupFile, CompactReport, CompactedEnv, CompactionStatus, DataEnv, EnvCompacted,
-    LastCompaction, ScheduledCompaction,
-};
-use web::live::LiveSample;
-use web::{Backend, BackendError, Console, NodeView, RouteInfo, StorageView};
+use web::RouteInfo;
+
+/// What a test's fake master answers for: the cluster and the database files.
+pub trait Backend: Cluster + DataFiles {}
+
+impl<T: Cluster + DataFiles> Backend for T {}
 
 /// The manual clock's start: 2024-02-29T12:34:56Z.
 pub const START_MS: u64 = 1_709_210_096_000;
@@ -54,49 +63,58 @@ pub static RESETS: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new()
 pub const BACKUP_BYTES: &[u8] = b"fake LMDB copy";
 
 impl Fake {
-    fn ok(&self) -> Result<&Vec<NodeView>, BackendError> {
+    fn ok(&self) -> Result<&Vec<NodeView>, ServiceError> {
         match self {
             Self::Nodes(nodes) | Self::Live(nodes, _) | Self::Busy(nodes) => Ok(nodes),
-            Self::NotFound(what) => Err(BackendError::NotFound((*what).to_owned())),
-            Self::Internal(what) => Err(BackendError::Internal((*what).to_owned())),
+            Self::NotFound(what) => Err(ServiceError::NotFound((*what).to_owned())),
+            Self::Internal(what) => Err(ServiceError::Internal((*what).to_owned())),
         }
     }
 
-    fn data_op(&self) -> Result<(), BackendError> {
+    fn data_op(&self) -> Result<(), ServiceError> {
         self.ok()?;
         match self {
-            Self::Busy(_) => Err(BackendError::Conflict("busy".into())),
+            Self::Busy(_) => Err(ServiceError::Conflict("busy".into())),
             _ => Ok(()),
         }
     }
 }
 
-impl Backend for Fake {
-    async fn nodes(&self) -> Result<Vec<NodeView>, BackendError> {
-        self.ok().cloned()
+impl Cluster for Fake {
+    fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeView>, ServiceError>> {
+        let nodes = self.ok().cloned();
+        Box::pin(async move { nodes })
     }
 
-    async fn storage(&self) -> Result<StorageView, BackendError> {
-        self.ok()?;
-        Ok(StorageView {
+    fn node(&self, id: u64) -> BoxFuture<'_, Result<Option<NodeView>, ServiceError>> {
+        let node = self.ok().map(|nodes| nodes.iter().find(|n| n.id == id).cloned());
+        Box::pin(async move { node })
+    }
+
+    fn storage(&self) -> BoxFuture<'_, Result<StorageView, ServiceError>> {
+        let sizes = self.ok().map(|_| StorageView {
             data_bytes: 3 << 20,
             performance_bytes: 5 << 30,
-        })
+        });
+        Box::pin(async move { sizes })
     }
 
     /// Three samples a second apart from `from_ms + 1000`, for known nodes.
-    async fn sample_series(
+    fn sample_series(
         &self,
         id: u64,
         from_ms: u64,
         _to_ms: u64,
         points: usize,
-    ) -> Result<Vec<(u64, MetricSample)>, BackendError> {
-        let known = self.ok()?.iter().any(|n| n.id == id);
-        let count = if known { points.min(3) as u64 } else { 0 };
-        Ok((1..=count)
-            .map(|i| (from_ms + i * 1000, metrics()))
-            .collect())
+    ) -> BoxFuture<'_, Result<Vec<(u64, MetricSample)>, ServiceError>> {
+        let series = self.ok().map(|nodes| {
+            let known = nodes.iter().any(|n| n.id == id);
+            let count = if known { points.min(3) as u64 } else { 0 };
+            (1..=count)
+                .map(|i| (from_ms + i * 1000, metrics()))
+                .collect()
+        });
+        Box::pin(async move { series })
     }
 
     fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>> {
@@ -107,14 +125,19 @@ impl Backend for Fake {
         }
     }
 
-    fn alert_events(&self) -> Option<broadcast::Receiver<web::alerts::AlertRecord>> {
+    fn alerts(&self, _query: AlertQuery) -> BoxFuture<'_, Result<AlertList, ServiceError>> {
+        Box::pin(async { Ok(AlertList::default()) })
+    }
+
+    fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>> {
         // A feed that is already over: streams send the active alerts and end.
         Some(broadcast::channel(1).1)
     }
+}
 
-    async fn compact(&self) -> Result<CompactReport, BackendError> {
-        self.data_op()?;
-        Ok(CompactReport {
+impl DataFiles for Fake {
+    fn compact(&self) -> BoxFuture<'_, Result<CompactReport, ServiceError>> {
+        let report = self.data_op().map(|()| CompactReport {
             envs: vec![CompactedEnv {
                 env: DataEnv::Data,
                 live_bytes: 3 << 20,
@@ -122,12 +145,12 @@ impl Backend for Fake {
                 took_ms: 12,
             }],
             scheduled: true,
-        })
+        });
+        Box::pin(async move { report })
     }
 
-    async fn compaction_status(&self) -> Result<CompactionStatus, BackendError> {
-        self.ok()?;
-        Ok(CompactionStatus {
+    fn compaction_status(&self) -> BoxFuture<'_, Result<CompactionStatus, ServiceError>> {
+        let status = self.ok().map(|_| CompactionStatus {
             scheduled: Some(ScheduledCompaction {
                 requested_at_ms: START_MS,
             }),
@@ -141,30 +164,47 @@ impl Backend for Fake {
                 }],
                 error: None,
             }),
-        })
+        });
+        Box::pin(async move { status })
     }
 
-    async fn cancel_compaction(&self) -> Result<bool, BackendError> {
-        self.data_op()?;
-        Ok(true)
+    fn cancel_compaction(&self) -> BoxFuture<'_, Result<bool, ServiceError>> {
+        let done = self.data_op().map(|()| true);
+        Box::pin(async move { done })
     }
 
-    async fn backup(&self, _env: DataEnv) -> Result<BackupFile, BackendError> {
-        self.data_op()?;
-        let mut file = tempfile::tempfile().unwrap();
-        std::io::Write::write_all(&mut file, BACKUP_BYTES).unwrap();
-        std::io::Seek::rewind(&mut file).unwrap();
-        Ok(BackupFile {
-            file,
-            len: BACKUP_BYTES.len() as u64,
-        })
+    fn backup(&self, _env: DataEnv) -> BoxFuture<'_, Result<BackupFile, ServiceError>> {
+        let copy = self.data_op().map(|()| {
+            let mut file = tempfile::tempfile().unwrap();
+            std::io::Write::write_all(&mut file, BACKUP_BYTES).unwrap();
+            std::io::Seek::rewind(&mut file).unwrap();
+            BackupFile {
+                file,
+                len: BACKUP_BYTES.len() as u64,
+            }
+        });
+        Box::pin(async move { copy })
     }
 
-    async fn reset_samples(&self, older_than_ms: u64) -> Result<u64, BackendError> {
-        self.data_op()?;
-        RESETS.lock().unwrap().push(older_than_ms);
-        Ok(42)
+    fn reset_samples(&self, older_than_ms: u64) -> BoxFuture<'_, Result<u64, ServiceError>> {
+        let done = self.data_op().map(|()| {
+            RESETS.lock().unwrap().push(older_than_ms);
+            42
+        });
+        Box::pin(async move { done })
     }
+}
+
+/// The security settings of a test app: the master's account settings and the console's
+/// HTTP settings, in one place for tests to tweak.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub jwt_secret: Vec<u8>,
+    pub session_ttl: Duration,
+    pub secure_cookies: bool,
+    pub lockout: LockoutPolicy,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub hash_cost: HashCost,
 }
 
 /// The settings of the test app.
@@ -221,16 +261,51 @@ impl TestApp {
     }
 
     fn over_with<B: Backend>(backend: B, tweak: impl FnOnce(&mut AuthSettings)) -> Self {
+        Self::wired(backend, Arc::new(crate::ops_fake::FakeOps::unused()), tweak)
+    }
+
+    /// An app over `backend` whose node operations go to `nodes`: the master's real
+    /// account, operations and data services over these fakes.
+    pub fn wired<B: Backend>(
+        backend: B,
+        nodes: Arc<dyn NodeDispatch>,
+        tweak: impl FnOnce(&mut AuthSettings),
+    ) -> Self {
         let store = Arc::new(MemoryAuthStore::new());
         let clock = Arc::new(ManualClock::new(START_MS));
         let mut settings = settings();
         tweak(&mut settings);
-        let console = Console {
-            store: store.clone(),
-            settings,
+        let account_settings = AccountSettings {
+            jwt_secret: settings.jwt_secret.clone(),
+            session_ttl: settings.session_ttl,
+            lockout: settings.lockout,
+            hash_cost: settings.hash_cost,
+        };
+        let accounts = Arc::new(AccountService::new(
+            store.clone(),
+            account_settings,
+            clock.clone(),
+        ));
+        let audit: Arc<dyn AuditLog> = accounts.clone();
+        let backend = Arc::new(backend);
+        let services = model::Services {
+            cluster: backend.clone(),
+            ops: Arc::new(OperationsService::new(nodes, Arc::clone(&audit))),
+            data: Arc::new(DataService::new(
+                backend,
+                store.clone(),
+                Arc::clone(&audit),
+                clock.clone(),
+            )),
+            accounts,
+            audit,
             clock: clock.clone(),
         };
-        let (router, routes) = web::router_with_table(Arc::new(backend), console);
+        let console = web::ConsoleSettings {
+            secure_cookies: settings.secure_cookies,
+            trusted_proxies: settings.trusted_proxies,
+        };
+        let (router, routes) = web::router_with_table(services, console);
         Self {
             router,
             routes,

@@ -1,8 +1,6 @@
-//! A fake [`OpsBackend`] and an app over it with the administrator signed in, shared by
-//! the operations API tests.
+//! A fake [`NodeDispatch`] (the slaves, as the master's operations service sees them) and
+//! an app over it with the administrator signed in, shared by the operations API tests.
 
-// clippy.toml allows unwrap in `#[test]` functions only; the helpers below are test code too.
-#![allow(clippy::unwrap_used, dead_code)]
 
 use crate::common::*;
 use axum::body::Body;
@@ -18,11 +16,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tower::ServiceExt;
-use web::auth::{ManualClock, MemoryAuthStore};
-use web::ops::{
-    BoxFuture, OpCall, OpFailure, OpStream, OpsBackend, TaskHandle, TaskQuery, TaskRecord,
-    TaskStart,
-};
+use master::services::NodeDispatch;
+use model::ops::{BoxFuture, OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
+use model::task::{TaskQuery, TaskRecord};
 
 pub type Responder = Box<dyn Fn(&RequestBody) -> Result<ResponseBody, OpFailure> + Send + Sync>;
 
@@ -32,8 +28,9 @@ pub struct FakeOps {
     pub sent: Mutex<Vec<RequestBody>>,
     pub tasks: Mutex<BTreeMap<u64, TaskRecord>>,
     pub uploaded: Arc<Mutex<Vec<u8>>>,
-    /// Task changes the test sends to `GET /api/v1/tasks/events` (room for four).
-    pub events: broadcast::Sender<TaskRecord>,
+    /// Task changes the test sends to `GET /api/v1/tasks/events` (room for four); `None`
+    /// for a master without task events.
+    pub events: Option<broadcast::Sender<TaskRecord>>,
 }
 
 pub fn docker_reply(r: DockerReply) -> ResponseBody {
@@ -53,8 +50,23 @@ impl FakeOps {
             sent: Mutex::new(Vec::new()),
             tasks: Mutex::new(BTreeMap::new()),
             uploaded: Arc::new(Mutex::new(Vec::new())),
-            events: broadcast::channel(4).0,
+            events: Some(broadcast::channel(4).0),
         })
+    }
+
+    /// No node can be reached (apps whose tests send no operations).
+    pub fn unused() -> Self {
+        Self {
+            respond: Box::new(|_| {
+                Err(OpFailure::Unavailable(
+                    "node operations are not available on this server".into(),
+                ))
+            }),
+            sent: Mutex::new(Vec::new()),
+            tasks: Mutex::new(BTreeMap::new()),
+            uploaded: Arc::new(Mutex::new(Vec::new())),
+            events: None,
+        }
     }
 
     /// Everything done succeeds with nothing to say.
@@ -67,7 +79,7 @@ impl FakeOps {
     }
 }
 
-impl OpsBackend for FakeOps {
+impl NodeDispatch for FakeOps {
     fn call(&self, call: OpCall) -> BoxFuture<'_, Result<ResponseBody, OpFailure>> {
         self.sent.lock().unwrap().push(call.body.clone());
         let answer = (self.respond)(&call.body);
@@ -114,7 +126,7 @@ impl OpsBackend for FakeOps {
             let task = TaskRecord::queued(id, &start, 1);
             let mut done = task.clone();
             let result =
-                (self.respond)(&start.call.body).map(|body| web::ops::call::reply_value(&body));
+                (self.respond)(&start.call.body).map(|body| model::ops::reply_value(&body));
             done.finish(result, 2);
             self.tasks.lock().unwrap().insert(id, done.clone());
             let (done_tx, done_rx) = oneshot::channel();
@@ -133,7 +145,10 @@ impl OpsBackend for FakeOps {
                         let _ = tx.send(if n == upload.total_len {
                             Ok(n)
                         } else {
-                            Err("short".into())
+                            Err(model::ops::UploadFailure::Short {
+                                got: n,
+                                total: upload.total_len,
+                            })
                         });
                         let _ = done_tx.send(done);
                     });
@@ -172,7 +187,7 @@ impl OpsBackend for FakeOps {
     }
 
     fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>> {
-        Some(self.events.subscribe())
+        self.events.as_ref().map(broadcast::Sender::subscribe)
     }
 }
 
@@ -184,15 +199,10 @@ pub struct App {
 
 impl App {
     pub async fn new(ops: Arc<FakeOps>) -> Self {
-        let console = web::Console {
-            store: Arc::new(MemoryAuthStore::new()),
-            settings: settings(),
-            clock: Arc::new(ManualClock::new(START_MS)),
-        };
         let fake = Fake::Nodes(vec![full_node(1, "alpha", START_MS)]);
-        let (router, _) = web::router_with_ops(Arc::new(fake), ops, console);
+        let app = TestApp::wired(fake, ops, |_| {});
         let mut app = Self {
-            router,
+            router: app.router,
             token: String::new(),
         };
         let r = app

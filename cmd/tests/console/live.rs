@@ -1,19 +1,16 @@
 //! The slave detail page, the metrics history and its SSE stream, search and pagination of
 //! the slave list, and localized relative times.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use axum::http::{StatusCode, header};
-use common::*;
+use crate::common::*;
 use http_body_util::BodyExt;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tower::ServiceExt;
-use web::live::LiveSample;
+use model::node::LiveSample;
 
 /// Only `<script src=...>` tags, no inline code, no inline styles.
 fn assert_scripts_are_files(body: &str) {
@@ -283,14 +280,37 @@ async fn relative_times_follow_the_user_language() {
 
 #[tokio::test]
 async fn streams_notice_logout_expiry_and_password_changes() {
-    use web::auth::{Auth, AuthStore, ManualClock, MemoryAuthStore};
+    use master::accounts::{AuthStore, MemoryAuthStore};
     let store = Arc::new(MemoryAuthStore::new());
-    let clock = Arc::new(ManualClock::new(START_MS));
-    let auth = Auth::new(web::Console {
-        store: store.clone(),
-        settings: settings(),
+    let clock = Arc::new(model::ManualClock::new(START_MS));
+    let s = settings();
+    let accounts = Arc::new(master::accounts::AccountService::new(
+        store.clone(),
+        master::accounts::AccountSettings {
+            jwt_secret: s.jwt_secret,
+            session_ttl: s.session_ttl,
+            lockout: s.lockout,
+            hash_cost: s.hash_cost,
+        },
+        clock.clone(),
+    ));
+    let services = model::Services {
+        cluster: Arc::new(Fake::Nodes(Vec::new())),
+        ops: Arc::new(master::services::OperationsService::new(
+            Arc::new(crate::ops_fake::FakeOps::unused()),
+            accounts.clone(),
+        )),
+        data: Arc::new(master::services::DataService::new(
+            Arc::new(Fake::Nodes(Vec::new())),
+            store.clone(),
+            accounts.clone(),
+            clock.clone(),
+        )),
+        accounts: accounts.clone(),
+        audit: accounts,
         clock: clock.clone(),
-    });
+    };
+    let auth = web::Auth::new(&services, web::ConsoleSettings::default());
     let client = "192.0.2.1".parse().unwrap();
     auth.register(USER, PASSWORD, client).await.unwrap();
     let session = |token: String| {

@@ -1,12 +1,9 @@
 //! HTTP tests of the console and API through `tower::ServiceExt::oneshot`, over a fake
 //! backend (signed in), plus one end-to-end run of `serve` on a loopback port.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use axum::http::{Method, StatusCode, header};
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use web::pages::NodeRow;
 

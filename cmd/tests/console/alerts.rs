@@ -2,21 +2,20 @@
 //! stream (snapshot first, then changes, a fresh snapshot after lagging), the `/alerts`
 //! page in both languages, the home page's count and the frame's badge and toast.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-mod sse_client;
 
 use axum::http::{StatusCode, header};
-use common::*;
+use crate::common::*;
 use protocol::MetricSample;
 use serde_json::json;
 use tokio::sync::broadcast;
 use tower::ServiceExt;
-use web::alerts::{AlertList, AlertQuery, AlertRecord, AlertRule, AlertState, Resolution};
-use web::data::{BackupFile, CompactReport, DataEnv};
-use web::live::LiveSample;
-use web::{Backend, BackendError, NodeView, StorageView};
+use master::services::DataFiles;
+use model::ServiceError;
+use model::alert::{AlertList, AlertQuery, AlertRecord, AlertRule, AlertState, Resolution};
+use model::data::{BackupFile, CompactReport, CompactionStatus, DataEnv};
+use model::node::{LiveSample, NodeView, StorageView};
+use model::ops::BoxFuture;
+use model::service::Cluster;
 
 /// [`Fake`] with alerts: fixed active ones, a history paged like the master's, and a feed
 /// the test sends changes into (room for two).
@@ -27,35 +26,29 @@ struct AlertFake {
     tx: broadcast::Sender<AlertRecord>,
 }
 
-impl Backend for AlertFake {
-    async fn nodes(&self) -> Result<Vec<NodeView>, BackendError> {
-        self.inner.nodes().await
+impl Cluster for AlertFake {
+    fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeView>, ServiceError>> {
+        self.inner.nodes()
     }
-    async fn storage(&self) -> Result<StorageView, BackendError> {
-        self.inner.storage().await
+    fn node(&self, id: u64) -> BoxFuture<'_, Result<Option<NodeView>, ServiceError>> {
+        self.inner.node(id)
     }
-    async fn sample_series(
+    fn storage(&self) -> BoxFuture<'_, Result<StorageView, ServiceError>> {
+        self.inner.storage()
+    }
+    fn sample_series(
         &self,
         id: u64,
         from_ms: u64,
         to_ms: u64,
         points: usize,
-    ) -> Result<Vec<(u64, MetricSample)>, BackendError> {
-        self.inner.sample_series(id, from_ms, to_ms, points).await
+    ) -> BoxFuture<'_, Result<Vec<(u64, MetricSample)>, ServiceError>> {
+        self.inner.sample_series(id, from_ms, to_ms, points)
     }
     fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>> {
         self.inner.live_samples()
     }
-    async fn compact(&self) -> Result<CompactReport, BackendError> {
-        self.inner.compact().await
-    }
-    async fn backup(&self, env: DataEnv) -> Result<BackupFile, BackendError> {
-        self.inner.backup(env).await
-    }
-    async fn reset_samples(&self, older_than_ms: u64) -> Result<u64, BackendError> {
-        self.inner.reset_samples(older_than_ms).await
-    }
-    async fn alerts(&self, query: AlertQuery) -> Result<AlertList, BackendError> {
+    fn alerts(&self, query: AlertQuery) -> BoxFuture<'_, Result<AlertList, ServiceError>> {
         let mut history: Vec<AlertRecord> = self
             .history
             .iter()
@@ -69,15 +62,34 @@ impl Backend for AlertFake {
         } else {
             None
         };
-        Ok(AlertList {
+        let list = AlertList {
             active: self.active.clone(),
             history,
             total: self.history.len() as u64,
             next,
-        })
+        };
+        Box::pin(async move { Ok(list) })
     }
     fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>> {
         Some(self.tx.subscribe())
+    }
+}
+
+impl DataFiles for AlertFake {
+    fn compact(&self) -> BoxFuture<'_, Result<CompactReport, ServiceError>> {
+        self.inner.compact()
+    }
+    fn compaction_status(&self) -> BoxFuture<'_, Result<CompactionStatus, ServiceError>> {
+        DataFiles::compaction_status(&self.inner)
+    }
+    fn cancel_compaction(&self) -> BoxFuture<'_, Result<bool, ServiceError>> {
+        DataFiles::cancel_compaction(&self.inner)
+    }
+    fn backup(&self, env: DataEnv) -> BoxFuture<'_, Result<BackupFile, ServiceError>> {
+        self.inner.backup(env)
+    }
+    fn reset_samples(&self, older_than_ms: u64) -> BoxFuture<'_, Result<u64, ServiceError>> {
+        self.inner.reset_samples(older_than_ms)
     }
 }
 
@@ -166,7 +178,7 @@ async fn the_stream_starts_with_the_active_alerts_and_resyncs_after_lagging() {
         response.headers()[header::CONTENT_TYPE],
         "text/event-stream"
     );
-    let mut events = sse_client::Events::new(response);
+    let mut events = crate::sse_client::Events::new(response);
     let active = events.expect("active").await;
     assert_eq!(active.as_array().unwrap().len(), 1);
     assert_eq!(active[0]["id"], 5);

@@ -1,11 +1,8 @@
 //! `web::serve` and `web::serve_tls` on loopback: real sockets, the peer address reaching
 //! the audit log, TLS with a generated certificate, and shutdown.
 
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

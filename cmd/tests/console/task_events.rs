@@ -1,20 +1,16 @@
 //! `GET /api/v1/tasks/events` through the router: tasks as JSON in the shape of
 //! `GET /api/v1/tasks/{id}`, a `resync` after lagging, 503 without a task source.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
-mod ops_fake;
-mod sse_client;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
-use common::*;
-use ops_fake::*;
+use crate::common::*;
+use crate::ops_fake::*;
 use protocol::ops::docker::DockerOp;
 use tower::ServiceExt;
-use web::ops::{OpCall, TaskRecord, TaskStart, TaskState};
+use model::ops::{OpCall, TaskStart};
+use model::task::{TaskRecord, TaskState};
 
 fn task(id: u64) -> TaskRecord {
     let start = TaskStart {
@@ -31,7 +27,7 @@ fn task(id: u64) -> TaskRecord {
     TaskRecord::queued(id, &start, START_MS)
 }
 
-async fn open(app: &App) -> sse_client::Events {
+async fn open(app: &App) -> crate::sse_client::Events {
     let mut req = Request::builder()
         .uri("/api/v1/tasks/events")
         .header("authorization", format!("Bearer {}", app.token))
@@ -41,7 +37,7 @@ async fn open(app: &App) -> sse_client::Events {
         .insert(ConnectInfo::<std::net::SocketAddr>(CLIENT.parse().unwrap()));
     let response = app.router.clone().oneshot(req).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    sse_client::Events::new(response)
+    crate::sse_client::Events::new(response)
 }
 
 #[tokio::test]
@@ -55,12 +51,12 @@ async fn tasks_stream_in_the_shape_of_the_task_api_and_resync_after_lagging() {
     assert_eq!(status, StatusCode::OK);
 
     let mut events = open(&app).await;
-    ops.events.send(running).unwrap();
+    ops.events.as_ref().unwrap().send(running).unwrap();
     assert_eq!(events.expect("task").await, one);
 
     // Six changes into room for four: the client is told to refetch.
     for id in 2..=7 {
-        ops.events.send(task(id)).unwrap();
+        ops.events.as_ref().unwrap().send(task(id)).unwrap();
     }
     let (name, lost) = events.next().await.unwrap();
     assert_eq!((name.as_str(), lost.as_str()), ("resync", "2"));

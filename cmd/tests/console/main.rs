@@ -1,0 +1,24 @@
+//! The console wired to the master's real account, operations and data services (with
+//! their rules: lockout, hashing, registration once, one audit entry per operation), over
+//! fake edges: a fake cluster, a fake node dispatcher standing in for the slaves, fake
+//! database files. Each module was one test binary of the `web` crate before the console
+//! stopped owning these rules.
+
+// clippy.toml allows unwrap in `#[test]` functions only; the helpers are test code too.
+#![allow(clippy::unwrap_used, dead_code)]
+
+mod alerts;
+mod auth;
+mod common;
+mod console;
+mod data;
+mod http;
+mod live;
+mod lockout;
+mod manage;
+mod openapi;
+mod ops;
+mod ops_fake;
+mod serve;
+mod sse_client;
+mod task_events;
