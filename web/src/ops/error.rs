@@ -105,7 +105,7 @@ impl IntoResponse for OpsError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::ops::OpError;
+    use protocol::ops::{ErrorKind, OpError};
 
     #[test]
     fn every_failure_has_its_status() {
