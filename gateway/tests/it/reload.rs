@@ -2,17 +2,13 @@
 //! established connections untouched, removed upstreams draining, gateways added, removed
 //! and moved, and a failed precommit changing nothing.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
-
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gateway::{Config, GatewayError, GatewayHandle};
 
 fn cfg(listen: SocketAddr, ups: &[SocketAddr], extra: &str) -> Config {
