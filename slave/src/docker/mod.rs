@@ -19,11 +19,6 @@ pub mod fake;
 pub mod ops;
 pub mod stats;
 
-#[cfg(test)]
-mod ops_tests;
-#[cfg(test)]
-mod ops_tests_more;
-
 use futures_lite::Stream;
 use protocol::ops::docker::VolumeCreate;
 use protocol::ops::docker::{

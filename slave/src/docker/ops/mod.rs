@@ -469,3 +469,6 @@ async fn follow_logs<R: ContainerRuntime>(
         reason,
     }))
 }
+
+#[cfg(test)]
+mod tests;
