@@ -4,8 +4,9 @@
 //!   epoll on the legacy driver, where it is the only strategy).
 //! - **Splice:** move bytes socket → pipe → socket with `splice(2)`, never through user
 //!   space. The sockets are switched to non-blocking mode and `splice` is called directly
-//!   from the worker thread ([`crate::splice_sys`]); when a socket is not ready the task
-//!   waits for readiness (an io_uring poll). A pipe starts at the kernel's default size and
+//!   from the worker thread (the private `splice_sys` module, the crate's only unsafe
+//!   code); when a socket is not ready the task waits for readiness (an io_uring poll).
+//!   A pipe starts at the kernel's default size and
 //!   grows to [`PIPE_SIZE`] the first time a read fills it (bulk data). io_uring's own splice
 //!   opcode is not used: the kernel always hands it to a worker thread, which costs more
 //!   than a copy.

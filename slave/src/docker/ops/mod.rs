@@ -19,7 +19,7 @@ const LOG_FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// ... or when this many bytes are waiting.
 const LOG_FLUSH_BYTES: usize = 64 * 1024;
 /// A layer's pull progress is reported at most this often (status changes always are).
-const PULL_PROGRESS_EVERY: Duration = Duration::from_millis(250);
+pub const PULL_PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// Settings of the Docker operations.
 #[derive(Debug, Clone, Default)]
