@@ -9,12 +9,15 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::config::{Config, ConfigError};
 use crate::control::ApplyReport;
+use crate::error::GatewayError;
 use crate::handle::GatewayHandle;
 
 /// Largest request head read.
@@ -23,7 +26,36 @@ const MAX_HEAD: usize = 8 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Reloads the configuration; the error is shown to the caller.
+///
+/// The error is still text because the standalone binary's reload (being moved to the
+/// `commander` binary) produces it; [`reload_file`] is the typed form to switch to.
 pub type ReloadFn = Arc<dyn Fn() -> Result<ApplyReport, String> + Send + Sync>;
+
+/// Why a reload did not apply a configuration; the running one stays.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file could not be read or is not a valid configuration.
+    #[error("configuration {}: {source}", .path.display())]
+    Config {
+        /// The configuration file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: ConfigError,
+    },
+    /// The gateway could not apply it (a listener could not be bound, a worker did not
+    /// answer, the gateway is stopped).
+    #[error(transparent)]
+    Apply(#[from] GatewayError),
+}
+
+/// Re-reads the configuration file and applies it live.
+pub fn reload_file(gateway: &GatewayHandle, path: &Path) -> Result<ApplyReport, ReloadError> {
+    let cfg = Config::from_file(path).map_err(|source| ReloadError::Config {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(gateway.apply_blocking(cfg)?)
+}
 
 /// A running admin endpoint.
 pub struct AdminServer {

@@ -15,9 +15,17 @@ pub enum GatewayError {
         /// Cause.
         source: std::io::Error,
     },
-    /// A worker could not stage the configuration; nothing was changed.
-    #[error("precommit failed: {0}")]
-    Prepare(String),
+    /// A worker could not stage the configuration (register a new listener with its
+    /// runtime); nothing was changed.
+    #[error("precommit failed: worker {worker}: gateway {gateway}: {source}")]
+    Prepare {
+        /// The worker thread's index.
+        worker: usize,
+        /// Gateway name.
+        gateway: String,
+        /// Cause.
+        source: std::io::Error,
+    },
     /// A worker did not answer in time.
     #[error("a gateway thread did not answer in time")]
     Timeout,

@@ -13,6 +13,9 @@
 //!   ([`cidr`]) and PROXY protocol headers ([`proxy_protocol`]) are sans-io cores.
 //! - [`GatewayHandle::apply`] reconfigures live: new listeners are staged on every worker
 //!   (precommit) before all switch (commit); established connections are untouched.
+//! - Connection failures are typed ([`ConnError`]): which side failed ([`Side`]: client,
+//!   upstream or the gateway itself) and whether another upstream may be tried; the
+//!   statistics count them by [`Cause`] (see [`failure`]).
 //! - [`admin`] serves `/stats` (JSON), `/metrics` (Prometheus) and `POST /reload`.
 //!
 //! Configuration comes from YAML ([`Config::from_yaml`]); see [`config`] for every key.
@@ -23,6 +26,7 @@ pub mod cidr;
 pub mod config;
 mod control;
 mod error;
+pub mod failure;
 mod handle;
 pub mod health;
 pub mod limit;
@@ -37,6 +41,7 @@ mod worker;
 pub use config::{Config, GatewayConfig};
 pub use control::ApplyReport;
 pub use error::GatewayError;
+pub use failure::{Cause, ConnError, Side};
 pub use handle::{GatewayHandle, start};
 pub use runtime::DriverKind;
 pub use stats::Stats;

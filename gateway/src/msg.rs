@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::GatewayConfig;
+use crate::error::GatewayError;
 use crate::limit::Limits;
 use crate::stats::GatewayStats;
 
@@ -30,7 +31,7 @@ pub(crate) enum ToWorker {
         epoch: u64,
         gateways: Vec<PreparedGateway>,
         removed: Vec<String>,
-        reply: Reply<Result<(), String>>,
+        reply: Reply<Result<(), GatewayError>>,
     },
     /// Switch to the staged configuration.
     Commit { epoch: u64, reply: Reply<()> },

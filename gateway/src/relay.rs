@@ -4,8 +4,9 @@
 //!   epoll on the legacy driver, where it is the only strategy).
 //! - **Splice:** move bytes socket → pipe → socket with `splice(2)`, never through user
 //!   space. The sockets are switched to non-blocking mode and `splice` is called directly
-//!   from the worker thread ([`crate::splice_sys`]); when a socket is not ready the task
-//!   waits for readiness (an io_uring poll). A pipe starts at the kernel's default size and
+//!   from the worker thread (the private `splice_sys` module, the crate's only unsafe
+//!   code); when a socket is not ready the task waits for readiness (an io_uring poll).
+//!   A pipe starts at the kernel's default size and
 //!   grows to [`PIPE_SIZE`] the first time a read fills it (bulk data). io_uring's own splice
 //!   opcode is not used: the kernel always hands it to a worker thread, which costs more
 //!   than a copy.
@@ -22,6 +23,9 @@
 //! Half-close: when one direction reads EOF it shuts down the write side of the other socket
 //! and ends; the opposite direction keeps going until its own EOF. An error in either
 //! direction ends both. The caller drops both sockets afterwards, which closes them.
+//!
+//! Errors say which socket failed and how ([`RelayError`]), so the gateway can count them by
+//! side ([`crate::failure`]).
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::io;
@@ -46,6 +50,75 @@ pub const SPLICE_EXIT: usize = 16 * 1024;
 pub const PIPE_SIZE: usize = 1024 * 1024;
 /// Pipes kept for reuse per worker.
 pub const PIPE_POOL_CAP: usize = 256;
+
+/// One of the two sockets of a relayed connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// The accepted client connection.
+    Client,
+    /// The connection to the upstream.
+    Upstream,
+}
+
+impl Peer {
+    /// The socket at the other end of the relay.
+    pub fn other(self) -> Peer {
+        match self {
+            Self::Client => Self::Upstream,
+            Self::Upstream => Self::Client,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::Client => 0,
+            Self::Upstream => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Client => "client",
+            Self::Upstream => "upstream",
+        })
+    }
+}
+
+/// Why a relay ended with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// Reading from (or waiting to read from) a socket failed.
+    #[error("reading from the {peer}: {source}")]
+    Read {
+        /// The socket.
+        peer: Peer,
+        /// Cause.
+        source: io::Error,
+    },
+    /// Writing to (or waiting to write to) a socket failed, or it accepted no more bytes.
+    #[error("writing to the {peer}: {source}")]
+    Write {
+        /// The socket.
+        peer: Peer,
+        /// Cause.
+        source: io::Error,
+    },
+    /// The relay could not get a pipe, a descriptor duplicate or a socket mode it needs.
+    #[error("relay setup: {0}")]
+    Setup(io::Error),
+}
+
+impl RelayError {
+    fn read(peer: Peer) -> impl FnOnce(io::Error) -> Self {
+        move |source| Self::Read { peer, source }
+    }
+
+    fn write(peer: Peer) -> impl FnOnce(io::Error) -> Self {
+        move |source| Self::Write { peer, source }
+    }
+}
 
 /// The relay strategy of one connection, after the driver has been taken into account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,12 +177,12 @@ pub async fn relay(
     pipes: Rc<PipePool>,
     up: impl Fn(usize),
     down: impl Fn(usize),
-) -> io::Result<()> {
+) -> Result<(), RelayError> {
     if strategy == Strategy::Splice {
-        splice_sys::set_nonblocking(client.as_raw_fd())?;
-        splice_sys::set_nonblocking(upstream.as_raw_fd())?;
-        let a = splice_one_way(&client, &upstream, &pipes, up);
-        let b = splice_one_way(&upstream, &client, &pipes, down);
+        splice_sys::set_nonblocking(client.as_raw_fd()).map_err(RelayError::Setup)?;
+        splice_sys::set_nonblocking(upstream.as_raw_fd()).map_err(RelayError::Setup)?;
+        let a = splice_one_way(&client, &upstream, Peer::Client, &pipes, up);
+        let b = splice_one_way(&upstream, &client, Peer::Upstream, &pipes, down);
         return futures_lite::future::try_zip(a, b).await.map(|_| ());
     }
     // Declared before the halves so that the descriptors' duplicates outlive every use.
@@ -117,13 +190,24 @@ pub async fn relay(
     let hy = (strategy == Strategy::Auto).then_some(&hybrid);
     let (cr, cw) = client.into_split();
     let (ur, uw) = upstream.into_split();
-    let a = one_way(cr, uw, hy.map(|h| h.dir(CLIENT, UPSTREAM)), &pipes, up);
-    let b = one_way(ur, cw, hy.map(|h| h.dir(UPSTREAM, CLIENT)), &pipes, down);
+    let a = one_way(
+        cr,
+        uw,
+        Peer::Client,
+        hy.map(|h| h.dir(Peer::Client)),
+        &pipes,
+        up,
+    );
+    let b = one_way(
+        ur,
+        cw,
+        Peer::Upstream,
+        hy.map(|h| h.dir(Peer::Upstream)),
+        &pipes,
+        down,
+    );
     futures_lite::future::try_zip(a, b).await.map(|_| ())
 }
-
-const CLIENT: usize = 0;
-const UPSTREAM: usize = 1;
 
 /// What the two directions of an `auto` connection share: the sockets' descriptors, whether
 /// they are non-blocking yet, and descriptor duplicates used only to wait for readiness.
@@ -142,29 +226,36 @@ impl Hybrid {
         }
     }
 
-    fn dir(&self, from: usize, to: usize) -> Dir<'_> {
-        Dir { hy: self, from, to }
+    /// The direction that reads `from` and writes the other socket.
+    fn dir(&self, from: Peer) -> Dir<'_> {
+        Dir {
+            hy: self,
+            from,
+            to: from.other(),
+        }
     }
 
     /// Makes both sockets non-blocking (once per connection) before the first splice.
-    fn enter_splice(&self) -> io::Result<()> {
+    fn enter_splice(&self) -> Result<(), RelayError> {
         if !self.nonblocking.get() {
             for fd in self.fds {
-                splice_sys::set_nonblocking(fd)?;
+                splice_sys::set_nonblocking(fd).map_err(RelayError::Setup)?;
             }
             self.nonblocking.set(true);
         }
         Ok(())
     }
 
-    /// A stream on a duplicate of socket `side`'s descriptor, for readiness polls only.
-    fn waiter(&self, side: usize) -> io::Result<&TcpStream> {
-        if let Some(w) = self.waiters[side].get() {
+    /// A stream on a duplicate of socket `peer`'s descriptor, for readiness polls only.
+    fn waiter(&self, peer: Peer) -> Result<&TcpStream, RelayError> {
+        let i = peer.index();
+        if let Some(w) = self.waiters[i].get() {
             return Ok(w);
         }
-        let dup = splice_sys::dup(self.fds[side])?;
-        let stream = TcpStream::from_std(std::net::TcpStream::from(dup))?;
-        Ok(self.waiters[side].get_or_init(|| stream))
+        let dup = splice_sys::dup(self.fds[i]).map_err(RelayError::Setup)?;
+        let stream =
+            TcpStream::from_std(std::net::TcpStream::from(dup)).map_err(RelayError::Setup)?;
+        Ok(self.waiters[i].get_or_init(|| stream))
     }
 }
 
@@ -172,28 +263,36 @@ impl Hybrid {
 #[derive(Clone, Copy)]
 struct Dir<'a> {
     hy: &'a Hybrid,
-    from: usize,
-    to: usize,
+    from: Peer,
+    to: Peer,
 }
 
 impl Dir<'_> {
-    async fn readable(&self) -> io::Result<()> {
-        self.hy.waiter(self.from)?.readable(false).await
+    async fn readable(&self) -> Result<(), RelayError> {
+        let waiter = self.hy.waiter(self.from)?;
+        waiter
+            .readable(false)
+            .await
+            .map_err(RelayError::read(self.from))
     }
 
-    async fn writable(&self) -> io::Result<()> {
-        self.hy.waiter(self.to)?.writable(false).await
+    async fn writable(&self) -> Result<(), RelayError> {
+        let waiter = self.hy.waiter(self.to)?;
+        waiter
+            .writable(false)
+            .await
+            .map_err(RelayError::write(self.to))
     }
 
     /// Moves one chunk socket → pipe → socket; 0 at end of stream.
-    async fn splice_chunk(&self, pipe: &mut RawPipe) -> io::Result<usize> {
-        let (rfd, wfd) = (self.hy.fds[self.from], self.hy.fds[self.to]);
+    async fn splice_chunk(&self, pipe: &mut RawPipe) -> Result<usize, RelayError> {
+        let (rfd, wfd) = (self.hy.fds[self.from.index()], self.hy.fds[self.to.index()]);
         let n = loop {
             match splice_sys::splice(rfd, pipe.w.as_raw_fd(), pipe.size) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable().await?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(RelayError::read(self.from)(e)),
             }
         };
         if n == 0 {
@@ -201,13 +300,14 @@ impl Dir<'_> {
         }
         let pr = pipe.r.as_raw_fd();
         let mut left = n;
+        let write_err = RelayError::write(self.to);
         while left > 0 {
             match splice_sys::splice(pr, wfd, left) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(0) => return Err(write_err(io::ErrorKind::WriteZero.into())),
                 Ok(m) => left -= m,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable().await?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(write_err(e)),
             }
         }
         if n == pipe.size && pipe.size < PIPE_SIZE {
@@ -222,10 +322,11 @@ impl Dir<'_> {
 async fn one_way<R, W>(
     mut r: R,
     mut w: W,
+    from: Peer,
     dir: Option<Dir<'_>>,
     pipes: &PipePool,
     meter: impl Fn(usize),
-) -> io::Result<()>
+) -> Result<(), RelayError>
 where
     R: AsyncReadRent,
     W: AsyncWriteRent,
@@ -238,7 +339,7 @@ where
             (true, Some(d)) => {
                 let p = match &mut pipe {
                     Some(p) => p,
-                    None => pipe.insert(pipes.take()?),
+                    None => pipe.insert(pipes.take().map_err(RelayError::Setup)?),
                 };
                 let n = d.splice_chunk(p).await?;
                 splicing = n >= SPLICE_EXIT;
@@ -248,7 +349,7 @@ where
                 if buf.capacity() == 0 {
                     buf.reserve_exact(COPY_BUF);
                 }
-                let n = copy_chunk(&mut r, &mut w, &mut buf, dir).await?;
+                let n = copy_chunk(&mut r, &mut w, from, &mut buf, dir).await?;
                 if let Some(d) = dir
                     && n == buf.capacity()
                 {
@@ -280,13 +381,15 @@ fn retry_after_wait(e: &io::Error, dir: Option<Dir<'_>>) -> bool {
     }
 }
 
-/// Reads once into `buf` and writes all of it; 0 at end of stream. `buf` comes back empty.
+/// Reads once into `buf` (from socket `from`) and writes all of it to the other socket; 0 at
+/// end of stream. `buf` comes back empty.
 async fn copy_chunk<R, W>(
     r: &mut R,
     w: &mut W,
+    from: Peer,
     buf: &mut Vec<u8>,
     dir: Option<Dir<'_>>,
-) -> io::Result<usize>
+) -> Result<usize, RelayError>
 where
     R: AsyncReadRent,
     W: AsyncWriteRent,
@@ -302,22 +405,23 @@ where
                     d.readable().await?;
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(RelayError::read(from)(e)),
         }
     };
+    let to = from.other();
     let mut done = 0;
     while done < n {
         let (res, slice) = w.write(owned.slice(done..n)).await;
         owned = slice.into_inner();
         match res {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(0) => return Err(RelayError::write(to)(io::ErrorKind::WriteZero.into())),
             Ok(m) => done += m,
             Err(e) if retry_after_wait(&e, dir) => {
                 if let (Some(d), io::ErrorKind::WouldBlock) = (dir, e.kind()) {
                     d.writable().await?;
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(RelayError::write(to)(e)),
         }
     }
     owned.clear();
@@ -330,24 +434,28 @@ where
 async fn splice_one_way(
     r: &TcpStream,
     w: &TcpStream,
+    from: Peer,
     pipes: &PipePool,
     meter: impl Fn(usize),
-) -> io::Result<()> {
-    let mut pipe = pipes.take()?;
+) -> Result<(), RelayError> {
+    let mut pipe = pipes.take().map_err(RelayError::Setup)?;
     let (rfd, wfd) = (r.as_raw_fd(), w.as_raw_fd());
     let (pr, pw) = (pipe.r.as_raw_fd(), pipe.w.as_raw_fd());
+    let to = from.other();
     loop {
         let n = loop {
             match splice_sys::splice(rfd, pw, pipe.size) {
                 Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => r.readable(false).await?,
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    r.readable(false).await.map_err(RelayError::read(from))?
+                }
+                Err(e) => return Err(RelayError::read(from)(e)),
             }
         };
         if n == 0 {
             break;
         }
-        drain(pr, wfd, w, n).await?;
+        drain(pr, wfd, w, n).await.map_err(RelayError::write(to))?;
         meter(n);
         if n == pipe.size && pipe.size < PIPE_SIZE {
             pipe.grow(PIPE_SIZE);

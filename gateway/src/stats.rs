@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::failure::Cause;
 use crate::limit::Refusal;
 
 /// Everything the gateway reports.
@@ -40,6 +41,11 @@ pub struct GatewayStats {
     /// Refused connections by reason (`acl`, `rate`, `per_ip_conns`, `max_conns`,
     /// `no_upstream`, `connect_failed`).
     pub refused: BTreeMap<String, u64>,
+    /// Failures by cause (see [`crate::failure`]): every failed connect attempt, and every
+    /// connection that ended with an error. Each cause belongs to one side
+    /// ([`Cause::side`]): the client, an upstream, or the gateway itself.
+    #[serde(default)]
+    pub errors: BTreeMap<String, u64>,
     /// Connections closed by the idle timeout.
     pub idle_timeouts: u64,
     /// Connections cut when a drain timeout ran out.
@@ -70,7 +76,7 @@ pub struct UpstreamStats {
 }
 
 impl GatewayStats {
-    /// An empty record with every refusal reason present.
+    /// An empty record with every refusal reason and failure cause present.
     pub fn named(name: &str, listen: String) -> Self {
         Self {
             name: name.to_string(),
@@ -79,6 +85,10 @@ impl GatewayStats {
                 .iter()
                 .map(|r| (r.label().to_string(), 0))
                 .collect(),
+            errors: Cause::ALL
+                .iter()
+                .map(|c| (c.label().to_string(), 0))
+                .collect(),
             ..Self::default()
         }
     }
@@ -86,6 +96,11 @@ impl GatewayStats {
     /// Refusals for `reason`.
     pub fn refused_for(&self, reason: Refusal) -> u64 {
         self.refused.get(reason.label()).copied().unwrap_or(0)
+    }
+
+    /// Failures for `cause`.
+    pub fn errors_for(&self, cause: Cause) -> u64 {
+        self.errors.get(cause.label()).copied().unwrap_or(0)
     }
 
     /// The upstream with this address.
@@ -103,6 +118,9 @@ impl GatewayStats {
         self.drain_kills += other.drain_kills;
         for (k, v) in &other.refused {
             *self.refused.entry(k.clone()).or_insert(0) += v;
+        }
+        for (k, v) in &other.errors {
+            *self.errors.entry(k.clone()).or_insert(0) += v;
         }
         for u in &other.upstreams {
             match self.upstreams.iter_mut().find(|x| x.addr == u.addr) {
@@ -204,6 +222,24 @@ fn gateway_metrics(out: &mut String, gws: &[GatewayStats]) {
             );
         }
     }
+    let name = "commander_gateway_errors_total";
+    header(
+        out,
+        name,
+        "counter",
+        "Failed connects and connections ended by an error, by side and cause.",
+    );
+    for g in gws {
+        for (cause, v) in &g.errors {
+            let side = Cause::from_label(cause).map_or("unknown", |c| c.side().label());
+            let _ = writeln!(
+                out,
+                "{name}{{gateway=\"{}\",side=\"{side}\",cause=\"{}\"}} {v}",
+                esc(&g.name),
+                esc(cause)
+            );
+        }
+    }
 }
 
 fn upstream_metrics(out: &mut String, gws: &[GatewayStats]) {
@@ -289,6 +325,7 @@ mod tests {
         g.active = active;
         g.total = 10;
         *g.refused.get_mut("rate").unwrap() = 2;
+        *g.errors.get_mut("connect_refused").unwrap() = 3;
         g.upstreams.push(UpstreamStats {
             addr: "10.0.0.1:80".into(),
             weight: 1,
@@ -312,6 +349,8 @@ mod tests {
         assert_eq!((a.active, a.total), (3, 20));
         assert_eq!(a.refused_for(Refusal::Rate), 4);
         assert_eq!(a.refused_for(Refusal::Acl), 0);
+        assert_eq!(a.errors_for(Cause::ConnectRefused), 6);
+        assert_eq!(a.errors_for(Cause::ClientRead), 0);
         assert_eq!(a.upstream("10.0.0.1:80").unwrap().active, 3);
         assert_eq!(a.upstreams.len(), 2);
     }
@@ -334,6 +373,13 @@ mod tests {
         assert!(
             text.contains("commander_upstream_up{gateway=\"we\\\"b\",upstream=\"10.0.0.1:80\"} 1")
         );
+        assert!(text.contains("# TYPE commander_gateway_errors_total counter"));
+        assert!(text.contains(
+            "commander_gateway_errors_total{gateway=\"we\\\"b\",side=\"upstream\",cause=\"connect_refused\"} 3"
+        ));
+        assert!(text.contains(
+            "commander_gateway_errors_total{gateway=\"we\\\"b\",side=\"client\",cause=\"client_read\"} 0"
+        ));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<u64>().is_ok(), "bad sample line {line}");

@@ -12,7 +12,10 @@ pub const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
 pub enum KeyError {
     /// The random source or the Noise library failed.
     #[error("cannot generate a key pair: {0}")]
-    Generate(String),
+    Generate(#[source] snow::Error),
+    /// The Noise library returned a key of another length than 32 bytes.
+    #[error("cannot generate a key pair: the {0} key is not 32 bytes")]
+    KeyLength(&'static str),
     /// Stored key text is malformed.
     #[error("malformed key: {0}")]
     Malformed(&'static str),
@@ -38,22 +41,20 @@ impl std::fmt::Debug for StaticKeys {
 impl StaticKeys {
     /// A fresh random key pair.
     pub fn generate() -> Result<Self, KeyError> {
-        let params = NOISE_PARAMS
-            .parse()
-            .map_err(|e: snow::Error| KeyError::Generate(e.to_string()))?;
+        let params = NOISE_PARAMS.parse().map_err(KeyError::Generate)?;
         let pair = snow::Builder::new(params)
             .generate_keypair()
-            .map_err(|e| KeyError::Generate(e.to_string()))?;
+            .map_err(KeyError::Generate)?;
         let private = pair
             .private
             .as_slice()
             .try_into()
-            .map_err(|_| KeyError::Generate("private key is not 32 bytes".into()))?;
+            .map_err(|_| KeyError::KeyLength("private"))?;
         let public = pair
             .public
             .as_slice()
             .try_into()
-            .map_err(|_| KeyError::Generate("public key is not 32 bytes".into()))?;
+            .map_err(|_| KeyError::KeyLength("public"))?;
         Ok(Self { private, public })
     }
 

@@ -18,7 +18,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 use protocol::{
     Heartbeat, Hello, HelloAuth, JoinToken, Message, PeerCheck, RejectReason, RequestBody,
-    Response, ResponseBody, Session, SessionEvent, StaticKeys,
+    Response, ResponseBody, Session, SessionError, SessionEvent, StaticKeys,
 };
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -96,12 +96,76 @@ pub enum AgentError {
     Runtime(std::io::Error),
 }
 
+/// Why a session with the master ended, or could not be set up; the agent reconnects
+/// after a pause.
+#[derive(Debug, Error)]
+pub enum SessionClosed {
+    /// The TCP connection could not be made.
+    #[error("connect {addr}: {source}")]
+    Connect {
+        /// The master's address.
+        addr: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Connecting, the handshake and the hello took longer than [`HANDSHAKE_TIMEOUT`].
+    #[error("handshake with {addr} timed out")]
+    HandshakeTimeout {
+        /// The master's address.
+        addr: String,
+    },
+    /// Reading from the master failed.
+    #[error("read: {0}")]
+    Read(#[source] std::io::Error),
+    /// Writing to the master failed.
+    #[error("write: {0}")]
+    Write(#[source] std::io::Error),
+    /// The master closed the connection before the handshake finished.
+    #[error("master closed the connection during the handshake")]
+    ClosedDuringHandshake,
+    /// The master closed the connection.
+    #[error("master closed the connection")]
+    Closed,
+    /// The session could not be started or a message could not be sent.
+    #[error("{0}")]
+    Session(#[source] SessionError),
+    /// The handshake failed (other than a key mismatch, which is fatal).
+    #[error("handshake: {0}")]
+    Handshake(#[source] SessionError),
+    /// The master sent data that failed to decrypt or decode.
+    #[error("bad data from master: {0}")]
+    BadData(#[source] SessionError),
+    /// The handshake finished without the master's static key.
+    #[error("no master key after handshake")]
+    NoMasterKey,
+    /// The master sent something other than a welcome or a reject during the handshake.
+    #[error("unexpected during handshake: {0}")]
+    Unexpected(&'static str),
+    /// The master refused for now (an internal error on its side).
+    #[error("the master refused this slave ({reason:?}): {message}")]
+    Refused {
+        /// Why.
+        reason: RejectReason,
+        /// The master's words.
+        message: String,
+    },
+    /// The task writing to the master stopped.
+    #[error("writer stopped")]
+    WriterStopped,
+}
+
 /// Why one session ended.
 enum SessionEnd {
     /// Try again after a pause.
-    Retry(String),
+    Retry(SessionClosed),
     /// Stop the agent.
     Fatal(AgentError),
+}
+
+impl From<SessionClosed> for SessionEnd {
+    fn from(c: SessionClosed) -> Self {
+        Self::Retry(c)
+    }
 }
 
 /// Runs the agent on the current thread until a fatal error.
@@ -201,13 +265,13 @@ async fn one_session(
     };
     let setup = monoio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&addr, keys, check, auth)).await;
     let (stream, session, welcome) = match setup {
-        Err(_) => return SessionEnd::Retry(format!("handshake with {addr} timed out")),
+        Err(_) => return SessionClosed::HandshakeTimeout { addr }.into(),
         Ok(Err(end)) => return end,
         Ok(Ok(x)) => x,
     };
     if enrolling.is_some() {
         let Some(master_key) = session.peer_static() else {
-            return SessionEnd::Retry("no master key after handshake".into());
+            return SessionClosed::NoMasterKey.into();
         };
         let record = Enrollment {
             node_id: welcome.node_id,
@@ -227,9 +291,9 @@ async fn one_session(
     end
 }
 
-async fn write_all(stream: &mut TcpStream, bytes: Vec<u8>) -> Result<(), String> {
+async fn write_all(stream: &mut TcpStream, bytes: Vec<u8>) -> Result<(), SessionClosed> {
     let (res, _) = stream.write_all(bytes).await;
-    res.map(|_| ()).map_err(|e| format!("write: {e}"))
+    res.map(|_| ()).map_err(SessionClosed::Write)
 }
 
 async fn handshake(
@@ -238,24 +302,21 @@ async fn handshake(
     check: PeerCheck,
     auth: HelloAuth,
 ) -> Result<(TcpStream, Session, protocol::Welcome), SessionEnd> {
-    let retry = |s: String| SessionEnd::Retry(s);
-    let mut stream =
-        crate::connect::dial(addr).map_err(|e| retry(format!("connect {addr}: {e}")))?;
-    let mut session = Session::initiator(keys, check).map_err(|e| retry(e.to_string()))?;
-    write_all(&mut stream, session.take_output())
-        .await
-        .map_err(retry)?;
+    let mut stream = crate::connect::dial(addr).map_err(|source| SessionClosed::Connect {
+        addr: addr.to_string(),
+        source,
+    })?;
+    let mut session = Session::initiator(keys, check).map_err(SessionClosed::Session)?;
+    write_all(&mut stream, session.take_output()).await?;
     let mut buf = vec![0u8; 4096];
     let mut events = Vec::new();
     let mut said_hello = false;
     loop {
         let (res, b) = stream.read(buf).await;
         buf = b;
-        let n = res.map_err(|e| retry(format!("read: {e}")))?;
+        let n = res.map_err(SessionClosed::Read)?;
         if n == 0 {
-            return Err(retry(
-                "master closed the connection during the handshake".into(),
-            ));
+            return Err(SessionClosed::ClosedDuringHandshake.into());
         }
         session
             .receive(&buf[..n], &mut events)
@@ -266,7 +327,7 @@ async fn handshake(
                         "the master's key does not match the join token or the enrolment record"
                             .into(),
                 }),
-                other => retry(format!("handshake: {other}")),
+                other => SessionClosed::Handshake(other).into(),
             })?;
         for ev in events.drain(..) {
             match ev {
@@ -278,33 +339,37 @@ async fn handshake(
                         auth: auth.clone(),
                         agent_version: AGENT_VERSION.into(),
                     });
-                    session.send(&hello).map_err(|e| retry(e.to_string()))?;
+                    session.send(&hello).map_err(SessionClosed::Session)?;
                 }
                 SessionEvent::Message(Message::Welcome(w)) => {
                     if session.has_output() {
-                        write_all(&mut stream, session.take_output())
-                            .await
-                            .map_err(retry)?;
+                        write_all(&mut stream, session.take_output()).await?;
                     }
                     return Ok((stream, session, w));
                 }
                 SessionEvent::Message(Message::Reject(r)) => {
-                    let err = AgentError::Refused {
-                        reason: r.reason,
-                        message: r.message,
-                    };
                     return Err(match r.reason {
-                        RejectReason::Internal => retry(err.to_string()),
-                        _ => SessionEnd::Fatal(err),
+                        RejectReason::Internal => SessionClosed::Refused {
+                            reason: r.reason,
+                            message: r.message,
+                        }
+                        .into(),
+                        _ => SessionEnd::Fatal(AgentError::Refused {
+                            reason: r.reason,
+                            message: r.message,
+                        }),
                     });
                 }
-                other => return Err(retry(format!("unexpected during handshake: {other:?}"))),
+                SessionEvent::Message(other) => {
+                    return Err(SessionClosed::Unexpected(other.name()).into());
+                }
+                SessionEvent::Established { .. } => {
+                    return Err(SessionClosed::Unexpected("a second handshake").into());
+                }
             }
         }
         if session.has_output() {
-            write_all(&mut stream, session.take_output())
-                .await
-                .map_err(retry)?;
+            write_all(&mut stream, session.take_output()).await?;
         }
     }
 }
@@ -384,19 +449,19 @@ async fn read_loop<R: AsyncReadRent>(
     tx: &async_channel::Sender<Message>,
     options: &AgentOptions,
     dispatcher: &mut Dispatcher,
-) -> String {
+) -> SessionClosed {
     let mut buf = vec![0u8; 4096];
     let mut events = Vec::new();
     loop {
         let (res, b) = rd.read(buf).await;
         buf = b;
         let n = match res {
-            Ok(0) => return "master closed the connection".into(),
+            Ok(0) => return SessionClosed::Closed,
             Ok(n) => n,
-            Err(e) => return format!("read: {e}"),
+            Err(e) => return SessionClosed::Read(e),
         };
         if tx.is_closed() {
-            return "writer stopped".into();
+            return SessionClosed::WriterStopped;
         }
         let result = session.borrow_mut().receive(&buf[..n], &mut events);
         for ev in events.drain(..) {
@@ -404,11 +469,11 @@ async fn read_loop<R: AsyncReadRent>(
                 && let Some(reply) = handle_message(msg, options, dispatcher, tx)
                 && tx.send(reply).await.is_err()
             {
-                return "writer stopped".into();
+                return SessionClosed::WriterStopped;
             }
         }
         if let Err(e) = result {
-            return format!("bad data from master: {e}");
+            return SessionClosed::BadData(e);
         }
     }
 }

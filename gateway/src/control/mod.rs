@@ -259,7 +259,7 @@ impl Controller {
         for rx in answers {
             match answer(&rx).await {
                 Ok(Ok(())) => {}
-                Ok(Err(msg)) => failure = Some(GatewayError::Prepare(msg)),
+                Ok(Err(e)) => failure = Some(e),
                 Err(e) => failure = Some(e),
             }
         }

@@ -16,6 +16,7 @@ use super::Worker;
 use super::state::{GatewayRt, Route, UpstreamSlot, bump, drop_one};
 use crate::cidr::any_contains;
 use crate::config::{GatewayConfig, ProxyProtocol};
+use crate::failure::ConnError;
 use crate::limit::{Admission, Refusal};
 use crate::msg::FromWorker;
 use crate::relay::{self, Strategy};
@@ -215,9 +216,12 @@ impl Conn {
         };
         *self.slot.borrow_mut() = Some(Rc::clone(&hold.0));
         if let Some(v) = self.route.cfg.proxy_protocol
-            && let Err(e) = self.send_proxy_header(v, &client, &mut upstream).await
+            && let Err(source) = self.send_proxy_header(v, &client, &mut upstream).await
         {
-            tracing::debug!("PROXY header to {} failed: {e}", hold.0.addr);
+            self.failed(&ConnError::ProxyHeader {
+                addr: hold.0.addr,
+                source,
+            });
             return Outcome::Finished;
         }
         let (slot, gw, act) = (&hold.0, &self.gw, &self.activity);
@@ -234,10 +238,26 @@ impl Conn {
             bump(&slot.bytes_down, n);
         };
         let pipes = Rc::clone(&self.w.pipes);
-        if let Err(e) = relay::relay(client, upstream, self.strategy(), pipes, up, down).await {
-            tracing::debug!("relay {} <-> {} ended: {e}", self.peer, slot.addr);
+        if let Err(source) = relay::relay(client, upstream, self.strategy(), pipes, up, down).await
+        {
+            self.failed(&ConnError::Relay {
+                addr: slot.addr,
+                source,
+            });
         }
         Outcome::Finished
+    }
+
+    /// Counts a failure by cause and logs it.
+    fn failed(&self, e: &ConnError) {
+        self.gw.counters.fail(e.cause());
+        tracing::debug!(
+            side = %e.side(),
+            cause = e.cause().label(),
+            "gateway {}: client {}: {e}",
+            self.gw.name,
+            self.peer
+        );
     }
 
     fn strategy(&self) -> Strategy {
@@ -262,7 +282,8 @@ impl Conn {
     }
 
     /// Tries upstreams chosen by the balancer, each within the connect timeout, up to
-    /// `retries` further attempts on upstreams not yet tried.
+    /// `retries` further attempts on upstreams not yet tried while the failure is one that
+    /// another upstream may not have ([`ConnError::retryable`]). Every failure is counted.
     async fn connect(&self) -> Option<(TcpStream, SlotHold)> {
         let cfg = &self.route.cfg;
         let mut tried = Vec::new();
@@ -276,7 +297,9 @@ impl Conn {
             tried.push(i);
             let hold = SlotHold::new(Rc::clone(&self.route.upstreams[i]));
             let addr = hold.0.addr;
-            match monoio::time::timeout(cfg.connect_timeout, TcpStream::connect_addr(addr)).await {
+            let e = match monoio::time::timeout(cfg.connect_timeout, TcpStream::connect_addr(addr))
+                .await
+            {
                 Ok(Ok(s)) => {
                     let _ = s.set_nodelay(true);
                     let mut p = hold.0.passive.get();
@@ -285,13 +308,16 @@ impl Conn {
                     bump(&hold.0.total, 1);
                     return Some((s, hold));
                 }
-                Ok(Err(e)) => tracing::debug!("connect to {addr} failed: {e}"),
-                Err(_) => tracing::debug!("connect to {addr} timed out"),
-            }
+                Ok(Err(source)) => ConnError::Connect { addr, source },
+                Err(_) => ConnError::ConnectTimeout { addr },
+            };
             drop(hold);
-            self.on_connect_failure(&self.route.upstreams[i]);
+            if !self.on_connect_failure(&self.route.upstreams[i], &e) {
+                break;
+            }
         }
         let reason = if tried.is_empty() {
+            self.failed(&ConnError::NoUpstream);
             Refusal::NoUpstream
         } else {
             Refusal::ConnectFailed
@@ -300,8 +326,14 @@ impl Conn {
         None
     }
 
-    fn on_connect_failure(&self, slot: &Rc<UpstreamSlot>) {
+    /// Counts a failed connect to `slot` and, when it was the upstream's fault, towards its
+    /// passive ejection; returns whether another upstream may be tried.
+    fn on_connect_failure(&self, slot: &Rc<UpstreamSlot>, e: &ConnError) -> bool {
+        self.failed(e);
         bump(&slot.failures, 1);
+        if !e.counts_against_upstream() {
+            return e.retryable();
+        }
         let mut p = slot.passive.get();
         let eject = p.on_failure(self.route.cfg.health.fall);
         slot.passive.set(p);
@@ -317,5 +349,6 @@ impl Conn {
                 addr: slot.addr,
             });
         }
+        e.retryable()
     }
 }

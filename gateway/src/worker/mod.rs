@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender};
 
+use crate::error::GatewayError;
 use crate::msg::{FromWorker, PreparedGateway, ToWorker};
 use crate::relay::PipePool;
 use crate::runtime::{self, DriverKind};
@@ -158,14 +159,15 @@ impl Worker {
         epoch: u64,
         gateways: Vec<PreparedGateway>,
         removed: Vec<String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), GatewayError> {
         let mut staged = Vec::with_capacity(gateways.len());
         for g in gateways {
             let listener = match g.listener {
-                Some(std) => Some(
-                    self.adopt(std)
-                        .map_err(|e| format!("worker {}: gateway {}: {e}", self.id, g.cfg.name))?,
-                ),
+                Some(std) => Some(self.adopt(std).map_err(|source| GatewayError::Prepare {
+                    worker: self.id,
+                    gateway: g.cfg.name.clone(),
+                    source,
+                })?),
                 None => None,
             };
             staged.push(Staged {

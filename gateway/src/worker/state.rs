@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::balance::{Balancer, UpstreamView};
 use crate::config::GatewayConfig;
+use crate::failure::Cause;
 use crate::health::PassiveCounter;
 use crate::limit::{Limits, Refusal};
 use crate::stats::{GatewayStats, UpstreamStats};
@@ -110,6 +111,7 @@ pub(crate) struct GatewayCounters {
     pub bytes_up: Cell<u64>,
     pub bytes_down: Cell<u64>,
     pub refused: [Cell<u64>; Refusal::ALL.len()],
+    pub failures: [Cell<u64>; Cause::ALL.len()],
     pub idle_timeouts: Cell<u64>,
     pub drain_kills: Cell<u64>,
 }
@@ -117,6 +119,10 @@ pub(crate) struct GatewayCounters {
 impl GatewayCounters {
     pub fn refuse(&self, r: Refusal) {
         bump(&self.refused[r.index()], 1);
+    }
+
+    pub fn fail(&self, c: Cause) {
+        bump(&self.failures[c.index()], 1);
     }
 }
 
@@ -241,6 +247,10 @@ impl GatewayRt {
         for r in Refusal::ALL {
             g.refused
                 .insert(r.label().to_string(), c.refused[r.index()].get());
+        }
+        for cause in Cause::ALL {
+            g.errors
+                .insert(cause.label().to_string(), c.failures[cause.index()].get());
         }
         let route = self.route.borrow();
         g.upstreams = route.upstreams.iter().map(|s| s.snapshot()).collect();

@@ -6,7 +6,9 @@
 //! `X-Registry-Auth` header.
 
 use super::convert;
-use super::{ContainerRuntime, DockerError, LogStream, PullStream, StatsSample};
+use super::{
+    ContainerRuntime, DockerError, EngineFailure, LogStream, PullStream, StatsSample, Unreachable,
+};
 use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::models::{
@@ -49,13 +51,12 @@ impl BollardRuntime {
     /// Connects to the engine at `socket` and negotiates the API version. A missing socket
     /// or a stopped engine is [`DockerError::Unavailable`].
     pub async fn connect(socket: &Path) -> Result<Self, DockerError> {
-        let path = socket.to_str().ok_or_else(|| {
-            DockerError::Unavailable(format!("socket path {} is not UTF-8", socket.display()))
-        })?;
+        let path = socket
+            .to_str()
+            .ok_or_else(|| DockerError::Unavailable(Unreachable::NonUtf8Path(socket.into())))?;
         if !socket.exists() {
-            return Err(DockerError::Unavailable(format!(
-                "the engine socket {} does not exist",
-                socket.display()
+            return Err(DockerError::Unavailable(Unreachable::NoSocket(
+                socket.into(),
             )));
         }
         let docker =
@@ -74,7 +75,7 @@ impl BollardRuntime {
 }
 
 fn invalid(e: validate::ValidationError) -> DockerError {
-    DockerError::Invalid(e.to_string())
+    DockerError::Argument(e)
 }
 
 /// Port bindings and exposed ports of a (validated) form.
@@ -327,7 +328,7 @@ impl ContainerRuntime for BollardRuntime {
         let mut s = Box::pin(self.docker.stats(id, Some(opts)));
         match s.next().await {
             Some(r) => Ok(convert::stats_sample(r.map_err(convert::error)?)),
-            None => Err(DockerError::Engine("the engine sent no stats".into())),
+            None => Err(DockerError::Engine(EngineFailure::NoStats)),
         }
     }
 
@@ -411,8 +412,11 @@ impl ContainerRuntime for BollardRuntime {
         source: &ImportSource,
         tarball: &Path,
     ) -> Result<Vec<String>, DockerError> {
-        let file = tokio::fs::File::open(tarball).await.map_err(|e| {
-            DockerError::Engine(format!("cannot read the upload {}: {e}", tarball.display()))
+        let file = tokio::fs::File::open(tarball).await.map_err(|source| {
+            DockerError::Engine(EngineFailure::Upload {
+                path: tarball.into(),
+                source,
+            })
         })?;
         match source {
             ImportSource::RootFs { repo, tag } => {

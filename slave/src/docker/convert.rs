@@ -2,7 +2,7 @@
 //! bollard's errors to [`DockerError`]. Missing fields become empty values: the engine's API
 //! makes almost everything optional, and older engines leave fields out.
 
-use super::{DockerError, StatsSample};
+use super::{DockerError, EngineFailure, StatsSample, Unreachable};
 use bollard::models;
 use protocol::ops::docker_reply::{
     ContainerDetails, ContainerState, ContainerSummary, EngineInfo, ImageDetails, ImageLayer,
@@ -21,20 +21,33 @@ pub(crate) fn error(e: bollard::errors::Error) -> DockerError {
             404 => DockerError::NotFound(message),
             409 | 304 => DockerError::Conflict(message),
             400 => DockerError::Invalid(message),
-            _ => DockerError::Engine(format!("HTTP {status_code}: {message}")),
+            _ => DockerError::Engine(EngineFailure::Status {
+                status: status_code,
+                message,
+            }),
         },
         E::SocketNotFoundError(path) => {
-            DockerError::Unavailable(format!("the engine socket {path} does not exist"))
+            DockerError::Unavailable(Unreachable::NoSocket(path.into()))
         }
-        E::DockerStreamError { error } => DockerError::Engine(error),
-        E::RequestTimeoutError => DockerError::Engine("the engine did not answer in time".into()),
-        E::HyperLegacyError { err } if err.is_connect() => {
-            DockerError::Unavailable(format!("cannot connect to the engine socket: {err}"))
+        E::DockerStreamError { error } => DockerError::Engine(EngineFailure::Stream(error)),
+        E::RequestTimeoutError => DockerError::Engine(EngineFailure::Timeout),
+        e @ E::HyperLegacyError { .. } if is_connect(&e) => {
+            DockerError::Unavailable(Unreachable::Connect(e))
         }
-        E::IOError { err } if is_unavailable(err.kind()) => {
-            DockerError::Unavailable(format!("cannot connect to the engine socket: {err}"))
+        e @ E::IOError { .. } if is_connect(&e) => {
+            DockerError::Unavailable(Unreachable::Connect(e))
         }
-        other => DockerError::Engine(other.to_string()),
+        other => DockerError::Engine(EngineFailure::Client(other)),
+    }
+}
+
+/// Whether a transport error means that nothing answers on the socket.
+fn is_connect(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    match e {
+        E::HyperLegacyError { err } => err.is_connect(),
+        E::IOError { err } => is_unavailable(err.kind()),
+        _ => false,
     }
 }
 

@@ -3,7 +3,12 @@
 //! running one is not removed without `force`, a host port is allocated once, images must
 //! exist to be run, and pulls report per-layer progress. `calls` records what was asked.
 
-use super::{ContainerRuntime, DockerError, LogStream, PullStream, StatsSample};
+use super::{
+    ContainerRuntime, DockerError, EngineFailure, LogStream, PullStream, StatsSample, Unreachable,
+};
+
+/// The socket path the fake names when it plays a missing engine.
+const FAKE_SOCKET: &str = "/var/run/docker.sock";
 use futures_lite::stream;
 use protocol::ops::docker::{
     ContainerCreate, ImportSource, LogsQuery, NetworkCreate, RegistryAuth, VolumeCreate,
@@ -116,9 +121,9 @@ impl FakeRuntime {
     fn enter(&self, call: String) -> Result<std::cell::RefMut<'_, FakeState>, DockerError> {
         let mut st = self.state.borrow_mut();
         if st.unavailable {
-            return Err(DockerError::Unavailable(
-                "the engine socket does not exist".into(),
-            ));
+            return Err(DockerError::Unavailable(Unreachable::NoSocket(
+                FAKE_SOCKET.into(),
+            )));
         }
         st.calls.push(call);
         Ok(st)
@@ -275,7 +280,10 @@ impl ContainerRuntime for FakeRuntime {
                     && host_ports(&c.form).iter().any(|p| mine.contains(p))
             });
             if taken {
-                return Err(DockerError::Engine("port is already allocated".into()));
+                return Err(DockerError::Engine(EngineFailure::Status {
+                    status: 500,
+                    message: "port is already allocated".into(),
+                }));
             }
             let c = &mut st.containers[i];
             c.state = "running".into();
@@ -545,7 +553,12 @@ impl ContainerRuntime for FakeRuntime {
         tarball: &Path,
     ) -> Result<Vec<String>, DockerError> {
         let len = std::fs::metadata(tarball)
-            .map_err(|e| DockerError::Engine(format!("cannot read the upload: {e}")))?
+            .map_err(|source| {
+                DockerError::Engine(EngineFailure::Upload {
+                    path: tarball.into(),
+                    source,
+                })
+            })?
             .len();
         self.enter(format!("import_image {len}"))?;
         let name = match source {

@@ -19,11 +19,6 @@ pub mod fake;
 pub mod ops;
 pub mod stats;
 
-#[cfg(test)]
-mod ops_tests;
-#[cfg(test)]
-mod ops_tests_more;
-
 use futures_lite::Stream;
 use protocol::ops::docker::VolumeCreate;
 use protocol::ops::docker::{
@@ -34,15 +29,16 @@ use protocol::ops::docker_reply::{
     ImageSummary, LogEntry, NetworkInfo, VolumeInfo,
 };
 use protocol::ops::{ErrorKind, OpError, PullProgress};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
-/// A Docker operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A Docker operation failed. `NotFound`, `Conflict` and `Invalid` carry the engine's own
+/// message (what `docker` prints); the other variants say what went wrong in types.
+#[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     /// No engine answers (no socket, connection refused).
     #[error("no Docker Engine on this slave: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Unreachable),
     /// The container, image, network or volume does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -52,9 +48,59 @@ pub enum DockerError {
     /// The engine refused an argument.
     #[error("{0}")]
     Invalid(String),
+    /// An argument failed Commander's own checks before the engine was asked.
+    #[error("{0}")]
+    Argument(#[from] protocol::ops::validate::ValidationError),
     /// Any other engine or transport failure.
     #[error("Docker Engine error: {0}")]
-    Engine(String),
+    Engine(#[source] EngineFailure),
+}
+
+/// Why no engine answers.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreachable {
+    /// The socket path cannot be passed to the client.
+    #[error("socket path {} is not UTF-8", .0.display())]
+    NonUtf8Path(PathBuf),
+    /// Nothing exists at the socket path.
+    #[error("the engine socket {} does not exist", .0.display())]
+    NoSocket(PathBuf),
+    /// The socket exists but the connection failed (refused, permission denied).
+    #[error("cannot connect to the engine socket: {0}")]
+    Connect(#[source] bollard::errors::Error),
+}
+
+/// An engine or transport failure other than the classes the master acts on.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineFailure {
+    /// The engine answered with an HTTP status the other classes do not cover.
+    #[error("HTTP {status}: {message}")]
+    Status {
+        /// HTTP status code.
+        status: u16,
+        /// The engine's message.
+        message: String,
+    },
+    /// The engine reported an error inside a streamed answer (pull, import, logs).
+    #[error("{0}")]
+    Stream(String),
+    /// The engine did not answer within the client's timeout.
+    #[error("the engine did not answer in time")]
+    Timeout,
+    /// A stats request ended without a reading.
+    #[error("the engine sent no stats")]
+    NoStats,
+    /// The spooled upload of an import could not be read.
+    #[error("cannot read the upload {}: {source}", .path.display())]
+    Upload {
+        /// The spooled file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Any other failure of the engine client (transport, encoding).
+    #[error("{0}")]
+    Client(#[source] bollard::errors::Error),
 }
 
 impl From<DockerError> for OpError {
@@ -63,7 +109,7 @@ impl From<DockerError> for OpError {
             DockerError::Unavailable(_) => ErrorKind::Unavailable,
             DockerError::NotFound(_) => ErrorKind::NotFound,
             DockerError::Conflict(_) => ErrorKind::Conflict,
-            DockerError::Invalid(_) => ErrorKind::InvalidArgument,
+            DockerError::Invalid(_) | DockerError::Argument(_) => ErrorKind::InvalidArgument,
             DockerError::Engine(_) => ErrorKind::Failed,
         };
         OpError::new(kind, e.to_string())

@@ -69,27 +69,51 @@ pub fn load(data_dir: &Path) -> Result<Edits, OpError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Edits::default()),
         Err(e) => return Err(io_error(&path.display().to_string(), &e)),
     };
-    parse(&text).map_err(|m| OpError::new(ErrorKind::Failed, format!("{}: {m}", path.display())))
+    parse(&text).map_err(|e| OpError::new(ErrorKind::Failed, format!("{}: {e}", path.display())))
+}
+
+/// A line of the profile file that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    /// The line is neither `set KEY=VALUE` nor `unset KEY`.
+    #[error("line {line}: expected `set KEY=VALUE` or `unset KEY`")]
+    Syntax {
+        /// Line number, from 1.
+        line: usize,
+    },
+    /// The variable name is not allowed.
+    #[error("line {line}: {source}")]
+    Key {
+        /// Line number, from 1.
+        line: usize,
+        /// What is wrong with the name.
+        source: validate::ValidationError,
+    },
 }
 
 /// Parses the profile file.
-pub fn parse(text: &str) -> Result<Edits, String> {
+pub fn parse(text: &str) -> Result<Edits, ProfileError> {
     let (mut set, mut unset) = (Vec::new(), Vec::new());
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_start();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let bad = || format!("line {}: expected `set KEY=VALUE` or `unset KEY`", i + 1);
+        let n = i + 1;
+        let key = |k: &str| {
+            validate::env_key("key", k).map_err(|source| ProfileError::Key { line: n, source })
+        };
         if let Some(rest) = line.strip_prefix("set ") {
-            let (k, v) = rest.split_once('=').ok_or_else(bad)?;
-            validate::env_key("key", k).map_err(|e| format!("line {}: {e}", i + 1))?;
+            let (k, v) = rest
+                .split_once('=')
+                .ok_or(ProfileError::Syntax { line: n })?;
+            key(k)?;
             set.push((k.to_string(), v.to_string()));
         } else if let Some(k) = line.strip_prefix("unset ") {
-            validate::env_key("key", k.trim()).map_err(|e| format!("line {}: {e}", i + 1))?;
+            key(k.trim())?;
             unset.push(k.trim().to_string());
         } else {
-            return Err(bad());
+            return Err(ProfileError::Syntax { line: n });
         }
     }
     Ok(Edits { set, unset })
@@ -224,8 +248,14 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("set[0].value"));
         assert!(!dir.path().join(PROFILE_FILE).exists());
-        assert!(parse("set A=1\nexport B=2\n").is_err());
-        assert!(parse("set 1A=1\n").is_err());
+        assert_eq!(
+            parse("set A=1\nexport B=2\n"),
+            Err(ProfileError::Syntax { line: 2 })
+        );
+        assert!(matches!(
+            parse("# c\nset 1A=1\n"),
+            Err(ProfileError::Key { line: 2, .. })
+        ));
         assert!(is_secret("COMMANDER_JOIN_TOKEN") && is_secret("ssh_key") && !is_secret("PATH"));
     }
 }

@@ -119,10 +119,18 @@ pub fn cpu_pct(ticks: u64, tps: f64, secs: f64) -> f32 {
 
 /// Lists processes with CPU shares, filtered, sorted and paged by `q`.
 pub fn list(cache: &mut CpuCache, q: &ProcessQuery) -> Result<ProcessPage, OpError> {
+    list_at(cache, q, Instant::now())
+}
+
+/// [`list`] at time `now`: CPU shares cover the window since the cached listing.
+pub fn list_at(
+    cache: &mut CpuCache,
+    q: &ProcessQuery,
+    now: Instant,
+) -> Result<ProcessPage, OpError> {
     let clock = Clock::read()?;
     let users = Users::load();
     let all = procfs::process::all_processes().map_err(|e| proc_error("/proc", e))?;
-    let now = Instant::now();
     let now_ms = super::now_ms();
     let window = cache
         .at
@@ -346,7 +354,8 @@ mod tests {
                 std::time::Instant::now() < deadline,
                 "{program} did not start"
             );
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            // The exec is a matter of microseconds: give the CPU away instead of sleeping.
+            std::thread::yield_now();
         }
     }
 
@@ -363,11 +372,11 @@ mod tests {
             filter: Some("sleep 31.5".into()),
             ..Default::default()
         };
-        let page = list(&mut cache, &q).unwrap();
+        let t0 = Instant::now();
+        let page = list_at(&mut cache, &q, t0).unwrap();
         assert_eq!(page.cpu_window_ms, 0, "first listing uses lifetimes");
         assert!(page.processes.iter().any(|p| p.pid == pid), "{page:?}");
-        std::thread::sleep(MIN_WINDOW);
-        let page = list(&mut cache, &q).unwrap();
+        let page = list_at(&mut cache, &q, t0 + MIN_WINDOW).unwrap();
         assert!(page.cpu_window_ms >= MIN_WINDOW.as_millis() as u64);
         let d = details(pid).unwrap();
         assert_eq!(d.args, vec!["sleep", "31.5"]);

@@ -20,7 +20,7 @@ use reply::ReplySink;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use upload::{ChunkOutcome, Uploads};
 
 /// Host operations allowed to run at once; more are refused as busy.
@@ -113,7 +113,7 @@ impl Dispatcher {
                         timeout_ms: req.timeout_ms,
                         body: RequestBody::Docker(op),
                     };
-                    if let Err(e) = self.uploads.begin(request, total) {
+                    if let Err(e) = self.uploads.begin(request, total, Instant::now()) {
                         sink.finish(Err(e));
                     }
                     return;
@@ -130,7 +130,7 @@ impl Dispatcher {
 
     /// Takes a chunk of an upload.
     pub fn on_chunk(&mut self, chunk: Chunk, tx: &Sender<Message>) {
-        match self.uploads.chunk(&chunk) {
+        match self.uploads.chunk(&chunk, Instant::now()) {
             ChunkOutcome::Pending => {}
             ChunkOutcome::Unknown => {
                 tracing::warn!(id = chunk.id, "chunk for no upload in progress ignored");
@@ -248,5 +248,4 @@ impl Dispatcher {
 }
 
 #[cfg(test)]
-#[path = "dispatch_tests.rs"]
 mod tests;

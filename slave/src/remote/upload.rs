@@ -64,8 +64,9 @@ impl Uploads {
         self.open.is_empty()
     }
 
-    /// Opens the spool file for `request` (an import announcing `total_len` bytes).
-    pub fn begin(&mut self, request: Request, total_len: u64) -> Result<(), OpError> {
+    /// Opens the spool file for `request` (an import announcing `total_len` bytes) at time
+    /// `now`; the upload must finish within the request's timeout from then.
+    pub fn begin(&mut self, request: Request, total_len: u64, now: Instant) -> Result<(), OpError> {
         if total_len == 0 || total_len > MAX_UPLOAD_LEN {
             return Err(OpError::invalid(
                 "total_len",
@@ -96,18 +97,18 @@ impl Uploads {
                 expected: total_len,
                 received: 0,
                 next_seq: 0,
-                deadline: Instant::now() + timeout,
+                deadline: now + timeout,
             },
         );
         Ok(())
     }
 
-    /// Appends a chunk.
-    pub fn chunk(&mut self, c: &Chunk) -> ChunkOutcome {
+    /// Appends a chunk received at time `now`.
+    pub fn chunk(&mut self, c: &Chunk, now: Instant) -> ChunkOutcome {
         let Some(u) = self.open.get_mut(&c.id) else {
             return ChunkOutcome::Unknown;
         };
-        let problem = if Instant::now() > u.deadline {
+        let problem = if now > u.deadline {
             Some(OpError::new(
                 ErrorKind::Timeout,
                 "the upload did not finish before its deadline",
@@ -197,6 +198,11 @@ mod tests {
         }
     }
 
+    fn t0() -> Instant {
+        thread_local!(static T0: Instant = Instant::now());
+        T0.with(|t| *t)
+    }
+
     fn chunk(id: u64, seq: u32, last: bool, data: &[u8]) -> Chunk {
         Chunk {
             id,
@@ -210,19 +216,19 @@ mod tests {
     fn spools_in_order_and_completes() {
         let dir = tempfile::tempdir().unwrap();
         let mut u = Uploads::new(dir.path());
-        u.begin(req(1), 6).unwrap();
+        u.begin(req(1), 6, t0()).unwrap();
         assert!(matches!(
-            u.chunk(&chunk(1, 0, false, b"abc")),
+            u.chunk(&chunk(1, 0, false, b"abc"), t0()),
             ChunkOutcome::Pending
         ));
-        let ChunkOutcome::Complete(r, path) = u.chunk(&chunk(1, 1, true, b"def")) else {
+        let ChunkOutcome::Complete(r, path) = u.chunk(&chunk(1, 1, true, b"def"), t0()) else {
             panic!("not complete");
         };
         assert_eq!(r.id, 1);
         assert_eq!(std::fs::read(&path).unwrap(), b"abcdef");
         assert!(u.is_empty());
         assert!(matches!(
-            u.chunk(&chunk(1, 2, true, b"x")),
+            u.chunk(&chunk(1, 2, true, b"x"), t0()),
             ChunkOutcome::Unknown
         ));
     }
@@ -236,19 +242,37 @@ mod tests {
             (0, true, &b"abc"[..], 2),
             (0, true, &b"a"[..], 2),
         ] {
-            u.begin(req(5), total).unwrap();
+            u.begin(req(5), total, t0()).unwrap();
             assert!(matches!(
-                u.chunk(&chunk(5, seq, last, data)),
+                u.chunk(&chunk(5, seq, last, data), t0()),
                 ChunkOutcome::Failed(5, _)
             ));
         }
-        assert!(u.begin(req(6), 0).is_err());
-        u.begin(req(7), 10).unwrap();
-        assert!(u.begin(req(7), 10).is_err());
+        assert!(u.begin(req(6), 0, t0()).is_err());
+        u.begin(req(7), 10, t0()).unwrap();
+        assert!(u.begin(req(7), 10, t0()).is_err());
         u.clear();
         let left = std::fs::read_dir(dir.path().join(UPLOAD_DIR))
             .unwrap()
             .count();
         assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn an_upload_past_its_deadline_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut u = Uploads::new(dir.path());
+        u.begin(req(9), 4, t0()).unwrap();
+        let in_time = t0() + Duration::from_secs(59);
+        assert!(matches!(
+            u.chunk(&chunk(9, 0, false, b"ab"), in_time),
+            ChunkOutcome::Pending
+        ));
+        let late = t0() + Duration::from_millis(60_001);
+        let ChunkOutcome::Failed(9, e) = u.chunk(&chunk(9, 1, true, b"cd"), late) else {
+            panic!("a late chunk was accepted");
+        };
+        assert_eq!(e.kind, ErrorKind::Timeout);
+        assert!(u.is_empty());
     }
 }

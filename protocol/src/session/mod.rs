@@ -60,7 +60,7 @@ pub enum SessionError {
     Frame(#[from] FrameError),
     /// Handshake or decryption failed (forged, replayed, reordered or corrupted data).
     #[error("noise: {0}")]
-    Noise(String),
+    Noise(#[source] snow::Error),
     /// A decrypted message was not a valid archive.
     #[error("message: {0}")]
     Codec(#[from] CodecError),
@@ -79,7 +79,7 @@ pub enum SessionError {
 }
 
 fn noise(e: snow::Error) -> SessionError {
-    SessionError::Noise(e.to_string())
+    SessionError::Noise(e)
 }
 
 enum State {
@@ -370,5 +370,4 @@ fn remote_static(hs: &snow::HandshakeState) -> Result<[u8; 32], SessionError> {
 }
 
 #[cfg(test)]
-#[path = "session_tests.rs"]
 mod tests;

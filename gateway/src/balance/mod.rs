@@ -211,5 +211,4 @@ fn hash_vnode(label: &str, v: u32) -> u64 {
 }
 
 #[cfg(test)]
-#[path = "balance_tests.rs"]
 mod tests;

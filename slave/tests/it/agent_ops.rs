@@ -4,8 +4,6 @@
 //! Docker thread and host answers from worker threads, so this proves the agent's writer is
 //! woken from other threads.
 
-#![allow(clippy::unwrap_used)]
-
 use protocol::ops::ErrorKind;
 use protocol::ops::docker::DockerOp;
 use protocol::ops::host::{HostOp, HostReply, ProcessQuery, SignalRequest};

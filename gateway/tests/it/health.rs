@@ -1,14 +1,11 @@
 //! Upstream health: active TCP and HTTP checks with rise/fall and re-admission, passive
 //! ejection on failed connects, and connect timeouts retried on the next upstream.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
-
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
+use gateway::{Cause, Side};
 
 const FAST: &str = "    health: {interval: 50ms, timeout: 300ms, rise: 2, fall: 2}\n";
 
@@ -92,6 +89,9 @@ fn failed_connects_eject_passively_and_clients_never_notice() {
     );
     assert_eq!(dead_stats.health, "down");
     assert_eq!(st.refused["connect_failed"], 0);
+    // Counted by cause: the upstream's side, and retried.
+    assert_eq!(st.errors_for(Cause::ConnectRefused), 2);
+    assert_eq!(Cause::ConnectRefused.side(), Side::Upstream);
 }
 
 #[test]
@@ -152,6 +152,7 @@ fn connect_timeout_retries_on_the_next_upstream() {
             .connect_failures,
         1
     );
+    assert_eq!(st.errors_for(Cause::ConnectTimeout), 1);
 }
 
 #[test]
@@ -169,4 +170,6 @@ fn all_upstreams_down_refuses_and_counts() {
     let st = gstats(&gw);
     assert_eq!(st.refused["connect_failed"], 1);
     assert_eq!(st.refused["no_upstream"], 2);
+    assert_eq!(st.errors_for(Cause::ConnectRefused), 1);
+    assert_eq!(st.errors_for(Cause::NoUpstream), 2);
 }

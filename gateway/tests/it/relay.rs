@@ -2,17 +2,13 @@
 //! message sizes that make `auto` switch between copy and splice on one connection,
 //! half-close in both directions for every strategy, and the driver fallback switch.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
-
-mod common;
-
 use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gateway::relay::{PipePool, Strategy, relay};
 
 fn pattern(n: usize) -> Vec<u8> {

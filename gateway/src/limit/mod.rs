@@ -281,5 +281,4 @@ impl Drop for Admission {
 }
 
 #[cfg(test)]
-#[path = "limit_tests.rs"]
 mod tests;

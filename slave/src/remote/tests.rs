@@ -12,7 +12,6 @@ use protocol::ops::docker::{ContainerCreate, ImportRequest, ImportSource, LogsQu
 use protocol::ops::docker_reply::{DockerReply, LogsEndReason};
 use protocol::ops::host::{HostReply, SignalRequest};
 use protocol::{Progress, ProgressEvent, Response};
-use std::time::Instant;
 
 fn config(dir: &std::path::Path) -> RemoteConfig {
     let hosts = dir.join("hosts");
@@ -68,17 +67,24 @@ fn next_for(rx: &async_channel::Receiver<Message>, id: u64, aside: &mut Vec<Mess
     {
         return aside.remove(i);
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match rx.try_recv() {
-            Ok(Message::Response(r)) if r.id == id => return Message::Response(r),
-            Ok(other) => aside.push(other),
-            Err(_) => {
-                assert!(Instant::now() < deadline, "no answer for request {id}");
-                std::thread::sleep(Duration::from_millis(5));
-            }
+        match recv_within(rx, Duration::from_secs(10)) {
+            Some(Message::Response(r)) if r.id == id => return Message::Response(r),
+            Some(other) => aside.push(other),
+            None => panic!("no answer for request {id}"),
         }
     }
+}
+
+/// The next message, waiting for it (not polling) at most `limit`.
+fn recv_within(rx: &async_channel::Receiver<Message>, limit: Duration) -> Option<Message> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async { tokio::time::timeout(limit, rx.recv()).await })
+        .ok()?
+        .ok()
 }
 
 fn final_for(

@@ -2,17 +2,13 @@
 //! established connections untouched, removed upstreams draining, gateways added, removed
 //! and moved, and a failed precommit changing nothing.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
-
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gateway::{Config, GatewayError, GatewayHandle};
 
 fn cfg(listen: SocketAddr, ups: &[SocketAddr], extra: &str) -> Config {
@@ -250,6 +246,29 @@ fn failed_precommit_changes_nothing() {
     gw.apply_blocking(two(Some(&g1), Some(&busy), b.addr))
         .unwrap();
     assert_eq!(gw.stats_blocking().unwrap().gateways.len(), 2);
+}
+
+/// `admin::reload_file` says whether the file or the apply failed, and keeps the running
+/// configuration either way.
+#[test]
+fn reload_from_a_file_is_typed() {
+    use gateway::admin::{ReloadError, reload_file};
+    let (a, b) = (tagged("a"), tagged("b"));
+    let gw = start(&one_gateway("", &[a[0].addr]));
+    let addr = addr_of(&gw, "g");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.yaml");
+    std::fs::write(&path, "gateways: [\n").unwrap();
+    let err = reload_file(&gw, &path).unwrap_err();
+    assert!(matches!(err, ReloadError::Config { .. }), "{err}");
+    assert!(err.to_string().starts_with("configuration "), "{err}");
+    assert_eq!(tag_of(&mut TcpStream::connect(addr).unwrap()), Some('a'));
+    let listen = format!("\n    listen: {addr}\n");
+    let yaml = one_gateway("", &[b[0].addr]).replacen("\n    listen: 127.0.0.1:0\n", &listen, 1);
+    std::fs::write(&path, yaml).unwrap();
+    let report = reload_file(&gw, &path).unwrap();
+    assert_eq!(report.changed, vec!["g".to_string()]);
+    assert_eq!(tag_of(&mut TcpStream::connect(addr).unwrap()), Some('b'));
 }
 
 #[test]

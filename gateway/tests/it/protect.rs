@@ -2,15 +2,11 @@
 //! limits, the gateway-wide limit and the idle timeout. Refused clients are closed at once
 //! and counted by reason.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
-
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn tagged_gateway(extra: &str) -> (gateway::GatewayHandle, Backend, SocketAddr) {
     let b = Backend::start(Behaviour::Tagged("a".into()));

@@ -2,16 +2,12 @@
 //! `/metrics`, `POST /reload`), SIGHUP reload, the io_uring switch-off variable, and a
 //! clean exit on SIGTERM.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
-
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_commander-gateway");
 
@@ -113,9 +109,18 @@ fn admin_endpoint_sighup_and_sigterm() {
     assert_eq!(status, 200);
     let stats: gateway::Stats = serde_json::from_str(&body).unwrap();
     assert!(stats.gateway("web").unwrap().total >= 1);
+    let errors = &stats.gateway("web").unwrap().errors;
+    assert_eq!(
+        errors.len(),
+        gateway::Cause::ALL.len(),
+        "every cause listed"
+    );
     let (status, metrics) = http(&admin, "GET", "/metrics");
     assert_eq!(status, 200);
     assert!(metrics.contains("commander_gateway_connections_total{gateway=\"web\"}"));
+    assert!(metrics.contains(
+        "commander_gateway_errors_total{gateway=\"web\",side=\"upstream\",cause=\"connect_refused\"} 0"
+    ));
     assert_eq!(http(&admin, "GET", "/nope").0, 404);
     assert_eq!(http(&admin, "GET", "/reload").0, 405);
 

@@ -1,15 +1,11 @@
 //! Balancing through real sockets: round robin, weights, least connections and consistent
 //! hashing on the client address.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
-
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn yaml(workers: usize, extra: &str, ups: &[String]) -> String {
     format!(

@@ -1,15 +1,11 @@
 //! PROXY protocol v1/v2 towards upstreams: the backend sees the real client and the
 //! gateway address before the client's bytes, which follow untouched.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
-
-mod common;
-
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn through(version: &str) -> (Vec<u8>, std::net::SocketAddr, std::net::SocketAddr, Vec<u8>) {
     let b = Backend::start(Behaviour::Capture);

@@ -8,10 +8,7 @@
 //! it fails. Without an engine or without busybox the tests are skipped with a message,
 //! except under `CI=true`, where that is a failure.
 
-#![allow(clippy::unwrap_used)]
-
-mod support;
-
+use crate::support::*;
 use protocol::ResponseBody;
 use protocol::ops::docker::*;
 use protocol::ops::docker_reply::{DockerReply, LogsEndReason};
@@ -22,7 +19,6 @@ use slave::docker::{ContainerRuntime, DockerError};
 use slave::remote::reply::ReplySink;
 use std::path::PathBuf;
 use std::time::Duration;
-use support::*;
 
 #[test]
 fn container_lifecycle_against_the_real_engine() {

@@ -19,7 +19,7 @@ const LOG_FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// ... or when this many bytes are waiting.
 const LOG_FLUSH_BYTES: usize = 64 * 1024;
 /// A layer's pull progress is reported at most this often (status changes always are).
-const PULL_PROGRESS_EVERY: Duration = Duration::from_millis(250);
+pub const PULL_PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// Settings of the Docker operations.
 #[derive(Debug, Clone, Default)]
@@ -246,31 +246,50 @@ const FORBIDDEN_BIND_ROOTS: &[&str] = &[
     "/var/lib/docker",
 ];
 
+/// Why a configured bind root is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindRootError {
+    /// Relative, or with a `..` component.
+    #[error("{} must be an absolute path without `..`", .0.display())]
+    NotAbsolute(PathBuf),
+    /// A system directory is the root, above it or below it.
+    #[error("{} would expose {} to containers", .root.display(), .exposed.display())]
+    Exposes {
+        /// The configured root.
+        root: PathBuf,
+        /// The system directory it would expose.
+        exposed: PathBuf,
+    },
+}
+
 /// Checks a configured bind root: absolute, without `..`, not a system directory, not above
 /// one, not inside one.
-pub fn check_bind_root(root: &Path) -> Result<(), String> {
+pub fn validate_bind_root(root: &Path) -> Result<(), BindRootError> {
     if !root.is_absolute()
         || root
             .components()
             .any(|c| matches!(c, std::path::Component::ParentDir))
     {
-        return Err(format!(
-            "{} must be an absolute path without `..`",
-            root.display()
-        ));
+        return Err(BindRootError::NotAbsolute(root.to_path_buf()));
     }
     let forbidden = FORBIDDEN_BIND_ROOTS
         .iter()
         .map(Path::new)
         .find(|f| f.starts_with(root) || (*f != Path::new("/") && root.starts_with(f)));
     match forbidden {
-        Some(f) => Err(format!(
-            "{} would expose {} to containers",
-            root.display(),
-            f.display()
-        )),
+        Some(f) => Err(BindRootError::Exposes {
+            root: root.to_path_buf(),
+            exposed: f.to_path_buf(),
+        }),
         None => Ok(()),
     }
+}
+
+/// [`validate_bind_root`] with the error as text, the form the slave's configuration
+/// loader takes today (it moves to the shared plumbing crate, which should take
+/// [`BindRootError`]).
+pub fn check_bind_root(root: &Path) -> Result<(), String> {
+    validate_bind_root(root).map_err(|e| e.to_string())
 }
 
 /// Refuses bind mounts outside the configured roots, also through symlinks.
@@ -469,3 +488,6 @@ async fn follow_logs<R: ContainerRuntime>(
         reason,
     }))
 }
+
+#[cfg(test)]
+mod tests;

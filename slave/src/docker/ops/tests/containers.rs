@@ -1,105 +1,16 @@
-//! Docker operations against the fake runtime (containers; more in `ops_tests_more`): results, engine rules (conflicts, not
-//! found), validation before any engine call, bind-mount confinement, progress, followed
-//! logs with cancel and deadline, stats arithmetic.
+//! Containers: lists, the whole lifecycle, conflicts and missing images, validation before
+//! the engine is asked, bind-mount confinement, top and stats, and a missing engine.
 
 #![allow(clippy::unwrap_used)]
 
-use super::fake::FakeRuntime;
-use super::ops::{DockerCtx, Stop, execute};
-use crate::remote::reply::ReplySink;
+use super::{engine, form, run, run_with, state};
+use crate::docker::StatsSample;
+use crate::docker::ops::DockerCtx;
+use protocol::ops::ErrorKind;
 use protocol::ops::docker::*;
 use protocol::ops::docker_reply::DockerReply;
-use protocol::ops::{ErrorKind, OpError, ProgressEvent};
-use protocol::{Message, Response, ResponseBody};
 use std::path::PathBuf;
 use std::time::Duration;
-
-pub(super) struct Run {
-    pub(super) result: Result<ResponseBody, OpError>,
-    pub(super) progress: Vec<ProgressEvent>,
-}
-
-impl Run {
-    pub(super) fn reply(self) -> DockerReply {
-        match self.result {
-            Ok(ResponseBody::Docker(r)) => *r,
-            other => panic!("not a Docker reply: {other:?}"),
-        }
-    }
-
-    pub(super) fn err(self) -> OpError {
-        self.result.unwrap_err()
-    }
-}
-
-pub(super) fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tokio::task::LocalSet::new().block_on(&rt, f)
-}
-
-/// Runs `op` with a 10 s deadline; `cancel_after` sends a cancel after that long.
-pub(super) fn run_with(
-    rt: &FakeRuntime,
-    op: DockerOp,
-    ctx: &DockerCtx,
-    cancel_after: Option<Duration>,
-    deadline: Duration,
-) -> Run {
-    let (tx, rx) = async_channel::unbounded();
-    let sink = ReplySink::new(1, tx);
-    let (cancel_tx, cancel_rx) = async_channel::bounded(1);
-    let result = block_on(async {
-        let stop = Stop::new(cancel_rx, tokio::time::Instant::now() + deadline);
-        if let Some(after) = cancel_after {
-            tokio::task::spawn_local(async move {
-                tokio::time::sleep(after).await;
-                let _ = cancel_tx.send(()).await;
-            });
-        } else {
-            drop(cancel_tx); // A closed cancel channel means "never cancelled".
-        }
-        execute(rt, op, None, &sink, ctx, &stop).await
-    });
-    let progress = std::iter::from_fn(|| rx.try_recv().ok())
-        .filter_map(|m| match m {
-            Message::Response(Response {
-                body: ResponseBody::Progress(p),
-                ..
-            }) => Some(p.event),
-            _ => None,
-        })
-        .collect();
-    Run { result, progress }
-}
-
-pub(super) fn run(rt: &FakeRuntime, op: DockerOp) -> Run {
-    run_with(rt, op, &DockerCtx::default(), None, Duration::from_secs(10))
-}
-
-pub(super) fn form(name: &str, ports: &[&str]) -> ContainerCreate {
-    ContainerCreate {
-        image: "busybox".into(),
-        name: Some(name.into()),
-        cmd: vec!["httpd".into(), "-f".into()],
-        env: vec!["A=1".into()],
-        ports: ports.iter().map(|p| p.to_string()).collect(),
-        labels: [("commander.test".to_string(), "1".to_string())].into(),
-        ..Default::default()
-    }
-}
-
-pub(super) fn engine() -> FakeRuntime {
-    FakeRuntime::with_images(&["busybox:latest"])
-}
-
-pub(super) fn state(rt: &FakeRuntime, name: &str) -> String {
-    rt.container(name)
-        .map(|c| c.state)
-        .unwrap_or_else(|| "gone".into())
-}
 
 #[test]
 fn info_and_lists() {
@@ -356,6 +267,71 @@ fn bind_mounts_are_confined_to_the_roots() {
     }
     let e = run(&rt, op(format!("{}:/data", data.display()))).err();
     assert!(e.message.contains("disabled"), "no roots configured: {e}");
-    assert!(super::ops::check_bind_root(&PathBuf::from("/etc/app")).is_err());
-    assert!(super::ops::check_bind_root(&PathBuf::from("/srv/app")).is_ok());
+    use crate::docker::ops::{BindRootError, check_bind_root, validate_bind_root};
+    assert_eq!(
+        validate_bind_root(&PathBuf::from("/etc/app")),
+        Err(BindRootError::Exposes {
+            root: "/etc/app".into(),
+            exposed: "/etc".into()
+        })
+    );
+    assert_eq!(
+        validate_bind_root(&PathBuf::from("/srv/../etc")),
+        Err(BindRootError::NotAbsolute("/srv/../etc".into()))
+    );
+    assert!(check_bind_root(&PathBuf::from("/etc/app")).is_err());
+    assert!(check_bind_root(&PathBuf::from("/srv/app")).is_ok());
+}
+
+#[test]
+fn top_and_stats() {
+    let rt = engine();
+    run(&rt, DockerOp::CreateContainer(form("web", &[])));
+    let DockerReply::Top(t) = run(&rt, DockerOp::Top { id: "web".into() }).reply() else {
+        panic!()
+    };
+    assert_eq!(t.processes[0][1], "httpd -f");
+    rt.state.borrow_mut().stats = StatsSample {
+        cpu_total: 300,
+        precpu_total: 100,
+        system: 2000,
+        presystem: 1000,
+        online_cpus: 4,
+        mem_usage: 1000,
+        mem_inactive_file: 200,
+        mem_limit: 4000,
+        net_rx: 7,
+        ..Default::default()
+    };
+    let DockerReply::Stats(s) = run(&rt, DockerOp::Stats { id: "web".into() }).reply() else {
+        panic!()
+    };
+    assert!((s.cpu_pct - 80.0).abs() < 1e-9, "{}", s.cpu_pct);
+    assert_eq!((s.mem_usage_bytes, s.net_rx_bytes), (800, 7));
+    assert!((s.mem_pct - 20.0).abs() < 1e-9);
+    rt.state.borrow_mut().stats = StatsSample::default();
+    let DockerReply::Stats(s) = run(&rt, DockerOp::Stats { id: "web".into() }).reply() else {
+        panic!()
+    };
+    assert_eq!((s.cpu_pct, s.mem_pct), (0.0, 0.0));
+    run(
+        &rt,
+        DockerOp::StopContainer {
+            id: "web".into(),
+            timeout_secs: None,
+        },
+    );
+    assert_eq!(
+        run(&rt, DockerOp::Top { id: "web".into() }).err().kind,
+        ErrorKind::Conflict
+    );
+}
+
+#[test]
+fn no_engine_is_reported_clearly() {
+    let rt = engine();
+    rt.state.borrow_mut().unavailable = true;
+    let e = run(&rt, DockerOp::ListContainers { all: true }).err();
+    assert_eq!(e.kind, ErrorKind::Unavailable);
+    assert!(e.message.contains("no Docker Engine on this slave"), "{e}");
 }
