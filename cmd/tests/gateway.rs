@@ -1,25 +1,107 @@
-//! The standalone binary: `--check`, start-up announcement, admin endpoint (`/stats`,
-//! `/metrics`, `POST /reload`), SIGHUP reload, the io_uring switch-off variable, and a
-//! clean exit on SIGTERM.
+//! The standalone gateway, run both as `commander-gateway` and as `commander gateway` (one
+//! function serves both, and every test runs against each): `--check`, start-up
+//! announcement, relaying to an echo upstream, admin endpoint (`/stats`, `/metrics`,
+//! `POST /reload`), SIGHUP reload, the io_uring switch-off variable, a clean exit on
+//! SIGTERM, and configuration errors that name the key and its line and column.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::*;
+/// The two ways to start the gateway.
+const BINS: [Bin; 2] = [Bin::Standalone, Bin::Subcommand];
 
-const BIN: &str = env!("CARGO_BIN_EXE_commander-gateway");
+#[derive(Debug, Clone, Copy)]
+enum Bin {
+    /// `commander-gateway ...`
+    Standalone,
+    /// `commander gateway ...`
+    Subcommand,
+}
+
+impl Bin {
+    fn command(self) -> Command {
+        match self {
+            Bin::Standalone => Command::new(env!("CARGO_BIN_EXE_commander-gateway")),
+            Bin::Subcommand => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_commander"));
+                c.arg("gateway");
+                c
+            }
+        }
+    }
+}
+
+/// A loopback upstream that writes its one-letter tag, then echoes until EOF; its thread
+/// ends with the test process.
+struct Upstream {
+    addr: SocketAddr,
+}
+
+fn tagged(tags: &str) -> Vec<Upstream> {
+    tags.chars()
+        .map(|tag| {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = l.local_addr().unwrap();
+            std::thread::spawn(move || {
+                for mut s in l.incoming().map_while(Result::ok) {
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 4096];
+                        if s.write_all(tag.to_string().as_bytes()).is_err() {
+                            return;
+                        }
+                        while let Ok(n @ 1..) = s.read(&mut buf) {
+                            if s.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+            Upstream { addr }
+        })
+        .collect()
+}
+
+fn tag_of(s: &mut TcpStream) -> Option<char> {
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut b = [0u8; 1];
+    match s.read(&mut b) {
+        Ok(1) => Some(b[0] as char),
+        _ => None,
+    }
+}
+
+fn round_trip(addr: SocketAddr, msg: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(msg)?;
+    s.shutdown(Shutdown::Write)?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
 
 struct Running {
     child: Child,
     ready: serde_json::Value,
 }
-
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -27,8 +109,8 @@ impl Drop for Running {
     }
 }
 
-fn launch(config: &std::path::Path, env: &[(&str, &str)]) -> Running {
-    let mut cmd = Command::new(BIN);
+fn launch(bin: Bin, config: &std::path::Path, env: &[(&str, &str)]) -> Running {
+    let mut cmd = bin.command();
     cmd.arg("--config").arg(config).arg("--drain").arg("1s");
     cmd.stdout(Stdio::piped()).stderr(Stdio::null());
     for (k, v) in env {
@@ -64,7 +146,6 @@ fn signal(child: &Child, sig: &str) {
         .unwrap();
     assert!(ok.success());
 }
-
 fn write_config(path: &std::path::Path, ups: &[SocketAddr], listen: &str) {
     let ups: Vec<String> = ups.iter().map(|a| format!("\"{a}\"")).collect();
     let yaml = format!(
@@ -74,33 +155,84 @@ fn write_config(path: &std::path::Path, ups: &[SocketAddr], listen: &str) {
     std::fs::write(path, yaml).unwrap();
 }
 
-#[test]
-fn check_flag_names_the_bad_key() {
+/// Runs `bin --config FILE [--check]` on `yaml`, expects a failure and returns its
+/// standard error.
+fn failure(bin: Bin, yaml: &str, check: bool) -> String {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("gw.yaml");
-    std::fs::write(
-        &p,
-        "gateways:\n  - name: a\n    listen: 127.0.0.1:1\n    algorithm: random\n",
-    )
-    .unwrap();
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(&p)
-        .arg("--check")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("gateways[0].algorithm"), "{err}");
+    std::fs::write(&p, yaml).unwrap();
+    let mut cmd = bin.command();
+    cmd.arg("--config").arg(&p);
+    if check {
+        cmd.arg("--check");
+    }
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    assert!(!out.status.success(), "{bin:?} accepted {yaml:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn check_flag_names_the_bad_key() {
+    for bin in BINS {
+        let err = failure(
+            bin,
+            "gateways:\n  - name: a\n    listen: 127.0.0.1:1\n    algorithm: random\n",
+            true,
+        );
+        assert!(err.contains("gateways[0].algorithm"), "{bin:?}: {err}");
+    }
+}
+
+#[test]
+fn invalid_file_names_the_key_and_its_position() {
+    let yaml =
+        "workers: 1\ngateways:\n  - name: a\n    listen: 127.0.0.1:0\n    health: {rise: many}\n";
+    for bin in BINS {
+        for check in [true, false] {
+            let err = failure(bin, yaml, check);
+            assert!(err.contains("gateways[0].health.rise"), "{bin:?}: {err}");
+            assert!(err.contains("line 5 column"), "{bin:?}: {err}");
+        }
+        let err = failure(bin, "gateways:\n  - name: a\n    listn: x\n", false);
+        assert!(
+            err.contains("listn") && err.contains("line 3"),
+            "{bin:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn relays_to_an_echo_upstream_and_stops_on_sigterm() {
+    for bin in BINS {
+        let up = tagged("e");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gw.yaml");
+        write_config(&p, &[up[0].addr], "127.0.0.1:0");
+        let mut run = launch(bin, &p, &[]);
+        let gw: SocketAddr = run.ready["gateways"][0]["listen"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(round_trip(gw, b"hello").unwrap(), b"ehello", "{bin:?}");
+        signal(&run.child, "TERM");
+        assert!(run.child.wait().unwrap().success(), "{bin:?}");
+    }
 }
 
 #[test]
 fn admin_endpoint_sighup_and_sigterm() {
+    for bin in BINS {
+        admin_endpoint_sighup_and_sigterm_of(bin);
+    }
+}
+
+fn admin_endpoint_sighup_and_sigterm_of(bin: Bin) {
     let (a, b) = (tagged("a"), tagged("b"));
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("gw.yaml");
     write_config(&p, &[a[0].addr], "127.0.0.1:0");
-    let mut run = launch(&p, &[]);
+    let mut run = launch(bin, &p, &[]);
     let listen = run.ready["gateways"][0]["listen"]
         .as_str()
         .unwrap()
@@ -147,16 +279,18 @@ fn admin_endpoint_sighup_and_sigterm() {
 
 #[test]
 fn env_variable_forces_the_legacy_driver() {
-    let a = tagged("a");
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("gw.yaml");
-    write_config(&p, &[a[0].addr], "127.0.0.1:0");
-    let run = launch(&p, &[("COMMANDER_DISABLE_IO_URING", "1")]);
-    assert_eq!(run.ready["driver"], "legacy");
-    let gw: SocketAddr = run.ready["gateways"][0]["listen"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(round_trip(gw, b"").unwrap(), b"a");
+    for bin in BINS {
+        let a = tagged("a");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gw.yaml");
+        write_config(&p, &[a[0].addr], "127.0.0.1:0");
+        let run = launch(bin, &p, &[("COMMANDER_DISABLE_IO_URING", "1")]);
+        assert_eq!(run.ready["driver"], "legacy", "{bin:?}");
+        let gw: SocketAddr = run.ready["gateways"][0]["listen"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(round_trip(gw, b"").unwrap(), b"a", "{bin:?}");
+    }
 }
