@@ -4,10 +4,10 @@
 //! Writing creates a temporary file in the target's directory under a random name with
 //! `O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC` (so nothing already there, a planted link
 //! included, is ever opened), sets mode 0600 on the open file whatever the umask, writes and
-//! fsyncs it, then renames it over the target ([`write`]) or links it to the target only if
-//! nothing is there yet ([`create`]), and fsyncs the directory. A reader sees the old
+//! fsyncs it, then renames it over the target ([`write()`]) or links it to the target only if
+//! nothing is there yet ([`create()`]), and fsyncs the directory. A reader sees the old
 //! content or the new one, never a mix. `rename(2)` and `link(2)` replace or refuse a link
-//! at the target; they never write through it. Reading ([`read`]) refuses a symbolic link.
+//! at the target; they never write through it. Reading ([`read()`]) refuses a symbolic link.
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};

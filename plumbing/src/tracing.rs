@@ -2,7 +2,7 @@
 //! standard output; the standalone gateway logs to standard error, because its standard
 //! output carries the machine-readable `ready` line.
 //!
-//! [`init`] needs the `subscriber` feature; libraries only emit events through `tracing`.
+//! `init` needs the `subscriber` feature; libraries only emit events through `tracing`.
 
 /// Where log lines go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
