@@ -4,8 +4,6 @@
 //! `POST /reload`), SIGHUP reload, the io_uring switch-off variable, a clean exit on
 //! SIGTERM, and configuration errors that name the key and its line and column.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
