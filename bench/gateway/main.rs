@@ -190,7 +190,7 @@ fn gateway_bin(args: &Args) -> anyhow::Result<PathBuf> {
     };
     if !bin.is_file() {
         bail!(
-            "{} not found: cargo build --release -p commander-gateway",
+            "{} not found: cargo build --release -p commander --bin commander-gateway",
             bin.display()
         );
     }

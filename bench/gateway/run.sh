@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --release -p commander-gateway --bin commander-gateway
+cargo build --release -p commander --bin commander-gateway
 cargo build --release -p commander-bench-gateway --bin commander-bench-gateway
 # Proxies need descriptors for the connection-rate test.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -131,7 +131,7 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
     let bin = bin_dir.join("commander");
     if !bin.exists() {
         bail!(
-            "{} not found: build it with `cargo build --release -p commander-master`",
+            "{} not found: build it with `cargo build --release -p commander`",
             bin.display()
         );
     }

@@ -2,7 +2,7 @@
 //! forbids it, otherwise monoio's legacy (epoll) driver.
 //!
 //! io_uring is skipped when the configuration says `io_uring: false`, when
-//! `COMMANDER_DISABLE_IO_URING` is `1`/`true`/`yes`, when the kernel lacks an opcode we need
+//! `COMMANDER_DISABLE_IO_URING` is `1`/`true`/`yes`/`on`, when the kernel lacks an opcode we need
 //! or blocks io_uring (Docker's default seccomp profile), or when the ring cannot be built.
 
 use std::fmt;
@@ -10,8 +10,8 @@ use std::fmt;
 use monoio::time::TimeDriver;
 use monoio::{FusionRuntime, IoUringDriver, LegacyDriver, RuntimeBuilder};
 
-/// Environment variable that forces the legacy driver.
-pub const DISABLE_IO_URING_ENV: &str = "COMMANDER_DISABLE_IO_URING";
+/// Environment variable that forces the legacy driver (the switch every role shares).
+pub use plumbing::io_uring::DISABLE_IO_URING_ENV;
 /// Submission queue entries per ring.
 pub const RING_ENTRIES: u32 = 1024;
 /// Environment variable choosing the ring's task-run mode: `coop` (the default), `defer` or
@@ -78,11 +78,9 @@ impl fmt::Display for DriverKind {
     }
 }
 
-/// True when the environment forces the legacy driver.
+/// True when the environment forces the legacy driver ([`plumbing::io_uring::disabled_by_env`]).
 pub fn io_uring_disabled_by_env() -> bool {
-    std::env::var(DISABLE_IO_URING_ENV)
-        .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-        .unwrap_or(false)
+    plumbing::io_uring::disabled_by_env()
 }
 
 /// The driver to try, given the configuration's wish.

@@ -7,12 +7,14 @@
 use crate::alerts::AlertBook;
 use crate::alerts::writer::AlertWriter;
 use crate::endpoint::{AuthVerdict, ConnHandle, ControlEvent, Outbound};
-use model::cluster::{EnrollRefusal, NodeRecord};
 use crate::pending::{PendingRequests, RequestOutcome};
 use crate::samples::{decode_sample, encode_sample};
 use crate::store::{SampleRow, Store, StoreError, StoreWriter};
 use crate::tokens::now_ms;
 use crate::ttl::{HeartbeatTtl, Liveness};
+use model::alert::AlertRecord;
+use model::cluster::{EnrollRefusal, NodeRecord};
+use model::node::LiveSample;
 use protocol::{
     HelloAuth, HostInfo, Message, MetricSample, Reject, RejectReason, Request, RequestBody,
     negotiate,
@@ -22,8 +24,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{broadcast, oneshot};
-use model::alert::AlertRecord;
-use model::node::LiveSample;
 
 /// Samples buffered per live listener (console streams); a listener further behind skips.
 pub const LIVE_CAPACITY: usize = 1024;

@@ -8,10 +8,10 @@ use super::{Cluster, LiveNode, State};
 use crate::alerts::AlertBook;
 use crate::alerts::writer::AlertWriter;
 use crate::store::{Store, StoreError};
+use model::alert::{AlertList, AlertQuery, AlertRecord, AlertState};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::broadcast;
-use model::alert::{AlertList, AlertQuery, AlertRecord, AlertState};
 
 /// The node's name for an alert: its host name as reported (empty when never reported).
 fn node_name(node: &LiveNode) -> String {

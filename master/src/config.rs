@@ -31,13 +31,13 @@
 //! ```
 //!
 //! Precedence, lowest first: built-in defaults, the file, [`MasterOverrides`] (flags and
-//! their environment variables, parsed by clap in `main`), then `COMMANDER_DISABLE_IO_URING`
+//! their environment variables, parsed by the `commander` binary), then `COMMANDER_DISABLE_IO_URING`
 //! (see [`IoUringMode::from_env_and`]). Paths not set in the file are derived from the final
 //! data directory, so `--data-dir` moves the databases too; relative paths are relative to
 //! the working directory, as in the original. Port 0 is accepted for every port and means
 //! "let the OS pick a free port" (tests use it).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -90,11 +90,11 @@ pub const HEARTBEAT_INTERVAL_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=3_6
 /// ignored (a generated secret is used instead) with a warning.
 pub const ORIGINAL_PUBLIC_JWT_SECRET: &str = "asdasd786251ashdgjdbd";
 /// Environment variable that forces io_uring off when set to `1`, `true`, `yes` or `on`.
-pub use slave::config::DISABLE_IO_URING_ENV;
+pub use plumbing::io_uring::DISABLE_IO_URING_ENV;
 
 /// Whether to use io_uring; the same switch, parsing and environment override as the
-/// slave's.
-pub use slave::config::IoUringMode;
+/// slave's and the gateway's.
+pub use plumbing::io_uring::IoUringMode;
 
 /// Heartbeat timing the master imposes on slaves (Nomad style).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,14 +181,12 @@ pub struct MasterOverrides {
     pub io_uring: Option<IoUringMode>,
 }
 
-pub use slave::config_file::ConfigError;
-use slave::config_file::{Number, read_yaml};
+pub use plumbing::addr::validate_host_port;
+pub use plumbing::config_file::ConfigError;
+use plumbing::config_file::{Lenient, Number, parse_str_or_default, read_or_default};
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        message: message.into(),
-    }
+    ConfigError::invalid(key, message)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -255,7 +253,7 @@ pub fn load_with_env(
     overrides: MasterOverrides,
     disable_io_uring: Option<&str>,
 ) -> Result<MasterConfig, ConfigError> {
-    let raw: RawMasterConfig = read_yaml(path)?;
+    let raw: RawMasterConfig = read_or_default(path)?;
     let mut config = build(raw, overrides)?;
     config.io_uring = IoUringMode::with_disable_flag(config.io_uring, disable_io_uring);
     Ok(config)
@@ -263,12 +261,7 @@ pub fn load_with_env(
 
 /// Parses YAML text into a validated configuration (no overrides, no environment).
 pub fn from_yaml_str(text: &str) -> Result<MasterConfig, ConfigError> {
-    let raw: RawMasterConfig =
-        slave::config_file::parse_yaml(text).map_err(|message| ConfigError::Parse {
-            path: PathBuf::from("<string>"),
-            message,
-        })?;
-    build(raw, MasterOverrides::default())
+    build(parse_str_or_default(text)?, MasterOverrides::default())
 }
 
 fn port(
@@ -280,7 +273,7 @@ fn port(
     match (flag, raw.and_then(|p| p.prod)) {
         (Some(p), _) => Ok(p),
         (None, None) => Ok(default),
-        (None, Some(slave::config_file::Lenient(n))) => {
+        (None, Some(Lenient(n))) => {
             u16::try_from(n).map_err(|_| invalid(key, format!("{n} is not in 0..=65535")))
         }
     }
@@ -473,51 +466,6 @@ fn validate_heartbeat(hb: &HeartbeatConfig) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
-}
-
-/// Checks a `host:port` address (IPv6 literals in brackets, port 1..=65535) and returns it
-/// trimmed. `key` names the setting in the error.
-pub fn validate_host_port(key: &'static str, addr: &str) -> Result<String, ConfigError> {
-    let addr = addr.trim();
-    let port = if let Some(rest) = addr.strip_prefix('[') {
-        let (inside, after) = rest
-            .split_once(']')
-            .ok_or_else(|| invalid(key, format!("{addr:?}: missing `]` after IPv6 address")))?;
-        inside
-            .parse::<Ipv6Addr>()
-            .map_err(|_| invalid(key, format!("{addr:?}: {inside:?} is not an IPv6 address")))?;
-        after
-            .strip_prefix(':')
-            .ok_or_else(|| invalid(key, format!("{addr:?}: expected `[ipv6]:port`")))?
-    } else {
-        let (host, port) = addr
-            .rsplit_once(':')
-            .ok_or_else(|| invalid(key, format!("{addr:?}: expected `host:port`")))?;
-        if host.contains(':') {
-            return Err(invalid(
-                key,
-                format!("{addr:?}: IPv6 addresses must be in brackets, e.g. `[::1]:17777`"),
-            ));
-        }
-        if host.is_empty()
-            || !host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        {
-            return Err(invalid(
-                key,
-                format!("{addr:?}: {host:?} is not a valid host name"),
-            ));
-        }
-        port
-    };
-    match port.parse::<u16>() {
-        Ok(p) if p >= 1 => Ok(addr.to_string()),
-        _ => Err(invalid(
-            key,
-            format!("{addr:?}: the port must be in 1..=65535"),
-        )),
-    }
 }
 
 #[cfg(test)]

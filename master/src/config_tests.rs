@@ -245,12 +245,8 @@ fn overrides_win_and_paths_follow_data_dir() {
 
 #[test]
 fn io_uring_modes_and_secrets() {
-    use clap::ValueEnum;
-    assert_eq!(
-        IoUringMode::from_str("Auto", true).unwrap(),
-        IoUringMode::Auto
-    );
-    assert!(IoUringMode::from_str("x", true).is_err());
+    assert_eq!("Auto".parse::<IoUringMode>().unwrap(), IoUringMode::Auto);
+    assert!("x".parse::<IoUringMode>().is_err());
     assert_eq!(
         IoUringMode::with_disable_flag(IoUringMode::Auto, Some("1")),
         IoUringMode::Off

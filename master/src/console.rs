@@ -3,8 +3,6 @@
 //! lockout from the configuration. Serving the console (TLS, trusted proxies) is the
 //! binary's wiring of the `web` crate.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -83,35 +81,27 @@ pub fn account_settings(
     })
 }
 
-/// Reads the hex secret at `path`, or writes a fresh random one (mode 0600) when there is
-/// none. Two masters racing on one directory cannot both write it (`create_new`).
+/// Reads the hex secret at `path`, or writes a fresh random one (mode 0600, atomically,
+/// never through a link: [`plumbing::key_file`]) when there is none. Two masters racing on
+/// one directory cannot both write it; the loser reads the winner's.
 pub fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, ConsoleError> {
     let err = |message: String| ConsoleError::Secret {
         path: path.display().to_string(),
         message,
     };
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            return decode_hex(text.trim())
-                .ok_or_else(|| err("not a hex secret of 32+ bytes".into()));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(err(e.to_string())),
+    let (text, created) = plumbing::key_file::read_or_create(path, || {
+        let secret = plumbing::key_file::random_bytes(SECRET_BYTES)?;
+        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(format!("{hex}\n").into_bytes())
+    })
+    .map_err(|e| err(e.to_string()))?;
+    if created {
+        tracing::info!(path = %path.display(), "generated the console's session-signing secret");
     }
-    let mut secret = vec![0u8; SECRET_BYTES];
-    getrandom::fill(&mut secret).map_err(|e| err(format!("no randomness: {e}")))?;
-    let text: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| err(e.to_string()))?;
-    file.write_all(format!("{text}\n").as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| err(e.to_string()))?;
-    tracing::info!(path = %path.display(), "generated the console's session-signing secret");
-    Ok(secret)
+    std::str::from_utf8(&text)
+        .ok()
+        .and_then(|t| decode_hex(t.trim()))
+        .ok_or_else(|| err("not a hex secret of 32+ bytes".into()))
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
@@ -127,6 +117,17 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_file_behind_a_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::write(&real, "ab".repeat(SECRET_BYTES)).unwrap();
+        let path = dir.path().join(SECRET_FILE);
+        std::os::unix::fs::symlink(&real, &path).unwrap();
+        let e = load_or_create_secret(&path).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+    }
 
     #[test]
     fn secret_is_generated_once_private_and_reused() {

@@ -100,10 +100,19 @@ impl std::fmt::Debug for RunningMaster {
     }
 }
 
-/// Loads (or creates) the master's key pair in `data_dir`.
+/// Loads (or creates: mode 0600, atomically, never through a link) the master's key pair
+/// in `data_dir`.
 pub fn master_keys(data_dir: &Path) -> Result<StaticKeys, MasterError> {
-    slave::identity::load_or_create_key_file(&data_dir.join(KEY_FILE))
-        .map_err(|e| MasterError::Key(e.to_string()))
+    let path = data_dir.join(KEY_FILE);
+    let key_err = |e: &dyn std::fmt::Display| MasterError::Key(format!("{}: {e}", path.display()));
+    let (text, _) = plumbing::key_file::read_or_create(&path, || {
+        StaticKeys::generate()
+            .map(|keys| keys.to_text().into_bytes())
+            .map_err(|e| plumbing::key_file::KeyFileError::Random(e.to_string()))
+    })
+    .map_err(|e| MasterError::Key(e.to_string()))?;
+    let text = String::from_utf8(text).map_err(|e| key_err(&e))?;
+    StaticKeys::from_text(&text).map_err(|e| key_err(&e))
 }
 
 /// The address to put in tokens when none is configured: the bound address, with an
@@ -179,8 +188,7 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     let addr_file = s.data_dir.join(ADVERTISE_FILE);
     std::fs::write(&addr_file, format!("{advertise_addr}\n"))
         .map_err(|e| MasterError::Io(addr_file, e))?;
-    let services =
-        crate::services::services(&cluster, accounts, Arc::clone(&auth_store), clock);
+    let services = crate::services::services(&cluster, accounts, Arc::clone(&auth_store), clock);
     Ok(RunningMaster {
         auth_store,
         services,

@@ -1,8 +1,8 @@
 //! Issuing one-time join tokens. The secret is random; only its hash is stored, and the
 //! store consumes it atomically at enrolment.
 
-use model::cluster::JoinTokenRecord;
 use crate::store::{Store, StoreError};
+use model::cluster::JoinTokenRecord;
 use protocol::JoinToken;
 use std::time::Duration;
 

@@ -137,7 +137,6 @@ impl AlertParams {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

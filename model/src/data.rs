@@ -170,4 +170,3 @@ pub fn parse_days(text: &str) -> Result<u32, crate::Invalid> {
 pub fn cutoff_ms(now_ms: u64, days: u32) -> u64 {
     now_ms.saturating_sub(u64::from(days) * DAY_MS)
 }
-

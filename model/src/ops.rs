@@ -220,7 +220,9 @@ pub fn docker(op: DockerOp) -> RequestBody {
 /// again), before anything is sent.
 pub fn check(body: &RequestBody) -> Result<(), OpFailure> {
     match body {
-        RequestBody::Host(op) => validate::host_op(op).map_err(|e| OpFailure::invalid(&e.field, e.message)),
+        RequestBody::Host(op) => {
+            validate::host_op(op).map_err(|e| OpFailure::invalid(&e.field, e.message))
+        }
         RequestBody::Docker(op) => {
             validate::docker_op(op).map_err(|e| OpFailure::invalid(&e.field, e.message))
         }
@@ -402,7 +404,10 @@ mod tests {
         assert_eq!((bad.side(), bad.http_status()), (FailureSide::Caller, 400));
         assert_eq!(bad.field(), Some("tail"));
         let refused = OpFailure::Op(OpError::new(ErrorKind::Refused, "pid 1"));
-        assert_eq!((refused.side(), refused.http_status()), (FailureSide::Engine, 403));
+        assert_eq!(
+            (refused.side(), refused.http_status()),
+            (FailureSide::Engine, 403)
+        );
         assert_eq!(OpFailure::Internal("x".into()).side(), FailureSide::Master);
         assert_eq!(OpFailure::TimedOut.kind(), "timeout");
     }

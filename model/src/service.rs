@@ -202,11 +202,15 @@ pub trait Accounts: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Issued, AuthFailure>>;
 
     /// Validates a token: signature, expiry, session record, user and epoch.
-    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Authenticated, Rejected>>;
+    fn authenticate<'a>(&'a self, token: &'a str)
+    -> BoxFuture<'a, Result<Authenticated, Rejected>>;
 
     /// Whether a session validated earlier is still valid (not logged out, not expired,
     /// password unchanged); long-lived streams ask this periodically.
-    fn session_valid<'a>(&'a self, auth: &'a Authenticated) -> BoxFuture<'a, Result<bool, StoreFailure>>;
+    fn session_valid<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+    ) -> BoxFuture<'a, Result<bool, StoreFailure>>;
 
     /// Ends a session. Audited.
     fn logout<'a>(&'a self, auth: &'a Authenticated, client: IpAddr) -> BoxFuture<'a, ()>;

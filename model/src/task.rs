@@ -251,4 +251,3 @@ impl TaskQuery {
             && self.before.is_none_or(|b| task.id < b)
     }
 }
-

@@ -25,7 +25,7 @@
 //! ```
 //!
 //! Precedence, lowest first: built-in defaults, the file, [`SlaveOverrides`] (command-line
-//! flags and their environment variables, parsed by clap in `main`), and finally
+//! flags and their environment variables, parsed by the `commander` binary), and finally
 //! `COMMANDER_DISABLE_IO_URING=1`, which forces io_uring off whatever else says (see
 //! [`IoUringMode::from_env_and`]). Relative paths are relative to the working directory, as
 //! in the original.
@@ -49,58 +49,7 @@ pub const ORIGINAL_MASTER_UDP_PORT: u16 = 16666;
 pub const DEFAULT_HOSTS_FILE: &str = "/etc/hosts";
 /// Default host directories under which containers may bind-mount paths.
 pub const DEFAULT_BIND_ROOTS: &[&str] = &["/srv", "/data"];
-/// Environment variable that forces io_uring off when set to `1`, `true`, `yes` or `on`.
-pub const DISABLE_IO_URING_ENV: &str = "COMMANDER_DISABLE_IO_URING";
-
-/// Whether to use io_uring.
-///
-/// Parsed from YAML by serde, from flags by clap or `FromStr` (`auto`, `on`, `off`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum IoUringMode {
-    /// Use io_uring when the kernel allows it, otherwise the portable driver (the default).
-    #[default]
-    Auto,
-    /// Require io_uring; starting fails where it is unavailable.
-    On,
-    /// Never use io_uring.
-    Off,
-}
-
-impl IoUringMode {
-    /// `mode`, or [`IoUringMode::Off`] when the environment variable
-    /// [`DISABLE_IO_URING_ENV`] (`COMMANDER_DISABLE_IO_URING`) is set to a true value
-    /// (`1`, `true`, `yes`, `on`, any case). The variable wins over the file and the flags, so
-    /// tests and containers with io_uring blocked by seccomp can force the fallback.
-    pub fn from_env_and(mode: IoUringMode) -> IoUringMode {
-        let value = std::env::var(DISABLE_IO_URING_ENV).ok();
-        Self::with_disable_flag(mode, value.as_deref())
-    }
-
-    /// The pure part of [`IoUringMode::from_env_and`]: `value` is the variable's content.
-    pub fn with_disable_flag(mode: IoUringMode, value: Option<&str>) -> IoUringMode {
-        let truthy = |v: &str| {
-            ["1", "true", "yes", "on"]
-                .iter()
-                .any(|t| v.trim().eq_ignore_ascii_case(t))
-        };
-        if value.is_some_and(truthy) {
-            IoUringMode::Off
-        } else {
-            mode
-        }
-    }
-}
-
-impl std::str::FromStr for IoUringMode {
-    type Err = String;
-
-    /// `auto`, `on` or `off`, any case.
-    fn from_str(s: &str) -> Result<Self, String> {
-        <Self as clap::ValueEnum>::from_str(s.trim(), true)
-            .map_err(|_| format!("unknown io_uring mode {s:?}; expected auto, on or off"))
-    }
-}
+pub use plumbing::io_uring::{DISABLE_IO_URING_ENV, IoUringMode};
 
 /// Validated slave configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,8 +93,9 @@ pub struct SlaveOverrides {
     pub io_uring: Option<IoUringMode>,
 }
 
-pub use crate::config_file::ConfigError;
-use crate::config_file::{Port, read_yaml};
+pub use plumbing::addr::validate_host_port;
+pub use plumbing::config_file::ConfigError;
+use plumbing::config_file::{Port, parse_str_or_default, read_or_default};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -201,7 +151,7 @@ pub fn load_with_env(
     overrides: SlaveOverrides,
     disable_io_uring: Option<&str>,
 ) -> Result<SlaveConfig, ConfigError> {
-    let raw: RawSlaveConfig = read_yaml(path)?;
+    let raw: RawSlaveConfig = read_or_default(path)?;
     let mut config = validate(raw)?;
     apply_overrides(&mut config, overrides)?;
     config.io_uring = IoUringMode::with_disable_flag(config.io_uring, disable_io_uring);
@@ -210,12 +160,7 @@ pub fn load_with_env(
 
 /// Parses YAML text into a validated configuration (no overrides, no environment).
 pub fn from_yaml_str(text: &str) -> Result<SlaveConfig, ConfigError> {
-    let raw: RawSlaveConfig =
-        crate::config_file::parse_yaml(text).map_err(|message| ConfigError::Parse {
-            path: PathBuf::from("<string>"),
-            message,
-        })?;
-    validate(raw)
+    validate(parse_str_or_default(text)?)
 }
 
 fn validate(raw: RawSlaveConfig) -> Result<SlaveConfig, ConfigError> {
@@ -325,49 +270,6 @@ fn master_from_parts(master: RawMaster) -> Result<Option<String>, ConfigError> {
         Err(_) => host.to_string(),
     };
     validate_host_port("master.host", &format!("{host_part}:{port}")).map(Some)
-}
-
-/// Checks a `host:port` address (IPv6 literals in brackets, port 1..=65535) and returns it
-/// trimmed. `key` names the setting in the error.
-pub fn validate_host_port(key: &'static str, addr: &str) -> Result<String, ConfigError> {
-    let invalid = |message: String| ConfigError::Invalid { key, message };
-    let addr = addr.trim();
-    let port = if let Some(rest) = addr.strip_prefix('[') {
-        let (inside, after) = rest
-            .split_once(']')
-            .ok_or_else(|| invalid(format!("{addr:?}: missing `]` after IPv6 address")))?;
-        inside
-            .parse::<Ipv6Addr>()
-            .map_err(|_| invalid(format!("{addr:?}: {inside:?} is not an IPv6 address")))?;
-        after
-            .strip_prefix(':')
-            .ok_or_else(|| invalid(format!("{addr:?}: expected `[ipv6]:port`")))?
-    } else {
-        let (host, port) = addr
-            .rsplit_once(':')
-            .ok_or_else(|| invalid(format!("{addr:?}: expected `host:port`")))?;
-        if host.contains(':') {
-            return Err(invalid(format!(
-                "{addr:?}: IPv6 addresses must be written in brackets, e.g. `[::1]:17777`"
-            )));
-        }
-        if host.is_empty() {
-            return Err(invalid(format!("{addr:?}: the host is empty")));
-        }
-        if !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        {
-            return Err(invalid(format!(
-                "{addr:?}: {host:?} is not a valid host name"
-            )));
-        }
-        port
-    };
-    match port.parse::<u16>() {
-        Ok(p) if p >= 1 => Ok(addr.to_string()),
-        _ => Err(invalid(format!("{addr:?}: the port must be in 1..=65535"))),
-    }
 }
 
 #[cfg(test)]
@@ -523,12 +425,8 @@ fileServer:
 
     #[test]
     fn io_uring_mode_parsing() {
-        use clap::ValueEnum;
-        assert_eq!(
-            IoUringMode::from_str("OFF", true).unwrap(),
-            IoUringMode::Off
-        );
-        assert!(IoUringMode::from_str("maybe", true).is_err());
+        assert_eq!("OFF".parse::<IoUringMode>().unwrap(), IoUringMode::Off);
+        assert!("maybe".parse::<IoUringMode>().is_err());
         assert_eq!(
             IoUringMode::with_disable_flag(IoUringMode::On, Some("TRUE")),
             IoUringMode::Off

@@ -1,11 +1,11 @@
 //! The slave's identity on disk: its static key pair (`slave.key`, mode 0600) and, after
 //! enrolment, its node id and the master's public key (`enrollment`, mode 0600). The slave is
-//! known by its key, never by its address.
+//! known by its key, never by its address. Both are written with [`plumbing::key_file`]:
+//! atomically, mode 0600, never through a symbolic link.
 
+use plumbing::key_file::{self, KeyFileError};
 use protocol::StaticKeys;
 use protocol::keys::{hex, parse_hex32};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -15,14 +15,9 @@ const ENROLLMENT_FILE: &str = "enrollment";
 /// The identity files could not be read or written.
 #[derive(Debug, Error)]
 pub enum IdentityError {
-    /// File-system error, with the path.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
+    /// The file could not be read or written (or is a symbolic link).
+    #[error(transparent)]
+    File(#[from] KeyFileError),
     /// A file exists but is malformed.
     #[error("{path}: {message}")]
     Malformed {
@@ -44,69 +39,38 @@ pub struct Enrollment {
     pub master_addr: String,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IdentityError + '_ {
-    move |source| IdentityError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-/// Writes `text` to `path` atomically with mode 0600.
-fn write_private(path: &Path, text: &str) -> Result<(), IdentityError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err(&tmp))?;
-    f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
-}
-
 /// Loads the slave's key pair from `dir`, creating one on first start.
 pub fn load_or_create_keys(dir: &Path) -> Result<StaticKeys, IdentityError> {
     load_or_create_key_file(&dir.join(KEY_FILE))
 }
 
 /// Loads a key pair from `path`, creating it (mode 0600, parent directories included) when
-/// it does not exist. The master keeps its own key the same way.
+/// it does not exist.
 pub fn load_or_create_key_file(path: &Path) -> Result<StaticKeys, IdentityError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    }
-    let path = path.to_owned();
-    match std::fs::read_to_string(&path) {
-        Ok(text) => StaticKeys::from_text(&text).map_err(|e| IdentityError::Malformed {
-            path,
-            message: e.to_string(),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let keys = StaticKeys::generate().map_err(|e| IdentityError::Malformed {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            write_private(&path, &keys.to_text())?;
-            Ok(keys)
-        }
-        Err(e) => Err(io_err(&path)(e)),
-    }
+    let malformed = |message: String| IdentityError::Malformed {
+        path: path.to_owned(),
+        message,
+    };
+    let (text, _) = key_file::read_or_create(path, || {
+        StaticKeys::generate()
+            .map(|keys| keys.to_text().into_bytes())
+            .map_err(|e| KeyFileError::Random(e.to_string()))
+    })?;
+    let text = String::from_utf8(text).map_err(|e| malformed(e.to_string()))?;
+    StaticKeys::from_text(&text).map_err(|e| malformed(e.to_string()))
 }
 
 /// Loads the enrolment record, `None` before enrolment.
 pub fn load_enrollment(dir: &Path) -> Result<Option<Enrollment>, IdentityError> {
     let path = dir.join(ENROLLMENT_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(&path)(e)),
+    let Some(bytes) = key_file::read(&path)? else {
+        return Ok(None);
     };
     let bad = |message: &str| IdentityError::Malformed {
         path: path.clone(),
         message: message.to_owned(),
     };
+    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
     let (mut node_id, mut master_key, mut master_addr) = (None, None, None);
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let (k, v) = line
@@ -139,7 +103,10 @@ pub fn save_enrollment(dir: &Path, e: &Enrollment) -> Result<(), IdentityError> 
         hex(&e.master_key),
         e.master_addr
     );
-    write_private(&dir.join(ENROLLMENT_FILE), &text)
+    Ok(key_file::write(
+        &dir.join(ENROLLMENT_FILE),
+        text.as_bytes(),
+    )?)
 }
 
 #[cfg(test)]

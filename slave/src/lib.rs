@@ -4,9 +4,7 @@
 
 pub mod agent;
 pub mod backoff;
-pub mod cli;
 pub mod config;
-pub mod config_file;
 pub mod connect;
 pub mod docker;
 pub mod fsutil;

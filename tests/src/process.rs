@@ -14,7 +14,7 @@ pub fn commander_bin() -> anyhow::Result<PathBuf> {
         .get_or_init(|| {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let status = Command::new(cargo)
-                .args(["build", "-p", "commander-master", "--bin", "commander"])
+                .args(["build", "-p", "commander", "--bin", "commander"])
                 .status()
                 .map_err(|e| format!("cannot run cargo: {e}"))?;
             if !status.success() {

@@ -71,10 +71,7 @@ async fn active_event(backend: &dyn Cluster) -> Option<Event> {
 }
 
 /// `GET /api/v1/alerts/events`.
-pub async fn events(
-    State(state): State<AppState>,
-    ctx: AuthContext,
-) -> Result<Response, ApiError> {
+pub async fn events(State(state): State<AppState>, ctx: AuthContext) -> Result<Response, ApiError> {
     // Subscribe before the snapshot: nothing between the two is lost (an alert in both is
     // applied twice, which changes nothing).
     let Some(rx) = state.services.cluster.alert_events() else {
@@ -106,4 +103,3 @@ pub async fn events(
     );
     Ok(sse::respond(events))
 }
-

@@ -15,10 +15,10 @@ use axum::extract::{Query, State};
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 
-use crate::i18n::LangExt;
 use crate::alerts::{AlertParams, AlertQuery, AlertRecord, AlertRule, AlertState, Resolution};
 use crate::auth::AuthContext;
 use crate::format::{format_duration_in, format_rfc3339_ms};
+use crate::i18n::LangExt;
 use crate::i18n::{Lang, Messages};
 use crate::pages::{Frame, backend_error_page, now_ms};
 

@@ -1,12 +1,9 @@
 //! The JSON REST API under `/api/v1`: response shapes, handlers and the error mapping.
 
-use crate::i18n::LangExt;
 use crate::auth::AuthContext;
-use model::ServiceError;
-use model::node::NodeView;
-use model::service::Cluster;
 use crate::format::format_rfc3339_ms;
 use crate::i18n::Lang;
+use crate::i18n::LangExt;
 use crate::listing::row_matches;
 use crate::live::parse_node_id;
 use crate::pages::NodeRow;
@@ -15,6 +12,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use model::ServiceError;
+use model::node::NodeView;
+use model::service::Cluster;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

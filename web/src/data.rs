@@ -64,7 +64,11 @@ pub async fn run_reset(
     category: ResetCategory,
     days: u32,
 ) -> Result<u64, ServiceError> {
-    state.services.data.reset(&caller(ctx), category, days).await
+    state
+        .services
+        .data
+        .reset(&caller(ctx), category, days)
+        .await
 }
 
 /// The download name of a backup taken at `now_ms`: `commander-data-20240229T123456Z.mdb`.
@@ -238,7 +242,12 @@ mod tests {
     fn categories_days_and_names() {
         assert_eq!(ResetCategory::parse("samples"), Ok(ResetCategory::Samples));
         assert_eq!(ResetCategory::parse(" audit "), Ok(ResetCategory::Audit));
-        assert!(ResetCategory::parse("users").unwrap_err().message.contains("never"));
+        assert!(
+            ResetCategory::parse("users")
+                .unwrap_err()
+                .message
+                .contains("never")
+        );
         assert!(ResetCategory::parse("nodes").is_err());
         assert_eq!(parse_days("7"), Ok(7));
         assert!(parse_days("-1").is_err() && parse_days("x").is_err());

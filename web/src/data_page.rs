@@ -17,18 +17,18 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::i18n::LangExt;
 use crate::api::backend_status;
 use crate::auth::AuthContext;
-use model::ServiceError;
 use crate::data::{
-    BackupParams, CompactReport, CompactionStatus, ResetCategory, parse_days,
-    run_backup, run_cancel_compaction, run_compact, run_reset,
+    BackupParams, CompactReport, CompactionStatus, ResetCategory, parse_days, run_backup,
+    run_cancel_compaction, run_compact, run_reset,
 };
 use crate::format::{format_bytes, format_duration, format_rfc3339_ms};
+use crate::i18n::LangExt;
 use crate::i18n::Messages;
 use crate::pages::{Frame, backend_error_page};
 use crate::state::AppState;
+use model::ServiceError;
 
 /// One line of a compaction report, formatted.
 #[derive(Debug, Clone)]
@@ -197,11 +197,7 @@ async fn render(
 }
 
 /// `GET /data`.
-pub async fn page(
-    State(state): State<AppState>,
-    ctx: AuthContext,
-    uri: Uri,
-) -> Response {
+pub async fn page(State(state): State<AppState>, ctx: AuthContext, uri: Uri) -> Response {
     render(
         &state,
         &ctx,
@@ -215,11 +211,7 @@ pub async fn page(
 }
 
 /// `POST /data/compact`.
-pub async fn compact(
-    State(state): State<AppState>,
-    ctx: AuthContext,
-    uri: Uri,
-) -> Response {
+pub async fn compact(State(state): State<AppState>, ctx: AuthContext, uri: Uri) -> Response {
     let t = ctx.lang().messages();
     match run_compact(&state, &ctx).await {
         Ok(report) => {

@@ -8,16 +8,16 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::i18n::LangExt;
 use crate::auth::AuthContext;
-use model::node::NodeView;
 use crate::format::{
     format_bytes, format_load, format_percent, format_relative_in, format_rfc3339_ms,
 };
+use crate::i18n::LangExt;
 use crate::i18n::{Lang, Messages};
 use crate::live::parse_node_id;
 use crate::pages::{ErrorPage, Frame, NodeRow, backend_error_page, now_ms};
 use crate::state::AppState;
+use model::node::NodeView;
 
 /// One labelled value of a facts table.
 #[derive(Debug, Clone)]

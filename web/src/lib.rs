@@ -179,38 +179,18 @@ pub fn router_with_table(
             User,
             manage::processes,
         )
-        .add(
-            get.clone(),
-            "/slaves/{node}/ports",
-            User,
-            manage::ports,
-        )
+        .add(get.clone(), "/slaves/{node}/ports", User, manage::ports)
         .add(get.clone(), "/slaves/{node}/env", User, manage::env)
-        .add(
-            get.clone(),
-            "/slaves/{node}/hosts",
-            User,
-            manage::hosts,
-        )
+        .add(get.clone(), "/slaves/{node}/hosts", User, manage::hosts)
         .add(get.clone(), "/docker/{node}", User, manage::docker)
-        .add(
-            get.clone(),
-            "/docker/{node}/images",
-            User,
-            manage::images,
-        )
+        .add(get.clone(), "/docker/{node}/images", User, manage::images)
         .add(
             get.clone(),
             "/docker/{node}/networks",
             User,
             manage::networks,
         )
-        .add(
-            get.clone(),
-            "/docker/{node}/volumes",
-            User,
-            manage::volumes,
-        )
+        .add(get.clone(), "/docker/{node}/volumes", User, manage::volumes)
         .add(
             get.clone(),
             "/docker/{node}/containers/{id}",
@@ -277,27 +257,12 @@ pub fn router_with_table(
             User,
             data::api_cancel_compaction,
         )
-        .add(
-            get.clone(),
-            "/api/v1/data/backup",
-            User,
-            data::api_backup,
-        )
-        .add(
-            post.clone(),
-            "/api/v1/data/reset",
-            User,
-            data::api_reset,
-        )
+        .add(get.clone(), "/api/v1/data/backup", User, data::api_backup)
+        .add(post.clone(), "/api/v1/data/reset", User, data::api_reset)
         .add(get.clone(), "/api/v1/openapi.json", User, openapi::document)
         .add(get.clone(), "/api/v1/audit", User, records::api)
         .add(get.clone(), "/api/v1/alerts", User, alerts::list)
-        .add(
-            get.clone(),
-            "/api/v1/alerts/events",
-            User,
-            alerts::events,
-        )
+        .add(get.clone(), "/api/v1/alerts/events", User, alerts::events)
         .add(get.clone(), "/api/v1/auth/me", User, json::me)
         .add(post.clone(), "/api/v1/auth/logout", User, json::logout)
         .add(post, "/api/v1/auth/password", User, json::change_password)

@@ -180,7 +180,11 @@ pub async fn history(
     if state.services.cluster.node(id).await?.is_none() {
         return Err(no_such_node(&node));
     }
-    let samples = state.services.cluster.sample_series(id, from, to, points).await?;
+    let samples = state
+        .services
+        .cluster
+        .sample_series(id, from, to, points)
+        .await?;
     let points = samples
         .iter()
         .map(|(t, s)| ChartPoint::new(*t, s))

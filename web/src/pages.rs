@@ -3,15 +3,12 @@
 //! askama escapes every one of them. Every page extends `base.html`, the frame with the
 //! navigation, the language switch and the logout button, described by [`Frame`].
 
-use crate::i18n::LangExt;
 use crate::api::backend_status;
 use crate::auth::AuthContext;
-use model::ServiceError;
-use model::node::NodeView;
-use model::service::Cluster;
 use crate::format::{
     format_bytes, format_load, format_percent, format_relative_in, format_rfc3339_ms,
 };
+use crate::i18n::LangExt;
 use crate::i18n::{Lang, Messages};
 use crate::listing::{HOME_ROWS, ListParams, PER_PAGE, Pager};
 use askama::Template;
@@ -20,6 +17,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use model::ServiceError;
+use model::node::NodeView;
+use model::service::Cluster;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 

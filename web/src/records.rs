@@ -14,12 +14,12 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::i18n::LangExt;
 use crate::api::ApiError;
-use model::audit::{AuditId, AuditQuery, AuditRecord, AuditResult, DEFAULT_PAGE, MAX_PAGE};
 use crate::auth::{Auth, AuthContext};
 use crate::format::{format_rfc3339_ms, parse_time};
+use crate::i18n::LangExt;
 use crate::pages::{ErrorPage, Frame};
+use model::audit::{AuditId, AuditQuery, AuditRecord, AuditResult, DEFAULT_PAGE, MAX_PAGE};
 
 /// Query parameters of both the API and the page (empty values mean "no filter").
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -2,13 +2,8 @@
 //! stream (snapshot first, then changes, a fresh snapshot after lagging), the `/alerts`
 //! page in both languages, the home page's count and the frame's badge and toast.
 
-
-use axum::http::{StatusCode, header};
 use crate::common::*;
-use protocol::MetricSample;
-use serde_json::json;
-use tokio::sync::broadcast;
-use tower::ServiceExt;
+use axum::http::{StatusCode, header};
 use master::services::DataFiles;
 use model::ServiceError;
 use model::alert::{AlertList, AlertQuery, AlertRecord, AlertRule, AlertState, Resolution};
@@ -16,6 +11,10 @@ use model::data::{BackupFile, CompactReport, CompactionStatus, DataEnv};
 use model::node::{LiveSample, NodeView, StorageView};
 use model::ops::BoxFuture;
 use model::service::Cluster;
+use protocol::MetricSample;
+use serde_json::json;
+use tokio::sync::broadcast;
+use tower::ServiceExt;
 
 /// [`Fake`] with alerts: fixed active ones, a history paged like the master's, and a feed
 /// the test sends changes into (room for two).

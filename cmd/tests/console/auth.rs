@@ -1,14 +1,13 @@
 //! Authentication through the router: the route table walk, registration once, login,
 //! lockout, CSRF, expiry, logout, password change.
 
-
-use axum::http::{Method, StatusCode, header};
 use crate::common::*;
+use axum::http::{Method, StatusCode, header};
+use master::accounts::AuthStore;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use web::Access;
-use master::accounts::AuthStore;
 
 /// A route's path with every `{parameter}` filled in with `1` (node 1 exists).
 fn concrete(path: &str) -> String {

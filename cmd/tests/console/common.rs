@@ -1,7 +1,6 @@
 //! Shared harness of the web crate's HTTP tests: a fake backend, an app with an in-memory
 //! account store and a manual clock, and a small request builder.
 
-
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -87,7 +86,9 @@ impl Cluster for Fake {
     }
 
     fn node(&self, id: u64) -> BoxFuture<'_, Result<Option<NodeView>, ServiceError>> {
-        let node = self.ok().map(|nodes| nodes.iter().find(|n| n.id == id).cloned());
+        let node = self
+            .ok()
+            .map(|nodes| nodes.iter().find(|n| n.id == id).cloned());
         Box::pin(async move { node })
     }
 

@@ -1,9 +1,8 @@
 //! The console frame, languages, the login and registration forms, and the audit log
 //! (API and Records page).
 
-
-use axum::http::{Method, StatusCode, header};
 use crate::common::*;
+use axum::http::{Method, StatusCode, header};
 use serde_json::json;
 use std::time::Duration;
 

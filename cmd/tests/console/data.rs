@@ -1,9 +1,8 @@
 //! Data management through the router: the page's forms (compaction, backup download, reset
 //! with its confirmation step), the JSON API, errors shown on the page, and the audit log.
 
-
-use axum::http::{Method, StatusCode, header};
 use crate::common::*;
+use axum::http::{Method, StatusCode, header};
 use serde_json::json;
 
 fn form<'a>(s: &'a Session, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
@@ -114,7 +113,12 @@ async fn reset_asks_for_confirmation_then_deletes_and_audits() {
     assert!(r.body.contains("42 entries removed."), "{}", r.body);
     // Other tests of this binary reset too: look for this one's cutoff.
     assert!(RESETS.lock().unwrap().len() > before);
-    assert!(RESETS.lock().unwrap().contains(&(START_MS - 7 * 86_400_000)));
+    assert!(
+        RESETS
+            .lock()
+            .unwrap()
+            .contains(&(START_MS - 7 * 86_400_000))
+    );
     let audit = app.audit(&s, "action=data.reset").await;
     assert_eq!(audit[0]["target"], "samples");
     assert_eq!(audit[0]["detail"], "older than 7 days: 42 removed");

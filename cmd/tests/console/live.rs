@@ -1,16 +1,15 @@
 //! The slave detail page, the metrics history and its SSE stream, search and pagination of
 //! the slave list, and localized relative times.
 
-
-use axum::http::{StatusCode, header};
 use crate::common::*;
+use axum::http::{StatusCode, header};
 use http_body_util::BodyExt;
+use model::node::LiveSample;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tower::ServiceExt;
-use model::node::LiveSample;
 
 /// Only `<script src=...>` tags, no inline code, no inline styles.
 fn assert_scripts_are_files(body: &str) {

@@ -1,9 +1,8 @@
 //! The login lockout through the router: five failures lock the client address, the lock
 //! expires, and `X-Forwarded-For` counts only from a trusted proxy.
 
-
-use axum::http::{StatusCode, header};
 use crate::common::*;
+use axum::http::{StatusCode, header};
 use std::time::Duration;
 
 #[tokio::test]

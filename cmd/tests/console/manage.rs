@@ -3,9 +3,8 @@
 //! container names are escaped, pages need a session, the scripts are files, the labels
 //! follow the user's language, and the slave detail and Docker overview link to them.
 
-
-use axum::http::{Method, StatusCode, header};
 use crate::common::*;
+use axum::http::{Method, StatusCode, header};
 use serde_json::json;
 
 const PAGES: [&str; 10] = [

@@ -1,9 +1,8 @@
 //! The OpenAPI document stays true to the router: every `/api/` route is documented and
 //! every documented operation is a route, with the same access.
 
-
-use axum::http::StatusCode;
 use crate::common::*;
+use axum::http::StatusCode;
 use std::collections::BTreeSet;
 use web::Access;
 

@@ -2,11 +2,11 @@
 //! anything is sent, the error mapping, tasks, the audit entry of every call, uploads,
 //! event streams, and registry credentials that never come back out.
 
-
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
 use crate::common::*;
 use crate::ops_fake::*;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use model::ops::OpFailure;
 use protocol::RequestBody;
 use protocol::ops::docker::DockerOp;
 use protocol::ops::docker_reply::DockerReply;
@@ -14,7 +14,6 @@ use protocol::ops::host::{HostOp, HostReply};
 use protocol::ops::{ErrorKind, OpError};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use model::ops::OpFailure;
 
 const C: &str = "/api/v1/nodes/1/docker/containers";
 

@@ -1,12 +1,14 @@
 //! A fake [`NodeDispatch`] (the slaves, as the master's operations service sees them) and
 //! an app over it with the administrator signed in, shared by the operations API tests.
 
-
 use crate::common::*;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use master::services::NodeDispatch;
+use model::ops::{BoxFuture, OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
+use model::task::{TaskQuery, TaskRecord};
 use protocol::ops::docker_reply::{DockerReply, LogBatch, LogEntry, LogStream, LogsEndReason};
 use protocol::ops::host::HostReply;
 use protocol::ops::{Progress, ProgressEvent};
@@ -16,9 +18,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tower::ServiceExt;
-use master::services::NodeDispatch;
-use model::ops::{BoxFuture, OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
-use model::task::{TaskQuery, TaskRecord};
 
 pub type Responder = Box<dyn Fn(&RequestBody) -> Result<ResponseBody, OpFailure> + Send + Sync>;
 

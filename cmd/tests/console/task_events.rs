@@ -1,16 +1,15 @@
 //! `GET /api/v1/tasks/events` through the router: tasks as JSON in the shape of
 //! `GET /api/v1/tasks/{id}`, a `resync` after lagging, 503 without a task source.
 
-
+use crate::common::*;
+use crate::ops_fake::*;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
-use crate::common::*;
-use crate::ops_fake::*;
-use protocol::ops::docker::DockerOp;
-use tower::ServiceExt;
 use model::ops::{OpCall, TaskStart};
 use model::task::{TaskRecord, TaskState};
+use protocol::ops::docker::DockerOp;
+use tower::ServiceExt;
 
 fn task(id: u64) -> TaskRecord {
     let start = TaskStart {

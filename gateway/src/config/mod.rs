@@ -208,9 +208,10 @@ pub enum ConfigError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The YAML does not parse or has unknown keys or wrong types.
+    /// The YAML does not parse or has unknown keys or wrong types; the error names the key
+    /// path and its line and column.
     #[error("invalid YAML: {0}")]
-    Yaml(#[from] serde_yaml_ng::Error),
+    Yaml(#[from] plumbing::config_file::ParseError),
     /// A value is invalid.
     #[error("{key}: {message}")]
     Invalid {
@@ -233,7 +234,8 @@ impl ConfigError {
     pub fn key(&self) -> Option<&str> {
         match self {
             Self::Invalid { key, .. } => Some(key),
-            _ => None,
+            Self::Yaml(e) => e.key(),
+            Self::Read { .. } => None,
         }
     }
 }
@@ -241,7 +243,7 @@ impl ConfigError {
 impl Config {
     /// Parses and validates YAML text.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
-        let raw: raw::RawConfig = serde_yaml_ng::from_str(text)?;
+        let raw: raw::RawConfig = plumbing::config_file::parse(text)?;
         validate::config(raw)
     }
 

@@ -17,7 +17,6 @@
 mod common;
 
 mod balance;
-mod binary;
 mod fd_leak;
 mod health;
 mod protect;

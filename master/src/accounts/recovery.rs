@@ -8,12 +8,12 @@
 //! writes an audit entry. The login lockout lives in the running master's memory and is not
 //! touched; it expires by itself.
 
-use model::audit::{AuditEntry, AuditResult, actions};
 use super::password::{HashCost, HashFailure, hash_password};
-use model::account::rules::check_password_strength;
 use super::random::random_hex;
 use super::store::AuthStore;
 use model::StoreFailure;
+use model::account::rules::check_password_strength;
+use model::audit::{AuditEntry, AuditResult, actions};
 
 /// Why a reset did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -73,11 +73,11 @@ pub fn generate_password() -> Result<String, StoreFailure> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use model::audit::AuditQuery;
     use super::super::password::verify_password;
     use super::super::store::MemoryAuthStore;
+    use super::*;
     use model::account::{SessionRecord, UserRecord};
+    use model::audit::AuditQuery;
 
     fn store_with_admin() -> MemoryAuthStore {
         let store = MemoryAuthStore::new();

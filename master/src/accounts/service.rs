@@ -73,7 +73,11 @@ impl std::fmt::Debug for AccountService {
 
 impl AccountService {
     /// The service over `store`, with `settings`, reading time from `clock`.
-    pub fn new(store: Arc<dyn AuthStore>, settings: AccountSettings, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Arc<dyn AuthStore>,
+        settings: AccountSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             store,
             keys: TokenKeys::new(&settings.jwt_secret),
@@ -516,7 +520,10 @@ impl model::service::Accounts for AccountService {
         Box::pin(AccountService::login(self, username, password, client))
     }
 
-    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Authenticated, Rejected>> {
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Authenticated, Rejected>> {
         Box::pin(AccountService::authenticate(self, token))
     }
 
@@ -538,7 +545,9 @@ impl model::service::Accounts for AccountService {
         new: &'a str,
         client: IpAddr,
     ) -> BoxFuture<'a, Result<Issued, AuthFailure>> {
-        Box::pin(AccountService::change_password(self, auth, current, new, client))
+        Box::pin(AccountService::change_password(
+            self, auth, current, new, client,
+        ))
     }
 
     fn set_language<'a>(

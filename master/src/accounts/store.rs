@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use model::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
 use model::StoreFailure;
 use model::account::{SessionRecord, UserRecord};
+use model::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
 
 /// Persistence of users, sessions and audit entries.
 pub trait AuthStore: Send + Sync + 'static {

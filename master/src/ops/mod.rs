@@ -18,13 +18,13 @@ pub mod tasks;
 use crate::cluster::requests::PROGRESS_CAPACITY;
 use crate::cluster::{Cluster, RequestError};
 use crate::pending::RequestOutcome;
+use model::ops::{OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
+use model::task::{TaskQuery, TaskRecord};
 use protocol::ResponseBody;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
-use model::ops::{OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
-use model::task::{TaskQuery, TaskRecord};
 
 /// Tasks that run at once on one node; more wait, `queued`.
 pub const TASKS_PER_NODE: usize = 4;

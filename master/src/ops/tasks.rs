@@ -19,12 +19,12 @@ use crate::cluster::requests::{ChunkSender, PROGRESS_CAPACITY};
 use crate::pending::RequestOutcome;
 use crate::store::{Store, StoreError};
 use crate::tokens::now_ms;
+use model::ops::{OpCall, OpFailure, TaskHandle, TaskStart, Upload, UploadFailure};
+use model::task::{TaskQuery, TaskRecord, TaskState};
 use protocol::ops::CHUNK_SIZE;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
-use model::ops::{OpCall, OpFailure, TaskHandle, TaskStart, Upload, UploadFailure};
-use model::task::{TaskQuery, TaskRecord, TaskState};
 
 /// Progress is saved at most this often (the in-memory record is always current).
 pub const SAVE_EVERY: Duration = Duration::from_secs(1);

@@ -7,13 +7,13 @@ use super::*;
 use crate::endpoint::{AuthVerdict, ConnHandle, ControlEvent, OUTBOUND_QUEUE, Outbound};
 use crate::store::MemoryStore;
 use crate::tokens::{issue_join_token, now_ms};
+use model::{ops::Upload, task::TaskState};
 use protocol::ops::docker::{DockerOp, ImportRequest, ImportSource, PullRequest, RegistryAuth};
 use protocol::ops::docker_reply::DockerReply;
 use protocol::ops::host::{HostOp, HostReply};
 use protocol::ops::{ErrorKind, OpError, Progress, ProgressEvent, PullProgress};
 use protocol::{Hello, HelloAuth, Message, Request, RequestBody, Response};
 use std::time::Duration;
-use model::{ops::Upload, task::TaskState};
 
 struct Slave {
     cluster: Cluster,

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use model::audit::{AuditEntry, AuditResult};
 use model::clock::Clock;
 use model::data::{
-    ACTION_BACKUP, ACTION_COMPACT, ACTION_COMPACT_CANCEL, ACTION_RESET, BackupFile,
-    CompactReport, CompactedEnv, CompactionStatus, DataEnv, EnvCompacted, LastCompaction,
-    ResetCategory, ScheduledCompaction, cutoff_ms,
+    ACTION_BACKUP, ACTION_COMPACT, ACTION_COMPACT_CANCEL, ACTION_RESET, BackupFile, CompactReport,
+    CompactedEnv, CompactionStatus, DataEnv, EnvCompacted, LastCompaction, ResetCategory,
+    ScheduledCompaction, cutoff_ms,
 };
 use model::ops::{BoxFuture, Caller};
 use model::service::AuditLog;
@@ -267,7 +267,13 @@ impl DataService {
             .map_err(|e: StoreFailure| ServiceError::Store(StoreFailure(format!("audit log: {e}"))))
     }
 
-    async fn audit(&self, caller: &Caller, action: &str, target: &str, outcome: Result<String, String>) {
+    async fn audit(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        outcome: Result<String, String>,
+    ) {
         let (result, detail) = match outcome {
             Ok(detail) => (AuditResult::Ok, detail),
             Err(e) => (AuditResult::Failed, e),
@@ -372,9 +378,9 @@ impl model::service::DataAdmin for DataService {
                 Ok(n) => Ok(format!("older than {days} days: {n} removed")),
                 Err(e) => Err(format!("older than {days} days: {e}")),
             };
-            self.audit(&caller, ACTION_RESET, category.name(), detail).await;
+            self.audit(&caller, ACTION_RESET, category.name(), detail)
+                .await;
             outcome
         })
     }
 }
-

@@ -40,7 +40,10 @@ pub fn services(
             Arc::clone(&audit),
         )),
         data: Arc::new(DataService::new(
-            Arc::new(StoreFiles::new(Arc::clone(cluster.store()), Arc::clone(&clock))),
+            Arc::new(StoreFiles::new(
+                Arc::clone(cluster.store()),
+                Arc::clone(&clock),
+            )),
             account_store,
             Arc::clone(&audit),
             Arc::clone(&clock),

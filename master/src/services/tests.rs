@@ -3,19 +3,21 @@
 //! directory.
 
 use super::cluster::sample_series;
+use super::data::DataFiles;
 use super::data::data_permit;
 use super::*;
-use crate::accounts::{AccountService, AccountSettings, AuthStore, HashCost, LockoutPolicy, MemoryAuthStore};
-use crate::store::Store;
-use model::service::{AuditLog, Cluster as _, DataAdmin};
-use super::data::DataFiles;
-use model::data::DataEnv;
-use protocol::MetricSample;
+use crate::accounts::{
+    AccountService, AccountSettings, AuthStore, HashCost, LockoutPolicy, MemoryAuthStore,
+};
 use crate::cluster::ClusterTiming;
 use crate::endpoint::ControlEvent;
-use model::cluster::NodeRecord;
 use crate::samples::encode_sample;
+use crate::store::Store;
 use crate::store::{LmdbStore, MemoryStore, SampleRow};
+use model::cluster::NodeRecord;
+use model::data::DataEnv;
+use model::service::{AuditLog, Cluster as _, DataAdmin};
+use protocol::MetricSample;
 use protocol::{Heartbeat, Message};
 use std::io::Read;
 use std::time::Duration;
@@ -133,7 +135,10 @@ fn data_service(cluster: &Cluster) -> (DataService, Arc<AccountService>, StoreFi
         Arc::clone(&clock),
     ));
     let audit: Arc<dyn AuditLog> = accounts.clone();
-    let files = Arc::new(StoreFiles::new(Arc::clone(cluster.store()), Arc::clone(&clock)));
+    let files = Arc::new(StoreFiles::new(
+        Arc::clone(cluster.store()),
+        Arc::clone(&clock),
+    ));
     let data = DataService::new(files, store, audit, clock);
     let raw = StoreFiles::new(Arc::clone(cluster.store()), clock_for_raw());
     (data, accounts, raw)
@@ -224,7 +229,9 @@ async fn backup_is_a_readable_lmdb_copy_and_unlinked() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
     let (_service, _accounts, data) = data_service(&cluster);
-    let mut backup = DataFiles::backup(&data, DataEnv::Performance).await.unwrap();
+    let mut backup = DataFiles::backup(&data, DataEnv::Performance)
+        .await
+        .unwrap();
     let mut bytes = Vec::new();
     backup.file.read_to_end(&mut bytes).unwrap();
     assert_eq!(bytes.len() as u64, backup.len);
@@ -281,7 +288,9 @@ async fn every_data_operation_is_audited_by_the_service() {
     };
     DataAdmin::compact(&data, &caller).await.unwrap();
     assert!(DataAdmin::cancel_compaction(&data, &caller).await.unwrap());
-    DataAdmin::backup(&data, &caller, DataEnv::Data).await.unwrap();
+    DataAdmin::backup(&data, &caller, DataEnv::Data)
+        .await
+        .unwrap();
     assert_eq!(
         DataAdmin::reset(&data, &caller, ResetCategory::Samples, 0)
             .await

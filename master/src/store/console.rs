@@ -9,12 +9,12 @@
 
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
+use crate::accounts::AuthStore;
 use heed::types::Bytes;
 use heed::{CommitToken, Database, DatabaseOpener, OnCommit, RwTxn, WithoutTls};
-use model::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
-use crate::accounts::AuthStore;
 use model::StoreFailure;
 use model::account::{SessionRecord, UserRecord};
+use model::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
 
 use super::StoreError;
 use super::lmdb::{LmdbStore, decode, encode};

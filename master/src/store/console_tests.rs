@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use model::audit::{AuditEntry, AuditQuery, AuditResult};
 use crate::accounts::AuthStore;
-use model::account::{SessionRecord, UserRecord};
 use model::account::Lang;
+use model::account::{SessionRecord, UserRecord};
+use model::audit::{AuditEntry, AuditQuery, AuditResult};
 
 use crate::store::{LmdbStore, Store};
 

@@ -8,8 +8,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::schema::{EnvKind, SCHEMA_VERSION};
 use super::{SampleRow, Store, StoreError, StoreSizes, check_enrolment, new_node};
-use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 use model::alert::AlertRecord;
+use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 
 /// In-memory store. Two locks, like the two LMDB environments.
 #[derive(Debug, Default)]

@@ -177,8 +177,8 @@ fn write_batch(store: &dyn Store, batch: &mut Vec<SampleRow>, counters: &Counter
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
     use crate::store::{EnvKind, MemoryStore, StoreError, StoreSizes};
+    use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 
     fn row(node_id: u64, taken_at_ms: u64) -> SampleRow {
         SampleRow {

@@ -37,7 +37,9 @@ pub enum PasswordProblem {
     #[error("The password is too long (at most 1024 bytes).")]
     TooLong,
     /// Only one kind of character (letters only, digits only, ...).
-    #[error("The password needs at least two kinds of character: lower case, upper case, digits, symbols.")]
+    #[error(
+        "The password needs at least two kinds of character: lower case, upper case, digits, symbols."
+    )]
     OneKindOfCharacter,
     /// Fewer than five different characters.
     #[error("The password needs at least five different characters.")]
@@ -58,7 +60,9 @@ pub enum UsernameProblem {
     Length,
     /// Characters other than ASCII letters, digits, `.`, `_` and `-`, or not starting with a
     /// letter or digit.
-    #[error("The user name may use letters, digits, '.', '_' and '-', starting with a letter or digit.")]
+    #[error(
+        "The user name may use letters, digits, '.', '_' and '-', starting with a letter or digit."
+    )]
     Characters,
 }
 

@@ -17,16 +17,16 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::client::ClientAddr;
-use super::cookies::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use super::console::{Auth, constant_time_eq, random_hex};
-use model::account::Issued;
+use super::cookies::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use super::failure::localized;
-use model::account::AuthFailure;
 use super::guard::AuthContext;
-use model::StoreFailure;
-use crate::i18n::LangExt;
 use crate::i18n::Lang;
+use crate::i18n::LangExt;
 use crate::pages::{ErrorPage, Frame};
+use model::StoreFailure;
+use model::account::AuthFailure;
+use model::account::Issued;
 
 /// Lifetime of the login form's CSRF cookie.
 pub const LOGIN_CSRF_MAX_AGE_SECS: u64 = 3600;

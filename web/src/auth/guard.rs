@@ -34,12 +34,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::client::{ClientAddr, client_ip};
-use super::cookies::{self, SESSION_COOKIE};
 use super::console::{Auth, constant_time_eq, entry_for};
-use model::account::{Authenticated, Rejected};
-use model::audit::{AuditEntry, AuditResult, actions};
+use super::cookies::{self, SESSION_COOKIE};
 use crate::i18n::Lang;
 use crate::{api, is_api_path, pages};
+use model::account::{Authenticated, Rejected};
+use model::audit::{AuditEntry, AuditResult, actions};
 
 /// Header carrying the CSRF token of scripted requests.
 pub const CSRF_HEADER: &str = "x-csrf-token";

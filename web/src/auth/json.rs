@@ -11,14 +11,14 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::client::ClientAddr;
-use super::cookies::{self, SESSION_COOKIE};
 use super::console::Auth;
-use model::account::Issued;
-use model::account::AuthFailure;
+use super::cookies::{self, SESSION_COOKIE};
 use super::guard::{AuthContext, Via};
 use crate::api::{ApiError, ApiJson};
 use crate::format::format_rfc3339_ms;
 use crate::i18n::Lang;
+use model::account::AuthFailure;
+use model::account::Issued;
 
 /// Body of register and login.
 #[derive(Debug, Deserialize)]

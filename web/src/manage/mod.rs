@@ -30,8 +30,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::i18n::LangExt;
 use crate::auth::AuthContext;
+use crate::i18n::LangExt;
 use crate::live::parse_node_id;
 use crate::pages::{ErrorPage, Frame, NodeRow, backend_error_page, now_ms};
 use crate::state::AppState;

@@ -36,13 +36,13 @@ use protocol::ops::docker_reply::DockerReply;
 use protocol::ops::validate;
 use serde_json::Value;
 
-use model::service::{ContainerCreated, CreateContainer};
 use super::call::{OP_TIMEOUT, Op, accepted, answer, docker};
 use super::error::OpsError;
 use super::params::{JsonBody, PathParams, QueryParams, field, object, required_text, typed};
 use super::stream;
 use crate::auth::AuthContext;
 use crate::state::AppState;
+use model::service::{ContainerCreated, CreateContainer};
 use std::time::Duration;
 
 /// Fields of the run form.
@@ -163,7 +163,11 @@ pub async fn create(
     let (spec, pull, auth) = op.args(body.0.and_then(container_form)).await?;
     let node = op.node().await?;
     let create = CreateContainer {
-        request: op.request(node, docker(DockerOp::CreateContainer(spec.clone())), OP_TIMEOUT),
+        request: op.request(
+            node,
+            docker(DockerOp::CreateContainer(spec.clone())),
+            OP_TIMEOUT,
+        ),
         spec,
         pull,
         auth,

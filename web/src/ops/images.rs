@@ -34,14 +34,14 @@ use protocol::ops::{MAX_UPLOAD_LEN, validate};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use model::ops::{Upload, UploadFailure};
 use super::call::{OP_TIMEOUT, Op, accepted, answer, docker};
-use model::ops::reply_value;
 use super::containers::{container_form, registry_auth};
 use super::error::OpsError;
 use super::params::{JsonBody, PathParams, QueryParams, object, required_text, typed};
 use crate::auth::AuthContext;
 use crate::state::AppState;
+use model::ops::reply_value;
+use model::ops::{Upload, UploadFailure};
 
 /// `GET /api/v1/nodes/{node}/docker/info`.
 pub async fn info(

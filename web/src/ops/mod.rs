@@ -68,18 +68,8 @@ pub(crate) fn routes(t: Table) -> Table {
         User,
         host::sockets,
     )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/env",
-        User,
-        host::get_env,
-    )
-    .add(
-        put.clone(),
-        "/api/v1/nodes/{node}/env",
-        User,
-        host::put_env,
-    )
+    .add(get.clone(), "/api/v1/nodes/{node}/env", User, host::get_env)
+    .add(put.clone(), "/api/v1/nodes/{node}/env", User, host::put_env)
     .add(
         get.clone(),
         "/api/v1/nodes/{node}/hosts",
@@ -98,12 +88,7 @@ pub(crate) fn routes(t: Table) -> Table {
         User,
         host::restore_hosts,
     )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/disks",
-        User,
-        host::disks,
-    )
+    .add(get.clone(), "/api/v1/nodes/{node}/disks", User, host::disks)
     .add(
         get.clone(),
         "/api/v1/nodes/{node}/performance",

@@ -16,16 +16,13 @@ use axum::response::Response;
 use axum::response::sse::Event;
 
 use super::OpsError;
-use model::ops::OpFailure;
 use crate::auth::AuthContext;
 use crate::sse::{self, Feed, Got};
 use crate::state::AppState;
+use model::ops::OpFailure;
 
 /// `GET /api/v1/tasks/events`.
-pub async fn events(
-    State(state): State<AppState>,
-    ctx: AuthContext,
-) -> Result<Response, OpsError> {
+pub async fn events(State(state): State<AppState>, ctx: AuthContext) -> Result<Response, OpsError> {
     let Some(rx) = state.services.ops.task_events() else {
         return Err(OpsError::from(OpFailure::Unavailable(
             "task events are not available on this server".into(),

@@ -252,7 +252,10 @@ impl OperationsService {
                 },
                 ..request
             };
-            return self.call_audited(request).await.map(ContainerCreated::Created);
+            return self
+                .call_audited(request)
+                .await
+                .map(ContainerCreated::Created);
         }
         if pull == Some(PullPolicy::Never) {
             let f = OpFailure::Op(OpError::new(

@@ -76,10 +76,7 @@ impl AuditLog for Log {
         Box::pin(async {})
     }
 
-    fn query(
-        &self,
-        _q: AuditQuery,
-    ) -> BoxFuture<'_, Result<AuditPage, model::StoreFailure>> {
+    fn query(&self, _q: AuditQuery) -> BoxFuture<'_, Result<AuditPage, model::StoreFailure>> {
         Box::pin(async { Ok(AuditPage::default()) })
     }
 }
@@ -127,9 +124,7 @@ fn results(log: &Log) -> Vec<(String, AuditResult)> {
 #[tokio::test]
 async fn every_call_is_checked_sent_and_audited_once() {
     let (ops, nodes, log) = service(|body| match body {
-        RequestBody::Docker(op) if matches!(**op, DockerOp::Info) => {
-            Err(OpFailure::Offline(1))
-        }
+        RequestBody::Docker(op) if matches!(**op, DockerOp::Info) => Err(OpFailure::Offline(1)),
         _ => Ok(done()),
     });
     let stop = DockerOp::StopContainer {
@@ -142,7 +137,10 @@ async fn every_call_is_checked_sent_and_audited_once() {
         id: "bad id!".into(),
         timeout_secs: None,
     };
-    let e = ops.call(request(model::ops::docker(bad))).await.unwrap_err();
+    let e = ops
+        .call(request(model::ops::docker(bad)))
+        .await
+        .unwrap_err();
     assert_eq!(e.http_status(), 400);
     // A failure of the node is recorded as failed.
     let e = ops
@@ -150,7 +148,10 @@ async fn every_call_is_checked_sent_and_audited_once() {
         .await
         .unwrap_err();
     assert!(e.retryable());
-    assert_eq!(*nodes.sent.lock().unwrap(), ["docker.stop_container", "docker.info"]);
+    assert_eq!(
+        *nodes.sent.lock().unwrap(),
+        ["docker.stop_container", "docker.info"]
+    );
     assert_eq!(
         results(&log),
         [
@@ -161,7 +162,11 @@ async fn every_call_is_checked_sent_and_audited_once() {
     );
     let entry = log.0.lock().unwrap()[0].clone();
     assert_eq!(
-        (entry.user.as_str(), entry.client.as_str(), entry.target.as_str()),
+        (
+            entry.user.as_str(),
+            entry.client.as_str(),
+            entry.target.as_str()
+        ),
         ("admin", "192.0.2.7", "node/1/container/web")
     );
 }
@@ -227,7 +232,10 @@ async fn a_missing_image_is_pulled_by_a_task_audited_when_it_ends() {
         }
         tokio::task::yield_now().await;
     }
-    assert_eq!(results(&log), [("docker.deploy".to_owned(), AuditResult::Ok)]);
+    assert_eq!(
+        results(&log),
+        [("docker.deploy".to_owned(), AuditResult::Ok)]
+    );
     assert_eq!(log.0.lock().unwrap()[0].detail, "task 7");
 }
 
@@ -266,5 +274,8 @@ async fn a_refusal_before_the_call_is_recorded_as_denied() {
     ops.refused(&caller, "docker.logs", "node/1/container/web", &failure)
         .await;
     assert!(nodes.sent.lock().unwrap().is_empty());
-    assert_eq!(results(&log), [("docker.logs".to_owned(), AuditResult::Denied)]);
+    assert_eq!(
+        results(&log),
+        [("docker.logs".to_owned(), AuditResult::Denied)]
+    );
 }

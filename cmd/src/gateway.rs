@@ -1,4 +1,5 @@
-//! `commander-gateway --config FILE`: the gateway on its own, like HAProxy.
+//! `commander gateway --config FILE` and `commander-gateway --config FILE`: the gateway on
+//! its own, like HAProxy. Both binaries call [`run`], so they behave the same.
 //!
 //! SIGHUP or `POST /reload` on the admin endpoint re-reads the file and applies it live;
 //! SIGTERM or SIGINT stop accepting, let connections drain for `--drain`, and exit.
@@ -11,42 +12,38 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::Args;
 use gateway::{Config, GatewayHandle};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "commander-gateway",
-    version,
-    about = "Commander's L4 TCP gateway"
-)]
-struct Args {
+/// Flags of the standalone gateway.
+#[derive(Args, Debug, Clone)]
+pub struct GatewayArgs {
     /// YAML configuration file.
     #[arg(long, short, env = "COMMANDER_GATEWAY_CONFIG")]
-    config: PathBuf,
+    pub config: PathBuf,
     /// Only validate the configuration and exit.
     #[arg(long)]
-    check: bool,
+    pub check: bool,
     /// Longest time established connections may take to finish on SIGTERM.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    drain: Duration,
+    pub drain: Duration,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    gateway::config::parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration"))
+/// Text that is not a duration such as `250ms`, `10s` or `1m`.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a duration")]
+struct NotADuration(String);
+
+fn parse_duration(s: &str) -> Result<Duration, NotADuration> {
+    gateway::config::parse_duration(s).ok_or_else(|| NotADuration(s.to_owned()))
 }
 
-fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let args = Args::parse();
+/// Runs the gateway until SIGTERM or SIGINT (or only checks the file with `--check`).
+/// Expects logging to go to standard error ([`plumbing::tracing::Output::Stderr`]):
+/// standard output carries the `ready` line.
+pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let config = load(&args.config)?;
     if args.check {
         println!(

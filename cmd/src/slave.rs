@@ -1,9 +1,9 @@
-//! Command-line interface of the slave role, shared by `commander-slave` and
-//! `commander slave`.
+//! `commander slave` and `commander-slave`: the slave role's flags, its configuration, and
+//! the agent run on this thread.
 
-use crate::agent::{self, AgentError, AgentOptions};
-use crate::config::{self, ConfigError, IoUringMode, SlaveOverrides};
 use protocol::{JoinToken, TokenError};
+use slave::agent::{self, AgentError, AgentOptions};
+use slave::config::{self, ConfigError, IoUringMode, SlaveOverrides};
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -68,14 +68,4 @@ pub fn run(args: SlaveArgs) -> Result<(), SlaveCliError> {
         },
     })?;
     Ok(())
-}
-
-/// Installs the log subscriber (`RUST_LOG`, default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .try_init();
 }

@@ -1,4 +1,4 @@
-//! `commander-slave`: the slave agent on its own.
+//! `commander-slave`: the slave agent on its own, with the flags of `commander slave`.
 
 use clap::Parser;
 
@@ -7,12 +7,12 @@ use clap::Parser;
 #[command(name = "commander-slave", version, about = "Commander slave agent")]
 struct Cli {
     #[command(flatten)]
-    args: slave::cli::SlaveArgs,
+    args: cmd::slave::SlaveArgs,
 }
 
 fn main() -> anyhow::Result<()> {
-    slave::cli::init_tracing();
     let cli = Cli::parse();
-    slave::cli::run(cli.args)?;
+    plumbing::tracing::init(plumbing::tracing::Output::Stdout);
+    cmd::slave::run(cli.args)?;
     Ok(())
 }
