@@ -1,6 +1,7 @@
 //! The master's [`model::service::DataAdmin`]: database compaction, backups and resets.
 //!
-//! One data operation runs at a time per process ([`DATA_OPS`]); a second one meanwhile is
+//! One data operation runs at a time per service ([`DataService::permit`]); a second one
+//! meanwhile is
 //! refused with a conflict rather than queued. Every compaction, cancellation, backup and
 //! reset is written to the audit log with its outcome, failed or not.
 
@@ -25,10 +26,8 @@ use crate::store::compaction::{self, CompactionRequest};
 use crate::store::{EnvKind, Store};
 
 /// One data management operation at a time.
-static DATA_OPS: Semaphore = Semaphore::const_new(1);
-
-pub(crate) fn data_permit() -> Result<SemaphorePermit<'static>, ServiceError> {
-    DATA_OPS.try_acquire().map_err(|_| {
+fn data_permit(running: &Semaphore) -> Result<SemaphorePermit<'_>, ServiceError> {
+    running.try_acquire().map_err(|_| {
         ServiceError::Conflict("another data operation is running; try again shortly".into())
     })
 }
@@ -230,6 +229,7 @@ impl DataFiles for StoreFiles {
 /// The data management service.
 pub struct DataService {
     files: Arc<dyn DataFiles>,
+    running: Semaphore,
     accounts: Arc<dyn AuthStore>,
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
@@ -252,6 +252,7 @@ impl DataService {
     ) -> Self {
         Self {
             files,
+            running: Semaphore::new(1),
             accounts,
             audit,
             clock,
@@ -259,6 +260,11 @@ impl DataService {
     }
 
     /// Deletes audit entries older than `older_than_ms` (not audited).
+    /// The right to run one data operation, or a conflict while another runs.
+    pub fn permit(&self) -> Result<SemaphorePermit<'_>, ServiceError> {
+        data_permit(&self.running)
+    }
+
     async fn reset_audit(&self, older_than_ms: u64) -> Result<u64, ServiceError> {
         let store = Arc::clone(&self.accounts);
         tokio::task::spawn_blocking(move || store.prune_audit(older_than_ms))
@@ -296,7 +302,7 @@ impl model::service::DataAdmin for DataService {
     fn compact(&self, caller: &Caller) -> BoxFuture<'_, Result<CompactReport, ServiceError>> {
         let caller = caller.clone();
         Box::pin(async move {
-            let outcome = match data_permit() {
+            let outcome = match self.permit() {
                 Ok(_permit) => self.files.compact().await,
                 Err(e) => Err(e),
             };
@@ -346,7 +352,7 @@ impl model::service::DataAdmin for DataService {
     ) -> BoxFuture<'_, Result<BackupFile, ServiceError>> {
         let caller = caller.clone();
         Box::pin(async move {
-            let outcome = match data_permit() {
+            let outcome = match self.permit() {
                 Ok(_permit) => self.files.backup(env).await,
                 Err(e) => Err(e),
             };
@@ -368,7 +374,7 @@ impl model::service::DataAdmin for DataService {
         let caller = caller.clone();
         Box::pin(async move {
             let cutoff = cutoff_ms(self.clock.now_ms(), older_than_days);
-            let outcome = match (data_permit(), category) {
+            let outcome = match (self.permit(), category) {
                 (Err(e), _) => Err(e),
                 (Ok(_permit), ResetCategory::Samples) => self.files.reset_samples(cutoff).await,
                 (Ok(_permit), ResetCategory::Audit) => self.reset_audit(cutoff).await,

@@ -4,7 +4,6 @@
 
 use super::cluster::sample_series;
 use super::data::DataFiles;
-use super::data::data_permit;
 use super::*;
 use crate::accounts::{
     AccountService, AccountSettings, AuthStore, HashCost, LockoutPolicy, MemoryAuthStore,
@@ -116,9 +115,6 @@ async fn heartbeats_reach_live_listeners_until_closed() {
     assert_eq!(latest.cpu_total_pct, 3.0);
 }
 
-/// Data operations share one process-wide permit: these tests take turns.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// The data service over `cluster`, auditing into an in-memory account store.
 fn data_service(cluster: &Cluster) -> (DataService, Arc<AccountService>, StoreFiles) {
     let store: Arc<dyn AuthStore> = Arc::new(MemoryAuthStore::new());
@@ -159,7 +155,6 @@ fn lmdb_cluster(dir: &std::path::Path) -> Cluster {
 
 #[tokio::test]
 async fn compaction_measures_copies_and_leaves_nothing_behind() {
-    let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
     let (_service, _accounts, data) = data_service(&cluster);
@@ -188,7 +183,6 @@ async fn compaction_measures_copies_and_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn compaction_is_scheduled_cancelled_and_reported() {
-    let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
     let (_service, _accounts, data) = data_service(&cluster);
@@ -225,7 +219,6 @@ async fn compaction_is_scheduled_cancelled_and_reported() {
 
 #[tokio::test]
 async fn backup_is_a_readable_lmdb_copy_and_unlinked() {
-    let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
     let (_service, _accounts, data) = data_service(&cluster);
@@ -254,7 +247,6 @@ async fn backup_is_a_readable_lmdb_copy_and_unlinked() {
 
 #[tokio::test]
 async fn reset_removes_old_samples_and_operations_do_not_overlap() {
-    let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
     let (service, _accounts, data) = data_service(&cluster);
@@ -264,7 +256,7 @@ async fn reset_removes_old_samples_and_operations_do_not_overlap() {
     };
     assert_eq!(data.reset_samples(1100).await.unwrap(), 100);
     assert_eq!(data.reset_samples(u64::MAX).await.unwrap(), 400);
-    let held = data_permit().unwrap();
+    let held = service.permit().unwrap();
     assert!(matches!(
         DataAdmin::compact(&service, &caller).await,
         Err(model::ServiceError::Conflict(_))
@@ -278,7 +270,6 @@ async fn every_data_operation_is_audited_by_the_service() {
     use model::audit::{AuditQuery, AuditResult};
     use model::data::ResetCategory;
     use model::ops::Caller;
-    let _turn = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = lmdb_cluster(dir.path());
     let (data, accounts, _raw) = data_service(&cluster);
@@ -298,7 +289,7 @@ async fn every_data_operation_is_audited_by_the_service() {
         500
     );
     // A conflicting operation is refused and audited as failed.
-    let held = data_permit().unwrap();
+    let held = data.permit().unwrap();
     assert!(DataAdmin::compact(&data, &caller).await.is_err());
     drop(held);
     let page = accounts.query(AuditQuery::default()).await.unwrap();
