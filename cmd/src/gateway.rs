@@ -66,8 +66,10 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    announce(&gw, admin.as_ref().map(|a| a.local_addr()))?;
+    // Handlers first: a signal sent as soon as the `ready` line is read must not meet the
+    // default action (which kills the process without draining).
     let mut signals = Signals::new([SIGHUP, SIGINT, SIGTERM]).context("signal handlers")?;
+    announce(&gw, admin.as_ref().map(|a| a.local_addr()))?;
     for sig in signals.forever() {
         if sig == SIGHUP {
             if let Err(e) = reload() {

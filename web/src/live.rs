@@ -13,20 +13,19 @@
 //! points line up.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use protocol::MetricSample;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
 
 use crate::api::{ApiError, bad_query};
-use crate::auth::{Auth, AuthContext, Authenticated};
+use crate::auth::AuthContext;
+use crate::sse::{self, Feed, Got};
 use crate::state::AppState;
 
 pub use model::node::LiveSample;
@@ -39,8 +38,7 @@ pub const MAX_WINDOW_MS: u64 = 7 * 24 * 3600 * 1000;
 pub const DEFAULT_POINTS: usize = 600;
 /// Most points one history request answers.
 pub const MAX_POINTS: usize = 2000;
-/// How often a stream checks that its session is still valid.
-pub const SESSION_RECHECK: Duration = Duration::from_secs(30);
+pub use crate::sse::SESSION_RECHECK;
 /// Most mounts a point carries (the first ones the slave reports).
 pub const MAX_DISKS: usize = 8;
 
@@ -198,60 +196,19 @@ pub async fn history(
     .into_response())
 }
 
-/// Whether the session behind `auth` is still valid (not logged out, not expired, password
-/// unchanged). A store failure keeps the stream (it is checked again later).
-pub async fn session_still_valid(auth: &Auth, who: &Authenticated) -> bool {
-    match auth.session_valid(who).await {
-        Ok(valid) => valid,
-        Err(e) => {
-            tracing::warn!("session re-check failed: {e}");
-            true
-        }
-    }
-}
-
-/// What ends a stream, sent as the data of its last (`end`) event.
-const END_SESSION: &str = "session ended";
-
-struct Feed {
-    rx: broadcast::Receiver<LiveSample>,
-    node: u64,
-    auth: Arc<Auth>,
-    who: Authenticated,
-    next_check: tokio::time::Instant,
-    done: bool,
-}
-
-impl Feed {
-    /// The next event, or `None` when the stream is over.
-    async fn next(&mut self) -> Option<Event> {
-        if self.done {
-            return None;
-        }
-        loop {
-            tokio::select! {
-                got = self.rx.recv() => match got {
-                    Ok(s) if s.node_id == self.node => {
-                        let point = ChartPoint::new(s.at_ms, &s.sample);
-                        match Event::default().event("sample").json_data(&point) {
-                            Ok(event) => return Some(event),
-                            Err(e) => tracing::warn!("cannot encode a sample event: {e}"),
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::debug!(node = self.node, skipped = n, "metrics stream lagged");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                },
-                () = tokio::time::sleep_until(self.next_check) => {
-                    if !session_still_valid(&self.auth, &self.who).await {
-                        self.done = true;
-                        return Some(Event::default().event("end").data(END_SESSION));
-                    }
-                    self.next_check = tokio::time::Instant::now() + SESSION_RECHECK;
+/// The next event of a node's metric stream, or `None` when the stream is over.
+async fn next_point(feed: &mut Feed<LiveSample>, node: u64) -> Option<Event> {
+    loop {
+        match feed.next().await? {
+            Got::Item(s) if s.node_id == node => {
+                let point = ChartPoint::new(s.at_ms, &s.sample);
+                if let Some(event) = sse::json_event("sample", &point) {
+                    return Some(event);
                 }
             }
+            Got::Item(_) => {}
+            Got::Lagged(n) => tracing::debug!(node, skipped = n, "metrics stream lagged"),
+            Got::End(event) => return Some(event),
         }
     }
 }
@@ -272,20 +229,12 @@ pub async fn stream(
             "live metrics are not available (the master is shutting down)",
         ));
     };
-    let feed = Feed {
-        rx,
-        node: id,
-        auth: Arc::clone(&state.auth),
-        who: ctx.auth,
-        next_check: tokio::time::Instant::now() + SESSION_RECHECK,
-        done: false,
-    };
-    let events = futures_lite::stream::unfold(feed, |mut feed| async move {
-        let event = feed.next().await?;
-        Some((Ok::<_, std::convert::Infallible>(event), feed))
+    let feed = Feed::new(rx, Arc::clone(&state.auth), ctx.auth);
+    let events = futures_lite::stream::unfold(feed, move |mut feed| async move {
+        let event = next_point(&mut feed, id).await?;
+        Some((event, feed))
     });
-    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
-    Ok(sse.into_response())
+    Ok(sse::respond(events))
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
-//! Server-Sent Events fed by a master broadcast, shared by the task and alert streams
-//! (`/api/v1/tasks/events`, `/api/v1/alerts/events`).
+//! Server-Sent Events for every live view of the console: the metrics stream
+//! (`/api/v1/nodes/{node}/metrics/stream`), followed logs and stats
+//! (`crate::ops::stream`), task and alert events (`/api/v1/tasks/events`,
+//! `/api/v1/alerts/events`). One helper for all of them:
 //!
-//! A [`Feed`] waits on a `tokio::sync::broadcast` receiver and re-checks the session every
-//! [`SESSION_RECHECK`](crate::live::SESSION_RECHECK), as the metrics stream does
-//! (`crate::live`): after logout, expiry or a password change it yields an `end` event and
-//! the stream stops. A receiver that fell behind gets [`Got::Lagged`], so the handler can
-//! tell the client to resync (refetch) instead of silently missing updates. The stream ends
-//! when the sender closes (master shutdown) or the client goes away (axum drops it).
-//! [`respond`] sends a keep-alive comment every [`KEEP_ALIVE`].
+//! - [`SessionWatch`] re-checks the signed-in session every [`SESSION_RECHECK`]: after
+//!   logout, expiry or a password change the stream sends an `end` event
+//!   ([`session_ended`]) and stops.
+//! - A [`Feed`] waits on a `tokio::sync::broadcast` receiver with a [`SessionWatch`]. A
+//!   receiver that fell behind gets [`Got::Lagged`], so the handler can tell the client to
+//!   resync (refetch) instead of silently missing updates. The stream ends when the sender
+//!   closes (master shutdown) or the client goes away (axum drops it).
+//! - [`respond`] sends a keep-alive comment every [`KEEP_ALIVE`].
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -19,13 +22,60 @@ use futures_lite::Stream;
 use tokio::sync::broadcast;
 
 use crate::auth::{Auth, Authenticated};
-use crate::live::{SESSION_RECHECK, session_still_valid};
 
 /// Interval of the keep-alive comments.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The data of the `end` event sent when the session ended.
 pub const END_SESSION: &str = "session ended";
+/// How often a stream checks that its session is still valid.
+pub const SESSION_RECHECK: Duration = Duration::from_secs(30);
+
+/// The `end` event of a stream whose session ended.
+pub fn session_ended() -> Event {
+    Event::default().event("end").data(END_SESSION)
+}
+
+/// Whether the session behind `auth` is still valid (not logged out, not expired, password
+/// unchanged). A store failure keeps the stream (it is checked again later).
+pub async fn session_still_valid(auth: &Auth, who: &Authenticated) -> bool {
+    match auth.session_valid(who).await {
+        Ok(valid) => valid,
+        Err(e) => {
+            tracing::warn!("session re-check failed: {e}");
+            true
+        }
+    }
+}
+
+/// The session of a stream, re-checked every [`SESSION_RECHECK`].
+pub struct SessionWatch {
+    auth: Arc<Auth>,
+    who: Authenticated,
+    next: tokio::time::Instant,
+}
+
+impl SessionWatch {
+    /// Watches the session `who`.
+    pub fn new(auth: Arc<Auth>, who: Authenticated) -> Self {
+        Self {
+            auth,
+            who,
+            next: tokio::time::Instant::now() + SESSION_RECHECK,
+        }
+    }
+
+    /// Completes when the next check is due.
+    pub async fn due(&self) {
+        tokio::time::sleep_until(self.next).await;
+    }
+
+    /// Checks the session now and schedules the next check.
+    pub async fn still_valid(&mut self) -> bool {
+        self.next = tokio::time::Instant::now() + SESSION_RECHECK;
+        session_still_valid(&self.auth, &self.who).await
+    }
+}
 
 /// What a [`Feed`] yields.
 #[derive(Debug)]
@@ -41,9 +91,7 @@ pub enum Got<T> {
 /// A broadcast receiver tied to a signed-in session.
 pub struct Feed<T> {
     rx: broadcast::Receiver<T>,
-    auth: Arc<Auth>,
-    who: Authenticated,
-    next_check: tokio::time::Instant,
+    session: SessionWatch,
     done: bool,
 }
 
@@ -52,9 +100,7 @@ impl<T: Clone> Feed<T> {
     pub fn new(rx: broadcast::Receiver<T>, auth: Arc<Auth>, who: Authenticated) -> Self {
         Self {
             rx,
-            auth,
-            who,
-            next_check: tokio::time::Instant::now() + SESSION_RECHECK,
+            session: SessionWatch::new(auth, who),
             done: false,
         }
     }
@@ -71,12 +117,11 @@ impl<T: Clone> Feed<T> {
                     Err(broadcast::error::RecvError::Lagged(n)) => Some(Got::Lagged(n)),
                     Err(broadcast::error::RecvError::Closed) => None,
                 },
-                () = tokio::time::sleep_until(self.next_check) => {
-                    if !session_still_valid(&self.auth, &self.who).await {
+                () = self.session.due() => {
+                    if !self.session.still_valid().await {
                         self.done = true;
-                        return Some(Got::End(Event::default().event("end").data(END_SESSION)));
+                        return Some(Got::End(session_ended()));
                     }
-                    self.next_check = tokio::time::Instant::now() + SESSION_RECHECK;
                 }
             }
         }

@@ -317,13 +317,13 @@ async fn streams_notice_logout_expiry_and_password_changes() {
         async move { auth.authenticate(&token).await.unwrap() }
     };
     let who = session(auth.login(USER, PASSWORD, client).await.unwrap().token).await;
-    assert!(web::live::session_still_valid(&auth, &who).await);
+    assert!(web::sse::session_still_valid(&auth, &who).await);
     auth.logout(&who, client).await;
-    assert!(!web::live::session_still_valid(&auth, &who).await);
+    assert!(!web::sse::session_still_valid(&auth, &who).await);
 
     let who = session(auth.login(USER, PASSWORD, client).await.unwrap().token).await;
     clock.advance(TTL + Duration::from_secs(1));
-    assert!(!web::live::session_still_valid(&auth, &who).await);
+    assert!(!web::sse::session_still_valid(&auth, &who).await);
 
     clock.set(START_MS);
     let who = session(auth.login(USER, PASSWORD, client).await.unwrap().token).await;
@@ -331,6 +331,6 @@ async fn streams_notice_logout_expiry_and_password_changes() {
     auth.change_password(&other, PASSWORD, "Another secret 77", client)
         .await
         .unwrap();
-    assert!(!web::live::session_still_valid(&auth, &who).await);
+    assert!(!web::sse::session_still_valid(&auth, &who).await);
     assert!(store.registration_closed().unwrap());
 }

@@ -12,12 +12,11 @@
 //! answer a JSON error with its status instead. Both streams end with an `end` event
 //! `"session ended"` when the session is logged out or expires.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use axum::response::sse::Event;
 use protocol::ResponseBody;
 use protocol::ops::docker::{DockerOp, LogsQuery};
 use protocol::ops::{Progress, ProgressEvent};
@@ -29,8 +28,7 @@ use model::service::{Followed, Operations};
 
 use super::call::{OP_TIMEOUT, Op, docker};
 use super::error::OpsError;
-use crate::auth::{Auth, Authenticated};
-use crate::live::{SESSION_RECHECK, session_still_valid};
+use crate::sse::{self, SessionWatch, session_ended};
 
 /// Longest a followed log or a stats stream lasts.
 pub const FOLLOW_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -40,24 +38,6 @@ pub const STATS_EVERY: Duration = Duration::from_secs(1);
 const EARLY_FAILURE: Duration = Duration::from_millis(500);
 /// How long a follow whose updates stopped (the reader fell behind) waits for its end.
 const DRAIN: Duration = Duration::from_secs(5);
-
-/// Re-checks the session now and then.
-struct SessionCheck {
-    auth: Arc<Auth>,
-    who: Authenticated,
-    next: Instant,
-}
-
-impl SessionCheck {
-    async fn due(&mut self) {
-        tokio::time::sleep_until(self.next).await;
-    }
-
-    async fn still_valid(&mut self) -> bool {
-        self.next = Instant::now() + SESSION_RECHECK;
-        session_still_valid(&self.auth, &self.who).await
-    }
-}
 
 fn event(name: &str, value: &serde_json::Value) -> Event {
     Event::default()
@@ -70,15 +50,11 @@ fn error_event(message: &str) -> Event {
     event("error", &json!({ "error": message }))
 }
 
-fn session_ended() -> Event {
-    Event::default().event("end").data("session ended")
-}
-
 type Outcome = Result<ResponseBody, OpFailure>;
 
 struct Follow {
     stream: OpStream,
-    session: SessionCheck,
+    session: SessionWatch,
     /// The final answer, once known (the receiver is never polled again after it).
     outcome: Option<Outcome>,
     done: bool,
@@ -157,15 +133,6 @@ impl Follow {
     }
 }
 
-fn sse<S>(events: S) -> Response
-where
-    S: futures_lite::Stream<Item = Result<Event, Infallible>> + Send + 'static,
-{
-    Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
-}
-
 /// Follows a container's log as an event stream (see the module docs).
 pub async fn follow_logs(op: Op<'_>, q: LogsQuery) -> Result<Response, OpsError> {
     let node = op.node().await?;
@@ -180,18 +147,14 @@ pub async fn follow_logs(op: Op<'_>, q: LogsQuery) -> Result<Response, OpsError>
     let follow = Follow {
         outcome: ended.map(Ok),
         stream,
-        session: SessionCheck {
-            auth: Arc::clone(&op.state.auth),
-            who: op.ctx.auth.clone(),
-            next: Instant::now() + SESSION_RECHECK,
-        },
+        session: SessionWatch::new(Arc::clone(&op.state.auth), op.ctx.auth.clone()),
         done: false,
     };
     let events = futures_lite::stream::unfold(follow, |mut f| async move {
         let e = f.next().await?;
-        Some((Ok::<_, Infallible>(e), f))
+        Some((e, f))
     });
-    Ok(sse(events))
+    Ok(sse::respond(events))
 }
 
 struct Stats {
@@ -200,7 +163,7 @@ struct Stats {
     id: String,
     first: Option<ResponseBody>,
     until: Instant,
-    session: SessionCheck,
+    session: SessionWatch,
     done: bool,
 }
 
@@ -258,16 +221,12 @@ pub async fn stats(op: Op<'_>, id: String) -> Result<Response, OpsError> {
         id,
         first: Some(first),
         until: Instant::now() + FOLLOW_TIMEOUT,
-        session: SessionCheck {
-            auth: Arc::clone(&op.state.auth),
-            who: op.ctx.auth.clone(),
-            next: Instant::now() + SESSION_RECHECK,
-        },
+        session: SessionWatch::new(Arc::clone(&op.state.auth), op.ctx.auth.clone()),
         done: false,
     };
     let events = futures_lite::stream::unfold(stats, |mut s| async move {
         let e = s.next().await?;
-        Some((Ok::<_, Infallible>(e), s))
+        Some((e, s))
     });
-    Ok(sse(events))
+    Ok(sse::respond(events))
 }
