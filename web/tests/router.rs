@@ -1,0 +1,380 @@
+//! The console's router against fake services, without the master: the route table's
+//! access rules, and handlers that parse, call one service and render what it answers.
+//! The rules themselves (lockout, audit per operation, ...) are the master's and are
+//! tested there and in `cmd/tests/console`.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use model::account::{
+    AuthFailure, Authenticated, Issued, Lang, Rejected, SessionRecord, UserRecord,
+};
+use model::alert::{AlertList, AlertQuery, AlertRecord};
+use model::audit::{AuditEntry, AuditPage, AuditQuery};
+use model::data::{BackupFile, CompactReport, CompactionStatus, DataEnv, ResetCategory};
+use model::node::{LiveSample, NodeView, StorageView};
+use model::ops::{BoxFuture, Caller, OpCall, OpFailure, OpRequest, TaskHandle, Upload};
+use model::service::{
+    Accounts, AuditLog, Cluster, ContainerCreated, CreateContainer, DataAdmin, Followed, Operations,
+};
+use model::task::{TaskQuery, TaskRecord};
+use model::{ManualClock, ServiceError, Services, StoreFailure};
+use protocol::{MetricSample, ResponseBody};
+use tokio::sync::broadcast;
+use tower::ServiceExt;
+use web::Access;
+
+/// The one token the fake accounts accept.
+const TOKEN: &str = "good.token.value";
+
+/// Fake services: one node, operations that answer with a fixed failure and remember what
+/// they were asked, accounts that know one token.
+struct Fakes {
+    asked: Mutex<Vec<OpRequest>>,
+    answer: OpFailure,
+}
+
+fn admin() -> Authenticated {
+    Authenticated {
+        user: UserRecord {
+            username: "admin".into(),
+            password_hash: String::new(),
+            created_at_ms: 1,
+            password_changed_at_ms: 1,
+            session_epoch: 1,
+            lang: Lang::En,
+        },
+        session: SessionRecord {
+            id: "s".repeat(32),
+            username: "admin".into(),
+            epoch: 1,
+            created_at_ms: 1,
+            expires_at_ms: u64::MAX,
+            csrf: "c".repeat(64),
+            client: "192.0.2.1".into(),
+        },
+    }
+}
+
+fn node() -> NodeView {
+    NodeView {
+        id: 1,
+        hostname: "fake-host-alpha".into(),
+        online: true,
+        revoked: false,
+        last_seen_ms: Some(1_700_000_000_000),
+        agent_version: "t".into(),
+        host: None,
+        metrics: None,
+    }
+}
+
+fn pending<T: Send + 'static>(v: T) -> BoxFuture<'static, T> {
+    Box::pin(async move { v })
+}
+
+impl Cluster for Fakes {
+    fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeView>, ServiceError>> {
+        pending(Ok(vec![node()]))
+    }
+    fn node(&self, id: u64) -> BoxFuture<'_, Result<Option<NodeView>, ServiceError>> {
+        pending(Ok((id == 1).then(node)))
+    }
+    fn storage(&self) -> BoxFuture<'_, Result<StorageView, ServiceError>> {
+        pending(Ok(StorageView::default()))
+    }
+    fn sample_series(
+        &self,
+        _id: u64,
+        _from: u64,
+        _to: u64,
+        _points: usize,
+    ) -> BoxFuture<'_, Result<Vec<(u64, MetricSample)>, ServiceError>> {
+        pending(Ok(Vec::new()))
+    }
+    fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>> {
+        None
+    }
+    fn alerts(&self, _q: AlertQuery) -> BoxFuture<'_, Result<AlertList, ServiceError>> {
+        pending(Ok(AlertList::default()))
+    }
+    fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>> {
+        None
+    }
+}
+
+impl Operations for Fakes {
+    fn call(&self, request: OpRequest) -> BoxFuture<'_, Result<ResponseBody, OpFailure>> {
+        self.asked.lock().unwrap().push(request);
+        pending(Err(self.answer.clone()))
+    }
+    fn read(&self, _call: OpCall) -> BoxFuture<'_, Result<ResponseBody, OpFailure>> {
+        pending(Err(self.answer.clone()))
+    }
+    fn follow(
+        &self,
+        _request: OpRequest,
+        _early: Duration,
+    ) -> BoxFuture<'_, Result<Followed, OpFailure>> {
+        pending(Err(self.answer.clone()))
+    }
+    fn start_task(
+        &self,
+        _request: OpRequest,
+        _upload: Option<Upload>,
+    ) -> BoxFuture<'_, Result<TaskHandle, OpFailure>> {
+        pending(Err(self.answer.clone()))
+    }
+    fn create_container(
+        &self,
+        _create: CreateContainer,
+    ) -> BoxFuture<'_, Result<ContainerCreated, OpFailure>> {
+        pending(Err(self.answer.clone()))
+    }
+    fn refused(
+        &self,
+        _caller: &Caller,
+        _action: &str,
+        _target: &str,
+        _failure: &OpFailure,
+    ) -> BoxFuture<'_, ()> {
+        pending(())
+    }
+    fn task(&self, _id: u64) -> BoxFuture<'_, Result<Option<TaskRecord>, OpFailure>> {
+        pending(Ok(None))
+    }
+    fn tasks(&self, _q: TaskQuery) -> BoxFuture<'_, Result<Vec<TaskRecord>, OpFailure>> {
+        pending(Ok(Vec::new()))
+    }
+    fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>> {
+        None
+    }
+}
+
+fn busy<T: Send + 'static>() -> BoxFuture<'static, Result<T, ServiceError>> {
+    pending(Err(ServiceError::Conflict("busy".into())))
+}
+
+impl DataAdmin for Fakes {
+    fn compact(&self, _c: &Caller) -> BoxFuture<'_, Result<CompactReport, ServiceError>> {
+        busy()
+    }
+    fn compaction_status(&self) -> BoxFuture<'_, Result<CompactionStatus, ServiceError>> {
+        pending(Ok(CompactionStatus::default()))
+    }
+    fn cancel_compaction(&self, _c: &Caller) -> BoxFuture<'_, Result<bool, ServiceError>> {
+        busy()
+    }
+    fn backup(
+        &self,
+        _c: &Caller,
+        _env: DataEnv,
+    ) -> BoxFuture<'_, Result<BackupFile, ServiceError>> {
+        busy()
+    }
+    fn reset(
+        &self,
+        _c: &Caller,
+        _cat: ResetCategory,
+        _days: u32,
+    ) -> BoxFuture<'_, Result<u64, ServiceError>> {
+        busy()
+    }
+}
+
+impl Accounts for Fakes {
+    fn registration_open(&self) -> BoxFuture<'_, Result<bool, StoreFailure>> {
+        pending(Ok(false))
+    }
+    fn register<'a>(
+        &'a self,
+        _u: &'a str,
+        _p: &'a str,
+        _c: IpAddr,
+    ) -> BoxFuture<'a, Result<UserRecord, AuthFailure>> {
+        pending(Err(AuthFailure::RegistrationClosed))
+    }
+    fn login<'a>(
+        &'a self,
+        _u: &'a str,
+        _p: &'a str,
+        _c: IpAddr,
+    ) -> BoxFuture<'a, Result<Issued, AuthFailure>> {
+        pending(Err(AuthFailure::BadCredentials))
+    }
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Authenticated, Rejected>> {
+        pending(if token == TOKEN {
+            Ok(admin())
+        } else {
+            Err(Rejected::Invalid)
+        })
+    }
+    fn session_valid<'a>(
+        &'a self,
+        _a: &'a Authenticated,
+    ) -> BoxFuture<'a, Result<bool, StoreFailure>> {
+        pending(Ok(true))
+    }
+    fn logout<'a>(&'a self, _a: &'a Authenticated, _c: IpAddr) -> BoxFuture<'a, ()> {
+        pending(())
+    }
+    fn change_password<'a>(
+        &'a self,
+        _a: &'a Authenticated,
+        _cur: &'a str,
+        _new: &'a str,
+        _c: IpAddr,
+    ) -> BoxFuture<'a, Result<Issued, AuthFailure>> {
+        pending(Err(AuthFailure::WrongCurrentPassword))
+    }
+    fn set_language<'a>(
+        &'a self,
+        _a: &'a Authenticated,
+        _l: Lang,
+        _c: IpAddr,
+    ) -> BoxFuture<'a, Result<(), AuthFailure>> {
+        pending(Ok(()))
+    }
+    fn session_ttl(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+}
+
+impl AuditLog for Fakes {
+    fn record(&self, _entry: AuditEntry) -> BoxFuture<'_, ()> {
+        pending(())
+    }
+    fn query(&self, _q: AuditQuery) -> BoxFuture<'_, Result<AuditPage, StoreFailure>> {
+        pending(Ok(AuditPage::default()))
+    }
+}
+
+fn app(answer: OpFailure) -> (axum::Router, Vec<web::RouteInfo>, Arc<Fakes>) {
+    let fakes = Arc::new(Fakes {
+        asked: Mutex::new(Vec::new()),
+        answer,
+    });
+    let services = Services {
+        cluster: fakes.clone(),
+        ops: fakes.clone(),
+        data: fakes.clone(),
+        accounts: fakes.clone(),
+        audit: fakes.clone(),
+        clock: Arc::new(ManualClock::new(1_700_000_000_000)),
+    };
+    let (router, routes) = web::router_with_table(services, web::ConsoleSettings::default());
+    (router, routes, fakes)
+}
+
+async fn send(
+    router: &axum::Router,
+    method: Method,
+    path: &str,
+    bearer: Option<&str>,
+) -> (StatusCode, String) {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(token) = bearer {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    let mut req = builder
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    let peer: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+    req.extensions_mut().insert(ConnectInfo(peer));
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A concrete path for a route pattern (`{node}` → 1, other parameters → x).
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|part| match part {
+            "{node}" => "1",
+            p if p.starts_with('{') => "x",
+            p => p,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[tokio::test]
+async fn protected_routes_refuse_missing_and_forged_credentials() {
+    let (router, routes, fakes) = app(OpFailure::Offline(1));
+    let user_routes: Vec<_> = routes.iter().filter(|r| r.access == Access::User).collect();
+    assert!(user_routes.len() > 50, "{}", user_routes.len());
+    for route in user_routes {
+        let path = concrete(route.path);
+        for bearer in [None, Some("forged.token.x")] {
+            let (status, body) = send(&router, route.method.clone(), &path, bearer).await;
+            let api = path.starts_with("/api/");
+            if api {
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{} {path}: {body}",
+                    route.method
+                );
+            } else {
+                assert!(
+                    status == StatusCode::SEE_OTHER || status == StatusCode::UNAUTHORIZED,
+                    "{} {path}: {status}",
+                    route.method
+                );
+            }
+        }
+    }
+    assert!(
+        fakes.asked.lock().unwrap().is_empty(),
+        "nothing reached a service"
+    );
+}
+
+#[tokio::test]
+async fn handlers_render_what_the_cluster_service_answers() {
+    let (router, _, _) = app(OpFailure::Offline(1));
+    let (status, body) = send(&router, Method::GET, "/api/v1/nodes", Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let nodes: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(nodes[0]["hostname"], "fake-host-alpha");
+    let (status, body) = send(&router, Method::GET, "/slaves", Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("fake-host-alpha"));
+    let (status, _) = send(&router, Method::GET, "/api/v1/nodes/9", Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_operation_is_one_service_call_with_caller_and_target_and_its_failure_mapped() {
+    let (router, _, fakes) = app(OpFailure::Offline(1));
+    let path = "/api/v1/nodes/1/docker/containers/web/stop";
+    let (status, body) = send(&router, Method::POST, path, Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("offline"), "{body}");
+    let asked = fakes.asked.lock().unwrap();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].caller.user, "admin");
+    assert_eq!(asked[0].caller.client, "192.0.2.1");
+    assert_eq!(asked[0].target, "node/1/container/web");
+    assert_eq!(asked[0].call.node, 1);
+    assert_eq!(asked[0].call.body.name(), "docker.stop_container");
+}
+
+#[tokio::test]
+async fn data_conflicts_answer_409() {
+    let (router, _, _) = app(OpFailure::Offline(1));
+    let (status, body) = send(&router, Method::POST, "/api/v1/data/compact", Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
