@@ -130,11 +130,12 @@ pub struct BackupParams {
 
 impl BackupParams {
     /// The database asked for.
-    pub fn env(&self) -> Result<DataEnv, String> {
+    pub fn env(&self) -> Result<DataEnv, model::Invalid> {
         match self.env.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => Ok(DataEnv::Data),
-            Some(s) => DataEnv::parse(s)
-                .ok_or_else(|| format!("env must be data or performance, not {s:?}")),
+            Some(s) => DataEnv::parse(s).ok_or_else(|| {
+                model::Invalid::new("env", format!("env must be data or performance, not {s:?}"))
+            }),
         }
     }
 }
@@ -182,7 +183,7 @@ pub async fn api_backup(
     let Query(params) = params.map_err(bad_query)?;
     let env = params
         .env()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.message))?;
     Ok(run_backup(&state, &ctx, env).await?)
 }
 

@@ -275,7 +275,16 @@ pub async fn backup(
         Ok(env) => env,
         Err(e) => {
             let status = StatusCode::BAD_REQUEST;
-            return render(&state, &ctx, &uri, status, Vec::new(), String::new(), e).await;
+            return render(
+                &state,
+                &ctx,
+                &uri,
+                status,
+                Vec::new(),
+                String::new(),
+                e.message,
+            )
+            .await;
         }
     };
     match run_backup(&state, &ctx, env).await {

@@ -146,20 +146,26 @@ fn no_such_node(text: &str) -> ApiError {
 }
 
 /// Checks the window of a history query: `(from, to, points)`.
-pub fn window(params: &HistoryParams, now_ms: u64) -> Result<(u64, u64, usize), String> {
+pub fn window(params: &HistoryParams, now_ms: u64) -> Result<(u64, u64, usize), model::Invalid> {
     let to = params.to.unwrap_or(now_ms);
     let from = params
         .from
         .unwrap_or_else(|| to.saturating_sub(DEFAULT_WINDOW_MS));
     if from > to {
-        return Err("from must not be after to".into());
+        return Err(model::Invalid::new("from", "from must not be after to"));
     }
     if to - from > MAX_WINDOW_MS {
-        return Err("the window may span at most 7 days".into());
+        return Err(model::Invalid::new(
+            "from",
+            "the window may span at most 7 days",
+        ));
     }
     let points = params.points.unwrap_or(DEFAULT_POINTS);
     if !(1..=MAX_POINTS).contains(&points) {
-        return Err(format!("points must be in 1..={MAX_POINTS}"));
+        return Err(model::Invalid::new(
+            "points",
+            format!("points must be in 1..={MAX_POINTS}"),
+        ));
     }
     Ok((from, to, points))
 }
@@ -174,7 +180,7 @@ pub async fn history(
     let Query(params) = params.map_err(bad_query)?;
     let id = parse_node_id(&node).ok_or_else(|| no_such_node(&node))?;
     let (from, to, points) = window(&params, state.auth.now_ms())
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.message))?;
     if state.services.cluster.node(id).await?.is_none() {
         return Err(no_such_node(&node));
     }

@@ -4,6 +4,7 @@
 //! `YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z]`), `limit` (1..=500, default 50) and `before` (the
 //! `next` cursor of the previous page). Entries come newest first.
 
+use model::Invalid;
 use std::sync::Arc;
 
 use askama::Template;
@@ -46,22 +47,29 @@ fn present(v: &Option<String>) -> Option<&str> {
 
 impl AuditParams {
     /// Validates into a query; the error names the bad parameter.
-    pub fn to_query(&self) -> Result<AuditQuery, String> {
-        let time = |name: &str, v: &Option<String>| -> Result<Option<u64>, String> {
+    pub fn to_query(&self) -> Result<AuditQuery, Invalid> {
+        let time = |name: &str, v: &Option<String>| -> Result<Option<u64>, Invalid> {
             present(v)
-                .map(|s| parse_time(s).ok_or_else(|| format!("{name}: not a time: {s:?}")))
+                .map(|s| {
+                    parse_time(s)
+                        .ok_or_else(|| Invalid::new(name, format!("{name}: not a time: {s:?}")))
+                })
                 .transpose()
         };
         let result = present(&self.result)
             .map(|s| {
-                s.parse::<AuditResult>()
-                    .map_err(|()| format!("result must be ok, failed or denied, not {s:?}"))
+                s.parse::<AuditResult>().map_err(|()| {
+                    Invalid::new(
+                        "result",
+                        format!("result must be ok, failed or denied, not {s:?}"),
+                    )
+                })
             })
             .transpose()?;
         let before = present(&self.before)
             .map(|s| {
                 s.parse::<AuditId>()
-                    .map_err(|()| "before: bad cursor".to_owned())
+                    .map_err(|()| Invalid::new("before", "before: bad cursor"))
             })
             .transpose()?;
         let limit = match present(&self.limit) {
@@ -70,7 +78,7 @@ impl AuditParams {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| (1..=MAX_PAGE).contains(n))
-                .ok_or_else(|| format!("limit must be in 1..={MAX_PAGE}"))?,
+                .ok_or_else(|| Invalid::new("limit", format!("limit must be in 1..={MAX_PAGE}")))?,
         };
         Ok(AuditQuery {
             user: present(&self.user).map(str::to_owned),
@@ -131,7 +139,7 @@ pub async fn api(
 ) -> Result<Response, ApiError> {
     let query = params
         .to_query()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.message))?;
     let page = auth.query_audit(query).await.map_err(|e| {
         tracing::error!("audit query failed: {e}");
         ApiError::new(
@@ -230,7 +238,7 @@ pub async fn page(
     let query = match params.to_query() {
         Ok(q) => q,
         Err(e) => {
-            page.error = e;
+            page.error = e.message;
             return (StatusCode::BAD_REQUEST, page).into_response();
         }
     };
