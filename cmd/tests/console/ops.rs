@@ -1,5 +1,6 @@
-//! The operations API through the router, over a fake [`OpsBackend`]: validation before
-//! anything is sent, the error mapping, tasks, the audit entry of every call, uploads,
+//! The operations API through the router and the master's operations service, over a fake
+//! [`master::services::NodeDispatch`]: validation before anything is sent, the error
+//! mapping, tasks, the audit entry of every call, uploads,
 //! event streams, and registry credentials that never come back out.
 
 use crate::common::*;
