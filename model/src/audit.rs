@@ -95,6 +95,28 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+impl AuditEntry {
+    /// An entry by `user` from `client`, stamped when it is written (`at_ms` 0).
+    pub fn new(
+        user: &str,
+        action: &str,
+        target: &str,
+        client: impl fmt::Display,
+        result: AuditResult,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            at_ms: 0,
+            user: user.to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            client: client.to_string(),
+            result,
+            detail: detail.into(),
+        }
+    }
+}
+
 /// A time-ordered unique id: `at_ms << 64 | sequence`. Printed as 32 hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AuditId(pub u128);

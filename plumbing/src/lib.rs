@@ -6,6 +6,7 @@
 //! - [`addr`]: the one `host:port` validator.
 //! - [`key_file`]: private key and secret files, written atomically with mode 0600 and never
 //!   through a symbolic link.
+//! - [`secret`]: random identifiers and secrets, compared in constant time.
 //! - [`io_uring`]: the io_uring switch (`auto`/`on`/`off`) and `COMMANDER_DISABLE_IO_URING`.
 //! - [`tracing`]: the log subscriber of the binaries (feature `subscriber`).
 //!
@@ -15,4 +16,5 @@ pub mod addr;
 pub mod config_file;
 pub mod io_uring;
 pub mod key_file;
+pub mod secret;
 pub mod tracing;

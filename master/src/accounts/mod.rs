@@ -11,7 +11,6 @@
 
 pub mod lockout;
 pub mod password;
-pub mod random;
 pub mod recovery;
 mod service;
 pub mod store;
@@ -19,5 +18,5 @@ pub mod token;
 
 pub use lockout::LockoutPolicy;
 pub use password::HashCost;
-pub use service::{AccountService, AccountSettings, HASHING_SLOTS, entry_for};
+pub use service::{AccountService, AccountSettings, HASHING_SLOTS};
 pub use store::{AuthStore, MemoryAuthStore};

@@ -9,11 +9,11 @@
 //! touched; it expires by itself.
 
 use super::password::{HashCost, HashFailure, hash_password};
-use super::random::random_hex;
 use super::store::AuthStore;
 use model::StoreFailure;
 use model::account::rules::check_password_strength;
 use model::audit::{AuditEntry, AuditResult, actions};
+use plumbing::secret::{NoRandomness, random_hex};
 
 /// Why a reset did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +67,7 @@ pub fn reset_password(
 
 /// A random password that passes the strength rule: 20 hex digits with a fixed
 /// letter-and-digit prefix, about 80 bits of entropy.
-pub fn generate_password() -> Result<String, StoreFailure> {
+pub fn generate_password() -> Result<String, NoRandomness> {
     Ok(format!("Cm7-{}", random_hex(10)?))
 }
 

@@ -20,9 +20,9 @@ use model::ops::BoxFuture;
 
 use super::lockout::{Lockout, LockoutPolicy};
 use super::password::{self, HashCost};
-use super::random::random_hex;
 use super::store::AuthStore;
 use super::token::{Claims, TokenError, TokenKeys};
+use plumbing::secret::random_hex;
 
 /// How many password hashes may be computed at once (each takes ~19 MiB and a core).
 pub const HASHING_SLOTS: usize = 2;
@@ -164,7 +164,7 @@ impl AccountService {
     ) -> Result<UserRecord, AuthFailure> {
         let outcome = self.try_register(username, password).await;
         let (result, detail) = audit_outcome(&outcome);
-        self.record(entry_for(
+        self.record(AuditEntry::new(
             username,
             actions::REGISTER,
             username,
@@ -223,7 +223,7 @@ impl AccountService {
         }
         // The name tried is recorded as typed (bounded), to trace guessing.
         let who: String = username.chars().take(64).collect();
-        self.record(entry_for(
+        self.record(AuditEntry::new(
             &who,
             actions::LOGIN,
             &who,
@@ -277,12 +277,12 @@ impl AccountService {
         let now = self.now_ms();
         let expires_at_ms = now.saturating_add(duration_ms(self.settings.session_ttl));
         let session = SessionRecord {
-            id: random_hex(16)?,
+            id: random_hex(16).map_err(internal)?,
             username: user.username.clone(),
             epoch: user.session_epoch,
             created_at_ms: now,
             expires_at_ms,
-            csrf: random_hex(32)?,
+            csrf: random_hex(32).map_err(internal)?,
             client: client.to_string(),
         };
         let token = self
@@ -352,8 +352,15 @@ impl AccountService {
             Err(e) => (AuditResult::Failed, e.0.clone()),
         };
         let who = &auth.user.username;
-        self.record(entry_for(who, actions::LOGOUT, who, client, result, detail))
-            .await;
+        self.record(AuditEntry::new(
+            who,
+            actions::LOGOUT,
+            who,
+            client,
+            result,
+            detail,
+        ))
+        .await;
     }
 
     /// Changes the password: every session of the user ends (the epoch moves on) and a new
@@ -369,7 +376,7 @@ impl AccountService {
         let outcome = self.try_change_password(auth, current, new, client).await;
         let (result, detail) = audit_outcome(&outcome);
         let who = &auth.user.username;
-        self.record(entry_for(
+        self.record(AuditEntry::new(
             who,
             actions::PASSWORD_CHANGE,
             who,
@@ -439,7 +446,7 @@ impl AccountService {
             .map_err(AuthFailure::from);
         let (result, detail) = audit_outcome(&outcome);
         let who = &auth.user.username;
-        let entry = entry_for(who, actions::LANGUAGE, lang.code(), client, result, detail);
+        let entry = AuditEntry::new(who, actions::LANGUAGE, lang.code(), client, result, detail);
         self.record(entry).await;
         outcome
     }
@@ -459,26 +466,6 @@ impl AccountService {
     /// Reads the audit log.
     pub async fn query_audit(&self, query: AuditQuery) -> Result<AuditPage, StoreFailure> {
         self.blocking(move |s| s.query_audit(&query)).await
-    }
-}
-
-/// An audit entry stamped "now" by [`AccountService::record`].
-pub fn entry_for(
-    user: &str,
-    action: &str,
-    target: &str,
-    client: IpAddr,
-    result: AuditResult,
-    detail: String,
-) -> AuditEntry {
-    AuditEntry {
-        at_ms: 0,
-        user: user.to_owned(),
-        action: action.to_owned(),
-        target: target.to_owned(),
-        client: client.to_string(),
-        result,
-        detail,
     }
 }
 

@@ -284,17 +284,8 @@ impl DataService {
             Ok(detail) => (AuditResult::Ok, detail),
             Err(e) => (AuditResult::Failed, e),
         };
-        self.audit
-            .record(AuditEntry {
-                at_ms: 0,
-                user: caller.user.clone(),
-                action: action.to_owned(),
-                target: target.to_owned(),
-                client: caller.client.clone(),
-                result,
-                detail,
-            })
-            .await;
+        let entry = AuditEntry::new(&caller.user, action, target, &caller.client, result, detail);
+        self.audit.record(entry).await;
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use model::StoreFailure;
 use model::account::{AuthFailure, Authenticated, Issued, Lang, Rejected, UserRecord};
-use model::audit::{AuditEntry, AuditPage, AuditQuery, AuditResult};
+use model::audit::{AuditEntry, AuditPage, AuditQuery};
 use model::clock::Clock;
 use model::service::{Accounts, AuditLog};
 
@@ -136,38 +136,4 @@ impl Auth {
     pub async fn query_audit(&self, query: AuditQuery) -> Result<AuditPage, StoreFailure> {
         self.audit.query(query).await
     }
-}
-
-/// An audit entry stamped "now" when written.
-pub fn entry_for(
-    user: &str,
-    action: &str,
-    target: &str,
-    client: IpAddr,
-    result: AuditResult,
-    detail: String,
-) -> AuditEntry {
-    AuditEntry {
-        at_ms: 0,
-        user: user.to_owned(),
-        action: action.to_owned(),
-        target: target.to_owned(),
-        client: client.to_string(),
-        result,
-        detail,
-    }
-}
-
-/// Whether `a` and `b` are equal, in time independent of where they differ.
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-/// `n` random bytes as lowercase hex (`2n` characters).
-pub fn random_hex(n: usize) -> Result<String, StoreFailure> {
-    let mut buf = vec![0u8; n];
-    getrandom::fill(&mut buf)
-        .map_err(|e| StoreFailure(format!("the system random generator failed: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }

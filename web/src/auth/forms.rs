@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::client::ClientAddr;
-use super::console::{Auth, constant_time_eq, random_hex};
+use super::console::Auth;
 use super::cookies::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use super::failure::localized;
 use super::guard::AuthContext;
@@ -27,6 +27,7 @@ use crate::pages::{ErrorPage, Frame};
 use model::StoreFailure;
 use model::account::AuthFailure;
 use model::account::Issued;
+use plumbing::secret::{constant_time_eq, random_hex};
 
 /// Lifetime of the login form's CSRF cookie.
 pub const LOGIN_CSRF_MAX_AGE_SECS: u64 = 3600;
@@ -130,7 +131,7 @@ fn login_csrf(
     {
         return Ok((v.to_owned(), None));
     }
-    let token = random_hex(32)?;
+    let token = random_hex(32).map_err(|e| StoreFailure(e.to_string()))?;
     let cookie = cookies::set(
         LOGIN_CSRF_COOKIE,
         &token,

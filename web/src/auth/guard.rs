@@ -34,12 +34,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::client::{ClientAddr, client_ip};
-use super::console::{Auth, constant_time_eq, entry_for};
+use super::console::Auth;
 use super::cookies::{self, SESSION_COOKIE};
 use crate::i18n::Lang;
 use crate::{api, is_api_path, pages};
 use model::account::{Authenticated, Rejected};
 use model::audit::{AuditEntry, AuditResult, actions};
+use plumbing::secret::constant_time_eq;
 
 /// Header carrying the CSRF token of scripted requests.
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -94,7 +95,7 @@ impl AuthContext {
         result: AuditResult,
         detail: &str,
     ) -> AuditEntry {
-        entry_for(
+        AuditEntry::new(
             self.username(),
             action,
             target,

@@ -17,7 +17,8 @@ pub mod guard;
 pub mod json;
 
 pub use client::ClientAddr;
-pub use console::{Auth, ConsoleSettings, constant_time_eq, entry_for, random_hex};
+pub use console::{Auth, ConsoleSettings};
 pub use failure::localized;
 pub use guard::{AuthContext, Via};
 pub use model::account::{AuthFailure, Authenticated, Issued, Rejected, UserRecord};
+pub use plumbing::secret::{constant_time_eq, random_hex};

@@ -101,17 +101,8 @@ impl OperationsService {
         result: AuditResult,
         detail: String,
     ) {
-        self.audit
-            .record(AuditEntry {
-                at_ms: 0,
-                user: caller.user.clone(),
-                action: action.to_owned(),
-                target: target.to_owned(),
-                client: caller.client.clone(),
-                result,
-                detail,
-            })
-            .await;
+        let entry = AuditEntry::new(&caller.user, action, target, &caller.client, result, detail);
+        self.audit.record(entry).await;
     }
 
     /// Records a failure of an operation that was tried.
@@ -201,17 +192,16 @@ impl OperationsService {
                     None,
                 ),
             };
-            audit
-                .record(AuditEntry {
-                    at_ms: 0,
-                    user: request.caller.user,
-                    action,
-                    target: request.target,
-                    client: request.caller.client,
-                    result,
-                    detail,
-                })
-                .await;
+            let caller = &request.caller;
+            let entry = AuditEntry::new(
+                &caller.user,
+                &action,
+                &request.target,
+                &caller.client,
+                result,
+                detail,
+            );
+            audit.record(entry).await;
             if let Some(task) = task {
                 let _ = done_tx.send(task);
             }

@@ -1,12 +1,15 @@
-//! Random identifiers and secrets from the operating system's generator.
+//! Random identifiers and secrets from the operating system's generator (session ids,
+//! CSRF tokens, generated passwords), and their comparison in constant time.
 
-use model::StoreFailure;
+/// The operating system's random generator failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the system random generator failed: {0}")]
+pub struct NoRandomness(#[from] getrandom::Error);
 
 /// `n` random bytes as lowercase hex (`2n` characters).
-pub fn random_hex(n: usize) -> Result<String, StoreFailure> {
+pub fn random_hex(n: usize) -> Result<String, NoRandomness> {
     let mut buf = vec![0u8; n];
-    getrandom::fill(&mut buf)
-        .map_err(|e| StoreFailure(format!("the system random generator failed: {e}")))?;
+    getrandom::fill(&mut buf)?;
     Ok(to_hex(&buf))
 }
 
