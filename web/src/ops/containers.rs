@@ -39,6 +39,7 @@ use serde_json::Value;
 use super::call::{OP_TIMEOUT, Op, accepted, answer, docker};
 use super::error::OpsError;
 use super::params::{JsonBody, PathParams, QueryParams, field, object, required_text, typed};
+use super::schema;
 use super::stream;
 use crate::auth::AuthContext;
 use crate::state::AppState;
@@ -95,8 +96,8 @@ fn pull_policy(value: Value) -> Result<PullPolicy, OpsError> {
 
 /// Registry credentials (`auth`); the password is never echoed in errors.
 pub fn registry_auth(value: Value) -> Result<RegistryAuth, OpsError> {
-    let mut map = object(value, &["server", "username", "password"])
-        .map_err(|e| OpsError::bad("auth", e.message))?;
+    let mut map =
+        object(value, schema::AUTH_FIELDS).map_err(|e| OpsError::bad("auth", e.message))?;
     let username = required_text(&mut map, "username")
         .map_err(|e| OpsError::bad("auth.username", e.message))?;
     let password = required_text(&mut map, "password")
@@ -503,7 +504,7 @@ pub async fn rename(
     let body = op
         .args((|| {
             let id = container_id(&path)?;
-            let new_name = required_text(&mut object(body.0?, &["name"])?, "name")?;
+            let new_name = required_text(&mut object(body.0?, schema::RENAME_FIELDS)?, "name")?;
             validate::container_name("name", &new_name)?;
             Ok(DockerOp::RenameContainer { id, new_name })
         })())

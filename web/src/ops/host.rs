@@ -23,6 +23,7 @@ use serde_json::Value;
 use super::call::{OP_TIMEOUT, Op, answer, host};
 use super::error::OpsError;
 use super::params::{JsonBody, PathParams, QueryParams, field, object, required_text};
+use super::schema;
 use crate::auth::AuthContext;
 use crate::state::AppState;
 
@@ -199,7 +200,7 @@ pub async fn process(
 }
 
 fn signal_body(pid: u32, body: Value) -> Result<SignalRequest, OpsError> {
-    let mut map = object(body, &["signal", "force"])?;
+    let mut map = object(body, schema::SIGNAL_FIELDS)?;
     let signal = match map.remove("signal") {
         None => 15,
         Some(v) => signal_number(&v)?,
@@ -306,7 +307,7 @@ pub async fn get_env(
 /// The body of `PUT /env`: `set` entries need `key` and `value`; `redacted: true` keeps
 /// the stored value of a secret shown redacted.
 pub fn env_edit(body: Value) -> Result<EnvEdit, OpsError> {
-    let mut map = object(body, &["set", "unset"])?;
+    let mut map = object(body, schema::ENV_EDIT_FIELDS)?;
     let mut set = Vec::new();
     if let Some(entries) = map.remove("set") {
         let Value::Array(entries) = entries else {
@@ -316,7 +317,7 @@ pub fn env_edit(body: Value) -> Result<EnvEdit, OpsError> {
             ));
         };
         for (i, entry) in entries.into_iter().enumerate() {
-            let mut e = object(entry, &["key", "value", "redacted"])
+            let mut e = object(entry, schema::ENV_SET_FIELDS)
                 .map_err(|err| OpsError::bad(&format!("set[{i}]"), err.message))?;
             let key = required_text(&mut e, "key")
                 .map_err(|err| OpsError::bad(&format!("set[{i}].key"), err.message))?;
@@ -419,7 +420,7 @@ pub async fn put_hosts(
     let content = op
         .args(
             body.0
-                .and_then(|b| object(b, &["content"]))
+                .and_then(|b| object(b, schema::HOSTS_FIELDS))
                 .and_then(|mut m| required_text(&mut m, "content")),
         )
         .await?;

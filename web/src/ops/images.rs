@@ -38,6 +38,7 @@ use super::call::{OP_TIMEOUT, Op, accepted, answer, docker};
 use super::containers::{container_form, registry_auth};
 use super::error::OpsError;
 use super::params::{JsonBody, PathParams, QueryParams, object, required_text, typed};
+use super::schema;
 use crate::auth::AuthContext;
 use crate::state::AppState;
 use model::ops::reply_value;
@@ -123,7 +124,7 @@ pub async fn pull(
     let op = Op::new(&state, &ctx, &path, "docker.pull_image").on("image", &reference);
     let request = op
         .args((|| {
-            let mut map = object(body.0?, &["reference", "auth"])?;
+            let mut map = object(body.0?, schema::PULL_FIELDS)?;
             let reference = required_text(&mut map, "reference")?;
             validate::image_ref("reference", &reference)?;
             let auth = match map.remove("auth") {
@@ -377,7 +378,7 @@ pub async fn tag(
     let body = op
         .args((|| {
             let source = image(&path)?;
-            let mut map = object(body.0?, &["repo", "tag"])?;
+            let mut map = object(body.0?, schema::TAG_FIELDS)?;
             let repo = required_text(&mut map, "repo")?;
             let tag = match map.remove("tag") {
                 None => "latest".to_owned(),
@@ -489,7 +490,7 @@ pub async fn create_network(
     let form: NetworkCreate = op
         .args(
             body.0
-                .and_then(|b| object(b, &["name", "driver", "internal", "labels"]))
+                .and_then(|b| object(b, schema::NETWORK_FIELDS))
                 .and_then(typed),
         )
         .await?;
@@ -581,7 +582,7 @@ pub async fn create_volume(
     let form: VolumeCreate = op
         .args(
             body.0
-                .and_then(|b| object(b, &["name", "driver", "labels"]))
+                .and_then(|b| object(b, schema::VOLUME_FIELDS))
                 .and_then(typed),
         )
         .await?;

@@ -2,8 +2,9 @@
 //! handlers accept and the small answers they build.
 //!
 //! The request bodies are parsed field by field (so that an error names the field, and an
-//! unknown field is refused): the types here describe exactly the fields the parsers accept
-//! (a test compares the run form with [`super::containers::FORM_FIELDS`]). The answers
+//! unknown field is refused): the types here describe the bodies, and the parsers accept
+//! the fields listed next to them (`*_FIELDS`, and [`super::containers::FORM_FIELDS`]); a
+//! test checks that each list is exactly its schema's properties. The answers
 //! ([`ContainerCreatedReply`], [`TaskAccepted`]) are the types the handlers serialize.
 //!
 //! The answers of the operations themselves are the protocol's reply types
@@ -15,6 +16,27 @@ use model::task::TaskState;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
+
+/// Fields of [`SignalRequest`].
+pub const SIGNAL_FIELDS: &[&str] = &["signal", "force"];
+/// Fields of [`EnvEditForm`].
+pub const ENV_EDIT_FIELDS: &[&str] = &["set", "unset"];
+/// Fields of [`EnvSet`].
+pub const ENV_SET_FIELDS: &[&str] = &["key", "value", "redacted"];
+/// Fields of [`HostsContent`].
+pub const HOSTS_FIELDS: &[&str] = &["content"];
+/// Fields of [`RegistryAuthForm`].
+pub const AUTH_FIELDS: &[&str] = &["server", "username", "password"];
+/// Fields of [`Rename`].
+pub const RENAME_FIELDS: &[&str] = &["name"];
+/// Fields of [`Pull`].
+pub const PULL_FIELDS: &[&str] = &["reference", "auth"];
+/// Fields of [`Tag`].
+pub const TAG_FIELDS: &[&str] = &["repo", "tag"];
+/// Fields of [`NetworkForm`].
+pub const NETWORK_FIELDS: &[&str] = &["name", "driver", "internal", "labels"];
+/// Fields of [`VolumeForm`].
+pub const VOLUME_FIELDS: &[&str] = &["name", "driver", "labels"];
 
 /// The operation's answer as JSON: one of the protocol's reply types
 /// (`protocol::ops::host_reply`, `protocol::ops::docker_reply`), described free-form.
@@ -197,16 +219,42 @@ mod tests {
     use super::*;
     use utoipa::PartialSchema;
 
-    #[test]
-    fn the_run_form_schema_lists_exactly_the_fields_the_parser_accepts() {
-        let schema = serde_json::to_value(ContainerForm::schema()).unwrap_or_default();
-        let mut documented: Vec<&str> = schema["properties"]
+    fn properties<T: PartialSchema>() -> Vec<String> {
+        let schema = serde_json::to_value(T::schema()).unwrap_or_default();
+        let mut names: Vec<String> = schema["properties"]
             .as_object()
-            .map(|p| p.keys().map(String::as_str).collect())
+            .map(|p| p.keys().cloned().collect())
             .unwrap_or_default();
-        let mut accepted = super::super::containers::FORM_FIELDS.to_vec();
-        documented.sort_unstable();
-        accepted.sort_unstable();
-        assert_eq!(documented, accepted);
+        names.sort_unstable();
+        names
+    }
+
+    fn sorted(fields: &[&str]) -> Vec<String> {
+        let mut names: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    #[test]
+    fn each_body_schema_lists_exactly_the_fields_its_parser_accepts() {
+        let cases = [
+            (
+                properties::<ContainerForm>(),
+                super::super::containers::FORM_FIELDS,
+            ),
+            (properties::<SignalRequest>(), SIGNAL_FIELDS),
+            (properties::<EnvEditForm>(), ENV_EDIT_FIELDS),
+            (properties::<EnvSet>(), ENV_SET_FIELDS),
+            (properties::<HostsContent>(), HOSTS_FIELDS),
+            (properties::<RegistryAuthForm>(), AUTH_FIELDS),
+            (properties::<Rename>(), RENAME_FIELDS),
+            (properties::<Pull>(), PULL_FIELDS),
+            (properties::<Tag>(), TAG_FIELDS),
+            (properties::<NetworkForm>(), NETWORK_FIELDS),
+            (properties::<VolumeForm>(), VOLUME_FIELDS),
+        ];
+        for (documented, accepted) in cases {
+            assert_eq!(documented, sorted(accepted));
+        }
     }
 }
