@@ -97,10 +97,8 @@ impl Table {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        let filter = if method == Method::POST {
-            MethodFilter::POST
-        } else {
-            MethodFilter::GET
+        let Ok(filter) = MethodFilter::try_from(method.clone()) else {
+            panic!("{method} {path}: axum cannot route this method");
         };
         let route = self.guarded(on(filter, handler), access);
         self.router = self.router.route(path, route);
