@@ -14,6 +14,7 @@ pub const MAX_ALERTS: usize = 500;
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AlertRule {
     /// A node stopped sending heartbeats: its TTL (plus grace) expired.
     NodeOffline,
@@ -31,6 +32,7 @@ impl AlertRule {
 /// Whether an alert still holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AlertState {
     /// The condition holds.
     Firing,
@@ -41,6 +43,7 @@ pub enum AlertState {
 /// Why an alert resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Resolution {
     /// The node sent a heartbeat again.
     Online,
@@ -50,6 +53,7 @@ pub enum Resolution {
 
 /// One alert, as stored, answered by the API and sent in events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertRecord {
     /// Alert id (increasing, never reused).
     pub id: u64,
@@ -100,6 +104,7 @@ impl Default for AlertQuery {
 
 /// The answer of `GET /api/v1/alerts`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertList {
     /// Alerts firing now, newest first.
     pub active: Vec<AlertRecord>,

@@ -43,6 +43,7 @@ pub const SCAN_LIMIT: usize = 20_000;
 /// The outcome of an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AuditResult {
     /// It was done.
     Ok,

@@ -19,6 +19,7 @@ const DAY_MS: u64 = 86_400_000;
 /// One of the master's two databases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DataEnv {
     /// Cluster records, accounts, sessions, audit log.
     Data,
@@ -56,6 +57,7 @@ pub struct BackupFile {
 
 /// Sizes before and after compacting one database.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompactedEnv {
     /// Which database.
     pub env: DataEnv,
@@ -69,6 +71,7 @@ pub struct CompactedEnv {
 
 /// What a compaction found.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompactReport {
     /// One entry per database.
     pub envs: Vec<CompactedEnv>,
@@ -78,6 +81,7 @@ pub struct CompactReport {
 
 /// A compaction waiting for the master's next start.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduledCompaction {
     /// When it was asked for, Unix ms.
     pub requested_at_ms: u64,
@@ -85,6 +89,7 @@ pub struct ScheduledCompaction {
 
 /// What compacting one database did.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnvCompacted {
     /// `data` or `performance`.
     pub env: String,
@@ -98,6 +103,7 @@ pub struct EnvCompacted {
 
 /// The last compaction of the live files.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LastCompaction {
     /// When it ended, Unix ms.
     pub finished_at_ms: u64,
@@ -109,6 +115,7 @@ pub struct LastCompaction {
 
 /// Whether a compaction is scheduled, and how the last one went.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompactionStatus {
     /// The scheduled compaction, if any.
     pub scheduled: Option<ScheduledCompaction>,
@@ -119,6 +126,7 @@ pub struct CompactionStatus {
 /// What a reset may delete. There is deliberately no category for user accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ResetCategory {
     /// Metric samples of every node.
     Samples,

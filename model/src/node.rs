@@ -29,6 +29,7 @@ pub struct NodeView {
 
 /// On-disk size of the master's databases (`GET /api/v1/storage`, the data page).
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StorageView {
     /// The `data` environment (cluster records, accounts, audit log), bytes.
     pub data_bytes: u64,

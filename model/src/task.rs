@@ -21,6 +21,7 @@ pub const MAX_TASKS: usize = 500;
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TaskState {
     /// Waiting for its node to finish other tasks.
     Queued,
@@ -67,6 +68,7 @@ impl TaskState {
 
 /// One image layer of a pull.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LayerProgress {
     /// The engine's status text (`Downloading`, `Pull complete`, ...).
     pub status: String,
@@ -79,6 +81,7 @@ pub struct LayerProgress {
 /// How far a task got.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskProgress {
     /// The current step of a multi-step operation (`pull`, `create`, `start`).
     pub step: Option<String>,
@@ -96,6 +99,7 @@ pub struct TaskProgress {
 
 /// Why a task failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskError {
     /// The HTTP status the failure maps to (as a synchronous call would have answered).
     pub status: u16,
@@ -124,6 +128,7 @@ impl TaskError {
 
 /// A task as stored and answered by the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskRecord {
     /// Task id (increasing).
     pub id: u64,

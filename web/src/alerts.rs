@@ -47,6 +47,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 }
 
 /// `GET /api/v1/alerts`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    operation_id = "get /api/v1/alerts",
+    tag = "alerts",
+    summary = "The alerts firing now and one page of the alert history (fired and resolved), newest first.",
+    params(
+        ("before" = Option<u64>, Query, description = "Only alerts with a smaller id: the `next` of the previous page."),
+        ("limit" = Option<u64>, Query, description = "History entries, 0..=500 (default 50; 0: the active alerts only)."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = model::alert::AlertList),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _ctx: AuthContext,
@@ -71,6 +86,17 @@ async fn active_event(backend: &dyn Cluster) -> Option<Event> {
 }
 
 /// `GET /api/v1/alerts/events`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/events",
+    operation_id = "get /api/v1/alerts/events",
+    tag = "alerts",
+    summary = "Server-Sent Events: first `active` (the alerts firing now, an array of Alert), then an `alert` event (an Alert) each time one fires or resolves; a fresh `active` after the client fell behind; `end` when the session ended.",
+    responses(
+        (status = 200, description = "Done.", body = String, content_type = "text/event-stream"),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn events(State(state): State<AppState>, ctx: AuthContext) -> Result<Response, ApiError> {
     // Subscribe before the snapshot: nothing between the two is lost (an alert in both is
     // applied twice, which changes nothing).

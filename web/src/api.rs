@@ -40,7 +40,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 ///
 /// The field names are part of the API; `last_seen` repeats `last_seen_ms` as an RFC 3339 UTC
 /// string for people and scripts that do not want to do date arithmetic.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Node)]
 pub struct ApiNode<'a> {
     /// Node id assigned at enrolment.
     pub id: u64,
@@ -56,9 +57,14 @@ pub struct ApiNode<'a> {
     pub last_seen: Option<String>,
     /// Agent build version.
     pub agent_version: &'a str,
-    /// Static host facts, or `null` until reported.
+    /// Static host facts (OS, kernel, CPU, memory, disks, Docker version), or `null` until
+    /// reported: a `protocol::HostInfo`, described free-form (the protocol crate has no
+    /// OpenAPI derive).
+    #[schema(value_type = Option<Object>)]
     pub host: Option<&'a protocol::HostInfo>,
-    /// The latest metric sample, or `null` until reported.
+    /// The latest metric sample, or `null` until reported: a `protocol::MetricSample`,
+    /// described free-form.
+    #[schema(value_type = Option<Object>)]
     pub metrics: Option<&'a protocol::MetricSample>,
 }
 
@@ -79,7 +85,8 @@ impl<'a> From<&'a NodeView> for ApiNode<'a> {
 }
 
 /// The body of every API error: `{"error": "..."}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 pub struct ErrorBody {
     /// What went wrong, for a person.
     pub error: String,
@@ -149,6 +156,22 @@ pub const TOTAL_COUNT: &str = "x-total-count";
 
 /// `GET /api/v1/nodes?q=&offset=&limit=`: the nodes ordered by id, searched and cut; the
 /// count before cutting is in `X-Total-Count`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes",
+    operation_id = "get /api/v1/nodes",
+    tag = "nodes",
+    summary = "Enrolled nodes ordered by id, optionally searched and cut; `X-Total-Count` has the count before `offset` and `limit`.",
+    params(
+        ("q" = Option<String>, Query, description = "Search term: id, host name, status, OS or agent version."),
+        ("offset" = Option<u64>, Query, description = "Nodes to skip."),
+        ("limit" = Option<u64>, Query, description = "Most nodes to answer."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = [crate::api::ApiNode]),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn nodes(
     State(backend): State<Arc<dyn Cluster>>,
     _ctx: AuthContext,
@@ -184,6 +207,20 @@ pub async fn nodes(
 }
 
 /// `GET /api/v1/nodes/{node}`: one node, shaped like an element of `GET /api/v1/nodes`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}",
+    operation_id = "get /api/v1/nodes/{node}",
+    tag = "nodes",
+    summary = "One node.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::api::ApiNode),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn node(
     State(backend): State<Arc<dyn Cluster>>,
     _ctx: AuthContext,
@@ -196,6 +233,17 @@ pub async fn node(
 }
 
 /// `GET /api/v1/storage`: `{"data_bytes", "performance_bytes"}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/storage",
+    operation_id = "get /api/v1/storage",
+    tag = "data",
+    summary = "On-disk size of the two databases.",
+    responses(
+        (status = 200, description = "Done.", body = model::node::StorageView),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn storage(
     State(backend): State<Arc<dyn Cluster>>,
     _ctx: AuthContext,
@@ -204,8 +252,27 @@ pub async fn storage(
 }
 
 /// `GET /api/v1/health`: `{"status":"ok"}` once the server answers.
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    operation_id = "get /api/v1/health",
+    tag = "system",
+    summary = "Liveness check.",
+    responses(
+        (status = 200, description = "Done.", body = crate::api::StatusReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
+pub async fn health() -> Json<StatusReply> {
+    Json(StatusReply { status: "ok" })
+}
+
+/// A bare status answer: `{"status": "ok"}` of the health check, `{"status": "logged out"}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Status)]
+pub struct StatusReply {
+    /// What happened.
+    pub status: &'static str,
 }
 
 /// A malformed query string as a JSON 400.

@@ -141,6 +141,17 @@ impl BackupParams {
 }
 
 /// `POST /api/v1/data/compact`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/data/compact",
+    operation_id = "post /api/v1/data/compact",
+    tag = "data",
+    summary = "Measure what compaction reclaims (a compacted copy of each database, written while running and removed) and schedule the compaction of the live files for the master's next start. 409 while another data operation runs.",
+    responses(
+        (status = 200, description = "Done.", body = model::data::CompactReport),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn api_compact(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -158,6 +169,17 @@ pub async fn run_cancel_compaction(
 }
 
 /// `GET /api/v1/data/compact`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/data/compact",
+    operation_id = "get /api/v1/data/compact",
+    tag = "data",
+    summary = "Whether a compaction is scheduled for the next start, and how the last one went.",
+    responses(
+        (status = 200, description = "Done.", body = model::data::CompactionStatus),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn api_compaction_status(
     State(state): State<AppState>,
     _ctx: AuthContext,
@@ -166,15 +188,40 @@ pub async fn api_compaction_status(
 }
 
 /// `DELETE /api/v1/data/compact`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/data/compact",
+    operation_id = "delete /api/v1/data/compact",
+    tag = "data",
+    summary = "Cancel the scheduled compaction.",
+    responses(
+        (status = 200, description = "Done.", body = crate::data::CompactionCancelled),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn api_cancel_compaction(
     State(state): State<AppState>,
     ctx: AuthContext,
 ) -> Result<Response, ApiError> {
     let cancelled = run_cancel_compaction(&state, &ctx).await?;
-    Ok(Json(serde_json::json!({ "cancelled": cancelled })).into_response())
+    Ok(Json(CompactionCancelled { cancelled }).into_response())
 }
 
 /// `GET /api/v1/data/backup`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/data/backup",
+    operation_id = "get /api/v1/data/backup",
+    tag = "data",
+    summary = "Download a consistent copy of one database (an LMDB data file).",
+    params(
+        ("env" = Option<String>, Query, description = "`data` (default) or `performance`."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn api_backup(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -187,8 +234,15 @@ pub async fn api_backup(
     Ok(run_backup(&state, &ctx, env).await?)
 }
 
+/// Answer of `DELETE /api/v1/data/compact`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CompactionCancelled {
+    /// Whether a compaction was scheduled (and is not any more).
+    pub cancelled: bool,
+}
+
 /// Body of `POST /api/v1/data/reset`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ResetRequest {
     /// `samples` or `audit`.
     pub category: String,
@@ -200,7 +254,7 @@ pub struct ResetRequest {
 }
 
 /// Answer of `POST /api/v1/data/reset`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResetAnswer {
     /// What was reset.
     pub category: ResetCategory,
@@ -211,6 +265,18 @@ pub struct ResetAnswer {
 }
 
 /// `POST /api/v1/data/reset`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/data/reset",
+    operation_id = "post /api/v1/data/reset",
+    tag = "data",
+    summary = "Delete metric samples or audit entries older than a number of days. User accounts are never reset.",
+    request_body = crate::data::ResetRequest,
+    responses(
+        (status = 200, description = "Done.", body = crate::data::ResetAnswer),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn api_reset(
     State(state): State<AppState>,
     ctx: AuthContext,

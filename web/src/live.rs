@@ -43,7 +43,7 @@ pub use crate::sse::SESSION_RECHECK;
 pub const MAX_DISKS: usize = 8;
 
 /// Usage of one mount in a [`ChartPoint`].
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct DiskPoint {
     /// Mount point.
     pub mount: String,
@@ -54,7 +54,7 @@ pub struct DiskPoint {
 }
 
 /// What the charts draw of one sample.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ChartPoint {
     /// Master receive time, Unix ms.
     pub t: u64,
@@ -121,7 +121,7 @@ pub struct HistoryParams {
 }
 
 /// The history answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct History {
     /// The node.
     pub node: u64,
@@ -171,6 +171,23 @@ pub fn window(params: &HistoryParams, now_ms: u64) -> Result<(u64, u64, usize), 
 }
 
 /// `GET /api/v1/nodes/{node}/metrics`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/metrics",
+    operation_id = "get /api/v1/nodes/{node}/metrics",
+    tag = "metrics",
+    summary = "Stored samples of a node spread over a window (default the last 15 minutes).",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("from" = Option<u64>, Query, description = "Window start, Unix ms."),
+        ("to" = Option<u64>, Query, description = "Window end, Unix ms (default now)."),
+        ("points" = Option<u64>, Query, description = "Most points, 1..=2000 (default 600)."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::live::History),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn history(
     State(state): State<AppState>,
     _ctx: AuthContext,
@@ -220,6 +237,20 @@ async fn next_point(feed: &mut Feed<LiveSample>, node: u64) -> Option<Event> {
 }
 
 /// `GET /api/v1/nodes/{node}/metrics/stream`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/metrics/stream",
+    operation_id = "get /api/v1/nodes/{node}/metrics/stream",
+    tag = "metrics",
+    summary = "Server-Sent Events: a `sample` event (a ChartPoint) per heartbeat of the node; an `end` event when the session ended.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = String, content_type = "text/event-stream"),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn stream(
     State(state): State<AppState>,
     ctx: AuthContext,

@@ -93,7 +93,8 @@ impl AuditParams {
 }
 
 /// One entry in the JSON answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditEntry)]
 pub struct ApiAuditEntry<'a> {
     /// Unique, time-ordered id.
     pub id: String,
@@ -131,7 +132,36 @@ impl<'a> From<&'a AuditRecord> for ApiAuditEntry<'a> {
     }
 }
 
+/// Answer of `GET /api/v1/audit`: one page, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditPage<'a> {
+    /// The entries.
+    pub entries: Vec<ApiAuditEntry<'a>>,
+    /// `before` of the next (older) page, `null` on the last one.
+    pub next: Option<String>,
+}
+
 /// `GET /api/v1/audit` → `{"entries": [...], "next": "cursor" | null}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    operation_id = "get /api/v1/audit",
+    tag = "audit",
+    summary = "The audit log, newest first.",
+    params(
+        ("user" = Option<String>, Query, description = "Only this user."),
+        ("action" = Option<String>, Query, description = "Only this action or family (`auth`)."),
+        ("result" = Option<String>, Query, description = "`ok`, `failed` or `denied`."),
+        ("since" = Option<String>, Query, description = "Not before: Unix ms or UTC `YYYY-MM-DD[THH:MM[:SS]]`."),
+        ("until" = Option<String>, Query, description = "Not after, same forms."),
+        ("before" = Option<String>, Query, description = "The `next` cursor of the previous page."),
+        ("limit" = Option<u64>, Query, description = "1..=500, default 50."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::records::AuditPage),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn api(
     State(auth): State<Arc<Auth>>,
     _ctx: AuthContext,
@@ -149,7 +179,7 @@ pub async fn api(
     })?;
     let entries: Vec<ApiAuditEntry<'_>> = page.entries.iter().map(ApiAuditEntry::from).collect();
     let next = page.next.map(|id| id.to_string());
-    Ok(Json(serde_json::json!({ "entries": entries, "next": next })).into_response())
+    Ok(Json(AuditPage { entries, next }).into_response())
 }
 
 /// One row of the Records page.

@@ -316,7 +316,7 @@ async fn protected_routes_refuse_missing_and_forged_credentials() {
     let user_routes: Vec<_> = routes.iter().filter(|r| r.access == Access::User).collect();
     assert!(user_routes.len() > 50, "{}", user_routes.len());
     for route in user_routes {
-        let path = concrete(route.path);
+        let path = concrete(&route.path);
         for bearer in [None, Some("forged.token.x")] {
             let (status, body) = send(&router, route.method.clone(), &path, bearer).await;
             let api = path.starts_with("/api/");

@@ -36,7 +36,7 @@ async fn every_route_except_login_registration_static_and_health_requires_auth()
         .routes
         .iter()
         .filter(|r| r.access == Access::Public)
-        .map(|r| (r.method.to_string(), r.path))
+        .map(|r| (r.method.to_string(), r.path.as_str()))
         .collect();
     let expected: BTreeSet<(String, &str)> = [
         ("GET", "/login"),
@@ -70,16 +70,16 @@ async fn every_route_except_login_registration_static_and_health_requires_auth()
         }
         for route in app.routes.iter().filter(|r| r.access == Access::User) {
             let what = format!("{} {}", route.method, route.path);
-            let no_creds = app.send(probe(&route.method, route.path)).await;
+            let no_creds = app.send(probe(&route.method, &route.path)).await;
             let forged = app
                 .send(
-                    probe(&route.method, route.path)
+                    probe(&route.method, &route.path)
                         .cookie("x.y.z")
                         .bearer("x.y.z"),
                 )
                 .await;
             let bad_cookie = app
-                .send(probe(&route.method, route.path).cookie("x.y.z"))
+                .send(probe(&route.method, &route.path).cookie("x.y.z"))
                 .await;
             for reply in [&no_creds, &forged, &bad_cookie] {
                 reply.assert_security_headers();
@@ -110,16 +110,21 @@ async fn every_route_except_login_registration_static_and_health_requires_auth()
 
     // With a session, every protected GET answers (no 401, no redirect to login).
     let s = app.login().await;
+    let doc = web::openapi::document_value();
     let protected_gets = app
         .routes
         .iter()
         .filter(|r| r.method == Method::GET && r.access == Access::User);
     for route in protected_gets {
         let reply = app
-            .send(Req::get(&concrete(route.path)).cookie(&s.token))
+            .send(Req::get(&concrete(&route.path)).cookie(&s.token))
             .await;
         // Node operations need a slave; the test app has none and answers a JSON error.
-        let needs_slave = web::ops::openapi::operations().any(|op| op.path == route.path);
+        let needs_slave = ["host", "docker", "tasks"].contains(
+            &doc["paths"][&route.path]["get"]["tags"][0]
+                .as_str()
+                .unwrap_or_default(),
+        );
         if needs_slave && reply.status != StatusCode::OK {
             assert!(
                 [StatusCode::NOT_FOUND, StatusCode::SERVICE_UNAVAILABLE].contains(&reply.status),

@@ -14,6 +14,7 @@ pub use rules::{PasswordProblem, UsernameProblem};
 
 /// A console language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Lang {
     /// English.
     #[default]

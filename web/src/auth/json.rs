@@ -21,7 +21,7 @@ use model::account::AuthFailure;
 use model::account::Issued;
 
 /// Body of register and login.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
     /// User name.
     pub username: String,
@@ -30,7 +30,7 @@ pub struct Credentials {
 }
 
 /// Body of a password change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     /// The password in use.
     pub current_password: String,
@@ -39,14 +39,15 @@ pub struct PasswordChange {
 }
 
 /// Body of a language change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LanguageChange {
     /// `en` or `zh-CN`.
     pub lang: String,
 }
 
 /// Answer of login and password change.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Token)]
 pub struct TokenReply {
     /// The session token: send it as `Authorization: Bearer TOKEN`.
     pub token: String,
@@ -56,8 +57,15 @@ pub struct TokenReply {
     pub expires_at: Option<String>,
 }
 
+/// Answer of `POST /api/v1/auth/register`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Registered {
+    /// The new user's name.
+    pub username: String,
+}
+
 /// Answer of `GET /api/v1/auth/me`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me<'a> {
     /// User name.
     pub username: &'a str,
@@ -98,6 +106,18 @@ fn token_reply(issued: &Issued) -> TokenReply {
 }
 
 /// `POST /api/v1/auth/register` → 201 `{"username"}`; 403 once a user exists.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    operation_id = "post /api/v1/auth/register",
+    tag = "auth",
+    summary = "Create the first (administrator) account; refused with 403 once one exists.",
+    request_body = crate::auth::json::Credentials,
+    responses(
+        (status = 201, description = "Done.", body = crate::auth::json::Registered),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn register(
     State(auth): State<Arc<Auth>>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
@@ -106,7 +126,9 @@ pub async fn register(
     match auth.register(&body.username, &body.password, client).await {
         Ok(user) => (
             StatusCode::CREATED,
-            Json(serde_json::json!({ "username": user.username })),
+            Json(Registered {
+                username: user.username,
+            }),
         )
             .into_response(),
         Err(f) => failure(&f),
@@ -114,6 +136,18 @@ pub async fn register(
 }
 
 /// `POST /api/v1/auth/login` → `{"token", "expires_at_ms", "expires_at"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    operation_id = "post /api/v1/auth/login",
+    tag = "auth",
+    summary = "Log in; the token is accepted as `Authorization: Bearer` on every route. Five failures from one address lock it out (429).",
+    request_body = crate::auth::json::Credentials,
+    responses(
+        (status = 200, description = "Done.", body = crate::auth::json::TokenReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn login(
     State(auth): State<Arc<Auth>>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
@@ -133,9 +167,23 @@ fn no_store(mut response: Response) -> Response {
 }
 
 /// `POST /api/v1/auth/logout` → `{"status":"logged out"}`; the token is refused from now on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    operation_id = "post /api/v1/auth/logout",
+    tag = "auth",
+    summary = "End this session; its token is refused afterwards.",
+    responses(
+        (status = 200, description = "Done.", body = crate::api::StatusReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn logout(State(auth): State<Arc<Auth>>, ctx: AuthContext) -> Response {
     auth.logout(&ctx.auth, ctx.client).await;
-    let mut response = Json(serde_json::json!({ "status": "logged out" })).into_response();
+    let mut response = Json(crate::api::StatusReply {
+        status: "logged out",
+    })
+    .into_response();
     if ctx.via == Via::Cookie
         && let Some(c) = cookies::clear(SESSION_COOKIE, auth.settings().secure_cookies)
     {
@@ -145,6 +193,18 @@ pub async fn logout(State(auth): State<Arc<Auth>>, ctx: AuthContext) -> Response
 }
 
 /// `POST /api/v1/auth/password` → a new token; every older session of the user ends.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    operation_id = "post /api/v1/auth/password",
+    tag = "auth",
+    summary = "Change the password; every session of the user ends and a new token is issued.",
+    request_body = crate::auth::json::PasswordChange,
+    responses(
+        (status = 200, description = "Done.", body = crate::auth::json::TokenReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn change_password(
     State(auth): State<Arc<Auth>>,
     ctx: AuthContext,
@@ -179,6 +239,17 @@ pub async fn change_password(
 }
 
 /// `GET /api/v1/auth/me`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    operation_id = "get /api/v1/auth/me",
+    tag = "auth",
+    summary = "The signed-in user.",
+    responses(
+        (status = 200, description = "Done.", body = crate::auth::json::Me),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn me(ctx: AuthContext) -> Response {
     Json(Me {
         username: ctx.username(),
@@ -189,6 +260,18 @@ pub async fn me(ctx: AuthContext) -> Response {
 }
 
 /// `PUT /api/v1/auth/language` with `{"lang": "zh-CN"}` → 204.
+#[utoipa::path(
+    put,
+    path = "/api/v1/auth/language",
+    operation_id = "put /api/v1/auth/language",
+    tag = "auth",
+    summary = "Set the console language of the user (`en` or `zh-CN`).",
+    request_body = crate::auth::json::LanguageChange,
+    responses(
+        (status = 204, description = "Done."),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn set_language(
     State(auth): State<Arc<Auth>>,
     ctx: AuthContext,

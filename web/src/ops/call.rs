@@ -193,7 +193,11 @@ impl<'a> Op<'a> {
 /// `Location` header.
 pub fn accepted(task: &TaskRecord) -> Response {
     let href = format!("/api/v1/tasks/{}", task.id);
-    let body = serde_json::json!({ "task": task.id, "state": task.state, "href": href });
+    let body = super::schema::TaskAccepted {
+        task: task.id,
+        state: task.state,
+        href: href.clone(),
+    };
     let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
     if let Ok(value) = axum::http::HeaderValue::from_str(&href) {
         response

@@ -39,6 +39,7 @@ use serde_json::Value;
 use super::call::{OP_TIMEOUT, Op, accepted, answer, docker};
 use super::error::OpsError;
 use super::params::{JsonBody, PathParams, QueryParams, field, object, required_text, typed};
+use super::schema;
 use super::stream;
 use crate::auth::AuthContext;
 use crate::state::AppState;
@@ -95,8 +96,8 @@ fn pull_policy(value: Value) -> Result<PullPolicy, OpsError> {
 
 /// Registry credentials (`auth`); the password is never echoed in errors.
 pub fn registry_auth(value: Value) -> Result<RegistryAuth, OpsError> {
-    let mut map = object(value, &["server", "username", "password"])
-        .map_err(|e| OpsError::bad("auth", e.message))?;
+    let mut map =
+        object(value, schema::AUTH_FIELDS).map_err(|e| OpsError::bad("auth", e.message))?;
     let username = required_text(&mut map, "username")
         .map_err(|e| OpsError::bad("auth.username", e.message))?;
     let password = required_text(&mut map, "password")
@@ -137,6 +138,21 @@ pub fn container_form(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/containers?all=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/docker/containers",
+    operation_id = "get /api/v1/nodes/{node}/docker/containers",
+    tag = "docker",
+    summary = "Containers.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("all" = Option<bool>, Query, description = "Include stopped containers."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -152,6 +168,21 @@ pub async fn list(
 }
 
 /// `POST /api/v1/nodes/{node}/docker/containers`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/containers",
+    operation_id = "post /api/v1/nodes/{node}/docker/containers",
+    tag = "docker",
+    summary = "Create and run a container; 201 with its id, or 202 with a task when the image must be pulled first.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    request_body = crate::ops::schema::ContainerForm,
+    responses(
+        (status = 201, description = "Done.", body = crate::ops::schema::ContainerCreatedReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -189,8 +220,11 @@ pub fn created(reply: &ResponseBody) -> Response {
                 started,
                 ..
             } => {
-                let body =
-                    serde_json::json!({ "id": id, "warnings": warnings, "started": started });
+                let body = super::schema::ContainerCreatedReply {
+                    id,
+                    warnings,
+                    started: *started,
+                };
                 (StatusCode::CREATED, Json(body)).into_response()
             }
             _ => answer(reply),
@@ -207,6 +241,21 @@ fn container_id(path: &PathParams) -> Result<String, OpsError> {
 }
 
 /// `GET /api/v1/nodes/{node}/docker/containers/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}",
+    operation_id = "get /api/v1/nodes/{node}/docker/containers/{id}",
+    tag = "docker",
+    summary = "One container in detail.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn inspect(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -242,8 +291,10 @@ fn verb_op(verb: &str, id: String, q: &QueryParams) -> Result<DockerOp, OpsError
     })
 }
 
-/// `POST /api/v1/nodes/{node}/docker/containers/{id}/{start|stop|restart|pause|unpause|kill}`.
-pub async fn action(
+/// `POST /api/v1/nodes/{node}/docker/containers/{id}/{start|stop|restart|pause|unpause|kill}`:
+/// the verb is the path's last segment. Each verb is its own route (below), so that each is
+/// documented with its own query.
+async fn action(
     State(state): State<AppState>,
     ctx: AuthContext,
     uri: Uri,
@@ -266,7 +317,182 @@ pub async fn action(
     Ok(answer(&op.call(docker(body), timeout).await?))
 }
 
+/// `POST /api/v1/nodes/{node}/docker/containers/{id}/start`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}/start",
+    operation_id = "post /api/v1/nodes/{node}/docker/containers/{id}/start",
+    tag = "docker",
+    summary = "Start a container.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+    ),
+    responses(
+        (status = 204, description = "Done."),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
+pub async fn start(
+    state: State<AppState>,
+    ctx: AuthContext,
+    uri: Uri,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    action(state, ctx, uri, path, query).await
+}
+
+/// `POST /api/v1/nodes/{node}/docker/containers/{id}/stop`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}/stop",
+    operation_id = "post /api/v1/nodes/{node}/docker/containers/{id}/stop",
+    tag = "docker",
+    summary = "Stop a container, killing it after `timeout` seconds.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+        ("timeout" = Option<u64>, Query, description = "Seconds before it is killed (default 10)."),
+    ),
+    responses(
+        (status = 204, description = "Done."),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
+pub async fn stop(
+    state: State<AppState>,
+    ctx: AuthContext,
+    uri: Uri,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    action(state, ctx, uri, path, query).await
+}
+
+/// `POST /api/v1/nodes/{node}/docker/containers/{id}/restart`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}/restart",
+    operation_id = "post /api/v1/nodes/{node}/docker/containers/{id}/restart",
+    tag = "docker",
+    summary = "Restart a container.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+        ("timeout" = Option<u64>, Query, description = "Seconds before it is killed (default 10)."),
+    ),
+    responses(
+        (status = 204, description = "Done."),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
+pub async fn restart(
+    state: State<AppState>,
+    ctx: AuthContext,
+    uri: Uri,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    action(state, ctx, uri, path, query).await
+}
+
+/// `POST /api/v1/nodes/{node}/docker/containers/{id}/pause`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}/pause",
+    operation_id = "post /api/v1/nodes/{node}/docker/containers/{id}/pause",
+    tag = "docker",
+    summary = "Pause a container.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+    ),
+    responses(
+        (status = 204, description = "Done."),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
+pub async fn pause(
+    state: State<AppState>,
+    ctx: AuthContext,
+    uri: Uri,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    action(state, ctx, uri, path, query).await
+}
+
+/// `POST /api/v1/nodes/{node}/docker/containers/{id}/unpause`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}/unpause",
+    operation_id = "post /api/v1/nodes/{node}/docker/containers/{id}/unpause",
+    tag = "docker",
+    summary = "Unpause a container.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+    ),
+    responses(
+        (status = 204, description = "Done."),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
+pub async fn unpause(
+    state: State<AppState>,
+    ctx: AuthContext,
+    uri: Uri,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    action(state, ctx, uri, path, query).await
+}
+
+/// `POST /api/v1/nodes/{node}/docker/containers/{id}/kill`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}/kill",
+    operation_id = "post /api/v1/nodes/{node}/docker/containers/{id}/kill",
+    tag = "docker",
+    summary = "Send a signal to a container (default SIGKILL).",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+        ("signal" = Option<String>, Query, description = "Signal name or number."),
+    ),
+    responses(
+        (status = 204, description = "Done."),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
+pub async fn kill(
+    state: State<AppState>,
+    ctx: AuthContext,
+    uri: Uri,
+    path: PathParams,
+    query: QueryParams,
+) -> Result<Response, OpsError> {
+    action(state, ctx, uri, path, query).await
+}
+
 /// `POST /api/v1/nodes/{node}/docker/containers/{id}/rename` `{"name": "new-name"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}/rename",
+    operation_id = "post /api/v1/nodes/{node}/docker/containers/{id}/rename",
+    tag = "docker",
+    summary = "Rename a container.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+    ),
+    request_body = crate::ops::schema::Rename,
+    responses(
+        (status = 204, description = "Done."),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn rename(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -278,7 +504,7 @@ pub async fn rename(
     let body = op
         .args((|| {
             let id = container_id(&path)?;
-            let new_name = required_text(&mut object(body.0?, &["name"])?, "name")?;
+            let new_name = required_text(&mut object(body.0?, schema::RENAME_FIELDS)?, "name")?;
             validate::container_name("name", &new_name)?;
             Ok(DockerOp::RenameContainer { id, new_name })
         })())
@@ -287,6 +513,23 @@ pub async fn rename(
 }
 
 /// `DELETE /api/v1/nodes/{node}/docker/containers/{id}?force=&volumes=`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}",
+    operation_id = "delete /api/v1/nodes/{node}/docker/containers/{id}",
+    tag = "docker",
+    summary = "Remove a container.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+        ("force" = Option<bool>, Query, description = "Kill it first when running."),
+        ("volumes" = Option<bool>, Query, description = "Remove its anonymous volumes."),
+    ),
+    responses(
+        (status = 204, description = "Done."),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -321,6 +564,27 @@ pub fn logs_query(id: String, q: &QueryParams) -> Result<LogsQuery, OpsError> {
 }
 
 /// `GET /api/v1/nodes/{node}/docker/containers/{id}/logs`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}/logs",
+    operation_id = "get /api/v1/nodes/{node}/docker/containers/{id}/logs",
+    tag = "docker",
+    summary = "Logs; with follow=true a text/event-stream of `logs` batches ending with `end` or `error`.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+        ("tail" = Option<u64>, Query, description = "Only the last N lines."),
+        ("follow" = Option<bool>, Query, description = "Stream new lines (Server-Sent Events)."),
+        ("stdout" = Option<bool>, Query, description = "Include standard output (default true)."),
+        ("stderr" = Option<bool>, Query, description = "Include standard error (default true)."),
+        ("timestamps" = Option<bool>, Query, description = "Engine timestamps."),
+        ("since" = Option<u64>, Query, description = "Only lines since this Unix time, seconds."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn logs(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -340,6 +604,21 @@ pub async fn logs(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/containers/{id}/top`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}/top",
+    operation_id = "get /api/v1/nodes/{node}/docker/containers/{id}/top",
+    tag = "docker",
+    summary = "Processes inside a container.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn top(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -353,6 +632,22 @@ pub async fn top(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/containers/{id}/stats?stream=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/docker/containers/{id}/stats",
+    operation_id = "get /api/v1/nodes/{node}/docker/containers/{id}/stats",
+    tag = "docker",
+    summary = "One stats reading; with stream=true a text/event-stream of `stats` events.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Container id (or unique prefix) or name."),
+        ("stream" = Option<bool>, Query, description = "Stream readings (Server-Sent Events)."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn stats(
     State(state): State<AppState>,
     ctx: AuthContext,

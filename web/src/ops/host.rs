@@ -23,6 +23,7 @@ use serde_json::Value;
 use super::call::{OP_TIMEOUT, Op, answer, host};
 use super::error::OpsError;
 use super::params::{JsonBody, PathParams, QueryParams, field, object, required_text};
+use super::schema;
 use crate::auth::AuthContext;
 use crate::state::AppState;
 
@@ -136,6 +137,26 @@ pub fn process_query(q: &QueryParams) -> Result<ProcessQuery, OpsError> {
 }
 
 /// `GET /api/v1/nodes/{node}/processes`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/processes",
+    operation_id = "get /api/v1/nodes/{node}/processes",
+    tag = "host",
+    summary = "Process list: sorted, filtered and paged on the slave.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("sort" = Option<String>, Query, description = "cpu (default), rss, pid or start."),
+        ("order" = Option<String>, Query, description = "asc or desc (default: desc for cpu and rss)."),
+        ("filter" = Option<String>, Query, description = "Name or command line contains (case-insensitive)."),
+        ("user" = Option<String>, Query, description = "User name or uid."),
+        ("offset" = Option<u64>, Query, description = "Rows to skip."),
+        ("limit" = Option<u64>, Query, description = "Rows to answer (0 = all)."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn processes(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -149,6 +170,21 @@ pub async fn processes(
 }
 
 /// `GET /api/v1/nodes/{node}/processes/{pid}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/processes/{pid}",
+    operation_id = "get /api/v1/nodes/{node}/processes/{pid}",
+    tag = "host",
+    summary = "One process in detail.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("pid" = u64, Path, description = "Process id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn process(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -164,7 +200,7 @@ pub async fn process(
 }
 
 fn signal_body(pid: u32, body: Value) -> Result<SignalRequest, OpsError> {
-    let mut map = object(body, &["signal", "force"])?;
+    let mut map = object(body, schema::SIGNAL_FIELDS)?;
     let signal = match map.remove("signal") {
         None => 15,
         Some(v) => signal_number(&v)?,
@@ -177,6 +213,22 @@ fn signal_body(pid: u32, body: Value) -> Result<SignalRequest, OpsError> {
 }
 
 /// `POST /api/v1/nodes/{node}/processes/{pid}/signal`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/processes/{pid}/signal",
+    operation_id = "post /api/v1/nodes/{node}/processes/{pid}/signal",
+    tag = "host",
+    summary = "Send a signal with kill(2); pid 1 and the slave itself need `force`.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("pid" = u64, Path, description = "Process id."),
+    ),
+    request_body = crate::ops::schema::SignalRequest,
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn signal(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -193,6 +245,22 @@ pub async fn signal(
 }
 
 /// `GET /api/v1/nodes/{node}/sockets`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/sockets",
+    operation_id = "get /api/v1/nodes/{node}/sockets",
+    tag = "host",
+    summary = "Listening and established sockets with their processes.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("listening" = Option<bool>, Query, description = "Include listening sockets (default true)."),
+        ("established" = Option<bool>, Query, description = "Include established connections (default true)."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn sockets(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -213,6 +281,20 @@ pub async fn sockets(
 }
 
 /// `GET /api/v1/nodes/{node}/env`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/env",
+    operation_id = "get /api/v1/nodes/{node}/env",
+    tag = "host",
+    summary = "The environment profile of processes the slave starts.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn get_env(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -225,7 +307,7 @@ pub async fn get_env(
 /// The body of `PUT /env`: `set` entries need `key` and `value`; `redacted: true` keeps
 /// the stored value of a secret shown redacted.
 pub fn env_edit(body: Value) -> Result<EnvEdit, OpsError> {
-    let mut map = object(body, &["set", "unset"])?;
+    let mut map = object(body, schema::ENV_EDIT_FIELDS)?;
     let mut set = Vec::new();
     if let Some(entries) = map.remove("set") {
         let Value::Array(entries) = entries else {
@@ -235,7 +317,7 @@ pub fn env_edit(body: Value) -> Result<EnvEdit, OpsError> {
             ));
         };
         for (i, entry) in entries.into_iter().enumerate() {
-            let mut e = object(entry, &["key", "value", "redacted"])
+            let mut e = object(entry, schema::ENV_SET_FIELDS)
                 .map_err(|err| OpsError::bad(&format!("set[{i}]"), err.message))?;
             let key = required_text(&mut e, "key")
                 .map_err(|err| OpsError::bad(&format!("set[{i}].key"), err.message))?;
@@ -260,6 +342,21 @@ pub fn env_edit(body: Value) -> Result<EnvEdit, OpsError> {
 }
 
 /// `PUT /api/v1/nodes/{node}/env`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/nodes/{node}/env",
+    operation_id = "put /api/v1/nodes/{node}/env",
+    tag = "host",
+    summary = "Replace the environment profile's edits.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    request_body = crate::ops::schema::EnvEditForm,
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn put_env(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -274,6 +371,20 @@ pub async fn put_env(
 }
 
 /// `GET /api/v1/nodes/{node}/hosts`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/hosts",
+    operation_id = "get /api/v1/nodes/{node}/hosts",
+    tag = "host",
+    summary = "The hosts file.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn get_hosts(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -284,6 +395,21 @@ pub async fn get_hosts(
 }
 
 /// `PUT /api/v1/nodes/{node}/hosts` `{"content": "..."}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/nodes/{node}/hosts",
+    operation_id = "put /api/v1/nodes/{node}/hosts",
+    tag = "host",
+    summary = "Replace the hosts file (validated, atomic; the previous version is kept).",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    request_body = crate::ops::schema::HostsContent,
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn put_hosts(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -294,7 +420,7 @@ pub async fn put_hosts(
     let content = op
         .args(
             body.0
-                .and_then(|b| object(b, &["content"]))
+                .and_then(|b| object(b, schema::HOSTS_FIELDS))
                 .and_then(|mut m| required_text(&mut m, "content")),
         )
         .await?;
@@ -305,6 +431,20 @@ pub async fn put_hosts(
 }
 
 /// `POST /api/v1/nodes/{node}/hosts/restore`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/hosts/restore",
+    operation_id = "post /api/v1/nodes/{node}/hosts/restore",
+    tag = "host",
+    summary = "Put the previous hosts file back.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn restore_hosts(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -317,6 +457,20 @@ pub async fn restore_hosts(
 }
 
 /// `GET /api/v1/nodes/{node}/disks`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/disks",
+    operation_id = "get /api/v1/nodes/{node}/disks",
+    tag = "host",
+    summary = "Mounts with their usage.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn disks(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -327,6 +481,20 @@ pub async fn disks(
 }
 
 /// `GET /api/v1/nodes/{node}/performance`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/performance",
+    operation_id = "get /api/v1/nodes/{node}/performance",
+    tag = "host",
+    summary = "A fresh metric sample.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn performance(
     State(state): State<AppState>,
     ctx: AuthContext,

@@ -38,12 +38,27 @@ use super::call::{OP_TIMEOUT, Op, accepted, answer, docker};
 use super::containers::{container_form, registry_auth};
 use super::error::OpsError;
 use super::params::{JsonBody, PathParams, QueryParams, object, required_text, typed};
+use super::schema;
 use crate::auth::AuthContext;
 use crate::state::AppState;
 use model::ops::reply_value;
 use model::ops::{Upload, UploadFailure};
 
 /// `GET /api/v1/nodes/{node}/docker/info`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/docker/info",
+    operation_id = "get /api/v1/nodes/{node}/docker/info",
+    tag = "docker",
+    summary = "Engine version and facts.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn info(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -54,6 +69,21 @@ pub async fn info(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/images?all=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/docker/images",
+    operation_id = "get /api/v1/nodes/{node}/docker/images",
+    tag = "docker",
+    summary = "Images.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("all" = Option<bool>, Query, description = "Include intermediate images."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -69,6 +99,21 @@ pub async fn list(
 }
 
 /// `POST /api/v1/nodes/{node}/docker/images` `{"reference", "auth"}`: a pull task.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/images",
+    operation_id = "post /api/v1/nodes/{node}/docker/images",
+    tag = "docker",
+    summary = "Pull an image (a task with per-layer progress).",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    request_body = crate::ops::schema::Pull,
+    responses(
+        (status = 202, description = "Done.", body = crate::ops::schema::TaskAccepted),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn pull(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -79,7 +124,7 @@ pub async fn pull(
     let op = Op::new(&state, &ctx, &path, "docker.pull_image").on("image", &reference);
     let request = op
         .args((|| {
-            let mut map = object(body.0?, &["reference", "auth"])?;
+            let mut map = object(body.0?, schema::PULL_FIELDS)?;
             let reference = required_text(&mut map, "reference")?;
             validate::image_ref("reference", &reference)?;
             let auth = match map.remove("auth") {
@@ -94,6 +139,21 @@ pub async fn pull(
 }
 
 /// `POST /api/v1/nodes/{node}/docker/deploy` (the run form): a deployment task.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/deploy",
+    operation_id = "post /api/v1/nodes/{node}/docker/deploy",
+    tag = "docker",
+    summary = "Pull (per `pull`), create and start a container (a task).",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    request_body = crate::ops::schema::ContainerForm,
+    responses(
+        (status = 202, description = "Done.", body = crate::ops::schema::TaskAccepted),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn deploy(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -152,6 +212,22 @@ fn import_request(query: &QueryParams, headers: &HeaderMap) -> Result<ImportRequ
 
 /// `POST /api/v1/nodes/{node}/docker/images/import?repo=&tag=`: streams the tarball to the
 /// slave and answers 202 with the import task once all of it was handed over.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/images/import",
+    operation_id = "post /api/v1/nodes/{node}/docker/images/import",
+    tag = "docker",
+    summary = "Import an image tarball (the request body, Content-Length required), streamed to the slave in chunks (a task).",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("repo" = Option<String>, Query, description = "Import a root file system as this repository (else load a `docker save` archive)."),
+        ("tag" = Option<String>, Query, description = "Tag of the imported root file system (default latest)."),
+    ),
+    responses(
+        (status = 202, description = "Done.", body = crate::ops::schema::TaskAccepted),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn import(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -218,6 +294,21 @@ fn image(path: &PathParams) -> Result<String, OpsError> {
 }
 
 /// `GET /api/v1/nodes/{node}/docker/images/{image}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/docker/images/{image}",
+    operation_id = "get /api/v1/nodes/{node}/docker/images/{image}",
+    tag = "docker",
+    summary = "One image in detail.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("image" = String, Path, description = "Image reference or id, percent-encoded (`a%2Fb:1`)."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn inspect(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -232,6 +323,21 @@ pub async fn inspect(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/images/{image}/history`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/docker/images/{image}/history",
+    operation_id = "get /api/v1/nodes/{node}/docker/images/{image}/history",
+    tag = "docker",
+    summary = "An image's layers.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("image" = String, Path, description = "Image reference or id, percent-encoded (`a%2Fb:1`)."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn history(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -246,6 +352,22 @@ pub async fn history(
 }
 
 /// `POST /api/v1/nodes/{node}/docker/images/{image}/tag` `{"repo", "tag"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/images/{image}/tag",
+    operation_id = "post /api/v1/nodes/{node}/docker/images/{image}/tag",
+    tag = "docker",
+    summary = "Add a `repo:tag` to an image.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("image" = String, Path, description = "Image reference or id, percent-encoded (`a%2Fb:1`)."),
+    ),
+    request_body = crate::ops::schema::Tag,
+    responses(
+        (status = 201, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn tag(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -256,7 +378,7 @@ pub async fn tag(
     let body = op
         .args((|| {
             let source = image(&path)?;
-            let mut map = object(body.0?, &["repo", "tag"])?;
+            let mut map = object(body.0?, schema::TAG_FIELDS)?;
             let repo = required_text(&mut map, "repo")?;
             let tag = match map.remove("tag") {
                 None => "latest".to_owned(),
@@ -274,6 +396,23 @@ pub async fn tag(
 }
 
 /// `DELETE /api/v1/nodes/{node}/docker/images/{image}?force=&prune=`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/nodes/{node}/docker/images/{image}",
+    operation_id = "delete /api/v1/nodes/{node}/docker/images/{image}",
+    tag = "docker",
+    summary = "Remove an image.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("image" = String, Path, description = "Image reference or id, percent-encoded (`a%2Fb:1`)."),
+        ("force" = Option<bool>, Query, description = "Also when used by stopped containers or tagged in several repositories."),
+        ("prune" = Option<bool>, Query, description = "Remove untagged parents (default true)."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -294,6 +433,20 @@ pub async fn remove(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/networks`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/docker/networks",
+    operation_id = "get /api/v1/nodes/{node}/docker/networks",
+    tag = "docker",
+    summary = "Networks.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn networks(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -311,6 +464,21 @@ fn created(body: &protocol::ResponseBody) -> Response {
 }
 
 /// `POST /api/v1/nodes/{node}/docker/networks`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/networks",
+    operation_id = "post /api/v1/nodes/{node}/docker/networks",
+    tag = "docker",
+    summary = "Create a network.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    request_body = crate::ops::schema::NetworkForm,
+    responses(
+        (status = 201, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn create_network(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -322,7 +490,7 @@ pub async fn create_network(
     let form: NetworkCreate = op
         .args(
             body.0
-                .and_then(|b| object(b, &["name", "driver", "internal", "labels"]))
+                .and_then(|b| object(b, schema::NETWORK_FIELDS))
                 .and_then(typed),
         )
         .await?;
@@ -333,6 +501,21 @@ pub async fn create_network(
 }
 
 /// `DELETE /api/v1/nodes/{node}/docker/networks/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/nodes/{node}/docker/networks/{id}",
+    operation_id = "delete /api/v1/nodes/{node}/docker/networks/{id}",
+    tag = "docker",
+    summary = "Remove a network.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("id" = String, Path, description = "Network id or name."),
+    ),
+    responses(
+        (status = 204, description = "Done."),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn remove_network(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -347,6 +530,20 @@ pub async fn remove_network(
 }
 
 /// `GET /api/v1/nodes/{node}/docker/volumes`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes/{node}/docker/volumes",
+    operation_id = "get /api/v1/nodes/{node}/docker/volumes",
+    tag = "docker",
+    summary = "Volumes.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn volumes(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -359,6 +556,21 @@ pub async fn volumes(
 }
 
 /// `POST /api/v1/nodes/{node}/docker/volumes`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/nodes/{node}/docker/volumes",
+    operation_id = "post /api/v1/nodes/{node}/docker/volumes",
+    tag = "docker",
+    summary = "Create a volume.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+    ),
+    request_body = crate::ops::schema::VolumeForm,
+    responses(
+        (status = 201, description = "Done.", body = crate::ops::schema::OpReply),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn create_volume(
     State(state): State<AppState>,
     ctx: AuthContext,
@@ -370,7 +582,7 @@ pub async fn create_volume(
     let form: VolumeCreate = op
         .args(
             body.0
-                .and_then(|b| object(b, &["name", "driver", "labels"]))
+                .and_then(|b| object(b, schema::VOLUME_FIELDS))
                 .and_then(typed),
         )
         .await?;
@@ -381,6 +593,22 @@ pub async fn create_volume(
 }
 
 /// `DELETE /api/v1/nodes/{node}/docker/volumes/{name}?force=`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/nodes/{node}/docker/volumes/{name}",
+    operation_id = "delete /api/v1/nodes/{node}/docker/volumes/{name}",
+    tag = "docker",
+    summary = "Remove a volume.",
+    params(
+        ("node" = u64, Path, description = "Node id."),
+        ("name" = String, Path, description = "Volume name."),
+        ("force" = Option<bool>, Query, description = "Also when in use."),
+    ),
+    responses(
+        (status = 204, description = "Done."),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn remove_volume(
     State(state): State<AppState>,
     ctx: AuthContext,

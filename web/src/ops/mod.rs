@@ -16,19 +16,19 @@
 //!    event streams ([`stream`]).
 //! 5. The master writes one audit entry per call: who, what, target, when, client, result.
 //!
-//! Failures map to statuses as in [`error`]. The routes are listed in [`host`],
-//! [`containers`], [`images`], [`tasks`] and [`task_events`], and documented in the OpenAPI document
-//! ([`openapi`]). Registry credentials are accepted in requests only: they appear in no
-//! answer, log line, task or audit entry.
+//! Failures map to statuses as in [`error`]. Each handler of [`host`], [`containers`],
+//! [`images`], [`tasks`] and [`task_events`] describes its route in a `#[utoipa::path]`
+//! attribute, and `routes` adds them to the route table (see [`crate::routes`]); the request
+//! bodies and small answers are described in [`schema`]. Registry credentials are accepted
+//! in requests only: they appear in no answer, log line, task or audit entry.
 
 pub mod call;
 pub mod containers;
 pub mod error;
 pub mod host;
 pub mod images;
-pub mod openapi;
-pub mod openapi_docker;
 pub mod params;
+pub mod schema;
 pub mod stream;
 pub mod task_events;
 pub mod tasks;
@@ -36,245 +36,54 @@ pub mod tasks;
 pub use error::{OpsError, failure_status};
 pub use params::{PathParams, QueryParams};
 
-use axum::http::Method;
+use utoipa_axum::routes;
 
-use crate::Access::User;
-use crate::Table;
+use crate::routes::Access::User;
+use crate::routes::Table;
 
 /// Adds every operations route to the table, all for signed-in users.
 pub(crate) fn routes(t: Table) -> Table {
-    let (get, post, put, delete) = (Method::GET, Method::POST, Method::PUT, Method::DELETE);
-    t.add(
-        get.clone(),
-        "/api/v1/nodes/{node}/processes",
-        User,
-        host::processes,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/processes/{pid}",
-        User,
-        host::process,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/processes/{pid}/signal",
-        User,
-        host::signal,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/sockets",
-        User,
-        host::sockets,
-    )
-    .add(get.clone(), "/api/v1/nodes/{node}/env", User, host::get_env)
-    .add(put.clone(), "/api/v1/nodes/{node}/env", User, host::put_env)
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/hosts",
-        User,
-        host::get_hosts,
-    )
-    .add(
-        put.clone(),
-        "/api/v1/nodes/{node}/hosts",
-        User,
-        host::put_hosts,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/hosts/restore",
-        User,
-        host::restore_hosts,
-    )
-    .add(get.clone(), "/api/v1/nodes/{node}/disks", User, host::disks)
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/performance",
-        User,
-        host::performance,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/docker/info",
-        User,
-        images::info,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/docker/containers",
-        User,
-        containers::list,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/containers",
-        User,
-        containers::create,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}",
-        User,
-        containers::inspect,
-    )
-    .add(
-        delete.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}",
-        User,
-        containers::remove,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}/start",
-        User,
-        containers::action,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}/stop",
-        User,
-        containers::action,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}/restart",
-        User,
-        containers::action,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}/pause",
-        User,
-        containers::action,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}/unpause",
-        User,
-        containers::action,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}/kill",
-        User,
-        containers::action,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}/rename",
-        User,
-        containers::rename,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}/logs",
-        User,
-        containers::logs,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}/top",
-        User,
-        containers::top,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/docker/containers/{id}/stats",
-        User,
-        containers::stats,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/docker/images",
-        User,
-        images::list,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/images",
-        User,
-        images::pull,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/images/import",
-        User,
-        images::import,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/docker/images/{image}",
-        User,
-        images::inspect,
-    )
-    .add(
-        delete.clone(),
-        "/api/v1/nodes/{node}/docker/images/{image}",
-        User,
-        images::remove,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/docker/images/{image}/history",
-        User,
-        images::history,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/images/{image}/tag",
-        User,
-        images::tag,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/deploy",
-        User,
-        images::deploy,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/docker/networks",
-        User,
-        images::networks,
-    )
-    .add(
-        post.clone(),
-        "/api/v1/nodes/{node}/docker/networks",
-        User,
-        images::create_network,
-    )
-    .add(
-        delete.clone(),
-        "/api/v1/nodes/{node}/docker/networks/{id}",
-        User,
-        images::remove_network,
-    )
-    .add(
-        get.clone(),
-        "/api/v1/nodes/{node}/docker/volumes",
-        User,
-        images::volumes,
-    )
-    .add(
-        post,
-        "/api/v1/nodes/{node}/docker/volumes",
-        User,
-        images::create_volume,
-    )
-    .add(
-        delete,
-        "/api/v1/nodes/{node}/docker/volumes/{name}",
-        User,
-        images::remove_volume,
-    )
-    .add(get.clone(), "/api/v1/tasks", User, tasks::list)
-    .add(
-        get.clone(),
-        "/api/v1/tasks/events",
-        User,
-        task_events::events,
-    )
-    .add(get, "/api/v1/tasks/{id}", User, tasks::get)
+    t.api(User, routes!(host::processes))
+        .api(User, routes!(host::process))
+        .api(User, routes!(host::signal))
+        .api(User, routes!(host::sockets))
+        .api(User, routes!(host::get_env))
+        .api(User, routes!(host::put_env))
+        .api(User, routes!(host::get_hosts))
+        .api(User, routes!(host::put_hosts))
+        .api(User, routes!(host::restore_hosts))
+        .api(User, routes!(host::disks))
+        .api(User, routes!(host::performance))
+        .api(User, routes!(images::info))
+        .api(User, routes!(containers::list))
+        .api(User, routes!(containers::create))
+        .api(User, routes!(containers::inspect))
+        .api(User, routes!(containers::remove))
+        .api(User, routes!(containers::start))
+        .api(User, routes!(containers::stop))
+        .api(User, routes!(containers::restart))
+        .api(User, routes!(containers::pause))
+        .api(User, routes!(containers::unpause))
+        .api(User, routes!(containers::kill))
+        .api(User, routes!(containers::rename))
+        .api(User, routes!(containers::logs))
+        .api(User, routes!(containers::top))
+        .api(User, routes!(containers::stats))
+        .api(User, routes!(images::list))
+        .api(User, routes!(images::pull))
+        .api(User, routes!(images::import))
+        .api(User, routes!(images::inspect))
+        .api(User, routes!(images::remove))
+        .api(User, routes!(images::history))
+        .api(User, routes!(images::tag))
+        .api(User, routes!(images::deploy))
+        .api(User, routes!(images::networks))
+        .api(User, routes!(images::create_network))
+        .api(User, routes!(images::remove_network))
+        .api(User, routes!(images::volumes))
+        .api(User, routes!(images::create_volume))
+        .api(User, routes!(images::remove_volume))
+        .api(User, routes!(tasks::list))
+        .api(User, routes!(task_events::events))
+        .api(User, routes!(tasks::get))
 }

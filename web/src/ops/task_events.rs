@@ -22,6 +22,17 @@ use crate::state::AppState;
 use model::ops::OpFailure;
 
 /// `GET /api/v1/tasks/events`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/events",
+    operation_id = "get /api/v1/tasks/events",
+    tag = "tasks",
+    summary = "Server-Sent Events: a `task` event (a Task) whenever a task is created, starts, progresses or ends; `resync` when the client fell behind (refetch the list); `end` when the session ended.",
+    responses(
+        (status = 200, description = "Done.", body = String, content_type = "text/event-stream"),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn events(State(state): State<AppState>, ctx: AuthContext) -> Result<Response, OpsError> {
     let Some(rx) = state.services.ops.task_events() else {
         return Err(OpsError::from(OpFailure::Unavailable(

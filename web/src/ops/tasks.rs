@@ -16,6 +16,23 @@ use crate::auth::AuthContext;
 use crate::state::AppState;
 
 /// `GET /api/v1/tasks`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks",
+    operation_id = "get /api/v1/tasks",
+    tag = "tasks",
+    summary = "Tasks (pulls, deployments, imports), newest first.",
+    params(
+        ("node" = Option<u64>, Query, description = "Only this node."),
+        ("state" = Option<String>, Query, description = "queued, running, succeeded, failed or timed_out."),
+        ("before" = Option<u64>, Query, description = "Only tasks with a smaller id (paging)."),
+        ("limit" = Option<u64>, Query, description = "1..=500, default 50."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = [model::task::TaskRecord]),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _ctx: AuthContext,
@@ -48,6 +65,20 @@ pub async fn list(
 }
 
 /// `GET /api/v1/tasks/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{id}",
+    operation_id = "get /api/v1/tasks/{id}",
+    tag = "tasks",
+    summary = "One task: state, progress, result or error.",
+    params(
+        ("id" = u64, Path, description = "Task id."),
+    ),
+    responses(
+        (status = 200, description = "Done.", body = model::task::TaskRecord),
+        (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     _ctx: AuthContext,

@@ -1,0 +1,249 @@
+//! The route table: every route of the console and the API is declared once, here (pages
+//! and assets) or in `ops::routes` (node operations), with who may call it.
+//!
+//! An API route is declared by its handler: the handler's `#[utoipa::path(...)]` attribute
+//! names the method, path, parameters, request body and answers, and
+//! `Table::api` takes `routes!(handler)` (from `utoipa-axum`) with the route's [`Access`].
+//! From that one declaration the table derives
+//!
+//! - the axum route, behind `auth::guard::require_user` unless [`Access::Public`];
+//! - the [`RouteInfo`] a test walks to check that every non-public route refuses an
+//!   anonymous caller;
+//! - the route's operation in the OpenAPI document ([`crate::openapi`]), with the schemas of
+//!   its request and answer types derived from the Rust types (`#[derive(ToSchema)]`); a
+//!   public operation drops the document's bearer requirement (`security: []`).
+//!
+//! Pages and static assets (`Table::page`) are routed and walked but not documented.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::middleware;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{self, Auth, forms, json};
+use crate::state::AppState;
+use crate::{
+    alerts, alerts_page, api, assets, data, data_page, detail, live, manage, openapi, pages,
+    records,
+};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: login, registration, health, static assets.
+    Public,
+    /// A signed-in user (cookie or Bearer token).
+    User,
+}
+
+/// One entry of the route table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// HTTP method.
+    pub method: Method,
+    /// Path, with `{name}` parameters as in the router.
+    pub path: String,
+    /// Who may call it.
+    pub access: Access,
+}
+
+/// The routes declared so far: the router, the table and the OpenAPI document.
+pub(crate) struct Table {
+    router: Router<AppState>,
+    routes: Vec<RouteInfo>,
+    openapi: OpenApi,
+    /// Guards the [`Access::User`] routes; `None` builds the table and the document only
+    /// (the router is then not for serving).
+    auth: Option<Arc<Auth>>,
+}
+
+impl Table {
+    /// An empty table whose user routes pass `auth`'s guard.
+    pub(crate) fn new(auth: Option<Arc<Auth>>) -> Self {
+        Self {
+            router: Router::new(),
+            routes: Vec::new(),
+            openapi: openapi::base(),
+            auth,
+        }
+    }
+
+    fn guarded(&self, route: MethodRouter<AppState>, access: Access) -> MethodRouter<AppState> {
+        match (&self.auth, access) {
+            (Some(auth), Access::User) => route.route_layer(middleware::from_fn_with_state(
+                Arc::clone(auth),
+                auth::guard::require_user,
+            )),
+            _ => route,
+        }
+    }
+
+    /// A page or a static asset: routed and walked, not in the API document.
+    pub(crate) fn page<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let Ok(filter) = MethodFilter::try_from(method.clone()) else {
+            panic!("{method} {path}: axum cannot route this method");
+        };
+        let route = self.guarded(on(filter, handler), access);
+        self.router = self.router.route(path, route);
+        self.routes.push(RouteInfo {
+            method,
+            path: path.to_owned(),
+            access,
+        });
+        self
+    }
+
+    /// An API route: `routes!(handler)` of a handler with a `#[utoipa::path]` attribute.
+    pub(crate) fn api(
+        mut self,
+        access: Access,
+        (schemas, mut paths, route): UtoipaMethodRouter<AppState>,
+    ) -> Self {
+        let route = self.guarded(route, access);
+        for (path, item) in &mut paths.paths {
+            for (method, operation) in operations(item) {
+                if access == Access::Public {
+                    operation.security = Some(Vec::new());
+                }
+                self.routes.push(RouteInfo {
+                    method,
+                    path: path.clone(),
+                    access,
+                });
+            }
+            self.router = self.router.route(path, route.clone());
+        }
+        self.openapi.paths.merge(paths);
+        self.openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .extend(schemas);
+        self
+    }
+
+    /// The router, the route table and the OpenAPI document.
+    pub(crate) fn into_parts(self) -> (Router<AppState>, Vec<RouteInfo>, OpenApi) {
+        (self.router, self.routes, self.openapi)
+    }
+}
+
+/// The operations of a path item with their methods.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = (Method, &mut Operation)> {
+    [
+        (Method::GET, &mut item.get),
+        (Method::POST, &mut item.post),
+        (Method::PUT, &mut item.put),
+        (Method::DELETE, &mut item.delete),
+        (Method::PATCH, &mut item.patch),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| operation.as_mut().map(|op| (method, op)))
+}
+
+/// Every route: pages, the API, the node operations and the static assets.
+pub(crate) fn declare(t: Table) -> Table {
+    use Access::{Public, User};
+    let t = t
+        .page(Method::GET, "/login", Public, forms::login_page)
+        .page(Method::POST, "/login", Public, forms::login_submit)
+        .page(Method::GET, "/register", Public, forms::register_page)
+        .page(Method::POST, "/register", Public, forms::register_submit)
+        .api(Public, routes!(json::register))
+        .api(Public, routes!(json::login))
+        .api(Public, routes!(api::health))
+        .page(Method::GET, "/", User, pages::index)
+        .page(Method::GET, "/slaves", User, pages::slaves)
+        .page(Method::GET, "/slaves/{node}", User, detail::page)
+        .page(Method::GET, "/docker", User, pages::docker)
+        .page(
+            Method::GET,
+            "/slaves/{node}/processes",
+            User,
+            manage::processes,
+        )
+        .page(Method::GET, "/slaves/{node}/ports", User, manage::ports)
+        .page(Method::GET, "/slaves/{node}/env", User, manage::env)
+        .page(Method::GET, "/slaves/{node}/hosts", User, manage::hosts)
+        .page(Method::GET, "/docker/{node}", User, manage::docker)
+        .page(Method::GET, "/docker/{node}/images", User, manage::images)
+        .page(
+            Method::GET,
+            "/docker/{node}/networks",
+            User,
+            manage::networks,
+        )
+        .page(Method::GET, "/docker/{node}/volumes", User, manage::volumes)
+        .page(
+            Method::GET,
+            "/docker/{node}/containers/{id}",
+            User,
+            manage::container,
+        )
+        .page(Method::GET, "/records/tasks", User, manage::tasks)
+        .page(Method::GET, "/data", User, data_page::page)
+        .page(Method::POST, "/data/compact", User, data_page::compact)
+        .page(
+            Method::POST,
+            "/data/compact/cancel",
+            User,
+            data_page::cancel_compaction,
+        )
+        .page(Method::GET, "/data/backup", User, data_page::backup)
+        .page(Method::POST, "/data/reset", User, data_page::reset)
+        .page(Method::GET, "/records", User, records::page)
+        .page(Method::GET, "/alerts", User, alerts_page::page)
+        .page(Method::GET, "/account", User, forms::account_page)
+        .page(
+            Method::POST,
+            "/account/password",
+            User,
+            forms::password_submit,
+        )
+        .page(
+            Method::POST,
+            "/account/language",
+            User,
+            forms::language_submit,
+        )
+        .page(Method::POST, "/logout", User, forms::logout_submit)
+        .api(User, routes!(api::nodes))
+        .api(User, routes!(api::storage))
+        .api(User, routes!(api::node))
+        .api(User, routes!(live::history))
+        .api(User, routes!(live::stream))
+        .api(User, routes!(data::api_compact))
+        .api(User, routes!(data::api_compaction_status))
+        .api(User, routes!(data::api_cancel_compaction))
+        .api(User, routes!(data::api_backup))
+        .api(User, routes!(data::api_reset))
+        .api(User, routes!(openapi::document))
+        .api(User, routes!(records::api))
+        .api(User, routes!(alerts::list))
+        .api(User, routes!(alerts::events))
+        .api(User, routes!(json::me))
+        .api(User, routes!(json::logout))
+        .api(User, routes!(json::change_password))
+        .api(User, routes!(json::set_language));
+    let t = crate::ops::routes(t);
+    assets::ASSETS.iter().fold(t, |t, (path, _, _)| {
+        t.page(Method::GET, path, Public, assets::serve)
+    })
+}
