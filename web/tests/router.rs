@@ -1,7 +1,7 @@
 //! The console's router against fake services, without the master: the route table's
 //! access rules, and handlers that parse, call one service and render what it answers.
 //! The rules themselves (lockout, audit per operation, ...) are the master's and are
-//! tested there and in `cmd/tests/console`.
+//! tested there and in `cmd/tests/it/console`.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 

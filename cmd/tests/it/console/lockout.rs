@@ -1,7 +1,7 @@
 //! The login lockout through the router: five failures lock the client address, the lock
 //! expires, and `X-Forwarded-For` counts only from a trusted proxy.
 
-use crate::common::*;
+use crate::console::common::*;
 use axum::http::{StatusCode, header};
 use std::time::Duration;
 

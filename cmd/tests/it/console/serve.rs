@@ -1,7 +1,7 @@
 //! `web::serve` and `web::serve_tls` on loopback: real sockets, the peer address reaching
 //! the audit log, TLS with a generated certificate, and shutdown.
 
-use crate::common::*;
+use crate::console::common::*;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

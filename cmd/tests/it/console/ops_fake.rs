@@ -1,7 +1,7 @@
 //! A fake [`NodeDispatch`] (the slaves, as the master's operations service sees them) and
 //! an app over it with the administrator signed in, shared by the operations API tests.
 
-use crate::common::*;
+use crate::console::common::*;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};

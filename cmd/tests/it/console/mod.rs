@@ -4,9 +4,6 @@
 //! database files. Each module was one test binary of the `web` crate before the console
 //! stopped owning these rules.
 
-// clippy.toml allows unwrap in `#[test]` functions only; the helpers are test code too.
-#![allow(clippy::unwrap_used, dead_code)]
-
 mod alerts;
 mod auth;
 mod common;

@@ -1,7 +1,7 @@
 //! The slave detail page, the metrics history and its SSE stream, search and pagination of
 //! the slave list, and localized relative times.
 
-use crate::common::*;
+use crate::console::common::*;
 use axum::http::{StatusCode, header};
 use http_body_util::BodyExt;
 use model::node::LiveSample;
@@ -296,7 +296,7 @@ async fn streams_notice_logout_expiry_and_password_changes() {
     let services = model::Services {
         cluster: Arc::new(Fake::Nodes(Vec::new())),
         ops: Arc::new(master::services::OperationsService::new(
-            Arc::new(crate::ops_fake::FakeOps::unused()),
+            Arc::new(crate::console::ops_fake::FakeOps::unused()),
             accounts.clone(),
         )),
         data: Arc::new(master::services::DataService::new(

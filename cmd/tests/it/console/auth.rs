@@ -1,7 +1,7 @@
 //! Authentication through the router: the route table walk, registration once, login,
 //! lockout, CSRF, expiry, logout, password change.
 
-use crate::common::*;
+use crate::console::common::*;
 use axum::http::{Method, StatusCode, header};
 use master::accounts::AuthStore;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! stream (snapshot first, then changes, a fresh snapshot after lagging), the `/alerts`
 //! page in both languages, the home page's count and the frame's badge and toast.
 
-use crate::common::*;
+use crate::console::common::*;
 use axum::http::{StatusCode, header};
 use master::services::DataFiles;
 use model::ServiceError;
@@ -177,7 +177,7 @@ async fn the_stream_starts_with_the_active_alerts_and_resyncs_after_lagging() {
         response.headers()[header::CONTENT_TYPE],
         "text/event-stream"
     );
-    let mut events = crate::sse_client::Events::new(response);
+    let mut events = crate::console::sse_client::Events::new(response);
     let active = events.expect("active").await;
     assert_eq!(active.as_array().unwrap().len(), 1);
     assert_eq!(active[0]["id"], 5);

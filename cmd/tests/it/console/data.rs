@@ -1,7 +1,7 @@
 //! Data management through the router: the page's forms (compaction, backup download, reset
 //! with its confirmation step), the JSON API, errors shown on the page, and the audit log.
 
-use crate::common::*;
+use crate::console::common::*;
 use axum::http::{Method, StatusCode, header};
 use serde_json::json;
 

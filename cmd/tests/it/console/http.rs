@@ -1,7 +1,7 @@
 //! HTTP tests of the console and API through `tower::ServiceExt::oneshot`, over a fake
 //! backend (signed in), plus one end-to-end run of `serve` on a loopback port.
 
-use crate::common::*;
+use crate::console::common::*;
 use axum::http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use web::pages::NodeRow;

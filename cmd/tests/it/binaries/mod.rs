@@ -2,7 +2,5 @@
 //! subcommands and flags of `commander`, `commander-slave` and `commander-gateway`, and the
 //! standalone gateway run both ways.
 
-#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
-
 mod flags;
 mod gateway;

@@ -3,7 +3,7 @@
 //! container names are escaped, pages need a session, the scripts are files, the labels
 //! follow the user's language, and the slave detail and Docker overview link to them.
 
-use crate::common::*;
+use crate::console::common::*;
 use axum::http::{Method, StatusCode, header};
 use serde_json::json;
 

@@ -3,8 +3,8 @@
 //! mapping, tasks, the audit entry of every call, uploads,
 //! event streams, and registry credentials that never come back out.
 
-use crate::common::*;
-use crate::ops_fake::*;
+use crate::console::common::*;
+use crate::console::ops_fake::*;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use model::ops::OpFailure;

@@ -1,7 +1,7 @@
 //! The console frame, languages, the login and registration forms, and the audit log
 //! (API and Records page).
 
-use crate::common::*;
+use crate::console::common::*;
 use axum::http::{Method, StatusCode, header};
 use serde_json::json;
 use std::time::Duration;

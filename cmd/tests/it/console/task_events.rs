@@ -1,8 +1,8 @@
 //! `GET /api/v1/tasks/events` through the router: tasks as JSON in the shape of
 //! `GET /api/v1/tasks/{id}`, a `resync` after lagging, 503 without a task source.
 
-use crate::common::*;
-use crate::ops_fake::*;
+use crate::console::common::*;
+use crate::console::ops_fake::*;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
@@ -26,7 +26,7 @@ fn task(id: u64) -> TaskRecord {
     TaskRecord::queued(id, &start, START_MS)
 }
 
-async fn open(app: &App) -> crate::sse_client::Events {
+async fn open(app: &App) -> crate::console::sse_client::Events {
     let mut req = Request::builder()
         .uri("/api/v1/tasks/events")
         .header("authorization", format!("Bearer {}", app.token))
@@ -36,7 +36,7 @@ async fn open(app: &App) -> crate::sse_client::Events {
         .insert(ConnectInfo::<std::net::SocketAddr>(CLIENT.parse().unwrap()));
     let response = app.router.clone().oneshot(req).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    crate::sse_client::Events::new(response)
+    crate::console::sse_client::Events::new(response)
 }
 
 #[tokio::test]

@@ -262,7 +262,11 @@ impl TestApp {
     }
 
     fn over_with<B: Backend>(backend: B, tweak: impl FnOnce(&mut AuthSettings)) -> Self {
-        Self::wired(backend, Arc::new(crate::ops_fake::FakeOps::unused()), tweak)
+        Self::wired(
+            backend,
+            Arc::new(crate::console::ops_fake::FakeOps::unused()),
+            tweak,
+        )
     }
 
     /// An app over `backend` whose node operations go to `nodes`: the master's real

@@ -2,7 +2,7 @@
 //! checks the result: every `/api/` route is documented and every documented operation is a
 //! route, with the same access.
 
-use crate::common::*;
+use crate::console::common::*;
 use axum::http::StatusCode;
 use serde_json::Value;
 use std::collections::BTreeSet;
