@@ -8,7 +8,7 @@ use crate::console::{ConsoleError, ConsoleOptions};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
 use crate::store::compaction::{self, CompactionRecord, LockMode, StoreLock};
 use crate::store::{LmdbStore, Store, StoreError};
-use crate::tokens::{issue_join_token, now_ms};
+use crate::tokens::issue_join_token;
 use protocol::{JoinToken, StaticKeys};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -133,9 +133,10 @@ fn derive_advertise(bound: SocketAddr) -> String {
 fn open_store_locked(
     data_db: &Path,
     perf_db: &Path,
+    now_ms: u64,
 ) -> Result<(Arc<LmdbStore>, StoreLock, Option<CompactionRecord>), MasterError> {
     let mut lock = StoreLock::acquire(data_db, LockMode::Shared)?;
-    let ran = compaction::run_requested(&mut lock, data_db, perf_db, now_ms())?;
+    let ran = compaction::run_requested(&mut lock, data_db, perf_db, now_ms)?;
     if let Some(r) = &ran {
         match &r.error {
             None => tracing::info!(envs = ?r.envs, "compacted the store before opening it"),
@@ -150,21 +151,22 @@ fn open_store_locked(
 pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterError> {
     std::fs::create_dir_all(&s.data_dir).map_err(|e| MasterError::Io(s.data_dir.clone(), e))?;
     let keys = Arc::new(master_keys(&s.data_dir)?);
+    let clock: Arc<dyn model::Clock> = Arc::new(model::SystemClock);
     let (data_db, perf_db) = (s.data_db.clone(), s.performance_db.clone());
+    let now = clock.now_ms();
     let (lmdb, store_lock, start_compaction) =
-        tokio::task::spawn_blocking(move || open_store_locked(&data_db, &perf_db))
+        tokio::task::spawn_blocking(move || open_store_locked(&data_db, &perf_db, now))
             .await
             .map_err(|e| MasterError::Key(e.to_string()))??;
     let auth_store: Arc<dyn AuthStore> = lmdb.clone();
     let account_settings = crate::console::account_settings(&s.data_dir, &s.console)?;
-    let clock: Arc<dyn model::Clock> = Arc::new(model::SystemClock);
     let accounts = Arc::new(AccountService::new(
         Arc::clone(&auth_store),
         account_settings,
         Arc::clone(&clock),
     ));
     let store: Arc<dyn Store> = lmdb;
-    let cluster = Cluster::open(store, s.timing)?;
+    let cluster = Cluster::open(store, s.timing, Arc::clone(&clock))?;
     let (events_tx, events_rx) = async_channel::bounded(endpoint::EVENT_QUEUE);
     let ep_config = EndpointConfig {
         bind: s.tcp_addr,
@@ -211,7 +213,7 @@ impl RunningMaster {
             &self.advertise_addr,
             self.keys.fingerprint(),
             valid_for,
-            now_ms(),
+            self.cluster.now_ms(),
             note,
         )
     }

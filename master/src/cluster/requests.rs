@@ -10,7 +10,6 @@
 use super::{Cluster, RequestError, State, Waiter};
 use crate::endpoint::{ConnHandle, OUTBOUND_QUEUE, Outbound};
 use crate::pending::RequestOutcome;
-use crate::tokens::now_ms;
 use protocol::{Chunk, Message, OPS_VERSION, Progress, Request, RequestBody};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -111,7 +110,7 @@ impl Cluster {
             tx,
             progress,
         };
-        let id = st.pending.insert(waiter, now_ms(), wait_ms);
+        let id = st.pending.insert(waiter, self.now_ms(), wait_ms);
         let req = Message::Request(Request {
             id,
             timeout_ms: u32::try_from(timeout_ms).unwrap_or(u32::MAX),
@@ -171,11 +170,6 @@ impl Cluster {
             }
             waiter.progress = None;
         }
-    }
-
-    /// Tasks and streaming operations of this master.
-    pub fn ops_state(&self) -> &crate::ops::OpsState {
-        &self.inner.ops
     }
 }
 

@@ -4,9 +4,8 @@
 //! cancellation of streams.
 
 use super::*;
-use crate::endpoint::{AuthVerdict, ConnHandle, ControlEvent, OUTBOUND_QUEUE, Outbound};
+use crate::endpoint::{AuthVerdict, ControlEvent, OUTBOUND_QUEUE, Outbound};
 use crate::store::MemoryStore;
-use crate::tokens::{issue_join_token, now_ms};
 use model::{ops::Upload, task::TaskState};
 use protocol::ops::docker::{DockerOp, ImportRequest, ImportSource, PullRequest, RegistryAuth};
 use protocol::ops::docker_reply::DockerReply;
@@ -22,51 +21,31 @@ struct Slave {
     rx: async_channel::Receiver<Outbound>,
 }
 
+use crate::cluster::ClusterTiming;
 use crate::store::Store;
+use crate::test_fixtures::{
+    auth, conn_with_queue, manual_clock, reopened, timing, token_secret, wait_until,
+};
 
-fn timing() -> crate::cluster::ClusterTiming {
-    crate::cluster::ClusterTiming {
-        heartbeat_interval: Duration::from_millis(500),
-        ttl: Duration::from_secs(60),
-        grace: Duration::from_secs(1),
-        jitter: Duration::ZERO,
-        retention: Duration::from_secs(3600),
-    }
-}
-
-/// A cluster with one node whose session speaks `max_version`.
+/// A cluster with one node whose session speaks `max_version` (a TTL of a minute: the
+/// tests move time by a minute to time requests out, not the node).
 async fn slave(max_version: u16) -> Slave {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let cluster = Cluster::open(Arc::clone(&store), timing()).unwrap();
-    let (tx, rx) = async_channel::bounded(OUTBOUND_QUEUE);
-    let conn = ConnHandle {
-        conn_id: 1,
-        peer_addr: "127.0.0.1:1".parse().unwrap(),
-        outbound: tx,
+    let timing = ClusterTiming {
+        ttl: Duration::from_secs(60),
+        ..timing()
     };
-    let secret = issue_join_token(
-        store.as_ref(),
-        "127.0.0.1:1",
-        [0; 32],
-        Duration::from_secs(60),
-        now_ms(),
-        "t",
-    )
-    .unwrap()
-    .secret;
-    let (reply, verdict) = async_channel::bounded(1);
-    cluster.handle(ControlEvent::Authenticate {
-        conn,
-        peer_static: [7; 32],
-        hello: Hello {
-            min_version: 1,
-            max_version,
-            auth: HelloAuth::Enroll { secret },
-            agent_version: "t".into(),
+    let cluster = Cluster::open(Arc::clone(&store), timing, manual_clock()).unwrap();
+    let (conn, rx) = conn_with_queue(1, OUTBOUND_QUEUE);
+    let hello = Hello {
+        min_version: 1,
+        max_version,
+        auth: HelloAuth::Enroll {
+            secret: token_secret(&cluster),
         },
-        reply,
-    });
-    let AuthVerdict::Accept { node_id, .. } = verdict.recv().await.unwrap() else {
+        agent_version: "t".into(),
+    };
+    let AuthVerdict::Accept { node_id, .. } = auth(&cluster, conn, [7; 32], hello).await else {
         panic!("rejected")
     };
     Slave {
@@ -292,7 +271,15 @@ async fn a_pull_task_reports_layers_and_its_result_and_is_stored() {
     };
     s.progress(req.id, 0, layer("Downloading", 40));
     s.progress(req.id, 1, layer("Downloading", 80));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    wait_until("the driver applied the progress", || {
+        s.cluster.ops_state().active_task(id).is_some_and(|t| {
+            t.progress
+                .layers
+                .get("abc")
+                .is_some_and(|l| l.current == 80)
+        })
+    })
+    .await;
     let running = s.cluster.get_task(id).await.unwrap().unwrap();
     assert_eq!(running.state, TaskState::Running);
     assert_eq!(running.progress.layers["abc"].current, 80);
@@ -341,7 +328,15 @@ async fn task_changes_are_broadcast_with_progress_throttled() {
         });
         s.progress(req.id, seq, update);
     }
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    wait_until("the driver applied all progress", || {
+        s.cluster.ops_state().active_task(id).is_some_and(|t| {
+            t.progress
+                .layers
+                .get("abc")
+                .is_some_and(|l| l.current == 19)
+        })
+    })
+    .await;
     s.answer(req.id, reply(DockerReply::Done));
     let done = handle.done.await.unwrap();
     let mut seen = Vec::new();
@@ -374,7 +369,7 @@ async fn tasks_time_out_fail_and_are_failed_after_a_restart() {
     start.call.timeout = Duration::from_millis(10);
     let handle = s.cluster.start_task(start).await.unwrap();
     let _ = s.request().await;
-    s.cluster.tick(now_ms() + 60_000);
+    s.cluster.tick(s.cluster.now_ms() + 60_000);
     let done = handle.done.await.unwrap();
     assert_eq!(done.state, TaskState::TimedOut);
     assert_eq!(done.error.as_ref().unwrap().status, 504);
@@ -401,7 +396,7 @@ async fn tasks_time_out_fail_and_are_failed_after_a_restart() {
         .await
         .unwrap();
     let _ = s.request().await; // sent: the driver saved it running
-    let restarted = Cluster::open(Arc::clone(&s.store), timing()).unwrap();
+    let restarted = reopened(&s.cluster);
     let task = restarted.get_task(handle.task.id).await.unwrap().unwrap();
     assert_eq!(task.state, TaskState::Failed);
     assert!(task.error.unwrap().message.contains("interrupted"));
