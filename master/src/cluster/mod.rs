@@ -6,7 +6,7 @@
 
 use crate::alerts::AlertBook;
 use crate::alerts::writer::AlertWriter;
-use crate::endpoint::{ConnHandle, ControlEvent, Outbound};
+use crate::endpoint::{ConnHandle, ControlEvent, Outbound, SessionEnd};
 use crate::pending::{PendingRequests, RequestOutcome};
 use crate::samples::{decode_sample, encode_sample};
 use crate::store::{SampleRow, Store, StoreError, StoreWriter};
@@ -336,14 +336,19 @@ impl Cluster {
         });
     }
 
-    fn on_disconnect(&self, node_id: u64, conn_id: u64, reason: &str) {
+    fn on_disconnect(&self, node_id: u64, conn_id: u64, reason: &SessionEnd) {
         let mut st = self.state();
         let Some(node) = st.nodes.get_mut(&node_id) else {
             return;
         };
         if node.conn.as_ref().is_some_and(|c| c.conn_id == conn_id) {
             node.conn = None;
-            tracing::info!(node_id, %reason, "session closed; node stays online until its TTL expires");
+            tracing::info!(
+                node_id,
+                %reason,
+                side = reason.side().as_str(),
+                "session closed; node stays online until its TTL expires"
+            );
         }
     }
 

@@ -165,7 +165,7 @@ async fn requests_route_responses_and_time_out() {
     c.handle(ControlEvent::Disconnected {
         node_id: id,
         conn_id: 1,
-        reason: "test".into(),
+        reason: crate::endpoint::SessionEnd::ClosedByPeer,
     });
     assert_eq!(
         c.request(id, RequestBody::Ping, Duration::from_secs(1))

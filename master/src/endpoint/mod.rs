@@ -8,12 +8,14 @@
 //! the fallback alive. Decoded messages leave through a
 //! channel of [`ControlEvent`]s; the endpoint never touches the store.
 
+pub mod close;
 pub mod conn;
 pub mod counters;
 pub mod events;
 mod glommio_rt;
 mod portable_rt;
 
+pub use close::{CloseCause, EstablishFailure, SessionEnd, Side};
 pub use conn::{ConnLimits, OUTBOUND_QUEUE};
 pub use counters::EndpointCounters;
 pub use events::{AuthVerdict, ConnHandle, ConnId, ControlEvent, Outbound};

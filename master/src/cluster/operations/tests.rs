@@ -140,7 +140,7 @@ async fn old_sessions_unknown_and_offline_nodes_fail_at_once() {
     s.cluster.handle(ControlEvent::Disconnected {
         node_id: s.node,
         conn_id: 1,
-        reason: "test".into(),
+        reason: crate::endpoint::SessionEnd::ClosedByPeer,
     });
     let started = std::time::Instant::now();
     assert_eq!(
