@@ -52,9 +52,12 @@ pub enum MasterError {
     /// Store failure.
     #[error("store: {0}")]
     Store(#[from] StoreError),
-    /// Key file failure.
+    /// The master's key file could not be read, created or parsed.
     #[error("master key: {0}")]
-    Key(String),
+    Key(#[from] MasterKeyError),
+    /// A start-up step on a blocking thread panicked or was cancelled.
+    #[error("start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
     /// Endpoint failure.
     #[error(transparent)]
     Endpoint(#[from] endpoint::EndpointError),
@@ -67,6 +70,30 @@ pub enum MasterError {
     /// Other file-system failure.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
+}
+
+/// The master's key file could not be read, created or parsed.
+#[derive(Debug, Error)]
+pub enum MasterKeyError {
+    /// Reading or creating the file failed (the error names the file).
+    #[error(transparent)]
+    File(#[from] plumbing::key_file::KeyFileError),
+    /// The file is not text.
+    #[error("{path}: not UTF-8: {source}")]
+    NotText {
+        /// The key file.
+        path: PathBuf,
+        /// The decoding failure.
+        source: std::string::FromUtf8Error,
+    },
+    /// The file's text is not a key pair.
+    #[error("{path}: {source}")]
+    Malformed {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: protocol::KeyError,
+    },
 }
 
 /// A running master.
@@ -104,15 +131,19 @@ impl std::fmt::Debug for RunningMaster {
 /// in `data_dir`.
 pub fn master_keys(data_dir: &Path) -> Result<StaticKeys, MasterError> {
     let path = data_dir.join(KEY_FILE);
-    let key_err = |e: &dyn std::fmt::Display| MasterError::Key(format!("{}: {e}", path.display()));
     let (text, _) = plumbing::key_file::read_or_create(&path, || {
         StaticKeys::generate()
             .map(|keys| keys.to_text().into_bytes())
             .map_err(|e| plumbing::key_file::KeyFileError::Random(e.to_string()))
     })
-    .map_err(|e| MasterError::Key(e.to_string()))?;
-    let text = String::from_utf8(text).map_err(|e| key_err(&e))?;
-    StaticKeys::from_text(&text).map_err(|e| key_err(&e))
+    .map_err(MasterKeyError::File)?;
+    let text = String::from_utf8(text).map_err(|source| MasterKeyError::NotText {
+        path: path.clone(),
+        source,
+    })?;
+    let keys = StaticKeys::from_text(&text)
+        .map_err(|source| MasterKeyError::Malformed { path, source })?;
+    Ok(keys)
 }
 
 /// The address to put in tokens when none is configured: the bound address, with an
@@ -155,9 +186,7 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     let (data_db, perf_db) = (s.data_db.clone(), s.performance_db.clone());
     let now = clock.now_ms();
     let (lmdb, store_lock, start_compaction) =
-        tokio::task::spawn_blocking(move || open_store_locked(&data_db, &perf_db, now))
-            .await
-            .map_err(|e| MasterError::Key(e.to_string()))??;
+        tokio::task::spawn_blocking(move || open_store_locked(&data_db, &perf_db, now)).await??;
     let auth_store: Arc<dyn AuthStore> = lmdb.clone();
     let account_settings = crate::console::account_settings(&s.data_dir, &s.console)?;
     let accounts = Arc::new(AccountService::new(
@@ -180,8 +209,7 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     let keys_for_ep = Arc::clone(&keys);
     let endpoint =
         tokio::task::spawn_blocking(move || endpoint::start(&ep_config, keys_for_ep, events_tx))
-            .await
-            .map_err(|e| MasterError::Key(e.to_string()))??;
+            .await??;
     tokio::spawn(cluster.clone().run(events_rx, TICK));
     let advertise_addr = s
         .advertise_addr

@@ -7,7 +7,7 @@
 use crate::alerts::AlertBook;
 use crate::alerts::writer::AlertWriter;
 use crate::endpoint::{ConnHandle, ControlEvent, Outbound, SessionEnd};
-use crate::pending::{PendingRequests, RequestOutcome};
+use crate::pending::{PendingRequests, RequestFailure, RequestOutcome};
 use crate::samples::{decode_sample, encode_sample};
 use crate::store::{SampleRow, Store, StoreError, StoreWriter};
 use crate::ttl::{HeartbeatTtl, Liveness};
@@ -433,7 +433,7 @@ impl Cluster {
         }
         Ok(rx
             .await
-            .unwrap_or(RequestOutcome::Failed("session ended".into())))
+            .unwrap_or(RequestOutcome::Failed(RequestFailure::SessionEnded)))
     }
 
     /// Revokes a node: its key is refused from now on and its session is closed.
@@ -492,7 +492,7 @@ fn finish(done: Option<(Waiter, RequestOutcome)>, from: u64) {
     if let Some((Waiter { node_id, tx, .. }, outcome)) = done {
         if node_id != from {
             tracing::warn!(node_id, from, "response from the wrong node ignored");
-            let _ = tx.send(RequestOutcome::Failed("answered by another node".into()));
+            let _ = tx.send(RequestOutcome::Failed(RequestFailure::WrongNode));
             return;
         }
         let _ = tx.send(outcome);

@@ -9,7 +9,7 @@
 
 use super::{Cluster, RequestError, State, Waiter};
 use crate::endpoint::{ConnHandle, OUTBOUND_QUEUE, Outbound};
-use crate::pending::RequestOutcome;
+use crate::pending::{RequestFailure, RequestOutcome};
 use protocol::{Chunk, Message, OPS_VERSION, Progress, Request, RequestBody};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -51,11 +51,11 @@ pub struct ChunkSender {
 
 impl ChunkSender {
     /// Queues chunk `seq` for the session, waiting while the queue is over its share for
-    /// uploads. Fails when the session ended.
-    pub async fn send(&self, seq: u32, last: bool, data: Vec<u8>) -> Result<(), String> {
+    /// uploads. Fails when the session ended ([`RequestFailure::SessionEnded`]).
+    pub async fn send(&self, seq: u32, last: bool, data: Vec<u8>) -> Result<(), RequestFailure> {
         while self.outbound.len() >= UPLOAD_QUEUE_SHARE {
             if self.outbound.is_closed() {
-                return Err("the node's session ended".into());
+                return Err(RequestFailure::SessionEnded);
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -68,7 +68,7 @@ impl ChunkSender {
         self.outbound
             .send(Outbound::Send(Box::new(chunk)))
             .await
-            .map_err(|_| "the node's session ended".to_string())
+            .map_err(|_| RequestFailure::SessionEnded)
     }
 }
 

@@ -272,12 +272,8 @@ impl DataService {
         caller: &Caller,
         action: &str,
         target: &str,
-        outcome: Result<String, String>,
+        (result, detail): (AuditResult, String),
     ) {
-        let (result, detail) = match outcome {
-            Ok(detail) => (AuditResult::Ok, detail),
-            Err(e) => (AuditResult::Failed, e),
-        };
         self.audit
             .record(AuditEntry {
                 at_ms: 0,
@@ -301,20 +297,22 @@ impl model::service::DataAdmin for DataService {
                 Err(e) => Err(e),
             };
             let detail = match &outcome {
-                Ok(r) => Ok(r
-                    .envs
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "{}: {} -> {} bytes",
-                            e.env.name(),
-                            e.live_bytes,
-                            e.compacted_bytes
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")),
-                Err(e) => Err(e.to_string()),
+                Ok(r) => (
+                    AuditResult::Ok,
+                    r.envs
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{}: {} -> {} bytes",
+                                e.env.name(),
+                                e.live_bytes,
+                                e.compacted_bytes
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                Err(e) => (AuditResult::Failed, e.to_string()),
             };
             self.audit(&caller, ACTION_COMPACT, "", detail).await;
             outcome
@@ -330,9 +328,9 @@ impl model::service::DataAdmin for DataService {
         Box::pin(async move {
             let outcome = self.files.cancel_compaction().await;
             let detail = match &outcome {
-                Ok(true) => Ok("cancelled".to_owned()),
-                Ok(false) => Ok("nothing was scheduled".to_owned()),
-                Err(e) => Err(e.to_string()),
+                Ok(true) => (AuditResult::Ok, "cancelled".to_owned()),
+                Ok(false) => (AuditResult::Ok, "nothing was scheduled".to_owned()),
+                Err(e) => (AuditResult::Failed, e.to_string()),
             };
             self.audit(&caller, ACTION_COMPACT_CANCEL, "", detail).await;
             outcome
@@ -351,8 +349,8 @@ impl model::service::DataAdmin for DataService {
                 Err(e) => Err(e),
             };
             let detail = match &outcome {
-                Ok(b) => Ok(format!("{} bytes", b.len)),
-                Err(e) => Err(e.to_string()),
+                Ok(b) => (AuditResult::Ok, format!("{} bytes", b.len)),
+                Err(e) => (AuditResult::Failed, e.to_string()),
             };
             self.audit(&caller, ACTION_BACKUP, env.name(), detail).await;
             outcome
@@ -375,8 +373,11 @@ impl model::service::DataAdmin for DataService {
             };
             let days = older_than_days;
             let detail = match &outcome {
-                Ok(n) => Ok(format!("older than {days} days: {n} removed")),
-                Err(e) => Err(format!("older than {days} days: {e}")),
+                Ok(n) => (
+                    AuditResult::Ok,
+                    format!("older than {days} days: {n} removed"),
+                ),
+                Err(e) => (AuditResult::Failed, format!("older than {days} days: {e}")),
             };
             self.audit(&caller, ACTION_RESET, category.name(), detail)
                 .await;

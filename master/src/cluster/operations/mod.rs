@@ -17,7 +17,7 @@ pub mod tasks;
 
 use crate::cluster::requests::PROGRESS_CAPACITY;
 use crate::cluster::{Cluster, RequestError};
-use crate::pending::RequestOutcome;
+use crate::pending::{RequestFailure, RequestOutcome};
 use model::Clock;
 use model::clock::duration_ms;
 use model::ops::{OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
@@ -171,7 +171,7 @@ pub fn outcome_result(outcome: RequestOutcome) -> Result<ResponseBody, OpFailure
         RequestOutcome::Done(ResponseBody::Error { message }) => Err(OpFailure::Failed(message)),
         RequestOutcome::Done(body) => Ok(body),
         RequestOutcome::Streamed(_) => Err(OpFailure::Failed("undecoded streamed answer".into())),
-        RequestOutcome::Failed(message) => Err(OpFailure::Failed(message)),
+        RequestOutcome::Failed(failure) => Err(OpFailure::Failed(failure.to_string())),
         RequestOutcome::OpFailed(e) => Err(OpFailure::Op(e)),
         RequestOutcome::TimedOut => Err(OpFailure::TimedOut),
     }
@@ -209,7 +209,7 @@ impl Cluster {
         let outcome = inflight
             .outcome
             .await
-            .unwrap_or(RequestOutcome::Failed("the session ended".into()));
+            .unwrap_or(RequestOutcome::Failed(RequestFailure::SessionEnded));
         outcome_result(outcome)
     }
 
@@ -232,7 +232,7 @@ impl Cluster {
             let result = tokio::select! {
                 biased;
                 outcome = inflight.outcome => {
-                    outcome_result(outcome.unwrap_or(RequestOutcome::Failed("the session ended".into())))
+                    outcome_result(outcome.unwrap_or(RequestOutcome::Failed(RequestFailure::SessionEnded)))
                 }
                 _ = closing.wait_for(|c| *c) => {
                     me.cancel_request(node, id);

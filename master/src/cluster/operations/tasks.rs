@@ -16,7 +16,7 @@
 use super::{OpsState, blocking, outcome_result, request_failure};
 use crate::cluster::Cluster;
 use crate::cluster::requests::{ChunkSender, PROGRESS_CAPACITY};
-use crate::pending::RequestOutcome;
+use crate::pending::{RequestFailure, RequestOutcome};
 use crate::store::{Store, StoreError};
 use model::clock::duration_ms;
 use model::ops::{OpCall, OpFailure, TaskHandle, TaskStart, Upload, UploadFailure};
@@ -201,7 +201,7 @@ impl Driver {
                     }
                 }
                 outcome = &mut outcome_rx => {
-                    break outcome.unwrap_or(RequestOutcome::Failed("the session ended".into()));
+                    break outcome.unwrap_or(RequestOutcome::Failed(RequestFailure::SessionEnded));
                 }
             }
         };
@@ -265,7 +265,7 @@ impl Pump {
                 self.chunks
                     .send(seq, sent == total, data)
                     .await
-                    .map_err(UploadFailure::Stopped)?;
+                    .map_err(|e| UploadFailure::Stopped(e.to_string()))?;
                 seq = seq.checked_add(1).ok_or(UploadFailure::TooManyChunks)?;
                 self.cluster
                     .ops_state()
