@@ -4,10 +4,10 @@
 use crate::cli::NodeAction;
 use anyhow::{Context, bail};
 use master::config::{self, MasterOverrides};
-use model::Clock as _;
 use master::server::{ADVERTISE_FILE, master_keys};
 use master::store::compaction::{self, LockMode, StoreLock};
 use master::store::{LmdbStore, Store};
+use model::Clock as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
