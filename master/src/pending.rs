@@ -449,19 +449,7 @@ mod tests {
 
     #[test]
     fn streamed_answers_decode_to_the_body() {
-        let body = ResponseBody::HostInfo(protocol::HostInfo {
-            hostname: "h".into(),
-            os: String::new(),
-            kernel: String::new(),
-            arch: String::new(),
-            cpu_model: String::new(),
-            cpu_cores: 1,
-            mem_total_bytes: 0,
-            swap_total_bytes: 0,
-            disks: vec![],
-            docker_version: None,
-            boot_time_unix: 0,
-        });
+        let body = ResponseBody::HostInfo(crate::test_fixtures::host_info("h"));
         let bytes = protocol::encode_response_body(&body).unwrap_or_default();
         let mut p = PendingRequests::default();
         let id = p.insert((), 0, 1000);

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use model::audit::{AuditEntry, AuditResult};
+use model::audit::AuditResult;
 use model::clock::Clock;
 use model::data::{
     ACTION_BACKUP, ACTION_COMPACT, ACTION_COMPACT_CANCEL, ACTION_RESET, BackupFile, CompactReport,
@@ -274,17 +274,8 @@ impl DataService {
         target: &str,
         (result, detail): (AuditResult, String),
     ) {
-        self.audit
-            .record(AuditEntry {
-                at_ms: 0,
-                user: caller.user.clone(),
-                action: action.to_owned(),
-                target: target.to_owned(),
-                client: caller.client.clone(),
-                result,
-                detail,
-            })
-            .await;
+        let entry = super::audit_entry(caller, action, target, result, detail);
+        self.audit.record(entry).await;
     }
 }
 

@@ -54,6 +54,25 @@ pub fn services(
     }
 }
 
+/// The audit entry of `caller`'s `action` on `target` (the audit log stamps the time).
+pub(crate) fn audit_entry(
+    caller: &model::ops::Caller,
+    action: &str,
+    target: &str,
+    result: model::audit::AuditResult,
+    detail: String,
+) -> model::audit::AuditEntry {
+    model::audit::AuditEntry {
+        at_ms: 0,
+        user: caller.user.clone(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        client: caller.client.clone(),
+        result,
+        detail,
+    }
+}
+
 pub(crate) fn store_error(e: StoreError) -> ServiceError {
     ServiceError::Internal(format!("store: {e}"))
 }

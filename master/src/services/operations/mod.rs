@@ -101,17 +101,8 @@ impl OperationsService {
         result: AuditResult,
         detail: String,
     ) {
-        self.audit
-            .record(AuditEntry {
-                at_ms: 0,
-                user: caller.user.clone(),
-                action: action.to_owned(),
-                target: target.to_owned(),
-                client: caller.client.clone(),
-                result,
-                detail,
-            })
-            .await;
+        let entry = super::audit_entry(caller, action, target, result, detail);
+        self.audit.record(entry).await;
     }
 
     /// Records a failure of an operation that was tried.
