@@ -152,3 +152,6 @@ pub fn start(
         joiners: s.joiners,
     })
 }
+
+#[cfg(test)]
+mod tests;
