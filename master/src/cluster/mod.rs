@@ -6,7 +6,7 @@
 
 use crate::alerts::AlertBook;
 use crate::alerts::writer::AlertWriter;
-use crate::endpoint::{ConnHandle, ControlEvent, Outbound, SessionEnd};
+use crate::endpoint::{ConnHandle, ControlEvent, SessionEnd, Side};
 use crate::pending::{PendingRequests, RequestFailure, RequestOutcome};
 use crate::samples::{decode_sample, encode_sample};
 use crate::store::{SampleRow, Store, StoreError, StoreWriter};
@@ -15,7 +15,7 @@ use model::Clock;
 use model::alert::AlertRecord;
 use model::cluster::NodeRecord;
 use model::node::LiveSample;
-use protocol::{HostInfo, Message, MetricSample, Request, RequestBody};
+use protocol::{HostInfo, Message, MetricSample};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -63,6 +63,23 @@ pub enum RequestError {
         /// Its session's version.
         version: u16,
     },
+}
+
+impl RequestError {
+    /// Which side keeps the request from being sent: the slave (offline, not keeping up,
+    /// too old) or the master (no such node).
+    pub fn side(&self) -> Side {
+        match self {
+            Self::UnknownNode(_) => Side::Master,
+            Self::Offline(_) | Self::Busy(_) | Self::OldProtocol { .. } => Side::Slave,
+        }
+    }
+
+    /// Whether sending again later makes sense: once the node is back or has caught up,
+    /// not for a node that does not exist or must be upgraded first.
+    pub fn retry_makes_sense(&self) -> bool {
+        matches!(self, Self::Offline(_) | Self::Busy(_))
+    }
 }
 
 struct LiveNode {
@@ -394,46 +411,6 @@ impl Cluster {
             Ok(Err(e)) => tracing::error!("pruning tasks failed: {e}"),
             Err(e) => tracing::error!("pruning task failed: {e}"),
         }
-    }
-
-    /// Sends a request to a node and waits for the outcome (or the timeout).
-    pub async fn request(
-        &self,
-        node_id: u64,
-        body: RequestBody,
-        timeout: Duration,
-    ) -> Result<RequestOutcome, RequestError> {
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut st = self.state();
-            let conn = match st.nodes.get(&node_id) {
-                None => return Err(RequestError::UnknownNode(node_id)),
-                Some(n) => n.conn.clone().ok_or(RequestError::Offline(node_id))?,
-            };
-            let timeout_ms = timeout.as_millis() as u64;
-            let waiter = Waiter {
-                node_id,
-                tx,
-                progress: None,
-            };
-            let id = st.pending.insert(waiter, self.now_ms(), timeout_ms);
-            let req = Message::Request(Request {
-                id,
-                timeout_ms: timeout_ms.min(u64::from(u32::MAX)) as u32,
-                body,
-            });
-            if conn
-                .outbound
-                .try_send(Outbound::Send(Box::new(req)))
-                .is_err()
-            {
-                st.pending.cancel(id);
-                return Err(RequestError::Busy(node_id));
-            }
-        }
-        Ok(rx
-            .await
-            .unwrap_or(RequestOutcome::Failed(RequestFailure::SessionEnded)))
     }
 
     /// Revokes a node: its key is refused from now on and its session is closed.

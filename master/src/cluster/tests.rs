@@ -2,10 +2,10 @@
 //! with the in-memory store and no sockets.
 
 use super::*;
-use crate::endpoint::AuthVerdict;
+use crate::endpoint::{AuthVerdict, Outbound};
 use crate::test_fixtures::*;
 use protocol::RejectReason;
-use protocol::{HelloAuth, ResponseBody};
+use protocol::{HelloAuth, RequestBody, ResponseBody};
 
 #[tokio::test]
 async fn enrol_heartbeat_expire_and_return() {
@@ -210,4 +210,24 @@ async fn restart_keeps_nodes_and_latest_metrics() {
     assert!(!v[0].online, "offline until it reconnects");
     assert_eq!(v[0].metrics.as_ref().unwrap().cpu_total_pct, 5.0);
     assert!(v[0].last_seen_ms.is_some());
+}
+
+#[test]
+fn request_errors_say_whose_they_are_and_whether_to_retry() {
+    let cases = [
+        (RequestError::UnknownNode(1), Side::Master, false),
+        (RequestError::Offline(1), Side::Slave, true),
+        (RequestError::Busy(1), Side::Slave, true),
+        (
+            RequestError::OldProtocol {
+                node: 1,
+                version: 1,
+            },
+            Side::Slave,
+            false,
+        ),
+    ];
+    for (e, side, retry) in cases {
+        assert_eq!((e.side(), e.retry_makes_sense()), (side, retry), "{e}");
+    }
 }
