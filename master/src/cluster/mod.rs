@@ -1,8 +1,19 @@
 //! The control side's view of the cluster: which nodes exist, which are online, their latest
 //! metrics and live sessions. It consumes [`ControlEvent`]s from the protocol endpoint,
 //! decides authentication against the store, feeds metric samples to the store writer, marks
-//! nodes offline when their heartbeat TTL expires (raising the offline alert, see
-//! [`alerts`]), and sends requests to slaves.
+//! nodes offline when their heartbeat TTL expires (raising the offline alert), and sends
+//! requests to slaves. Every timestamp and deadline comes from the injected
+//! [`model::Clock`].
+//!
+//! `impl Cluster` lives in this module tree only:
+//!
+//! | module | concern |
+//! |---|---|
+//! | this one | the registry, events in, heartbeats, TTL expiry, live samples, revocation |
+//! | `admission` | a session's admission: version, enrolment or resumption |
+//! | `alerts` | offline alerts fed from liveness changes, and the alert list |
+//! | [`requests`] | requests to slaves: sending, progress, uploads, cancelling |
+//! | [`operations`] | calls, streams and tasks of the operations service |
 
 use crate::alerts::AlertBook;
 use crate::alerts::writer::AlertWriter;
