@@ -19,6 +19,8 @@ struct Slave {
     store: Arc<dyn Store>,
     node: u64,
     rx: async_channel::Receiver<Outbound>,
+    /// The cluster's clock.
+    clock: Arc<model::ManualClock>,
 }
 
 use crate::cluster::ClusterTiming;
@@ -35,7 +37,8 @@ async fn slave(max_version: u16) -> Slave {
         ttl: Duration::from_secs(60),
         ..timing()
     };
-    let cluster = Cluster::open(Arc::clone(&store), timing, manual_clock()).unwrap();
+    let clock = manual_clock();
+    let cluster = Cluster::open(Arc::clone(&store), timing, clock.clone()).unwrap();
     let (conn, rx) = conn_with_queue(1, OUTBOUND_QUEUE);
     let hello = Hello {
         min_version: 1,
@@ -53,6 +56,7 @@ async fn slave(max_version: u16) -> Slave {
         store,
         node: node_id,
         rx,
+        clock,
     }
 }
 
@@ -319,7 +323,7 @@ async fn task_changes_are_broadcast_with_progress_throttled() {
     let handle = s.cluster.start_task(s.task(pull, None)).await.unwrap();
     let id = handle.task.id;
     let req = s.request().await;
-    for seq in 0..20 {
+    let pull_progress = |seq: u32| {
         let update = ProgressEvent::Pull(PullProgress {
             layer: "abc".into(),
             status: "Downloading".into(),
@@ -327,16 +331,21 @@ async fn task_changes_are_broadcast_with_progress_throttled() {
             total: 100,
         });
         s.progress(req.id, seq, update);
-    }
-    wait_until("the driver applied all progress", || {
+    };
+    let applied = |current: u64| {
         s.cluster.ops_state().active_task(id).is_some_and(|t| {
             t.progress
                 .layers
                 .get("abc")
-                .is_some_and(|l| l.current == 19)
+                .is_some_and(|l| l.current == current)
         })
-    })
-    .await;
+    };
+    // Ten updates at once, then ten more after the throttle's period.
+    (0..10).for_each(pull_progress);
+    wait_until("the driver applied the first ten", || applied(9)).await;
+    s.clock.advance(PUBLISH_EVERY);
+    (10..20).for_each(pull_progress);
+    wait_until("the driver applied all twenty", || applied(19)).await;
     s.answer(req.id, reply(DockerReply::Done));
     let done = handle.done.await.unwrap();
     let mut seen = Vec::new();
@@ -345,14 +354,21 @@ async fn task_changes_are_broadcast_with_progress_throttled() {
         seen.push(task);
     }
     let states: Vec<TaskState> = seen.iter().map(|t| t.state).collect();
-    assert_eq!(states.first(), Some(&TaskState::Queued), "{states:?}");
-    assert!(states.contains(&TaskState::Running), "{states:?}");
-    assert_eq!(seen.last(), Some(&done), "the final record, as stored");
-    assert!(
-        seen.len() < 10,
-        "twenty progress updates within 250 ms are throttled: {} events",
-        seen.len()
+    assert_eq!(
+        states,
+        [
+            TaskState::Queued,
+            TaskState::Running,
+            TaskState::Running,
+            TaskState::Succeeded
+        ],
+        "a change of state at once, progress once per period"
     );
+    assert_eq!(
+        seen[2].progress.layers["abc"].current, 10,
+        "the first update after the period"
+    );
+    assert_eq!(seen.last(), Some(&done), "the final record, as stored");
     // At shutdown the broadcast closes, so console streams end.
     s.cluster.close_live();
     assert!(s.cluster.task_events().is_none());
