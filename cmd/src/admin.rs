@@ -7,6 +7,7 @@ use master::config::{self, MasterOverrides};
 use master::server::{ADVERTISE_FILE, master_keys};
 use master::store::compaction::{self, LockMode, StoreLock};
 use master::store::{LmdbStore, Store};
+use model::Clock as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -40,7 +41,7 @@ fn open_store(data_dir: &std::path::Path) -> anyhow::Result<(StoreLock, LmdbStor
 pub(crate) fn db_compact(data_dir: &std::path::Path) -> anyhow::Result<()> {
     let (data, perf) = store_dirs(data_dir)?;
     let _lock = StoreLock::acquire(&data, LockMode::Exclusive)?;
-    let record = compaction::compact_and_record(&data, &perf, master::tokens::now_ms())?;
+    let record = compaction::compact_and_record(&data, &perf, model::SystemClock.now_ms())?;
     let _ = compaction::cancel(&data);
     for env in &record.envs {
         println!(
@@ -74,7 +75,7 @@ pub(crate) fn reset_password(
         username,
         &password,
         master::accounts::HashCost::DEFAULT,
-        master::tokens::now_ms(),
+        model::SystemClock.now_ms(),
     )?;
     if !password_stdin {
         println!("new password for {username}: {password}");
@@ -107,7 +108,7 @@ pub(crate) fn token_create(
         &addr,
         keys.fingerprint(),
         Duration::from_secs(valid_hours.max(1) * 3600),
-        master::tokens::now_ms(),
+        model::SystemClock.now_ms(),
         "commander token create",
     )?;
     println!("{}", token.encode());

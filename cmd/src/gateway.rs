@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use gateway::admin::ReloadError;
 use gateway::{Config, GatewayHandle};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -91,9 +92,9 @@ fn load(path: &Path) -> anyhow::Result<Config> {
     Config::from_file(path).with_context(|| format!("configuration {}", path.display()))
 }
 
-fn reload(gw: &GatewayHandle, path: &Path) -> Result<gateway::ApplyReport, String> {
-    let cfg = load(path).map_err(|e| format!("{e:#}"))?;
-    let report = gw.apply_blocking(cfg).map_err(|e| e.to_string())?;
+/// Re-reads and applies the configuration file, logging what changed.
+fn reload(gw: &GatewayHandle, path: &Path) -> Result<gateway::ApplyReport, ReloadError> {
+    let report = gateway::admin::reload_file(gw, path)?;
     tracing::info!(
         "reloaded {}: added {:?}, removed {:?}, changed {:?}",
         path.display(),

@@ -25,11 +25,9 @@ const MAX_HEAD: usize = 8 * 1024;
 /// Time a client has to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Reloads the configuration; the error is shown to the caller.
-///
-/// The error is still text because the standalone binary's reload (being moved to the
-/// `commander` binary) produces it; [`reload_file`] is the typed form to switch to.
-pub type ReloadFn = Arc<dyn Fn() -> Result<ApplyReport, String> + Send + Sync>;
+/// Reloads the configuration (usually with [`reload_file`]); the error is shown to the
+/// caller.
+pub type ReloadFn = Arc<dyn Fn() -> Result<ApplyReport, ReloadError> + Send + Sync>;
 
 /// Why a reload did not apply a configuration; the running one stays.
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +179,7 @@ fn respond(
                 JSON,
                 serde_json::to_string_pretty(&r).unwrap_or_default(),
             ),
-            Err(e) => (500, JSON, error_json(&e)),
+            Err(e) => (500, JSON, error_json(&e.to_string())),
         },
         (_, "/healthz" | "/stats" | "/metrics" | "/reload") => {
             (405, "text/plain", "method not allowed\n".into())

@@ -7,7 +7,6 @@ pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod endpoint;
-pub mod ops;
 pub mod pending;
 pub mod samples;
 pub mod server;
@@ -15,3 +14,6 @@ pub mod services;
 pub mod store;
 pub mod tokens;
 pub mod ttl;
+
+#[cfg(test)]
+mod test_fixtures;

@@ -6,8 +6,10 @@
 //! ignores them; a caller that wants them passes them on through
 //! [`PendingRequests::on_progress`], which also counts them.
 
+use crate::endpoint::Side;
 use protocol::{Chunk, OpError, ResponseBody};
 use std::collections::HashMap;
+use thiserror::Error;
 
 /// Largest streamed result accepted, bytes.
 pub const MAX_STREAM_BYTES: u64 = 256 * 1024 * 1024;
@@ -19,13 +21,86 @@ pub enum RequestOutcome {
     Done(ResponseBody),
     /// A streamed answer, reassembled.
     Streamed(Vec<u8>),
-    /// The slave answered with an error, or the stream broke.
-    Failed(String),
+    /// The slave answered with an error, the stream broke or the session ended.
+    Failed(RequestFailure),
     /// The slave refused or failed the operation, with a class of failure (bad argument,
     /// not found, conflict, ...) that maps to an HTTP status.
     OpFailed(OpError),
     /// No answer before the deadline.
     TimedOut,
+}
+
+/// Why a request failed without a typed [`OpError`]: which side failed, and whether
+/// sending it again makes sense, so that failures can be counted by cause.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RequestFailure {
+    /// The slave answered with an untyped error.
+    #[error("{0}")]
+    Slave(String),
+    /// The slave announced a streamed result larger than [`MAX_STREAM_BYTES`].
+    #[error("streamed result of {0} bytes is too large")]
+    TooLarge(u64),
+    /// The slave announced a streamed result twice.
+    #[error("stream announced twice")]
+    AnnouncedTwice,
+    /// A chunk came before the streamed result was announced.
+    #[error("chunk before the stream was announced")]
+    ChunkBeforeStream,
+    /// A chunk came out of order.
+    #[error("chunk {got} out of order (expected {expected})")]
+    OutOfOrder {
+        /// Its sequence number.
+        got: u32,
+        /// The one expected.
+        expected: u32,
+    },
+    /// The chunks carried more than announced.
+    #[error("stream longer than announced")]
+    Longer,
+    /// The last chunk came before the announced length was reached.
+    #[error("stream shorter than announced")]
+    Shorter,
+    /// The reassembled bytes are not an encoded answer.
+    #[error("bad streamed answer: {0}")]
+    BadStream(String),
+    /// The node's session ended before the answer came.
+    #[error("the session ended")]
+    SessionEnded,
+    /// Another node answered (the answer is dropped).
+    #[error("answered by another node")]
+    WrongNode,
+}
+
+impl RequestFailure {
+    /// Which side failed: the slave for what it sent, the network for a lost session.
+    pub fn side(&self) -> Side {
+        match self {
+            Self::SessionEnded => Side::Network,
+            _ => Side::Slave,
+        }
+    }
+
+    /// Whether sending the request again makes sense: after a lost session (once the node
+    /// is back), not after the slave's error or broken answer, which would come again.
+    pub fn retry_makes_sense(&self) -> bool {
+        matches!(self, Self::SessionEnded)
+    }
+
+    /// A stable label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Slave(_) => "slave_error",
+            Self::TooLarge(_) => "too_large",
+            Self::AnnouncedTwice
+            | Self::ChunkBeforeStream
+            | Self::OutOfOrder { .. }
+            | Self::Longer
+            | Self::Shorter => "broken_stream",
+            Self::BadStream(_) => "bad_stream",
+            Self::SessionEnded => "session_ended",
+            Self::WrongNode => "wrong_node",
+        }
+    }
 }
 
 impl RequestOutcome {
@@ -35,9 +110,11 @@ impl RequestOutcome {
         match self {
             RequestOutcome::Streamed(bytes) => match protocol::decode_response_body(&bytes) {
                 Ok(ResponseBody::Failed(e)) => RequestOutcome::OpFailed(*e),
-                Ok(ResponseBody::Error { message }) => RequestOutcome::Failed(message),
+                Ok(ResponseBody::Error { message }) => {
+                    RequestOutcome::Failed(RequestFailure::Slave(message))
+                }
                 Ok(body) => RequestOutcome::Done(body),
-                Err(e) => RequestOutcome::Failed(format!("bad streamed answer: {e}")),
+                Err(e) => RequestOutcome::Failed(RequestFailure::BadStream(e.to_string())),
             },
             other => other,
         }
@@ -127,7 +204,7 @@ impl<W> PendingRequests<W> {
             ResponseBody::Streamed { total_len } if entry.stream.is_none() => {
                 if total_len > MAX_STREAM_BYTES {
                     let e = self.entries.remove(&id)?;
-                    let why = format!("streamed result of {total_len} bytes is too large");
+                    let why = RequestFailure::TooLarge(total_len);
                     return Some((e.waiter, RequestOutcome::Failed(why)));
                 }
                 entry.stream = Some(Stream {
@@ -141,12 +218,15 @@ impl<W> PendingRequests<W> {
                 let e = self.entries.remove(&id)?;
                 Some((
                     e.waiter,
-                    RequestOutcome::Failed("stream announced twice".into()),
+                    RequestOutcome::Failed(RequestFailure::AnnouncedTwice),
                 ))
             }
             ResponseBody::Error { message } => {
                 let e = self.entries.remove(&id)?;
-                Some((e.waiter, RequestOutcome::Failed(message)))
+                Some((
+                    e.waiter,
+                    RequestOutcome::Failed(RequestFailure::Slave(message)),
+                ))
             }
             other => {
                 let e = self.entries.remove(&id)?;
@@ -159,13 +239,13 @@ impl<W> PendingRequests<W> {
     pub fn on_chunk(&mut self, chunk: Chunk) -> Option<(W, RequestOutcome)> {
         let entry = self.entries.get_mut(&chunk.id)?;
         let failure = match entry.stream.as_mut() {
-            None => Some("chunk before the stream was announced".to_string()),
-            Some(s) if s.next_seq != chunk.seq => Some(format!(
-                "chunk {} out of order (expected {})",
-                chunk.seq, s.next_seq
-            )),
+            None => Some(RequestFailure::ChunkBeforeStream),
+            Some(s) if s.next_seq != chunk.seq => Some(RequestFailure::OutOfOrder {
+                got: chunk.seq,
+                expected: s.next_seq,
+            }),
             Some(s) if s.data.len() as u64 + chunk.data.len() as u64 > s.total_len => {
-                Some("stream longer than announced".to_string())
+                Some(RequestFailure::Longer)
             }
             Some(s) => {
                 s.next_seq += 1;
@@ -173,15 +253,14 @@ impl<W> PendingRequests<W> {
                 if !chunk.last {
                     return None;
                 }
-                (s.data.len() as u64 != s.total_len)
-                    .then(|| "stream shorter than announced".to_string())
+                (s.data.len() as u64 != s.total_len).then_some(RequestFailure::Shorter)
             }
         };
         let e = self.entries.remove(&chunk.id)?;
         let outcome = match (failure, e.stream) {
             (Some(why), _) => RequestOutcome::Failed(why),
             (None, Some(s)) => RequestOutcome::Streamed(s.data),
-            (None, None) => RequestOutcome::Failed("no stream".into()),
+            (None, None) => RequestOutcome::Failed(RequestFailure::ChunkBeforeStream),
         };
         Some((e.waiter, outcome))
     }
@@ -258,41 +337,88 @@ mod tests {
 
     #[test]
     fn broken_streams_fail_cleanly() {
+        let failed = |f| Some(((), RequestOutcome::Failed(f)));
         let mut p = PendingRequests::default();
         let id = p.insert((), 0, 1000);
-        assert!(matches!(
+        assert_eq!(
             p.on_chunk(chunk(id, 0, true, b"x")),
-            Some(((), RequestOutcome::Failed(_)))
-        ));
+            failed(RequestFailure::ChunkBeforeStream)
+        );
         let id = p.insert((), 0, 1000);
         p.on_response(id, ResponseBody::Streamed { total_len: 2 });
-        assert!(matches!(
+        assert_eq!(
             p.on_chunk(chunk(id, 1, true, b"xy")),
-            Some(((), RequestOutcome::Failed(_)))
-        ));
+            failed(RequestFailure::OutOfOrder {
+                got: 1,
+                expected: 0
+            })
+        );
         let id = p.insert((), 0, 1000);
         p.on_response(id, ResponseBody::Streamed { total_len: 2 });
-        assert!(matches!(
+        assert_eq!(
             p.on_chunk(chunk(id, 0, true, b"xyz")),
-            Some(((), RequestOutcome::Failed(_)))
-        ));
+            failed(RequestFailure::Longer)
+        );
         let id = p.insert((), 0, 1000);
         p.on_response(id, ResponseBody::Streamed { total_len: 4 });
-        assert!(matches!(
+        assert_eq!(
             p.on_chunk(chunk(id, 0, true, b"xy")),
-            Some(((), RequestOutcome::Failed(_)))
-        ));
+            failed(RequestFailure::Shorter)
+        );
         let id = p.insert((), 0, 1000);
-        assert!(matches!(
+        assert_eq!(
             p.on_response(
                 id,
                 ResponseBody::Streamed {
                     total_len: MAX_STREAM_BYTES + 1
                 }
             ),
-            Some(((), RequestOutcome::Failed(_)))
-        ));
+            failed(RequestFailure::TooLarge(MAX_STREAM_BYTES + 1))
+        );
+        let id = p.insert((), 0, 1000);
+        p.on_response(id, ResponseBody::Streamed { total_len: 1 });
+        assert_eq!(
+            p.on_response(id, ResponseBody::Streamed { total_len: 1 }),
+            failed(RequestFailure::AnnouncedTwice)
+        );
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn failures_say_whose_they_are_and_whether_to_retry() {
+        let slave_side = [
+            RequestFailure::Slave("no".into()),
+            RequestFailure::TooLarge(1),
+            RequestFailure::AnnouncedTwice,
+            RequestFailure::ChunkBeforeStream,
+            RequestFailure::OutOfOrder {
+                got: 2,
+                expected: 1,
+            },
+            RequestFailure::Longer,
+            RequestFailure::Shorter,
+            RequestFailure::BadStream("junk".into()),
+            RequestFailure::WrongNode,
+        ];
+        for f in slave_side {
+            assert_eq!(f.side(), Side::Slave, "{f}");
+            assert!(!f.retry_makes_sense(), "{f}");
+        }
+        let lost = RequestFailure::SessionEnded;
+        assert_eq!(
+            (lost.side(), lost.retry_makes_sense()),
+            (Side::Network, true)
+        );
+        assert_eq!(lost.label(), "session_ended");
+        assert_eq!(
+            RequestFailure::OutOfOrder {
+                got: 2,
+                expected: 1
+            }
+            .to_string(),
+            "chunk 2 out of order (expected 1)",
+            "the message is the one logged and shown before"
+        );
     }
 
     #[test]
@@ -323,19 +449,7 @@ mod tests {
 
     #[test]
     fn streamed_answers_decode_to_the_body() {
-        let body = ResponseBody::HostInfo(protocol::HostInfo {
-            hostname: "h".into(),
-            os: String::new(),
-            kernel: String::new(),
-            arch: String::new(),
-            cpu_model: String::new(),
-            cpu_cores: 1,
-            mem_total_bytes: 0,
-            swap_total_bytes: 0,
-            disks: vec![],
-            docker_version: None,
-            boot_time_unix: 0,
-        });
+        let body = ResponseBody::HostInfo(crate::test_fixtures::host_info("h"));
         let bytes = protocol::encode_response_body(&body).unwrap_or_default();
         let mut p = PendingRequests::default();
         let id = p.insert((), 0, 1000);
@@ -364,7 +478,10 @@ mod tests {
                     message: "no".into()
                 }
             ),
-            Some(((), RequestOutcome::Failed("no".into())))
+            Some((
+                (),
+                RequestOutcome::Failed(RequestFailure::Slave("no".into()))
+            ))
         );
     }
 }

@@ -4,17 +4,23 @@
 
 use protocol::MetricSample;
 use rkyv::rancor;
+use thiserror::Error;
+
+/// A sample could not be encoded, or stored bytes are not a valid sample.
+#[derive(Debug, Error)]
+#[error("metric sample: {0}")]
+pub struct SampleCodecError(#[source] rancor::Error);
 
 /// Encodes a sample for the performance store.
-pub fn encode_sample(sample: &MetricSample) -> Result<Vec<u8>, String> {
+pub fn encode_sample(sample: &MetricSample) -> Result<Vec<u8>, SampleCodecError> {
     rkyv::to_bytes::<rancor::Error>(sample)
         .map(|b| b.into_vec())
-        .map_err(|e| e.to_string())
+        .map_err(SampleCodecError)
 }
 
 /// Decodes a stored sample, validating it first.
-pub fn decode_sample(bytes: &[u8]) -> Result<MetricSample, String> {
-    rkyv::from_bytes::<MetricSample, rancor::Error>(bytes).map_err(|e| e.to_string())
+pub fn decode_sample(bytes: &[u8]) -> Result<MetricSample, SampleCodecError> {
+    rkyv::from_bytes::<MetricSample, rancor::Error>(bytes).map_err(SampleCodecError)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::console::{ConsoleError, ConsoleOptions};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
 use crate::store::compaction::{self, CompactionRecord, LockMode, StoreLock};
 use crate::store::{LmdbStore, Store, StoreError};
-use crate::tokens::{issue_join_token, now_ms};
+use crate::tokens::issue_join_token;
 use protocol::{JoinToken, StaticKeys};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,9 +52,12 @@ pub enum MasterError {
     /// Store failure.
     #[error("store: {0}")]
     Store(#[from] StoreError),
-    /// Key file failure.
+    /// The master's key file could not be read, created or parsed.
     #[error("master key: {0}")]
-    Key(String),
+    Key(#[from] MasterKeyError),
+    /// A start-up step on a blocking thread panicked or was cancelled.
+    #[error("start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
     /// Endpoint failure.
     #[error(transparent)]
     Endpoint(#[from] endpoint::EndpointError),
@@ -67,6 +70,30 @@ pub enum MasterError {
     /// Other file-system failure.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
+}
+
+/// The master's key file could not be read, created or parsed.
+#[derive(Debug, Error)]
+pub enum MasterKeyError {
+    /// Reading or creating the file failed (the error names the file).
+    #[error(transparent)]
+    File(#[from] plumbing::key_file::KeyFileError),
+    /// The file is not text.
+    #[error("{path}: not UTF-8: {source}")]
+    NotText {
+        /// The key file.
+        path: PathBuf,
+        /// The decoding failure.
+        source: std::string::FromUtf8Error,
+    },
+    /// The file's text is not a key pair.
+    #[error("{path}: {source}")]
+    Malformed {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: protocol::KeyError,
+    },
 }
 
 /// A running master.
@@ -104,15 +131,19 @@ impl std::fmt::Debug for RunningMaster {
 /// in `data_dir`.
 pub fn master_keys(data_dir: &Path) -> Result<StaticKeys, MasterError> {
     let path = data_dir.join(KEY_FILE);
-    let key_err = |e: &dyn std::fmt::Display| MasterError::Key(format!("{}: {e}", path.display()));
     let (text, _) = plumbing::key_file::read_or_create(&path, || {
         StaticKeys::generate()
             .map(|keys| keys.to_text().into_bytes())
             .map_err(|e| plumbing::key_file::KeyFileError::Random(e.to_string()))
     })
-    .map_err(|e| MasterError::Key(e.to_string()))?;
-    let text = String::from_utf8(text).map_err(|e| key_err(&e))?;
-    StaticKeys::from_text(&text).map_err(|e| key_err(&e))
+    .map_err(MasterKeyError::File)?;
+    let text = String::from_utf8(text).map_err(|source| MasterKeyError::NotText {
+        path: path.clone(),
+        source,
+    })?;
+    let keys = StaticKeys::from_text(&text)
+        .map_err(|source| MasterKeyError::Malformed { path, source })?;
+    Ok(keys)
 }
 
 /// The address to put in tokens when none is configured: the bound address, with an
@@ -133,9 +164,10 @@ fn derive_advertise(bound: SocketAddr) -> String {
 fn open_store_locked(
     data_db: &Path,
     perf_db: &Path,
+    now_ms: u64,
 ) -> Result<(Arc<LmdbStore>, StoreLock, Option<CompactionRecord>), MasterError> {
     let mut lock = StoreLock::acquire(data_db, LockMode::Shared)?;
-    let ran = compaction::run_requested(&mut lock, data_db, perf_db, now_ms())?;
+    let ran = compaction::run_requested(&mut lock, data_db, perf_db, now_ms)?;
     if let Some(r) = &ran {
         match &r.error {
             None => tracing::info!(envs = ?r.envs, "compacted the store before opening it"),
@@ -150,21 +182,20 @@ fn open_store_locked(
 pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterError> {
     std::fs::create_dir_all(&s.data_dir).map_err(|e| MasterError::Io(s.data_dir.clone(), e))?;
     let keys = Arc::new(master_keys(&s.data_dir)?);
+    let clock: Arc<dyn model::Clock> = Arc::new(model::SystemClock);
     let (data_db, perf_db) = (s.data_db.clone(), s.performance_db.clone());
+    let now = clock.now_ms();
     let (lmdb, store_lock, start_compaction) =
-        tokio::task::spawn_blocking(move || open_store_locked(&data_db, &perf_db))
-            .await
-            .map_err(|e| MasterError::Key(e.to_string()))??;
+        tokio::task::spawn_blocking(move || open_store_locked(&data_db, &perf_db, now)).await??;
     let auth_store: Arc<dyn AuthStore> = lmdb.clone();
     let account_settings = crate::console::account_settings(&s.data_dir, &s.console)?;
-    let clock: Arc<dyn model::Clock> = Arc::new(model::SystemClock);
     let accounts = Arc::new(AccountService::new(
         Arc::clone(&auth_store),
         account_settings,
         Arc::clone(&clock),
     ));
     let store: Arc<dyn Store> = lmdb;
-    let cluster = Cluster::open(store, s.timing)?;
+    let cluster = Cluster::open(store, s.timing, Arc::clone(&clock))?;
     let (events_tx, events_rx) = async_channel::bounded(endpoint::EVENT_QUEUE);
     let ep_config = EndpointConfig {
         bind: s.tcp_addr,
@@ -178,8 +209,7 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     let keys_for_ep = Arc::clone(&keys);
     let endpoint =
         tokio::task::spawn_blocking(move || endpoint::start(&ep_config, keys_for_ep, events_tx))
-            .await
-            .map_err(|e| MasterError::Key(e.to_string()))??;
+            .await??;
     tokio::spawn(cluster.clone().run(events_rx, TICK));
     let advertise_addr = s
         .advertise_addr
@@ -211,7 +241,7 @@ impl RunningMaster {
             &self.advertise_addr,
             self.keys.fingerprint(),
             valid_for,
-            now_ms(),
+            self.cluster.now_ms(),
             note,
         )
     }

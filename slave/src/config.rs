@@ -201,20 +201,18 @@ fn validate(raw: RawSlaveConfig) -> Result<SlaveConfig, ConfigError> {
     if let Some(roots) = raw.bind_roots {
         config.bind_roots = roots
             .into_iter()
-            .map(validate_bind_root)
+            .map(checked_bind_root)
             .collect::<Result<_, _>>()?;
     }
     Ok(config)
 }
 
-/// Checks one `bindRoots` entry ([`crate::docker::ops::check_bind_root`]).
-fn validate_bind_root(root: PathBuf) -> Result<PathBuf, ConfigError> {
-    crate::docker::ops::check_bind_root(&root)
-        .map(|()| root)
-        .map_err(|message| ConfigError::Invalid {
-            key: "bindRoots",
-            message,
-        })
+/// One `bindRoots` entry, checked ([`crate::docker::ops::validate_bind_root`]).
+fn checked_bind_root(root: PathBuf) -> Result<PathBuf, ConfigError> {
+    match crate::docker::ops::validate_bind_root(&root) {
+        Ok(()) => Ok(root),
+        Err(e) => Err(ConfigError::invalid("bindRoots", e.to_string())),
+    }
 }
 
 fn apply_overrides(config: &mut SlaveConfig, o: SlaveOverrides) -> Result<(), ConfigError> {

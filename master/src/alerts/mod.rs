@@ -14,7 +14,7 @@
 //! noticed too. Alerts still firing when the master stopped are taken back with
 //! [`AlertBook::restore`].
 //!
-//! The cluster (`cluster_alerts.rs`) broadcasts every record to console streams and hands
+//! The cluster (`cluster::alerts`) broadcasts every record to console streams and hands
 //! it to the [`writer::AlertWriter`], which keeps the history in the store (newest
 //! [`MAX_HISTORY`]).
 

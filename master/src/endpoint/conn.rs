@@ -6,6 +6,7 @@
 //! held across an await. The reader forwards authenticated messages to the control side; the
 //! writer encrypts what the control side queues. Either side ending ends the connection.
 
+use super::close::{EstablishFailure, SessionEnd};
 use super::counters::EndpointCounters;
 use super::events::{AuthVerdict, ConnHandle, ConnId, ControlEvent, Outbound};
 use futures_lite::future;
@@ -52,10 +53,6 @@ pub struct ConnContext {
     pub limits: ConnLimits,
 }
 
-enum Ended {
-    Closed(String),
-}
-
 /// Serves one accepted connection until it ends. Never panics on peer input.
 pub async fn serve_connection<S, T>(
     stream: S,
@@ -75,20 +72,25 @@ pub async fn serve_connection<S, T>(
         peer_addr,
         outbound: out_tx,
     };
-    let phase1 = future::or(
-        async { Some(establish(&mut stream, &handle, &ctx).await) },
-        async {
-            T::sleep(ctx.limits.handshake_timeout).await;
-            None
-        },
-    )
+    let phase1 = future::or(establish(&mut stream, &handle, &ctx), async {
+        T::sleep(ctx.limits.handshake_timeout).await;
+        Err(EstablishFailure::TimedOut)
+    })
     .await;
     match phase1 {
-        Some(Ok((session, node_id))) => {
+        Ok((session, node_id)) => {
             ctx.counters.sessions.fetch_add(1, Relaxed);
-            let Ended::Closed(reason) =
-                transport::<S, T>(stream, session, node_id, conn_id, out_rx, &ctx).await;
-            tracing::debug!(node_id, conn_id, %peer_addr, %reason, "session ended");
+            let reason = transport::<S, T>(stream, session, node_id, conn_id, out_rx, &ctx).await;
+            ctx.counters.count_close(reason.cause());
+            tracing::debug!(
+                node_id,
+                conn_id,
+                %peer_addr,
+                %reason,
+                cause = reason.cause().label(),
+                side = reason.side().as_str(),
+                "session ended"
+            );
             let _ = ctx
                 .events
                 .send(ControlEvent::Disconnected {
@@ -98,29 +100,38 @@ pub async fn serve_connection<S, T>(
                 })
                 .await;
         }
-        Some(Err(reason)) => {
+        Err(EstablishFailure::TimedOut) => {
             ctx.counters.rejected.fetch_add(1, Relaxed);
-            tracing::info!(%peer_addr, %reason, "connection refused");
-        }
-        None => {
-            ctx.counters.rejected.fetch_add(1, Relaxed);
+            ctx.counters.count_close(EstablishFailure::TimedOut.cause());
             tracing::info!(%peer_addr, "handshake timed out");
+        }
+        Err(reason) => {
+            ctx.counters.rejected.fetch_add(1, Relaxed);
+            ctx.counters.count_close(reason.cause());
+            tracing::info!(
+                %peer_addr,
+                %reason,
+                cause = reason.cause().label(),
+                side = reason.side().as_str(),
+                "connection refused"
+            );
         }
     }
     ctx.counters.open.fetch_sub(1, Relaxed);
 }
 
+/// Writes and flushes what the session has to send, if anything.
 async fn write_output<S: AsyncWrite + Unpin>(
     stream: &mut S,
     session: &mut Session,
-) -> Result<(), String> {
+) -> Result<(), EstablishFailure> {
     if session.has_output() {
         let out = session.take_output();
         stream
             .write_all(&out)
             .await
-            .map_err(|e| format!("write: {e}"))?;
-        stream.flush().await.map_err(|e| format!("flush: {e}"))?;
+            .map_err(EstablishFailure::Write)?;
+        stream.flush().await.map_err(EstablishFailure::Write)?;
     }
     Ok(())
 }
@@ -130,8 +141,8 @@ async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     handle: &ConnHandle,
     ctx: &ConnContext,
-) -> Result<(Session, u64), String> {
-    let mut session = Session::responder(&ctx.keys).map_err(|e| e.to_string())?;
+) -> Result<(Session, u64), EstablishFailure> {
+    let mut session = Session::responder(&ctx.keys).map_err(EstablishFailure::Setup)?;
     let mut buf = [0u8; READ_CHUNK];
     let mut events = Vec::new();
     let mut peer_static = None;
@@ -139,14 +150,14 @@ async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
         let n = stream
             .read(&mut buf)
             .await
-            .map_err(|e| format!("read: {e}"))?;
+            .map_err(EstablishFailure::Read)?;
         if n == 0 {
-            return Err("closed during handshake".into());
+            return Err(EstablishFailure::Closed);
         }
         ctx.counters.bytes_in.fetch_add(n as u64, Relaxed);
         if let Err(e) = session.receive(&buf[..n], &mut events) {
             ctx.counters.bad_frames.fetch_add(1, Relaxed);
-            return Err(format!("handshake failed: {e}"));
+            return Err(EstablishFailure::Handshake(e));
         }
         write_output(stream, &mut session).await?;
         let mut hello = None;
@@ -155,7 +166,7 @@ async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
                 SessionEvent::Established { peer_static: k } => peer_static = Some(k),
                 SessionEvent::Message(Message::Hello(h)) if hello.is_none() => hello = Some(h),
                 SessionEvent::Message(other) => {
-                    return Err(format!("expected hello, got {}", other.name()));
+                    return Err(EstablishFailure::NotHello(other.name()));
                 }
             }
         }
@@ -163,7 +174,7 @@ async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
             break h;
         }
     };
-    let peer_static = peer_static.ok_or("hello before handshake")?;
+    let peer_static = peer_static.ok_or(EstablishFailure::HelloBeforeHandshake)?;
     let (reply_tx, reply_rx) = async_channel::bounded(1);
     ctx.events
         .send(ControlEvent::Authenticate {
@@ -173,11 +184,11 @@ async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
             reply: reply_tx,
         })
         .await
-        .map_err(|_| "control side is gone".to_string())?;
+        .map_err(|_| EstablishFailure::ControlGone)?;
     let verdict = reply_rx
         .recv()
         .await
-        .map_err(|_| "no verdict".to_string())?;
+        .map_err(|_| EstablishFailure::ControlGone)?;
     match verdict {
         AuthVerdict::Accept {
             node_id,
@@ -189,16 +200,15 @@ async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
                 node_id,
                 heartbeat_interval_ms,
             });
-            session.send(&welcome).map_err(|e| e.to_string())?;
+            session.send(&welcome).map_err(EstablishFailure::Welcome)?;
             write_output(stream, &mut session).await?;
             Ok((session, node_id))
         }
         AuthVerdict::Reject(reject) => {
-            let text = format!("{:?}: {}", reject.reason, reject.message);
-            if session.send(&Message::Reject(reject)).is_ok() {
+            if session.send(&Message::Reject(reject.clone())).is_ok() {
                 let _ = write_output(stream, &mut session).await;
             }
-            Err(text)
+            Err(EstablishFailure::Rejected(reject))
         }
     }
 }
@@ -210,7 +220,7 @@ async fn transport<S, T>(
     conn_id: ConnId,
     out_rx: async_channel::Receiver<Outbound>,
     ctx: &ConnContext,
-) -> Ended
+) -> SessionEnd
 where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
@@ -229,20 +239,20 @@ where
                 })
                 .await;
                 let n = match read {
-                    None => return Ended::Closed("idle timeout".into()),
-                    Some(Err(e)) => return Ended::Closed(format!("read: {e}")),
-                    Some(Ok(0)) => return Ended::Closed("closed by peer".into()),
+                    None => return SessionEnd::IdleTimeout,
+                    Some(Err(e)) => return SessionEnd::Read(e),
+                    Some(Ok(0)) => return SessionEnd::ClosedByPeer,
                     Some(Ok(n)) => n,
                 };
                 ctx.counters.bytes_in.fetch_add(n as u64, Relaxed);
                 let result = session.borrow_mut().receive(&buf[..n], &mut events);
                 for ev in events.drain(..) {
                     let SessionEvent::Message(msg) = ev else {
-                        return Ended::Closed("second handshake".into());
+                        return SessionEnd::SecondHandshake;
                     };
                     if !msg.is_from_slave() || matches!(msg, Message::Hello(_)) {
                         ctx.counters.bad_frames.fetch_add(1, Relaxed);
-                        return Ended::Closed(format!("unexpected {} from slave", msg.name()));
+                        return SessionEnd::Unexpected(msg.name());
                     }
                     ctx.counters.messages_in.fetch_add(1, Relaxed);
                     let event = ControlEvent::Message {
@@ -251,12 +261,12 @@ where
                         msg,
                     };
                     if ctx.events.send(event).await.is_err() {
-                        return Ended::Closed("control side is gone".into());
+                        return SessionEnd::ControlGone;
                     }
                 }
                 if let Err(e) = result {
                     ctx.counters.bad_frames.fetch_add(1, Relaxed);
-                    return Ended::Closed(format!("bad data: {e}"));
+                    return SessionEnd::BadData(e);
                 }
             }
         }
@@ -266,20 +276,20 @@ where
             let sealed = match out {
                 Outbound::Send(msg) => session.borrow_mut().send(&msg),
                 Outbound::SendEncoded(bytes) => session.borrow_mut().send_encoded(&bytes),
-                Outbound::Close => return Ended::Closed("closed by master".into()),
+                Outbound::Close => return SessionEnd::ClosedByMaster,
             };
             if let Err(e) = sealed {
-                return Ended::Closed(format!("cannot encrypt: {e}"));
+                return SessionEnd::Encrypt(e);
             }
             let out = session.borrow_mut().take_output();
             if let Err(e) = wr.write_all(&out).await {
-                return Ended::Closed(format!("write: {e}"));
+                return SessionEnd::Write(e);
             }
             if let Err(e) = wr.flush().await {
-                return Ended::Closed(format!("flush: {e}"));
+                return SessionEnd::Write(e);
             }
         }
-        Ended::Closed("control side dropped the connection".into())
+        SessionEnd::Dropped
     };
     future::or(reader, writer).await
 }

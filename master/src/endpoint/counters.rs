@@ -1,6 +1,8 @@
 //! Endpoint counters, shared by all executors and read out of band.
 
+use super::close::CloseCause;
 use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Monotonic counters (except `open`) of the protocol endpoint.
 #[derive(Debug, Default)]
@@ -19,4 +21,37 @@ pub struct EndpointCounters {
     pub messages_in: AtomicU64,
     /// Bytes received.
     pub bytes_in: AtomicU64,
+    /// Connections ended, by cause (indexed by [`CloseCause::index`]); see
+    /// [`Self::closes`].
+    closes: [AtomicU64; CloseCause::ALL.len()],
+}
+
+impl EndpointCounters {
+    /// Counts a connection that ended because of `cause`.
+    pub fn count_close(&self, cause: CloseCause) {
+        self.closes[cause.index()].fetch_add(1, Relaxed);
+    }
+
+    /// Connections ended because of `cause` so far.
+    pub fn closes(&self, cause: CloseCause) -> u64 {
+        self.closes[cause.index()].load(Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::close::SessionEnd;
+
+    #[test]
+    fn closes_are_counted_by_cause() {
+        let counters = EndpointCounters::default();
+        counters.count_close(SessionEnd::IdleTimeout.cause());
+        counters.count_close(SessionEnd::ClosedByPeer.cause());
+        counters.count_close(SessionEnd::ClosedByPeer.cause());
+        assert_eq!(counters.closes(CloseCause::IdleTimeout), 1);
+        assert_eq!(counters.closes(CloseCause::ClosedBySlave), 2);
+        let total: u64 = CloseCause::ALL.iter().map(|c| counters.closes(*c)).sum();
+        assert_eq!(total, 3);
+    }
 }

@@ -4,6 +4,7 @@
 //! store; everything that needs a decision or a write crosses these channels to the tokio
 //! control pool.
 
+use super::close::SessionEnd;
 use protocol::{Hello, Message, Reject};
 use std::net::SocketAddr;
 
@@ -78,7 +79,7 @@ pub enum ControlEvent {
         node_id: u64,
         /// The connection.
         conn_id: ConnId,
-        /// Why, for logs.
-        reason: String,
+        /// Why (its cause and side for logs and counting).
+        reason: SessionEnd,
     },
 }

@@ -1,8 +1,9 @@
 //! The io_uring endpoint: one glommio executor per core, each with its own SO_REUSEPORT
 //! listener on the same address, so the kernel spreads connections across cores.
 
+use super::EndpointError;
 use super::conn::{ConnContext, Timer, serve_connection};
-use super::{EndpointError, Started};
+use super::workers::{Started, Worker, start_workers};
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 use std::net::SocketAddr;
@@ -32,14 +33,8 @@ pub fn start(
     next_conn_id: Arc<AtomicU64>,
 ) -> Result<Started, EndpointError> {
     let (stop_tx, stop) = async_channel::bounded::<()>(1);
-    let mut started = Started {
-        local_addr: addr,
-        stop: stop_tx,
-        joiners: Vec::new(),
-    };
-    let mut bound = addr;
-    for core in 0..cores.max(1) {
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, String>>();
+    start_workers(cores, addr, stop_tx, |core, bound| {
+        let (ready_tx, ready) = mpsc::channel();
         let ctx = ctx.clone();
         let stop = stop.clone();
         let ids = Arc::clone(&next_conn_id);
@@ -47,30 +42,15 @@ pub fn start(
             .name(&format!("cmdr-proto-{core}"))
             .io_memory(IO_MEMORY)
             .spawn(move || accept_loop(bound, ctx, stop, ids, ready_tx))
-            .map_err(|e| EndpointError::Runtime(e.to_string()));
-        let handle = match handle {
-            Ok(h) => h,
-            Err(e) => return Err(started.abort(e)),
-        };
-        match ready_rx.recv() {
-            Ok(Ok(local)) => bound = local,
-            Ok(Err(e)) => return Err(started.abort(EndpointError::Bind(bound, e))),
-            Err(_) => {
-                let why = match handle.join() {
-                    Err(e) => e.to_string(),
-                    Ok(()) => "executor exited early".into(),
-                };
-                return Err(started.abort(EndpointError::Runtime(why)));
-            }
-        }
-        started.joiners.push(Box::new(move || {
-            if let Err(e) = handle.join() {
-                tracing::warn!("protocol executor ended with {e}");
-            }
-        }));
-    }
-    started.local_addr = bound;
-    Ok(started)
+            .map_err(|e| EndpointError::Runtime(e.to_string()))?;
+        Ok(Worker {
+            ready,
+            join: Box::new(move || match handle.join() {
+                Err(e) => Some(e.to_string()),
+                Ok(()) => None,
+            }),
+        })
+    })
 }
 
 async fn accept_loop(
@@ -78,19 +58,19 @@ async fn accept_loop(
     ctx: ConnContext,
     stop: async_channel::Receiver<()>,
     ids: Arc<AtomicU64>,
-    ready: mpsc::Sender<Result<SocketAddr, String>>,
+    ready: mpsc::Sender<Result<SocketAddr, EndpointError>>,
 ) {
     let listener = match TcpListener::bind(addr) {
         Ok(l) => l,
         Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
+            let _ = ready.send(Err(EndpointError::Bind(addr, e.into())));
             return;
         }
     };
     let local = match listener.local_addr() {
         Ok(a) => a,
         Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
+            let _ = ready.send(Err(EndpointError::Bind(addr, e.into())));
             return;
         }
     };

@@ -8,12 +8,15 @@
 //! the fallback alive. Decoded messages leave through a
 //! channel of [`ControlEvent`]s; the endpoint never touches the store.
 
+pub mod close;
 pub mod conn;
 pub mod counters;
 pub mod events;
 mod glommio_rt;
 mod portable_rt;
+mod workers;
 
+pub use close::{CloseCause, EstablishFailure, SessionEnd, Side};
 pub use conn::{ConnLimits, OUTBOUND_QUEUE};
 pub use counters::EndpointCounters;
 pub use events::{AuthVerdict, ConnHandle, ConnId, ControlEvent, Outbound};
@@ -33,7 +36,7 @@ pub const EVENT_QUEUE: usize = 16_384;
 pub enum EndpointError {
     /// The address could not be bound.
     #[error("cannot listen on {0}: {1}")]
-    Bind(SocketAddr, String),
+    Bind(SocketAddr, #[source] std::io::Error),
     /// The runtime could not start.
     #[error("protocol runtime failed: {0}")]
     Runtime(String),
@@ -150,20 +153,5 @@ pub fn start(
     })
 }
 
-/// Executors started by one runtime, stoppable together.
-pub(crate) struct Started {
-    pub(crate) local_addr: SocketAddr,
-    pub(crate) stop: async_channel::Sender<()>,
-    pub(crate) joiners: Vec<Box<dyn FnOnce() + Send>>,
-}
-
-impl Started {
-    /// Stops what already started and returns `err`, for a start that failed half-way.
-    pub(crate) fn abort(self, err: EndpointError) -> EndpointError {
-        self.stop.close();
-        for join in self.joiners {
-            join();
-        }
-        err
-    }
-}
+#[cfg(test)]
+mod tests;

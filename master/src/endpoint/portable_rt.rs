@@ -2,8 +2,9 @@
 //! default seccomp profile): one single-threaded tokio runtime per core, each with its own
 //! SO_REUSEPORT listener, running the same connection driver.
 
+use super::EndpointError;
 use super::conn::{ConnContext, Timer, serve_connection};
-use super::{EndpointError, Started};
+use super::workers::{Started, Worker, start_workers};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
@@ -80,57 +81,38 @@ pub fn start(
     next_conn_id: Arc<AtomicU64>,
 ) -> Result<Started, EndpointError> {
     let (stop_tx, stop) = async_channel::bounded::<()>(1);
-    let mut started = Started {
-        local_addr: addr,
-        stop: stop_tx,
-        joiners: Vec::new(),
-    };
-    let mut bound = addr;
-    for core in 0..cores.max(1) {
-        let std_listener =
-            match reuseport_listener(bound).and_then(|l| l.local_addr().map(|a| (l, a))) {
-                Ok((l, a)) => {
-                    bound = a;
-                    l
-                }
-                Err(e) => return Err(started.abort(EndpointError::Bind(bound, e.to_string()))),
-            };
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+    start_workers(cores, addr, stop_tx, |core, bound| {
+        let (std_listener, local) = reuseport_listener(bound)
+            .and_then(|l| l.local_addr().map(|a| (l, a)))
+            .map_err(|e| EndpointError::Bind(bound, e))?;
+        let (ready_tx, ready) = mpsc::channel();
         let ctx = ctx.clone();
         let stop = stop.clone();
         let ids = Arc::clone(&next_conn_id);
         let thread = std::thread::Builder::new()
             .name(format!("cmdr-proto-{core}"))
-            .spawn(move || worker(std_listener, ctx, stop, ids, ready_tx))
-            .map_err(|e| EndpointError::Runtime(e.to_string()));
-        let thread = match thread {
-            Ok(t) => t,
-            Err(e) => return Err(started.abort(e)),
-        };
-        match ready_rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(started.abort(EndpointError::Runtime(e))),
-            Err(_) => {
-                let e = EndpointError::Runtime("portable worker exited early".into());
-                return Err(started.abort(e));
-            }
-        }
-        started.joiners.push(Box::new(move || {
-            if thread.join().is_err() {
-                tracing::warn!("portable protocol worker panicked");
-            }
-        }));
-    }
-    started.local_addr = bound;
-    Ok(started)
+            .spawn(move || worker(std_listener, local, ctx, stop, ids, ready_tx))
+            .map_err(|e| EndpointError::Runtime(e.to_string()))?;
+        Ok(Worker {
+            ready,
+            join: Box::new(move || {
+                thread
+                    .join()
+                    .err()
+                    .map(|_| "portable protocol worker panicked".to_string())
+            }),
+        })
+    })
 }
 
+/// Runs one worker's runtime; reports `bound` as ready once it accepts.
 fn worker(
     std_listener: std::net::TcpListener,
+    bound: SocketAddr,
     ctx: ConnContext,
     stop: async_channel::Receiver<()>,
     ids: Arc<AtomicU64>,
-    ready: mpsc::Sender<Result<(), String>>,
+    ready: mpsc::Sender<Result<SocketAddr, EndpointError>>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -138,7 +120,7 @@ fn worker(
     {
         Ok(rt) => rt,
         Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
+            let _ = ready.send(Err(EndpointError::Runtime(e.to_string())));
             return;
         }
     };
@@ -147,11 +129,11 @@ fn worker(
         let listener = match tokio::net::TcpListener::from_std(std_listener) {
             Ok(l) => l,
             Err(e) => {
-                let _ = ready.send(Err(e.to_string()));
+                let _ = ready.send(Err(EndpointError::Runtime(e.to_string())));
                 return;
             }
         };
-        let _ = ready.send(Ok(()));
+        let _ = ready.send(Ok(bound));
         loop {
             let accepted = tokio::select! {
                 a = listener.accept() => Some(a),

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use model::audit::{AuditEntry, AuditResult};
+use model::audit::AuditResult;
 use model::clock::Clock;
 use model::data::{
     ACTION_BACKUP, ACTION_COMPACT, ACTION_COMPACT_CANCEL, ACTION_RESET, BackupFile, CompactReport,
@@ -278,13 +278,9 @@ impl DataService {
         caller: &Caller,
         action: &str,
         target: &str,
-        outcome: Result<String, String>,
+        (result, detail): (AuditResult, String),
     ) {
-        let (result, detail) = match outcome {
-            Ok(detail) => (AuditResult::Ok, detail),
-            Err(e) => (AuditResult::Failed, e),
-        };
-        let entry = AuditEntry::new(&caller.user, action, target, &caller.client, result, detail);
+        let entry = super::audit_entry(caller, action, target, result, detail);
         self.audit.record(entry).await;
     }
 }
@@ -298,20 +294,22 @@ impl model::service::DataAdmin for DataService {
                 Err(e) => Err(e),
             };
             let detail = match &outcome {
-                Ok(r) => Ok(r
-                    .envs
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "{}: {} -> {} bytes",
-                            e.env.name(),
-                            e.live_bytes,
-                            e.compacted_bytes
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")),
-                Err(e) => Err(e.to_string()),
+                Ok(r) => (
+                    AuditResult::Ok,
+                    r.envs
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{}: {} -> {} bytes",
+                                e.env.name(),
+                                e.live_bytes,
+                                e.compacted_bytes
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                Err(e) => (AuditResult::Failed, e.to_string()),
             };
             self.audit(&caller, ACTION_COMPACT, "", detail).await;
             outcome
@@ -327,9 +325,9 @@ impl model::service::DataAdmin for DataService {
         Box::pin(async move {
             let outcome = self.files.cancel_compaction().await;
             let detail = match &outcome {
-                Ok(true) => Ok("cancelled".to_owned()),
-                Ok(false) => Ok("nothing was scheduled".to_owned()),
-                Err(e) => Err(e.to_string()),
+                Ok(true) => (AuditResult::Ok, "cancelled".to_owned()),
+                Ok(false) => (AuditResult::Ok, "nothing was scheduled".to_owned()),
+                Err(e) => (AuditResult::Failed, e.to_string()),
             };
             self.audit(&caller, ACTION_COMPACT_CANCEL, "", detail).await;
             outcome
@@ -348,8 +346,8 @@ impl model::service::DataAdmin for DataService {
                 Err(e) => Err(e),
             };
             let detail = match &outcome {
-                Ok(b) => Ok(format!("{} bytes", b.len)),
-                Err(e) => Err(e.to_string()),
+                Ok(b) => (AuditResult::Ok, format!("{} bytes", b.len)),
+                Err(e) => (AuditResult::Failed, e.to_string()),
             };
             self.audit(&caller, ACTION_BACKUP, env.name(), detail).await;
             outcome
@@ -372,8 +370,11 @@ impl model::service::DataAdmin for DataService {
             };
             let days = older_than_days;
             let detail = match &outcome {
-                Ok(n) => Ok(format!("older than {days} days: {n} removed")),
-                Err(e) => Err(format!("older than {days} days: {e}")),
+                Ok(n) => (
+                    AuditResult::Ok,
+                    format!("older than {days} days: {n} removed"),
+                ),
+                Err(e) => (AuditResult::Failed, format!("older than {days} days: {e}")),
             };
             self.audit(&caller, ACTION_RESET, category.name(), detail)
                 .await;

@@ -54,6 +54,17 @@ pub fn services(
     }
 }
 
+/// The audit entry of `caller`'s `action` on `target` (the audit log stamps the time).
+pub(crate) fn audit_entry(
+    caller: &model::ops::Caller,
+    action: &str,
+    target: &str,
+    result: model::audit::AuditResult,
+    detail: String,
+) -> model::audit::AuditEntry {
+    model::audit::AuditEntry::new(&caller.user, action, target, &caller.client, result, detail)
+}
+
 pub(crate) fn store_error(e: StoreError) -> ServiceError {
     ServiceError::Internal(format!("store: {e}"))
 }

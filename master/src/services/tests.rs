@@ -8,41 +8,17 @@ use super::*;
 use crate::accounts::{
     AccountService, AccountSettings, AuthStore, HashCost, LockoutPolicy, MemoryAuthStore,
 };
-use crate::cluster::ClusterTiming;
 use crate::endpoint::ControlEvent;
 use crate::samples::encode_sample;
 use crate::store::Store;
 use crate::store::{LmdbStore, MemoryStore, SampleRow};
-use model::cluster::NodeRecord;
+use crate::test_fixtures::{cluster_on, node_record as node};
 use model::data::DataEnv;
 use model::service::{AuditLog, Cluster as _, DataAdmin};
 use protocol::MetricSample;
 use protocol::{Heartbeat, Message};
 use std::io::Read;
 use std::time::Duration;
-
-fn timing() -> ClusterTiming {
-    ClusterTiming {
-        heartbeat_interval: Duration::from_millis(500),
-        ttl: Duration::from_secs(2),
-        grace: Duration::from_secs(1),
-        jitter: Duration::ZERO,
-        retention: Duration::from_secs(3600),
-    }
-}
-
-fn node(id: u64) -> NodeRecord {
-    NodeRecord {
-        id,
-        public_key: [id as u8; 32],
-        hostname: format!("h{id}"),
-        agent_version: "t".into(),
-        enrolled_at_ms: 1,
-        last_seen_ms: 1,
-        revoked: false,
-        host_info: None,
-    }
-}
 
 fn sample(cpu: f32) -> MetricSample {
     MetricSample {
@@ -87,7 +63,7 @@ fn series_takes_the_first_sample_of_each_slice() {
 async fn heartbeats_reach_live_listeners_until_closed() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     store.put_node(&node(1)).unwrap();
-    let cluster = Cluster::open(Arc::clone(&store), timing()).unwrap();
+    let cluster = cluster_on(&store);
     let beat = |seq, cpu| ControlEvent::Message {
         node_id: 1,
         conn_id: 1,
@@ -150,7 +126,7 @@ fn lmdb_cluster(dir: &std::path::Path) -> Cluster {
     store.put_node(&node(1)).unwrap();
     let rows: Vec<SampleRow> = (0..500).map(|i| row(1, 1000 + i)).collect();
     store.append_samples(&rows).unwrap();
-    Cluster::open(store, timing()).unwrap()
+    cluster_on(&store)
 }
 
 #[tokio::test]

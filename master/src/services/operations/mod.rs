@@ -101,7 +101,7 @@ impl OperationsService {
         result: AuditResult,
         detail: String,
     ) {
-        let entry = AuditEntry::new(&caller.user, action, target, &caller.client, result, detail);
+        let entry = super::audit_entry(caller, action, target, result, detail);
         self.audit.record(entry).await;
     }
 

@@ -285,13 +285,6 @@ pub fn validate_bind_root(root: &Path) -> Result<(), BindRootError> {
     }
 }
 
-/// [`validate_bind_root`] with the error as text, the form the slave's configuration
-/// loader takes today (it moves to the shared plumbing crate, which should take
-/// [`BindRootError`]).
-pub fn check_bind_root(root: &Path) -> Result<(), String> {
-    validate_bind_root(root).map_err(|e| e.to_string())
-}
-
 /// Refuses bind mounts outside the configured roots, also through symlinks.
 pub fn confine_binds(form: &ContainerCreate, ctx: &DockerCtx) -> Result<(), OpError> {
     for (i, v) in form.volumes.iter().enumerate() {

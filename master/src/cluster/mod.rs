@@ -1,24 +1,32 @@
 //! The control side's view of the cluster: which nodes exist, which are online, their latest
 //! metrics and live sessions. It consumes [`ControlEvent`]s from the protocol endpoint,
 //! decides authentication against the store, feeds metric samples to the store writer, marks
-//! nodes offline when their heartbeat TTL expires (raising the offline alert, see
-//! `cluster_alerts.rs`), and sends requests to slaves.
+//! nodes offline when their heartbeat TTL expires (raising the offline alert), and sends
+//! requests to slaves. Every timestamp and deadline comes from the injected
+//! [`model::Clock`].
+//!
+//! `impl Cluster` lives in this module tree only:
+//!
+//! | module | concern |
+//! |---|---|
+//! | this one | the registry, events in, heartbeats, TTL expiry, live samples, revocation |
+//! | `admission` | a session's admission: version, enrolment or resumption |
+//! | `alerts` | offline alerts fed from liveness changes, and the alert list |
+//! | [`requests`] | requests to slaves: sending, progress, uploads, cancelling |
+//! | [`operations`] | calls, streams and tasks of the operations service |
 
 use crate::alerts::AlertBook;
 use crate::alerts::writer::AlertWriter;
-use crate::endpoint::{AuthVerdict, ConnHandle, ControlEvent, Outbound};
-use crate::pending::{PendingRequests, RequestOutcome};
+use crate::endpoint::{ConnHandle, ControlEvent, SessionEnd, Side};
+use crate::pending::{PendingRequests, RequestFailure, RequestOutcome};
 use crate::samples::{decode_sample, encode_sample};
 use crate::store::{SampleRow, Store, StoreError, StoreWriter};
-use crate::tokens::now_ms;
 use crate::ttl::{HeartbeatTtl, Liveness};
+use model::Clock;
 use model::alert::AlertRecord;
-use model::cluster::{EnrollRefusal, NodeRecord};
+use model::cluster::NodeRecord;
 use model::node::LiveSample;
-use protocol::{
-    HelloAuth, HostInfo, Message, MetricSample, Reject, RejectReason, Request, RequestBody,
-    negotiate,
-};
+use protocol::{HostInfo, Message, MetricSample};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -68,6 +76,23 @@ pub enum RequestError {
     },
 }
 
+impl RequestError {
+    /// Which side keeps the request from being sent: the slave (offline, not keeping up,
+    /// too old) or the master (no such node).
+    pub fn side(&self) -> Side {
+        match self {
+            Self::UnknownNode(_) => Side::Master,
+            Self::Offline(_) | Self::Busy(_) | Self::OldProtocol { .. } => Side::Slave,
+        }
+    }
+
+    /// Whether sending again later makes sense: once the node is back or has caught up,
+    /// not for a node that does not exist or must be upgraded first.
+    pub fn retry_makes_sense(&self) -> bool {
+        matches!(self, Self::Offline(_) | Self::Busy(_))
+    }
+}
+
 struct LiveNode {
     record: NodeRecord,
     conn: Option<ConnHandle>,
@@ -101,9 +126,11 @@ struct Inner {
     store: Arc<dyn Store>,
     writer: StoreWriter,
     timing: ClusterTiming,
+    /// Where every timestamp, TTL deadline and request deadline comes from.
+    clock: Arc<dyn Clock>,
     state: Mutex<State>,
-    /// Tasks and streaming operations (see `crate::ops`).
-    ops: crate::ops::OpsState,
+    /// Tasks and streaming operations (see [`operations`]).
+    ops: operations::OpsState,
     /// Keeps the alert history in the store.
     alert_writer: AlertWriter,
 }
@@ -121,8 +148,13 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    /// Loads every node from the store (all offline until they reconnect).
-    pub fn open(store: Arc<dyn Store>, timing: ClusterTiming) -> Result<Self, StoreError> {
+    /// Loads every node from the store (all offline until they reconnect). Every timestamp
+    /// and deadline the cluster sets is read from `clock`.
+    pub fn open(
+        store: Arc<dyn Store>,
+        timing: ClusterTiming,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
         let mut nodes = BTreeMap::new();
         for record in store.list_nodes()? {
             let latest_row = store.latest_sample(record.id)?;
@@ -145,9 +177,9 @@ impl Cluster {
         }
         let writer = StoreWriter::spawn(Arc::clone(&store));
         let ttl = HeartbeatTtl::new(timing.ttl, timing.grace, timing.jitter);
-        let now = now_ms();
+        let now = clock.now_ms();
         let (alerts, changed) =
-            alerting::open_book(store.as_ref(), &nodes, ttl.max_deadline(now), now)?;
+            alerts::open_book(store.as_ref(), &nodes, ttl.max_deadline(now), now)?;
         let alert_writer = AlertWriter::spawn(Arc::clone(&store), crate::alerts::MAX_HISTORY);
         for alert in changed {
             alert_writer.submit(alert);
@@ -160,13 +192,15 @@ impl Cluster {
             alerts,
             alert_events: Some(broadcast::channel(crate::alerts::EVENTS_CAPACITY).0),
         };
+        let ops = operations::OpsState::new(Arc::clone(&clock));
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 writer,
                 timing,
+                clock,
                 state: Mutex::new(state),
-                ops: crate::ops::OpsState::default(),
+                ops,
                 alert_writer,
             }),
         })
@@ -181,6 +215,16 @@ impl Cluster {
     /// The store behind the cluster.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The clock the cluster reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Now, Unix milliseconds, by the cluster's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
     }
 
     /// The sample writer (for flushing in tests and benchmarks).
@@ -198,7 +242,7 @@ impl Cluster {
                 let mut last_prune = 0u64;
                 loop {
                     interval.tick().await;
-                    let now = now_ms();
+                    let now = me.now_ms();
                     me.tick(now);
                     if now.saturating_sub(last_prune) > 3_600_000 {
                         last_prune = now;
@@ -237,86 +281,6 @@ impl Cluster {
         }
     }
 
-    async fn authenticate(
-        &self,
-        conn: ConnHandle,
-        peer_static: [u8; 32],
-        hello: protocol::Hello,
-    ) -> AuthVerdict {
-        let reject = |reason, message: String| AuthVerdict::Reject(Reject { reason, message });
-        let Some(version) = negotiate(hello.min_version, hello.max_version) else {
-            let why = format!(
-                "no common protocol version: slave speaks {}..={}, master {}..={}",
-                hello.min_version,
-                hello.max_version,
-                protocol::PROTOCOL_VERSION_MIN,
-                protocol::PROTOCOL_VERSION_MAX
-            );
-            return reject(RejectReason::VersionUnsupported, why);
-        };
-        let store = Arc::clone(&self.inner.store);
-        let agent_version = hello.agent_version.clone();
-        let auth = hello.auth.clone();
-        let decided = tokio::task::spawn_blocking(move || {
-            let outcome = decide(store.as_ref(), &auth, &peer_static, &agent_version)?;
-            // A key revoked behind the master's back (`commander node revoke`): its node
-            // is forgotten in memory too, so its silence raises no alert.
-            let revoked = match &outcome {
-                Err(AuthVerdict::Reject(r)) if r.reason == RejectReason::Revoked => {
-                    store.node_by_key(&peer_static)?.map(|n| n.id)
-                }
-                _ => None,
-            };
-            Ok::<_, StoreError>(outcome.map_err(|verdict| (verdict, revoked)))
-        })
-        .await;
-        let record = match decided {
-            Ok(Ok(Ok(record))) => record,
-            Ok(Ok(Err((verdict, revoked)))) => {
-                if let Some(node_id) = revoked {
-                    let mut st = self.state();
-                    self.forget_revoked(&mut st, node_id, now_ms());
-                }
-                return verdict;
-            }
-            Ok(Err(e)) => {
-                tracing::error!("store failed during authentication: {e}");
-                return reject(RejectReason::Internal, "master storage error".into());
-            }
-            Err(e) => {
-                tracing::error!("authentication task failed: {e}");
-                return reject(RejectReason::Internal, "master error".into());
-            }
-        };
-        let node_id = record.id;
-        let now = now_ms();
-        let mut st = self.state();
-        let liveness = st.ttl.heartbeat(node_id, now);
-        let node = st.nodes.entry(node_id).or_insert_with(|| LiveNode {
-            record: record.clone(),
-            conn: None,
-            latest: None,
-            last_seen_ms: None,
-            version,
-        });
-        node.record = record;
-        node.last_seen_ms = Some(now);
-        node.version = version;
-        if let Some(old) = node.conn.replace(conn) {
-            let _ = old.outbound.try_send(Outbound::Close);
-        }
-        if liveness == Liveness::CameOnline {
-            self.alert_online(&mut st, node_id, now);
-        }
-        drop(st);
-        tracing::info!(node_id, agent = %hello.agent_version, "node online (session accepted)");
-        AuthVerdict::Accept {
-            node_id,
-            version,
-            heartbeat_interval_ms: self.inner.timing.heartbeat_interval.as_millis() as u32,
-        }
-    }
-
     fn on_message(&self, node_id: u64, msg: Message) {
         match msg {
             Message::Heartbeat(hb) => self.on_heartbeat(node_id, hb.sample),
@@ -341,7 +305,7 @@ impl Cluster {
     }
 
     fn on_heartbeat(&self, node_id: u64, sample: MetricSample) {
-        let now = now_ms();
+        let now = self.now_ms();
         let bytes = encode_sample(&sample);
         {
             let mut guard = self.state();
@@ -400,14 +364,19 @@ impl Cluster {
         });
     }
 
-    fn on_disconnect(&self, node_id: u64, conn_id: u64, reason: &str) {
+    fn on_disconnect(&self, node_id: u64, conn_id: u64, reason: &SessionEnd) {
         let mut st = self.state();
         let Some(node) = st.nodes.get_mut(&node_id) else {
             return;
         };
         if node.conn.as_ref().is_some_and(|c| c.conn_id == conn_id) {
             node.conn = None;
-            tracing::info!(node_id, %reason, "session closed; node stays online until its TTL expires");
+            tracing::info!(
+                node_id,
+                %reason,
+                side = reason.side().as_str(),
+                "session closed; node stays online until its TTL expires"
+            );
         }
     }
 
@@ -446,53 +415,13 @@ impl Cluster {
             Err(e) => tracing::error!("pruning task failed: {e}"),
         }
         let store = Arc::clone(&self.inner.store);
-        let keep = crate::ops::tasks::MAX_STORED_TASKS;
+        let keep = operations::tasks::MAX_STORED_TASKS;
         match tokio::task::spawn_blocking(move || store.prune_tasks(keep)).await {
             Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "pruned old tasks"),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!("pruning tasks failed: {e}"),
             Err(e) => tracing::error!("pruning task failed: {e}"),
         }
-    }
-
-    /// Sends a request to a node and waits for the outcome (or the timeout).
-    pub async fn request(
-        &self,
-        node_id: u64,
-        body: RequestBody,
-        timeout: Duration,
-    ) -> Result<RequestOutcome, RequestError> {
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut st = self.state();
-            let conn = match st.nodes.get(&node_id) {
-                None => return Err(RequestError::UnknownNode(node_id)),
-                Some(n) => n.conn.clone().ok_or(RequestError::Offline(node_id))?,
-            };
-            let timeout_ms = timeout.as_millis() as u64;
-            let waiter = Waiter {
-                node_id,
-                tx,
-                progress: None,
-            };
-            let id = st.pending.insert(waiter, now_ms(), timeout_ms);
-            let req = Message::Request(Request {
-                id,
-                timeout_ms: timeout_ms.min(u64::from(u32::MAX)) as u32,
-                body,
-            });
-            if conn
-                .outbound
-                .try_send(Outbound::Send(Box::new(req)))
-                .is_err()
-            {
-                st.pending.cancel(id);
-                return Err(RequestError::Busy(node_id));
-            }
-        }
-        Ok(rx
-            .await
-            .unwrap_or(RequestOutcome::Failed("session ended".into())))
     }
 
     /// Revokes a node: its key is refused from now on and its session is closed.
@@ -502,7 +431,7 @@ impl Cluster {
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))??;
         let mut st = self.state();
-        self.forget_revoked(&mut st, node_id, now_ms());
+        self.forget_revoked(&mut st, node_id, self.now_ms());
         Ok(existed)
     }
 
@@ -524,7 +453,7 @@ impl Cluster {
     }
 
     /// Ends the live broadcasts (samples and alerts: every receiver sees them closed) and
-    /// the operation streams (followed logs and task events, see `crate::ops`), so that
+    /// the operation streams (followed logs and task events, see [`operations`]), so that
     /// console streams end and a graceful shutdown does not wait for them.
     pub fn close_live(&self) {
         self.inner.ops.close();
@@ -551,70 +480,17 @@ fn finish(done: Option<(Waiter, RequestOutcome)>, from: u64) {
     if let Some((Waiter { node_id, tx, .. }, outcome)) = done {
         if node_id != from {
             tracing::warn!(node_id, from, "response from the wrong node ignored");
-            let _ = tx.send(RequestOutcome::Failed("answered by another node".into()));
+            let _ = tx.send(RequestOutcome::Failed(RequestFailure::WrongNode));
             return;
         }
         let _ = tx.send(outcome);
     }
 }
 
-/// Authentication against the store; blocking (runs off the async workers).
-fn decide(
-    store: &dyn Store,
-    auth: &HelloAuth,
-    peer_static: &[u8; 32],
-    agent_version: &str,
-) -> Result<Result<NodeRecord, AuthVerdict>, StoreError> {
-    let reject = |reason, message: String| Err(AuthVerdict::Reject(Reject { reason, message }));
-    match auth {
-        HelloAuth::Enroll { secret } => {
-            let hash = protocol::token::secret_hash(secret);
-            match store.enroll_node(&hash, peer_static, agent_version, now_ms())? {
-                Ok(record) => {
-                    tracing::info!(node_id = record.id, "node enrolled");
-                    Ok(Ok(record))
-                }
-                Err(refusal) => {
-                    let why = match refusal {
-                        EnrollRefusal::UnknownToken => "unknown join token".to_string(),
-                        EnrollRefusal::TokenUsed => "join token already used".to_string(),
-                        EnrollRefusal::TokenExpired => "join token expired".to_string(),
-                        EnrollRefusal::KeyAlreadyEnrolled { node_id } => {
-                            format!("this key is already enrolled as node {node_id}")
-                        }
-                    };
-                    Ok(reject(RejectReason::TokenInvalid, why))
-                }
-            }
-        }
-        HelloAuth::Resume { node_id } => match store.node_by_key(peer_static)? {
-            Some(n) if n.revoked => Ok(reject(
-                RejectReason::Revoked,
-                format!("node {} was revoked", n.id),
-            )),
-            Some(mut n) if n.id == *node_id => {
-                if n.agent_version != agent_version {
-                    n.agent_version = agent_version.to_owned();
-                    let mut set_version =
-                        |stored: &mut NodeRecord| stored.agent_version = agent_version.to_owned();
-                    store.update_node(n.id, &mut set_version)?;
-                }
-                Ok(Ok(n))
-            }
-            _ => Ok(reject(
-                RejectReason::UnknownNode,
-                format!("node {node_id} is not known with this key"),
-            )),
-        },
-    }
-}
-
-#[path = "cluster_ops.rs"]
+mod admission;
+mod alerts;
+pub mod operations;
 pub mod requests;
 
-#[path = "cluster_alerts.rs"]
-mod alerting;
-
 #[cfg(test)]
-#[path = "cluster_tests.rs"]
 mod tests;

@@ -161,3 +161,6 @@ impl Cluster {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

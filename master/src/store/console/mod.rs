@@ -267,5 +267,4 @@ impl AuthStore for LmdbStore {
 }
 
 #[cfg(test)]
-#[path = "console_tests.rs"]
 mod tests;

@@ -80,5 +80,4 @@ impl LmdbStore {
 }
 
 #[cfg(test)]
-#[path = "tasks_tests.rs"]
 mod tests;

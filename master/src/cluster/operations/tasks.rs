@@ -16,14 +16,14 @@
 use super::{OpsState, blocking, outcome_result, request_failure};
 use crate::cluster::Cluster;
 use crate::cluster::requests::{ChunkSender, PROGRESS_CAPACITY};
-use crate::pending::RequestOutcome;
+use crate::pending::{RequestFailure, RequestOutcome};
 use crate::store::{Store, StoreError};
-use crate::tokens::now_ms;
+use model::clock::duration_ms;
 use model::ops::{OpCall, OpFailure, TaskHandle, TaskStart, Upload, UploadFailure};
 use model::task::{TaskQuery, TaskRecord, TaskState};
 use protocol::ops::CHUNK_SIZE;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Progress is saved at most this often (the in-memory record is always current).
@@ -33,8 +33,9 @@ pub const SCAN_LIMIT: usize = 10_000;
 /// Stored tasks kept; older ones are pruned at start and hourly.
 pub const MAX_STORED_TASKS: u64 = 10_000;
 
-/// Marks every task still `queued` or `running` in the store as failed; returns how many.
-pub fn fail_unfinished(store: &dyn Store) -> Result<usize, StoreError> {
+/// Marks every task still `queued` or `running` in the store as failed at `now_ms`;
+/// returns how many.
+pub fn fail_unfinished(store: &dyn Store, now_ms: u64) -> Result<usize, StoreError> {
     let mut fixed = 0;
     let mut before = None;
     loop {
@@ -48,7 +49,7 @@ pub fn fail_unfinished(store: &dyn Store) -> Result<usize, StoreError> {
                 Err(OpFailure::Failed(
                     "interrupted: the master stopped before the task ended".into(),
                 )),
-                now_ms(),
+                now_ms,
             );
             store.put_task(&task)?;
             fixed += 1;
@@ -90,7 +91,7 @@ pub async fn start(cluster: &Cluster, start: TaskStart) -> Result<TaskHandle, Op
         .map_err(request_failure)?;
     let store = Arc::clone(cluster.store());
     let id = blocking(move || store.next_task_id()).await?;
-    let task = TaskRecord::queued(id, &start, now_ms());
+    let task = TaskRecord::queued(id, &start, cluster.now_ms());
     let store = Arc::clone(cluster.store());
     let saved = task.clone();
     blocking(move || store.put_task(&saved)).await?;
@@ -137,15 +138,17 @@ impl Driver {
         let queue = self.ops().queue(node);
         let _permit = queue.acquire_owned().await;
         let id = self.id;
+        let now = self.cluster.now_ms();
         if let Some(task) = self.ops().update(id, |t| {
             t.state = TaskState::Running;
-            t.started_ms = Some(now_ms());
+            t.started_ms = Some(now);
         }) {
             save(self.cluster.store(), task).await;
         }
         let outcome = self.send().await;
         let result = outcome.map(|body| model::ops::reply_value(&body));
-        let finished = self.ops().update(id, |t| t.finish(result, now_ms()));
+        let now = self.cluster.now_ms();
+        let finished = self.ops().update(id, |t| t.finish(result, now));
         let task = self.ops().active().remove(&id).or(finished);
         if let Some(task) = task {
             save(self.cluster.store(), task.clone()).await;
@@ -185,20 +188,20 @@ impl Driver {
             tokio::spawn(pump.run(upload, report, stop_rx))
         });
         let mut outcome_rx = inflight.outcome;
-        let mut saved_at = Instant::now();
+        let mut saved_at = self.cluster.now_ms();
         let outcome = loop {
             tokio::select! {
                 biased;
                 Some(update) = prx.recv() => {
                     if let Some(task) = self.ops().update(self.id, |t| t.apply(&update))
-                        && saved_at.elapsed() >= SAVE_EVERY
+                        && self.cluster.now_ms().saturating_sub(saved_at) >= duration_ms(SAVE_EVERY)
                     {
-                        saved_at = Instant::now();
+                        saved_at = self.cluster.now_ms();
                         save(self.cluster.store(), task).await;
                     }
                 }
                 outcome = &mut outcome_rx => {
-                    break outcome.unwrap_or(RequestOutcome::Failed("the session ended".into()));
+                    break outcome.unwrap_or(RequestOutcome::Failed(RequestFailure::SessionEnded));
                 }
             }
         };
@@ -262,7 +265,7 @@ impl Pump {
                 self.chunks
                     .send(seq, sent == total, data)
                     .await
-                    .map_err(UploadFailure::Stopped)?;
+                    .map_err(|e| UploadFailure::Stopped(e.to_string()))?;
                 seq = seq.checked_add(1).ok_or(UploadFailure::TooManyChunks)?;
                 self.cluster
                     .ops_state()

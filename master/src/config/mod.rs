@@ -43,7 +43,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-#[path = "config_console.rs"]
 mod console;
 pub use console::{
     ConsoleConfig, ConsoleOverrides, DEFAULT_LOCKOUT_MAX_FAILURES, DEFAULT_LOCKOUT_SECS,
@@ -469,5 +468,4 @@ fn validate_heartbeat(hb: &HeartbeatConfig) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

@@ -373,5 +373,4 @@ pub fn run_requested(
 }
 
 #[cfg(test)]
-#[path = "compaction_tests.rs"]
 mod tests;

@@ -3,7 +3,11 @@
 //! with the in-memory store and no sockets.
 
 use super::*;
+use crate::endpoint::{AuthVerdict, ControlEvent};
+use crate::test_fixtures::*;
 use model::alert::{AlertQuery, AlertState, Resolution};
+use protocol::{HelloAuth, Message, MetricSample, RejectReason};
+use std::time::Duration;
 
 fn heartbeat(c: &Cluster, node_id: u64, seq: u64) {
     c.handle(ControlEvent::Message {
@@ -23,16 +27,16 @@ fn stored(c: &Cluster) -> Vec<model::alert::AlertRecord> {
 
 #[tokio::test]
 async fn ttl_expiry_fires_and_a_heartbeat_resolves() {
-    let (c, store) = cluster();
-    let (id, _rx) = enrolled(&c, &store, [1; 32], 1).await;
+    let (c, _) = cluster();
+    let (id, _rx) = enrolled(&c, [1; 32], 1).await;
     let mut events = c.subscribe_alerts().unwrap();
-    c.tick(now_ms() + 2_900);
+    c.tick(c.now_ms() + 2_900);
     assert!(c.active_alerts().is_empty(), "inside ttl + grace");
-    c.tick(now_ms() + 3_100);
+    c.tick(c.now_ms() + 3_100);
     let fired = events.try_recv().unwrap();
     assert_eq!((fired.node, fired.state), (id, AlertState::Firing));
     assert_eq!(c.active_alerts(), vec![fired.clone()]);
-    c.tick(now_ms() + 10_000);
+    c.tick(c.now_ms() + 10_000);
     assert!(events.try_recv().is_err(), "fired once");
     assert_eq!(stored(&c), vec![fired.clone()], "kept in the history");
 
@@ -66,12 +70,12 @@ async fn ttl_expiry_fires_and_a_heartbeat_resolves() {
 
 #[tokio::test]
 async fn revocation_is_not_an_alert_and_resolves_one() {
-    let (c, store) = cluster();
-    let (quiet, _rx) = enrolled(&c, &store, [1; 32], 1).await;
-    let (loud, _rx2) = enrolled(&c, &store, [2; 32], 2).await;
+    let (c, _) = cluster();
+    let (quiet, _rx) = enrolled(&c, [1; 32], 1).await;
+    let (loud, _rx2) = enrolled(&c, [2; 32], 2).await;
     // Revoked while online: its TTL ends with the session, and no alert fires.
     assert!(c.revoke(quiet).await.unwrap());
-    c.tick(now_ms() + 3_100);
+    c.tick(c.now_ms() + 3_100);
     let active = c.active_alerts();
     assert_eq!(active.len(), 1);
     assert_eq!(active[0].node, loud);
@@ -86,7 +90,7 @@ async fn revocation_is_not_an_alert_and_resolves_one() {
 #[tokio::test]
 async fn a_key_revoked_behind_the_masters_back_raises_no_alert() {
     let (c, store) = cluster();
-    let (id, _rx) = enrolled(&c, &store, [1; 32], 1).await;
+    let (id, _rx) = enrolled(&c, [1; 32], 1).await;
     // `commander node revoke` writes the store only; the slave's next session is refused.
     store.set_revoked(id, true).unwrap();
     let (h, _rx2) = conn(2);
@@ -94,46 +98,35 @@ async fn a_key_revoked_behind_the_masters_back_raises_no_alert() {
         rejected(auth(&c, h, [1; 32], hello(HelloAuth::Resume { node_id: id })).await),
         RejectReason::Revoked
     );
-    c.tick(now_ms() + 10_000);
+    c.tick(c.now_ms() + 10_000);
     assert!(c.active_alerts().is_empty());
     assert!(c.node_views()[0].revoked);
 }
 
 #[tokio::test]
 async fn ttl_expiry_and_host_facts_keep_a_revocation_written_by_another_process() {
-    let (c, store) = cluster();
-    let (id, _rx) = enrolled(&c, &store, [1; 32], 1).await;
+    let (c, store, clock) = clocked_cluster();
+    let (id, _rx) = enrolled(&c, [1; 32], 1).await;
     // `commander node revoke` while the node is connected: the cluster's copy still says
     // not revoked. Neither new host facts nor the TTL expiry may write that copy back.
     store.set_revoked(id, true).unwrap();
-    c.tick(now_ms() + 3_100);
+    // A heartbeat a second later: the expiry saves that time as `last_seen_ms`, which
+    // tells when its write has landed.
+    clock.advance(Duration::from_secs(1));
+    heartbeat(&c, id, 1);
+    let seen = c.now_ms();
+    c.tick(seen + 3_100);
     c.handle(ControlEvent::Message {
         node_id: id,
         conn_id: 1,
-        msg: Message::HostInfo(protocol::HostInfo {
-            hostname: "renamed".into(),
-            os: String::new(),
-            kernel: String::new(),
-            arch: String::new(),
-            cpu_model: String::new(),
-            cpu_cores: 1,
-            mem_total_bytes: 0,
-            swap_total_bytes: 0,
-            disks: vec![],
-            docker_version: None,
-            boot_time_unix: 0,
-        }),
+        msg: Message::HostInfo(host_info("renamed")),
     });
-    // Both writes run on the blocking pool, the expiry's first; wait for the last one.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while store.get_node(id).unwrap().unwrap().hostname != "renamed" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "host facts never landed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Both writes run on the blocking pool; wait for both.
+    wait_until("the expiry and the host facts are saved", || {
+        let n = store.get_node(id).unwrap().unwrap();
+        n.hostname == "renamed" && n.last_seen_ms == seen
+    })
+    .await;
     let n = store.get_node(id).unwrap().unwrap();
     assert!(n.revoked, "the revocation was overwritten: {n:?}");
 }
@@ -141,11 +134,11 @@ async fn ttl_expiry_and_host_facts_keep_a_revocation_written_by_another_process(
 #[tokio::test]
 async fn a_restart_keeps_firing_alerts_and_notices_nodes_that_stay_away() {
     let (c, store) = cluster();
-    let (gone, _rx) = enrolled(&c, &store, [1; 32], 1).await;
-    let (back, _rx2) = enrolled(&c, &store, [2; 32], 2).await;
-    let (away, _rx3) = enrolled(&c, &store, [3; 32], 3).await;
-    let (revoked, _rx4) = enrolled(&c, &store, [4; 32], 4).await;
-    c.tick(now_ms() + 3_100);
+    let (gone, _rx) = enrolled(&c, [1; 32], 1).await;
+    let (back, _rx2) = enrolled(&c, [2; 32], 2).await;
+    let (away, _rx3) = enrolled(&c, [3; 32], 3).await;
+    let (revoked, _rx4) = enrolled(&c, [4; 32], 4).await;
+    c.tick(c.now_ms() + 3_100);
     assert_eq!(c.active_alerts().len(), 4);
     heartbeat(&c, back, 1);
     heartbeat(&c, away, 1);
@@ -155,7 +148,7 @@ async fn a_restart_keeps_firing_alerts_and_notices_nodes_that_stay_away() {
     // While the master is down, one node is revoked.
     store.set_revoked(revoked, true).unwrap();
 
-    let c = Cluster::open(Arc::clone(&store), timing()).unwrap();
+    let c = cluster_on(&store);
     let active = c.active_alerts();
     assert_eq!(active.len(), 1, "{active:?}");
     assert_eq!(active[0].node, gone, "still firing after the restart");
@@ -168,10 +161,10 @@ async fn a_restart_keeps_firing_alerts_and_notices_nodes_that_stay_away() {
         AuthVerdict::Accept { .. }
     ));
     assert_eq!(c.state().alerts.awaited(), vec![away]);
-    c.tick(now_ms() + 2_000);
+    c.tick(c.now_ms() + 2_000);
     assert_eq!(c.active_alerts().len(), 1);
     // (`back` sends no heartbeat after its session opened, so its TTL expires too.)
-    c.tick(now_ms() + 3_100);
+    c.tick(c.now_ms() + 3_100);
     let mut nodes: Vec<u64> = c.active_alerts().iter().map(|a| a.node).collect();
     nodes.sort_unstable();
     assert_eq!(nodes, vec![gone, back, away]);

@@ -55,5 +55,4 @@ impl LmdbStore {
 }
 
 #[cfg(test)]
-#[path = "alerts_tests.rs"]
 pub(super) mod tests;

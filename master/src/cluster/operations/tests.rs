@@ -4,9 +4,8 @@
 //! cancellation of streams.
 
 use super::*;
-use crate::endpoint::{AuthVerdict, ConnHandle, ControlEvent, OUTBOUND_QUEUE, Outbound};
+use crate::endpoint::{AuthVerdict, ControlEvent, OUTBOUND_QUEUE, Outbound};
 use crate::store::MemoryStore;
-use crate::tokens::{issue_join_token, now_ms};
 use model::{ops::Upload, task::TaskState};
 use protocol::ops::docker::{DockerOp, ImportRequest, ImportSource, PullRequest, RegistryAuth};
 use protocol::ops::docker_reply::DockerReply;
@@ -20,53 +19,36 @@ struct Slave {
     store: Arc<dyn Store>,
     node: u64,
     rx: async_channel::Receiver<Outbound>,
+    /// The cluster's clock.
+    clock: Arc<model::ManualClock>,
 }
 
+use crate::cluster::ClusterTiming;
 use crate::store::Store;
+use crate::test_fixtures::{
+    auth, conn_with_queue, manual_clock, reopened, timing, token_secret, wait_until,
+};
 
-fn timing() -> crate::cluster::ClusterTiming {
-    crate::cluster::ClusterTiming {
-        heartbeat_interval: Duration::from_millis(500),
-        ttl: Duration::from_secs(60),
-        grace: Duration::from_secs(1),
-        jitter: Duration::ZERO,
-        retention: Duration::from_secs(3600),
-    }
-}
-
-/// A cluster with one node whose session speaks `max_version`.
+/// A cluster with one node whose session speaks `max_version` (a TTL of a minute: the
+/// tests move time by a minute to time requests out, not the node).
 async fn slave(max_version: u16) -> Slave {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let cluster = Cluster::open(Arc::clone(&store), timing()).unwrap();
-    let (tx, rx) = async_channel::bounded(OUTBOUND_QUEUE);
-    let conn = ConnHandle {
-        conn_id: 1,
-        peer_addr: "127.0.0.1:1".parse().unwrap(),
-        outbound: tx,
+    let timing = ClusterTiming {
+        ttl: Duration::from_secs(60),
+        ..timing()
     };
-    let secret = issue_join_token(
-        store.as_ref(),
-        "127.0.0.1:1",
-        [0; 32],
-        Duration::from_secs(60),
-        now_ms(),
-        "t",
-    )
-    .unwrap()
-    .secret;
-    let (reply, verdict) = async_channel::bounded(1);
-    cluster.handle(ControlEvent::Authenticate {
-        conn,
-        peer_static: [7; 32],
-        hello: Hello {
-            min_version: 1,
-            max_version,
-            auth: HelloAuth::Enroll { secret },
-            agent_version: "t".into(),
+    let clock = manual_clock();
+    let cluster = Cluster::open(Arc::clone(&store), timing, clock.clone()).unwrap();
+    let (conn, rx) = conn_with_queue(1, OUTBOUND_QUEUE);
+    let hello = Hello {
+        min_version: 1,
+        max_version,
+        auth: HelloAuth::Enroll {
+            secret: token_secret(&cluster),
         },
-        reply,
-    });
-    let AuthVerdict::Accept { node_id, .. } = verdict.recv().await.unwrap() else {
+        agent_version: "t".into(),
+    };
+    let AuthVerdict::Accept { node_id, .. } = auth(&cluster, conn, [7; 32], hello).await else {
         panic!("rejected")
     };
     Slave {
@@ -74,6 +56,7 @@ async fn slave(max_version: u16) -> Slave {
         store,
         node: node_id,
         rx,
+        clock,
     }
 }
 
@@ -161,7 +144,7 @@ async fn old_sessions_unknown_and_offline_nodes_fail_at_once() {
     s.cluster.handle(ControlEvent::Disconnected {
         node_id: s.node,
         conn_id: 1,
-        reason: "test".into(),
+        reason: crate::endpoint::SessionEnd::ClosedByPeer,
     });
     let started = std::time::Instant::now();
     assert_eq!(
@@ -292,7 +275,15 @@ async fn a_pull_task_reports_layers_and_its_result_and_is_stored() {
     };
     s.progress(req.id, 0, layer("Downloading", 40));
     s.progress(req.id, 1, layer("Downloading", 80));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    wait_until("the driver applied the progress", || {
+        s.cluster.ops_state().active_task(id).is_some_and(|t| {
+            t.progress
+                .layers
+                .get("abc")
+                .is_some_and(|l| l.current == 80)
+        })
+    })
+    .await;
     let running = s.cluster.get_task(id).await.unwrap().unwrap();
     assert_eq!(running.state, TaskState::Running);
     assert_eq!(running.progress.layers["abc"].current, 80);
@@ -332,7 +323,7 @@ async fn task_changes_are_broadcast_with_progress_throttled() {
     let handle = s.cluster.start_task(s.task(pull, None)).await.unwrap();
     let id = handle.task.id;
     let req = s.request().await;
-    for seq in 0..20 {
+    let pull_progress = |seq: u32| {
         let update = ProgressEvent::Pull(PullProgress {
             layer: "abc".into(),
             status: "Downloading".into(),
@@ -340,8 +331,21 @@ async fn task_changes_are_broadcast_with_progress_throttled() {
             total: 100,
         });
         s.progress(req.id, seq, update);
-    }
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let applied = |current: u64| {
+        s.cluster.ops_state().active_task(id).is_some_and(|t| {
+            t.progress
+                .layers
+                .get("abc")
+                .is_some_and(|l| l.current == current)
+        })
+    };
+    // Ten updates at once, then ten more after the throttle's period.
+    (0..10).for_each(pull_progress);
+    wait_until("the driver applied the first ten", || applied(9)).await;
+    s.clock.advance(PUBLISH_EVERY);
+    (10..20).for_each(pull_progress);
+    wait_until("the driver applied all twenty", || applied(19)).await;
     s.answer(req.id, reply(DockerReply::Done));
     let done = handle.done.await.unwrap();
     let mut seen = Vec::new();
@@ -350,14 +354,21 @@ async fn task_changes_are_broadcast_with_progress_throttled() {
         seen.push(task);
     }
     let states: Vec<TaskState> = seen.iter().map(|t| t.state).collect();
-    assert_eq!(states.first(), Some(&TaskState::Queued), "{states:?}");
-    assert!(states.contains(&TaskState::Running), "{states:?}");
-    assert_eq!(seen.last(), Some(&done), "the final record, as stored");
-    assert!(
-        seen.len() < 10,
-        "twenty progress updates within 250 ms are throttled: {} events",
-        seen.len()
+    assert_eq!(
+        states,
+        [
+            TaskState::Queued,
+            TaskState::Running,
+            TaskState::Running,
+            TaskState::Succeeded
+        ],
+        "a change of state at once, progress once per period"
     );
+    assert_eq!(
+        seen[2].progress.layers["abc"].current, 10,
+        "the first update after the period"
+    );
+    assert_eq!(seen.last(), Some(&done), "the final record, as stored");
     // At shutdown the broadcast closes, so console streams end.
     s.cluster.close_live();
     assert!(s.cluster.task_events().is_none());
@@ -374,7 +385,7 @@ async fn tasks_time_out_fail_and_are_failed_after_a_restart() {
     start.call.timeout = Duration::from_millis(10);
     let handle = s.cluster.start_task(start).await.unwrap();
     let _ = s.request().await;
-    s.cluster.tick(now_ms() + 60_000);
+    s.cluster.tick(s.cluster.now_ms() + 60_000);
     let done = handle.done.await.unwrap();
     assert_eq!(done.state, TaskState::TimedOut);
     assert_eq!(done.error.as_ref().unwrap().status, 504);
@@ -401,7 +412,7 @@ async fn tasks_time_out_fail_and_are_failed_after_a_restart() {
         .await
         .unwrap();
     let _ = s.request().await; // sent: the driver saved it running
-    let restarted = Cluster::open(Arc::clone(&s.store), timing()).unwrap();
+    let restarted = reopened(&s.cluster);
     let task = restarted.get_task(handle.task.id).await.unwrap().unwrap();
     assert_eq!(task.state, TaskState::Failed);
     assert!(task.error.unwrap().message.contains("interrupted"));

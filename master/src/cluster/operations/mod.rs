@@ -17,13 +17,15 @@ pub mod tasks;
 
 use crate::cluster::requests::PROGRESS_CAPACITY;
 use crate::cluster::{Cluster, RequestError};
-use crate::pending::RequestOutcome;
+use crate::pending::{RequestFailure, RequestOutcome};
+use model::Clock;
+use model::clock::duration_ms;
 use model::ops::{OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
 use model::task::{TaskQuery, TaskRecord};
 use protocol::ResponseBody;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
 
 /// Tasks that run at once on one node; more wait, `queued`.
@@ -34,7 +36,6 @@ pub const TASK_EVENTS_CAPACITY: usize = 256;
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
 /// State of the operations beyond single calls.
-#[derive(Debug)]
 pub struct OpsState {
     /// Tasks not yet final, by id (fresher than the store: progress is saved throttled).
     active: Mutex<HashMap<u64, TaskRecord>>,
@@ -46,12 +47,23 @@ pub struct OpsState {
     recovered: tokio::sync::OnceCell<()>,
     /// Task changes for console streams; `None` once closed for shutdown.
     events: Mutex<Option<broadcast::Sender<TaskRecord>>>,
-    /// When each in-flight task was last broadcast (progress is throttled).
-    published: Mutex<HashMap<u64, Instant>>,
+    /// When each in-flight task was last broadcast, Unix ms (progress is throttled).
+    published: Mutex<HashMap<u64, u64>>,
+    /// The cluster's clock: task timestamps and the progress throttle.
+    clock: Arc<dyn Clock>,
 }
 
-impl Default for OpsState {
-    fn default() -> Self {
+impl std::fmt::Debug for OpsState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpsState")
+            .field("closing", &self.is_closing())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpsState {
+    /// Nothing in flight yet; times read from `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             active: Mutex::new(HashMap::new()),
             queues: Mutex::new(HashMap::new()),
@@ -59,11 +71,15 @@ impl Default for OpsState {
             recovered: tokio::sync::OnceCell::new(),
             events: Mutex::new(Some(broadcast::channel(TASK_EVENTS_CAPACITY).0)),
             published: Mutex::new(HashMap::new()),
+            clock,
         }
     }
-}
 
-impl OpsState {
+    /// Now, Unix milliseconds, by the cluster's clock.
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
     fn active(&self) -> MutexGuard<'_, HashMap<u64, TaskRecord>> {
         self.active.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -98,12 +114,12 @@ impl OpsState {
             return;
         };
         let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
+        let now = self.now_ms();
         let due = state_changed
             || task.state.is_final()
             || published
                 .get(&task.id)
-                .is_none_or(|at| now.duration_since(*at) >= PUBLISH_EVERY);
+                .is_none_or(|at| now.saturating_sub(*at) >= duration_ms(PUBLISH_EVERY));
         if task.state.is_final() {
             published.remove(&task.id);
         } else if due {
@@ -155,7 +171,7 @@ pub fn outcome_result(outcome: RequestOutcome) -> Result<ResponseBody, OpFailure
         RequestOutcome::Done(ResponseBody::Error { message }) => Err(OpFailure::Failed(message)),
         RequestOutcome::Done(body) => Ok(body),
         RequestOutcome::Streamed(_) => Err(OpFailure::Failed("undecoded streamed answer".into())),
-        RequestOutcome::Failed(message) => Err(OpFailure::Failed(message)),
+        RequestOutcome::Failed(failure) => Err(OpFailure::Failed(failure.to_string())),
         RequestOutcome::OpFailed(e) => Err(OpFailure::Op(e)),
         RequestOutcome::TimedOut => Err(OpFailure::TimedOut),
     }
@@ -193,7 +209,7 @@ impl Cluster {
         let outcome = inflight
             .outcome
             .await
-            .unwrap_or(RequestOutcome::Failed("the session ended".into()));
+            .unwrap_or(RequestOutcome::Failed(RequestFailure::SessionEnded));
         outcome_result(outcome)
     }
 
@@ -216,7 +232,7 @@ impl Cluster {
             let result = tokio::select! {
                 biased;
                 outcome = inflight.outcome => {
-                    outcome_result(outcome.unwrap_or(RequestOutcome::Failed("the session ended".into())))
+                    outcome_result(outcome.unwrap_or(RequestOutcome::Failed(RequestFailure::SessionEnded)))
                 }
                 _ = closing.wait_for(|c| *c) => {
                     me.cancel_request(node, id);
@@ -239,7 +255,8 @@ impl Cluster {
             .recovered
             .get_or_init(|| async move {
                 let pruning = Arc::clone(&store);
-                match blocking(move || tasks::fail_unfinished(store.as_ref())).await {
+                let now = self.now_ms();
+                match blocking(move || tasks::fail_unfinished(store.as_ref(), now)).await {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::warn!(n, "tasks left unfinished by the last run marked failed")
@@ -288,6 +305,11 @@ impl Cluster {
         tasks::start(self, start).await
     }
 
+    /// Tasks and streaming operations of this master.
+    pub fn ops_state(&self) -> &OpsState {
+        &self.inner.ops
+    }
+
     /// A receiver of every task change from now on.
     pub fn task_events(&self) -> Option<broadcast::Receiver<TaskRecord>> {
         self.ops_state().subscribe_tasks()
@@ -295,5 +317,4 @@ impl Cluster {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

@@ -9,8 +9,8 @@
 
 use super::{Cluster, RequestError, State, Waiter};
 use crate::endpoint::{ConnHandle, OUTBOUND_QUEUE, Outbound};
-use crate::pending::RequestOutcome;
-use crate::tokens::now_ms;
+use crate::pending::{RequestFailure, RequestOutcome};
+use model::clock::duration_ms;
 use protocol::{Chunk, Message, OPS_VERSION, Progress, Request, RequestBody};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -52,11 +52,11 @@ pub struct ChunkSender {
 
 impl ChunkSender {
     /// Queues chunk `seq` for the session, waiting while the queue is over its share for
-    /// uploads. Fails when the session ended.
-    pub async fn send(&self, seq: u32, last: bool, data: Vec<u8>) -> Result<(), String> {
+    /// uploads. Fails when the session ended ([`RequestFailure::SessionEnded`]).
+    pub async fn send(&self, seq: u32, last: bool, data: Vec<u8>) -> Result<(), RequestFailure> {
         while self.outbound.len() >= UPLOAD_QUEUE_SHARE {
             if self.outbound.is_closed() {
-                return Err("the node's session ended".into());
+                return Err(RequestFailure::SessionEnded);
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -69,7 +69,7 @@ impl ChunkSender {
         self.outbound
             .send(Outbound::Send(Box::new(chunk)))
             .await
-            .map_err(|_| "the node's session ended".to_string())
+            .map_err(|_| RequestFailure::SessionEnded)
     }
 }
 
@@ -81,6 +81,35 @@ impl Cluster {
             .get(&node_id)
             .filter(|n| n.conn.is_some())
             .map(|n| n.version)
+    }
+
+    /// Sends a request to a node and waits for the outcome (or the timeout): the simple
+    /// form, for a node with a session (whatever its TTL says) and no progress wanted.
+    pub async fn request(
+        &self,
+        node_id: u64,
+        body: RequestBody,
+        timeout: Duration,
+    ) -> Result<RequestOutcome, RequestError> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut st = self.state();
+            let conn = match st.nodes.get(&node_id) {
+                None => return Err(RequestError::UnknownNode(node_id)),
+                Some(n) => n.conn.clone().ok_or(RequestError::Offline(node_id))?,
+            };
+            let timeout_ms = duration_ms(timeout);
+            let waiter = Waiter {
+                node_id,
+                tx,
+                progress: None,
+            };
+            let now = self.now_ms();
+            enqueue(&mut st, &conn, waiter, now, timeout_ms, timeout_ms, body)?;
+        }
+        Ok(rx
+            .await
+            .unwrap_or(RequestOutcome::Failed(RequestFailure::SessionEnded)))
     }
 
     /// Sends `body` to node `node_id` and returns at once with the request in flight. The
@@ -104,27 +133,15 @@ impl Cluster {
             RequestBody::Host(_) | RequestBody::Docker(_) | RequestBody::Cancel { .. }
         );
         let conn = reachable(&st, node_id, is_op)?;
-        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        let wait_ms = timeout_ms.saturating_add(DEADLINE_GRACE.as_millis() as u64);
+        let timeout_ms = duration_ms(timeout);
+        let wait_ms = timeout_ms.saturating_add(duration_ms(DEADLINE_GRACE));
         let waiter = Waiter {
             node_id,
             tx,
             progress,
         };
-        let id = st.pending.insert(waiter, now_ms(), wait_ms);
-        let req = Message::Request(Request {
-            id,
-            timeout_ms: u32::try_from(timeout_ms).unwrap_or(u32::MAX),
-            body,
-        });
-        if conn
-            .outbound
-            .try_send(Outbound::Send(Box::new(req)))
-            .is_err()
-        {
-            st.pending.cancel(id);
-            return Err(RequestError::Busy(node_id));
-        }
+        let now = self.now_ms();
+        let id = enqueue(&mut st, &conn, waiter, now, timeout_ms, wait_ms, body)?;
         Ok(InFlight {
             node_id,
             id,
@@ -172,11 +189,6 @@ impl Cluster {
             waiter.progress = None;
         }
     }
-
-    /// Tasks and streaming operations of this master.
-    pub fn ops_state(&self) -> &crate::ops::OpsState {
-        &self.inner.ops
-    }
 }
 
 /// The session of node `node_id` if it is online, and (for operations) new enough.
@@ -196,4 +208,34 @@ fn reachable(st: &State, node_id: u64, is_op: bool) -> Result<ConnHandle, Reques
         });
     }
     Ok(conn)
+}
+
+/// Registers `waiter` at `now_ms` and queues the request on `conn`: the slave gets
+/// `timeout_ms` as its deadline, the master waits `wait_ms`. Fails, registering nothing,
+/// when the node's queue is full.
+fn enqueue(
+    st: &mut State,
+    conn: &ConnHandle,
+    waiter: Waiter,
+    now_ms: u64,
+    timeout_ms: u64,
+    wait_ms: u64,
+    body: RequestBody,
+) -> Result<u64, RequestError> {
+    let node_id = waiter.node_id;
+    let id = st.pending.insert(waiter, now_ms, wait_ms);
+    let req = Message::Request(Request {
+        id,
+        timeout_ms: u32::try_from(timeout_ms).unwrap_or(u32::MAX),
+        body,
+    });
+    if conn
+        .outbound
+        .try_send(Outbound::Send(Box::new(req)))
+        .is_err()
+    {
+        st.pending.cancel(id);
+        return Err(RequestError::Busy(node_id));
+    }
+    Ok(id)
 }
