@@ -2,7 +2,7 @@
 //!
 //! [`router`] builds the whole HTTP surface on top of the master's [`model::Services`]
 //! (one object of `dyn` services: cluster, operations, data, accounts, audit) and the
-//! console's HTTP settings ([`ConsoleSettings`]); [`serve`] and [`serve_tls`] run it on a
+//! console's HTTP settings ([`ConsoleSettings`]); [`serve()`] and [`serve_tls`] run it on a
 //! listener until a shutdown future completes. Handlers parse, call one service, render:
 //! the rules are the master's.
 //!

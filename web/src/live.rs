@@ -5,9 +5,9 @@
 //!   15 minutes), as compact [`ChartPoint`]s.
 //! - `GET /api/v1/nodes/{node}/metrics/stream` is a Server-Sent Events stream: one `sample`
 //!   event (a [`ChartPoint`] as JSON) per heartbeat of that node, fed by the master's
-//!   broadcast of samples ([`LiveSample`], see [`crate::Backend::live_samples`]). The stream
-//!   re-checks the session every [`SESSION_RECHECK`] and ends with an `end` event when the
-//!   session expired or was logged out; it also ends when the master shuts down.
+//!   broadcast of samples ([`LiveSample`], see [`model::service::Cluster::live_samples`]).
+//!   The stream re-checks the session every [`SESSION_RECHECK`] and ends with an `end` event
+//!   when the session expired or was logged out; it also ends when the master shuts down.
 //!
 //! Times are the master's receive times, the same keys the store uses, so history and live
 //! points line up.

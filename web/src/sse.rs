@@ -2,7 +2,7 @@
 //! (`/api/v1/tasks/events`, `/api/v1/alerts/events`).
 //!
 //! A [`Feed`] waits on a `tokio::sync::broadcast` receiver and re-checks the session every
-//! [`SESSION_RECHECK`](crate::live::SESSION_RECHECK), as the metrics stream does
+//! [`SESSION_RECHECK`], as the metrics stream does
 //! (`crate::live`): after logout, expiry or a password change it yields an `end` event and
 //! the stream stops. A receiver that fell behind gets [`Got::Lagged`], so the handler can
 //! tell the client to resync (refetch) instead of silently missing updates. The stream ends

@@ -1,8 +1,8 @@
 //! The master's [`model::service::DataAdmin`]: database compaction, backups and resets.
 //!
-//! One data operation runs at a time per process ([`DATA_OPS`]); a second one meanwhile is
-//! refused with a conflict rather than queued. Every compaction, cancellation, backup and
-//! reset is written to the audit log with its outcome, failed or not.
+//! One data operation runs at a time per process (a process-wide semaphore, `DATA_OPS`); a
+//! second one meanwhile is refused with a conflict rather than queued. Every compaction,
+//! cancellation, backup and reset is written to the audit log with its outcome, failed or not.
 
 use std::path::PathBuf;
 use std::sync::Arc;
