@@ -1,4 +1,4 @@
-//! Helpers for end-to-end tests: build and start Commander processes on loopback, read what
+//! Helpers for end-to-end tests: start Commander processes on loopback, read what
 //! they print, query the HTTP API, and clean everything up when a test ends (or fails).
 
 pub mod browser;

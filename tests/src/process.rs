@@ -2,40 +2,34 @@
 
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Path of the `commander` binary, built (or found up to date) once per test process.
+/// Path of the `commander` binary the suite drives.
+///
+/// The suite is an integration test of the `commander` package (`cmd/tests/e2e/`), so cargo
+/// builds the package's binaries, once per run and with the same dependency features as the
+/// rest of the run, before it starts the test executable. Cargo names the binary in
+/// `CARGO_BIN_EXE_commander` and puts it in the profile directory (`target/debug/`), the
+/// parent of the test executable's `deps/` directory.
 pub fn commander_bin() -> anyhow::Result<PathBuf> {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-p", "commander", "--bin", "commander"])
-                .status()
-                .map_err(|e| format!("cannot run cargo: {e}"))?;
-            if !status.success() {
-                return Err(format!("building commander failed: {status}"));
-            }
-            let target = std::env::var("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| {
-                    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                        .join("..")
-                        .join("target")
-                });
-            let bin = target.join("debug").join("commander");
-            if bin.exists() {
-                Ok(bin)
-            } else {
-                Err(format!("{} missing after build", bin.display()))
-            }
-        })
-        .clone()
-        .map_err(anyhow::Error::msg)
+    if let Some(bin) = std::env::var_os("CARGO_BIN_EXE_commander") {
+        return Ok(PathBuf::from(bin));
+    }
+    let exe = std::env::current_exe().context("path of the test executable")?;
+    let Some(profile_dir) = exe.parent().and_then(Path::parent) else {
+        bail!("{} has no profile directory", exe.display());
+    };
+    let bin = profile_dir.join("commander");
+    if !bin.is_file() {
+        bail!(
+            "{} missing: run the suite with `cargo test -p commander --test e2e`, which builds it",
+            bin.display()
+        );
+    }
+    Ok(bin)
 }
 
 /// A running child; killed and reaped on drop.
