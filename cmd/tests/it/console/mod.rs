@@ -7,8 +7,8 @@
 mod alerts;
 mod auth;
 mod common;
-mod console;
 mod data;
+mod frame;
 mod http;
 mod live;
 mod lockout;
