@@ -18,6 +18,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::middleware;
@@ -158,16 +159,38 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = (Method, &mut Operati
     .filter_map(|(method, operation)| operation.as_mut().map(|op| (method, op)))
 }
 
+/// The body limit of the unauthenticated auth routes ([`auth::AUTH_BODY_LIMIT`]).
+fn auth_body_limit() -> DefaultBodyLimit {
+    DefaultBodyLimit::max(auth::AUTH_BODY_LIMIT)
+}
+
+/// `route` with the auth routes' body limit.
+fn body_limited(
+    (schemas, paths, route): UtoipaMethodRouter<AppState>,
+) -> UtoipaMethodRouter<AppState> {
+    (schemas, paths, route.layer(auth_body_limit()))
+}
+
 /// Every route: pages, the API, the node operations and the static assets.
 pub(crate) fn declare(t: Table) -> Table {
     use Access::{Public, User};
     let t = t
         .page(Method::GET, "/login", Public, forms::login_page)
-        .page(Method::POST, "/login", Public, forms::login_submit)
+        .page(
+            Method::POST,
+            "/login",
+            Public,
+            forms::login_submit.layer(auth_body_limit()),
+        )
         .page(Method::GET, "/register", Public, forms::register_page)
-        .page(Method::POST, "/register", Public, forms::register_submit)
-        .api(Public, routes!(json::register))
-        .api(Public, routes!(json::login))
+        .page(
+            Method::POST,
+            "/register",
+            Public,
+            forms::register_submit.layer(auth_body_limit()),
+        )
+        .api(Public, body_limited(routes!(json::register)))
+        .api(Public, body_limited(routes!(json::login)))
         .api(Public, routes!(api::health))
         .page(Method::GET, "/", User, pages::index)
         .page(Method::GET, "/slaves", User, pages::slaves)

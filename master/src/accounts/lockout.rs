@@ -5,7 +5,12 @@
 //! Addresses are grouped by [`LockKey`]: one IPv4 address, or one IPv6 /64 (a single
 //! host usually owns a whole /64, so per-address keys would be trivial to rotate).
 //! The table is bounded ([`MAX_TRACKED`]); when full, expired entries go first, then entries
-//! that are not locked.
+//! that are not locked (entries with an attempt in flight are always kept).
+//!
+//! A login reserves its attempt with [`Lockout::reserve`] *before* the password is hashed,
+//! and settles it afterwards ([`Lockout::settle_failure`] / [`Lockout::settle_success`]).
+//! Failures plus attempts in flight never exceed `max_failures`, and at most one attempt per
+//! key is in flight, so a burst of concurrent guesses cannot outrun the lock.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -67,6 +72,18 @@ struct Entry {
     failures: VecDeque<u64>,
     /// Locked until this time (exclusive), if locked.
     locked_until: Option<u64>,
+    /// Attempts reserved and not yet settled.
+    in_flight: u32,
+}
+
+/// Why [`Lockout::reserve`] refused an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The address is locked for this long.
+    Locked(Duration),
+    /// Another attempt from the address is in flight (or failures plus attempts in flight
+    /// reached the limit).
+    Busy,
 }
 
 /// The lockout table.
@@ -99,6 +116,54 @@ impl Lockout {
         {
             Some(until) if until > now_ms => Err(Duration::from_millis(until - now_ms)),
             _ => Ok(()),
+        }
+    }
+
+    /// Reserves one attempt for `ip` before its password is checked: refused while locked,
+    /// while another attempt of the address is in flight, or when failures within the window
+    /// plus attempts in flight reach `max_failures`. Every `Ok` must be settled once.
+    pub fn reserve(&mut self, ip: IpAddr, now_ms: u64) -> Result<(), Refusal> {
+        self.check(ip, now_ms).map_err(Refusal::Locked)?;
+        let key = LockKey::from(ip);
+        if !self.entries.contains_key(&key) && self.entries.len() >= MAX_TRACKED {
+            self.make_room(now_ms);
+        }
+        let window = duration_ms(self.policy.window);
+        let max = self.policy.max_failures.max(1);
+        let entry = self.entries.entry(key).or_default();
+        let recent = entry
+            .failures
+            .iter()
+            .filter(|&&t| now_ms.saturating_sub(t) < window)
+            .count();
+        let recent = u32::try_from(recent).unwrap_or(u32::MAX);
+        if entry.in_flight >= 1 || recent.saturating_add(entry.in_flight) >= max {
+            return Err(Refusal::Busy);
+        }
+        entry.in_flight += 1;
+        Ok(())
+    }
+
+    /// Settles a reserved attempt as a failure (see [`Lockout::record_failure`]).
+    pub fn settle_failure(&mut self, ip: IpAddr, now_ms: u64) -> Option<Duration> {
+        self.release(ip);
+        self.record_failure(ip, now_ms)
+    }
+
+    /// Settles a reserved attempt as a success (see [`Lockout::record_success`]).
+    pub fn settle_success(&mut self, ip: IpAddr) {
+        self.release(ip);
+        self.record_success(ip);
+    }
+
+    /// Releases a reserved attempt that was never checked (counts nothing).
+    pub fn settle_release(&mut self, ip: IpAddr) {
+        self.release(ip);
+    }
+
+    fn release(&mut self, ip: IpAddr) {
+        if let Some(e) = self.entries.get_mut(&LockKey::from(ip)) {
+            e.in_flight = e.in_flight.saturating_sub(1);
         }
     }
 
@@ -139,7 +204,7 @@ impl Lockout {
         if self
             .entries
             .get(&key)
-            .is_some_and(|e| e.locked_until.is_none())
+            .is_some_and(|e| e.locked_until.is_none() && e.in_flight == 0)
         {
             self.entries.remove(&key);
         }
@@ -154,7 +219,7 @@ impl Lockout {
                 .failures
                 .back()
                 .is_some_and(|&t| now_ms.saturating_sub(t) < window);
-            locked || recent
+            locked || recent || e.in_flight > 0
         });
     }
 
@@ -173,7 +238,7 @@ impl Lockout {
         if self.entries.len() >= MAX_TRACKED {
             // Partial failure counts are the only thing lost; locks are kept.
             self.entries
-                .retain(|_, e| e.locked_until.is_some_and(|u| u > now_ms));
+                .retain(|_, e| e.locked_until.is_some_and(|u| u > now_ms) || e.in_flight > 0);
         }
     }
 }
@@ -262,6 +327,30 @@ mod tests {
             LockKey::from(IpAddr::V6(Ipv6Addr::LOCALHOST)),
             LockKey::from(ip(1))
         );
+    }
+
+    #[test]
+    fn reservations_count_with_failures_and_one_is_in_flight_per_address() {
+        let mut t = table();
+        assert_eq!(t.reserve(ip(1), 0), Ok(()));
+        assert_eq!(t.reserve(ip(1), 0), Err(Refusal::Busy), "one in flight");
+        assert_eq!(t.reserve(ip(2), 0), Ok(()), "another address is free");
+        assert_eq!(t.settle_failure(ip(1), 0), None);
+        for i in 1..4 {
+            assert_eq!(t.reserve(ip(1), i), Ok(()));
+            assert_eq!(t.settle_failure(ip(1), i), None);
+        }
+        assert_eq!(t.reserve(ip(1), 5), Ok(()), "the fifth attempt");
+        // A success in flight is not forgotten by pruning.
+        t.prune(100 * MIN);
+        assert_eq!(
+            t.settle_failure(ip(1), 6),
+            Some(Duration::from_secs(900)),
+            "the fifth failure locks"
+        );
+        assert!(matches!(t.reserve(ip(1), 7), Err(Refusal::Locked(_))));
+        t.settle_success(ip(2));
+        assert_eq!(t.reserve(ip(2), 8), Ok(()));
     }
 
     #[test]

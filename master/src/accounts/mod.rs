@@ -16,7 +16,13 @@ mod service;
 pub mod store;
 pub mod token;
 
+#[cfg(test)]
+mod attack_tests;
+
 pub use lockout::LockoutPolicy;
 pub use password::HashCost;
-pub use service::{AccountService, AccountSettings, HASHING_SLOTS};
+pub use service::{
+    AUDITED_DETAIL_CHARS, AUDITED_FIELD_CHARS, AUDITED_NAME_CHARS, AccountService, AccountSettings,
+    HASHING_QUEUE, HASHING_SLOTS, RefusedCounts,
+};
 pub use store::{AuthStore, MemoryAuthStore};

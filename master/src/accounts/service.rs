@@ -3,7 +3,9 @@
 //! [`model::service::Accounts`] and [`model::service::AuditLog`]. The console's handlers
 //! and guard are thin layers over it.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use model::audit::{AuditEntry, AuditPage, AuditQuery, AuditResult, actions};
 use model::clock::{Clock, duration_ms};
 use model::ops::BoxFuture;
 
-use super::lockout::{Lockout, LockoutPolicy};
+use super::lockout::{Lockout, LockoutPolicy, Refusal};
 use super::password::{self, HashCost};
 use super::store::AuthStore;
 use super::token::{Claims, TokenError, TokenKeys};
@@ -26,6 +28,96 @@ use plumbing::secret::random_hex;
 
 /// How many password hashes may be computed at once (each takes ~19 MiB and a core).
 pub const HASHING_SLOTS: usize = 2;
+
+/// How many password checks may wait for a hashing slot; beyond that a login or
+/// registration is refused at once with [`AuthFailure::Busy`] (HTTP 503).
+pub const HASHING_QUEUE: usize = 8;
+
+/// Longest user name (in characters) written to the audit log for a login or registration
+/// attempt; longer names are cut (valid names have at most 64 characters anyway).
+pub const AUDITED_NAME_CHARS: usize = 64;
+
+/// Bounds of every audited string, in characters: user and target, then detail.
+pub const AUDITED_FIELD_CHARS: usize = 256;
+/// See [`AUDITED_FIELD_CHARS`].
+pub const AUDITED_DETAIL_CHARS: usize = 1024;
+
+/// Attempts refused without an audit entry of their own (counted instead), since the
+/// service started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefusedCounts {
+    /// Registrations tried after registration closed.
+    pub registration_closed: u64,
+    /// Logins (and password changes) from a locked address.
+    pub locked: u64,
+    /// Logins refused because another one from the address or for the name was in flight.
+    pub throttled: u64,
+    /// Logins and registrations refused because the hashing queue was full.
+    pub busy: u64,
+}
+
+#[derive(Debug, Default)]
+struct Refused {
+    registration_closed: AtomicU64,
+    locked: AtomicU64,
+    throttled: AtomicU64,
+    busy: AtomicU64,
+}
+
+impl Refused {
+    /// Counts `failure` when it is one of the refusals that are not audited one by one;
+    /// returns whether it was.
+    fn count(&self, failure: &AuthFailure) -> bool {
+        let counter = match failure {
+            AuthFailure::RegistrationClosed => &self.registration_closed,
+            AuthFailure::Locked(_) => &self.locked,
+            AuthFailure::Throttled => &self.throttled,
+            AuthFailure::Busy => &self.busy,
+            _ => return false,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}
+
+/// A place in the hashing queue (running or waiting); released on drop.
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A login attempt reserved in the lockout and for its user name. Dropped without
+/// [`Attempt::succeeded`] (a wrong password, or the request abandoned), it counts as a
+/// failure.
+struct Attempt<'a> {
+    service: &'a AccountService,
+    client: IpAddr,
+    name: Option<String>,
+    success: bool,
+}
+
+impl Attempt<'_> {
+    fn succeeded(mut self) {
+        self.success = true;
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if let Some(name) = self.name.take() {
+            self.service.names_in_flight().remove(&name);
+        }
+        let mut lockout = self.service.lockout();
+        if self.success {
+            lockout.settle_success(self.client);
+        } else if let Some(locked) = lockout.settle_failure(self.client, self.service.now_ms()) {
+            tracing::warn!(client = %self.client, ?locked, "console login locked out");
+        }
+    }
+}
 
 /// Security settings of the accounts.
 #[derive(Clone)]
@@ -60,6 +152,9 @@ pub struct AccountService {
     lockout: Mutex<Lockout>,
     clock: Arc<dyn Clock>,
     hashing: Semaphore,
+    queued: AtomicUsize,
+    names_in_flight: Mutex<HashSet<String>>,
+    refused: Refused,
     dummy_hash: Arc<OnceLock<String>>,
 }
 
@@ -85,6 +180,9 @@ impl AccountService {
             settings,
             clock,
             hashing: Semaphore::new(HASHING_SLOTS),
+            queued: AtomicUsize::new(0),
+            names_in_flight: Mutex::new(HashSet::new()),
+            refused: Refused::default(),
             dummy_hash: Arc::new(OnceLock::new()),
         }
     }
@@ -105,6 +203,67 @@ impl AccountService {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn names_in_flight(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.names_in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Attempts refused without an audit entry each (registration closed, locked address,
+    /// login already in flight, hashing queue full), counted since start.
+    pub fn refused_counts(&self) -> RefusedCounts {
+        RefusedCounts {
+            registration_closed: self.refused.registration_closed.load(Ordering::Relaxed),
+            locked: self.refused.locked.load(Ordering::Relaxed),
+            throttled: self.refused.throttled.load(Ordering::Relaxed),
+            busy: self.refused.busy.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A place in the hashing queue: at most [`HASHING_SLOTS`] running plus
+    /// [`HASHING_QUEUE`] waiting, else [`AuthFailure::Busy`].
+    fn queue_place(&self) -> Result<QueuePlace<'_>, AuthFailure> {
+        let admitted = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < HASHING_SLOTS + HASHING_QUEUE).then_some(n + 1)
+            })
+            .is_ok();
+        if admitted {
+            Ok(QueuePlace(&self.queued))
+        } else {
+            Err(AuthFailure::Busy)
+        }
+    }
+
+    /// Reserves a login attempt from `client` for `name` before any hashing: refused while
+    /// the address is locked, while another attempt of the address or for the name is in
+    /// flight, or when failures plus attempts in flight reach the limit.
+    fn reserve_attempt(
+        &self,
+        client: IpAddr,
+        name: Option<&str>,
+    ) -> Result<Attempt<'_>, AuthFailure> {
+        let now = self.now_ms();
+        self.lockout().reserve(client, now).map_err(|r| match r {
+            Refusal::Locked(left) => AuthFailure::Locked(left),
+            Refusal::Busy => AuthFailure::Throttled,
+        })?;
+        if let Some(name) = name
+            && !self.names_in_flight().insert(name.to_owned())
+        {
+            // Nothing was checked: release the address without counting a failure.
+            self.lockout().settle_release(client);
+            return Err(AuthFailure::Throttled);
+        }
+        Ok(Attempt {
+            service: self,
+            client,
+            name: name.map(str::to_owned),
+            success: false,
+        })
+    }
+
     /// Runs `f` on the store on a blocking thread.
     pub async fn blocking<T, F>(&self, f: F) -> Result<T, StoreFailure>
     where
@@ -118,6 +277,7 @@ impl AccountService {
     }
 
     async fn hash(&self, password: String) -> Result<String, AuthFailure> {
+        let _place = self.queue_place()?;
         let _slot = self.hashing.acquire().await.map_err(internal)?;
         let cost = self.settings.hash_cost;
         tokio::task::spawn_blocking(move || password::hash_password(&password, cost))
@@ -128,6 +288,7 @@ impl AccountService {
 
     /// Verifies against `phc`, or against a dummy hash when there is no user, so that the
     /// answer takes as long either way.
+    /// The caller holds a [`QueuePlace`].
     async fn verify(&self, password: String, phc: Option<String>) -> bool {
         let Ok(_slot) = self.hashing.acquire().await else {
             return false;
@@ -155,7 +316,9 @@ impl AccountService {
             .await
     }
 
-    /// Registers the first user (once ever). Audited.
+    /// Registers the first user (once ever). Audited, with the name cut to
+    /// [`AUDITED_NAME_CHARS`]; attempts while registration is closed or the hashing queue is
+    /// full are only counted ([`AccountService::refused_counts`]).
     pub async fn register(
         &self,
         username: &str,
@@ -163,11 +326,18 @@ impl AccountService {
         client: IpAddr,
     ) -> Result<UserRecord, AuthFailure> {
         let outcome = self.try_register(username, password).await;
+        if let Err(e) = &outcome
+            && self.refused.count(e)
+        {
+            // Counted, not audited one by one (anyone can send these).
+            return outcome;
+        }
         let (result, detail) = audit_outcome(&outcome);
+        let who = audited_name(username);
         self.record(AuditEntry::new(
-            username,
+            &who,
             actions::REGISTER,
-            username,
+            &who,
             client,
             result,
             detail,
@@ -207,7 +377,10 @@ impl AccountService {
         }
     }
 
-    /// Checks the lockout, then the password; opens a session on success. Audited.
+    /// Reserves an attempt (lockout, one in flight per address and per name, a place in the
+    /// hashing queue), then checks the password; opens a session on success. Audited, with
+    /// the name cut to [`AUDITED_NAME_CHARS`]; refusals before hashing are only counted
+    /// ([`AccountService::refused_counts`]).
     pub async fn login(
         &self,
         username: &str,
@@ -215,6 +388,11 @@ impl AccountService {
         client: IpAddr,
     ) -> Result<Issued, AuthFailure> {
         let outcome = self.try_login(username, password, client).await;
+        if let Err(e) = &outcome
+            && self.refused.count(e)
+        {
+            return outcome;
+        }
         let (result, mut detail) = audit_outcome(&outcome);
         if matches!(outcome, Err(AuthFailure::BadCredentials))
             && self.lockout().check(client, self.now_ms()).is_err()
@@ -222,7 +400,7 @@ impl AccountService {
             detail.push_str("; address locked");
         }
         // The name tried is recorded as typed (bounded), to trace guessing.
-        let who: String = username.chars().take(64).collect();
+        let who = audited_name(username);
         self.record(AuditEntry::new(
             &who,
             actions::LOGIN,
@@ -241,10 +419,9 @@ impl AccountService {
         password: &str,
         client: IpAddr,
     ) -> Result<Issued, AuthFailure> {
-        let now = self.now_ms();
-        self.lockout()
-            .check(client, now)
-            .map_err(AuthFailure::Locked)?;
+        let key = audited_name(username);
+        let attempt = self.reserve_attempt(client, Some(&key))?;
+        let _place = self.queue_place()?;
         let name = username.to_owned();
         let user = if check_username(username).is_ok() {
             self.blocking(move |s| s.user(&name)).await?
@@ -257,17 +434,15 @@ impl AccountService {
                 user.as_ref().map(|u| u.password_hash.clone()),
             )
             .await;
-        let now = self.now_ms();
         match user {
             Some(user) if ok => {
-                self.lockout().record_success(client);
+                attempt.succeeded();
+                let now = self.now_ms();
                 let _ = self.blocking(move |s| s.prune_sessions(now)).await;
                 self.open_session(&user, client).await
             }
             _ => {
-                if let Some(locked) = self.lockout().record_failure(client, now) {
-                    tracing::warn!(%client, ?locked, "console login locked out");
-                }
+                drop(attempt);
                 Err(AuthFailure::BadCredentials)
             }
         }
@@ -395,14 +570,16 @@ impl AccountService {
         new: &str,
         client: IpAddr,
     ) -> Result<Issued, AuthFailure> {
-        self.lockout()
-            .check(client, self.now_ms())
-            .map_err(AuthFailure::Locked)?;
+        let attempt = self.reserve_attempt(client, None)?;
+        let place = self.queue_place()?;
         let phc = auth.user.password_hash.clone();
-        if !self.verify(current.to_owned(), Some(phc)).await {
-            self.lockout().record_failure(client, self.now_ms());
+        let ok = self.verify(current.to_owned(), Some(phc)).await;
+        drop(place);
+        if !ok {
+            drop(attempt);
             return Err(AuthFailure::WrongCurrentPassword);
         }
+        attempt.succeeded();
         let name = auth.user.username.clone();
         check_password_strength(new, &name).map_err(AuthFailure::WeakPassword)?;
         let hash = self.hash(new.to_owned()).await?;
@@ -453,7 +630,13 @@ impl AccountService {
 
     /// Writes an audit entry (`at_ms` 0 means now). A failure is logged, never returned:
     /// the operation it describes has already happened.
+    /// Every string is bounded ([`AUDITED_FIELD_CHARS`], [`AUDITED_DETAIL_CHARS`]).
     pub async fn record(&self, mut entry: AuditEntry) {
+        bound(&mut entry.user, AUDITED_FIELD_CHARS);
+        bound(&mut entry.target, AUDITED_FIELD_CHARS);
+        bound(&mut entry.action, AUDITED_FIELD_CHARS);
+        bound(&mut entry.client, AUDITED_FIELD_CHARS);
+        bound(&mut entry.detail, AUDITED_DETAIL_CHARS);
         if entry.at_ms == 0 {
             entry.at_ms = self.now_ms();
         }
@@ -472,11 +655,28 @@ impl AccountService {
 fn audit_outcome<T>(outcome: &Result<T, AuthFailure>) -> (AuditResult, String) {
     match outcome {
         Ok(_) => (AuditResult::Ok, String::new()),
-        Err(e @ (AuthFailure::Locked(_) | AuthFailure::RegistrationClosed)) => {
-            (AuditResult::Denied, e.to_string())
-        }
+        Err(
+            e @ (AuthFailure::Locked(_)
+            | AuthFailure::RegistrationClosed
+            | AuthFailure::Throttled
+            | AuthFailure::Busy),
+        ) => (AuditResult::Denied, e.to_string()),
         Err(AuthFailure::Internal(msg)) => (AuditResult::Failed, msg.clone()),
         Err(e) => (AuditResult::Failed, e.to_string()),
+    }
+}
+
+/// A user name as audited: at most [`AUDITED_NAME_CHARS`] characters.
+fn audited_name(name: &str) -> String {
+    name.chars().take(AUDITED_NAME_CHARS).collect()
+}
+
+/// Cuts `s` to `max` characters, saying how long it was: `…(N bytes)`.
+fn bound(s: &mut String, max: usize) {
+    if let Some((cut, _)) = s.char_indices().nth(max) {
+        let len = s.len();
+        s.truncate(cut);
+        s.push_str(&format!("…({len} bytes)"));
     }
 }
 

@@ -148,6 +148,15 @@ pub enum AuthFailure {
     /// The current password given for a change is wrong.
     #[error("The current password is wrong.")]
     WrongCurrentPassword,
+    /// Another login from this address, or for this user name, is being checked; refused
+    /// without hashing (HTTP 429).
+    #[error(
+        "Another login from this address or for this user is being checked. Try again in a moment."
+    )]
+    Throttled,
+    /// The password-hashing queue is full; refused without hashing (HTTP 503).
+    #[error("The server is busy checking other logins. Try again in a moment.")]
+    Busy,
     /// Store or hashing failure (logged; not the user's fault).
     #[error("Something went wrong on the server; the master's log has the details.")]
     Internal(String),

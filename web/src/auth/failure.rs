@@ -27,6 +27,8 @@ pub fn localized(failure: &AuthFailure, t: &Messages) -> String {
         }
         .to_owned(),
         AuthFailure::WrongCurrentPassword => t.err_current_password.to_owned(),
+        AuthFailure::Throttled => t.err_login_in_flight.to_owned(),
+        AuthFailure::Busy => t.err_login_busy.to_owned(),
         AuthFailure::Internal(_) => t.err_internal.to_owned(),
     }
 }
@@ -48,6 +50,8 @@ mod tests {
             AuthFailure::WeakPassword(PasswordProblem::TooShort),
             AuthFailure::WeakPassword(PasswordProblem::Common),
             AuthFailure::WrongCurrentPassword,
+            AuthFailure::Throttled,
+            AuthFailure::Busy,
             AuthFailure::Internal("x".into()),
         ];
         for f in cases {

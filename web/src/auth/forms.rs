@@ -162,7 +162,8 @@ fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response 
 fn status_of(failure: &AuthFailure) -> StatusCode {
     match failure {
         AuthFailure::BadCredentials => StatusCode::UNAUTHORIZED,
-        AuthFailure::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
+        AuthFailure::Locked(_) | AuthFailure::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        AuthFailure::Busy => StatusCode::SERVICE_UNAVAILABLE,
         AuthFailure::RegistrationClosed | AuthFailure::WrongCurrentPassword => {
             StatusCode::FORBIDDEN
         }

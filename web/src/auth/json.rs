@@ -78,7 +78,8 @@ pub struct Me<'a> {
 fn failure(f: &AuthFailure) -> Response {
     let status = match f {
         AuthFailure::BadCredentials => StatusCode::UNAUTHORIZED,
-        AuthFailure::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
+        AuthFailure::Locked(_) | AuthFailure::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        AuthFailure::Busy => StatusCode::SERVICE_UNAVAILABLE,
         AuthFailure::RegistrationClosed | AuthFailure::WrongCurrentPassword => {
             StatusCode::FORBIDDEN
         }
@@ -89,8 +90,13 @@ fn failure(f: &AuthFailure) -> Response {
         }
     };
     let mut response = ApiError::new(status, f.to_string()).into_response();
-    if let AuthFailure::Locked(left) = f
-        && let Ok(v) = HeaderValue::from_str(&left.as_secs().max(1).to_string())
+    let retry_after = match f {
+        AuthFailure::Locked(left) => Some(left.as_secs().max(1)),
+        AuthFailure::Throttled | AuthFailure::Busy => Some(1),
+        _ => None,
+    };
+    if let Some(secs) = retry_after
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {
         response.headers_mut().insert(header::RETRY_AFTER, v);
     }

@@ -16,6 +16,10 @@ pub mod forms;
 pub mod guard;
 pub mod json;
 
+/// Largest body accepted by login and registration (JSON and forms), bytes; a larger one
+/// is answered 413 before anything is read into memory or audited.
+pub const AUTH_BODY_LIMIT: usize = 16 * 1024;
+
 pub use client::ClientAddr;
 pub use console::{Auth, ConsoleSettings};
 pub use failure::localized;
