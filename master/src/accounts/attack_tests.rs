@@ -67,8 +67,9 @@ async fn hashed_failures(s: &AccountService) -> usize {
 
 /// 40 wrong passwords and the right one, all at once from one address, in bursts. On a
 /// current-thread runtime every task reserves (or is refused) in its first poll, in spawn
-/// order, so the outcome is deterministic: each burst checks one password, and once five
-/// failures lock the address nothing is checked any more — the right password included.
+/// order, and the hashing slots are held until all were polled, so the outcome is
+/// deterministic: each burst checks one password, and once five failures lock the address
+/// nothing is checked any more — the right password included.
 #[tokio::test]
 async fn a_concurrent_burst_cannot_outrun_the_lockout() {
     let s = with_admin().await;
@@ -77,6 +78,7 @@ async fn a_concurrent_burst_cannot_outrun_the_lockout() {
     let mut tokens = 0;
     let mut last = Vec::new();
     for _burst in 0..8 {
+        let held = s.hold_hashing().await;
         let mut tasks = Vec::new();
         for i in 0..40 {
             let s = Arc::clone(&s);
@@ -88,6 +90,8 @@ async fn a_concurrent_burst_cannot_outrun_the_lockout() {
             let s = Arc::clone(&s);
             tokio::spawn(async move { s.login(ADMIN, RIGHT, attacker).await })
         };
+        tokio::task::yield_now().await;
+        drop(held);
         for t in tasks {
             let _ = t.await.unwrap();
         }
@@ -159,6 +163,7 @@ async fn concurrent_wrong_passwords_hash_at_most_max_failures() {
 #[tokio::test]
 async fn one_login_per_name_in_flight_and_the_hashing_queue_is_bounded() {
     let s = with_admin().await;
+    let held = s.hold_hashing().await;
     let first = {
         let s = Arc::clone(&s);
         tokio::spawn(async move { s.login(ADMIN, "wrong-Aa1!xx", ip(2, 1)).await })
@@ -167,6 +172,8 @@ async fn one_login_per_name_in_flight_and_the_hashing_queue_is_bounded() {
         let s = Arc::clone(&s);
         tokio::spawn(async move { s.login(ADMIN, RIGHT, ip(2, 2)).await })
     };
+    tokio::task::yield_now().await;
+    drop(held);
     assert!(matches!(
         first.await.unwrap(),
         Err(AuthFailure::BadCredentials)
@@ -176,6 +183,7 @@ async fn one_login_per_name_in_flight_and_the_hashing_queue_is_bounded() {
     assert!(s.login(ADMIN, RIGHT, ip(2, 2)).await.is_ok());
 
     // 100 addresses, 100 names, at once: at most HASHING_SLOTS + HASHING_QUEUE are admitted.
+    let held = s.hold_hashing().await;
     let mut tasks = Vec::new();
     for i in 0..100u8 {
         let s = Arc::clone(&s);
@@ -183,6 +191,8 @@ async fn one_login_per_name_in_flight_and_the_hashing_queue_is_bounded() {
             s.login(&format!("user{i}"), "wrong-Aa1!xx", ip(3, i)).await
         }));
     }
+    tokio::task::yield_now().await;
+    drop(held);
     let mut busy = 0;
     for t in tasks {
         match t.await.unwrap() {

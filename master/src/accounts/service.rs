@@ -96,12 +96,26 @@ struct Attempt<'a> {
     service: &'a AccountService,
     client: IpAddr,
     name: Option<String>,
-    success: bool,
+    settle: Settle,
+}
+
+/// How a reserved attempt ends.
+#[derive(Clone, Copy)]
+enum Settle {
+    Failure,
+    Success,
+    Release,
 }
 
 impl Attempt<'_> {
+    /// A right password at login: the address's failures are forgotten.
     fn succeeded(mut self) {
-        self.success = true;
+        self.settle = Settle::Success;
+    }
+
+    /// A right password that does not forget earlier failures (a password change).
+    fn released(mut self) {
+        self.settle = Settle::Release;
     }
 }
 
@@ -110,11 +124,16 @@ impl Drop for Attempt<'_> {
         if let Some(name) = self.name.take() {
             self.service.names_in_flight().remove(&name);
         }
+        let now = self.service.now_ms();
         let mut lockout = self.service.lockout();
-        if self.success {
-            lockout.settle_success(self.client);
-        } else if let Some(locked) = lockout.settle_failure(self.client, self.service.now_ms()) {
-            tracing::warn!(client = %self.client, ?locked, "console login locked out");
+        match self.settle {
+            Settle::Success => lockout.settle_success(self.client),
+            Settle::Release => lockout.settle_release(self.client),
+            Settle::Failure => {
+                if let Some(locked) = lockout.settle_failure(self.client, now) {
+                    tracing::warn!(client = %self.client, ?locked, "console login locked out");
+                }
+            }
         }
     }
 }
@@ -220,6 +239,14 @@ impl AccountService {
         }
     }
 
+    /// Takes every hashing slot until the permit is dropped, so that tests can hold logins
+    /// in flight deterministically.
+    #[cfg(test)]
+    pub(super) async fn hold_hashing(&self) -> tokio::sync::SemaphorePermit<'_> {
+        let all = u32::try_from(HASHING_SLOTS).unwrap_or(u32::MAX);
+        self.hashing.acquire_many(all).await.unwrap()
+    }
+
     /// A place in the hashing queue: at most [`HASHING_SLOTS`] running plus
     /// [`HASHING_QUEUE`] waiting, else [`AuthFailure::Busy`].
     fn queue_place(&self) -> Result<QueuePlace<'_>, AuthFailure> {
@@ -260,7 +287,7 @@ impl AccountService {
             service: self,
             client,
             name: name.map(str::to_owned),
-            success: false,
+            settle: Settle::Failure,
         })
     }
 
@@ -579,7 +606,7 @@ impl AccountService {
             drop(attempt);
             return Err(AuthFailure::WrongCurrentPassword);
         }
-        attempt.succeeded();
+        attempt.released();
         let name = auth.user.username.clone();
         check_password_strength(new, &name).map_err(AuthFailure::WeakPassword)?;
         let hash = self.hash(new.to_owned()).await?;

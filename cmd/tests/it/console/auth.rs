@@ -523,3 +523,53 @@ async fn password_change_ends_every_old_session() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("The two passwords differ."));
 }
+
+/// Issue 11, finding 1: huge names sent to the auth routes while registration is closed
+/// filled the data store through the audit log. Bodies over 16 KiB are refused with 413,
+/// and attempts against closed registration are counted, not audited.
+#[tokio::test]
+async fn huge_or_repeated_auth_requests_do_not_flood_the_audit_log() {
+    let app = TestApp::new(Fake::Nodes(Vec::new()));
+    app.register().await;
+    let huge = "A".repeat(1_900_000);
+    for path in ["/api/v1/auth/register", "/api/v1/auth/login"] {
+        let r = app
+            .send(Req::post(path).json(&credentials(&huge, "x")))
+            .await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert!(r.json()["error"].is_string(), "{path}: {}", r.body);
+    }
+    let page = app.get("/login").await;
+    let token = page.cookie_value("commander_login_csrf").unwrap();
+    for path in ["/register", "/login"] {
+        let r = app
+            .send(
+                Req::post(path)
+                    .header("cookie", &format!("commander_login_csrf={token}"))
+                    .form(&[
+                        ("username", huge.as_str()),
+                        ("password", "x"),
+                        ("confirm", "x"),
+                        ("csrf", token.as_str()),
+                    ]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+    }
+    // Small attempts against closed registration: refused, counted, not audited.
+    let name = "B".repeat(5_000);
+    for _ in 0..20 {
+        let r = app
+            .send(Req::post("/api/v1/auth/register").json(&credentials(&name, "x")))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(app.accounts.refused_counts().registration_closed, 20);
+    let s = app.login().await;
+    let entries = app.audit(&s, "action=auth&limit=500").await;
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["auth.login", "auth.register"], "{entries:?}");
+}

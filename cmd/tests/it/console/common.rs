@@ -230,6 +230,7 @@ pub struct TestApp {
     pub routes: Vec<RouteInfo>,
     pub store: Arc<MemoryAuthStore>,
     pub clock: Arc<ManualClock>,
+    pub accounts: Arc<AccountService>,
 }
 
 /// A signed-in session.
@@ -292,6 +293,7 @@ impl TestApp {
             clock.clone(),
         ));
         let audit: Arc<dyn AuditLog> = accounts.clone();
+        let service = Arc::clone(&accounts);
         let backend = Arc::new(backend);
         let services = model::Services {
             cluster: backend.clone(),
@@ -316,6 +318,7 @@ impl TestApp {
             routes,
             store,
             clock,
+            accounts: service,
         }
     }
 

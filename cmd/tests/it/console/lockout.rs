@@ -113,3 +113,59 @@ async fn forwarded_for_is_trusted_only_from_a_configured_proxy() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+/// Issue 11, finding 2: 40 wrong passwords and the right one sent at once gave 40 × 401 and
+/// a token. Now one login per address is in flight (the rest 429 at once, without hashing),
+/// at most five passwords are ever checked, and the right password never gets a token once
+/// the address is locked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_concurrent_burst_does_not_beat_the_lockout() {
+    let app = std::sync::Arc::new(TestApp::new(Fake::Nodes(Vec::new())));
+    app.register().await;
+    let from = "198.51.100.9:1000";
+    let mut unauthorized = 0;
+    let mut locked = false;
+    for _burst in 0..50 {
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let app = std::sync::Arc::clone(&app);
+            let password = format!("Wrong horse {i}");
+            tasks.push(tokio::spawn(async move {
+                try_login(&app, from, &password).await
+            }));
+        }
+        for t in tasks {
+            let r = t.await.unwrap();
+            match r.status {
+                StatusCode::UNAUTHORIZED => unauthorized += 1,
+                StatusCode::TOO_MANY_REQUESTS => {
+                    assert!(!r.header(header::RETRY_AFTER).is_empty());
+                }
+                other => panic!("{other}: {}", r.body),
+            }
+        }
+        assert!(unauthorized <= 5, "{unauthorized} passwords checked");
+        if unauthorized == 5 {
+            locked = true;
+            break;
+        }
+    }
+    assert!(locked);
+    // The right password, alone or in a burst, is refused while locked.
+    let mut tasks = Vec::new();
+    for i in 0..41 {
+        let app = std::sync::Arc::clone(&app);
+        let password = if i == 40 {
+            PASSWORD.to_owned()
+        } else {
+            format!("Wrong horse {i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            try_login(&app, from, &password).await.status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert!(app.accounts.refused_counts().locked >= 41);
+}
