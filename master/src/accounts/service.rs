@@ -113,7 +113,8 @@ impl Attempt<'_> {
         self.settle = Settle::Success;
     }
 
-    /// A right password that does not forget earlier failures (a password change).
+    /// Nothing learnt about the password (refused before hashing, a store failure), or a
+    /// right one that should not forget earlier failures (a password change).
     fn released(mut self) {
         self.settle = Settle::Release;
     }
@@ -448,10 +449,20 @@ impl AccountService {
     ) -> Result<Issued, AuthFailure> {
         let key = audited_name(username);
         let attempt = self.reserve_attempt(client, Some(&key))?;
-        let _place = self.queue_place()?;
+        // Refusals that checked nothing do not count as failures.
+        let Ok(_place) = self.queue_place() else {
+            attempt.released();
+            return Err(AuthFailure::Busy);
+        };
         let name = username.to_owned();
         let user = if check_username(username).is_ok() {
-            self.blocking(move |s| s.user(&name)).await?
+            match self.blocking(move |s| s.user(&name)).await {
+                Ok(user) => user,
+                Err(e) => {
+                    attempt.released();
+                    return Err(e.into());
+                }
+            }
         } else {
             None
         };
@@ -598,7 +609,10 @@ impl AccountService {
         client: IpAddr,
     ) -> Result<Issued, AuthFailure> {
         let attempt = self.reserve_attempt(client, None)?;
-        let place = self.queue_place()?;
+        let Ok(place) = self.queue_place() else {
+            attempt.released();
+            return Err(AuthFailure::Busy);
+        };
         let phc = auth.user.password_hash.clone();
         let ok = self.verify(current.to_owned(), Some(phc)).await;
         drop(place);
