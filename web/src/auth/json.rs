@@ -117,7 +117,7 @@ fn token_reply(issued: &Issued) -> TokenReply {
     path = "/api/v1/auth/register",
     operation_id = "post /api/v1/auth/register",
     tag = "auth",
-    summary = "Create the first (administrator) account; refused with 403 once one exists.",
+    summary = "Create the first (administrator) account; refused with 403 once one exists (counted, not audited); bodies over 16 KiB get 413.",
     request_body = crate::auth::json::Credentials,
     responses(
         (status = 201, description = "Done.", body = crate::auth::json::Registered),
@@ -147,7 +147,7 @@ pub async fn register(
     path = "/api/v1/auth/login",
     operation_id = "post /api/v1/auth/login",
     tag = "auth",
-    summary = "Log in; the token is accepted as `Authorization: Bearer` on every route. Five failures from one address lock it out (429).",
+    summary = "Log in; the token is accepted as `Authorization: Bearer` on every route. Five failures from one address lock it out (429); a second login in flight from the address or for the name gets 429, a full hashing queue 503; bodies over 16 KiB get 413.",
     request_body = crate::auth::json::Credentials,
     responses(
         (status = 200, description = "Done.", body = crate::auth::json::TokenReply),
