@@ -30,11 +30,20 @@ pub struct DockerCtx {
 }
 
 impl DockerCtx {
-    /// Settings with `roots` resolved through symlinks where they exist.
+    /// Settings with `roots` resolved ([`resolve_bind_root`]). A root that does not resolve
+    /// to an acceptable directory is left out with a warning: a missing default root
+    /// (`/srv`, `/data`) just allows nothing, and a root that has become a link to a system
+    /// directory never allows that directory.
     pub fn new(roots: &[PathBuf]) -> Self {
         let bind_roots = roots
             .iter()
-            .map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.clone()))
+            .filter_map(|r| match resolve_bind_root(r) {
+                Ok(real) => Some(real),
+                Err(e) => {
+                    tracing::warn!(error = %e, "bind root left out");
+                    None
+                }
+            })
             .collect();
         Self { bind_roots }
     }
@@ -260,10 +269,66 @@ pub enum BindRootError {
         /// The system directory it would expose.
         exposed: PathBuf,
     },
+    /// The root resolves (through symlinks or `..`) to a path that exposes a system
+    /// directory.
+    #[error(
+        "{} resolves to {}, which would expose {} to containers",
+        .root.display(),
+        .real.display(),
+        .exposed.display()
+    )]
+    ResolvesToExposed {
+        /// The configured root.
+        root: PathBuf,
+        /// What it resolves to.
+        real: PathBuf,
+        /// The system directory it would expose.
+        exposed: PathBuf,
+    },
+    /// The root does not exist (or cannot be resolved).
+    #[error("{} cannot be resolved: {error}", .root.display())]
+    Unresolvable {
+        /// The configured root.
+        root: PathBuf,
+        /// Why.
+        error: String,
+    },
+    /// The root is not a directory.
+    #[error("{} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
 }
 
-/// Checks a configured bind root: absolute, without `..`, not a system directory, not above
-/// one, not inside one.
+/// Resolves a configured bind root to its canonical path (symlinks and `..` resolved) and
+/// checks that path with [`validate_bind_root`]: the check is made on what the kernel will
+/// actually use, so a root that is a link to `/` or written as `/srv/../etc` is refused.
+/// A root that does not exist is refused.
+pub fn resolve_bind_root(root: &Path) -> Result<PathBuf, BindRootError> {
+    if !root.is_absolute() {
+        return Err(BindRootError::NotAbsolute(root.to_path_buf()));
+    }
+    let real = std::fs::canonicalize(root).map_err(|e| BindRootError::Unresolvable {
+        root: root.to_path_buf(),
+        error: e.to_string(),
+    })?;
+    if !real.is_dir() {
+        return Err(BindRootError::NotADirectory(root.to_path_buf()));
+    }
+    match validate_bind_root(&real) {
+        Ok(()) => Ok(real),
+        Err(BindRootError::Exposes { exposed, .. }) if real != root => {
+            Err(BindRootError::ResolvesToExposed {
+                root: root.to_path_buf(),
+                real,
+                exposed,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks a bind root's path as written: absolute, without `..`, not a system directory,
+/// not above one, not inside one. Configured roots go through [`resolve_bind_root`], which
+/// applies this to the canonical path.
 pub fn validate_bind_root(root: &Path) -> Result<(), BindRootError> {
     if !root.is_absolute()
         || root

@@ -199,6 +199,24 @@ fn validation_happens_before_the_engine_is_asked() {
         (DockerOp::StartContainer { id: "../x".into() }, "id"),
         (DockerOp::CreateContainer(form("web", &["80"])), "ports[0]"),
         (
+            DockerOp::CreateContainer(ContainerCreate {
+                network: Some("host".into()),
+                ..form("web", &[])
+            }),
+            "network",
+        ),
+        (
+            DockerOp::Deploy(DeployRequest {
+                container: ContainerCreate {
+                    network: Some("Host".into()),
+                    ..form("web", &[])
+                },
+                pull: PullPolicy::Missing,
+                auth: None,
+            }),
+            "network",
+        ),
+        (
             DockerOp::RenameContainer {
                 id: "a".into(),
                 new_name: "b c".into(),
@@ -280,6 +298,38 @@ fn bind_mounts_are_confined_to_the_roots() {
         Err(BindRootError::NotAbsolute("/srv/../etc".into()))
     );
     assert_eq!(validate_bind_root(&PathBuf::from("/srv/app")), Ok(()));
+}
+
+/// Finding 10: a root is checked where it resolves, so a root that is (or has become) a link
+/// to `/` allows nothing, and a missing root is left out.
+#[test]
+fn bind_roots_are_resolved_before_they_are_checked() {
+    let rt = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let to_root = dir.path().join("srv");
+    std::os::unix::fs::symlink("/", &to_root).unwrap();
+    let ctx = DockerCtx::new(&[to_root.clone(), dir.path().join("missing")]);
+    assert!(ctx.bind_roots.is_empty(), "{:?}", ctx.bind_roots);
+    let op = DockerOp::CreateContainer(ContainerCreate {
+        volumes: vec![format!("{}/etc:/x", to_root.display())],
+        ..form("web", &[])
+    });
+    let e = run_with(&rt, op, &ctx, None, Duration::from_secs(5)).err();
+    assert_eq!(e.kind, ErrorKind::Refused, "{e}");
+    assert!(rt.state.borrow().calls.is_empty());
+    let real = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir(real.join("apps")).unwrap();
+    let ctx = DockerCtx::new(&[real.join("apps/../apps")]);
+    assert_eq!(ctx.bind_roots, vec![real.join("apps")]);
+    use crate::docker::ops::{BindRootError, resolve_bind_root};
+    assert!(matches!(
+        resolve_bind_root(&to_root),
+        Err(BindRootError::ResolvesToExposed { .. })
+    ));
+    assert!(matches!(
+        resolve_bind_root(&dir.path().join("missing")),
+        Err(BindRootError::Unresolvable { .. })
+    ));
 }
 
 #[test]
