@@ -62,7 +62,7 @@ pub fn lock_path(path: &Path) -> PathLock {
     // backup, the env profile), so a guard can borrow it for `'static`.
     static LOCKS: LazyLock<Mutex<HashMap<PathBuf, &'static Mutex<()>>>> =
         LazyLock::new(Mutex::default);
-    let lock: &'static Mutex<()> = *LOCKS
+    let lock: &'static Mutex<()> = LOCKS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .entry(path.to_path_buf())
