@@ -350,7 +350,10 @@ pub fn validate_bind_root(root: &Path) -> Result<(), BindRootError> {
     }
 }
 
-/// Refuses bind mounts outside the configured roots, also through symlinks.
+/// Refuses bind mounts that are not existing paths beneath a configured root. The source is
+/// resolved beneath its root by the kernel ([`resolve_beneath`]): a symbolic link anywhere
+/// in it, a `..` that climbs out, or a missing source (which the engine would create,
+/// following links) is refused.
 pub fn confine_binds(form: &ContainerCreate, ctx: &DockerCtx) -> Result<(), OpError> {
     for (i, v) in form.volumes.iter().enumerate() {
         let field = format!("volumes[{i}]");
@@ -368,26 +371,85 @@ pub fn confine_binds(form: &ContainerCreate, ctx: &DockerCtx) -> Result<(), OpEr
                 "bind mounts are disabled on this slave (configure `bindRoots`)".into(),
             ));
         }
-        let under = |p: &Path| ctx.bind_roots.iter().any(|r| p.starts_with(r));
         let path = Path::new(&path);
-        if !under(path) {
+        let Some((root, rest)) = ctx
+            .bind_roots
+            .iter()
+            .find_map(|r| path.strip_prefix(r).ok().map(|rest| (r, rest)))
+        else {
             return Err(refused(format!(
                 "{} is outside the allowed bind roots {:?}",
                 path.display(),
                 ctx.bind_roots
             )));
-        }
-        if let Ok(real) = std::fs::canonicalize(path)
-            && !under(&real)
-        {
-            return Err(refused(format!(
-                "{} resolves to {}, outside the allowed bind roots",
-                path.display(),
-                real.display()
-            )));
+        };
+        if let Err(why) = resolve_beneath(root, rest) {
+            return Err(refused(format!("{}: {why}", path.display())));
         }
     }
     Ok(())
+}
+
+/// Why a bind source is not an existing path beneath its root.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BeneathError {
+    /// A component is a symbolic link (never followed, even to a place inside the root).
+    #[error("goes through a symbolic link; bind sources are never resolved through links")]
+    Symlink,
+    /// The path climbs out of its root.
+    #[error("escapes its bind root")]
+    Escapes,
+    /// The source does not exist (it is never created).
+    #[error("does not exist; a bind source must exist beneath its root")]
+    Missing,
+    /// Anything else (the root cannot be opened, the kernel lacks `openat2`).
+    #[error("cannot be resolved beneath its root: {0}")]
+    Other(String),
+}
+
+/// Opens `rest` beneath `root` with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS)`, so the kernel refuses any link and any escape.
+pub fn resolve_beneath(root: &Path, rest: &Path) -> Result<(), BeneathError> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    use rustix::io::Errno;
+    let dir = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::LOOP | Errno::NOTDIR => BeneathError::Symlink,
+        Errno::NOENT => BeneathError::Missing,
+        e => BeneathError::Other(format!("{}: {e}", root.display())),
+    })?;
+    let rest = if rest.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rest
+    };
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let mut attempts = 0;
+    loop {
+        let opened = rustix::fs::openat2(
+            &dir,
+            rest,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            resolve,
+        );
+        return match opened {
+            Ok(_) => Ok(()),
+            // The kernel asks for a retry when a rename raced the lookup.
+            Err(Errno::AGAIN) if attempts < 8 => {
+                attempts += 1;
+                continue;
+            }
+            Err(Errno::LOOP) => Err(BeneathError::Symlink),
+            Err(Errno::XDEV) => Err(BeneathError::Escapes),
+            Err(Errno::NOENT | Errno::NOTDIR) => Err(BeneathError::Missing),
+            Err(e) => Err(BeneathError::Other(e.to_string())),
+        };
+    }
 }
 
 /// Creates (and starts when asked) a container. A container that was created but failed

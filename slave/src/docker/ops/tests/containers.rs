@@ -9,7 +9,7 @@ use crate::docker::ops::DockerCtx;
 use protocol::ops::ErrorKind;
 use protocol::ops::docker::*;
 use protocol::ops::docker_reply::DockerReply;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[test]
@@ -273,7 +273,7 @@ fn bind_mounts_are_confined_to_the_roots() {
         ("/etc:/x".to_string(), "outside"),
         (
             format!("{}:/x", root.path().join("escape").display()),
-            "resolves",
+            "symbolic link",
         ),
     ] {
         let e = run_with(&rt, op(v), &ctx, None, Duration::from_secs(5)).err();
@@ -298,6 +298,72 @@ fn bind_mounts_are_confined_to_the_roots() {
         Err(BindRootError::NotAbsolute("/srv/../etc".into()))
     );
     assert_eq!(validate_bind_root(&PathBuf::from("/srv/app")), Ok(()));
+}
+
+/// Finding 3: a bind source is resolved beneath its root without following links, and a
+/// missing one is refused rather than left for the engine to create (through a link).
+#[test]
+fn bind_sources_are_resolved_beneath_the_root_without_links() {
+    let rt = engine();
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir_all(root.join("x/real")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.join("x/link")).unwrap();
+    std::os::unix::fs::symlink(root.join("x/real"), root.join("x/inner")).unwrap();
+    let ctx = DockerCtx::new(std::slice::from_ref(&root));
+    let op = |name: &str, v: String| {
+        DockerOp::CreateContainer(ContainerCreate {
+            volumes: vec![v],
+            ..form(name, &[])
+        })
+    };
+    let refused = |v: PathBuf, why: &str| {
+        let e = run_with(
+            &rt,
+            op("web", format!("{}:/mnt", v.display())),
+            &ctx,
+            None,
+            Duration::from_secs(5),
+        )
+        .err();
+        assert_eq!(
+            (e.kind, e.field.as_deref()),
+            (ErrorKind::Refused, Some("volumes[0]")),
+            "{}: {e}",
+            v.display()
+        );
+        assert!(e.message.contains(why), "{}: {e}", v.display());
+    };
+    // The attack: a missing last part behind a link that leaves the root.
+    refused(root.join("x/link/newdir"), "symbolic link");
+    refused(root.join("x/link"), "symbolic link");
+    // A link is refused even when it stays inside the root.
+    refused(root.join("x/inner"), "symbolic link");
+    // Missing sources are refused, not created.
+    refused(root.join("x/missing"), "does not exist");
+    refused(root.join("x/real/missing/deeper"), "does not exist");
+    assert!(
+        rt.state.borrow().calls.is_empty(),
+        "the engine was never asked"
+    );
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+    // Real directories beneath the root, and the root itself, are fine.
+    for (name, ok) in [("ok-1", root.join("x/real")), ("ok-2", root.clone())] {
+        let r = run_with(
+            &rt,
+            op(name, format!("{}:/mnt", ok.display())),
+            &ctx,
+            None,
+            Duration::from_secs(5),
+        );
+        assert!(matches!(r.reply(), DockerReply::Created { .. }));
+    }
+    use crate::docker::ops::{BeneathError, resolve_beneath};
+    assert_eq!(
+        resolve_beneath(&root, Path::new("x/../../etc")),
+        Err(BeneathError::Escapes)
+    );
 }
 
 /// Finding 10: a root is checked where it resolves, so a root that is (or has become) a link
