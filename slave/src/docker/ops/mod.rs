@@ -141,11 +141,15 @@ async fn run<R: ContainerRuntime>(
             reply(DockerReply::Container(rt.inspect_container(&id).await?))
         }
         DockerOp::CreateContainer(form) => create_and_run(rt, &form, ctx, false).await?,
-        DockerOp::StartContainer { id } => done(rt.start_container(&id).await)?,
+        DockerOp::StartContainer { id } => {
+            recheck_binds(rt, &id, ctx).await?;
+            done(rt.start_container(&id).await)?
+        }
         DockerOp::StopContainer { id, timeout_secs } => {
             done(rt.stop_container(&id, timeout_secs).await)?
         }
         DockerOp::RestartContainer { id, timeout_secs } => {
+            recheck_binds(rt, &id, ctx).await?;
             done(rt.restart_container(&id, timeout_secs).await)?
         }
         DockerOp::PauseContainer { id } => done(rt.pause_container(&id).await)?,
@@ -385,6 +389,40 @@ pub fn confine_binds(form: &ContainerCreate, ctx: &DockerCtx) -> Result<(), OpEr
         };
         if let Err(why) = resolve_beneath(root, rest) {
             return Err(refused(format!("{}: {why}", path.display())));
+        }
+    }
+    Ok(())
+}
+
+/// Repeats the bind confinement before a start or restart: the kernel resolves a bind
+/// source again on every start, so a checked directory swapped for a link since the
+/// container was created must not be mounted. Bind sources under a configured root are
+/// resolved beneath it again ([`resolve_beneath`]); binds outside every root were not made
+/// through Commander and are left to whoever made them.
+async fn recheck_binds<R: ContainerRuntime>(
+    rt: &R,
+    id: &str,
+    ctx: &DockerCtx,
+) -> Result<(), OpError> {
+    if ctx.bind_roots.is_empty() {
+        return Ok(());
+    }
+    let details = rt.inspect_container(id).await?;
+    for m in details.mounts.iter().filter(|m| m.kind == "bind") {
+        let path = Path::new(&m.source);
+        let Some((root, rest)) = ctx
+            .bind_roots
+            .iter()
+            .find_map(|r| path.strip_prefix(r).ok().map(|rest| (r, rest)))
+        else {
+            continue;
+        };
+        if let Err(why) = resolve_beneath(root, rest) {
+            return Err(OpError {
+                kind: ErrorKind::Refused,
+                field: Some("id".into()),
+                message: format!("not started: its bind source {} {why}", path.display()),
+            });
         }
     }
     Ok(())

@@ -366,6 +366,58 @@ fn bind_sources_are_resolved_beneath_the_root_without_links() {
     );
 }
 
+/// Finding 3 (restart variant): a bind source checked at create and swapped for a link
+/// afterwards is refused at start and restart, before the engine is asked.
+#[test]
+fn bind_sources_are_checked_again_at_start_and_restart() {
+    let rt = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let d = root.join("app/d");
+    std::fs::create_dir_all(&d).unwrap();
+    let ctx = DockerCtx::new(std::slice::from_ref(&root));
+    let create = DockerOp::CreateContainer(ContainerCreate {
+        volumes: vec![format!("{}:/d", d.display()), "named:/n".into()],
+        ..form("app-b", &[])
+    });
+    let five = Duration::from_secs(5);
+    assert!(matches!(
+        run_with(&rt, create, &ctx, None, five).reply(),
+        DockerReply::Created { .. }
+    ));
+    let start = || DockerOp::StartContainer { id: "app-b".into() };
+    let restart = || DockerOp::RestartContainer {
+        id: "app-b".into(),
+        timeout_secs: None,
+    };
+    // Unchanged: both go through.
+    run_with(&rt, start(), &ctx, None, five).reply();
+    run_with(&rt, restart(), &ctx, None, five).reply();
+    // Another container replaces the directory with a link to the host's root.
+    std::fs::remove_dir(&d).unwrap();
+    std::os::unix::fs::symlink("/", &d).unwrap();
+    let calls = rt.state.borrow().calls.len();
+    for op in [start(), restart()] {
+        let e = run_with(&rt, op, &ctx, None, five).err();
+        assert_eq!(
+            (e.kind, e.field.as_deref()),
+            (ErrorKind::Refused, Some("id"))
+        );
+        assert!(e.message.contains("symbolic link"), "{e}");
+    }
+    let after: Vec<String> = rt.state.borrow().calls[calls..].to_vec();
+    assert!(
+        after
+            .iter()
+            .all(|c| !c.starts_with("start") && !c.starts_with("restart")),
+        "the engine was not asked to start: {after:?}"
+    );
+    // Removed altogether: refused as missing.
+    std::fs::remove_file(&d).unwrap();
+    let e = run_with(&rt, start(), &ctx, None, five).err();
+    assert!(e.message.contains("does not exist"), "{e}");
+}
+
 /// Finding 10: a root is checked where it resolves, so a root that is (or has become) a link
 /// to `/` allows nothing, and a missing root is left out.
 #[test]
