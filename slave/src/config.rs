@@ -207,12 +207,11 @@ fn validate(raw: RawSlaveConfig) -> Result<SlaveConfig, ConfigError> {
     Ok(config)
 }
 
-/// One `bindRoots` entry, checked ([`crate::docker::ops::validate_bind_root`]).
+/// One `bindRoots` entry, resolved to its canonical path and checked there
+/// ([`crate::docker::ops::resolve_bind_root`]); a missing root is refused.
 fn checked_bind_root(root: PathBuf) -> Result<PathBuf, ConfigError> {
-    match crate::docker::ops::validate_bind_root(&root) {
-        Ok(()) => Ok(root),
-        Err(e) => Err(ConfigError::invalid("bindRoots", e.to_string())),
-    }
+    crate::docker::ops::resolve_bind_root(&root)
+        .map_err(|e| ConfigError::invalid("bindRoots", e.to_string()))
 }
 
 fn apply_overrides(config: &mut SlaveConfig, o: SlaveOverrides) -> Result<(), ConfigError> {
@@ -437,12 +436,17 @@ fileServer:
 
     #[test]
     fn hosts_file_and_bind_roots() {
-        let c = from_yaml_str("hostsFile: /tmp/h\nbindRoots: [/srv/apps, /data]\n").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(real.join("apps")).unwrap();
+        std::fs::create_dir(real.join("data")).unwrap();
+        let c = from_yaml_str(&format!(
+            "hostsFile: /tmp/h\nbindRoots: [{0}/apps, {0}/data]\n",
+            real.display()
+        ))
+        .unwrap();
         assert_eq!(c.hosts_file, PathBuf::from("/tmp/h"));
-        assert_eq!(
-            c.bind_roots,
-            vec![PathBuf::from("/srv/apps"), PathBuf::from("/data")]
-        );
+        assert_eq!(c.bind_roots, vec![real.join("apps"), real.join("data")]);
         let c = from_yaml_str("bindRoots: []\n").unwrap();
         assert!(c.bind_roots.is_empty());
         for bad in [
@@ -458,6 +462,54 @@ fileServer:
             assert!(err.to_string().contains("bindRoots"), "{bad}: {err}");
         }
         assert!(from_yaml_str("hostsFile: ''\n").is_err());
+    }
+
+    /// Finding 10: roots are canonicalised before they are checked.
+    #[test]
+    fn bind_roots_are_checked_where_they_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(real.join("apps")).unwrap();
+        let load = |root: &Path| from_yaml_str(&format!("bindRoots: [\"{}\"]\n", root.display()));
+        // A root that is a link to a system directory is refused, naming the key.
+        for target in ["/", "/etc"] {
+            let link = real.join(format!("link{}", target.replace('/', "-")));
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            let e = load(&link).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::Invalid {
+                        key: "bindRoots",
+                        ..
+                    }
+                ),
+                "{target}: {e}"
+            );
+            assert!(e.to_string().contains("resolves to"), "{e}");
+        }
+        // A root given through a link, or with `..`, is kept as what it resolves to.
+        let link = real.join("to-apps");
+        std::os::unix::fs::symlink(real.join("apps"), &link).unwrap();
+        assert_eq!(load(&link).unwrap().bind_roots, vec![real.join("apps")]);
+        let dotted = real.join("apps/../apps");
+        assert_eq!(load(&dotted).unwrap().bind_roots, vec![real.join("apps")]);
+        // A missing root, a file, and a dangling link are refused at load.
+        let e = load(&real.join("missing")).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConfigError::Invalid {
+                    key: "bindRoots",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        std::fs::write(real.join("file"), b"x").unwrap();
+        assert!(load(&real.join("file")).is_err());
+        std::os::unix::fs::symlink(real.join("gone"), real.join("dangling")).unwrap();
+        assert!(load(&real.join("dangling")).is_err());
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl std::fmt::Debug for TokenKeys {
 }
 
 impl TokenKeys {
-    /// Keys for `secret` (at least [`MIN_SECRET_BYTES`] is recommended; the caller warns).
+    /// Keys for `secret` (at least [`MIN_SECRET_BYTES`]; the configuration refuses a shorter one).
     pub fn new(secret: &[u8]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is checked against the injected clock in `verify`, with no leeway.

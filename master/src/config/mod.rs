@@ -41,6 +41,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::accounts::token::MIN_SECRET_BYTES;
 use serde::Deserialize;
 
 mod console;
@@ -394,7 +395,7 @@ fn build(raw: RawMasterConfig, o: MasterOverrides) -> Result<MasterConfig, Confi
         db_performance_dir,
         exe_store_dir,
         project_dir,
-        jwt_secret: jwt_secret(jwt.secret),
+        jwt_secret: jwt_secret(jwt.secret)?,
         jwt_expire: Duration::from_secs(expire),
         heartbeat,
         metrics_retention: retention(raw.metrics_retention_hours)?,
@@ -423,21 +424,27 @@ fn cores(cores: Option<usize>) -> Result<usize, ConfigError> {
     }
 }
 
-fn jwt_secret(secret: Option<String>) -> Option<String> {
-    let secret = secret.filter(|s| !s.trim().is_empty())?;
+/// The configured signing secret: absent or blank means "generate one"; the original's
+/// published sample is ignored; anything shorter than [`MIN_SECRET_BYTES`] is refused (a
+/// short HMAC key can be brute-forced offline from one captured token).
+fn jwt_secret(secret: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(secret) = secret.filter(|s| !s.trim().is_empty()) else {
+        return Ok(None);
+    };
     if secret == ORIGINAL_PUBLIC_JWT_SECRET {
         tracing::warn!(
             "jwt.secret is the original's published sample secret; ignoring it and using a generated one"
         );
-        return None;
+        return Ok(None);
     }
-    if secret.len() < 32 {
-        tracing::warn!(
-            len = secret.len(),
-            "jwt.secret is short; use at least 32 random characters"
+    if secret.len() < MIN_SECRET_BYTES {
+        let msg = format!(
+            "is {} bytes; use at least {MIN_SECRET_BYTES} random bytes (or remove it to have one generated)",
+            secret.len()
         );
+        return Err(invalid("jwt.secret", msg));
     }
-    Some(secret)
+    Ok(Some(secret))
 }
 
 fn validate_heartbeat(hb: &HeartbeatConfig) -> Result<(), ConfigError> {

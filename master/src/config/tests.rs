@@ -265,3 +265,40 @@ fn io_uring_modes_and_secrets() {
         None
     );
 }
+
+#[test]
+fn a_short_jwt_secret_is_refused_at_load() {
+    use crate::accounts::token::MIN_SECRET_BYTES;
+    // One byte short of the minimum: refused, naming the key, without echoing the secret.
+    let short = "s".repeat(MIN_SECRET_BYTES - 1);
+    let e = from_yaml_str(&format!("jwt: {{secret: \"{short}\"}}\n")).unwrap_err();
+    match &e {
+        ConfigError::Invalid { key, message } => {
+            assert_eq!(*key, "jwt.secret");
+            assert!(message.contains("31 bytes"), "{message}");
+            assert!(
+                !message.contains(&short),
+                "the secret is not echoed: {message}"
+            );
+        }
+        other => panic!("not an invalid key: {other:?}"),
+    }
+    assert!(e.to_string().contains("jwt.secret"), "{e}");
+    let e = from_yaml_str("jwt: {secret: \"tiny\"}\n").unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ConfigError::Invalid {
+                key: "jwt.secret",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // Exactly the minimum is accepted; multi-byte characters count as bytes.
+    let exact = "s".repeat(MIN_SECRET_BYTES);
+    let c = from_yaml_str(&format!("jwt: {{secret: \"{exact}\"}}\n")).unwrap();
+    assert_eq!(c.jwt_secret.as_deref(), Some(exact.as_str()));
+    let wide = "é".repeat(MIN_SECRET_BYTES / 2);
+    assert!(from_yaml_str(&format!("jwt: {{secret: \"{wide}\"}}\n")).is_ok());
+}

@@ -118,18 +118,30 @@ fn restart_policy(r: &RestartPolicy) -> bollard::models::RestartPolicy {
 fn create_body(form: &ContainerCreate) -> Result<ContainerCreateBody, DockerError> {
     let (exposed, port_map) = ports(form)?;
     let mut binds = Vec::new();
+    let mut mounts = Vec::new();
     for (i, v) in form.volumes.iter().enumerate() {
         let spec = validate::volume_spec(&format!("volumes[{i}]"), v).map_err(invalid)?;
-        let source = match spec.source {
-            validate::MountSource::Bind(p) | validate::MountSource::Volume(p) => p,
-        };
-        let mode = if spec.read_only { "ro" } else { "rw" };
-        binds.push(format!("{source}:{}:{mode}", spec.target));
+        match spec.source {
+            // A host path goes in `Mounts` (type bind), which the engine refuses when the
+            // source is missing; legacy `Binds` would create it, following links.
+            validate::MountSource::Bind(source) => mounts.push(bollard::models::Mount {
+                typ: Some(bollard::models::MountType::BIND),
+                source: Some(source),
+                target: Some(spec.target),
+                read_only: Some(spec.read_only),
+                ..Default::default()
+            }),
+            validate::MountSource::Volume(name) => {
+                let mode = if spec.read_only { "ro" } else { "rw" };
+                binds.push(format!("{name}:{}:{mode}", spec.target));
+            }
+        }
     }
     let to_i64 = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
     let host = HostConfig {
         port_bindings: (!port_map.is_empty()).then_some(port_map),
         binds: (!binds.is_empty()).then_some(binds),
+        mounts: (!mounts.is_empty()).then_some(mounts),
         restart_policy: Some(restart_policy(&form.restart)),
         memory: to_i64(form.memory_bytes),
         nano_cpus: to_i64(form.nano_cpus),
@@ -526,5 +538,32 @@ impl ContainerRuntime for BollardRuntime {
         let opts = RemoveVolumeOptionsBuilder::new().force(force).build();
         let r = self.docker.remove_volume(name, Some(opts)).await;
         r.map_err(convert::error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Finding 3: host paths are sent as `Mounts` of type bind (a missing source is an
+    /// error), never as `Binds` (which the engine creates); named volumes stay `Binds`.
+    #[test]
+    fn bind_sources_are_mounts_not_binds() {
+        let form = ContainerCreate {
+            image: "busybox:latest".into(),
+            volumes: vec!["/srv/app:/app:ro".into(), "data:/data".into()],
+            ..Default::default()
+        };
+        let host = create_body(&form).unwrap().host_config.unwrap();
+        assert_eq!(host.binds, Some(vec!["data:/data:rw".to_string()]));
+        let mounts = host.mounts.unwrap();
+        assert_eq!(mounts.len(), 1);
+        let m = &mounts[0];
+        assert_eq!(m.typ, Some(bollard::models::MountType::BIND));
+        assert_eq!(m.source.as_deref(), Some("/srv/app"));
+        assert_eq!(m.target.as_deref(), Some("/app"));
+        assert_eq!(m.read_only, Some(true));
     }
 }

@@ -224,7 +224,24 @@ impl ContainerRuntime for FakeRuntime {
                 env: c.form.env.clone(),
                 labels: c.form.labels.clone(),
                 ports: vec![],
-                mounts: vec![],
+                mounts: c
+                    .form
+                    .volumes
+                    .iter()
+                    .filter_map(|v| validate::volume_spec("volumes", v).ok())
+                    .map(|spec| {
+                        let (kind, source) = match spec.source {
+                            validate::MountSource::Bind(p) => ("bind", p),
+                            validate::MountSource::Volume(n) => ("volume", n),
+                        };
+                        protocol::ops::docker_reply::MountInfo {
+                            kind: kind.into(),
+                            source,
+                            destination: spec.target,
+                            read_only: spec.read_only,
+                        }
+                    })
+                    .collect(),
                 restart_policy: String::new(),
                 restart_count: 0,
                 memory_bytes: c.form.memory_bytes.unwrap_or(0),

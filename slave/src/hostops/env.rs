@@ -136,6 +136,9 @@ pub fn view(data_dir: &Path) -> Result<EnvProfile, OpError> {
 /// Replaces the stored edits (validated; redacted entries keep their stored value).
 pub fn edit(data_dir: &Path, e: EnvEdit) -> Result<EnvProfile, OpError> {
     validate::host_op(&protocol::ops::host::HostOp::SetEnv(e.clone()))?;
+    // Read-modify-write of the profile: one edit at a time (redacted values are carried
+    // over from what the previous edit stored).
+    let _serial = fsutil::lock_path(&profile_path(data_dir));
     let old = load(data_dir)?.set;
     let mut text = String::from("# Commander slave environment profile (edited by the master)\n");
     for (i, v) in e.set.iter().enumerate() {
@@ -227,6 +230,44 @@ mod tests {
         let mode = std::fs::metadata(dir.path().join(PROFILE_FILE)).unwrap();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+    }
+
+    /// Finding 11: concurrent profile edits are serialised: all succeed, a redacted secret
+    /// survives every one, the profile holds one whole edit and no temporary file is left.
+    #[test]
+    fn concurrent_edits_keep_the_profile_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = EnvEdit {
+            set: vec![v("DB_PASSWORD", "s3cret", false)],
+            unset: vec![],
+        };
+        edit(dir.path(), first).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..6 {
+                let dir = dir.path();
+                s.spawn(move || {
+                    for r in 0..25 {
+                        let e = EnvEdit {
+                            set: vec![
+                                v("DB_PASSWORD", REDACTED, true),
+                                v(&format!("W{t}"), &r.to_string(), false),
+                            ],
+                            unset: vec![],
+                        };
+                        edit(dir, e).unwrap_or_else(|e| panic!("writer {t} round {r}: {e}"));
+                    }
+                });
+            }
+        });
+        let Edits { set, unset } = load(dir.path()).unwrap();
+        assert!(unset.is_empty());
+        assert_eq!(set.len(), 2, "{set:?}");
+        assert_eq!(set[0], ("DB_PASSWORD".to_string(), "s3cret".to_string()));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(PROFILE_FILE)]);
     }
 
     #[test]

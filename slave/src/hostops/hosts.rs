@@ -84,6 +84,7 @@ pub fn get(p: &HostsPaths) -> Result<HostsFile, OpError> {
 /// Validates `content`, keeps the current file as the previous version and replaces it.
 pub fn put(p: &HostsPaths, content: &str) -> Result<HostsFile, OpError> {
     validate::hosts_content("content", content)?;
+    let _serial = fsutil::lock_path(&p.previous);
     let current = read(&p.file)?;
     write(&p.previous, &current)?;
     write(&p.file, content)?;
@@ -92,6 +93,7 @@ pub fn put(p: &HostsPaths, content: &str) -> Result<HostsFile, OpError> {
 
 /// Puts the previous version back; the replaced content becomes the previous version.
 pub fn restore(p: &HostsPaths) -> Result<HostsFile, OpError> {
+    let _serial = fsutil::lock_path(&p.previous);
     let previous = match std::fs::read_to_string(&p.previous) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -113,6 +115,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use std::sync::Mutex;
 
     const ORIGINAL: &str = "127.0.0.1 localhost\n::1 localhost\n# keep me\n";
 
@@ -155,6 +158,52 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p.file).unwrap(), ORIGINAL);
         assert!(!p.previous.exists());
         assert_eq!(restore(&p).unwrap_err().kind, ErrorKind::Conflict);
+    }
+
+    /// Finding 11: concurrent replaces are serialised: every one succeeds, each sees its own
+    /// content as the result, the previous version is the one replaced last, and no
+    /// temporary file is left.
+    #[test]
+    fn concurrent_replaces_lose_nothing() {
+        let (dir, p) = setup();
+        let version = |t: usize, r: usize| format!("127.0.0.1 localhost\n10.0.{t}.{r} w{t}r{r}\n");
+        let order = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for t in 0..6 {
+                let (p, order) = (&p, &order);
+                s.spawn(move || {
+                    for r in 0..25 {
+                        let v = put(p, &version(t, r))
+                            .unwrap_or_else(|e| panic!("writer {t} round {r}: {e}"));
+                        assert_eq!(v.content, version(t, r), "another edit slipped in");
+                        order.lock().unwrap().push(v.content);
+                        if r % 5 == 4 {
+                            restore(p).unwrap_or_else(|e| panic!("restore {t}/{r}: {e}"));
+                        }
+                    }
+                });
+            }
+        });
+        let order = order.into_inner().unwrap();
+        assert_eq!(order.len(), 150);
+        let now = std::fs::read_to_string(&p.file).unwrap();
+        let previous = std::fs::read_to_string(&p.previous).unwrap();
+        let known = |c: &String| order.contains(c) || c == ORIGINAL;
+        assert!(
+            known(&now) && known(&previous) && previous != now,
+            "previous {previous:?}, now {now:?}"
+        );
+        for d in [dir.path().join("etc"), dir.path().join("data")] {
+            let names: Vec<_> = std::fs::read_dir(&d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            assert!(
+                names.iter().all(|n| !n.ends_with(".tmp")),
+                "temp files left in {}: {names:?}",
+                d.display()
+            );
+        }
     }
 
     #[test]

@@ -150,4 +150,20 @@ mod tests {
         );
         assert!(e.message.contains("ports[0]"), "{}", e.message);
     }
+
+    /// Finding 6: a container form asking for the host's network is answered 400, naming
+    /// `network` (the route checks the form with this validator before anything is sent).
+    #[test]
+    fn host_network_is_a_400_naming_the_field() {
+        let form = protocol::ops::docker::ContainerCreate {
+            image: "busybox:latest".into(),
+            network: Some("host".into()),
+            ..Default::default()
+        };
+        let e = OpsError::from(protocol::ops::validate::container_create(&form).unwrap_err());
+        assert_eq!(
+            (e.status.as_u16(), e.field.as_deref()),
+            (400, Some("network"))
+        );
+    }
 }

@@ -87,6 +87,15 @@ pub fn container_create(c: &ContainerCreate) -> R {
     }
     if let Some(n) = &c.network {
         object_name("network", n)?;
+        // The host's network namespace gives the container the host's loopback services
+        // (the console, the gateway admin endpoint), any host port past the `ports` checks,
+        // and raw access to host traffic: never granted through a container form.
+        if n.eq_ignore_ascii_case("host") {
+            return err(
+                "network",
+                "the host network is not allowed; use a bridge or user-defined network",
+            );
+        }
     }
     if let Some(w) = &c.workdir {
         absolute_path("workdir", w)?;

@@ -228,6 +228,20 @@ fn container_form_names_the_field() {
                 ..good.clone()
             },
         ),
+        (
+            "network",
+            ContainerCreate {
+                network: Some("host".into()),
+                ..good.clone()
+            },
+        ),
+        (
+            "network",
+            ContainerCreate {
+                network: Some("HOST".into()),
+                ..good.clone()
+            },
+        ),
     ];
     for (field, c) in cases {
         assert_eq!(field_of(container_create(&c)), field);
@@ -237,6 +251,18 @@ fn container_form_names_the_field() {
             auth: None,
         });
         assert_eq!(field_of(docker_op(&op)), field);
+    }
+}
+
+#[test]
+fn container_networks_other_than_host_are_allowed() {
+    for n in ["bridge", "none", "my-net", "hostnet", "host-1"] {
+        let c = ContainerCreate {
+            image: "busybox:latest".into(),
+            network: Some(n.into()),
+            ..Default::default()
+        };
+        container_create(&c).unwrap_or_else(|e| panic!("{n}: {e}"));
     }
 }
 

@@ -30,11 +30,20 @@ pub struct DockerCtx {
 }
 
 impl DockerCtx {
-    /// Settings with `roots` resolved through symlinks where they exist.
+    /// Settings with `roots` resolved ([`resolve_bind_root`]). A root that does not resolve
+    /// to an acceptable directory is left out with a warning: a missing default root
+    /// (`/srv`, `/data`) just allows nothing, and a root that has become a link to a system
+    /// directory never allows that directory.
     pub fn new(roots: &[PathBuf]) -> Self {
         let bind_roots = roots
             .iter()
-            .map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.clone()))
+            .filter_map(|r| match resolve_bind_root(r) {
+                Ok(real) => Some(real),
+                Err(e) => {
+                    tracing::warn!(error = %e, "bind root left out");
+                    None
+                }
+            })
             .collect();
         Self { bind_roots }
     }
@@ -132,11 +141,15 @@ async fn run<R: ContainerRuntime>(
             reply(DockerReply::Container(rt.inspect_container(&id).await?))
         }
         DockerOp::CreateContainer(form) => create_and_run(rt, &form, ctx, false).await?,
-        DockerOp::StartContainer { id } => done(rt.start_container(&id).await)?,
+        DockerOp::StartContainer { id } => {
+            recheck_binds(rt, &id, ctx).await?;
+            done(rt.start_container(&id).await)?
+        }
         DockerOp::StopContainer { id, timeout_secs } => {
             done(rt.stop_container(&id, timeout_secs).await)?
         }
         DockerOp::RestartContainer { id, timeout_secs } => {
+            recheck_binds(rt, &id, ctx).await?;
             done(rt.restart_container(&id, timeout_secs).await)?
         }
         DockerOp::PauseContainer { id } => done(rt.pause_container(&id).await)?,
@@ -260,10 +273,66 @@ pub enum BindRootError {
         /// The system directory it would expose.
         exposed: PathBuf,
     },
+    /// The root resolves (through symlinks or `..`) to a path that exposes a system
+    /// directory.
+    #[error(
+        "{} resolves to {}, which would expose {} to containers",
+        .root.display(),
+        .real.display(),
+        .exposed.display()
+    )]
+    ResolvesToExposed {
+        /// The configured root.
+        root: PathBuf,
+        /// What it resolves to.
+        real: PathBuf,
+        /// The system directory it would expose.
+        exposed: PathBuf,
+    },
+    /// The root does not exist (or cannot be resolved).
+    #[error("{} cannot be resolved: {error}", .root.display())]
+    Unresolvable {
+        /// The configured root.
+        root: PathBuf,
+        /// Why.
+        error: String,
+    },
+    /// The root is not a directory.
+    #[error("{} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
 }
 
-/// Checks a configured bind root: absolute, without `..`, not a system directory, not above
-/// one, not inside one.
+/// Resolves a configured bind root to its canonical path (symlinks and `..` resolved) and
+/// checks that path with [`validate_bind_root`]: the check is made on what the kernel will
+/// actually use, so a root that is a link to `/` or written as `/srv/../etc` is refused.
+/// A root that does not exist is refused.
+pub fn resolve_bind_root(root: &Path) -> Result<PathBuf, BindRootError> {
+    if !root.is_absolute() {
+        return Err(BindRootError::NotAbsolute(root.to_path_buf()));
+    }
+    let real = std::fs::canonicalize(root).map_err(|e| BindRootError::Unresolvable {
+        root: root.to_path_buf(),
+        error: e.to_string(),
+    })?;
+    if !real.is_dir() {
+        return Err(BindRootError::NotADirectory(root.to_path_buf()));
+    }
+    match validate_bind_root(&real) {
+        Ok(()) => Ok(real),
+        Err(BindRootError::Exposes { exposed, .. }) if real != root => {
+            Err(BindRootError::ResolvesToExposed {
+                root: root.to_path_buf(),
+                real,
+                exposed,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks a bind root's path as written: absolute, without `..`, not a system directory,
+/// not above one, not inside one. Configured roots go through [`resolve_bind_root`], which
+/// applies this to the canonical path.
 pub fn validate_bind_root(root: &Path) -> Result<(), BindRootError> {
     if !root.is_absolute()
         || root
@@ -285,7 +354,10 @@ pub fn validate_bind_root(root: &Path) -> Result<(), BindRootError> {
     }
 }
 
-/// Refuses bind mounts outside the configured roots, also through symlinks.
+/// Refuses bind mounts that are not existing paths beneath a configured root. The source is
+/// resolved beneath its root by the kernel ([`resolve_beneath`]): a symbolic link anywhere
+/// in it, a `..` that climbs out, or a missing source (which the engine would create,
+/// following links) is refused.
 pub fn confine_binds(form: &ContainerCreate, ctx: &DockerCtx) -> Result<(), OpError> {
     for (i, v) in form.volumes.iter().enumerate() {
         let field = format!("volumes[{i}]");
@@ -303,26 +375,119 @@ pub fn confine_binds(form: &ContainerCreate, ctx: &DockerCtx) -> Result<(), OpEr
                 "bind mounts are disabled on this slave (configure `bindRoots`)".into(),
             ));
         }
-        let under = |p: &Path| ctx.bind_roots.iter().any(|r| p.starts_with(r));
         let path = Path::new(&path);
-        if !under(path) {
+        let Some((root, rest)) = ctx
+            .bind_roots
+            .iter()
+            .find_map(|r| path.strip_prefix(r).ok().map(|rest| (r, rest)))
+        else {
             return Err(refused(format!(
                 "{} is outside the allowed bind roots {:?}",
                 path.display(),
                 ctx.bind_roots
             )));
-        }
-        if let Ok(real) = std::fs::canonicalize(path)
-            && !under(&real)
-        {
-            return Err(refused(format!(
-                "{} resolves to {}, outside the allowed bind roots",
-                path.display(),
-                real.display()
-            )));
+        };
+        if let Err(why) = resolve_beneath(root, rest) {
+            return Err(refused(format!("{}: {why}", path.display())));
         }
     }
     Ok(())
+}
+
+/// Repeats the bind confinement before a start or restart: the kernel resolves a bind
+/// source again on every start, so a checked directory swapped for a link since the
+/// container was created must not be mounted. Bind sources under a configured root are
+/// resolved beneath it again ([`resolve_beneath`]); binds outside every root were not made
+/// through Commander and are left to whoever made them.
+async fn recheck_binds<R: ContainerRuntime>(
+    rt: &R,
+    id: &str,
+    ctx: &DockerCtx,
+) -> Result<(), OpError> {
+    if ctx.bind_roots.is_empty() {
+        return Ok(());
+    }
+    let details = rt.inspect_container(id).await?;
+    for m in details.mounts.iter().filter(|m| m.kind == "bind") {
+        let path = Path::new(&m.source);
+        let Some((root, rest)) = ctx
+            .bind_roots
+            .iter()
+            .find_map(|r| path.strip_prefix(r).ok().map(|rest| (r, rest)))
+        else {
+            continue;
+        };
+        if let Err(why) = resolve_beneath(root, rest) {
+            return Err(OpError {
+                kind: ErrorKind::Refused,
+                field: Some("id".into()),
+                message: format!("not started: its bind source {} {why}", path.display()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why a bind source is not an existing path beneath its root.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BeneathError {
+    /// A component is a symbolic link (never followed, even to a place inside the root).
+    #[error("goes through a symbolic link; bind sources are never resolved through links")]
+    Symlink,
+    /// The path climbs out of its root.
+    #[error("escapes its bind root")]
+    Escapes,
+    /// The source does not exist (it is never created).
+    #[error("does not exist; a bind source must exist beneath its root")]
+    Missing,
+    /// Anything else (the root cannot be opened, the kernel lacks `openat2`).
+    #[error("cannot be resolved beneath its root: {0}")]
+    Other(String),
+}
+
+/// Opens `rest` beneath `root` with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS)`, so the kernel refuses any link and any escape.
+pub fn resolve_beneath(root: &Path, rest: &Path) -> Result<(), BeneathError> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    use rustix::io::Errno;
+    let dir = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::LOOP | Errno::NOTDIR => BeneathError::Symlink,
+        Errno::NOENT => BeneathError::Missing,
+        e => BeneathError::Other(format!("{}: {e}", root.display())),
+    })?;
+    let rest = if rest.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rest
+    };
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let mut attempts = 0;
+    loop {
+        let opened = rustix::fs::openat2(
+            &dir,
+            rest,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            resolve,
+        );
+        return match opened {
+            Ok(_) => Ok(()),
+            // The kernel asks for a retry when a rename raced the lookup.
+            Err(Errno::AGAIN) if attempts < 8 => {
+                attempts += 1;
+                continue;
+            }
+            Err(Errno::LOOP) => Err(BeneathError::Symlink),
+            Err(Errno::XDEV) => Err(BeneathError::Escapes),
+            Err(Errno::NOENT | Errno::NOTDIR) => Err(BeneathError::Missing),
+            Err(e) => Err(BeneathError::Other(e.to_string())),
+        };
+    }
 }
 
 /// Creates (and starts when asked) a container. A container that was created but failed

@@ -9,7 +9,7 @@ use crate::docker::ops::DockerCtx;
 use protocol::ops::ErrorKind;
 use protocol::ops::docker::*;
 use protocol::ops::docker_reply::DockerReply;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[test]
@@ -199,6 +199,24 @@ fn validation_happens_before_the_engine_is_asked() {
         (DockerOp::StartContainer { id: "../x".into() }, "id"),
         (DockerOp::CreateContainer(form("web", &["80"])), "ports[0]"),
         (
+            DockerOp::CreateContainer(ContainerCreate {
+                network: Some("host".into()),
+                ..form("web", &[])
+            }),
+            "network",
+        ),
+        (
+            DockerOp::Deploy(DeployRequest {
+                container: ContainerCreate {
+                    network: Some("Host".into()),
+                    ..form("web", &[])
+                },
+                pull: PullPolicy::Missing,
+                auth: None,
+            }),
+            "network",
+        ),
+        (
             DockerOp::RenameContainer {
                 id: "a".into(),
                 new_name: "b c".into(),
@@ -255,7 +273,7 @@ fn bind_mounts_are_confined_to_the_roots() {
         ("/etc:/x".to_string(), "outside"),
         (
             format!("{}:/x", root.path().join("escape").display()),
-            "resolves",
+            "symbolic link",
         ),
     ] {
         let e = run_with(&rt, op(v), &ctx, None, Duration::from_secs(5)).err();
@@ -280,6 +298,156 @@ fn bind_mounts_are_confined_to_the_roots() {
         Err(BindRootError::NotAbsolute("/srv/../etc".into()))
     );
     assert_eq!(validate_bind_root(&PathBuf::from("/srv/app")), Ok(()));
+}
+
+/// Finding 3: a bind source is resolved beneath its root without following links, and a
+/// missing one is refused rather than left for the engine to create (through a link).
+#[test]
+fn bind_sources_are_resolved_beneath_the_root_without_links() {
+    let rt = engine();
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir_all(root.join("x/real")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.join("x/link")).unwrap();
+    std::os::unix::fs::symlink(root.join("x/real"), root.join("x/inner")).unwrap();
+    let ctx = DockerCtx::new(std::slice::from_ref(&root));
+    let op = |name: &str, v: String| {
+        DockerOp::CreateContainer(ContainerCreate {
+            volumes: vec![v],
+            ..form(name, &[])
+        })
+    };
+    let refused = |v: PathBuf, why: &str| {
+        let e = run_with(
+            &rt,
+            op("web", format!("{}:/mnt", v.display())),
+            &ctx,
+            None,
+            Duration::from_secs(5),
+        )
+        .err();
+        assert_eq!(
+            (e.kind, e.field.as_deref()),
+            (ErrorKind::Refused, Some("volumes[0]")),
+            "{}: {e}",
+            v.display()
+        );
+        assert!(e.message.contains(why), "{}: {e}", v.display());
+    };
+    // The attack: a missing last part behind a link that leaves the root.
+    refused(root.join("x/link/newdir"), "symbolic link");
+    refused(root.join("x/link"), "symbolic link");
+    // A link is refused even when it stays inside the root.
+    refused(root.join("x/inner"), "symbolic link");
+    // Missing sources are refused, not created.
+    refused(root.join("x/missing"), "does not exist");
+    refused(root.join("x/real/missing/deeper"), "does not exist");
+    assert!(
+        rt.state.borrow().calls.is_empty(),
+        "the engine was never asked"
+    );
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+    // Real directories beneath the root, and the root itself, are fine.
+    for (name, ok) in [("ok-1", root.join("x/real")), ("ok-2", root.clone())] {
+        let r = run_with(
+            &rt,
+            op(name, format!("{}:/mnt", ok.display())),
+            &ctx,
+            None,
+            Duration::from_secs(5),
+        );
+        assert!(matches!(r.reply(), DockerReply::Created { .. }));
+    }
+    use crate::docker::ops::{BeneathError, resolve_beneath};
+    assert_eq!(
+        resolve_beneath(&root, Path::new("x/../../etc")),
+        Err(BeneathError::Escapes)
+    );
+}
+
+/// Finding 3 (restart variant): a bind source checked at create and swapped for a link
+/// afterwards is refused at start and restart, before the engine is asked.
+#[test]
+fn bind_sources_are_checked_again_at_start_and_restart() {
+    let rt = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let d = root.join("app/d");
+    std::fs::create_dir_all(&d).unwrap();
+    let ctx = DockerCtx::new(std::slice::from_ref(&root));
+    let create = DockerOp::CreateContainer(ContainerCreate {
+        volumes: vec![format!("{}:/d", d.display()), "named:/n".into()],
+        ..form("app-b", &[])
+    });
+    let five = Duration::from_secs(5);
+    assert!(matches!(
+        run_with(&rt, create, &ctx, None, five).reply(),
+        DockerReply::Created { .. }
+    ));
+    let start = || DockerOp::StartContainer { id: "app-b".into() };
+    let restart = || DockerOp::RestartContainer {
+        id: "app-b".into(),
+        timeout_secs: None,
+    };
+    // Unchanged: both go through.
+    run_with(&rt, start(), &ctx, None, five).reply();
+    run_with(&rt, restart(), &ctx, None, five).reply();
+    // Another container replaces the directory with a link to the host's root.
+    std::fs::remove_dir(&d).unwrap();
+    std::os::unix::fs::symlink("/", &d).unwrap();
+    let calls = rt.state.borrow().calls.len();
+    for op in [start(), restart()] {
+        let e = run_with(&rt, op, &ctx, None, five).err();
+        assert_eq!(
+            (e.kind, e.field.as_deref()),
+            (ErrorKind::Refused, Some("id"))
+        );
+        assert!(e.message.contains("symbolic link"), "{e}");
+    }
+    let after: Vec<String> = rt.state.borrow().calls[calls..].to_vec();
+    assert!(
+        after
+            .iter()
+            .all(|c| !c.starts_with("start") && !c.starts_with("restart")),
+        "the engine was not asked to start: {after:?}"
+    );
+    // Removed altogether: refused as missing.
+    std::fs::remove_file(&d).unwrap();
+    let e = run_with(&rt, start(), &ctx, None, five).err();
+    assert!(e.message.contains("does not exist"), "{e}");
+}
+
+/// Finding 10: a root is checked where it resolves, so a root that is (or has become) a link
+/// to `/` allows nothing, and a missing root is left out.
+#[test]
+fn bind_roots_are_resolved_before_they_are_checked() {
+    let rt = engine();
+    let dir = tempfile::tempdir().unwrap();
+    let to_root = dir.path().join("srv");
+    std::os::unix::fs::symlink("/", &to_root).unwrap();
+    let ctx = DockerCtx::new(&[to_root.clone(), dir.path().join("missing")]);
+    assert!(ctx.bind_roots.is_empty(), "{:?}", ctx.bind_roots);
+    let op = DockerOp::CreateContainer(ContainerCreate {
+        volumes: vec![format!("{}/etc:/x", to_root.display())],
+        ..form("web", &[])
+    });
+    let e = run_with(&rt, op, &ctx, None, Duration::from_secs(5)).err();
+    assert_eq!(e.kind, ErrorKind::Refused, "{e}");
+    assert!(rt.state.borrow().calls.is_empty());
+    let real = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir(real.join("apps")).unwrap();
+    let ctx = DockerCtx::new(&[real.join("apps/../apps")]);
+    assert_eq!(ctx.bind_roots, vec![real.join("apps")]);
+    use crate::docker::ops::{BindRootError, resolve_bind_root};
+    assert!(matches!(
+        resolve_bind_root(&to_root),
+        Err(BindRootError::ResolvesToExposed { .. })
+    ));
+    assert!(matches!(
+        resolve_bind_root(&dir.path().join("missing")),
+        Err(BindRootError::Unresolvable { .. })
+    ));
 }
 
 #[test]
