@@ -100,21 +100,27 @@ pub async fn serve_connection<S, T>(
                 })
                 .await;
         }
-        Err(EstablishFailure::TimedOut) => {
-            ctx.counters.rejected.fetch_add(1, Relaxed);
-            ctx.counters.count_close(EstablishFailure::TimedOut.cause());
-            tracing::info!(%peer_addr, "handshake timed out");
-        }
         Err(reason) => {
             ctx.counters.rejected.fetch_add(1, Relaxed);
             ctx.counters.count_close(reason.cause());
-            tracing::info!(
-                %peer_addr,
-                %reason,
-                cause = reason.cause().label(),
-                side = reason.side().as_str(),
-                "connection refused"
-            );
+            // Anyone can cause these at will: logged at `info` once per interval.
+            let now_ms = model::Clock::now_ms(&model::SystemClock);
+            match ctx.counters.refusal_log.admit(now_ms) {
+                Some(left_out) => tracing::info!(
+                    %peer_addr,
+                    %reason,
+                    cause = reason.cause().label(),
+                    side = reason.side().as_str(),
+                    refusals_not_logged = left_out,
+                    "connection refused before authentication"
+                ),
+                None => tracing::debug!(
+                    %peer_addr,
+                    %reason,
+                    cause = reason.cause().label(),
+                    "connection refused before authentication"
+                ),
+            }
         }
     }
     ctx.counters.open.fetch_sub(1, Relaxed);

@@ -24,6 +24,8 @@ pub struct EndpointCounters {
     /// Connections ended, by cause (indexed by [`CloseCause::index`]); see
     /// [`Self::closes`].
     closes: [AtomicU64; CloseCause::ALL.len()],
+    /// Gates the log lines of refusals before authentication (see [`super::log_gate`]).
+    pub refusal_log: super::log_gate::LogGate,
 }
 
 impl EndpointCounters {

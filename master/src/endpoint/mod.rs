@@ -13,6 +13,7 @@ pub mod conn;
 pub mod counters;
 pub mod events;
 mod glommio_rt;
+pub mod log_gate;
 mod portable_rt;
 mod workers;
 
