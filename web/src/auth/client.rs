@@ -36,6 +36,22 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpAddr]) 
     canonical(peer)
 }
 
+/// Whether the request came over HTTPS through a trusted proxy: the peer is one of
+/// `trusted_proxies` and the last `X-Forwarded-Proto` it set says `https`. A client that is
+/// not a trusted proxy cannot claim it.
+pub fn forwarded_https(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpAddr]) -> bool {
+    if !trusted_proxies.contains(&canonical(peer)) {
+        return false;
+    }
+    headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
 /// An IPv4-mapped IPv6 address as IPv4, anything else unchanged.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {

@@ -48,6 +48,34 @@ pub fn clear(name: &str, secure: bool) -> Option<HeaderValue> {
     .ok()
 }
 
+/// Adds `Secure` to every `Set-Cookie` of `headers` that lacks it: the request reached a
+/// trusted TLS proxy over HTTPS (see `client::forwarded_https`), so the browser must send
+/// the cookies back over HTTPS only.
+pub fn mark_secure(headers: &mut HeaderMap) {
+    let values: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .cloned()
+        .collect();
+    if values.is_empty() {
+        return;
+    }
+    headers.remove(header::SET_COOKIE);
+    for value in values {
+        let secured = match value.to_str() {
+            Ok(text)
+                if !text
+                    .split(';')
+                    .any(|attr| attr.trim().eq_ignore_ascii_case("secure")) =>
+            {
+                HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(value)
+            }
+            _ => value,
+        };
+        headers.append(header::SET_COOKIE, secured);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +102,22 @@ mod tests {
             clear("s", false).unwrap(),
             "s=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict"
         );
+    }
+
+    #[test]
+    fn mark_secure_adds_the_attribute_once() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::SET_COOKIE, set("a", "1", 60, false).unwrap());
+        headers.append(header::SET_COOKIE, set("b", "2", 60, true).unwrap());
+        mark_secure(&mut headers);
+        let values: Vec<&str> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(values.len(), 2);
+        for v in values {
+            assert_eq!(v.matches("Secure").count(), 1, "{v}");
+        }
     }
 }

@@ -33,7 +33,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::client::{ClientAddr, client_ip};
+use super::client::{ClientAddr, client_ip, forwarded_https};
 use super::console::Auth;
 use super::cookies::{self, SESSION_COOKIE};
 use crate::i18n::Lang;
@@ -144,20 +144,24 @@ fn cross_site(headers: &HeaderMap) -> bool {
 /// Middleware on every request: resolves the client address and refuses cross-site
 /// state-changing requests.
 pub async fn edge(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
-    let client = match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(peer)) => client_ip(
-            peer.ip(),
-            request.headers(),
-            &auth.settings().trusted_proxies,
+    let trusted = &auth.settings().trusted_proxies;
+    let (client, via_https_proxy) = match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(peer)) => (
+            client_ip(peer.ip(), request.headers(), trusted),
+            forwarded_https(peer.ip(), request.headers(), trusted),
         ),
-        None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        None => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), false),
     };
     request.extensions_mut().insert(ClientAddr(client));
     if !is_safe(request.method()) && cross_site(request.headers()) {
         tracing::warn!(%client, path = %request.uri().path(), "cross-site request refused");
         return forbidden(request.uri().path(), "cross-site request refused");
     }
-    next.run(request).await
+    let mut response = next.run(request).await;
+    if via_https_proxy {
+        cookies::mark_secure(response.headers_mut());
+    }
+    response
 }
 
 fn forbidden(path: &str, message: &str) -> Response {

@@ -169,3 +169,40 @@ async fn a_concurrent_burst_does_not_beat_the_lockout() {
     }
     assert!(app.accounts.refused_counts().locked >= 41);
 }
+
+#[tokio::test]
+async fn cookies_are_secure_behind_a_trusted_tls_proxy_only() {
+    let proxy = "10.0.0.1";
+    let app = TestApp::with(Fake::Nodes(Vec::new()), |s| {
+        s.trusted_proxies = vec![proxy.parse().unwrap()];
+    });
+    app.register().await;
+    let cookies = |from: &'static str, proto: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut req = Req::get("/login").from(from);
+            if let Some(p) = proto {
+                req = req.header("x-forwarded-proto", p);
+            }
+            let r = app.send(req).await;
+            assert_eq!(r.status, StatusCode::OK);
+            let set = r.set_cookies();
+            assert!(!set.is_empty(), "the login form sets its CSRF cookie");
+            set
+        }
+    };
+    // Through the trusted proxy over HTTPS: every cookie is Secure.
+    for c in cookies("10.0.0.1:4000", Some("https")).await {
+        assert!(c.ends_with("; Secure"), "{c}");
+    }
+    // Through the proxy over plain HTTP, or a client claiming HTTPS itself: not Secure.
+    for (from, proto) in [
+        ("10.0.0.1:4000", Some("http")),
+        ("10.0.0.1:4000", None),
+        ("203.0.113.5:1", Some("https")),
+    ] {
+        for c in cookies(from, proto).await {
+            assert!(!c.contains("Secure"), "{from} {proto:?}: {c}");
+        }
+    }
+}
