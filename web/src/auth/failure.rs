@@ -1,8 +1,27 @@
 //! The texts of account failures in the user's language.
 
+use axum::http::StatusCode;
 use model::account::{AuthFailure, PasswordProblem, UsernameProblem};
 
 use crate::i18n::Messages;
+
+/// The HTTP status of `failure`, the same for pages and the JSON API (an internal failure
+/// is logged here).
+pub fn status_of(failure: &AuthFailure) -> StatusCode {
+    match failure {
+        AuthFailure::BadCredentials => StatusCode::UNAUTHORIZED,
+        AuthFailure::Locked(_) | AuthFailure::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        AuthFailure::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        AuthFailure::RegistrationClosed | AuthFailure::WrongCurrentPassword => {
+            StatusCode::FORBIDDEN
+        }
+        AuthFailure::InvalidUsername(_) | AuthFailure::WeakPassword(_) => StatusCode::BAD_REQUEST,
+        AuthFailure::Internal(e) => {
+            tracing::error!("console auth: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
 
 /// Text of `failure` for a page in the user's language.
 pub fn localized(failure: &AuthFailure, t: &Messages) -> String {

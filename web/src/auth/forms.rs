@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use super::client::ClientAddr;
 use super::console::Auth;
 use super::cookies::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
-use super::failure::localized;
+use super::failure::{localized, status_of};
 use super::guard::AuthContext;
 use crate::i18n::Lang;
 use crate::i18n::LangExt;
@@ -157,22 +157,6 @@ fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response 
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-fn status_of(failure: &AuthFailure) -> StatusCode {
-    match failure {
-        AuthFailure::BadCredentials => StatusCode::UNAUTHORIZED,
-        AuthFailure::Locked(_) | AuthFailure::Throttled => StatusCode::TOO_MANY_REQUESTS,
-        AuthFailure::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        AuthFailure::RegistrationClosed | AuthFailure::WrongCurrentPassword => {
-            StatusCode::FORBIDDEN
-        }
-        AuthFailure::InvalidUsername(_) | AuthFailure::WeakPassword(_) => StatusCode::BAD_REQUEST,
-        AuthFailure::Internal(e) => {
-            tracing::error!("console auth: {e}");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-    }
 }
 
 /// Redirects to `/` with the session cookie of `issued` (and the login CSRF cookie gone).

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::client::ClientAddr;
 use super::console::Auth;
 use super::cookies::{self, SESSION_COOKIE};
+use super::failure::status_of;
 use super::guard::{AuthContext, Via};
 use crate::api::{ApiError, ApiJson};
 use crate::format::format_rfc3339_ms;
@@ -76,19 +77,7 @@ pub struct Me<'a> {
 }
 
 fn failure(f: &AuthFailure) -> Response {
-    let status = match f {
-        AuthFailure::BadCredentials => StatusCode::UNAUTHORIZED,
-        AuthFailure::Locked(_) | AuthFailure::Throttled => StatusCode::TOO_MANY_REQUESTS,
-        AuthFailure::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        AuthFailure::RegistrationClosed | AuthFailure::WrongCurrentPassword => {
-            StatusCode::FORBIDDEN
-        }
-        AuthFailure::InvalidUsername(_) | AuthFailure::WeakPassword(_) => StatusCode::BAD_REQUEST,
-        AuthFailure::Internal(e) => {
-            tracing::error!("console auth: {e}");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-    };
+    let status = status_of(f);
     let mut response = ApiError::new(status, f.to_string()).into_response();
     let retry_after = match f {
         AuthFailure::Locked(left) => Some(left.as_secs().max(1)),

@@ -22,7 +22,7 @@ pub const AUTH_BODY_LIMIT: usize = 16 * 1024;
 
 pub use client::ClientAddr;
 pub use console::{Auth, ConsoleSettings};
-pub use failure::localized;
+pub use failure::{localized, status_of};
 pub use guard::{AuthContext, Via};
 pub use model::account::{AuthFailure, Authenticated, Issued, Rejected, UserRecord};
 pub use plumbing::secret::{constant_time_eq, random_hex};
