@@ -103,8 +103,12 @@ pub enum ContainerCreated {
 /// A container to create, as the console asks for it.
 #[derive(Debug, Clone)]
 pub struct CreateContainer {
-    /// Who, which node, what target.
-    pub request: OpRequest,
+    /// Who asks.
+    pub caller: Caller,
+    /// What it is done to, for the audit record (`node/<id>/image/<image>`).
+    pub target: String,
+    /// The node.
+    pub node: u64,
     /// The container.
     pub spec: ContainerCreate,
     /// Whether to pull the image first (`None`: only when missing).

@@ -26,7 +26,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use protocol::ResponseBody;
 use protocol::ops::docker::{
@@ -194,11 +193,9 @@ pub async fn create(
     let (spec, pull, auth) = op.args(body.0.and_then(container_form)).await?;
     let node = op.node().await?;
     let create = CreateContainer {
-        request: op.request(
-            node,
-            docker(DockerOp::CreateContainer(spec.clone())),
-            OP_TIMEOUT,
-        ),
+        caller: op.caller(),
+        target: op.target().to_owned(),
+        node,
         spec,
         pull,
         auth,
@@ -292,16 +289,15 @@ fn verb_op(verb: &str, id: String, q: &QueryParams) -> Result<DockerOp, OpsError
 }
 
 /// `POST /api/v1/nodes/{node}/docker/containers/{id}/{start|stop|restart|pause|unpause|kill}`:
-/// the verb is the path's last segment. Each verb is its own route (below), so that each is
-/// documented with its own query.
+/// each verb is its own route and handler (below), so that each is documented with its own
+/// query; the handler names its verb.
 async fn action(
+    verb: &str,
     State(state): State<AppState>,
     ctx: AuthContext,
-    uri: Uri,
     path: PathParams,
     query: QueryParams,
 ) -> Result<Response, OpsError> {
-    let verb = uri.path().rsplit('/').next().unwrap_or_default();
     let action = format!("docker.{verb}_container");
     let op = Op::new(&state, &ctx, &path, &action).on("container", path.text("id")?);
     let body = op
@@ -336,11 +332,10 @@ async fn action(
 pub async fn start(
     state: State<AppState>,
     ctx: AuthContext,
-    uri: Uri,
     path: PathParams,
     query: QueryParams,
 ) -> Result<Response, OpsError> {
-    action(state, ctx, uri, path, query).await
+    action("start", state, ctx, path, query).await
 }
 
 /// `POST /api/v1/nodes/{node}/docker/containers/{id}/stop`.
@@ -363,11 +358,10 @@ pub async fn start(
 pub async fn stop(
     state: State<AppState>,
     ctx: AuthContext,
-    uri: Uri,
     path: PathParams,
     query: QueryParams,
 ) -> Result<Response, OpsError> {
-    action(state, ctx, uri, path, query).await
+    action("stop", state, ctx, path, query).await
 }
 
 /// `POST /api/v1/nodes/{node}/docker/containers/{id}/restart`.
@@ -390,11 +384,10 @@ pub async fn stop(
 pub async fn restart(
     state: State<AppState>,
     ctx: AuthContext,
-    uri: Uri,
     path: PathParams,
     query: QueryParams,
 ) -> Result<Response, OpsError> {
-    action(state, ctx, uri, path, query).await
+    action("restart", state, ctx, path, query).await
 }
 
 /// `POST /api/v1/nodes/{node}/docker/containers/{id}/pause`.
@@ -416,11 +409,10 @@ pub async fn restart(
 pub async fn pause(
     state: State<AppState>,
     ctx: AuthContext,
-    uri: Uri,
     path: PathParams,
     query: QueryParams,
 ) -> Result<Response, OpsError> {
-    action(state, ctx, uri, path, query).await
+    action("pause", state, ctx, path, query).await
 }
 
 /// `POST /api/v1/nodes/{node}/docker/containers/{id}/unpause`.
@@ -442,11 +434,10 @@ pub async fn pause(
 pub async fn unpause(
     state: State<AppState>,
     ctx: AuthContext,
-    uri: Uri,
     path: PathParams,
     query: QueryParams,
 ) -> Result<Response, OpsError> {
-    action(state, ctx, uri, path, query).await
+    action("unpause", state, ctx, path, query).await
 }
 
 /// `POST /api/v1/nodes/{node}/docker/containers/{id}/kill`.
@@ -469,11 +460,10 @@ pub async fn unpause(
 pub async fn kill(
     state: State<AppState>,
     ctx: AuthContext,
-    uri: Uri,
     path: PathParams,
     query: QueryParams,
 ) -> Result<Response, OpsError> {
-    action(state, ctx, uri, path, query).await
+    action("kill", state, ctx, path, query).await
 }
 
 /// `POST /api/v1/nodes/{node}/docker/containers/{id}/rename` `{"name": "new-name"}`.

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::audit::{AuditEntry, AuditResult};
+use model::audit::AuditResult;
 use model::ops::{
     BoxFuture, Caller, OP_TIMEOUT, OpCall, OpFailure, OpRequest, OpStream, TASK_TIMEOUT,
     TaskHandle, TaskStart, Upload, check, docker,
@@ -192,15 +192,8 @@ impl OperationsService {
                     None,
                 ),
             };
-            let caller = &request.caller;
-            let entry = AuditEntry::new(
-                &caller.user,
-                &action,
-                &request.target,
-                &caller.client,
-                result,
-                detail,
-            );
+            let entry =
+                super::audit_entry(&request.caller, &action, &request.target, result, detail);
             audit.record(entry).await;
             if let Some(task) = task {
                 let _ = done_tx.send(task);
@@ -212,38 +205,39 @@ impl OperationsService {
     async fn create(&self, create: CreateContainer) -> Result<ContainerCreated, OpFailure> {
         const ACTION: &str = "docker.create_container";
         let CreateContainer {
-            request,
+            caller,
+            target,
+            node,
             spec,
             pull,
             auth,
         } = create;
+        let request = |body| OpRequest {
+            caller: caller.clone(),
+            target: target.clone(),
+            call: OpCall {
+                node,
+                body,
+                timeout: OP_TIMEOUT,
+            },
+        };
         let present = match pull {
             Some(PullPolicy::Always) => false,
             _ => {
-                let probe = OpCall {
-                    node: request.call.node,
-                    body: docker(DockerOp::InspectImage {
-                        reference: spec.image.clone(),
-                    }),
-                    timeout: OP_TIMEOUT,
-                };
-                match self.nodes.call(probe).await {
+                let probe = request(docker(DockerOp::InspectImage {
+                    reference: spec.image.clone(),
+                }));
+                match self.nodes.call(probe.call.clone()).await {
                     Ok(_) => true,
                     Err(OpFailure::Op(e)) if e.kind == ErrorKind::NotFound => false,
-                    Err(f) => return Err(self.fail(&request, ACTION, f).await),
+                    Err(f) => return Err(self.fail(&probe, ACTION, f).await),
                 }
             }
         };
         if present {
-            let request = OpRequest {
-                call: OpCall {
-                    body: docker(DockerOp::CreateContainer(spec)),
-                    ..request.call.clone()
-                },
-                ..request
-            };
+            let create = request(docker(DockerOp::CreateContainer(spec)));
             return self
-                .call_audited(request)
+                .call_audited(create)
                 .await
                 .map(ContainerCreated::Created);
         }
@@ -255,21 +249,17 @@ impl OperationsService {
                     spec.image
                 ),
             ));
-            return Err(self.fail(&request, ACTION, f).await);
+            let refused = request(docker(DockerOp::CreateContainer(spec)));
+            return Err(self.fail(&refused, ACTION, f).await);
         }
         let deploy = DeployRequest {
             container: spec,
             pull: pull.unwrap_or_default(),
             auth,
         };
-        let request = OpRequest {
-            call: OpCall {
-                body: docker(DockerOp::Deploy(deploy)),
-                ..request.call.clone()
-            },
-            ..request
-        };
-        let handle = self.task_audited(request, None).await?;
+        let handle = self
+            .task_audited(request(docker(DockerOp::Deploy(deploy))), None)
+            .await?;
         Ok(ContainerCreated::Deploying(handle.task))
     }
 

@@ -176,8 +176,11 @@ fn create(pull: Option<PullPolicy>) -> CreateContainer {
         image: "busybox:latest".into(),
         ..ContainerCreate::default()
     };
+    let request = request(model::ops::docker(DockerOp::Info));
     CreateContainer {
-        request: request(model::ops::docker(DockerOp::CreateContainer(spec.clone()))),
+        caller: request.caller,
+        target: request.target,
+        node: request.call.node,
         spec,
         pull,
         auth: None,
