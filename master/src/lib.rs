@@ -8,6 +8,7 @@ pub mod config;
 pub mod console;
 pub mod endpoint;
 pub mod pending;
+pub mod projects;
 pub mod samples;
 pub mod server;
 pub mod services;

@@ -12,6 +12,7 @@
 //! | [`alert`] | alerts and their history |
 //! | [`data`] | data management: databases, compaction, backups, resets |
 //! | [`ops`] | node operations: requests, failures (by side, retryable or not), checks |
+//! | [`project`] | projects: specification, validation, revisions, status |
 //! | [`service`] | the traits the master implements and the console calls |
 //! | [`clock`] | time, injected wherever it matters |
 //! | [`error`] | failures shared by every service |
@@ -29,6 +30,7 @@ pub mod data;
 pub mod error;
 pub mod node;
 pub mod ops;
+pub mod project;
 pub mod service;
 pub mod task;
 

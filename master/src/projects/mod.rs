@@ -1,0 +1,44 @@
+//! Projects: the orchestration core. Pure parts first, each tested without sockets:
+//!
+//! | module | does |
+//! |---|---|
+//! | [`schedule`] | cluster snapshot + replicas wanted per revision → plan (starts, stops) |
+//! | [`rollout`] | strategy + replicas observed + now → replicas wanted per revision |
+//!
+//! [`status`] derives what `GET /api/v1/projects/{name}` shows from both.
+
+pub mod rollout;
+pub mod schedule;
+
+use model::project::ProjectStatus;
+
+/// What a project is doing, as its controller knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// Its first revision is being started.
+    FirstDeploy,
+    /// A rollout to a new revision is under way.
+    Updating,
+    /// A rollout back to an earlier revision after a failure.
+    RollingBack,
+    /// An operator paused the rollout.
+    Paused,
+    /// No rollout.
+    Steady,
+}
+
+/// The status shown for a project doing `activity` with `healthy` healthy replicas of its
+/// current revision out of `desired`.
+pub fn status(activity: Activity, healthy: u32, desired: u32) -> ProjectStatus {
+    match activity {
+        Activity::Updating => ProjectStatus::Updating,
+        Activity::RollingBack => ProjectStatus::RollingBack,
+        Activity::Paused => ProjectStatus::Paused,
+        Activity::FirstDeploy if healthy < desired => ProjectStatus::Deploying,
+        Activity::FirstDeploy | Activity::Steady if healthy >= desired => ProjectStatus::Ready,
+        Activity::FirstDeploy | Activity::Steady => ProjectStatus::Degraded,
+    }
+}
+
+#[cfg(test)]
+mod tests;
