@@ -632,3 +632,197 @@ fn status_follows_activity_and_health() {
     );
     assert_eq!(status(Activity::Paused, 0, 3), ProjectStatus::Paused);
 }
+
+mod controller {
+    use super::*;
+    use crate::projects::controller::{ActivityState, CommandError, Controller, Event};
+
+    /// Steps the controller and applies its plans until `until` holds (at most 300 s of
+    /// simulated time); answers every event.
+    fn run(
+        sim: &mut Sim,
+        c: &mut Controller,
+        strategy: &UpdateStrategy,
+        until: impl Fn(&Controller) -> bool,
+    ) -> Vec<Event> {
+        let mut events = Vec::new();
+        for _ in 0..300 {
+            let d = c.step(strategy, &sim.snapshot());
+            events.extend(d.events);
+            sim.apply(&d.plan);
+            if until(c) {
+                return events;
+            }
+            sim.tick(1_000);
+        }
+        panic!("not reached in 300 steps: {:?}", c.state)
+    }
+
+    fn steady(c: &Controller) -> bool {
+        c.state.activity == ActivityState::Steady
+    }
+
+    #[test]
+    fn a_project_deploys_updates_and_rolls_back_a_broken_revision_by_itself() {
+        let strategy = rolling(1, 0);
+        let mut sim = Sim::new(3);
+        let mut c = Controller::new(4);
+        assert_eq!(c.status(&sim.snapshot()), ProjectStatus::Deploying);
+        let events = run(&mut sim, &mut c, &strategy, steady);
+        assert!(events.contains(&Event::Ready { revision: 1 }));
+        assert_eq!(c.status(&sim.snapshot()), ProjectStatus::Ready);
+        assert!(spread(&sim.per_node(None)) <= 1);
+
+        c.update(2);
+        assert_eq!(c.status(&sim.snapshot()), ProjectStatus::Updating);
+        let events = run(&mut sim, &mut c, &strategy, steady);
+        assert!(events.contains(&Event::Ready { revision: 2 }));
+        assert_eq!(sim.per_node(Some(2)).iter().sum::<u32>(), 4);
+
+        sim.broken.push(3);
+        c.update(3);
+        let events = run(&mut sim, &mut c, &strategy, |c| {
+            c.state.activity == ActivityState::RollingBack
+        });
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::RolloutFailed {
+                revision: 3,
+                reason: FailureReason::NotHealthyInTime { .. },
+                ..
+            }
+        )));
+        assert!(events.contains(&Event::RollingBack { to: 2 }));
+        assert_eq!(c.status(&sim.snapshot()), ProjectStatus::RollingBack);
+        let healthy_v2 = sim
+            .replicas
+            .iter()
+            .filter(|r| r.revision == 2 && r.healthy)
+            .count();
+        assert_eq!(healthy_v2, 4, "the old replicas served throughout");
+        run(&mut sim, &mut c, &strategy, steady);
+        assert_eq!(c.state.target, 2);
+        assert_eq!(sim.per_node(Some(3)).iter().sum::<u32>(), 0);
+        assert_eq!(c.status(&sim.snapshot()), ProjectStatus::Ready);
+    }
+
+    #[test]
+    fn without_automatic_rollback_a_failure_holds_and_shows_degraded() {
+        let strategy = UpdateStrategy::Rolling {
+            max_surge: 1,
+            max_unavailable: 0,
+            deadline_s: 30,
+            auto_rollback: false,
+        };
+        let mut sim = Sim::new(2);
+        let mut c = Controller::new(2);
+        run(&mut sim, &mut c, &strategy, steady);
+        sim.broken.push(2);
+        c.update(2);
+        run(&mut sim, &mut c, &strategy, |c| c.state.failure.is_some());
+        assert_eq!(c.status(&sim.snapshot()), ProjectStatus::Degraded);
+        // Held: nothing moves any more, old replicas keep serving.
+        for _ in 0..5 {
+            let d = c.step(&strategy, &sim.snapshot());
+            assert!(d.plan.is_empty(), "{:?}", d.plan);
+            sim.tick(1_000);
+        }
+        assert_eq!(sim.per_node(Some(1)).iter().sum::<u32>(), 2);
+        // The operator rolls back by hand.
+        c.rollback(None).expect("previous revision");
+        run(&mut sim, &mut c, &strategy, steady);
+        assert_eq!(c.state.target, 1);
+        assert_eq!(sim.per_node(Some(2)).iter().sum::<u32>(), 0);
+        assert_eq!(c.status(&sim.snapshot()), ProjectStatus::Ready);
+    }
+
+    #[test]
+    fn pause_holds_a_rollout_and_resume_finishes_it() {
+        let strategy = rolling(1, 0);
+        let mut sim = Sim::new(2);
+        let mut c = Controller::new(4);
+        assert_eq!(c.pause(), Err(CommandError::NoRollout("pause")));
+        run(&mut sim, &mut c, &strategy, steady);
+        c.update(2);
+        let d = c.step(&strategy, &sim.snapshot());
+        sim.apply(&d.plan);
+        sim.tick(1_000);
+        c.pause().expect("a rollout to pause");
+        assert_eq!(c.status(&sim.snapshot()), ProjectStatus::Paused);
+        for _ in 0..5 {
+            let d = c.step(&strategy, &sim.snapshot());
+            assert!(d.plan.is_empty());
+            sim.tick(1_000);
+        }
+        assert_eq!(sim.replicas.len(), 5);
+        c.resume().expect("paused");
+        assert_eq!(c.resume(), Err(CommandError::NoRollout("resume")));
+        run(&mut sim, &mut c, &strategy, steady);
+        assert_eq!(sim.per_node(Some(2)).iter().sum::<u32>(), 4);
+    }
+
+    #[test]
+    fn manual_canaries_are_announced_once_and_promoted_by_an_operator() {
+        let strategy = canary(1, Promotion::Manual);
+        let mut sim = Sim::new(3);
+        let mut c = Controller::new(3);
+        run(&mut sim, &mut c, &strategy, steady);
+        assert_eq!(c.promote(), Err(CommandError::NoRollout("promote")));
+        c.update(2);
+        let events = run(&mut sim, &mut c, &strategy, |c| c.state.awaiting_promotion);
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| **e == Event::AwaitingPromotion)
+                .count(),
+            1
+        );
+        for _ in 0..3 {
+            let d = c.step(&strategy, &sim.snapshot());
+            assert!(!d.events.contains(&Event::AwaitingPromotion));
+            assert!(d.plan.is_empty());
+        }
+        c.promote().expect("canaries waiting");
+        run(&mut sim, &mut c, &strategy, steady);
+        assert_eq!(sim.per_node(Some(2)).iter().sum::<u32>(), 3);
+        assert_eq!(sim.per_node(Some(1)).iter().sum::<u32>(), 0);
+    }
+
+    /// Steps until a plan is empty (at most 20 steps).
+    fn settle(sim: &mut Sim, c: &mut Controller, strategy: &UpdateStrategy) -> Vec<Event> {
+        let mut events = Vec::new();
+        for _ in 0..20 {
+            let d = c.step(strategy, &sim.snapshot());
+            events.extend(d.events);
+            if d.plan.is_empty() {
+                return events;
+            }
+            sim.apply(&d.plan);
+            sim.tick(1_000);
+        }
+        panic!("no settling in 20 steps")
+    }
+
+    #[test]
+    fn scaling_applies_in_steady_state_and_a_lost_node_is_repaired() {
+        let strategy = rolling(1, 0);
+        let mut sim = Sim::new(3);
+        let mut c = Controller::new(4);
+        run(&mut sim, &mut c, &strategy, steady);
+        c.scale(6);
+        settle(&mut sim, &mut c, &strategy);
+        assert_eq!(sim.per_node(None), vec![2, 2, 2]);
+        sim.nodes[1].state = NodeState::Offline {
+            since_ms: sim.now_ms,
+        };
+        sim.tick(GRACE_MS);
+        let events = settle(&mut sim, &mut c, &strategy);
+        assert!(events.contains(&Event::Rescheduled { lost: 2 }));
+        assert_eq!(sim.per_node(None), vec![3, 2, 3]);
+        sim.nodes[1].state = NodeState::Ready;
+        settle(&mut sim, &mut c, &strategy);
+        assert_eq!(sim.replicas.len(), 6);
+        assert!(spread(&sim.per_node(None)) <= 1);
+        assert_eq!(c.status(&sim.snapshot()), ProjectStatus::Ready);
+    }
+}
