@@ -5,10 +5,12 @@
 //! | [`schedule`] | cluster snapshot + replicas wanted per revision → plan (starts, stops) |
 //! | [`rollout`] | strategy + replicas observed + now → replicas wanted per revision |
 //! | [`controller`] | a project's activity (deploy, update, rollback, pause, promote) driving both |
+//! | [`record`] | a project as stored (with `store::projects`: the revision history) |
 //!
 //! [`status`] derives what `GET /api/v1/projects/{name}` shows from both.
 
 pub mod controller;
+pub mod record;
 pub mod rollout;
 pub mod schedule;
 

@@ -20,6 +20,8 @@ pub struct MemoryStore {
     tasks: Mutex<(BTreeMap<u64, model::task::TaskRecord>, u64)>,
     /// The alert history by id.
     alerts: Mutex<BTreeMap<u64, AlertRecord>>,
+    /// Projects and their revisions by name.
+    projects: Mutex<super::projects::MemoryProjects>,
 }
 
 #[derive(Debug)]
@@ -55,6 +57,10 @@ impl MemoryStore {
 
     fn samples_map(&self) -> MutexGuard<'_, BTreeMap<(u64, u64), Vec<u8>>> {
         self.samples.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn projects_map(&self) -> MutexGuard<'_, super::projects::MemoryProjects> {
+        self.projects.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn alerts_map(&self) -> MutexGuard<'_, BTreeMap<u64, AlertRecord>> {

@@ -21,6 +21,7 @@ pub mod compaction;
 mod console;
 mod lmdb;
 mod memory;
+pub mod projects;
 pub mod schema;
 mod tasks;
 mod writer;
@@ -30,6 +31,7 @@ mod tests;
 
 pub use lmdb::LmdbStore;
 pub use memory::MemoryStore;
+pub use projects::ProjectStore;
 pub use schema::EnvKind;
 pub use writer::{MAX_BATCH_ROWS, StoreWriter, WriterClosed};
 

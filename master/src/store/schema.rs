@@ -25,6 +25,8 @@
 //! | `meta`        | `next_task_id` (UTF-8)                | `u64` BE, next task id to allocate (absent = 1) |
 //! | `tasks`       | task id, `u64` big-endian (8 bytes)   | JSON `model::task::TaskRecord` (operation, target, user, state, progress, result or error) |
 //! | `alerts`      | alert id, `u64` big-endian (8 bytes)  | JSON `model::alert::AlertRecord` (rule, node id and name, state, fired and resolved times); the master keeps the newest `master::alerts::MAX_HISTORY` |
+//! | `projects`    | project name (UTF-8, `[a-z0-9-]`)     | JSON `master::projects::record::ProjectRecord` (controller state, latest revision, webhook secret hash) |
+//! | `project_revisions` | project name ++ `0x00` ++ revision `u64` BE | JSON `model::project::ProjectSpec`; newest `MAX_REVISIONS` kept per project |
 //!
 //! # Databases of the `performance` environment
 //!
@@ -78,6 +80,10 @@ pub const AUDIT_DB: &str = "audit";
 pub const TASKS_DB: &str = "tasks";
 /// `data`: the alert history by alert id.
 pub const ALERTS_DB: &str = "alerts";
+/// `data`: projects by name (`crate::projects::record::ProjectRecord`).
+pub const PROJECTS_DB: &str = "projects";
+/// `data`: each project's revisions, by name ++ `0x00` ++ revision `u64` BE.
+pub const PROJECT_REVISIONS_DB: &str = "project_revisions";
 /// `performance`: metric samples by node and time.
 pub const SAMPLES_DB: &str = "samples";
 
