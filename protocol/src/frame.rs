@@ -380,7 +380,11 @@ mod tests {
                 frames += 1;
             }
             assert!(d.buffered() < HEADER_LEN + 1000);
-            assert!(d.held_bytes() <= 2 * (HEADER_LEN + 1000 + 700), "{}", d.held_bytes());
+            assert!(
+                d.held_bytes() <= 2 * (HEADER_LEN + 1000 + 700),
+                "{}",
+                d.held_bytes()
+            );
         }
         assert_eq!(frames, 200);
     }

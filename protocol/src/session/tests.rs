@@ -275,7 +275,10 @@ fn before_acceptance_a_responder_refuses_a_message_over_the_limit_in_small_frame
         }
     }
     let pieces = refused_after.expect("the message was never refused");
-    assert!(pieces * 4096 <= 2 * PRE_AUTH_MESSAGE_LEN + 4096, "{pieces} pieces");
+    assert!(
+        pieces * 4096 <= 2 * PRE_AUTH_MESSAGE_LEN + 4096,
+        "{pieces} pieces"
+    );
     assert!(ev.is_empty());
     assert!(matches!(
         master.receive(&[], &mut ev),
