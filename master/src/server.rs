@@ -44,6 +44,8 @@ pub struct MasterSettings {
     pub timing: ClusterTiming,
     /// Console accounts: session secret and lifetime, lockout.
     pub console: ConsoleOptions,
+    /// Limits of the slave port (handshake timeout, caps, descriptor reserve).
+    pub protocol: crate::config::ProtocolConfig,
 }
 
 /// The master could not start.
@@ -160,6 +162,22 @@ fn derive_advertise(bound: SocketAddr) -> String {
     SocketAddr::new(ip, bound.port()).to_string()
 }
 
+/// Raises the soft descriptor limit towards the hard one before anything opens files, so
+/// that the endpoint's reserve (`protocol.descriptorReserve`) sits below a useful limit.
+fn raise_descriptor_limit() {
+    match endpoint::nofile::raise_soft_limit() {
+        Ok(l) if l.after > l.before => {
+            tracing::info!(
+                before = l.before,
+                after = l.after,
+                "raised the soft descriptor limit"
+            );
+        }
+        Ok(l) => tracing::debug!(soft = l.after, hard = l.hard, "descriptor limit"),
+        Err(e) => tracing::warn!("cannot raise the soft descriptor limit: {e}"),
+    }
+}
+
 /// Takes the store lock, runs a requested compaction, and opens the store.
 fn open_store_locked(
     data_db: &Path,
@@ -180,6 +198,7 @@ fn open_store_locked(
 
 /// Starts every part of the master. Must be called inside a tokio runtime.
 pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterError> {
+    raise_descriptor_limit();
     std::fs::create_dir_all(&s.data_dir).map_err(|e| MasterError::Io(s.data_dir.clone(), e))?;
     let keys = Arc::new(master_keys(&s.data_dir)?);
     let clock: Arc<dyn model::Clock> = Arc::new(model::SystemClock);
@@ -202,8 +221,11 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         cores: s.cores.max(1),
         io_uring: s.io_uring,
         limits: ConnLimits {
-            handshake_timeout: Duration::from_secs(10),
+            handshake_timeout: s.protocol.handshake_timeout,
             idle_timeout: (s.timing.ttl + s.timing.grace).max(Duration::from_secs(5)) * 2,
+            max_unauthenticated: s.protocol.max_unauthenticated,
+            max_unauthenticated_per_address: s.protocol.max_unauthenticated_per_address,
+            descriptor_reserve: s.protocol.descriptor_reserve,
         },
     };
     let keys_for_ep = Arc::clone(&keys);
@@ -234,6 +256,11 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
 }
 
 impl RunningMaster {
+    /// The protocol endpoint (its counters, caps and descriptor budget).
+    pub fn endpoint(&self) -> &EndpointHandle {
+        &self.endpoint
+    }
+
     /// Issues a one-time join token pointing at this master.
     pub fn issue_token(&self, valid_for: Duration, note: &str) -> Result<JoinToken, StoreError> {
         issue_join_token(

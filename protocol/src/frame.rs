@@ -72,6 +72,15 @@ pub enum FrameError {
     /// The announced length is above `MAX_FRAME_LEN`.
     #[error("frame length {0} exceeds the maximum of {MAX_FRAME_LEN}")]
     TooLong(u32),
+    /// The announced length is above the decoder's current limit (see
+    /// [`FrameDecoder::set_max_frame_len`]), which is below `MAX_FRAME_LEN`.
+    #[error("frame length {len} exceeds the current limit of {limit}")]
+    OverLimit {
+        /// The announced length.
+        len: u32,
+        /// The limit in force.
+        limit: usize,
+    },
     /// A payload to encode is above `MAX_FRAME_LEN`.
     #[error("payload of {0} bytes does not fit one frame")]
     PayloadTooLong(usize),
@@ -145,23 +154,49 @@ pub fn encode_frame(
 /// Streaming frame decoder: push received bytes, pop complete frames.
 ///
 /// A header is validated as soon as its 10 bytes are in, so a hostile length is refused
-/// before any buffer for it is reserved.
-#[derive(Debug, Default)]
+/// before any buffer for it is reserved. The length limit is [`MAX_FRAME_LEN`] unless
+/// lowered with [`FrameDecoder::set_max_frame_len`] (a session does so until its peer is
+/// authenticated). Bytes already returned as frames are dropped on the next
+/// [`FrameDecoder::push`], so a decoder drained after every push holds at most one partial
+/// frame plus the bytes pushed.
+#[derive(Debug)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
     start: usize,
+    max_frame_len: usize,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self {
+            buf: Vec::new(),
+            start: 0,
+            max_frame_len: MAX_FRAME_LEN,
+        }
+    }
 }
 
 impl FrameDecoder {
-    /// An empty decoder.
+    /// An empty decoder accepting frames up to [`MAX_FRAME_LEN`].
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Adds received bytes.
+    /// Refuses frames longer than `len` (at most [`MAX_FRAME_LEN`]) from now on, before
+    /// their payload is buffered.
+    pub fn set_max_frame_len(&mut self, len: usize) {
+        self.max_frame_len = len.min(MAX_FRAME_LEN);
+    }
+
+    /// The longest frame payload accepted now.
+    pub fn max_frame_len(&self) -> usize {
+        self.max_frame_len
+    }
+
+    /// Adds received bytes, first dropping those already returned as frames.
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
+        if self.start > 0 {
+            self.buf.drain(..self.start);
             self.start = 0;
         }
         self.buf.extend_from_slice(bytes);
@@ -172,6 +207,11 @@ impl FrameDecoder {
         self.buf.len() - self.start
     }
 
+    /// Bytes of memory the decoder's buffer holds (its capacity).
+    pub fn held_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// The next complete frame, `Ok(None)` when more bytes are needed.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         let pending = &self.buf[self.start..];
@@ -179,6 +219,12 @@ impl FrameDecoder {
             return Ok(None);
         };
         let header = FrameHeader::parse(head)?;
+        if header.len as usize > self.max_frame_len {
+            return Err(FrameError::OverLimit {
+                len: header.len,
+                limit: self.max_frame_len,
+            });
+        }
         let total = HEADER_LEN + header.len as usize;
         if pending.len() < total {
             return Ok(None);
@@ -187,9 +233,6 @@ impl FrameDecoder {
         self.start += total;
         if self.start == self.buf.len() {
             self.buf.clear();
-            self.start = 0;
-        } else if self.start > 4 * MAX_FRAME_LEN {
-            self.buf.drain(..self.start);
             self.start = 0;
         }
         Ok(Some(Frame { header, payload }))
@@ -291,6 +334,59 @@ mod tests {
         assert_eq!(d.next_frame(), Ok(None));
         d.push(&wire[wire.len() - 1..]);
         assert!(d.next_frame().unwrap().is_some());
+    }
+
+    #[test]
+    fn a_lowered_limit_refuses_a_longer_frame_before_its_payload() {
+        let mut d = FrameDecoder::new();
+        d.set_max_frame_len(100);
+        assert_eq!(d.max_frame_len(), 100);
+        let mut wire = Vec::new();
+        encode_frame(FrameKind::Data, 0, &[1u8; 100], &mut wire).unwrap();
+        d.push(&wire);
+        assert_eq!(d.next_frame().unwrap().unwrap().payload.len(), 100);
+        // Only the header of a 101-byte frame has arrived: refused at once.
+        let header = FrameHeader {
+            kind: FrameKind::Data,
+            flags: 0,
+            len: 101,
+        };
+        d.push(&header.to_bytes());
+        assert_eq!(
+            d.next_frame(),
+            Err(FrameError::OverLimit {
+                len: 101,
+                limit: 100
+            })
+        );
+        // The limit never exceeds the wire maximum.
+        d.set_max_frame_len(usize::MAX);
+        assert_eq!(d.max_frame_len(), MAX_FRAME_LEN);
+    }
+
+    #[test]
+    fn consumed_bytes_do_not_accumulate() {
+        // Frames split across pushes, drained after every push: the buffer never holds
+        // more than one partial frame plus one push.
+        let mut wire = Vec::new();
+        for _ in 0..200 {
+            encode_frame(FrameKind::Data, 0, &[9u8; 1000], &mut wire).unwrap();
+        }
+        let mut d = FrameDecoder::new();
+        let mut frames = 0;
+        for piece in wire.chunks(700) {
+            d.push(piece);
+            while d.next_frame().unwrap().is_some() {
+                frames += 1;
+            }
+            assert!(d.buffered() < HEADER_LEN + 1000);
+            assert!(
+                d.held_bytes() <= 2 * (HEADER_LEN + 1000 + 700),
+                "{}",
+                d.held_bytes()
+            );
+        }
+        assert_eq!(frames, 200);
     }
 
     #[test]

@@ -28,6 +28,11 @@
 //!   tls: { cert: console.crt, key: console.key }
 //!   trustedProxies: [127.0.0.1]
 //!   lockout: { maxFailures: 5, windowSecs: 900, lockSecs: 900 }
+//! protocol:                     # limits of the slave port, see `ProtocolConfig`
+//!   handshakeTimeoutMs: 5000
+//!   maxUnauthenticated: 256
+//!   maxUnauthenticatedPerAddress: 16
+//!   descriptorReserve: 128
 //! ```
 //!
 //! Precedence, lowest first: built-in defaults, the file, [`MasterOverrides`] (flags and
@@ -45,9 +50,15 @@ use crate::accounts::token::MIN_SECRET_BYTES;
 use serde::Deserialize;
 
 mod console;
+mod protocol;
 pub use console::{
     ConsoleConfig, ConsoleOverrides, DEFAULT_LOCKOUT_MAX_FAILURES, DEFAULT_LOCKOUT_SECS,
     DEFAULT_LOCKOUT_WINDOW_SECS, TlsPaths,
+};
+pub use protocol::{
+    DEFAULT_DESCRIPTOR_RESERVE, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_UNAUTHENTICATED,
+    DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS, DESCRIPTOR_RESERVE_RANGE, HANDSHAKE_TIMEOUT_RANGE_MS,
+    ProtocolConfig, UNAUTHENTICATED_CAP_RANGE,
 };
 
 /// Default data directory.
@@ -144,6 +155,8 @@ pub struct MasterConfig {
     pub io_uring: IoUringMode,
     /// Web console security (`console`).
     pub console: ConsoleConfig,
+    /// Limits of the slave port (`protocol`).
+    pub protocol: ProtocolConfig,
 }
 
 impl MasterConfig {
@@ -208,6 +221,7 @@ struct RawMasterConfig {
     cores: Option<usize>,
     io_uring: Option<IoUringMode>,
     console: Option<console::RawConsole>,
+    protocol: Option<protocol::RawProtocol>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -402,6 +416,7 @@ fn build(raw: RawMasterConfig, o: MasterOverrides) -> Result<MasterConfig, Confi
         cores: cores(raw.cores)?,
         io_uring: o.io_uring.or(raw.io_uring).unwrap_or_default(),
         console: console::build(raw.console)?,
+        protocol: protocol::build(raw.protocol)?,
     })
 }
 

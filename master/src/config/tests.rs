@@ -105,6 +105,16 @@ fn defaults_without_file_and_for_empty_file() {
         (IoUringMode::Auto, &None, &None)
     );
     assert_eq!(c.effective_advertise_addr(17777), "127.0.0.1:17777");
+    assert_eq!(c.protocol, ProtocolConfig::default());
+    assert_eq!(c.protocol.handshake_timeout, Duration::from_secs(5));
+    assert_eq!(
+        (
+            c.protocol.max_unauthenticated,
+            c.protocol.max_unauthenticated_per_address,
+            c.protocol.descriptor_reserve
+        ),
+        (256, 16, 128)
+    );
     let f = write_tmp("# nothing but a comment\n");
     assert_eq!(
         load_with_env(Some(f.path()), MasterOverrides::default(), None).unwrap(),
@@ -158,7 +168,41 @@ const FAILURES: &[(&str, &[&str])] = &[
     ("advertiseAddr: \"[::1]\"\n", &["advertiseAddr"]),
     ("advertiseAddr: \"[x]:1\"\n", &["advertiseAddr"]),
     ("advertiseAddr: \"a/b:1\"\n", &["advertiseAddr"]),
+    ("protocol: {handshakeTimeout: 1}\n", &["`handshakeTimeout`"]),
+    (
+        "protocol: {handshakeTimeoutMs: 0}\n",
+        &["protocol.handshakeTimeoutMs", "100..=60000"],
+    ),
+    (
+        "protocol: {maxUnauthenticated: 0}\n",
+        &["protocol.maxUnauthenticated"],
+    ),
+    (
+        "protocol: {maxUnauthenticated: 8, maxUnauthenticatedPerAddress: 9}\n",
+        &["protocol.maxUnauthenticatedPerAddress", "exceeds"],
+    ),
+    (
+        "protocol: {descriptorReserve: 2}\n",
+        &["protocol.descriptorReserve"],
+    ),
 ];
+
+#[test]
+fn the_protocol_section_sets_the_slave_port_limits() {
+    let c = from_yaml_str(
+        "protocol:\n  handshakeTimeoutMs: 2500\n  maxUnauthenticated: 64\n  maxUnauthenticatedPerAddress: 4\n  descriptorReserve: 512\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.protocol,
+        ProtocolConfig {
+            handshake_timeout: Duration::from_millis(2500),
+            max_unauthenticated: 64,
+            max_unauthenticated_per_address: 4,
+            descriptor_reserve: 512,
+        }
+    );
+}
 
 #[test]
 fn unknown_keys_wrong_types_and_bad_values_are_named() {

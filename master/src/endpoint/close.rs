@@ -59,11 +59,20 @@ pub enum CloseCause {
     Crypto,
     /// The master's control side is gone (shutting down) or gave no verdict.
     ControlGone,
+    /// Before its hello was accepted, the peer sent a message or frame over the small
+    /// pre-authentication limit (`protocol::session::PRE_AUTH_MESSAGE_LEN`).
+    PreAuthTooLarge,
+    /// Closed at once: too many unauthenticated connections (all addresses).
+    UnauthenticatedCap,
+    /// Closed at once: too many unauthenticated connections from the peer's address.
+    AddressCap,
+    /// Closed at once: the process is within its descriptor reserve.
+    DescriptorReserve,
 }
 
 impl CloseCause {
     /// Every cause, in counting order.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 16] = [
         Self::HandshakeTimeout,
         Self::BadHandshake,
         Self::NoHello,
@@ -76,6 +85,10 @@ impl CloseCause {
         Self::ClosedByMaster,
         Self::Crypto,
         Self::ControlGone,
+        Self::PreAuthTooLarge,
+        Self::UnauthenticatedCap,
+        Self::AddressCap,
+        Self::DescriptorReserve,
     ];
 
     /// The position of this cause in [`Self::ALL`].
@@ -98,6 +111,10 @@ impl CloseCause {
             Self::ClosedByMaster => "closed_by_master",
             Self::Crypto => "crypto",
             Self::ControlGone => "control_gone",
+            Self::PreAuthTooLarge => "pre_auth_too_large",
+            Self::UnauthenticatedCap => "unauthenticated_cap",
+            Self::AddressCap => "address_cap",
+            Self::DescriptorReserve => "descriptor_reserve",
         }
     }
 
@@ -110,10 +127,15 @@ impl CloseCause {
             | Self::Refused
             | Self::ClosedBySlave
             | Self::IdleTimeout
-            | Self::BadData => Side::Slave,
-            Self::RefusedInternal | Self::ClosedByMaster | Self::Crypto | Self::ControlGone => {
-                Side::Master
-            }
+            | Self::BadData
+            | Self::PreAuthTooLarge
+            | Self::AddressCap => Side::Slave,
+            Self::RefusedInternal
+            | Self::ClosedByMaster
+            | Self::Crypto
+            | Self::ControlGone
+            | Self::UnauthenticatedCap
+            | Self::DescriptorReserve => Side::Master,
             Self::Io => Side::Network,
         }
     }
@@ -171,6 +193,7 @@ impl EstablishFailure {
             Self::Setup(_) | Self::Welcome(_) => CloseCause::Crypto,
             Self::Read(_) | Self::Write(_) => CloseCause::Io,
             Self::Closed => CloseCause::ClosedBySlave,
+            Self::Handshake(SessionError::TooLarge(_)) => CloseCause::PreAuthTooLarge,
             Self::Handshake(_) => CloseCause::BadHandshake,
             Self::NotHello(_) | Self::HelloBeforeHandshake => CloseCause::NoHello,
             Self::ControlGone => CloseCause::ControlGone,
@@ -300,6 +323,11 @@ mod tests {
             (reject(RejectReason::TokenInvalid), Side::Slave, false),
             (reject(RejectReason::VersionUnsupported), Side::Slave, false),
             (reject(RejectReason::Internal), Side::Master, true),
+            (
+                EstablishFailure::Handshake(SessionError::TooLarge(8192)),
+                Side::Slave,
+                true,
+            ),
         ];
         for (failure, side, retry) in cases {
             assert_eq!(failure.side(), side, "{failure}");

@@ -1,16 +1,25 @@
 //! One slave connection, driven the same way on every runtime.
 //!
-//! Phase 1 (one future, with a deadline): Noise handshake, then the slave's `Hello`, then the
-//! control side's verdict, answered with `Welcome` or `Reject`. Phase 2: a reader and a writer
+//! Phase 0 (in the accept loop, before a task exists): [`admit`] keeps the socket only when
+//! its descriptor is outside the reserve and the caps on unauthenticated connections allow
+//! it (see [`super::admission`]); otherwise it is closed at once.
+//!
+//! Phase 1 (one future, with the handshake timeout): Noise handshake, then the slave's
+//! `Hello`, then the control side's verdict, answered with `Welcome` or `Reject`. Until the
+//! verdict accepts the hello the session takes only small messages
+//! ([`protocol::session::PRE_AUTH_MESSAGE_LEN`]), the connection holds its admission permit,
+//! and what its session buffers is counted in [`EndpointCounters::pre_auth_buffered`]. Phase 2: a reader and a writer
 //! run side by side in the same task, sharing the session through a `RefCell` that is never
 //! held across an await. The reader forwards authenticated messages to the control side; the
 //! writer encrypts what the control side queues. Either side ending ends the connection.
 
-use super::close::{EstablishFailure, SessionEnd};
+use super::admission::{Admission, AdmissionPermit, DescriptorBudget, Refusal};
+use super::close::{CloseCause, EstablishFailure, SessionEnd};
 use super::counters::EndpointCounters;
 use super::events::{AuthVerdict, ConnHandle, ConnId, ControlEvent, Outbound};
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use protocol::codec::MAX_MESSAGE_LEN;
 use protocol::{Message, Session, SessionEvent, StaticKeys, Welcome};
 use std::cell::RefCell;
 use std::future::Future;
@@ -31,13 +40,36 @@ pub trait Timer {
     fn sleep(d: Duration) -> impl Future<Output = ()>;
 }
 
-/// Time limits of a connection.
-#[derive(Debug, Clone, Copy)]
+/// Limits of the endpoint's connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnLimits {
     /// Handshake plus hello plus verdict must finish within this.
     pub handshake_timeout: Duration,
-    /// A connection that receives nothing for this long is closed.
+    /// A connection that receives nothing for this long is closed (after its hello was
+    /// accepted).
     pub idle_timeout: Duration,
+    /// Unauthenticated connections (hello not accepted yet) at once, all addresses.
+    pub max_unauthenticated: usize,
+    /// Unauthenticated connections at once from one address (IPv6: one /64).
+    pub max_unauthenticated_per_address: usize,
+    /// Descriptors below the process's soft limit the endpoint never takes.
+    pub descriptor_reserve: u64,
+}
+
+/// Default handshake timeout: handshake, hello and verdict take milliseconds.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            idle_timeout: Duration::from_secs(60),
+            max_unauthenticated: super::admission::DEFAULT_MAX_UNAUTHENTICATED,
+            max_unauthenticated_per_address:
+                super::admission::DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
+            descriptor_reserve: super::admission::DEFAULT_DESCRIPTOR_RESERVE,
+        }
+    }
 }
 
 /// What every connection of an endpoint shares.
@@ -49,21 +81,113 @@ pub struct ConnContext {
     pub events: async_channel::Sender<ControlEvent>,
     /// Shared counters.
     pub counters: Arc<EndpointCounters>,
-    /// Time limits.
+    /// Limits.
     pub limits: ConnLimits,
+    /// Caps on unauthenticated connections.
+    pub admission: Arc<Admission>,
+    /// Descriptor numbers the endpoint may keep.
+    pub descriptors: DescriptorBudget,
 }
 
-/// Serves one accepted connection until it ends. Never panics on peer input.
+/// Decides, as soon as a connection is accepted, whether it may stay: its descriptor `fd`
+/// must lie outside the reserve, and the caps on unauthenticated connections must allow
+/// one more from `peer_addr`. Counts the connection; a refused one is counted and logged
+/// (see [`log_refusal`]), and the caller closes it at once.
+pub fn admit(ctx: &ConnContext, peer_addr: SocketAddr, fd: i32) -> Option<AdmissionPermit> {
+    let admitted = if ctx.descriptors.admits(fd) {
+        ctx.admission.try_admit(peer_addr.ip())
+    } else {
+        Err(Refusal::DescriptorReserve)
+    };
+    let permit = match admitted {
+        Ok(permit) => Some(permit),
+        Err(refusal) => {
+            ctx.counters.rejected.fetch_add(1, Relaxed);
+            ctx.counters.count_close(refusal.cause());
+            log_refusal(ctx, peer_addr, &refusal, refusal.cause());
+            None
+        }
+    };
+    // Last, so that whoever sees the connection counted also sees its refusal.
+    ctx.counters.accepted.fetch_add(1, Relaxed);
+    permit
+}
+
+/// Logs a refusal before authentication: at `info` once per interval (anyone can cause
+/// these at will), at `debug` otherwise.
+fn log_refusal(
+    ctx: &ConnContext,
+    peer_addr: SocketAddr,
+    reason: &dyn std::fmt::Display,
+    cause: CloseCause,
+) {
+    let now_ms = model::Clock::now_ms(&model::SystemClock);
+    match ctx.counters.refusal_log.admit(now_ms) {
+        Some(left_out) => tracing::info!(
+            %peer_addr,
+            %reason,
+            cause = cause.label(),
+            side = cause.side().as_str(),
+            refusals_not_logged = left_out,
+            "connection refused before authentication"
+        ),
+        None => tracing::debug!(
+            %peer_addr,
+            %reason,
+            cause = cause.label(),
+            "connection refused before authentication"
+        ),
+    }
+}
+
+/// What one connection's session holds before its hello is accepted, kept in
+/// [`EndpointCounters::pre_auth_buffered`]; given back when dropped.
+struct PreAuthBuffered<'a> {
+    counters: &'a EndpointCounters,
+    held: u64,
+}
+
+impl<'a> PreAuthBuffered<'a> {
+    fn new(counters: &'a EndpointCounters) -> Self {
+        Self { counters, held: 0 }
+    }
+
+    /// Records that the session now holds `bytes`.
+    fn set(&mut self, bytes: usize) {
+        let bytes = bytes as u64;
+        if bytes > self.held {
+            let now = self
+                .counters
+                .pre_auth_buffered
+                .fetch_add(bytes - self.held, Relaxed)
+                + (bytes - self.held);
+            self.counters.pre_auth_buffered_peak.fetch_max(now, Relaxed);
+        } else {
+            self.counters
+                .pre_auth_buffered
+                .fetch_sub(self.held - bytes, Relaxed);
+        }
+        self.held = bytes;
+    }
+}
+
+impl Drop for PreAuthBuffered<'_> {
+    fn drop(&mut self) {
+        self.set(0);
+    }
+}
+
+/// Serves one admitted connection (see [`admit`]) until it ends. Never panics on peer input.
 pub async fn serve_connection<S, T>(
     stream: S,
     peer_addr: SocketAddr,
     conn_id: ConnId,
     ctx: ConnContext,
+    permit: AdmissionPermit,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
 {
-    ctx.counters.accepted.fetch_add(1, Relaxed);
     ctx.counters.open.fetch_add(1, Relaxed);
     let mut stream = stream;
     let (out_tx, out_rx) = async_channel::bounded(OUTBOUND_QUEUE);
@@ -72,7 +196,9 @@ pub async fn serve_connection<S, T>(
         peer_addr,
         outbound: out_tx,
     };
-    let phase1 = future::or(establish(&mut stream, &handle, &ctx), async {
+    // The permit goes with the establishing future: given back when the hello is accepted,
+    // or when the future fails or times out.
+    let phase1 = future::or(establish(&mut stream, &handle, &ctx, permit), async {
         T::sleep(ctx.limits.handshake_timeout).await;
         Err(EstablishFailure::TimedOut)
     })
@@ -103,24 +229,7 @@ pub async fn serve_connection<S, T>(
         Err(reason) => {
             ctx.counters.rejected.fetch_add(1, Relaxed);
             ctx.counters.count_close(reason.cause());
-            // Anyone can cause these at will: logged at `info` once per interval.
-            let now_ms = model::Clock::now_ms(&model::SystemClock);
-            match ctx.counters.refusal_log.admit(now_ms) {
-                Some(left_out) => tracing::info!(
-                    %peer_addr,
-                    %reason,
-                    cause = reason.cause().label(),
-                    side = reason.side().as_str(),
-                    refusals_not_logged = left_out,
-                    "connection refused before authentication"
-                ),
-                None => tracing::debug!(
-                    %peer_addr,
-                    %reason,
-                    cause = reason.cause().label(),
-                    "connection refused before authentication"
-                ),
-            }
+            log_refusal(&ctx, peer_addr, &reason, reason.cause());
         }
     }
     ctx.counters.open.fetch_sub(1, Relaxed);
@@ -142,13 +251,17 @@ async fn write_output<S: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Handshake, hello, verdict. Returns the session and the node id.
+/// Handshake, hello, verdict. Returns the session and the node id. `permit` is given back
+/// as soon as the verdict accepts the hello.
 async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     handle: &ConnHandle,
     ctx: &ConnContext,
+    permit: AdmissionPermit,
 ) -> Result<(Session, u64), EstablishFailure> {
+    // Limited to `PRE_AUTH_MESSAGE_LEN` until the verdict below accepts the hello.
     let mut session = Session::responder(&ctx.keys).map_err(EstablishFailure::Setup)?;
+    let mut buffered = PreAuthBuffered::new(&ctx.counters);
     let mut buf = [0u8; READ_CHUNK];
     let mut events = Vec::new();
     let mut peer_static = None;
@@ -161,7 +274,9 @@ async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(EstablishFailure::Closed);
         }
         ctx.counters.bytes_in.fetch_add(n as u64, Relaxed);
-        if let Err(e) = session.receive(&buf[..n], &mut events) {
+        let received = session.receive(&buf[..n], &mut events);
+        buffered.set(session.held_bytes());
+        if let Err(e) = received {
             ctx.counters.bad_frames.fetch_add(1, Relaxed);
             return Err(EstablishFailure::Handshake(e));
         }
@@ -201,6 +316,11 @@ async fn establish<S: AsyncRead + AsyncWrite + Unpin>(
             version,
             heartbeat_interval_ms,
         } => {
+            // An accepted slave: no longer counted as unauthenticated, and its messages may
+            // be as large as the protocol allows.
+            drop(permit);
+            drop(buffered);
+            session.set_max_message_len(MAX_MESSAGE_LEN);
             let welcome = Message::Welcome(Welcome {
                 version,
                 node_id,

@@ -21,6 +21,10 @@ pub struct EndpointCounters {
     pub messages_in: AtomicU64,
     /// Bytes received.
     pub bytes_in: AtomicU64,
+    /// Bytes the sessions of connections whose hello is not accepted yet hold now.
+    pub pre_auth_buffered: AtomicU64,
+    /// The highest [`Self::pre_auth_buffered`] seen.
+    pub pre_auth_buffered_peak: AtomicU64,
     /// Connections ended, by cause (indexed by [`CloseCause::index`]); see
     /// [`Self::closes`].
     closes: [AtomicU64; CloseCause::ALL.len()],

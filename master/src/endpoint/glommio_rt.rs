@@ -2,11 +2,12 @@
 //! listener on the same address, so the kernel spreads connections across cores.
 
 use super::EndpointError;
-use super::conn::{ConnContext, Timer, serve_connection};
+use super::conn::{ConnContext, Timer, admit, serve_connection};
 use super::workers::{Started, Worker, start_workers};
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
@@ -85,11 +86,17 @@ async fn accept_loop(
             None => break,
             Some(Ok(stream)) => {
                 let peer = stream.peer_addr().unwrap_or(local);
+                // Refused: dropping the stream closes it at once.
+                let Some(permit) = admit(&ctx, peer, stream.as_raw_fd()) else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let id = ids.fetch_add(1, Ordering::Relaxed);
                 let ctx = ctx.clone();
-                glommio::spawn_local(serve_connection::<_, GlommioTimer>(stream, peer, id, ctx))
-                    .detach();
+                glommio::spawn_local(serve_connection::<_, GlommioTimer>(
+                    stream, peer, id, ctx, permit,
+                ))
+                .detach();
             }
             Some(Err(e)) => {
                 tracing::warn!("accept failed: {e}");

@@ -7,18 +7,26 @@
 //! when the configuration is loaded) forces the portable runtime, which is how tests keep
 //! the fallback alive. Decoded messages leave through a
 //! channel of [`ControlEvent`]s; the endpoint never touches the store.
+//!
+//! Anyone can complete the Noise handshake, so a connection counts as unauthenticated until
+//! the control side accepts its `Hello`. Until then it is bounded: admitted only under the
+//! caps and outside the descriptor reserve ([`admission`]), limited to small messages
+//! (`protocol::session::PRE_AUTH_MESSAGE_LEN`) and to [`ConnLimits::handshake_timeout`].
 
+pub mod admission;
 pub mod close;
 pub mod conn;
 pub mod counters;
 pub mod events;
 mod glommio_rt;
 pub mod log_gate;
+pub mod nofile;
 mod portable_rt;
 mod workers;
 
+pub use admission::{Admission, DescriptorBudget};
 pub use close::{CloseCause, EstablishFailure, SessionEnd, Side};
-pub use conn::{ConnLimits, OUTBOUND_QUEUE};
+pub use conn::{ConnLimits, DEFAULT_HANDSHAKE_TIMEOUT, OUTBOUND_QUEUE};
 pub use counters::EndpointCounters;
 pub use events::{AuthVerdict, ConnHandle, ConnId, ControlEvent, Outbound};
 
@@ -73,7 +81,7 @@ pub struct EndpointConfig {
     pub cores: usize,
     /// `None`: io_uring when available; `Some(true)`: require it; `Some(false)`: never.
     pub io_uring: Option<bool>,
-    /// Time limits per connection.
+    /// Limits of connections.
     pub limits: ConnLimits,
 }
 
@@ -85,6 +93,10 @@ pub struct EndpointHandle {
     pub runtime: RuntimeKind,
     /// Counters.
     pub counters: Arc<EndpointCounters>,
+    /// Unauthenticated connections, counted against their caps.
+    pub admission: Arc<Admission>,
+    /// Descriptor numbers the endpoint keeps (set from the soft limit at start).
+    pub descriptors: DescriptorBudget,
     stop: async_channel::Sender<()>,
     joiners: Vec<Box<dyn FnOnce() + Send>>,
 }
@@ -108,18 +120,35 @@ impl EndpointHandle {
     }
 }
 
-/// Starts the endpoint; events go to `events`.
+/// Starts the endpoint; events go to `events`. The descriptor reserve is placed below the
+/// soft descriptor limit in force now (see [`nofile::raise_soft_limit`]).
 pub fn start(
     config: &EndpointConfig,
     keys: Arc<StaticKeys>,
     events: async_channel::Sender<ControlEvent>,
 ) -> Result<EndpointHandle, EndpointError> {
     let counters = Arc::new(EndpointCounters::default());
+    let limits = config.limits;
+    let admission = Arc::new(Admission::new(
+        limits.max_unauthenticated,
+        limits.max_unauthenticated_per_address,
+    ));
+    let soft_limit = nofile::soft_limit();
+    let descriptors = DescriptorBudget::new(soft_limit, limits.descriptor_reserve);
+    if descriptors.ceiling() < 64 {
+        tracing::warn!(
+            soft_limit,
+            reserve = limits.descriptor_reserve,
+            "the descriptor limit leaves the protocol endpoint fewer than 64 descriptors"
+        );
+    }
     let ctx = ConnContext {
         keys,
         events,
         counters: Arc::clone(&counters),
-        limits: config.limits,
+        limits,
+        admission: Arc::clone(&admission),
+        descriptors,
     };
     let ids = Arc::new(AtomicU64::new(1));
     let uring_ok = config.io_uring != Some(false) && monoio::utils::detect_uring();
@@ -134,6 +163,8 @@ pub fn start(
                     local_addr: s.local_addr,
                     runtime: RuntimeKind::IoUring,
                     counters,
+                    admission,
+                    descriptors,
                     stop: s.stop,
                     joiners: s.joiners,
                 });
@@ -149,6 +180,8 @@ pub fn start(
         local_addr: s.local_addr,
         runtime: RuntimeKind::Portable,
         counters,
+        admission,
+        descriptors,
         stop: s.stop,
         joiners: s.joiners,
     })

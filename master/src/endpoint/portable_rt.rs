@@ -3,11 +3,12 @@
 //! SO_REUSEPORT listener, running the same connection driver.
 
 use super::EndpointError;
-use super::conn::{ConnContext, Timer, serve_connection};
+use super::conn::{ConnContext, Timer, admit, serve_connection};
 use super::workers::{Started, Worker, start_workers};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
@@ -142,6 +143,10 @@ fn worker(
             match accepted {
                 None => break,
                 Some(Ok((stream, peer))) => {
+                    // Refused: dropping the stream closes it at once.
+                    let Some(permit) = admit(&ctx, peer, stream.as_raw_fd()) else {
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
                     let id = ids.fetch_add(1, Ordering::Relaxed);
                     let ctx = ctx.clone();
@@ -150,6 +155,7 @@ fn worker(
                         peer,
                         id,
                         ctx,
+                        permit,
                     ));
                 }
                 Some(Err(e)) => {

@@ -6,6 +6,13 @@
 //! on. Transport nonces are implicit and advance with every frame, so a replayed, reordered,
 //! forged or truncated frame fails to decrypt and ends the session; a failed session refuses
 //! every further call and produces no further events.
+//!
+//! Completing the handshake proves only that the peer holds *some* static key, not that the
+//! key is known: anyone can do it. The responder (the master) therefore starts with a small
+//! message limit, [`PRE_AUTH_MESSAGE_LEN`], which also lowers the frame limit, so that an
+//! unauthenticated peer can make it buffer only a few KiB; once the application has accepted
+//! the peer's first message (the slave's `Hello`) it raises the limit with
+//! [`Session::set_max_message_len`].
 
 use crate::codec::{self, CodecError, MAX_MESSAGE_LEN};
 use crate::frame::{FLAG_MORE, FrameDecoder, FrameError, FrameKind, MAX_FRAME_LEN, encode_frame};
@@ -21,6 +28,12 @@ const TAG_LEN: usize = 16;
 /// byte. The flag byte repeats the header's `MORE` bit inside the ciphertext, so the
 /// unauthenticated header cannot be edited to splice messages together.
 pub const MAX_PLAINTEXT_PER_FRAME: usize = MAX_FRAME_LEN - TAG_LEN - 1;
+/// The message limit a responder starts with, until the application accepts its peer: room
+/// for a `Hello` (about 100 bytes with a short agent version) with ample margin.
+pub const PRE_AUTH_MESSAGE_LEN: usize = 8 * 1024;
+/// The smallest frame limit a session sets: room for every handshake message of the `XX`
+/// pattern (the largest is 96 bytes), whatever the message limit.
+const MIN_FRAME_LIMIT: usize = 256;
 
 /// What the initiator requires of the responder's static key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,9 +83,10 @@ pub enum SessionError {
     /// A frame arrived that this state does not allow.
     #[error("unexpected {0}")]
     Unexpected(&'static str),
-    /// A reassembled message would exceed the maximum size.
-    #[error("message exceeds {MAX_MESSAGE_LEN} bytes")]
-    TooLarge,
+    /// A message (or one of its frames) would exceed the limit in force, in bytes: at most
+    /// [`MAX_MESSAGE_LEN`], less before the peer is accepted (see [`PRE_AUTH_MESSAGE_LEN`]).
+    #[error("message exceeds the limit of {0} bytes")]
+    TooLarge(usize),
     /// An earlier error already ended this session.
     #[error("session already failed")]
     Poisoned,
@@ -103,6 +117,8 @@ pub struct Session {
     reassembly: Vec<u8>,
     scratch: Vec<u8>,
     peer_static: Option<[u8; 32]>,
+    /// Largest message accepted from the peer now.
+    max_message_len: usize,
 }
 
 impl std::fmt::Debug for Session {
@@ -131,6 +147,7 @@ impl Session {
             reassembly: Vec::new(),
             scratch: Vec::new(),
             peer_static: None,
+            max_message_len: MAX_MESSAGE_LEN,
         }
     }
 
@@ -145,10 +162,36 @@ impl Session {
         Ok(s)
     }
 
-    /// The master side: waits for handshake message 1.
+    /// The master side: waits for handshake message 1. Accepts messages of at most
+    /// [`PRE_AUTH_MESSAGE_LEN`] until [`Session::set_max_message_len`] raises the limit.
     pub fn responder(local: &StaticKeys) -> Result<Self, SessionError> {
         let hs = builder(local)?.build_responder().map_err(noise)?;
-        Ok(Self::with_state(State::ResponderFirst(Box::new(hs))))
+        let mut s = Self::with_state(State::ResponderFirst(Box::new(hs)));
+        s.set_max_message_len(PRE_AUTH_MESSAGE_LEN);
+        Ok(s)
+    }
+
+    /// Accepts messages of up to `len` bytes (at most [`MAX_MESSAGE_LEN`]) from the peer
+    /// from now on. Frames are limited to what such a message needs, so a longer frame is
+    /// refused from its header, before its payload is buffered.
+    pub fn set_max_message_len(&mut self, len: usize) {
+        self.max_message_len = len.min(MAX_MESSAGE_LEN);
+        let frame = (self.max_message_len + TAG_LEN + 1).max(MIN_FRAME_LIMIT);
+        self.decoder.set_max_frame_len(frame);
+    }
+
+    /// The largest message accepted from the peer now.
+    pub fn max_message_len(&self) -> usize {
+        self.max_message_len
+    }
+
+    /// Bytes of memory the session's buffers hold now (received, reassembled, scratch and
+    /// outgoing), for accounting what a peer can make the process hold.
+    pub fn held_bytes(&self) -> usize {
+        self.decoder.held_bytes()
+            + self.reassembly.capacity()
+            + self.scratch.capacity()
+            + self.output.capacity()
     }
 
     /// Whether the handshake has finished.
@@ -192,7 +235,15 @@ impl Session {
     }
 
     fn drain_frames(&mut self, events: &mut Vec<SessionEvent>) -> Result<(), SessionError> {
-        while let Some(frame) = self.decoder.next_frame()? {
+        loop {
+            let frame = match self.decoder.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(FrameError::OverLimit { .. }) => {
+                    return Err(SessionError::TooLarge(self.max_message_len));
+                }
+                Err(e) => return Err(e.into()),
+            };
             match frame.header.kind {
                 FrameKind::Handshake if frame.header.flags != 0 => {
                     return Err(SessionError::Unexpected("flags on a handshake frame"));
@@ -302,8 +353,8 @@ impl Session {
                 "frame flags differ from the sealed flags",
             ));
         }
-        if self.reassembly.len() + body.len() > MAX_MESSAGE_LEN {
-            return Err(SessionError::TooLarge);
+        if self.reassembly.len() + body.len() > self.max_message_len {
+            return Err(SessionError::TooLarge(self.max_message_len));
         }
         self.reassembly.extend_from_slice(body);
         if !more {
@@ -329,7 +380,7 @@ impl Session {
             });
         };
         if bytes.len() > MAX_MESSAGE_LEN {
-            return Err(SessionError::TooLarge);
+            return Err(SessionError::TooLarge(MAX_MESSAGE_LEN));
         }
         let mut chunks = bytes.chunks(MAX_PLAINTEXT_PER_FRAME).peekable();
         if chunks.peek().is_none() {

@@ -1,7 +1,7 @@
 //! Unit tests of the session, two in-memory peers with no sockets: the handshake and
 //! messages both ways, a wrong master key, replayed, forged, truncated and reordered frames,
-//! large messages split and reassembled, data before the handshake, and no plaintext on the
-//! wire.
+//! large messages split and reassembled, data before the handshake, no plaintext on the
+//! wire, and the responder's small message limit before it accepts its peer.
 
 use super::*;
 use crate::message::{Heartbeat, Hello, HelloAuth, MetricSample};
@@ -154,6 +154,7 @@ fn reordered_frames_are_rejected() {
 #[test]
 fn large_message_is_split_and_reassembled() {
     let (mut slave, mut master, _, _) = established_pair();
+    master.set_max_message_len(MAX_MESSAGE_LEN);
     let big = Message::Heartbeat(Heartbeat {
         seq: 1,
         sample: MetricSample {
@@ -206,4 +207,114 @@ fn plaintext_never_appears_on_the_wire() {
     let mut ev = Vec::new();
     master.receive(&wire, &mut ev).unwrap();
     assert_eq!(ev, vec![SessionEvent::Message(msg)]);
+}
+
+/// A `Hello` with an agent version of `len` bytes, encoded.
+fn hello_with_agent_version(len: usize) -> Message {
+    Message::Hello(Hello {
+        min_version: u16::MAX,
+        max_version: u16::MAX,
+        auth: HelloAuth::Enroll { secret: [0xff; 32] },
+        agent_version: "v".repeat(len),
+    })
+}
+
+#[test]
+fn the_pre_auth_limit_leaves_ample_room_for_a_hello() {
+    // The slave sends its crate version ("0.1.0"); a hello with a 1 KiB agent version is
+    // still far below the limit, and goes through a fresh responder.
+    let typical = codec::encode_message(&hello_with_agent_version(16)).unwrap();
+    assert!(typical.len() < 256, "{} bytes", typical.len());
+    let (mut slave, mut master, _, _) = established_pair();
+    assert_eq!(master.max_message_len(), PRE_AUTH_MESSAGE_LEN);
+    let generous = hello_with_agent_version(1024);
+    slave.send(&generous).unwrap();
+    let mut ev = Vec::new();
+    master.receive(&slave.take_output(), &mut ev).unwrap();
+    assert_eq!(ev, vec![SessionEvent::Message(generous)]);
+    // The initiator (the slave, facing a master whose key it checked) is not limited.
+    assert_eq!(slave.max_message_len(), MAX_MESSAGE_LEN);
+}
+
+/// Encrypts `parts` as frames of one message, each `part_len` bytes, the last without
+/// `MORE` only when `finish`; returns the wire bytes. Done by hand because [`Session::send`]
+/// always finishes its message.
+fn sealed_parts(slave: &mut Session, parts: usize, part_len: usize, finish: bool) -> Vec<u8> {
+    let State::Transport(transport) = &mut slave.state else {
+        panic!("not established");
+    };
+    let mut wire = Vec::new();
+    let mut out = vec![0u8; MAX_FRAME_LEN];
+    for i in 0..parts {
+        let more = !(finish && i + 1 == parts);
+        let mut plain = vec![u8::from(more)];
+        plain.resize(part_len + 1, 0xAB);
+        let n = transport.write_message(&plain, &mut out).unwrap();
+        let flags = if more { FLAG_MORE } else { 0 };
+        encode_frame(FrameKind::Data, flags, &out[..n], &mut wire).unwrap();
+    }
+    wire
+}
+
+#[test]
+fn before_acceptance_a_responder_refuses_a_message_over_the_limit_in_small_frames() {
+    let (mut slave, mut master, _, _) = established_pair();
+    // 1 KiB frames with MORE set: eight fit, the ninth would pass 8 KiB.
+    let wire = sealed_parts(&mut slave, 64, 1024, false);
+    let mut ev = Vec::new();
+    let mut refused_after = None;
+    for (i, piece) in wire.chunks(4096).enumerate() {
+        match master.receive(piece, &mut ev) {
+            Ok(()) => assert!(master.held_bytes() < 4 * PRE_AUTH_MESSAGE_LEN),
+            Err(SessionError::TooLarge(limit)) => {
+                assert_eq!(limit, PRE_AUTH_MESSAGE_LEN);
+                refused_after = Some(i + 1);
+                break;
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    let pieces = refused_after.expect("the message was never refused");
+    assert!(
+        pieces * 4096 <= 2 * PRE_AUTH_MESSAGE_LEN + 4096,
+        "{pieces} pieces"
+    );
+    assert!(ev.is_empty());
+    assert!(matches!(
+        master.receive(&[], &mut ev),
+        Err(SessionError::Poisoned)
+    ));
+}
+
+#[test]
+fn before_acceptance_a_long_frame_is_refused_from_its_header() {
+    let (mut slave, mut master, _, _) = established_pair();
+    // One 60 KiB frame: refused once its 10-byte header is in, before the payload.
+    let wire = sealed_parts(&mut slave, 1, 60 * 1024, false);
+    let mut ev = Vec::new();
+    assert!(matches!(
+        master.receive(&wire[..HEADER_LEN_FOR_TESTS], &mut ev),
+        Err(SessionError::TooLarge(PRE_AUTH_MESSAGE_LEN))
+    ));
+    assert!(master.held_bytes() < 1024, "{}", master.held_bytes());
+}
+
+const HEADER_LEN_FOR_TESTS: usize = crate::frame::HEADER_LEN;
+
+#[test]
+fn after_acceptance_the_full_limit_applies() {
+    let (mut slave, mut master, _, _) = established_pair();
+    slave.send(&hello()).unwrap();
+    let mut ev = Vec::new();
+    master.receive(&slave.take_output(), &mut ev).unwrap();
+    assert_eq!(ev, vec![SessionEvent::Message(hello())]);
+    // The application accepts the hello and lifts the limit: 960 KiB in 60 KiB frames go
+    // through (the message stays open).
+    master.set_max_message_len(usize::MAX);
+    assert_eq!(master.max_message_len(), MAX_MESSAGE_LEN);
+    let wire = sealed_parts(&mut slave, 16, 60 * 1024, false);
+    ev.clear();
+    master.receive(&wire, &mut ev).unwrap();
+    assert!(ev.is_empty());
+    assert_eq!(master.reassembly.len(), 16 * 60 * 1024);
 }

@@ -114,6 +114,9 @@ fn start(force_legacy: bool, dir: &Path) -> Master {
         Message::Hello(h) => assert!(h.max_version >= protocol::OPS_VERSION),
         other => panic!("expected hello, got {}", other.name()),
     }
+    // Like the real master: the full message limit once the hello is accepted.
+    m.session
+        .set_max_message_len(protocol::codec::MAX_MESSAGE_LEN);
     let welcome = Welcome {
         version: protocol::OPS_VERSION,
         node_id: 1,
