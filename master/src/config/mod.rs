@@ -47,7 +47,7 @@ use serde::Deserialize;
 mod console;
 pub use console::{
     ConsoleConfig, ConsoleOverrides, DEFAULT_LOCKOUT_MAX_FAILURES, DEFAULT_LOCKOUT_SECS,
-    DEFAULT_LOCKOUT_WINDOW_SECS, TlsPaths,
+    DEFAULT_LOCKOUT_WINDOW_SECS, HttpLimitsConfig, TlsPaths,
 };
 
 /// Default data directory.

@@ -1,30 +1,90 @@
 //! Serving the router on a listener, over plain TCP or TLS (rustls with the ring provider),
 //! always with the TCP peer address as axum `ConnectInfo<SocketAddr>` (the lockout and the
-//! audit log are keyed on it).
+//! audit log are keyed on it), and within [`HttpLimits`]:
+//!
+//! - a connection over the global or per-address cap ([`caps`]) is closed at once;
+//! - the TLS handshake, the request headers (counted from the connection's start or the end
+//!   of the previous response, so this is also the keep-alive idle limit) and the request
+//!   body ([`body`]) each have a deadline; a response may take as long as it needs (event
+//!   streams of logged-in users stay open);
+//! - hyper buffers at most [`MAX_BUF`] per connection.
+//!
+//! The accept loop is ours (hyper's HTTP/1 connection builder with a tokio timer), not
+//! `axum::serve`, which has neither caps nor a timer for hyper's header timeout.
+
+pub mod body;
+pub mod caps;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::{Listener, ListenerExt};
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
+use tower_service::Service;
+
+use body::DeadlineBody;
+use caps::{ConnectionCaps, Refusal};
 
 /// The TLS server configuration type (rustls), for callers that do not depend on rustls.
 pub type TlsConfig = ServerConfig;
 
-/// Longest a TLS handshake may take.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most TLS handshakes in progress at once; further connections are closed.
-pub const MAX_HANDSHAKES: usize = 256;
+/// Default time a client has to complete the TLS handshake.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a request's headers, from the connection's start or the
+/// end of the previous response.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a request's body, from its headers.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on open console connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default cap on open console connections from one client address (IPv6: one /64).
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+/// Most bytes hyper buffers for one connection (a request head must fit).
+pub const MAX_BUF: usize = 64 * 1024;
+
+/// Time and connection limits of the console's HTTP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Time to complete the TLS handshake (TLS only).
+    pub tls_handshake_timeout: Duration,
+    /// Time to send a request's headers, from the connection's start or the end of the
+    /// previous response (so also the keep-alive idle limit).
+    pub header_timeout: Duration,
+    /// Time to send a request's body, from its headers.
+    pub body_timeout: Duration,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Open connections from one client address (IPv6: one /64) at most.
+    pub max_connections_per_address: usize,
+    /// Addresses counted against `max_connections` only (trusted reverse proxies).
+    pub exempt_addresses: Vec<IpAddr>,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            exempt_addresses: Vec::new(),
+        }
+    }
+}
 
 /// The certificate or key could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -68,75 +128,58 @@ pub fn load_tls_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Tls
     Ok(Arc::new(config))
 }
 
-/// Serves `router` over plain HTTP on `listener` until `shutdown` completes, then lets
-/// in-flight requests finish.
+/// Serves `router` over plain HTTP on `listener` within `limits` until `shutdown` completes,
+/// then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "web console listening (http)");
-    }
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "web console listening (http)");
+    accept_loop(listener, None, router, limits, shutdown).await;
+    Ok(())
 }
 
-/// Serves `router` over HTTPS on `listener` with `tls` until `shutdown` completes.
+/// Serves `router` over HTTPS on `listener` with `tls` within `limits` until `shutdown`
+/// completes, then lets in-flight requests finish.
 pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     router: Router,
+    limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = TlsListener::new(listener, tls)?;
-    tracing::info!(addr = %listener.local, "web console listening (https)");
-    axum::serve(
-        listener.tap_io(|_| {}),
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "web console listening (https)");
+    let acceptor = TlsAcceptor::from(tls);
+    accept_loop(listener, Some(acceptor), router, limits, shutdown).await;
+    Ok(())
 }
 
-/// A listener yielding TLS streams. Handshakes run in their own tasks (bounded in number
-/// and time), so a slow or silent client never holds up the others.
-pub struct TlsListener {
-    rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl TlsListener {
-    /// Starts accepting on `tcp`. Must be called inside a tokio runtime.
-    pub fn new(tcp: TcpListener, tls: Arc<ServerConfig>) -> std::io::Result<Self> {
-        let local = tcp.local_addr()?;
-        let (tx, rx) = mpsc::channel(64);
-        let task = tokio::spawn(accept_loop(tcp, TlsAcceptor::from(tls), tx));
-        Ok(Self { rx, local, task })
-    }
-}
-
-impl Drop for TlsListener {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
+/// Accepts connections within the caps, each served on its own task, until `shutdown`;
+/// then asks every connection to finish its request and close, and waits for them.
 async fn accept_loop(
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
-    tx: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    let caps = ConnectionCaps::new(
+        limits.max_connections,
+        limits.max_connections_per_address,
+        limits.exempt_addresses.clone(),
+    );
+    let limits = Arc::new(limits);
+    let (closing_tx, closing) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
     loop {
-        let (stream, addr) = tokio::select! {
-            () = tx.closed() => return,
-            accepted = tcp.accept() => match accepted {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
                     // Usually EMFILE; back off instead of spinning.
@@ -146,37 +189,95 @@ async fn accept_loop(
                 }
             },
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(%addr, "too many TLS handshakes in progress; connection closed");
-            continue;
-        };
-        let (acceptor, tx) = (acceptor.clone(), tx.clone());
-        tokio::spawn(async move {
-            let _slot = slot;
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
-                    let _ = tx.send((tls, addr)).await;
-                }
-                Ok(Err(e)) => tracing::debug!(%addr, "TLS handshake failed: {e}"),
-                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+        // Reap finished connections so the set stays as small as the open ones.
+        while connections.try_join_next().is_some() {}
+        let admission = match caps.admit(peer.ip()) {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                let cap = match refusal {
+                    Refusal::Global => "max_connections",
+                    Refusal::PerAddress => "max_connections_per_address",
+                };
+                tracing::debug!(%peer, cap, "console connection over the cap; closed");
+                drop(stream);
+                continue;
             }
+        };
+        let (tls, router, limits, closing) = (
+            tls.clone(),
+            router.clone(),
+            Arc::clone(&limits),
+            closing.clone(),
+        );
+        connections.spawn(async move {
+            let _admission = admission;
+            serve_connection(stream, peer, tls, router, &limits, closing).await;
         });
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
+/// One connection: the TLS handshake (if any) within its deadline, then HTTP/1.1.
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    limits: &HttpLimits,
+    closing: watch::Receiver<bool>,
+) {
+    match tls {
+        None => serve_http(stream, peer, router, limits, closing).await,
+        Some(acceptor) => {
+            let handshake = acceptor.accept(stream);
+            match tokio::time::timeout(limits.tls_handshake_timeout, handshake).await {
+                Ok(Ok(tls)) => serve_http(tls, peer, router, limits, closing).await,
+                Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        }
     }
 }
 
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(pair) => pair,
-            // The accept task ended (it only does when the listener is dropped).
-            None => std::future::pending().await,
+async fn serve_http<S>(
+    io: S,
+    peer: SocketAddr,
+    router: Router,
+    limits: &HttpLimits,
+    closing: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let body_timeout = limits.body_timeout;
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let mut request =
+            request.map(|b| axum::body::Body::new(DeadlineBody::new(b, body_timeout)));
+        request.extensions_mut().insert(ConnectInfo(peer));
+        router.clone().call(request)
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_BUF)
+        .keep_alive(true);
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    let closed = async move {
+        let mut closing = closing;
+        let _ = closing.wait_for(|closing| *closing).await;
+    };
+    tokio::pin!(connection, closed);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = &mut closed => {
+            // Finish the request in progress (if any), then close.
+            connection.as_mut().graceful_shutdown();
+            connection.await
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, "console connection ended: {e}");
     }
 }
