@@ -1,6 +1,6 @@
 //! Serving the web console over a running master's services: the HTTP(S) listener, the
-//! console's HTTP settings (TLS, trusted proxies, secure cookies) from the configuration,
-//! and an orderly stop.
+//! console's HTTP settings (TLS, trusted proxies, secure cookies, time and connection
+//! limits) from the configuration, and an orderly stop.
 
 use std::net::SocketAddr;
 
@@ -43,6 +43,7 @@ pub async fn serve(master: &RunningMaster, cfg: &MasterConfig) -> anyhow::Result
         secure_cookies: tls.is_some(),
         trusted_proxies: cfg.console.trusted_proxies.clone(),
     };
+    let limits = http_limits(&cfg.console);
     let listener = tokio::net::TcpListener::bind(cfg.http_addr)
         .await
         .with_context(|| format!("cannot listen on {} for the console", cfg.http_addr))?;
@@ -54,8 +55,8 @@ pub async fn serve(master: &RunningMaster, cfg: &MasterConfig) -> anyhow::Result
     };
     let is_tls = tls.is_some();
     let task = match tls {
-        Some(tls) => tokio::spawn(web::serve_tls(listener, tls, router, shutdown)),
-        None => tokio::spawn(web::serve(listener, router, shutdown)),
+        Some(tls) => tokio::spawn(web::serve_tls(listener, tls, router, limits, shutdown)),
+        None => tokio::spawn(web::serve(listener, router, limits, shutdown)),
     };
     Ok(RunningConsole {
         addr,
@@ -63,4 +64,18 @@ pub async fn serve(master: &RunningMaster, cfg: &MasterConfig) -> anyhow::Result
         stop,
         task,
     })
+}
+
+/// The HTTP server's limits of `console.http`; trusted proxies carry every client's
+/// connections, so they count against the global cap only.
+pub fn http_limits(console: &master::config::ConsoleConfig) -> web::HttpLimits {
+    let c = &console.http;
+    web::HttpLimits {
+        tls_handshake_timeout: c.tls_handshake_timeout,
+        header_timeout: c.header_timeout,
+        body_timeout: c.body_timeout,
+        max_connections: c.max_connections,
+        max_connections_per_address: c.max_connections_per_address,
+        exempt_addresses: console.trusted_proxies.clone(),
+    }
 }

@@ -54,16 +54,16 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let admin_addr = config.admin;
+    let admin_cfg = config.admin.clone();
     let gw = gateway::start(config).context("starting the gateway")?;
     let reload: gateway::admin::ReloadFn = {
         let (gw, path) = (gw.clone(), args.config.clone());
         Arc::new(move || reload(&gw, &path))
     };
-    let admin = match admin_addr {
+    let admin = match admin_cfg {
         Some(a) => Some(
-            gateway::admin::serve(a, gw.clone(), Arc::clone(&reload))
-                .with_context(|| format!("admin endpoint on {a}"))?,
+            gateway::admin::serve(&a, gw.clone(), Arc::clone(&reload))
+                .with_context(|| format!("admin endpoint on {}", a.bind))?,
         ),
         None => None,
     };

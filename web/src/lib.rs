@@ -44,7 +44,7 @@ pub mod state;
 pub use assets::STATIC_CACHE_CONTROL;
 pub use auth::{Auth, ConsoleSettings};
 pub use routes::{Access, RouteInfo};
-pub use serve::{TlsError, load_tls_config, serve, serve_tls};
+pub use serve::{HttpLimits, TlsError, load_tls_config, serve, serve_tls};
 pub use state::AppState;
 
 use axum::Router;

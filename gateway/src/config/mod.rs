@@ -20,6 +20,9 @@ use std::time::Duration;
 use crate::cidr::Cidr;
 pub use validate::parse_duration;
 
+/// Where the admin endpoint listens when its map form names no `bind`.
+pub const DEFAULT_ADMIN_BIND: &str = "127.0.0.1:9900";
+
 /// Default balancing algorithm.
 pub const DEFAULT_ALGORITHM: Algorithm = Algorithm::RoundRobin;
 /// Default upstream weight.
@@ -96,10 +99,46 @@ pub struct Config {
     pub pin_cpus: bool,
     /// Use io_uring when the kernel allows it (also off with `COMMANDER_DISABLE_IO_URING=1`).
     pub io_uring: bool,
-    /// Admin endpoint address (standalone binary).
-    pub admin: Option<SocketAddr>,
+    /// Admin endpoint (standalone binary).
+    pub admin: Option<AdminConfig>,
     /// The gateways, names unique.
     pub gateways: Vec<GatewayConfig>,
+}
+
+/// The admin endpoint of the standalone binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// Where it listens; loopback unless configured otherwise. A non-loopback address
+    /// requires a token.
+    pub bind: SocketAddr,
+    /// The bearer token every request must carry, if set.
+    pub token: Option<AdminToken>,
+}
+
+/// The admin endpoint's bearer token; never shown in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    /// Shortest accepted token.
+    pub const MIN_LEN: usize = 16;
+
+    /// `token`, if long enough and printable ASCII without spaces (it travels in a header).
+    pub fn new(token: &str) -> Option<Self> {
+        let ok = token.len() >= Self::MIN_LEN && token.bytes().all(|b| b.is_ascii_graphic());
+        ok.then(|| Self(token.to_owned()))
+    }
+
+    /// Whether `presented` is this token, compared in constant time.
+    pub fn matches(&self, presented: &str) -> bool {
+        plumbing::secret::constant_time_eq(&self.0, presented)
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(…)")
+    }
 }
 
 /// One gateway.

@@ -14,8 +14,8 @@ pub struct RawConfig {
     pub pin_cpus: Option<bool>,
     /// `false` forces monoio's legacy (epoll) driver.
     pub io_uring: Option<bool>,
-    /// Address of the admin HTTP endpoint of the standalone binary.
-    pub admin: Option<String>,
+    /// The admin HTTP endpoint of the standalone binary: an `address:port`, or a map.
+    pub admin: Option<RawAdmin>,
     /// The gateways.
     #[serde(default)]
     pub gateways: Vec<RawGateway>,
@@ -58,6 +58,28 @@ pub struct RawGateway {
     pub drain_timeout: Option<RawDuration>,
     /// `auto` (default), `copy` or `splice`.
     pub relay: Option<String>,
+}
+
+/// The admin endpoint as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawAdmin {
+    /// `address:port`.
+    Plain(String),
+    /// `{bind, token | token_file}`.
+    Full(RawAdminMap),
+}
+
+/// The map form of the admin endpoint.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdminMap {
+    /// `address:port`; defaults to loopback.
+    pub bind: Option<String>,
+    /// The bearer token clients must send.
+    pub token: Option<String>,
+    /// A file holding the bearer token (surrounding whitespace ignored).
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 /// An upstream as written.

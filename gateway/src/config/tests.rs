@@ -54,7 +54,9 @@ gateways:
     let c = Config::from_yaml(yaml).unwrap();
     assert_eq!(c.workers, 3);
     assert!(c.pin_cpus && !c.io_uring);
-    assert_eq!(c.admin, Some("127.0.0.1:9900".parse().unwrap()));
+    let admin = c.admin.unwrap();
+    assert_eq!(admin.bind, "127.0.0.1:9900".parse().unwrap());
+    assert_eq!(admin.token, None);
     let g = c.gateway("api.v2").unwrap();
     assert_eq!(g.listen, "[::1]:8443".parse().unwrap());
     assert_eq!(g.upstreams[1].weight, 5);
@@ -188,4 +190,68 @@ fn durations_parse_with_units() {
 fn empty_file_is_an_empty_gateway_set() {
     let c = Config::from_yaml("{}").unwrap();
     assert!(c.gateways.is_empty());
+}
+
+#[test]
+fn admin_binds_loopback_by_default_and_needs_a_token_elsewhere() {
+    let admin = |yaml: &str| Config::from_yaml(yaml).map(|c| c.admin.unwrap());
+    // The map form without `bind` listens on loopback.
+    let a = admin("admin: {}\n").unwrap();
+    assert_eq!(a.bind, DEFAULT_ADMIN_BIND.parse().unwrap());
+    assert!(a.bind.ip().is_loopback());
+    let token = "0123456789abcdef0123";
+    let a = admin(&format!("admin: {{token: {token}}}\n")).unwrap();
+    assert!(a.bind.ip().is_loopback());
+    let t = a.token.unwrap();
+    assert!(t.matches(token) && !t.matches("0123456789abcdef012X") && !t.matches(""));
+    assert_eq!(
+        format!("{t:?}"),
+        "AdminToken(…)",
+        "the token is never printed"
+    );
+
+    // Off loopback: refused without a token, in both forms; accepted with one.
+    for yaml in [
+        "admin: 0.0.0.0:9900\n",
+        "admin: {bind: \"0.0.0.0:9900\"}\n",
+        "admin: {bind: \"[::]:9900\"}\n",
+        "admin: {bind: \"192.0.2.1:9900\"}\n",
+    ] {
+        let err = admin(yaml).unwrap_err();
+        assert!(
+            err.to_string().contains("not a loopback address"),
+            "{yaml}: {err}"
+        );
+    }
+    let a = admin(&format!(
+        "admin: {{bind: \"0.0.0.0:9900\", token: {token}}}\n"
+    ))
+    .unwrap();
+    assert_eq!(a.bind, "0.0.0.0:9900".parse().unwrap());
+
+    // The token from a file, trimmed.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("admin.token");
+    std::fs::write(&path, format!("{token}\n")).unwrap();
+    let a = admin(&format!(
+        "admin: {{bind: \"0.0.0.0:9900\", token_file: {}}}\n",
+        path.display()
+    ))
+    .unwrap();
+    assert!(a.token.unwrap().matches(token));
+
+    assert_eq!(key_of("admin: {token: short}\n"), "admin.token");
+    assert_eq!(
+        key_of("admin: {token: \"has a space in it, long enough\"}\n"),
+        "admin.token"
+    );
+    assert_eq!(
+        key_of(&format!("admin: {{token: {token}, token_file: /x}}\n")),
+        "admin.token_file"
+    );
+    assert_eq!(
+        key_of("admin: {token_file: /nonexistent/admin.token}\n"),
+        "admin.token_file"
+    );
+    assert_eq!(key_of("admin: {bind: nowhere}\n"), "admin.bind");
 }

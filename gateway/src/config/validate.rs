@@ -4,7 +4,9 @@ use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use super::raw::{RawConfig, RawDuration, RawGateway, RawHealth, RawPerIp, RawUpstream};
+use super::raw::{
+    RawAdmin, RawAdminMap, RawConfig, RawDuration, RawGateway, RawHealth, RawPerIp, RawUpstream,
+};
 use super::*;
 
 pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
@@ -18,11 +20,7 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
             ));
         }
     };
-    let admin = raw
-        .admin
-        .as_deref()
-        .map(|a| socket_addr("admin", a))
-        .transpose()?;
+    let admin = raw.admin.map(admin).transpose()?;
     let mut gateways = Vec::with_capacity(raw.gateways.len());
     let mut names = HashSet::new();
     let mut listens = HashSet::new();
@@ -50,6 +48,58 @@ pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
         admin,
         gateways,
     })
+}
+
+/// The admin endpoint: loopback unless told otherwise, and a token required off loopback.
+fn admin(raw: RawAdmin) -> Result<AdminConfig, ConfigError> {
+    let (raw, bind_key) = match raw {
+        RawAdmin::Plain(bind) => (
+            RawAdminMap {
+                bind: Some(bind),
+                ..RawAdminMap::default()
+            },
+            "admin",
+        ),
+        RawAdmin::Full(map) => (map, "admin.bind"),
+    };
+    let bind = socket_addr(bind_key, raw.bind.as_deref().unwrap_or(DEFAULT_ADMIN_BIND))?;
+    let text = match (raw.token, raw.token_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::invalid(
+                "admin.token_file",
+                "set either admin.token or admin.token_file, not both",
+            ));
+        }
+        (Some(t), None) => Some((t, "admin.token")),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError::invalid("admin.token_file", format!("{}: {e}", path.display()))
+            })?;
+            Some((text.trim().to_owned(), "admin.token_file"))
+        }
+        (None, None) => None,
+    };
+    let token = match text {
+        None => None,
+        Some((text, key)) => Some(AdminToken::new(&text).ok_or_else(|| {
+            ConfigError::invalid(
+                key,
+                format!(
+                    "a token needs at least {} printable ASCII characters and no spaces",
+                    AdminToken::MIN_LEN
+                ),
+            )
+        })?),
+    };
+    if token.is_none() && !bind.ip().is_loopback() {
+        return Err(ConfigError::invalid(
+            bind_key,
+            format!(
+                "{bind} is not a loopback address: set admin.token or admin.token_file, or bind 127.0.0.1"
+            ),
+        ));
+    }
+    Ok(AdminConfig { bind, token })
 }
 
 fn gateway(key: &str, raw: RawGateway) -> Result<GatewayConfig, ConfigError> {

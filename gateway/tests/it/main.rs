@@ -9,6 +9,7 @@
 //! - [`reload`]: live reconfiguration under traffic;
 //! - [`binary`]: the standalone `commander-gateway` process;
 //! - [`fd_leak`]: no descriptor left behind (measured in a process of its own);
+//! - [`admin`]: the admin endpoint's token, cross-site refusals and concurrent clients;
 //!
 //! and [`common`], the helpers they share (loopback backends, a gateway from YAML, waits).
 
@@ -16,6 +17,7 @@
 
 mod common;
 
+mod admin;
 mod balance;
 mod fd_leak;
 mod health;

@@ -1,12 +1,14 @@
 //! The `console` section of the master configuration: TLS for the web console, trusted
-//! reverse proxies, and the login lockout. A child module of `config`, sharing its error
-//! type and helpers.
+//! reverse proxies, the login lockout, and the HTTP server's time and connection limits. A
+//! child module of `config`, sharing its error type and helpers.
 //!
 //! ```yaml
 //! console:
 //!   tls: { cert: /etc/commander/console.crt, key: /etc/commander/console.key }  # PEM
 //!   trustedProxies: [127.0.0.1]   # peers whose X-Forwarded-For is believed
 //!   lockout: { maxFailures: 5, windowSecs: 900, lockSecs: 900 }
+//!   http: { headerTimeoutSecs: 10, bodyTimeoutSecs: 30, tlsHandshakeTimeoutSecs: 10,
+//!           maxConnections: 1024, maxConnectionsPerAddress: 64 }
 //! ```
 //!
 //! Flags (`--tls-cert`, `--tls-key`, `--trusted-proxy`) win over the file through
@@ -28,6 +30,20 @@ pub const DEFAULT_LOCKOUT_WINDOW_SECS: u64 = 900;
 pub const DEFAULT_LOCKOUT_SECS: u64 = 900;
 /// Longest accepted lockout window or lock, seconds (a week).
 pub const MAX_LOCKOUT_SECS: u64 = 7 * 86_400;
+/// Default time for a request's headers (and keep-alive idle), seconds.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Default time for a request's body after its headers, seconds.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+/// Default time for the TLS handshake, seconds.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT_SECS: u64 = 10;
+/// Longest accepted HTTP timeout, seconds (an hour).
+pub const MAX_HTTP_TIMEOUT_SECS: u64 = 3600;
+/// Default cap on open console connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default cap on open console connections from one address (IPv6: one /64).
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+/// Largest accepted connection cap.
+pub const MAX_CONNECTIONS_CAP: usize = 1 << 20;
 
 /// PEM files of the console's certificate chain and private key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +67,8 @@ pub struct ConsoleConfig {
     pub lockout_window: Duration,
     /// How long the lock lasts.
     pub lockout_duration: Duration,
+    /// Time and connection limits of the HTTP server.
+    pub http: HttpLimitsConfig,
 }
 
 impl Default for ConsoleConfig {
@@ -61,6 +79,36 @@ impl Default for ConsoleConfig {
             lockout_max_failures: DEFAULT_LOCKOUT_MAX_FAILURES,
             lockout_window: Duration::from_secs(DEFAULT_LOCKOUT_WINDOW_SECS),
             lockout_duration: Duration::from_secs(DEFAULT_LOCKOUT_SECS),
+            http: HttpLimitsConfig::default(),
+        }
+    }
+}
+
+/// `console.http`: the console HTTP server's time and connection limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimitsConfig {
+    /// Time for a request's headers, from the connection's start or the end of the previous
+    /// response (so also the keep-alive idle limit).
+    pub header_timeout: Duration,
+    /// Time for a request's body, from its headers.
+    pub body_timeout: Duration,
+    /// Time for the TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Open connections from one address (IPv6: one /64) at most; trusted proxies count
+    /// against `max_connections` only.
+    pub max_connections_per_address: usize,
+}
+
+impl Default for HttpLimitsConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
+            body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
+            tls_handshake_timeout: Duration::from_secs(DEFAULT_TLS_HANDSHAKE_TIMEOUT_SECS),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
         }
     }
 }
@@ -98,6 +146,17 @@ pub(super) struct RawConsole {
     tls: Option<RawTls>,
     trusted_proxies: Option<Vec<String>>,
     lockout: Option<RawLockout>,
+    http: Option<RawHttp>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawHttp {
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    tls_handshake_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,6 +196,67 @@ fn secs(key: &'static str, raw: Option<u64>, default: u64) -> Result<Duration, C
     Ok(Duration::from_secs(n))
 }
 
+fn http_secs(key: &'static str, raw: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
+    let n = raw.unwrap_or(default);
+    if !(1..=MAX_HTTP_TIMEOUT_SECS).contains(&n) {
+        let msg = format!("{n} is not in 1..={MAX_HTTP_TIMEOUT_SECS}");
+        return Err(invalid(key, msg));
+    }
+    Ok(Duration::from_secs(n))
+}
+
+fn cap(key: &'static str, raw: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+    let n = raw.unwrap_or(default);
+    if !(1..=MAX_CONNECTIONS_CAP).contains(&n) {
+        return Err(invalid(
+            key,
+            format!("{n} is not in 1..={MAX_CONNECTIONS_CAP}"),
+        ));
+    }
+    Ok(n)
+}
+
+fn http_limits(raw: Option<RawHttp>) -> Result<HttpLimitsConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let limits = HttpLimitsConfig {
+        header_timeout: http_secs(
+            "console.http.headerTimeoutSecs",
+            raw.header_timeout_secs,
+            DEFAULT_HEADER_TIMEOUT_SECS,
+        )?,
+        body_timeout: http_secs(
+            "console.http.bodyTimeoutSecs",
+            raw.body_timeout_secs,
+            DEFAULT_BODY_TIMEOUT_SECS,
+        )?,
+        tls_handshake_timeout: http_secs(
+            "console.http.tlsHandshakeTimeoutSecs",
+            raw.tls_handshake_timeout_secs,
+            DEFAULT_TLS_HANDSHAKE_TIMEOUT_SECS,
+        )?,
+        max_connections: cap(
+            "console.http.maxConnections",
+            raw.max_connections,
+            DEFAULT_MAX_CONNECTIONS,
+        )?,
+        max_connections_per_address: cap(
+            "console.http.maxConnectionsPerAddress",
+            raw.max_connections_per_address,
+            DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+        )?,
+    };
+    if limits.max_connections_per_address > limits.max_connections {
+        return Err(invalid(
+            "console.http.maxConnectionsPerAddress",
+            format!(
+                "{} is more than console.http.maxConnections ({})",
+                limits.max_connections_per_address, limits.max_connections
+            ),
+        ));
+    }
+    Ok(limits)
+}
+
 /// Validates the `console` section.
 pub(super) fn build(raw: Option<RawConsole>) -> Result<ConsoleConfig, ConfigError> {
     let raw = raw.unwrap_or_default();
@@ -171,6 +291,7 @@ pub(super) fn build(raw: Option<RawConsole>) -> Result<ConsoleConfig, ConfigErro
             lockout.lock_secs,
             DEFAULT_LOCKOUT_SECS,
         )?,
+        http: http_limits(raw.http)?,
     })
 }
 
@@ -199,6 +320,24 @@ mod tests {
             (c.lockout_max_failures, c.lockout_window, c.lockout_duration),
             (3, Duration::from_secs(60), Duration::from_secs(120))
         );
+        assert_eq!(c.http, HttpLimitsConfig::default());
+        assert_eq!(
+            (c.http.header_timeout, c.http.max_connections),
+            (Duration::from_secs(10), 1024)
+        );
+
+        let yaml = "console:\n  http: {headerTimeoutSecs: 2, bodyTimeoutSecs: 3, tlsHandshakeTimeoutSecs: 4, maxConnections: 100, maxConnectionsPerAddress: 5}\n";
+        let c = from_yaml_str(yaml).unwrap().console;
+        assert_eq!(
+            c.http,
+            HttpLimitsConfig {
+                header_timeout: Duration::from_secs(2),
+                body_timeout: Duration::from_secs(3),
+                tls_handshake_timeout: Duration::from_secs(4),
+                max_connections: 100,
+                max_connections_per_address: 5,
+            }
+        );
 
         for (yaml, needle) in [
             ("console: {tls: {cert: /c.pem}}\n", "console.tls.key"),
@@ -220,6 +359,23 @@ mod tests {
                 "console.lockout.windowSecs",
             ),
             ("console: {tlsCert: /c.pem}\n", "tlsCert"),
+            (
+                "console: {http: {headerTimeoutSecs: 0}}\n",
+                "console.http.headerTimeoutSecs",
+            ),
+            (
+                "console: {http: {bodyTimeoutSecs: 86400}}\n",
+                "console.http.bodyTimeoutSecs",
+            ),
+            (
+                "console: {http: {maxConnections: 0}}\n",
+                "console.http.maxConnections",
+            ),
+            (
+                "console: {http: {maxConnections: 10, maxConnectionsPerAddress: 11}}\n",
+                "console.http.maxConnectionsPerAddress",
+            ),
+            ("console: {http: {idleSecs: 5}}\n", "idleSecs"),
         ] {
             let err = from_yaml_str(yaml).unwrap_err().to_string();
             assert!(err.contains(needle), "{yaml}: {err}");

@@ -53,7 +53,7 @@ mod console;
 mod protocol;
 pub use console::{
     ConsoleConfig, ConsoleOverrides, DEFAULT_LOCKOUT_MAX_FAILURES, DEFAULT_LOCKOUT_SECS,
-    DEFAULT_LOCKOUT_WINDOW_SECS, TlsPaths,
+    DEFAULT_LOCKOUT_WINDOW_SECS, HttpLimitsConfig, TlsPaths,
 };
 pub use protocol::{
     DEFAULT_DESCRIPTOR_RESERVE, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_UNAUTHENTICATED,

@@ -10,6 +10,7 @@ mod common;
 mod data;
 mod frame;
 mod http;
+mod http_limits;
 mod live;
 mod lockout;
 mod manage;

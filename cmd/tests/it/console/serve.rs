@@ -38,9 +38,14 @@ async fn serve_answers_on_loopback_with_the_peer_address_and_shuts_down() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(web::serve(listener, app.router.clone(), async move {
-        let _ = stop_rx.await;
-    }));
+    let server = tokio::spawn(web::serve(
+        listener,
+        app.router.clone(),
+        web::HttpLimits::default(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     let connect = || async { TcpStream::connect(addr).await.unwrap() };
 
     let raw = exchange(connect().await, "GET", "/api/v1/nodes", "", "").await;
@@ -100,6 +105,7 @@ async fn serve_tls_with_a_generated_certificate() {
         listener,
         tls,
         app.router.clone(),
+        web::HttpLimits::default(),
         async move {
             let _ = stop_rx.await;
         },
