@@ -95,6 +95,7 @@ fn settings(cfg: &MasterConfig) -> MasterSettings {
             retention: cfg.metrics_retention,
         },
         console: master::console::ConsoleOptions::from_config(cfg),
+        audit: cfg.audit,
     }
 }
 

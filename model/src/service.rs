@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 
 use crate::account::{AuthFailure, Authenticated, Issued, Lang, Rejected, UserRecord};
 use crate::alert::{AlertList, AlertQuery, AlertRecord};
-use crate::audit::{AuditEntry, AuditPage, AuditQuery};
+use crate::audit::{AuditEntry, AuditPage, AuditQuery, AuditWriteHealth};
 use crate::data::{BackupFile, CompactReport, CompactionStatus, DataEnv, ResetCategory};
 use crate::error::{ServiceError, StoreFailure};
 use crate::node::{LiveSample, NodeView, StorageView};
@@ -249,6 +249,10 @@ pub trait AuditLog: Send + Sync + 'static {
 
     /// Reads one page of the log, newest first.
     fn query(&self, query: AuditQuery) -> BoxFuture<'_, Result<AuditPage, StoreFailure>>;
+
+    /// How audit writes have gone since the master started (failures counted by
+    /// [`AuditLog::record`]), for the health check and monitoring.
+    fn write_health(&self) -> AuditWriteHealth;
 }
 
 /// Everything the console asks the master for.

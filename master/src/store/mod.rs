@@ -28,7 +28,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use lmdb::LmdbStore;
+pub use lmdb::{DATA_MAP_SIZE, LmdbStore, StoreOptions};
 pub use memory::MemoryStore;
 pub use schema::EnvKind;
 pub use writer::{MAX_BATCH_ROWS, StoreWriter, WriterClosed};
