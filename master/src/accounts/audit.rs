@@ -67,7 +67,7 @@ struct Writes {
     failures: u64,
     last_error: Option<String>,
     last_failure_at_ms: Option<u64>,
-    last_success_at_ms: Option<u64>,
+    last_write_failed: bool,
 }
 
 /// Counts audit writes that failed, with the last error and when; sans-io (times passed in).
@@ -83,9 +83,10 @@ impl AuditWrites {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A write succeeded at `now_ms`.
+    /// A write succeeded (at `now_ms`).
     pub fn succeeded(&self, now_ms: u64) {
-        self.lock().last_success_at_ms = Some(now_ms);
+        let _ = now_ms;
+        self.lock().last_write_failed = false;
     }
 
     /// A write failed at `now_ms` with `error`.
@@ -94,19 +95,17 @@ impl AuditWrites {
         w.failures = w.failures.saturating_add(1);
         w.last_error = Some(error.chars().take(LAST_ERROR_CHARS).collect());
         w.last_failure_at_ms = Some(now_ms);
+        w.last_write_failed = true;
     }
 
     /// The state at `now_ms`: degraded while the last write failed and for
     /// [`AUDIT_DEGRADED_FOR_MS`] after any failure.
     pub fn health(&self, now_ms: u64) -> AuditWriteHealth {
         let w = self.lock();
-        let degraded = match w.last_failure_at_ms {
-            None => false,
-            Some(failed) => {
-                let last_write_failed = w.last_success_at_ms.is_none_or(|ok| failed >= ok);
-                last_write_failed || now_ms.saturating_sub(failed) < AUDIT_DEGRADED_FOR_MS
-            }
-        };
+        let recent = w
+            .last_failure_at_ms
+            .is_some_and(|failed| now_ms.saturating_sub(failed) < AUDIT_DEGRADED_FOR_MS);
+        let degraded = w.last_write_failed || recent;
         AuditWriteHealth {
             write_failures: w.failures,
             last_error: w.last_error.clone(),
@@ -134,8 +133,9 @@ mod tests {
         assert_eq!(h.last_failure_at_ms, Some(2_000));
         assert_eq!(h.last_error.map(|e| e.len()), Some(LAST_ERROR_CHARS));
 
-        // A later success: still degraded within the window, healthy after it.
-        writes.succeeded(3_000);
+        // A later success (even in the same millisecond): still degraded within the
+        // window, healthy after it.
+        writes.succeeded(2_000);
         assert!(writes.health(3_000).degraded);
         let later = 2_000 + AUDIT_DEGRADED_FOR_MS;
         let h = writes.health(later);
