@@ -96,6 +96,7 @@ fn settings(cfg: &MasterConfig) -> MasterSettings {
         },
         console: master::console::ConsoleOptions::from_config(cfg),
         protocol: cfg.protocol,
+        audit: cfg.audit,
     }
 }
 

@@ -2,12 +2,12 @@
 //! services the console calls, wired together. Used by `commander master`, `commander up`
 //! (which serve the console over [`RunningMaster::services`]), tests and the benchmark.
 
-use crate::accounts::{AccountService, AuthStore};
+use crate::accounts::{AccountService, AuditLimits, AuthStore};
 use crate::cluster::{Cluster, ClusterTiming};
 use crate::console::{ConsoleError, ConsoleOptions};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
 use crate::store::compaction::{self, CompactionRecord, LockMode, StoreLock};
-use crate::store::{LmdbStore, Store, StoreError};
+use crate::store::{LmdbStore, Store, StoreError, StoreOptions};
 use crate::tokens::issue_join_token;
 use protocol::{JoinToken, StaticKeys};
 use std::net::SocketAddr;
@@ -46,6 +46,8 @@ pub struct MasterSettings {
     pub console: ConsoleOptions,
     /// Limits of the slave port (handshake timeout, caps, descriptor reserve).
     pub protocol: crate::config::ProtocolConfig,
+    /// Bounds of the audit log (`audit`).
+    pub audit: AuditLimits,
 }
 
 /// The master could not start.
@@ -183,6 +185,7 @@ fn open_store_locked(
     data_db: &Path,
     perf_db: &Path,
     now_ms: u64,
+    audit: AuditLimits,
 ) -> Result<(Arc<LmdbStore>, StoreLock, Option<CompactionRecord>), MasterError> {
     let mut lock = StoreLock::acquire(data_db, LockMode::Shared)?;
     let ran = compaction::run_requested(&mut lock, data_db, perf_db, now_ms)?;
@@ -192,7 +195,11 @@ fn open_store_locked(
             Some(e) => tracing::error!("requested compaction failed, files unchanged: {e}"),
         }
     }
-    let store = LmdbStore::open(data_db, perf_db)?;
+    let options = StoreOptions {
+        audit,
+        ..StoreOptions::default()
+    };
+    let store = LmdbStore::open_with(data_db, perf_db, &options)?;
     Ok((Arc::new(store), lock, ran))
 }
 
@@ -204,8 +211,10 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     let clock: Arc<dyn model::Clock> = Arc::new(model::SystemClock);
     let (data_db, perf_db) = (s.data_db.clone(), s.performance_db.clone());
     let now = clock.now_ms();
+    let audit = s.audit;
     let (lmdb, store_lock, start_compaction) =
-        tokio::task::spawn_blocking(move || open_store_locked(&data_db, &perf_db, now)).await??;
+        tokio::task::spawn_blocking(move || open_store_locked(&data_db, &perf_db, now, audit))
+            .await??;
     let auth_store: Arc<dyn AuthStore> = lmdb.clone();
     let account_settings = crate::console::account_settings(&s.data_dir, &s.console)?;
     let accounts = Arc::new(AccountService::new(

@@ -241,6 +241,26 @@ pub struct AuditPage {
     pub next: Option<AuditId>,
 }
 
+/// How the master's audit writes have gone since it started: a write that fails is logged
+/// and counted here (the operation it describes has already happened), so that the health
+/// check and monitoring can see that the audit trail has gaps.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AuditWriteHealth {
+    /// Audit entries that could not be written since the master started.
+    pub write_failures: u64,
+    /// The last write failure's message (bounded), if any.
+    pub last_error: Option<String>,
+    /// When the last write failed, Unix ms.
+    pub last_failure_at_ms: Option<u64>,
+    /// Whether audit writes count as failing now: the last write failed, or one failed
+    /// within the last [`AUDIT_DEGRADED_FOR_MS`].
+    pub degraded: bool,
+}
+
+/// How long after an audit write failure the audit log still counts as degraded, even when
+/// later writes succeed (a failure at the map limit comes and goes with pruning), ms.
+pub const AUDIT_DEGRADED_FOR_MS: u64 = 15 * 60 * 1000;
+
 /// Builds a page from `scan`, the entries in `[lower_bound, upper_bound]` newest first.
 /// Stops at `limit` matches or after [`SCAN_LIMIT`] entries examined.
 pub fn collect_page<I>(query: &AuditQuery, scan: I) -> Result<AuditPage, StoreFailure>

@@ -311,6 +311,43 @@ impl std::fmt::Debug for OpStream {
     }
 }
 
+/// Deadline of a log answer sent in batches: it lasts as long as the client takes to read it.
+pub const STREAMED_LOG_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// A log (not followed) coming in acknowledged batches (protocol version 3, see
+/// `protocol::ops`): `first`, then the rest on `stream.progress`, then the final
+/// `LogsEnd` with the number of entries sent. Call `ack(n)` once `n` batches (counting
+/// `first`) have been passed on: the slave sends at most `protocol::ops::LOG_WINDOW`
+/// batches beyond those acknowledged, so a slow reader holds the slave back instead of
+/// filling the master's memory. Dropping the feed cancels the log on the slave.
+pub struct LogFeed {
+    /// The first batch.
+    pub first: Progress,
+    /// The other batches and the final answer.
+    pub stream: OpStream,
+    /// Acknowledges the batches consumed so far.
+    pub ack: LogAck,
+}
+
+/// Acknowledges the batches of a fed log consumed so far (see [`LogFeed`]).
+pub type LogAck = Box<dyn Fn(u32) + Send + Sync>;
+
+impl std::fmt::Debug for LogFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogFeed").finish_non_exhaustive()
+    }
+}
+
+/// A log answer: whole (from a slave of an older protocol, or an empty log), or fed in
+/// batches.
+#[derive(Debug)]
+pub enum LogsAnswer {
+    /// The final answer, as [`crate::service::Operations::call`] gives it.
+    Whole(ResponseBody),
+    /// The entries in acknowledged batches.
+    Fed(LogFeed),
+}
+
 /// The bytes of an upload (an image tarball), fed by the HTTP handler as they arrive.
 #[derive(Debug)]
 pub struct Upload {

@@ -19,11 +19,13 @@ use tokio::sync::broadcast;
 
 use crate::account::{AuthFailure, Authenticated, Issued, Lang, Rejected, UserRecord};
 use crate::alert::{AlertList, AlertQuery, AlertRecord};
-use crate::audit::{AuditEntry, AuditPage, AuditQuery};
+use crate::audit::{AuditEntry, AuditPage, AuditQuery, AuditWriteHealth};
 use crate::data::{BackupFile, CompactReport, CompactionStatus, DataEnv, ResetCategory};
 use crate::error::{ServiceError, StoreFailure};
 use crate::node::{LiveSample, NodeView, StorageView};
-use crate::ops::{BoxFuture, Caller, OpCall, OpFailure, OpRequest, OpStream, TaskHandle, Upload};
+use crate::ops::{
+    BoxFuture, Caller, LogsAnswer, OpCall, OpFailure, OpRequest, OpStream, TaskHandle, Upload,
+};
 use crate::task::{TaskQuery, TaskRecord};
 
 /// The cluster as the console sees it: nodes, their metrics, alerts.
@@ -123,6 +125,13 @@ pub trait Operations: Send + Sync + 'static {
     /// reassembled) and audits it. An unknown node, an offline one, or one without
     /// operations fails at once, before anything is sent.
     fn call(&self, request: OpRequest) -> BoxFuture<'_, Result<ResponseBody, OpFailure>>;
+
+    /// A container's log (`DockerOp::Logs`, not followed): fed in acknowledged batches when
+    /// the node's session streams logs, else whole as [`Operations::call`] answers it.
+    /// Audited once (when the first batch or the answer arrived).
+    fn logs(&self, request: OpRequest) -> BoxFuture<'_, Result<LogsAnswer, OpFailure>> {
+        Box::pin(async move { self.call(request).await.map(LogsAnswer::Whole) })
+    }
 
     /// [`Operations::call`] without an audit entry: a read the caller does not record
     /// (a probe, a periodic reading of a stream that was audited when it began).
@@ -249,6 +258,10 @@ pub trait AuditLog: Send + Sync + 'static {
 
     /// Reads one page of the log, newest first.
     fn query(&self, query: AuditQuery) -> BoxFuture<'_, Result<AuditPage, StoreFailure>>;
+
+    /// How audit writes have gone since the master started (failures counted by
+    /// [`AuditLog::record`]), for the health check and monitoring.
+    fn write_health(&self) -> AuditWriteHealth;
 }
 
 /// Everything the console asks the master for.

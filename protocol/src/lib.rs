@@ -32,4 +32,6 @@ pub use message::*;
 pub use ops::{ErrorKind, OpError, Progress, ProgressEvent};
 pub use session::{PeerCheck, Session, SessionError, SessionEvent};
 pub use token::{JoinToken, TokenError};
-pub use version::{OPS_VERSION, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN, negotiate};
+pub use version::{
+    OPS_VERSION, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN, STREAMED_LOGS_VERSION, negotiate,
+};

@@ -285,7 +285,7 @@ async fn one_session(
     }
     tracing::info!(node_id = welcome.node_id, master = %addr, "session established");
     let interval = Duration::from_millis(u64::from(welcome.heartbeat_interval_ms.max(100)));
-    dispatcher.begin_session();
+    dispatcher.begin_session_at(welcome.version);
     let end = run_session(stream, session, interval, options, sampler, dispatcher).await;
     dispatcher.end_session();
     end

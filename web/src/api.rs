@@ -251,23 +251,77 @@ pub async fn storage(
     Ok(Json(backend.storage().await?).into_response())
 }
 
-/// `GET /api/v1/health`: `{"status":"ok"}` once the server answers.
+/// `GET /api/v1/health` (no login): 200 once the server answers, with `status` `"ok"`, or
+/// `"degraded"` while audit writes fail (the audit trail has gaps; see
+/// [`model::audit::AuditWriteHealth`]), the audit log's state and the
+/// `commander_audit_write_failures_total` counter. It stays 200 when degraded: the master
+/// serves, and restarting it would not make the store writable again.
 #[utoipa::path(
     get,
     path = "/api/v1/health",
     operation_id = "get /api/v1/health",
     tag = "system",
-    summary = "Liveness check.",
+    summary = "Health check: `ok`, or `degraded` while audit writes fail.",
     responses(
-        (status = 200, description = "Done.", body = crate::api::StatusReply),
+        (status = 200, description = "Done.", body = crate::api::HealthReply),
         (status = "default", description = "An error; the body says what went wrong.", body = crate::api::ErrorBody),
     ),
 )]
-pub async fn health() -> Json<StatusReply> {
-    Json(StatusReply { status: "ok" })
+pub async fn health(State(state): State<crate::state::AppState>) -> Json<HealthReply> {
+    Json(HealthReply::from(state.services.audit.write_health()))
 }
 
-/// A bare status answer: `{"status": "ok"}` of the health check, `{"status": "logged out"}`.
+/// The answer of `GET /api/v1/health`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Health)]
+pub struct HealthReply {
+    /// `ok`, or `degraded` while audit writes fail.
+    pub status: &'static str,
+    /// The audit log.
+    pub audit: AuditHealthReply,
+    /// Counters, named as a Prometheus exposition would name them.
+    pub metrics: HealthMetrics,
+}
+
+/// The audit log's part of the health check.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditHealth)]
+pub struct AuditHealthReply {
+    /// `ok`, or `failing` while writes fail (and for 15 minutes after a failure).
+    pub status: &'static str,
+    /// Audit entries that could not be written since the master started.
+    pub write_failures: u64,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// When the last write failed, Unix ms.
+    pub last_failure_at_ms: Option<u64>,
+}
+
+/// Counters of the health check.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HealthMetrics {
+    /// Audit entries that could not be written since the master started.
+    pub commander_audit_write_failures_total: u64,
+}
+
+impl From<model::audit::AuditWriteHealth> for HealthReply {
+    fn from(h: model::audit::AuditWriteHealth) -> Self {
+        Self {
+            status: if h.degraded { "degraded" } else { "ok" },
+            metrics: HealthMetrics {
+                commander_audit_write_failures_total: h.write_failures,
+            },
+            audit: AuditHealthReply {
+                status: if h.degraded { "failing" } else { "ok" },
+                write_failures: h.write_failures,
+                last_error: h.last_error,
+                last_failure_at_ms: h.last_failure_at_ms,
+            },
+        }
+    }
+}
+
+/// A bare status answer: `{"status": "logged out"}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = Status)]
 pub struct StatusReply {

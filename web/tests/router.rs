@@ -257,6 +257,9 @@ impl AuditLog for Fakes {
     fn query(&self, _q: AuditQuery) -> BoxFuture<'_, Result<AuditPage, StoreFailure>> {
         pending(Ok(AuditPage::default()))
     }
+    fn write_health(&self) -> model::audit::AuditWriteHealth {
+        model::audit::AuditWriteHealth::default()
+    }
 }
 
 fn app(answer: OpFailure) -> (axum::Router, Vec<web::RouteInfo>, Arc<Fakes>) {

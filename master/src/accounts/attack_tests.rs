@@ -24,7 +24,10 @@ fn ip(a: u8, b: u8) -> IpAddr {
 }
 
 fn service() -> Arc<AccountService> {
-    let store: Arc<dyn AuthStore> = Arc::new(MemoryAuthStore::new());
+    service_over(Arc::new(MemoryAuthStore::new()))
+}
+
+fn service_over(store: Arc<dyn AuthStore>) -> Arc<AccountService> {
     let clock: Arc<dyn model::Clock> = Arc::new(ManualClock::new(1_000_000_000));
     Arc::new(AccountService::new(
         store,
@@ -282,4 +285,29 @@ async fn an_open_registration_audits_a_bounded_name() {
     let e = &audit(&s, "x.y").await[0];
     assert!(e.user.len() < 400 && e.target.len() < 400 && e.detail.len() < 1200);
     assert!(e.detail.ends_with(&format!("({} bytes)", huge.len())));
+}
+
+/// Finding 1: audit writes that failed (the map was full) were logged and dropped, so
+/// nobody noticed the gaps in the audit trail. Now each one is counted with the last error
+/// and its time, and the audit log reports itself degraded.
+#[tokio::test]
+async fn failed_audit_writes_are_counted_with_the_last_error() {
+    let store = Arc::new(MemoryAuthStore::new());
+    let s = service_over(store.clone());
+    s.register(ADMIN, RIGHT, ip(0, 1)).await.unwrap();
+    let h = s.audit_write_health();
+    assert_eq!((h.write_failures, h.degraded), (0, false));
+
+    store.fail_audit_writes(true);
+    for _ in 0..3 {
+        s.login(ADMIN, RIGHT, ip(0, 2)).await.unwrap();
+    }
+    let h = s.audit_write_health();
+    assert_eq!(h.write_failures, 3);
+    assert!(h.degraded);
+    assert_eq!(h.last_failure_at_ms, Some(1_000_000_000));
+    assert!(h.last_error.is_some_and(|e| e.contains("MDB_MAP_FULL")));
+    // The same through the trait the console uses.
+    let via_trait = model::service::AuditLog::write_health(s.as_ref());
+    assert_eq!(via_trait.write_failures, 3);
 }

@@ -8,7 +8,10 @@
 //! - [`AuthStore`] is the persistence seam, implemented on LMDB ([`crate::store`]) and in
 //!   memory ([`MemoryAuthStore`]) for tests.
 //! - [`recovery`] is `commander user reset-password`.
+//! - [`audit`] bounds the audit log ([`AuditLimits`], applied by every store as it appends)
+//!   and counts failed audit writes ([`AuditWrites`], shown by the health check).
 
+pub mod audit;
 pub mod lockout;
 pub mod password;
 pub mod recovery;
@@ -19,6 +22,7 @@ pub mod token;
 #[cfg(test)]
 mod attack_tests;
 
+pub use audit::{AuditLimits, AuditWrites};
 pub use lockout::LockoutPolicy;
 pub use password::HashCost;
 pub use service::{

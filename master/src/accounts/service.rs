@@ -16,10 +16,11 @@ use model::account::rules::{check_password_strength, check_username};
 use model::account::{
     AuthFailure, Authenticated, Issued, Lang, Rejected, SessionRecord, UserRecord,
 };
-use model::audit::{AuditEntry, AuditPage, AuditQuery, AuditResult, actions};
+use model::audit::{AuditEntry, AuditPage, AuditQuery, AuditResult, AuditWriteHealth, actions};
 use model::clock::{Clock, duration_ms};
 use model::ops::BoxFuture;
 
+use super::audit::AuditWrites;
 use super::lockout::{Lockout, LockoutPolicy, Refusal};
 use super::password::{self, HashCost};
 use super::store::AuthStore;
@@ -175,6 +176,7 @@ pub struct AccountService {
     queued: AtomicUsize,
     names_in_flight: Mutex<HashSet<String>>,
     refused: Refused,
+    audit_writes: AuditWrites,
     dummy_hash: Arc<OnceLock<String>>,
 }
 
@@ -203,6 +205,7 @@ impl AccountService {
             queued: AtomicUsize::new(0),
             names_in_flight: Mutex::new(HashSet::new()),
             refused: Refused::default(),
+            audit_writes: AuditWrites::default(),
             dummy_hash: Arc::new(OnceLock::new()),
         }
     }
@@ -669,8 +672,9 @@ impl AccountService {
         outcome
     }
 
-    /// Writes an audit entry (`at_ms` 0 means now). A failure is logged, never returned:
-    /// the operation it describes has already happened.
+    /// Writes an audit entry (`at_ms` 0 means now). A failure is logged and counted
+    /// ([`AccountService::audit_write_health`]), never returned: the operation it describes
+    /// has already happened.
     /// Every string is bounded ([`AUDITED_FIELD_CHARS`], [`AUDITED_DETAIL_CHARS`]).
     pub async fn record(&self, mut entry: AuditEntry) {
         bound(&mut entry.user, AUDITED_FIELD_CHARS);
@@ -682,9 +686,21 @@ impl AccountService {
             entry.at_ms = self.now_ms();
         }
         let action = entry.action.clone();
-        if let Err(e) = self.blocking(move |s| s.append_audit(&entry)).await {
-            tracing::error!(%action, "cannot write the audit log: {e}");
+        match self.blocking(move |s| s.append_audit(&entry)).await {
+            Ok(_) => self.audit_writes.succeeded(self.now_ms()),
+            Err(e) => {
+                let now = self.now_ms();
+                self.audit_writes.failed(now, &e.to_string());
+                let failures = self.audit_writes.health(now).write_failures;
+                tracing::error!(%action, failures, "cannot write the audit log: {e}");
+            }
         }
+    }
+
+    /// Audit writes that failed since start, the last error and when; degraded while
+    /// writes fail.
+    pub fn audit_write_health(&self) -> AuditWriteHealth {
+        self.audit_writes.health(self.now_ms())
     }
 
     /// Reads the audit log.
@@ -799,5 +815,9 @@ impl model::service::AuditLog for AccountService {
 
     fn query(&self, query: AuditQuery) -> BoxFuture<'_, Result<AuditPage, StoreFailure>> {
         Box::pin(AccountService::query_audit(self, query))
+    }
+
+    fn write_health(&self) -> AuditWriteHealth {
+        self.audit_write_health()
     }
 }

@@ -5,11 +5,24 @@
 //! `spawn_blocking`. Every write is durable when the method returns `Ok`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use model::StoreFailure;
 use model::account::{SessionRecord, UserRecord};
 use model::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
+
+use super::audit::{AuditLimits, MAX_AUDIT_ENTRY_BYTES};
+
+/// Bytes of an audit key (`AuditId`), counted with each entry's size.
+const AUDIT_KEY_BYTES: u64 = 16;
+
+/// The refusal of an entry whose encoding exceeds [`MAX_AUDIT_ENTRY_BYTES`].
+pub fn entry_too_large(size: usize) -> StoreFailure {
+    StoreFailure(format!(
+        "the audit entry is {size} bytes, above the {MAX_AUDIT_ENTRY_BYTES}-byte limit"
+    ))
+}
 
 /// Persistence of users, sessions and audit entries.
 pub trait AuthStore: Send + Sync + 'static {
@@ -46,7 +59,10 @@ pub trait AuthStore: Send + Sync + 'static {
     /// User accounts, sessions and the registration flag are untouched.
     fn prune_audit(&self, older_than_ms: u64) -> Result<u64, StoreFailure>;
 
-    /// Appends an audit entry under a fresh id (time `entry.at_ms`, next sequence number).
+    /// Appends an audit entry under a fresh id (time `entry.at_ms`, next sequence number),
+    /// then removes the oldest entries the store's [`AuditLimits`] no longer allow, in the
+    /// same transaction. An entry whose encoding exceeds [`MAX_AUDIT_ENTRY_BYTES`] is
+    /// refused.
     fn append_audit(&self, entry: &AuditEntry) -> Result<AuditId, StoreFailure>;
 
     /// Entries matching `query`, newest first (see `audit::collect_page`).
@@ -58,20 +74,64 @@ struct Inner {
     registered: bool,
     users: BTreeMap<String, UserRecord>,
     sessions: BTreeMap<String, SessionRecord>,
-    audit: BTreeMap<AuditId, AuditEntry>,
+    audit: BTreeMap<AuditId, (AuditEntry, u64)>,
+    audit_bytes: u64,
     next_seq: u64,
+}
+
+impl Inner {
+    /// Removes the entries before `bound`; returns how many.
+    fn remove_audit_before(&mut self, bound: AuditId) -> u64 {
+        let keep = self.audit.split_off(&bound);
+        let gone = std::mem::replace(&mut self.audit, keep);
+        self.audit_bytes -= gone.values().map(|(_, size)| size).sum::<u64>();
+        gone.len() as u64
+    }
+
+    /// Removes the oldest entry; false when there is none.
+    fn remove_oldest(&mut self) -> bool {
+        match self.audit.pop_first() {
+            Some((_, (_, size))) => {
+                self.audit_bytes -= size;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Applies `limits` after an append of an entry at `newest_ms`.
+    fn enforce(&mut self, limits: &AuditLimits, newest_ms: u64) {
+        if let Some(from) = limits.keep_from_ms(newest_ms) {
+            self.remove_audit_before(AuditId::new(from, 0));
+        }
+        while self.audit.len() as u64 > limits.max_entries && self.remove_oldest() {}
+        if self.audit_bytes > limits.max_bytes {
+            while self.audit_bytes > limits.low_water_bytes() && self.remove_oldest() {}
+        }
+    }
 }
 
 /// An in-memory [`AuthStore`] with the same semantics as the master's LMDB one.
 #[derive(Debug, Default)]
 pub struct MemoryAuthStore {
     inner: Mutex<Inner>,
+    limits: AuditLimits,
+    fail_audit_writes: AtomicBool,
 }
 
 impl MemoryAuthStore {
     /// An empty store: registration open.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store keeping at most `limits` of audit history (size counted as key plus
+    /// JSON value bytes).
+    pub fn with_audit_limits(limits: AuditLimits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -84,6 +144,12 @@ impl MemoryAuthStore {
     /// closed).
     pub fn remove_all_users(&self) {
         self.lock().users.clear();
+    }
+
+    /// Makes every later audit append fail (`true`) or work again (`false`), as a full or
+    /// broken store would (tests of the health check).
+    pub fn fail_audit_writes(&self, fail: bool) {
+        self.fail_audit_writes.store(fail, Ordering::Relaxed);
     }
 
     /// How many sessions are stored.
@@ -153,17 +219,28 @@ impl AuthStore for MemoryAuthStore {
 
     fn prune_audit(&self, older_than_ms: u64) -> Result<u64, StoreFailure> {
         let mut inner = self.lock();
-        let before = inner.audit.len();
-        let keep = inner.audit.split_off(&AuditId::new(older_than_ms, 0));
-        inner.audit = keep;
-        Ok((before - inner.audit.len()) as u64)
+        Ok(inner.remove_audit_before(AuditId::new(older_than_ms, 0)))
     }
 
     fn append_audit(&self, entry: &AuditEntry) -> Result<AuditId, StoreFailure> {
+        let size = serde_json::to_vec(entry)
+            .map_err(|e| StoreFailure(format!("cannot encode the audit entry: {e}")))?
+            .len();
+        if size > MAX_AUDIT_ENTRY_BYTES {
+            return Err(entry_too_large(size));
+        }
+        if self.fail_audit_writes.load(Ordering::Relaxed) {
+            return Err(StoreFailure(
+                "LMDB error: MDB_MAP_FULL (simulated by the test store)".into(),
+            ));
+        }
+        let size = size as u64 + AUDIT_KEY_BYTES;
         let mut inner = self.lock();
         let id = AuditId::new(entry.at_ms, inner.next_seq);
         inner.next_seq = inner.next_seq.wrapping_add(1);
-        inner.audit.insert(id, entry.clone());
+        inner.audit.insert(id, (entry.clone(), size));
+        inner.audit_bytes += size;
+        inner.enforce(&self.limits, entry.at_ms);
         Ok(id)
     }
 
@@ -176,7 +253,7 @@ impl AuthStore for MemoryAuthStore {
             .audit
             .range(query.lower_bound()..=upper)
             .rev()
-            .map(|(id, entry)| {
+            .map(|(id, (entry, _))| {
                 Ok(AuditRecord {
                     id: *id,
                     entry: entry.clone(),

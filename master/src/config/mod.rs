@@ -33,6 +33,10 @@
 //!   maxUnauthenticated: 256
 //!   maxUnauthenticatedPerAddress: 16
 //!   descriptorReserve: 128
+//! audit:                        # audit log bounds, oldest entries pruned as new ones come
+//!   maxEntries: 1000000
+//!   maxBytes: 268435456         # of the data environment's 1 GiB map
+//!   maxAgeDays: 0               # 0 keeps entries whatever their age
 //! ```
 //!
 //! Precedence, lowest first: built-in defaults, the file, [`MasterOverrides`] (flags and
@@ -46,6 +50,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::accounts::AuditLimits;
+use crate::accounts::audit::{
+    DEFAULT_AUDIT_MAX_BYTES, DEFAULT_AUDIT_MAX_ENTRIES, MIN_AUDIT_MAX_BYTES,
+};
 use crate::accounts::token::MIN_SECRET_BYTES;
 use serde::Deserialize;
 
@@ -157,6 +165,8 @@ pub struct MasterConfig {
     pub console: ConsoleConfig,
     /// Limits of the slave port (`protocol`).
     pub protocol: ProtocolConfig,
+    /// Bounds of the audit log (`audit`).
+    pub audit: AuditLimits,
 }
 
 impl MasterConfig {
@@ -222,6 +232,15 @@ struct RawMasterConfig {
     io_uring: Option<IoUringMode>,
     console: Option<console::RawConsole>,
     protocol: Option<protocol::RawProtocol>,
+    audit: Option<RawAudit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawAudit {
+    max_entries: Option<u64>,
+    max_bytes: Option<u64>,
+    max_age_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -417,6 +436,37 @@ fn build(raw: RawMasterConfig, o: MasterOverrides) -> Result<MasterConfig, Confi
         io_uring: o.io_uring.or(raw.io_uring).unwrap_or_default(),
         console: console::build(raw.console)?,
         protocol: protocol::build(raw.protocol)?,
+        audit: audit_limits(raw.audit.unwrap_or_default())?,
+    })
+}
+
+/// Largest accepted `audit.maxBytes`: half the `data` map, the rest for cluster data.
+pub const MAX_AUDIT_MAX_BYTES: u64 = (crate::store::DATA_MAP_SIZE / 2) as u64;
+/// Largest accepted `audit.maxAgeDays` (100 years).
+pub const MAX_AUDIT_AGE_DAYS: u64 = 36_500;
+
+fn audit_limits(raw: RawAudit) -> Result<AuditLimits, ConfigError> {
+    let max_entries = raw.max_entries.unwrap_or(DEFAULT_AUDIT_MAX_ENTRIES);
+    if max_entries == 0 {
+        return Err(invalid("audit.maxEntries", "must be at least 1"));
+    }
+    let max_bytes = raw.max_bytes.unwrap_or(DEFAULT_AUDIT_MAX_BYTES);
+    if !(MIN_AUDIT_MAX_BYTES..=MAX_AUDIT_MAX_BYTES).contains(&max_bytes) {
+        let msg = format!("{max_bytes} is not in {MIN_AUDIT_MAX_BYTES}..={MAX_AUDIT_MAX_BYTES}");
+        return Err(invalid("audit.maxBytes", msg));
+    }
+    let max_age_ms = match raw.max_age_days.unwrap_or(0) {
+        0 => None,
+        days if days > MAX_AUDIT_AGE_DAYS => {
+            let msg = format!("{days} is not in 0..={MAX_AUDIT_AGE_DAYS}");
+            return Err(invalid("audit.maxAgeDays", msg));
+        }
+        days => Some(days * 24 * 3600 * 1000),
+    };
+    Ok(AuditLimits {
+        max_entries,
+        max_bytes,
+        max_age_ms,
     })
 }
 

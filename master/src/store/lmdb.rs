@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use super::console::ConsoleDbs;
 use super::schema::{self, EnvKind};
 use super::{SampleRow, Store, StoreError, StoreSizes, check_enrolment, new_node};
+use crate::accounts::AuditLimits;
 use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord, to_hex};
 
 /// Map size of the `data` environment: 1 GiB. The file is sparse and grows as needed.
@@ -25,6 +26,29 @@ pub const PERFORMANCE_MAP_SIZE: usize = 16 << 30;
 
 pub(super) type RawDb = Database<'static, Bytes, Bytes>;
 type MetaDb = Database<'static, Str, Bytes>;
+
+/// How a store is opened: the `data` map size and the audit log's bounds.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Map size of the `data` environment, bytes ([`DATA_MAP_SIZE`]).
+    pub data_map_size: usize,
+    /// How much audit history is kept (`audit.*` in the configuration).
+    pub audit: AuditLimits,
+    /// Skip `fsync` at commit (tests that write thousands of transactions).
+    #[cfg(test)]
+    pub(crate) no_sync: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            data_map_size: DATA_MAP_SIZE,
+            audit: AuditLimits::default(),
+            #[cfg(test)]
+            no_sync: false,
+        }
+    }
+}
 
 /// The LMDB-backed store. Cheap to share behind an `Arc`; all methods are thread-safe.
 pub struct LmdbStore {
@@ -43,6 +67,8 @@ pub struct LmdbStore {
     pub(super) alerts: super::alerts::AlertsDb,
     /// Projects and their revisions (see `store::projects`).
     pub(super) projects: super::projects::ProjectDbs<'static>,
+    /// Bounds of the audit log, applied as entries are appended (see `store::console`).
+    pub(super) audit_limits: AuditLimits,
 }
 
 impl std::fmt::Debug for LmdbStore {
@@ -60,7 +86,23 @@ impl LmdbStore {
     /// environment written by a newer build, and with an LMDB error if this process already
     /// has one of the environments open.
     pub fn open(data_path: &Path, performance_path: &Path) -> Result<Self, StoreError> {
-        let data = open_env(data_path, DATA_MAP_SIZE, schema::DATA_MAX_DBS)?;
+        Self::open_with(data_path, performance_path, &StoreOptions::default())
+    }
+
+    /// [`LmdbStore::open`] with explicit options.
+    pub fn open_with(
+        data_path: &Path,
+        performance_path: &Path,
+        options: &StoreOptions,
+    ) -> Result<Self, StoreError> {
+        #[cfg(not(test))]
+        let data = open_env(data_path, options.data_map_size, schema::DATA_MAX_DBS)?;
+        #[cfg(test)]
+        let data = if options.no_sync {
+            open_env_no_sync(data_path, options.data_map_size, schema::DATA_MAX_DBS)?
+        } else {
+            open_env(data_path, options.data_map_size, schema::DATA_MAX_DBS)?
+        };
         let performance = open_env(
             performance_path,
             PERFORMANCE_MAP_SIZE,
@@ -112,6 +154,7 @@ impl LmdbStore {
             tasks,
             alerts,
             projects,
+            audit_limits: options.audit,
         })
     }
 
@@ -514,6 +557,26 @@ pub(super) fn open_env(
     // other process. We never use `NO_LOCK` or other unsafe flags.
     #[allow(unsafe_code)]
     let env = unsafe { options.open(path)? };
+    Ok(env)
+}
+
+/// [`open_env`] without `fsync` at commit, for tests that write thousands of transactions.
+#[cfg(test)]
+fn open_env_no_sync(
+    path: &Path,
+    map_size: usize,
+    max_dbs: u32,
+) -> Result<Env<WithoutTls>, StoreError> {
+    std::fs::create_dir_all(path)?;
+    let mut options = EnvOpenOptions::new().read_txn_without_tls();
+    options.map_size(map_size).max_dbs(max_dbs);
+    // SAFETY: as in `open_env`; `NO_SYNC` only gives up durability across a crash, which a
+    // test's temporary directory does not need.
+    #[allow(unsafe_code)]
+    let env = unsafe {
+        options.flags(heed::EnvFlags::NO_SYNC);
+        options.open(path)?
+    };
     Ok(env)
 }
 

@@ -29,7 +29,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use lmdb::LmdbStore;
+pub use lmdb::{DATA_MAP_SIZE, LmdbStore, StoreOptions};
 pub use memory::MemoryStore;
 pub use projects::ProjectStore;
 pub use schema::EnvKind;

@@ -23,6 +23,17 @@
 //! the master decodes it with [`crate::codec::decode_response_body`]. Nothing is truncated:
 //! an answer above [`MAX_STREAMED_LEN`] fails with an error that says so.
 //!
+//! **Streamed logs** (version [`crate::STREAMED_LOGS_VERSION`] on): a log that is not
+//! followed ([`docker::DockerOp::Logs`] without `follow`) is not collected into one answer.
+//! The slave sends its entries as [`ProgressEvent::Logs`] batches of about
+//! [`LOG_BATCH_BYTES`] bytes of text, in order, then the final
+//! [`docker_reply::DockerReply::LogsEnd`] with the number of entries sent (reason
+//! `ended`). Flow control: the master acknowledges the batches it has passed on with an
+//! empty [`crate::Chunk`] carrying the request's id and, as `seq`, the number of batches
+//! consumed so far; the slave never sends batch `n` (0-based) before `n - LOG_WINDOW + 1`
+//! are acknowledged, so at most [`LOG_WINDOW`] batches of a log are in flight. On a session
+//! of a lower version the log is one final answer, as before.
+//!
 //! **Uploads** (image import): the master sends the request
 //! ([`docker::DockerOp::ImportImage`], which states `total_len`) and then `Chunk`s with the
 //! request's id carrying the tarball, at most [`CHUNK_SIZE`] bytes each is recommended; the
@@ -60,6 +71,12 @@ pub const STREAM_THRESHOLD: usize = 1024 * 1024;
 pub const CHUNK_SIZE: usize = 256 * 1024;
 /// Largest streamed answer or upload a receiver accepts.
 pub const MAX_STREAMED_LEN: u64 = 256 * 1024 * 1024;
+/// Text bytes after which a streamed log's batch is sent (one entry more at most).
+pub const LOG_BATCH_BYTES: usize = 256 * 1024;
+/// Batches of a streamed log sent beyond those the master acknowledged, at most.
+pub const LOG_WINDOW: u32 = 4;
+/// Bytes counted per log entry besides its text (stream, timestamp, encoding).
+pub const LOG_ENTRY_OVERHEAD: usize = 32;
 /// Largest image tarball the slave accepts as an upload.
 pub const MAX_UPLOAD_LEN: u64 = 8 * 1024 * 1024 * 1024;
 

@@ -35,6 +35,9 @@ pub struct Job {
     pub timeout: Duration,
     /// Where answers go (its id is the request id).
     pub sink: ReplySink,
+    /// The session streams logs (protocol version 3): a log that is not followed goes in
+    /// acknowledged batches ([`BridgeMsg::Ack`]).
+    pub streamed_logs: bool,
 }
 
 /// A message to the Docker thread.
@@ -53,6 +56,15 @@ pub enum BridgeMsg {
     },
     /// The session ended: stop everything it started.
     EndSession(u64),
+    /// The master has consumed `consumed` batches of streamed log `target` of `session`.
+    Ack {
+        /// Session generation.
+        session: u64,
+        /// The log's request id.
+        target: u64,
+        /// Batches consumed so far.
+        consumed: u32,
+    },
 }
 
 /// Handle to the Docker thread.
@@ -65,6 +77,8 @@ struct State<R, F> {
     connect: F,
     runtime: RefCell<Option<Rc<R>>>,
     running: RefCell<HashMap<(u64, u64), async_channel::Sender<()>>>,
+    /// Acknowledgements of the streamed logs running, by session and request id.
+    credits: RefCell<HashMap<(u64, u64), tokio::sync::watch::Sender<u32>>>,
     ctx: DockerCtx,
 }
 
@@ -106,6 +120,7 @@ where
         connect,
         runtime: RefCell::new(None),
         running: RefCell::new(HashMap::new()),
+        credits: RefCell::new(HashMap::new()),
         ctx,
     });
     while let Ok(msg) = rx.recv().await {
@@ -114,7 +129,27 @@ where
                 let (cancel_tx, cancel_rx) = async_channel::bounded(1);
                 let key = (job.session, job.sink.id());
                 state.running.borrow_mut().insert(key, cancel_tx);
-                tokio::task::spawn_local(run_job(Rc::clone(&state), *job, cancel_rx));
+                let credits = job.streamed_logs.then(|| {
+                    let (tx, rx) = tokio::sync::watch::channel(0u32);
+                    state.credits.borrow_mut().insert(key, tx);
+                    rx
+                });
+                tokio::task::spawn_local(run_job(Rc::clone(&state), *job, cancel_rx, credits));
+            }
+            BridgeMsg::Ack {
+                session,
+                target,
+                consumed,
+            } => {
+                if let Some(tx) = state.credits.borrow().get(&(session, target)) {
+                    tx.send_if_modified(|acked| {
+                        let more = consumed > *acked;
+                        if more {
+                            *acked = consumed;
+                        }
+                        more
+                    });
+                }
             }
             BridgeMsg::Cancel {
                 session,
@@ -130,6 +165,7 @@ where
                 }));
             }
             BridgeMsg::EndSession(session) => {
+                state.credits.borrow_mut().retain(|(s, _), _| *s != session);
                 state.running.borrow_mut().retain(|(s, _), tx| {
                     if *s == session {
                         let _ = tx.try_send(());
@@ -154,8 +190,12 @@ where
     Ok(rt)
 }
 
-async fn run_job<R, F, Fut>(state: Rc<State<R, F>>, job: Job, cancel: async_channel::Receiver<()>)
-where
+async fn run_job<R, F, Fut>(
+    state: Rc<State<R, F>>,
+    job: Job,
+    cancel: async_channel::Receiver<()>,
+    credits: Option<tokio::sync::watch::Receiver<u32>>,
+) where
     R: ContainerRuntime,
     F: Fn() -> Fut,
     Fut: Future<Output = Result<R, DockerError>>,
@@ -165,7 +205,10 @@ where
     } else {
         job.timeout
     };
-    let stop = Stop::new(cancel, tokio::time::Instant::now() + timeout);
+    let mut stop = Stop::new(cancel, tokio::time::Instant::now() + timeout);
+    if let Some(credits) = credits {
+        stop = stop.with_credits(credits);
+    }
     let name = job.op.name();
     let result = match runtime(&state).await {
         Err(e) => Err(OpError::from(e)),
@@ -176,6 +219,10 @@ where
     };
     state
         .running
+        .borrow_mut()
+        .remove(&(job.session, job.sink.id()));
+    state
+        .credits
         .borrow_mut()
         .remove(&(job.session, job.sink.id()));
     if let Some(path) = &job.upload

@@ -49,6 +49,8 @@ pub struct Dispatcher {
     docker: Option<DockerBridge>,
     start_docker: DockerStarter,
     session: u64,
+    /// The session's negotiated protocol version.
+    version: u16,
     uploads: Uploads,
 }
 
@@ -80,13 +82,22 @@ impl Dispatcher {
             docker: None,
             start_docker: start,
             session: 0,
+            version: protocol::OPS_VERSION,
             uploads: Uploads::new(&cfg.data_dir),
         }
     }
 
-    /// A new session starts: request ids start over.
+    /// A new session of protocol version [`protocol::OPS_VERSION`] starts: request ids
+    /// start over.
     pub fn begin_session(&mut self) {
+        self.begin_session_at(protocol::OPS_VERSION);
+    }
+
+    /// A new session of the negotiated protocol `version` starts: request ids start over;
+    /// from [`protocol::STREAMED_LOGS_VERSION`] on, logs are sent in acknowledged batches.
+    pub fn begin_session_at(&mut self, version: u16) {
         self.session += 1;
+        self.version = version;
     }
 
     /// The session ended: uploads are dropped, followed logs and pulls stopped.
@@ -128,10 +139,20 @@ impl Dispatcher {
         }
     }
 
-    /// Takes a chunk of an upload.
+    /// Takes a chunk of an upload, or the acknowledgement of a streamed log's batches (an
+    /// empty chunk for a request that is no upload).
     pub fn on_chunk(&mut self, chunk: Chunk, tx: &Sender<Message>) {
         match self.uploads.chunk(&chunk, Instant::now()) {
             ChunkOutcome::Pending => {}
+            ChunkOutcome::Unknown if chunk.data.is_empty() => {
+                if let Some(bridge) = &self.docker {
+                    let _ = bridge.send(BridgeMsg::Ack {
+                        session: self.session,
+                        target: chunk.id,
+                        consumed: chunk.seq,
+                    });
+                }
+            }
             ChunkOutcome::Unknown => {
                 tracing::warn!(id = chunk.id, "chunk for no upload in progress ignored");
             }
@@ -199,12 +220,15 @@ impl Dispatcher {
         upload: Option<PathBuf>,
         sink: ReplySink,
     ) {
+        let streamed_logs = self.version >= protocol::STREAMED_LOGS_VERSION
+            && matches!(&op, DockerOp::Logs(q) if !q.follow);
         let job = Job {
             session: self.session,
             op,
             upload,
             timeout: Duration::from_millis(u64::from(timeout_ms)),
             sink,
+            streamed_logs,
         };
         let bridge = match self.bridge() {
             Ok(b) => b,

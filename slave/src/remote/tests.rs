@@ -289,3 +289,115 @@ fn host_operations_answer_through_the_channel() {
     };
     assert!(e.message.contains("not an operation"));
 }
+
+/// A dispatcher like [`dispatcher`] whose container `web` has `n` log lines of 1 KiB, on a
+/// session of `version`.
+fn dispatcher_with_logs(dir: &std::path::Path, n: usize, version: u16) -> Dispatcher {
+    let start: DockerStarter = Box::new(move || {
+        let connect = move || async move {
+            let rt = FakeRuntime::with_images(&["busybox:latest"]);
+            let form = ContainerCreate {
+                image: "busybox".into(),
+                name: Some("web".into()),
+                ..Default::default()
+            };
+            use crate::docker::ContainerRuntime;
+            rt.create_container(&form).await?;
+            rt.state.borrow_mut().containers[0].logs = (0..n)
+                .map(|i| protocol::ops::docker_reply::LogEntry {
+                    stream: protocol::ops::docker_reply::LogStream::Stdout,
+                    timestamp: None,
+                    text: format!("{i:08}{}\n", "z".repeat(1015)),
+                })
+                .collect();
+            Ok::<_, DockerError>(rt)
+        };
+        DockerBridge::start(connect, DockerCtx::default())
+    });
+    let mut d = Dispatcher::with_docker(config(dir), start);
+    d.begin_session_at(version);
+    d
+}
+
+/// Log entries of the progress messages that arrive for request `id` until none comes
+/// within `quiet`; the final answer, if it came.
+fn batches_until_quiet(
+    rx: &async_channel::Receiver<Message>,
+    quiet: Duration,
+) -> (u32, usize, Option<ResponseBody>) {
+    let (mut batches, mut entries) = (0, 0);
+    while let Some(m) = recv_within(rx, quiet) {
+        match m {
+            Message::Response(Response {
+                body: ResponseBody::Progress(p),
+                ..
+            }) => {
+                let ProgressEvent::Logs(b) = p.event else {
+                    panic!("not a log batch")
+                };
+                batches += 1;
+                entries += b.entries.len();
+            }
+            Message::Response(Response { body, .. }) => return (batches, entries, Some(body)),
+            other => panic!("unexpected {}", other.name()),
+        }
+    }
+    (batches, entries, None)
+}
+
+/// Issue 11 finding 8, the slave's side: on a session of protocol 3 a log goes out in
+/// batches, at most `LOG_WINDOW` beyond those acknowledged by empty chunks, and ends with
+/// the count; on a session of protocol 2 it is one answer.
+#[test]
+fn a_log_waits_for_the_masters_acknowledgements() {
+    use protocol::ops::LOG_WINDOW;
+    const N: usize = 4_096; // 4 MiB of text: 17 batches
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = dispatcher_with_logs(dir.path(), N, protocol::STREAMED_LOGS_VERSION);
+    let (tx, rx) = async_channel::unbounded();
+    let q = LogsQuery {
+        id: "web".into(),
+        ..Default::default()
+    };
+    d.on_request(docker(1, DockerOp::Logs(q.clone())), &tx);
+    let quiet = Duration::from_secs(1);
+    let (mut acked, mut entries) = (0u32, 0usize);
+    let end = loop {
+        let (batches, got, end) = batches_until_quiet(&rx, quiet);
+        entries += got;
+        if let Some(end) = end {
+            break end;
+        }
+        assert_eq!(batches, LOG_WINDOW, "a full window, then the slave waits");
+        acked += batches;
+        let ack = Chunk {
+            id: 1,
+            seq: acked,
+            last: false,
+            data: Vec::new(),
+        };
+        d.on_chunk(ack, &tx);
+    };
+    assert!(acked >= 3 * LOG_WINDOW);
+    assert_eq!(entries, N);
+    let ResponseBody::Docker(r) = end else {
+        panic!("{end:?}")
+    };
+    assert_eq!(
+        *r,
+        DockerReply::LogsEnd {
+            entries: N as u64,
+            reason: LogsEndReason::Ended
+        }
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = dispatcher_with_logs(dir.path(), 10, protocol::OPS_VERSION);
+    d.on_request(docker(2, DockerOp::Logs(q)), &tx);
+    let (batches, _, end) = batches_until_quiet(&rx, Duration::from_secs(10));
+    assert_eq!(batches, 0);
+    let Some(ResponseBody::Docker(r)) = end else {
+        panic!("{end:?}")
+    };
+    assert!(matches!(*r, DockerReply::Logs(ref b) if b.entries.len() == 10));
+}

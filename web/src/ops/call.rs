@@ -148,6 +148,23 @@ impl<'a> Op<'a> {
             .map_err(OpsError::from)
     }
 
+    /// A container's log through the master (validated and audited there): fed in batches
+    /// when the node streams logs, else whole.
+    pub async fn logs(
+        &self,
+        body: RequestBody,
+        timeout: Duration,
+    ) -> Result<model::ops::LogsAnswer, OpsError> {
+        let node = self.node().await?;
+        let request = self.request(node, body, timeout);
+        self.state
+            .services
+            .ops
+            .logs(request)
+            .await
+            .map_err(OpsError::from)
+    }
+
     /// A read without an audit record (a probe).
     pub async fn call_unrecorded(
         &self,

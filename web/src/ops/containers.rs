@@ -42,6 +42,7 @@ use super::schema;
 use super::stream;
 use crate::auth::AuthContext;
 use crate::state::AppState;
+use model::ops::LogsAnswer;
 use model::service::{ContainerCreated, CreateContainer};
 use std::time::Duration;
 
@@ -588,9 +589,15 @@ pub async fn logs(
     if q.follow {
         return stream::follow_logs(op, q).await;
     }
-    Ok(answer(
-        &op.call(docker(DockerOp::Logs(q)), OP_TIMEOUT).await?,
-    ))
+    let timeout = model::ops::STREAMED_LOG_TIMEOUT;
+    Ok(match op.logs(docker(DockerOp::Logs(q)), timeout).await? {
+        LogsAnswer::Fed(feed) => super::log_body::respond_fed(feed),
+        LogsAnswer::Whole(ResponseBody::Docker(reply)) => match *reply {
+            DockerReply::Logs(batch) => super::log_body::respond(batch),
+            other => answer(&ResponseBody::Docker(Box::new(other))),
+        },
+        LogsAnswer::Whole(other) => answer(&other),
+    })
 }
 
 /// `GET /api/v1/nodes/{node}/docker/containers/{id}/top`.

@@ -11,7 +11,8 @@
 //! 3. The master sends it over the node's encrypted session: an unknown node is a 404, an
 //!    offline one a 503 at once.
 //! 4. Short operations wait for the answer (a large one arrives in chunks and is
-//!    reassembled: nothing is truncated) and answer JSON. Long ones (pull, deploy, import)
+//!    reassembled: nothing is truncated) and answer JSON; a log answer is written entry by
+//!    entry as the client reads it ([`log_body`]). Long ones (pull, deploy, import)
 //!    become [`tasks`] and answer 202 with the task id. A followed log and live stats are
 //!    event streams ([`stream`]).
 //! 5. The master writes one audit entry per call: who, what, target, when, client, result.
@@ -27,6 +28,7 @@ pub mod containers;
 pub mod error;
 pub mod host;
 pub mod images;
+pub mod log_body;
 pub mod params;
 pub mod schema;
 pub mod stream;

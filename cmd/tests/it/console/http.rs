@@ -16,12 +16,69 @@ async fn page_get(fake: Fake, path: &str) -> Reply {
     app.send(Req::get(path).cookie(&s.token)).await
 }
 
+fn healthy() -> Value {
+    json!({
+        "status": "ok",
+        "audit": {
+            "status": "ok",
+            "write_failures": 0,
+            "last_error": null,
+            "last_failure_at_ms": null,
+        },
+        "metrics": { "commander_audit_write_failures_total": 0 },
+    })
+}
+
 #[tokio::test]
 async fn health_is_ok_without_login() {
     let app = TestApp::new(Fake::Nodes(Vec::new()));
     let reply = app.get("/api/v1/health").await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.json(), json!({ "status": "ok" }));
+    assert_eq!(reply.json(), healthy());
+}
+
+/// Issue 11 finding 1: audit writes that fail (a full store) used to be logged and dropped;
+/// the health check now shows them, with the count, the last error and its time.
+#[tokio::test]
+async fn failing_audit_writes_make_health_degraded_with_the_count() {
+    let (app, session) = TestApp::ready(Fake::Nodes(Vec::new())).await;
+    assert_eq!(app.get("/api/v1/health").await.json(), healthy());
+
+    app.store.fail_audit_writes(true);
+    // Two audited actions whose entries cannot be written.
+    let lang = Req::new(Method::PUT, "/api/v1/auth/language")
+        .bearer(&session.token)
+        .json(&json!({ "lang": "zh-CN" }));
+    assert!(app.send(lang).await.status.is_success());
+    let _second = app.login().await;
+
+    let reply = app.get("/api/v1/health").await;
+    assert_eq!(reply.status, StatusCode::OK, "the master still serves");
+    let body = reply.json();
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["audit"]["status"], "failing");
+    assert_eq!(body["audit"]["write_failures"], 2);
+    assert_eq!(body["metrics"]["commander_audit_write_failures_total"], 2);
+    assert!(
+        body["audit"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("MDB_MAP_FULL")),
+        "{body}"
+    );
+    assert_eq!(body["audit"]["last_failure_at_ms"], START_MS);
+
+    // Writes work again: the counter stays, the state stays degraded for a while.
+    app.store.fail_audit_writes(false);
+    let _third = app.login().await;
+    let body = app.get("/api/v1/health").await.json();
+    assert_eq!(body["metrics"]["commander_audit_write_failures_total"], 2);
+    assert_eq!(body["status"], "degraded");
+    app.clock.advance(std::time::Duration::from_millis(
+        model::audit::AUDIT_DEGRADED_FOR_MS,
+    ));
+    let body = app.get("/api/v1/health").await.json();
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body["audit"]["write_failures"], 2);
 }
 
 #[tokio::test]

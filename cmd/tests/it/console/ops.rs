@@ -10,7 +10,7 @@ use axum::http::{Method, Request, StatusCode};
 use model::ops::OpFailure;
 use protocol::RequestBody;
 use protocol::ops::docker::DockerOp;
-use protocol::ops::docker_reply::DockerReply;
+use protocol::ops::docker_reply::{DockerReply, LogBatch, LogEntry, LogStream};
 use protocol::ops::host::{HostOp, HostReply};
 use protocol::ops::{ErrorKind, OpError};
 use serde_json::{Value, json};
@@ -443,4 +443,149 @@ async fn a_followed_log_is_an_event_stream() {
         (audit.len(), audit[0]["action"].clone()),
         (1, json!("docker.logs"))
     );
+}
+
+/// A log answer (not followed) is still `{"entries": [...]}` as `reply_value` gives it, now
+/// written entry by entry (issue 11 finding 8); a few MB of entries arrive whole and in order.
+#[tokio::test]
+async fn a_log_answer_is_the_entries_document_in_order() {
+    let entries: Vec<LogEntry> = (0..20_000)
+        .map(|i| LogEntry {
+            stream: if i % 2 == 0 {
+                LogStream::Stdout
+            } else {
+                LogStream::Stderr
+            },
+            timestamp: Some(format!("2024-01-01T00:00:{:02}Z", i % 60)),
+            text: format!("line {i:05} {}\n", "é".repeat(100)),
+        })
+        .collect();
+    let reply = docker_reply(DockerReply::Logs(LogBatch {
+        entries: entries.clone(),
+    }));
+    let expected = model::ops::reply_value(&reply);
+    let ops = FakeOps::new(move |_| Ok(reply.clone()));
+    let app = App::new(Arc::clone(&ops)).await;
+    let req = Request::builder()
+        .uri(format!("{C}/web/logs?tail=20000"))
+        .header("authorization", format!("Bearer {}", app.token))
+        .body(Body::empty())
+        .unwrap();
+    let (status, ctype, body) = app.raw(req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("application/json"), "{ctype}");
+    let got: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(got, expected);
+    assert_eq!(
+        got["entries"][19_999]["text"],
+        entries[19_999].text.as_str()
+    );
+    let audit = wait_audit(&app, 1).await;
+    assert_eq!(audit[0]["action"], "docker.logs");
+}
+
+fn log_request(app: &App) -> Request<Body> {
+    let mut req = Request::builder()
+        .uri(format!("{C}/web/logs"))
+        .header("authorization", format!("Bearer {}", app.token))
+        .body(Body::empty())
+        .unwrap();
+    let client: std::net::SocketAddr = CLIENT.parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(client));
+    req
+}
+
+/// `{"entries": [...]}`, typed (a 64 MiB log as a `serde_json::Value` would be huge).
+type LogsDoc = std::collections::HashMap<String, Vec<LogEntry>>;
+
+/// Issue 11 finding 8: a log of 64 MiB from a slave that streams logs (protocol 3) goes
+/// through the master batch by batch as the client reads: at no point are more than
+/// `LOG_WINDOW` batches sent beyond what the client has taken (plus the one in hand), and
+/// the client gets every entry, in order, as the same `{"entries": [...]}` document.
+#[tokio::test]
+async fn a_64_mib_log_is_fed_batch_by_batch_as_the_client_reads() {
+    use http_body_util::BodyExt;
+    use protocol::ops::LOG_WINDOW;
+    use std::sync::atomic::Ordering::SeqCst;
+    use tower::ServiceExt;
+
+    let log = Arc::new(FedLog {
+        batches: 256,
+        per_batch: 256,
+        text_len: 1024,
+        ..FedLog::default()
+    });
+    let ops = FakeOps::feeding(Arc::clone(&log));
+    let app = App::new(Arc::clone(&ops)).await;
+    let resp = app.router.clone().oneshot(log_request(&app)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let mut body = resp.into_body();
+    let mut document = Vec::new();
+    let mut pieces = 0u32;
+    let mut peak_ahead = 0u32;
+    while let Some(frame) = body.frame().await {
+        let data = frame.unwrap().into_data().unwrap();
+        document.extend_from_slice(&data);
+        pieces += 1;
+        // A slow client: give the slave every chance to run ahead before reading on.
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        let ahead = log.sent.load(SeqCst).saturating_sub(pieces);
+        peak_ahead = peak_ahead.max(ahead);
+        assert!(
+            ahead <= LOG_WINDOW,
+            "{ahead} batches sent beyond the {pieces} the client took"
+        );
+    }
+    let text_bytes = 256u64 * 256 * 1024;
+    assert_eq!(text_bytes, 64 << 20);
+    assert!(document.len() as u64 > text_bytes);
+    let doc: LogsDoc = serde_json::from_slice(&document).unwrap();
+    assert_eq!(doc.len(), 1);
+    let entries = &doc["entries"];
+    assert_eq!(entries.len(), 256 * 256);
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e.text, log.text(i as u64), "entry {i}");
+    }
+    assert!(!log.cancelled.load(SeqCst));
+    eprintln!(
+        "{} bytes in {pieces} pieces; at most {peak_ahead} batches of 256 KiB ahead of the client",
+        document.len()
+    );
+    let audit = wait_audit(&app, 1).await;
+    assert_eq!(
+        (audit[0]["action"].clone(), audit[0]["detail"].clone()),
+        (json!("docker.logs"), json!("streamed"))
+    );
+}
+
+/// The client going away cancels the log on the slave, and the slave stops sending.
+#[tokio::test]
+async fn a_fed_log_is_cancelled_when_the_client_goes_away() {
+    use http_body_util::BodyExt;
+    use protocol::ops::LOG_WINDOW;
+    use std::sync::atomic::Ordering::SeqCst;
+    use tower::ServiceExt;
+
+    let log = Arc::new(FedLog {
+        batches: 1_000,
+        per_batch: 16,
+        text_len: 100,
+        ..FedLog::default()
+    });
+    let app = App::new(FakeOps::feeding(Arc::clone(&log))).await;
+    let resp = app.router.clone().oneshot(log_request(&app)).await.unwrap();
+    let mut body = resp.into_body();
+    for _ in 0..3 {
+        body.frame().await.unwrap().unwrap();
+    }
+    drop(body);
+    assert!(log.cancelled.load(SeqCst));
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert!(log.sent.load(SeqCst) <= 3 + LOG_WINDOW);
 }

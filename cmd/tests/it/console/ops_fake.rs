@@ -7,16 +7,16 @@ use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use master::services::NodeDispatch;
-use model::ops::{BoxFuture, OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
+use model::ops::{BoxFuture, LogAck, OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
 use model::task::{TaskQuery, TaskRecord};
 use protocol::ops::docker_reply::{DockerReply, LogBatch, LogEntry, LogStream, LogsEndReason};
 use protocol::ops::host::HostReply;
-use protocol::ops::{Progress, ProgressEvent};
+use protocol::ops::{LOG_WINDOW, Progress, ProgressEvent};
 use protocol::{RequestBody, ResponseBody};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tower::ServiceExt;
 
 pub type Responder = Box<dyn Fn(&RequestBody) -> Result<ResponseBody, OpFailure> + Send + Sync>;
@@ -30,6 +30,48 @@ pub struct FakeOps {
     /// Task changes the test sends to `GET /api/v1/tasks/events` (room for four); `None`
     /// for a master without task events.
     pub events: Option<broadcast::Sender<TaskRecord>>,
+    /// A log to feed in acknowledged batches, as a slave of protocol version 3 does;
+    /// `None`: logs are answered whole by `respond`.
+    pub fed_log: Option<Arc<FedLog>>,
+}
+
+/// A log a fake slave feeds in batches, honouring the acknowledgements as the slave does,
+/// and what it saw.
+#[derive(Debug, Default)]
+pub struct FedLog {
+    /// Batches in the log.
+    pub batches: u32,
+    /// Entries per batch.
+    pub per_batch: u32,
+    /// Bytes of text per entry (the index is written first).
+    pub text_len: usize,
+    /// Batches sent so far.
+    pub sent: std::sync::atomic::AtomicU32,
+    /// The reader went away before the end (the stream's cancel ran).
+    pub cancelled: std::sync::atomic::AtomicBool,
+}
+
+impl FedLog {
+    /// The text of entry `i`: its index, then filler up to `text_len`.
+    pub fn text(&self, i: u64) -> String {
+        let mut t = format!("{i:010} ");
+        t.extend(std::iter::repeat_n('x', self.text_len.saturating_sub(12)));
+        t.push('\n');
+        t
+    }
+
+    fn batch(&self, b: u32) -> LogBatch {
+        let first = u64::from(b) * u64::from(self.per_batch);
+        LogBatch {
+            entries: (first..first + u64::from(self.per_batch))
+                .map(|i| LogEntry {
+                    stream: LogStream::Stdout,
+                    timestamp: None,
+                    text: self.text(i),
+                })
+                .collect(),
+        }
+    }
 }
 
 pub fn docker_reply(r: DockerReply) -> ResponseBody {
@@ -50,7 +92,15 @@ impl FakeOps {
             tasks: Mutex::new(BTreeMap::new()),
             uploaded: Arc::new(Mutex::new(Vec::new())),
             events: Some(broadcast::channel(4).0),
+            fed_log: None,
         })
+    }
+
+    /// Answers logs by feeding `log` in acknowledged batches.
+    pub fn feeding(log: Arc<FedLog>) -> Arc<Self> {
+        let mut ops = Self::unused();
+        ops.fed_log = Some(log);
+        Arc::new(ops)
     }
 
     /// No node can be reached (apps whose tests send no operations).
@@ -65,6 +115,7 @@ impl FakeOps {
             tasks: Mutex::new(BTreeMap::new()),
             uploaded: Arc::new(Mutex::new(Vec::new())),
             events: None,
+            fed_log: None,
         }
     }
 
@@ -79,6 +130,68 @@ impl FakeOps {
 }
 
 impl NodeDispatch for FakeOps {
+    fn stream_logs(
+        &self,
+        call: OpCall,
+    ) -> BoxFuture<'_, Result<Option<(OpStream, LogAck)>, OpFailure>> {
+        self.sent.lock().unwrap().push(call.body.clone());
+        let Some(log) = self.fed_log.clone() else {
+            return Box::pin(async { Ok(None) });
+        };
+        Box::pin(async move {
+            let (ptx, prx) = mpsc::channel(LOG_WINDOW as usize + 1);
+            let (otx, orx) = oneshot::channel();
+            let (ack_tx, mut ack_rx) = watch::channel(0u32);
+            let feeder = Arc::clone(&log);
+            tokio::spawn(async move {
+                for b in 0..feeder.batches {
+                    // As the slave: batch `b` waits until fewer than the window are unacknowledged.
+                    if ack_rx
+                        .wait_for(|acked| b < acked + LOG_WINDOW)
+                        .await
+                        .is_err()
+                    {
+                        return; // the reader went away
+                    }
+                    let update = Progress {
+                        seq: b,
+                        event: ProgressEvent::Logs(feeder.batch(b)),
+                    };
+                    if ptx.send(update).await.is_err() {
+                        return;
+                    }
+                    feeder
+                        .sent
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                drop(ptx);
+                let end = DockerReply::LogsEnd {
+                    entries: u64::from(feeder.batches) * u64::from(feeder.per_batch),
+                    reason: LogsEndReason::Ended,
+                };
+                let _ = otx.send(Ok(docker_reply(end)));
+            });
+            let cancelled = Arc::clone(&log);
+            let stream = OpStream {
+                progress: prx,
+                outcome: orx,
+                cancel: Some(Box::new(move || {
+                    cancelled
+                        .cancelled
+                        .store(true, std::sync::atomic::Ordering::SeqCst)
+                })),
+            };
+            let ack: LogAck = Box::new(move |consumed| {
+                ack_tx.send_if_modified(|acked| {
+                    let more = consumed > *acked;
+                    *acked = (*acked).max(consumed);
+                    more
+                });
+            });
+            Ok(Some((stream, ack)))
+        })
+    }
+
     fn call(&self, call: OpCall) -> BoxFuture<'_, Result<ResponseBody, OpFailure>> {
         self.sent.lock().unwrap().push(call.body.clone());
         let answer = (self.respond)(&call.body);

@@ -15,12 +15,12 @@
 
 pub mod tasks;
 
-use crate::cluster::requests::PROGRESS_CAPACITY;
+use crate::cluster::requests::{ChunkSender, PROGRESS_CAPACITY};
 use crate::cluster::{Cluster, RequestError};
 use crate::pending::{RequestFailure, RequestOutcome};
 use model::Clock;
 use model::clock::duration_ms;
-use model::ops::{OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
+use model::ops::{LogAck, OpCall, OpFailure, OpStream, TaskHandle, TaskStart};
 use model::task::{TaskQuery, TaskRecord};
 use protocol::ResponseBody;
 use std::collections::HashMap;
@@ -215,16 +215,54 @@ impl Cluster {
 
     /// Sends an operation whose progress updates are wanted as they come (a followed log).
     pub fn stream_op(&self, call: OpCall) -> Result<OpStream, OpFailure> {
+        self.stream_with(call, PROGRESS_CAPACITY)
+            .map(|(stream, _)| stream)
+    }
+
+    /// A log (not followed) in acknowledged batches, when node `call.node`'s session
+    /// streams logs (protocol [`protocol::STREAMED_LOGS_VERSION`]); `None` for an older
+    /// session (the caller asks for the whole answer instead). The batches come through a
+    /// queue of [`protocol::ops::LOG_WINDOW`] + 1: a slave that sends more than the window
+    /// loses the rest of its updates, and the reader sees fewer entries than announced.
+    pub fn stream_logs_op(&self, call: OpCall) -> Result<Option<(OpStream, LogAck)>, OpFailure> {
+        if self
+            .session_version(call.node)
+            .is_none_or(|v| v < protocol::STREAMED_LOGS_VERSION)
+        {
+            return Ok(None);
+        }
+        let capacity = protocol::ops::LOG_WINDOW as usize + 1;
+        let (stream, chunks) = self.stream_with(call, capacity)?;
+        let ack: LogAck = Box::new(move |consumed| {
+            let chunks = chunks.clone();
+            // An empty chunk with the request's id acknowledges `consumed` batches.
+            tokio::spawn(async move {
+                if let Err(e) = chunks.send(consumed, false, Vec::new()).await {
+                    tracing::debug!("cannot acknowledge log batches: {e}");
+                }
+            });
+        });
+        Ok(Some((stream, ack)))
+    }
+
+    /// Sends `call` with a progress queue of `capacity`; the stream and the sender of the
+    /// request's chunks.
+    fn stream_with(
+        &self,
+        call: OpCall,
+        capacity: usize,
+    ) -> Result<(OpStream, ChunkSender), OpFailure> {
         if self.ops_state().is_closing() {
             return Err(OpFailure::Unavailable(SHUTTING_DOWN.into()));
         }
         check(&call)?;
-        let (ptx, prx) = mpsc::channel(PROGRESS_CAPACITY);
+        let (ptx, prx) = mpsc::channel(capacity);
         let node = call.node;
         let inflight = self
             .start_request(node, call.body, call.timeout, Some(ptx))
             .map_err(request_failure)?;
         let id = inflight.id;
+        let chunks = inflight.chunks.clone();
         let (otx, orx) = oneshot::channel();
         let mut closing = self.ops_state().closing.subscribe();
         let me = self.clone();
@@ -242,11 +280,12 @@ impl Cluster {
             let _ = otx.send(result);
         });
         let me = self.clone();
-        Ok(OpStream {
+        let stream = OpStream {
             progress: prx,
             outcome: orx,
             cancel: Some(Box::new(move || me.cancel_request(node, id))),
-        })
+        };
+        Ok((stream, chunks))
     }
 
     async fn recover_tasks(&self) {

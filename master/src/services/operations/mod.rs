@@ -15,13 +15,14 @@ use std::time::Duration;
 
 use model::audit::AuditResult;
 use model::ops::{
-    BoxFuture, Caller, OP_TIMEOUT, OpCall, OpFailure, OpRequest, OpStream, TASK_TIMEOUT,
-    TaskHandle, TaskStart, Upload, check, docker,
+    BoxFuture, Caller, LogAck, LogFeed, LogsAnswer, OP_TIMEOUT, OpCall, OpFailure, OpRequest,
+    OpStream, TASK_TIMEOUT, TaskHandle, TaskStart, Upload, check, docker,
 };
 use model::service::{AuditLog, ContainerCreated, CreateContainer, Followed};
 use model::task::{TaskQuery, TaskRecord, TaskState};
 use protocol::ResponseBody;
 use protocol::ops::docker::{DeployRequest, DockerOp, PullPolicy};
+use protocol::ops::docker_reply::{DockerReply, LogBatch};
 use protocol::ops::{ErrorKind, OpError};
 use tokio::sync::broadcast;
 
@@ -35,6 +36,16 @@ pub trait NodeDispatch: Send + Sync + 'static {
 
     /// Sends an operation whose progress updates are wanted as they come.
     fn stream(&self, call: OpCall) -> BoxFuture<'_, Result<OpStream, OpFailure>>;
+
+    /// Sends a log request (not followed) to be answered in acknowledged batches, when the
+    /// node's session streams logs; `None` (nothing sent) when it does not.
+    fn stream_logs(
+        &self,
+        call: OpCall,
+    ) -> BoxFuture<'_, Result<Option<(OpStream, LogAck)>, OpFailure>> {
+        let _ = call;
+        Box::pin(async { Ok(None) })
+    }
 
     /// Records a task and runs it in the background.
     fn start_task(&self, start: TaskStart) -> BoxFuture<'_, Result<TaskHandle, OpFailure>>;
@@ -56,6 +67,13 @@ impl NodeDispatch for Cluster {
 
     fn stream(&self, call: OpCall) -> BoxFuture<'_, Result<OpStream, OpFailure>> {
         Box::pin(async move { self.stream_op(call) })
+    }
+
+    fn stream_logs(
+        &self,
+        call: OpCall,
+    ) -> BoxFuture<'_, Result<Option<(OpStream, LogAck)>, OpFailure>> {
+        Box::pin(async move { self.stream_logs_op(call) })
     }
 
     fn start_task(&self, start: TaskStart) -> BoxFuture<'_, Result<TaskHandle, OpFailure>> {
@@ -263,6 +281,61 @@ impl OperationsService {
         Ok(ContainerCreated::Deploying(handle.task))
     }
 
+    /// A log, fed in batches when the node streams logs. Audited once the first batch or
+    /// the answer is in: a missing container is an error, not an empty stream.
+    async fn logs_audited(&self, request: OpRequest) -> Result<LogsAnswer, OpFailure> {
+        let action = request.call.body.name();
+        if let Err(f) = check(&request.call.body) {
+            return Err(self.deny(&request, &action, f).await);
+        }
+        let (mut stream, ack) = match self.nodes.stream_logs(request.call.clone()).await {
+            Ok(Some(fed)) => fed,
+            Ok(None) => return self.call_audited(request).await.map(LogsAnswer::Whole),
+            Err(f) => return Err(self.fail(&request, &action, f).await),
+        };
+        // No first batch: the log is empty, or failed before its first entry (the queue
+        // closes when the request ends).
+        let first = stream.progress.recv().await;
+        let answer = match first {
+            Some(first) => Ok(LogsAnswer::Fed(LogFeed { first, stream, ack })),
+            None => {
+                let got = (&mut stream.outcome).await;
+                stream.finished();
+                match got {
+                    Ok(Ok(ResponseBody::Docker(reply)))
+                        if matches!(*reply, DockerReply::LogsEnd { entries: 0, .. }) =>
+                    {
+                        let empty = DockerReply::Logs(LogBatch::default());
+                        Ok(LogsAnswer::Whole(ResponseBody::Docker(Box::new(empty))))
+                    }
+                    Ok(Ok(_)) => Err(OpFailure::Unavailable(
+                        "the slave ended the log without entries or their count".into(),
+                    )),
+                    Ok(Err(f)) => Err(f),
+                    Err(_) => Err(OpFailure::Unavailable("the master stopped".into())),
+                }
+            }
+        };
+        match answer {
+            Ok(answer) => {
+                let detail = match &answer {
+                    LogsAnswer::Fed(_) => "streamed".to_owned(),
+                    LogsAnswer::Whole(_) => String::new(),
+                };
+                self.record(
+                    &request.caller,
+                    &action,
+                    &request.target,
+                    AuditResult::Ok,
+                    detail,
+                )
+                .await;
+                Ok(answer)
+            }
+            Err(f) => Err(self.fail(&request, &action, f).await),
+        }
+    }
+
     async fn follow_audited(
         &self,
         request: OpRequest,
@@ -336,6 +409,10 @@ impl model::service::Operations for OperationsService {
         early: Duration,
     ) -> BoxFuture<'_, Result<Followed, OpFailure>> {
         Box::pin(self.follow_audited(request, early))
+    }
+
+    fn logs(&self, request: OpRequest) -> BoxFuture<'_, Result<LogsAnswer, OpFailure>> {
+        Box::pin(self.logs_audited(request))
     }
 
     fn start_task(

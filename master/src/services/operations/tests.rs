@@ -79,6 +79,10 @@ impl AuditLog for Log {
     fn query(&self, _q: AuditQuery) -> BoxFuture<'_, Result<AuditPage, model::StoreFailure>> {
         Box::pin(async { Ok(AuditPage::default()) })
     }
+
+    fn write_health(&self) -> model::audit::AuditWriteHealth {
+        model::audit::AuditWriteHealth::default()
+    }
 }
 
 fn service(

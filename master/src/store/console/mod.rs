@@ -2,6 +2,10 @@
 //! [`crate::accounts::AuthStore`] implementation of [`LmdbStore`]. The layout is in [`super::schema`]
 //! (`console_users`, `console_sessions`, `audit`, and two `meta` keys).
 //!
+//! The audit log is bounded: every append also removes the oldest entries beyond the
+//! store's `AuditLimits` (count, bytes of its pages in the map, age), in the same
+//! transaction, so audited requests can never fill the map that cluster data shares.
+//!
 //! Registration closes by writing `meta/console_registered` in the transaction that creates
 //! the first user; nothing ever removes that key, so deleting accounts (by a data reset or
 //! by hand) cannot reopen registration. Audit ids take their sequence number from
@@ -10,8 +14,10 @@
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
 use crate::accounts::AuthStore;
+use crate::accounts::audit::MAX_AUDIT_ENTRY_BYTES;
+use crate::accounts::store::entry_too_large;
 use heed::types::Bytes;
-use heed::{CommitToken, Database, DatabaseOpener, OnCommit, RwTxn, WithoutTls};
+use heed::{CommitToken, Database, DatabaseOpener, DatabaseStat, OnCommit, RwTxn, WithoutTls};
 use model::StoreFailure;
 use model::account::{SessionRecord, UserRecord};
 use model::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
@@ -53,6 +59,29 @@ impl OnCommit for ConsoleDbs<'_> {
     }
 }
 
+/// Deletes the `count` oldest entries of `db` (its lowest keys); returns how many went.
+fn delete_oldest(
+    wtxn: &mut RwTxn<'_>,
+    db: &Database<'_, Bytes, Bytes>,
+    count: u64,
+) -> Result<u64, StoreError> {
+    let skip = usize::try_from(count).unwrap_or(usize::MAX);
+    let first_kept = db
+        .iter(wtxn)?
+        .nth(skip)
+        .transpose()?
+        .map(|(k, _)| k.to_vec());
+    let removed = match first_kept {
+        Some(k) => db.delete_range(wtxn, &(Unbounded, Excluded(k.as_slice())))?,
+        None => {
+            let all = db.len(wtxn)?;
+            db.clear(wtxn)?;
+            usize::try_from(all).unwrap_or(usize::MAX)
+        }
+    };
+    Ok(removed as u64)
+}
+
 fn fail(e: impl Into<StoreError>) -> StoreFailure {
     StoreFailure(e.into().to_string())
 }
@@ -67,7 +96,51 @@ fn read_u64(raw: Option<&[u8]>, key: &str) -> Result<Option<u64>, StoreError> {
     .transpose()
 }
 
+/// Bytes the pages of `stat`'s database occupy in the map.
+fn db_bytes(stat: &DatabaseStat) -> u64 {
+    let pages = stat.branch_pages + stat.leaf_pages + stat.overflow_pages;
+    (pages as u64).saturating_mul(u64::from(stat.page_size))
+}
+
 impl LmdbStore {
+    /// Applies the audit limits inside the appending transaction, the newest entry being
+    /// at `newest_ms`: entries older than the age bound go, then the oldest beyond
+    /// `max_entries`, then, when the audit database's pages exceed `max_bytes`, the oldest
+    /// until they are under the low-water mark. Returns how many entries went.
+    fn enforce_audit_limits(
+        &self,
+        wtxn: &mut RwTxn<'_>,
+        newest_ms: u64,
+    ) -> Result<u64, StoreError> {
+        let limits = &self.audit_limits;
+        let audit = &self.console.audit;
+        let mut removed = 0u64;
+        if let Some(from) = limits.keep_from_ms(newest_ms) {
+            let bound = AuditId::new(from, 0).to_key();
+            removed += audit.delete_range(wtxn, &(Unbounded, Excluded(bound.as_slice())))? as u64;
+        }
+        let entries = audit.len(wtxn)?;
+        if entries > limits.max_entries {
+            removed += delete_oldest(wtxn, audit, entries - limits.max_entries)?;
+        }
+        let mut stat = audit.stat(wtxn)?;
+        if db_bytes(&stat) <= limits.max_bytes {
+            return Ok(removed);
+        }
+        let target = limits.low_water_bytes();
+        while stat.entries > 0 && db_bytes(&stat) > target {
+            // Entries are about the same size: remove the share of them that is over the
+            // target (at least one), then measure again.
+            let bytes = db_bytes(&stat);
+            let share =
+                (stat.entries as u128 * u128::from(bytes - target)).div_ceil(u128::from(bytes));
+            let count = u64::try_from(share).unwrap_or(u64::MAX).max(1);
+            removed += delete_oldest(wtxn, audit, count)?;
+            stat = audit.stat(wtxn)?;
+        }
+        Ok(removed)
+    }
+
     fn read_session(&self, raw: &[u8], id: &[u8]) -> Result<SessionRecord, StoreError> {
         decode(raw, || {
             format!(
@@ -218,6 +291,9 @@ impl AuthStore for LmdbStore {
 
     fn append_audit(&self, entry: &AuditEntry) -> Result<AuditId, StoreFailure> {
         let json = encode(entry, "audit entry").map_err(fail)?;
+        if json.len() > MAX_AUDIT_ENTRY_BYTES {
+            return Err(entry_too_large(json.len()));
+        }
         let mut wtxn = self.data.write_txn().map_err(fail)?;
         let seq = read_u64(
             self.meta
@@ -239,7 +315,13 @@ impl AuthStore for LmdbStore {
                 &seq.wrapping_add(1).to_be_bytes(),
             )
             .map_err(fail)?;
+        let removed = self
+            .enforce_audit_limits(&mut wtxn, entry.at_ms)
+            .map_err(fail)?;
         wtxn.commit().map_err(fail)?;
+        if removed > 0 {
+            tracing::debug!(removed, "audit log pruned to its limits");
+        }
         Ok(id)
     }
 

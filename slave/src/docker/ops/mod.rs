@@ -9,7 +9,10 @@ use protocol::ResponseBody;
 use protocol::ops::docker::{ContainerCreate, DockerOp, LogsQuery, PullPolicy, RegistryAuth};
 use protocol::ops::docker_reply::{DockerReply, LogBatch, LogsEndReason};
 use protocol::ops::validate::{self, MountSource};
-use protocol::ops::{ErrorKind, MAX_STREAMED_LEN, OpError, ProgressEvent, PullProgress};
+use protocol::ops::{
+    ErrorKind, LOG_BATCH_BYTES, LOG_ENTRY_OVERHEAD, LOG_WINDOW, MAX_STREAMED_LEN, OpError,
+    ProgressEvent, PullProgress,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -70,18 +73,32 @@ impl StopReason {
     }
 }
 
-/// The cancel signal and deadline of one request.
+/// The cancel signal and deadline of one request, and for a streamed log the master's
+/// acknowledgements.
 #[derive(Debug)]
 pub struct Stop {
     cancel: async_channel::Receiver<()>,
     deadline: tokio::time::Instant,
+    credits: Option<tokio::sync::watch::Receiver<u32>>,
 }
 
 impl Stop {
     /// Stops when something arrives on `cancel` or at `deadline`. A closed `cancel` channel
     /// means "never cancelled".
     pub fn new(cancel: async_channel::Receiver<()>, deadline: tokio::time::Instant) -> Self {
-        Self { cancel, deadline }
+        Self {
+            cancel,
+            deadline,
+            credits: None,
+        }
+    }
+
+    /// The session streams logs (protocol version 3): a log that is not followed is sent
+    /// in batches, each waiting for `credits` (batches the master acknowledged) to allow it.
+    /// A closed `credits` channel (the session ended) stops the log.
+    pub fn with_credits(mut self, credits: tokio::sync::watch::Receiver<u32>) -> Self {
+        self.credits = Some(credits);
+        self
     }
 
     /// Waits until the request must stop.
@@ -116,6 +133,11 @@ pub async fn execute<R: ContainerRuntime>(
         && q.follow
     {
         return follow_logs(rt, q, sink, stop).await;
+    }
+    if let DockerOp::Logs(q) = &op
+        && let Some(credits) = &stop.credits
+    {
+        return stream_logs(rt, q, sink, stop, credits).await;
     }
     tokio::select! {
         r = run(rt, op, upload, sink, ctx) => r,
@@ -581,6 +603,70 @@ async fn collect_logs<R: ContainerRuntime>(rt: &R, q: &LogsQuery) -> Result<LogB
         batch.entries.push(entry);
     }
     Ok(batch)
+}
+
+/// Sends a log (not followed) as batches of at most [`LOG_BATCH_BYTES`] bytes of text
+/// (protocol version 3), never more than [`LOG_WINDOW`] batches ahead of those the master
+/// acknowledged through `credits`; the final answer counts the entries sent.
+async fn stream_logs<R: ContainerRuntime>(
+    rt: &R,
+    q: &LogsQuery,
+    sink: &ReplySink,
+    stop: &Stop,
+    credits: &tokio::sync::watch::Receiver<u32>,
+) -> Result<ResponseBody, OpError> {
+    let mut stream = rt.logs(q);
+    let mut batch = LogBatch::default();
+    let mut bytes = 0usize;
+    let mut batches = 0u32;
+    let mut entries = 0u64;
+    loop {
+        let item = tokio::select! {
+            item = stream.next() => item,
+            reason = stop.wait() => return Err(reason.error()),
+        };
+        let last = match item {
+            None => true,
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(entry)) => {
+                bytes += entry.text.len() + LOG_ENTRY_OVERHEAD;
+                batch.entries.push(entry);
+                false
+            }
+        };
+        if (last && !batch.entries.is_empty()) || bytes >= LOG_BATCH_BYTES {
+            wait_credit(batches, credits, stop).await?;
+            entries += batch.entries.len() as u64;
+            if !sink.progress(ProgressEvent::Logs(std::mem::take(&mut batch))) {
+                return Err(StopReason::Cancelled.error());
+            }
+            batches += 1;
+            bytes = 0;
+        }
+        if last {
+            return Ok(reply(DockerReply::LogsEnd {
+                entries,
+                reason: LogsEndReason::Ended,
+            }));
+        }
+    }
+}
+
+/// Waits until batch number `sent` (0-based) may go: fewer than [`LOG_WINDOW`] batches
+/// beyond those acknowledged.
+async fn wait_credit(
+    sent: u32,
+    credits: &tokio::sync::watch::Receiver<u32>,
+    stop: &Stop,
+) -> Result<(), OpError> {
+    let mut credits = credits.clone();
+    tokio::select! {
+        got = credits.wait_for(|acked| sent < acked.saturating_add(LOG_WINDOW)) => match got {
+            Ok(_) => Ok(()),
+            Err(_) => Err(StopReason::Cancelled.error()),
+        },
+        reason = stop.wait() => Err(reason.error()),
+    }
 }
 
 /// Streams log batches as progress until the log ends, the request is cancelled or its
