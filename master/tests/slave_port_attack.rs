@@ -195,6 +195,7 @@ fn settings(dir: &std::path::Path, io_uring: Option<bool>) -> MasterSettings {
             retention: Duration::from_secs(3600),
         },
         console: master::console::ConsoleOptions::default(),
+        audit: master::accounts::AuditLimits::default(),
         protocol: ProtocolConfig {
             // Far above the test's duration: nothing below is relieved by a timeout.
             handshake_timeout: Duration::from_secs(60),
