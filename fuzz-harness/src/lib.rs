@@ -31,8 +31,11 @@ pub use frame::frame_decoder;
 pub use message::{MESSAGE_TYPES, message};
 pub use session::{session_handshake, session_transport};
 
+/// A target's body: takes one input, panics on a broken promise.
+pub type TargetBody = fn(&[u8]);
+
 /// Every target, by the name of its corpus directory, with its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, TargetBody)] = &[
     ("frame_decoder", frame_decoder),
     ("session_handshake", session_handshake),
     ("session_transport", session_transport),
