@@ -7,8 +7,11 @@
 //!   the login lockout per client address, and audit writes.
 //! - [`AuthStore`] is the persistence seam, implemented on LMDB ([`crate::store`]) and in
 //!   memory ([`MemoryAuthStore`]) for tests.
+//! - `api_tokens` holds the rules of API tokens (create, verify, revoke, last use),
+//!   part of [`AccountService`].
 //! - [`recovery`] is `commander user reset-password`.
 
+mod api_tokens;
 pub mod lockout;
 pub mod password;
 pub mod recovery;
@@ -16,6 +19,8 @@ mod service;
 pub mod store;
 pub mod token;
 
+#[cfg(test)]
+mod api_token_tests;
 #[cfg(test)]
 mod attack_tests;
 
@@ -25,4 +30,5 @@ pub use service::{
     AUDITED_DETAIL_CHARS, AUDITED_FIELD_CHARS, AUDITED_NAME_CHARS, AccountService, AccountSettings,
     HASHING_QUEUE, HASHING_SLOTS, RefusedCounts,
 };
+pub use api_tokens::secret_hash as api_token_secret_hash;
 pub use store::{AuthStore, MemoryAuthStore};

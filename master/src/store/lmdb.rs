@@ -41,6 +41,8 @@ pub struct LmdbStore {
     pub(super) tasks: super::tasks::TasksDb,
     /// The alert history (see `store::alerts`).
     pub(super) alerts: super::alerts::AlertsDb,
+    /// API tokens (see `store::api_tokens`).
+    pub(super) api_tokens: super::api_tokens::ApiTokensDb,
 }
 
 impl std::fmt::Debug for LmdbStore {
@@ -66,7 +68,7 @@ impl LmdbStore {
         )?;
 
         let wtxn = data.write_txn()?;
-        let (meta, nodes, node_keys, join_tokens, (console, tasks, alerts)) = committed(
+        let (meta, nodes, node_keys, join_tokens, (console, tasks, alerts), api_tokens) = committed(
             data.create_databases_and_commit(wtxn, |o, w| -> Result<_, StoreError> {
                 let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
                 let nodes = o.create_database::<Bytes, Bytes>(w, Some(schema::NODES_DB))?;
@@ -76,12 +78,14 @@ impl LmdbStore {
                 let console = ConsoleDbs::create(o, w)?;
                 let tasks = super::tasks::create(o, w)?;
                 let alerts = super::alerts::create(o, w)?;
+                let api_tokens = super::api_tokens::create(o, w)?;
                 Ok(CommitOrAbort::Commit((
                     meta,
                     nodes,
                     keys,
                     tokens,
                     (console, tasks, alerts),
+                    api_tokens,
                 )))
             })?,
         );
@@ -108,6 +112,7 @@ impl LmdbStore {
             console,
             tasks,
             alerts,
+            api_tokens,
         })
     }
 

@@ -25,6 +25,7 @@
 //! | `meta`        | `next_task_id` (UTF-8)                | `u64` BE, next task id to allocate (absent = 1) |
 //! | `tasks`       | task id, `u64` big-endian (8 bytes)   | JSON `model::task::TaskRecord` (operation, target, user, state, progress, result or error) |
 //! | `alerts`      | alert id, `u64` big-endian (8 bytes)  | JSON `model::alert::AlertRecord` (rule, node id and name, state, fired and resolved times); the master keeps the newest `master::alerts::MAX_HISTORY` |
+//! | `api_tokens`  | token id (16 hex digits, UTF-8)       | JSON `model::token::ApiTokenRecord` (name, scopes, creator, created, expiry, last use, SHA-256 of the secret — never the secret); at most `model::token::MAX_TOKENS`; revoking deletes the record |
 //!
 //! # Databases of the `performance` environment
 //!
@@ -42,7 +43,7 @@
 //! databases in the same transaction, so a version-1 environment simply gains them.
 //! The `tasks` database and `meta/next_task_id` were added the same way, and so was the
 //! `alerts` database (alert ids need no counter: the master continues after the newest
-//! stored id, and pruning only ever removes the oldest).
+//! stored id, and pruning only ever removes the oldest), and the `api_tokens` database.
 //!
 //! # Upgrades
 //!
@@ -78,6 +79,8 @@ pub const AUDIT_DB: &str = "audit";
 pub const TASKS_DB: &str = "tasks";
 /// `data`: the alert history by alert id.
 pub const ALERTS_DB: &str = "alerts";
+/// `data`: API tokens by id.
+pub const API_TOKENS_DB: &str = "api_tokens";
 /// `performance`: metric samples by node and time.
 pub const SAMPLES_DB: &str = "samples";
 

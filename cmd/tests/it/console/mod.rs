@@ -19,3 +19,4 @@ mod ops_fake;
 mod serve;
 mod sse_client;
 mod task_events;
+mod tokens;
