@@ -263,9 +263,10 @@ pub async fn require_user(State(guard): State<Guard>, request: Request, next: Ne
         Some(token) => auth.authenticate(&token).await,
         None => Err(Rejected::Missing),
     };
-    // API tokens are for the JSON API: on a page one counts as no credential.
+    // API tokens are for the JSON API, sent as Bearer: in a cookie or on a page one counts
+    // as no credential.
     let verdict = verdict.and_then(|a| {
-        if a.api_token().is_some() && !api {
+        if a.api_token().is_some() && (!api || via != Via::Bearer) {
             Err(Rejected::Invalid)
         } else {
             Ok(a)
@@ -308,7 +309,10 @@ pub async fn require_user(State(guard): State<Guard>, request: Request, next: Ne
     }
     let mut request = request;
     if via == Via::Cookie && !is_safe(request.method()) {
-        let (checked, ok) = check_csrf(request, &authenticated.session.csrf).await;
+        let expected = authenticated
+            .session_record()
+            .map_or_else(String::new, |s| s.csrf.clone());
+        let (checked, ok) = check_csrf(request, &expected).await;
         request = checked;
         if !ok {
             let ctx = AuthContext {
@@ -359,6 +363,9 @@ async fn to_login(auth: &Auth, had_cookie: bool) -> Response {
 /// Checks the CSRF token of `request` against `expected`; returns the request (its body
 /// restored when it had to be read) and the verdict.
 async fn check_csrf(request: Request, expected: &str) -> (Request, bool) {
+    if expected.is_empty() {
+        return (request, false);
+    }
     if let Some(sent) = request.headers().get(CSRF_HEADER) {
         let ok = sent.to_str().is_ok_and(|s| constant_time_eq(s, expected));
         return (request, ok);

@@ -46,6 +46,12 @@ async fn api_tokens_work_within_their_scope_until_revoked_or_expired() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let list = app.send(Req::get("/api/v1/tokens").bearer(&s.token)).await;
     assert_eq!(list.json()[0]["last_used_at_ms"], START_MS);
+    // Only as Bearer, and only on the API: in the session cookie, or on a page, it is no
+    // credential (a cookie request would otherwise need a CSRF token it does not have).
+    let r = app.send(Req::get("/api/v1/nodes").cookie(&read_token)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let r = app.send(Req::get("/slaves").bearer(&read_token)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
     // A change: 403, naming the scopes, nothing done, the refusal audited.
     let r = app
         .send(Req::post("/api/v1/data/compact").bearer(&read_token))
