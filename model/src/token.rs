@@ -335,13 +335,28 @@ mod tests {
         assert!(NewApiToken::parse(&"名".repeat(64), &strings(&["read"]), Some(3650)).is_ok());
 
         let field = |r: Result<NewApiToken, Invalid>| r.unwrap_err().field;
-        assert_eq!(field(NewApiToken::parse("", &strings(&["read"]), Some(1))), "name");
-        assert_eq!(field(NewApiToken::parse("  ", &strings(&["read"]), Some(1))), "name");
+        assert_eq!(
+            field(NewApiToken::parse("", &strings(&["read"]), Some(1))),
+            "name"
+        );
+        assert_eq!(
+            field(NewApiToken::parse("  ", &strings(&["read"]), Some(1))),
+            "name"
+        );
         let long = "a".repeat(65);
-        assert_eq!(field(NewApiToken::parse(&long, &strings(&["read"]), Some(1))), "name");
-        assert_eq!(field(NewApiToken::parse("a\nb", &strings(&["read"]), Some(1))), "name");
+        assert_eq!(
+            field(NewApiToken::parse(&long, &strings(&["read"]), Some(1))),
+            "name"
+        );
+        assert_eq!(
+            field(NewApiToken::parse("a\nb", &strings(&["read"]), Some(1))),
+            "name"
+        );
         assert_eq!(field(NewApiToken::parse("a", &[], Some(1))), "scopes");
-        assert_eq!(field(NewApiToken::parse("a", &strings(&["root"]), Some(1))), "scopes");
+        assert_eq!(
+            field(NewApiToken::parse("a", &strings(&["root"]), Some(1))),
+            "scopes"
+        );
         for days in [0, -1, 3651, i64::MAX] {
             let r = NewApiToken::parse("a", &strings(&["read"]), Some(days));
             assert_eq!(field(r), "expires_in_days", "{days}");

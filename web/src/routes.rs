@@ -32,11 +32,11 @@ use utoipa_axum::routes;
 
 use crate::auth::{self, Auth, forms, json};
 use crate::state::AppState;
-use model::token::Scope;
 use crate::{
     alerts, alerts_page, api, assets, data, data_page, detail, live, manage, openapi, pages,
     records, tokens, tokens_page,
 };
+use model::token::Scope;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

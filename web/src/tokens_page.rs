@@ -242,7 +242,10 @@ pub async fn page(State(state): State<AppState>, ctx: AuthContext, uri: Uri) -> 
 fn parse_form(form: &CreateForm) -> Result<NewApiToken, model::Invalid> {
     let days = match form.expires_in_days.trim() {
         "never" => None,
-        text => Some(text.parse::<i64>().unwrap_or(i64::from(MAX_EXPIRY_DAYS) + 1)),
+        text => Some(
+            text.parse::<i64>()
+                .unwrap_or(i64::from(MAX_EXPIRY_DAYS) + 1),
+        ),
     };
     NewApiToken::parse(&form.name, std::slice::from_ref(&form.scope), days)
 }

@@ -392,7 +392,10 @@ fn concrete(path: &str) -> String {
 #[tokio::test]
 async fn protected_routes_refuse_missing_and_forged_credentials() {
     let (router, routes, fakes) = app(OpFailure::Offline(1));
-    let user_routes: Vec<_> = routes.iter().filter(|r| r.access != Access::Public).collect();
+    let user_routes: Vec<_> = routes
+        .iter()
+        .filter(|r| r.access != Access::Public)
+        .collect();
     assert!(user_routes.len() > 50, "{}", user_routes.len());
     for route in user_routes {
         let path = concrete(&route.path);
@@ -471,15 +474,31 @@ async fn every_route_says_what_an_api_token_needs() {
     assert_eq!(scope_of(Method::GET, "/api/v1/nodes"), Some(Scope::Read));
     let stop = "/api/v1/nodes/{node}/docker/containers/{id}/stop";
     assert_eq!(scope_of(Method::POST, stop), Some(Scope::Operate));
-    assert_eq!(scope_of(Method::POST, "/api/v1/data/compact"), Some(Scope::Admin));
+    assert_eq!(
+        scope_of(Method::POST, "/api/v1/data/compact"),
+        Some(Scope::Admin)
+    );
     assert_eq!(scope_of(Method::GET, "/api/v1/tokens"), Some(Scope::Admin));
     assert_eq!(scope_of(Method::POST, "/api/v1/tokens"), Some(Scope::Admin));
-    assert_eq!(scope_of(Method::DELETE, "/api/v1/tokens/{id}"), Some(Scope::Admin));
+    assert_eq!(
+        scope_of(Method::DELETE, "/api/v1/tokens/{id}"),
+        Some(Scope::Admin)
+    );
     assert_eq!(scope_of(Method::POST, "/api/v1/auth/password"), None);
     assert_eq!(scope_of(Method::POST, "/api/v1/auth/logout"), None);
-    assert_eq!(scope_of(Method::GET, "/tokens"), None, "pages take no token");
-    for r in routes.iter().filter(|r| r.path.starts_with("/api/") && r.access == Access::User) {
-        if r.method == Method::GET && !r.path.starts_with("/api/v1/data") && !r.path.starts_with("/api/v1/tokens") {
+    assert_eq!(
+        scope_of(Method::GET, "/tokens"),
+        None,
+        "pages take no token"
+    );
+    for r in routes
+        .iter()
+        .filter(|r| r.path.starts_with("/api/") && r.access == Access::User)
+    {
+        if r.method == Method::GET
+            && !r.path.starts_with("/api/v1/data")
+            && !r.path.starts_with("/api/v1/tokens")
+        {
             assert_eq!(r.token_scope, Some(Scope::Read), "{} {}", r.method, r.path);
         }
         if r.method != Method::GET {
@@ -488,7 +507,9 @@ async fn every_route_says_what_an_api_token_needs() {
     }
     // The OpenAPI document says it too.
     let doc = web::openapi::document_value();
-    let text = doc["paths"]["/api/v1/tokens"]["post"]["description"].as_str().unwrap();
+    let text = doc["paths"]["/api/v1/tokens"]["post"]["description"]
+        .as_str()
+        .unwrap();
     assert!(text.contains("`admin` scope"), "{text}");
 }
 
@@ -503,8 +524,14 @@ async fn api_tokens_are_held_to_their_scope_and_named_in_the_audit_log() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let error: serde_json::Value = serde_json::from_str(&body).unwrap();
     let text = error["error"].as_str().unwrap();
-    assert!(text.contains("read scope") && text.contains("operate scope"), "{text}");
-    assert!(fakes.asked.lock().unwrap().is_empty(), "refused before the service");
+    assert!(
+        text.contains("read scope") && text.contains("operate scope"),
+        "{text}"
+    );
+    assert!(
+        fakes.asked.lock().unwrap().is_empty(),
+        "refused before the service"
+    );
     {
         let audited = fakes.audited.lock().unwrap();
         assert_eq!(audited.len(), 1, "{audited:?}");
@@ -536,7 +563,13 @@ async fn api_tokens_are_held_to_their_scope_and_named_in_the_audit_log() {
         assert!(body.contains("admin scope"), "{body}");
     }
     // Admin: data management too.
-    let (status, body) = send(&router, Method::POST, "/api/v1/data/compact", Some(ADMIN_TOKEN)).await;
+    let (status, body) = send(
+        &router,
+        Method::POST,
+        "/api/v1/data/compact",
+        Some(ADMIN_TOKEN),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     // No token acts on the person's account.
     for path in ["/api/v1/auth/logout", "/api/v1/auth/password"] {
@@ -556,7 +589,14 @@ async fn api_tokens_are_held_to_their_scope_and_named_in_the_audit_log() {
 async fn token_routes_answer_201_with_the_secret_once_and_list_without_it() {
     let (router, _, fakes) = app(OpFailure::Offline(1));
     let body = r#"{"name": "ci", "scopes": ["read", "operate"], "expires_in_days": 30}"#;
-    let (status, reply) = send_json(&router, Method::POST, "/api/v1/tokens", Some(ADMIN_TOKEN), body).await;
+    let (status, reply) = send_json(
+        &router,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(ADMIN_TOKEN),
+        body,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
     let created: serde_json::Value = serde_json::from_str(&reply).unwrap();
     assert_eq!(created["token"], NEW_SECRET);
@@ -577,28 +617,65 @@ async fn token_routes_answer_201_with_the_secret_once_and_list_without_it() {
     assert_eq!(fakes.created.lock().unwrap()[1].expires_in_days, None);
     for (bad, field) in [
         (r#"{"name": "n", "scopes": ["read"]}"#, "expires_in_days"),
-        (r#"{"name": "", "scopes": ["read"], "expires_in_days": 1}"#, "name"),
-        (r#"{"name": "n", "scopes": [], "expires_in_days": 1}"#, "scope"),
-        (r#"{"name": "n", "scopes": ["root"], "expires_in_days": 1}"#, "scope"),
-        (r#"{"name": "n", "scopes": ["read"], "expires_in_days": 0}"#, "expires_in_days"),
-        (r#"{"name": "n", "scopes": ["read"], "expires_in_days": 3651}"#, "expires_in_days"),
+        (
+            r#"{"name": "", "scopes": ["read"], "expires_in_days": 1}"#,
+            "name",
+        ),
+        (
+            r#"{"name": "n", "scopes": [], "expires_in_days": 1}"#,
+            "scope",
+        ),
+        (
+            r#"{"name": "n", "scopes": ["root"], "expires_in_days": 1}"#,
+            "scope",
+        ),
+        (
+            r#"{"name": "n", "scopes": ["read"], "expires_in_days": 0}"#,
+            "expires_in_days",
+        ),
+        (
+            r#"{"name": "n", "scopes": ["read"], "expires_in_days": 3651}"#,
+            "expires_in_days",
+        ),
     ] {
-        let (status, reply) = send_json(&router, Method::POST, "/api/v1/tokens", Some(TOKEN), bad).await;
+        let (status, reply) =
+            send_json(&router, Method::POST, "/api/v1/tokens", Some(TOKEN), bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {reply}");
         assert!(reply.contains(field), "{bad}: {reply}");
     }
-    assert_eq!(fakes.created.lock().unwrap().len(), 2, "nothing bad reached the master");
+    assert_eq!(
+        fakes.created.lock().unwrap().len(),
+        2,
+        "nothing bad reached the master"
+    );
 
     let (status, reply) = send(&router, Method::GET, "/api/v1/tokens", Some(ADMIN_TOKEN)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     let list: serde_json::Value = serde_json::from_str(&reply).unwrap();
     let first = list[0].as_object().unwrap();
-    for key in ["id", "name", "scopes", "creator", "created_at", "expires_at", "last_used_at"] {
+    for key in [
+        "id",
+        "name",
+        "scopes",
+        "creator",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+    ] {
         assert!(first.contains_key(key), "{key} in {reply}");
     }
-    assert!(!first.contains_key("token") && !first.contains_key("secret_hash"), "{reply}");
+    assert!(
+        !first.contains_key("token") && !first.contains_key("secret_hash"),
+        "{reply}"
+    );
     assert!(!reply.contains("cmdr_"), "{reply}");
 
-    let (status, reply) = send(&router, Method::DELETE, "/api/v1/tokens/ffffffffffffffff", Some(TOKEN)).await;
+    let (status, reply) = send(
+        &router,
+        Method::DELETE,
+        "/api/v1/tokens/ffffffffffffffff",
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{reply}");
 }

@@ -118,7 +118,10 @@ async fn life_cycle(f: Fixture) {
     let wrong = format!("cmdr_{id}_{}", "0".repeat(64));
     assert_eq!(s.authenticate(&wrong).await.unwrap_err(), Rejected::Invalid);
     let forged = format!("cmdr_{}_{secret}", "0".repeat(16));
-    assert_eq!(s.authenticate(&forged).await.unwrap_err(), Rejected::Invalid);
+    assert_eq!(
+        s.authenticate(&forged).await.unwrap_err(),
+        Rejected::Invalid
+    );
     let short = &made.secret[..made.secret.len() - 1];
     assert_eq!(s.authenticate(short).await.unwrap_err(), Rejected::Invalid);
 
@@ -155,7 +158,10 @@ async fn life_cycle(f: Fixture) {
         .await
         .unwrap();
     let created = audit(s, actions::TOKEN_CREATE).await;
-    let by_token = created.iter().find(|e| e.detail.starts_with("bot")).unwrap();
+    let by_token = created
+        .iter()
+        .find(|e| e.detail.starts_with("bot"))
+        .unwrap();
     assert_eq!(by_token.user, ADMIN);
     assert_eq!(by_token.via, format!("token:{} (ops)", admin.token.id));
     assert_eq!(by_token.target, format!("token/{}", third.token.id));
@@ -176,10 +182,15 @@ async fn life_cycle(f: Fixture) {
 
     // Revoked at once: the next request is refused, a stream notices.
     s.revoke_api_token(&f.session, id, client()).await.unwrap();
-    assert_eq!(s.authenticate(&made.secret).await.unwrap_err(), Rejected::Invalid);
+    assert_eq!(
+        s.authenticate(&made.secret).await.unwrap_err(),
+        Rejected::Invalid
+    );
     assert!(!s.session_valid(&who).await.unwrap());
     assert_eq!(
-        s.revoke_api_token(&f.session, id, client()).await.unwrap_err(),
+        s.revoke_api_token(&f.session, id, client())
+            .await
+            .unwrap_err(),
         TokenFailure::NotFound(id.to_owned())
     );
     // The read token's attempt, the revocation and the second attempt.
@@ -209,11 +220,19 @@ async fn last_use_is_written_at_most_once_a_minute() {
         .await
         .unwrap();
     let id = made.token.id.clone();
-    let last = || f.store.api_token(&id).unwrap().unwrap().token.last_used_at_ms;
+    let last = || {
+        f.store
+            .api_token(&id)
+            .unwrap()
+            .unwrap()
+            .token
+            .last_used_at_ms
+    };
     assert_eq!(last(), None);
     s.authenticate(&made.secret).await.unwrap();
     assert_eq!(last(), Some(START_MS));
-    f.clock.advance(Duration::from_millis(LAST_USED_INTERVAL_MS - 1));
+    f.clock
+        .advance(Duration::from_millis(LAST_USED_INTERVAL_MS - 1));
     for _ in 0..20 {
         s.authenticate(&made.secret).await.unwrap();
     }
@@ -222,7 +241,10 @@ async fn last_use_is_written_at_most_once_a_minute() {
     s.authenticate(&made.secret).await.unwrap();
     assert_eq!(last(), Some(START_MS + LAST_USED_INTERVAL_MS));
     let listed = s.list_api_tokens(&f.session).await.unwrap();
-    assert_eq!(listed[0].last_used_at_ms, Some(START_MS + LAST_USED_INTERVAL_MS));
+    assert_eq!(
+        listed[0].last_used_at_ms,
+        Some(START_MS + LAST_USED_INTERVAL_MS)
+    );
 }
 
 #[tokio::test]
@@ -248,7 +270,11 @@ async fn input_is_checked_again_and_the_count_is_bounded() {
             .unwrap();
     }
     let over = s
-        .create_api_token(&f.session, new("one more", &[Scope::Read], Some(1)), client())
+        .create_api_token(
+            &f.session,
+            new("one more", &[Scope::Read], Some(1)),
+            client(),
+        )
         .await;
     assert_eq!(over.unwrap_err(), TokenFailure::TooMany);
     assert_eq!(f.store.api_tokens().unwrap().len(), MAX_TOKENS);

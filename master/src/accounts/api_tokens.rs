@@ -142,9 +142,8 @@ impl AccountService {
         let id = token.id.clone();
         let now = self.now_ms();
         let stored = self.blocking(move |s| s.api_token(&id)).await?;
-        Ok(stored.is_some_and(|r| {
-            r.token.created_at_ms == token.created_at_ms && !r.token.expired(now)
-        }))
+        Ok(stored
+            .is_some_and(|r| r.token.created_at_ms == token.created_at_ms && !r.token.expired(now)))
     }
 
     /// Creates an API token for `auth`'s user. Audited.
@@ -222,9 +221,7 @@ impl AccountService {
             .into_iter()
             .map(|r| r.token)
             .collect();
-        tokens.sort_by(|a, b| {
-            (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id))
-        });
+        tokens.sort_by(|a, b| (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id)));
         Ok(tokens)
     }
 

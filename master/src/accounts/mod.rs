@@ -24,11 +24,11 @@ mod api_token_tests;
 #[cfg(test)]
 mod attack_tests;
 
+pub use api_tokens::secret_hash as api_token_secret_hash;
 pub use lockout::LockoutPolicy;
 pub use password::HashCost;
 pub use service::{
     AUDITED_DETAIL_CHARS, AUDITED_FIELD_CHARS, AUDITED_NAME_CHARS, AccountService, AccountSettings,
     HASHING_QUEUE, HASHING_SLOTS, RefusedCounts,
 };
-pub use api_tokens::secret_hash as api_token_secret_hash;
 pub use store::{AuthStore, MemoryAuthStore};

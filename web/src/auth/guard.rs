@@ -231,7 +231,12 @@ pub struct Guard {
 }
 
 /// The 403 of an API token outside its scope, or `None` when the token may go on.
-fn token_refusal(held: Scope, needed: Option<Scope>, method: &Method, path: &str) -> Option<String> {
+fn token_refusal(
+    held: Scope,
+    needed: Option<Scope>,
+    method: &Method,
+    path: &str,
+) -> Option<String> {
     match needed {
         None => Some(format!(
             "{method} {path} needs a console session; API tokens cannot call it"

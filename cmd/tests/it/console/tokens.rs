@@ -27,28 +27,33 @@ async fn api_tokens_work_within_their_scope_until_revoked_or_expired() {
     .await;
     let read_token = read["token"].as_str().unwrap().to_owned();
     let read_id = read["id"].as_str().unwrap().to_owned();
-    assert!(read_token.starts_with(&format!("cmdr_{read_id}_")), "{read}");
+    assert!(
+        read_token.starts_with(&format!("cmdr_{read_id}_")),
+        "{read}"
+    );
     assert_eq!(read["scopes"], json!(["read"]));
     assert_eq!(read["creator"], USER);
     assert_eq!(read["expires_at_ms"], START_MS + 30 * 86_400_000);
 
     // The list never shows a secret or a hash.
-    let list = app
-        .send(Req::get("/api/v1/tokens").bearer(&s.token))
-        .await;
+    let list = app.send(Req::get("/api/v1/tokens").bearer(&s.token)).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     assert!(!list.body.contains(&read_token[25..]), "{}", list.body);
     assert!(!list.body.contains("secret_hash"), "{}", list.body);
     assert_eq!(list.json()[0]["last_used_at"], Value::Null);
 
     // Bearer on a GET: accepted, and the use is recorded.
-    let r = app.send(Req::get("/api/v1/nodes").bearer(&read_token)).await;
+    let r = app
+        .send(Req::get("/api/v1/nodes").bearer(&read_token))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let list = app.send(Req::get("/api/v1/tokens").bearer(&s.token)).await;
     assert_eq!(list.json()[0]["last_used_at_ms"], START_MS);
     // Only as Bearer, and only on the API: in the session cookie, or on a page, it is no
     // credential (a cookie request would otherwise need a CSRF token it does not have).
-    let r = app.send(Req::get("/api/v1/nodes").cookie(&read_token)).await;
+    let r = app
+        .send(Req::get("/api/v1/nodes").cookie(&read_token))
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     let r = app.send(Req::get("/slaves").bearer(&read_token)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -63,9 +68,11 @@ async fn api_tokens_work_within_their_scope_until_revoked_or_expired() {
     assert_eq!(refused[0]["via"], format!("token:{read_id} (ci read)"));
     // A read token cannot make a token.
     let r = app
-        .send(Req::post("/api/v1/tokens").bearer(&read_token).json(
-            &json!({"name": "escalate", "scopes": ["admin"], "expires_in_days": null}),
-        ))
+        .send(
+            Req::post("/api/v1/tokens")
+                .bearer(&read_token)
+                .json(&json!({"name": "escalate", "scopes": ["admin"], "expires_in_days": null})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
 
@@ -84,19 +91,28 @@ async fn api_tokens_work_within_their_scope_until_revoked_or_expired() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let entry = &app.audit(&s, "action=data.compact").await[0];
     assert_eq!(entry["user"], USER);
-    assert_eq!(entry["via"], format!("token:{} (ops)", admin["id"].as_str().unwrap()));
+    assert_eq!(
+        entry["via"],
+        format!("token:{} (ops)", admin["id"].as_str().unwrap())
+    );
     let created = app.audit(&s, "action=token.create").await;
     // The read token's attempt was refused by the route's guard (`http.scope`).
     assert_eq!(created.len(), 2, "{created:?}");
     assert_eq!(app.audit(&s, "action=http.scope").await.len(), 2);
-    assert!(created.iter().all(|e| !e.to_string().contains(&read_token[25..])));
+    assert!(
+        created
+            .iter()
+            .all(|e| !e.to_string().contains(&read_token[25..]))
+    );
 
     // Revoked at once: the next request is 401.
     let r = app
         .send(Req::new(Method::DELETE, &format!("/api/v1/tokens/{read_id}")).bearer(&admin_token))
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    let r = app.send(Req::get("/api/v1/nodes").bearer(&read_token)).await;
+    let r = app
+        .send(Req::get("/api/v1/nodes").bearer(&read_token))
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     let revoked = app.audit(&s, "action=token.revoke").await;
     assert_eq!(revoked[0]["target"], format!("token/{read_id}"));
@@ -133,7 +149,11 @@ async fn tokens_page_in_both_languages_shows_the_secret_once_and_revokes_after_c
         r#"<option value="never">Never expires</option>"#,
         "No API token exists yet.",
     ] {
-        assert!(page.body.contains(needle), "missing {needle:?} in\n{}", page.body);
+        assert!(
+            page.body.contains(needle),
+            "missing {needle:?} in\n{}",
+            page.body
+        );
     }
 
     let made = app
@@ -154,7 +174,11 @@ async fn tokens_page_in_both_languages_shows_the_secret_once_and_revokes_after_c
         r#"data-copy="token-secret""#,
         "deploy &#60;bot&#62;",
     ] {
-        assert!(made.body.contains(needle), "missing {needle:?} in\n{}", made.body);
+        assert!(
+            made.body.contains(needle),
+            "missing {needle:?} in\n{}",
+            made.body
+        );
     }
     assert_eq!(made.header(axum::http::header::CACHE_CONTROL), "no-store");
     let r = app.send(Req::get("/api/v1/nodes").bearer(secret)).await;
@@ -177,14 +201,28 @@ async fn tokens_page_in_both_languages_shows_the_secret_once_and_revokes_after_c
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     let zh = app.send(Req::get("/tokens").cookie(&s.token)).await;
-    for needle in ["<h1>API 令牌</h1>", "创建令牌", "永不过期", "吊销…", "operate"] {
-        assert!(zh.body.contains(needle), "missing {needle:?} in\n{}", zh.body);
+    for needle in [
+        "<h1>API 令牌</h1>",
+        "创建令牌",
+        "永不过期",
+        "吊销…",
+        "operate",
+    ] {
+        assert!(
+            zh.body.contains(needle),
+            "missing {needle:?} in\n{}",
+            zh.body
+        );
     }
 
     // Revocation asks first, then revokes.
     let path = format!("/tokens/{id}/revoke");
     let ask = app
-        .send(Req::post(&path).cookie(&s.token).form(&[("csrf", s.csrf.as_str())]))
+        .send(
+            Req::post(&path)
+                .cookie(&s.token)
+                .form(&[("csrf", s.csrf.as_str())]),
+        )
         .await;
     assert_eq!(ask.status, StatusCode::OK, "{}", ask.body);
     assert!(ask.body.contains("确认吊销"), "{}", ask.body);

@@ -70,10 +70,7 @@ impl LmdbStore {
         Ok(out)
     }
 
-    pub(crate) fn api_tokens_delete(
-        &self,
-        id: &str,
-    ) -> Result<Option<ApiTokenRecord>, StoreError> {
+    pub(crate) fn api_tokens_delete(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
         let mut wtxn = self.data.write_txn()?;
         let Some(raw) = self.api_tokens.get(&wtxn, id.as_bytes())? else {
             return Ok(None);
