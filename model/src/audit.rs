@@ -31,6 +31,12 @@ pub mod actions {
     pub const LANGUAGE: &str = "auth.language";
     /// A state-changing request refused for a missing or wrong CSRF token.
     pub const CSRF_REFUSED: &str = "http.csrf";
+    /// A request refused because its API token lacks the scope the route needs.
+    pub const SCOPE_REFUSED: &str = "http.scope";
+    /// An API token created.
+    pub const TOKEN_CREATE: &str = "token.create";
+    /// An API token revoked.
+    pub const TOKEN_REVOKE: &str = "token.revoke";
 }
 
 /// Most entries one query returns.
@@ -94,6 +100,10 @@ pub struct AuditEntry {
     /// Why it failed or was denied, or other detail; may be empty.
     #[serde(default)]
     pub detail: String,
+    /// The credential other than a console session `user` acted through, e.g.
+    /// `token:0123456789abcdef (ci)` for an API token; empty for a session.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub via: String,
 }
 
 impl AuditEntry {
@@ -114,7 +124,14 @@ impl AuditEntry {
             client: client.to_string(),
             result,
             detail: detail.into(),
+            via: String::new(),
         }
+    }
+
+    /// The entry, attributed to the credential `via` (see [`AuditEntry::via`]).
+    pub fn via(mut self, via: impl Into<String>) -> Self {
+        self.via = via.into();
+        self
     }
 }
 
@@ -300,6 +317,7 @@ mod tests {
             client: "127.0.0.1".into(),
             result,
             detail: String::new(),
+            via: String::new(),
         }
     }
 

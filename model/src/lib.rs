@@ -9,6 +9,7 @@
 //! | [`account`] | users, sessions, languages, name and password rules, account failures |
 //! | [`audit`] | the audit log's entries, ids, queries and paging |
 //! | [`task`] | tasks (long operations) and their state machine |
+//! | [`token`] | API tokens: scopes, records, creation rules, token shape |
 //! | [`alert`] | alerts and their history |
 //! | [`data`] | data management: databases, compaction, backups, resets |
 //! | [`ops`] | node operations: requests, failures (by side, retryable or not), checks |
@@ -33,6 +34,7 @@ pub mod ops;
 pub mod project;
 pub mod service;
 pub mod task;
+pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ServiceError, StoreFailure};

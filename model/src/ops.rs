@@ -250,10 +250,13 @@ pub fn reply_value(body: &ResponseBody) -> Value {
 /// Who asks for an operation, for its audit record and its task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The signed-in user.
+    /// The signed-in user (for an API token, its creator).
     pub user: String,
     /// The client address.
     pub client: String,
+    /// The credential other than a session the user acted through (`token:ID (name)`),
+    /// for the audit record; empty for a session.
+    pub via: String,
 }
 
 /// One operation for one node.

@@ -27,6 +27,7 @@ use crate::ops::{
     BoxFuture, Caller, LogsAnswer, OpCall, OpFailure, OpRequest, OpStream, TaskHandle, Upload,
 };
 use crate::task::{TaskQuery, TaskRecord};
+use crate::token::{ApiToken, CreatedApiToken, NewApiToken, TokenFailure};
 
 /// The cluster as the console sees it: nodes, their metrics, alerts.
 pub trait Cluster: Send + Sync + 'static {
@@ -193,7 +194,8 @@ pub struct Followed {
     pub ended: Option<ResponseBody>,
 }
 
-/// Console accounts and sessions.
+/// Console accounts, sessions and API tokens. [`Accounts::authenticate`] accepts both a
+/// session's JWT and an API token (`cmdr_…`, see [`crate::token`]).
 pub trait Accounts: Send + Sync + 'static {
     /// Whether the first-start registration is still open.
     fn registration_open(&self) -> BoxFuture<'_, Result<bool, StoreFailure>>;
@@ -214,12 +216,14 @@ pub trait Accounts: Send + Sync + 'static {
         client: IpAddr,
     ) -> BoxFuture<'a, Result<Issued, AuthFailure>>;
 
-    /// Validates a token: signature, expiry, session record, user and epoch.
+    /// Validates a token: a session's JWT (signature, expiry, session record, user and
+    /// epoch) or an API token (record, secret hash, expiry, creator).
     fn authenticate<'a>(&'a self, token: &'a str)
     -> BoxFuture<'a, Result<Authenticated, Rejected>>;
 
-    /// Whether a session validated earlier is still valid (not logged out, not expired,
-    /// password unchanged); long-lived streams ask this periodically.
+    /// Whether a credential validated earlier is still valid (session: not logged out, not
+    /// expired, password unchanged; API token: not revoked, not expired); long-lived
+    /// streams ask this periodically.
     fn session_valid<'a>(
         &'a self,
         auth: &'a Authenticated,
@@ -248,6 +252,30 @@ pub trait Accounts: Send + Sync + 'static {
 
     /// How long a new session lasts.
     fn session_ttl(&self) -> Duration;
+
+    /// Creates an API token for the caller (a session or an admin-scoped token) and
+    /// returns it with its secret, which is never shown again. Audited.
+    fn create_api_token<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+        new: NewApiToken,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<CreatedApiToken, TokenFailure>>;
+
+    /// Every API token, newest first, without secrets or hashes; only for a session or an
+    /// admin-scoped token.
+    fn api_tokens<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+    ) -> BoxFuture<'a, Result<Vec<ApiToken>, TokenFailure>>;
+
+    /// Revokes an API token at once: the next request with it is refused. Audited.
+    fn revoke_api_token<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+        id: &'a str,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<ApiToken, TokenFailure>>;
 }
 
 /// The audit log.

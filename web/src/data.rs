@@ -42,10 +42,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Who asks, for the master's audit record.
 fn caller(ctx: &AuthContext) -> Caller {
-    Caller {
-        user: ctx.username().to_owned(),
-        client: ctx.client.to_string(),
-    }
+    ctx.caller()
 }
 
 /// Runs a compaction (audited by the master).

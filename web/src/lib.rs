@@ -11,7 +11,9 @@
 //! `GET /api/v1/openapi.json` ([`openapi`]). Only the login
 //! and registration pages and calls, the health check and static assets are
 //! [`Access::Public`]; everything else passes `auth::guard::require_user` (session cookie or
-//! `Authorization: Bearer`, plus CSRF on state-changing cookie requests). Unauthenticated
+//! `Authorization: Bearer` with a session token or, on the JSON API, an API token limited to
+//! its scope (see [`tokens`] and [`routes::TokenAccess`]), plus CSRF on state-changing
+//! cookie requests). Unauthenticated
 //! API calls answer 401 `{"error": ...}`; unauthenticated pages redirect to `/login` (to
 //! `/register` while no user was ever registered). The table is public so that a test can
 //! walk it.
@@ -40,6 +42,8 @@ pub mod routes;
 pub mod serve;
 pub mod sse;
 pub mod state;
+pub mod tokens;
+pub mod tokens_page;
 
 pub use assets::STATIC_CACHE_CONTROL;
 pub use auth::{Auth, ConsoleSettings};

@@ -26,7 +26,7 @@ use crate::routes::{Table, declare};
 #[openapi(
     info(
         title = "Commander API",
-        description = "The master's JSON API. Authenticate with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer TOKEN`. Errors are `{\"error\": \"...\"}`.",
+        description = "The master's JSON API. Authenticate with `POST /api/v1/auth/login`, or create an API token for scripts with `POST /api/v1/tokens`, and send the token as `Authorization: Bearer TOKEN`. Errors are `{\"error\": \"...\"}`.",
         license(name = "Apache-2.0"),
     ),
     servers((url = "/")),
@@ -42,7 +42,10 @@ impl Modify for Bearer {
     fn modify(&self, openapi: &mut OpenApi) {
         let scheme = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
+            .bearer_format("JWT or cmdr_ API token")
+            .description(Some(
+                "A session token from `POST /api/v1/auth/login`, or an API token from `POST /api/v1/tokens` (`cmdr_…`), limited to its scope: `read` (GET), `operate` (also node, container, image and task operations) or `admin` (also data management and API tokens).",
+            ))
             .build();
         openapi
             .components

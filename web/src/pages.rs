@@ -30,13 +30,14 @@ const MISSING: &str = "–";
 type Label = fn(&Messages) -> &'static str;
 
 /// The areas of the navigation: key, path and label.
-const NAV: [(&str, &str, Label); 6] = [
+const NAV: [(&str, &str, Label); 7] = [
     ("home", "/", |t| t.nav_home),
     ("slaves", "/slaves", |t| t.nav_slaves),
     ("docker", "/docker", |t| t.nav_docker),
     ("records", "/records", |t| t.nav_records),
     ("alerts", "/alerts", |t| t.nav_alerts),
     ("data", "/data", |t| t.nav_data),
+    ("tokens", "/tokens", |t| t.nav_tokens),
 ];
 
 /// What the frame around every page needs.

@@ -114,6 +114,9 @@ pub struct ApiAuditEntry<'a> {
     pub result: AuditResult,
     /// Detail.
     pub detail: &'a str,
+    /// The API token the user acted through (`token:ID (name)`); absent for a session.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub via: &'a str,
 }
 
 impl<'a> From<&'a AuditRecord> for ApiAuditEntry<'a> {
@@ -128,6 +131,7 @@ impl<'a> From<&'a AuditRecord> for ApiAuditEntry<'a> {
             client: &r.entry.client,
             result: r.entry.result,
             detail: &r.entry.detail,
+            via: &r.entry.via,
         }
     }
 }
@@ -189,6 +193,8 @@ pub struct AuditRow {
     pub at: String,
     /// Who.
     pub user: String,
+    /// Through which API token, or empty.
+    pub via: String,
     /// What.
     pub action: String,
     /// To what.
@@ -290,6 +296,7 @@ pub async fn page(
         .map(|r| AuditRow {
             at: format_rfc3339_ms(r.entry.at_ms).unwrap_or_default(),
             user: r.entry.user.clone(),
+            via: r.entry.via.clone(),
             action: r.entry.action.clone(),
             target: r.entry.target.clone(),
             client: r.entry.client.clone(),

@@ -6,7 +6,9 @@
 //! `Table::api` takes `routes!(handler)` (from `utoipa-axum`) with the route's [`Access`].
 //! From that one declaration the table derives
 //!
-//! - the axum route, behind `auth::guard::require_user` unless [`Access::Public`];
+//! - the axum route, behind `auth::guard::require_user` unless [`Access::Public`], which
+//!   also holds API tokens to the route's [`TokenAccess`] (`api`: read for GET, operate
+//!   otherwise; `admin_api`: admin; `session_api`: no token; pages: no token);
 //! - the [`RouteInfo`] a test walks to check that every non-public route refuses an
 //!   anonymous caller;
 //! - the route's operation in the OpenAPI document ([`crate::openapi`]), with the schemas of
@@ -32,8 +34,9 @@ use crate::auth::{self, Auth, forms, json};
 use crate::state::AppState;
 use crate::{
     alerts, alerts_page, api, assets, data, data_page, detail, live, manage, openapi, pages,
-    records,
+    records, tokens, tokens_page,
 };
+use model::token::Scope;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +45,34 @@ pub enum Access {
     Public,
     /// A signed-in user (cookie or Bearer token).
     User,
+}
+
+/// What an API token needs to call an API route (a console session may call every
+/// [`Access::User`] route). API tokens are refused on pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAccess {
+    /// `read` for GET and HEAD, `operate` for anything else: node, container, image and
+    /// task operations.
+    ByMethod,
+    /// `admin`: data management and API tokens.
+    Admin,
+    /// No token may: account steps that act on the person (logout, password, language)
+    /// need a console session.
+    Never,
+}
+
+impl TokenAccess {
+    /// The scope a token needs for `method`, `None` when no token may call it.
+    pub fn needs(self, method: &Method) -> Option<Scope> {
+        match self {
+            TokenAccess::ByMethod if matches!(*method, Method::GET | Method::HEAD) => {
+                Some(Scope::Read)
+            }
+            TokenAccess::ByMethod => Some(Scope::Operate),
+            TokenAccess::Admin => Some(Scope::Admin),
+            TokenAccess::Never => None,
+        }
+    }
 }
 
 /// One entry of the route table.
@@ -53,6 +84,9 @@ pub struct RouteInfo {
     pub path: String,
     /// Who may call it.
     pub access: Access,
+    /// The scope an API token needs to call it; `None`: no token may (pages, public
+    /// routes, account steps).
+    pub token_scope: Option<Scope>,
 }
 
 /// The routes declared so far: the router, the table and the OpenAPI document.
@@ -76,10 +110,18 @@ impl Table {
         }
     }
 
-    fn guarded(&self, route: MethodRouter<AppState>, access: Access) -> MethodRouter<AppState> {
+    fn guarded(
+        &self,
+        route: MethodRouter<AppState>,
+        access: Access,
+        token_scope: Option<Scope>,
+    ) -> MethodRouter<AppState> {
         match (&self.auth, access) {
             (Some(auth), Access::User) => route.route_layer(middleware::from_fn_with_state(
-                Arc::clone(auth),
+                auth::guard::Guard {
+                    auth: Arc::clone(auth),
+                    token_scope,
+                },
                 auth::guard::require_user,
             )),
             _ => route,
@@ -101,32 +143,66 @@ impl Table {
         let Ok(filter) = MethodFilter::try_from(method.clone()) else {
             panic!("{method} {path}: axum cannot route this method");
         };
-        let route = self.guarded(on(filter, handler), access);
+        let route = self.guarded(on(filter, handler), access, None);
         self.router = self.router.route(path, route);
         self.routes.push(RouteInfo {
             method,
             path: path.to_owned(),
             access,
+            token_scope: None,
         });
         self
     }
 
     /// An API route: `routes!(handler)` of a handler with a `#[utoipa::path]` attribute.
-    pub(crate) fn api(
+    /// API tokens need `read` for GET and `operate` for other methods
+    /// ([`TokenAccess::ByMethod`]).
+    pub(crate) fn api(self, access: Access, route: UtoipaMethodRouter<AppState>) -> Self {
+        self.api_for(access, TokenAccess::ByMethod, route)
+    }
+
+    /// An API route of a signed-in user that API tokens may call only with the `admin`
+    /// scope.
+    pub(crate) fn admin_api(self, route: UtoipaMethodRouter<AppState>) -> Self {
+        self.api_for(Access::User, TokenAccess::Admin, route)
+    }
+
+    /// An API route of a signed-in user that needs a console session (no API token).
+    pub(crate) fn session_api(self, route: UtoipaMethodRouter<AppState>) -> Self {
+        self.api_for(Access::User, TokenAccess::Never, route)
+    }
+
+    fn api_for(
         mut self,
         access: Access,
+        tokens: TokenAccess,
         (schemas, mut paths, route): UtoipaMethodRouter<AppState>,
     ) -> Self {
-        let route = self.guarded(route, access);
+        let scope_of = |method: &Method| match access {
+            Access::Public => None,
+            Access::User => tokens.needs(method),
+        };
+        // The route's guard asks for the highest scope any of its methods needs.
+        let mut guard_scope = Some(Scope::Read);
+        for item in paths.paths.values_mut() {
+            for (method, _) in operations(item) {
+                guard_scope = guard_scope.zip(scope_of(&method)).map(|(a, b)| a.max(b));
+            }
+        }
+        let route = self.guarded(route, access, guard_scope);
         for (path, item) in &mut paths.paths {
             for (method, operation) in operations(item) {
+                let token_scope = scope_of(&method);
                 if access == Access::Public {
                     operation.security = Some(Vec::new());
+                } else {
+                    document_scope(operation, token_scope);
                 }
                 self.routes.push(RouteInfo {
                     method,
                     path: path.clone(),
                     access,
+                    token_scope,
                 });
             }
             self.router = self.router.route(path, route.clone());
@@ -144,6 +220,18 @@ impl Table {
     pub(crate) fn into_parts(self) -> (Router<AppState>, Vec<RouteInfo>, OpenApi) {
         (self.router, self.routes, self.openapi)
     }
+}
+
+/// Says in an operation's description what an API token needs to call it.
+fn document_scope(operation: &mut Operation, scope: Option<Scope>) {
+    let note = match scope {
+        Some(scope) => format!("API tokens need the `{scope}` scope."),
+        None => "Needs a console session: API tokens cannot call this.".to_owned(),
+    };
+    operation.description = Some(match operation.description.take() {
+        Some(text) if !text.is_empty() => format!("{text}\n\n{note}"),
+        _ => note,
+    });
 }
 
 /// The operations of a path item with their methods.
@@ -221,6 +309,14 @@ pub(crate) fn declare(t: Table) -> Table {
             manage::container,
         )
         .page(Method::GET, "/records/tasks", User, manage::tasks)
+        .page(Method::GET, "/tokens", User, tokens_page::page)
+        .page(Method::POST, "/tokens", User, tokens_page::create)
+        .page(
+            Method::POST,
+            "/tokens/{id}/revoke",
+            User,
+            tokens_page::revoke,
+        )
         .page(Method::GET, "/data", User, data_page::page)
         .page(Method::POST, "/data/compact", User, data_page::compact)
         .page(
@@ -252,19 +348,22 @@ pub(crate) fn declare(t: Table) -> Table {
         .api(User, routes!(api::node))
         .api(User, routes!(live::history))
         .api(User, routes!(live::stream))
-        .api(User, routes!(data::api_compact))
-        .api(User, routes!(data::api_compaction_status))
-        .api(User, routes!(data::api_cancel_compaction))
-        .api(User, routes!(data::api_backup))
-        .api(User, routes!(data::api_reset))
+        .admin_api(routes!(data::api_compact))
+        .admin_api(routes!(data::api_compaction_status))
+        .admin_api(routes!(data::api_cancel_compaction))
+        .admin_api(routes!(data::api_backup))
+        .admin_api(routes!(data::api_reset))
+        .admin_api(body_limited(routes!(tokens::create)))
+        .admin_api(routes!(tokens::list))
+        .admin_api(routes!(tokens::revoke))
         .api(User, routes!(openapi::document))
         .api(User, routes!(records::api))
         .api(User, routes!(alerts::list))
         .api(User, routes!(alerts::events))
         .api(User, routes!(json::me))
-        .api(User, routes!(json::logout))
-        .api(User, routes!(json::change_password))
-        .api(User, routes!(json::set_language));
+        .session_api(routes!(json::logout))
+        .session_api(routes!(json::change_password))
+        .session_api(routes!(json::set_language));
     let t = crate::ops::routes(t);
     assets::ASSETS.iter().fold(t, |t, (path, _, _)| {
         t.page(Method::GET, path, Public, assets::serve)

@@ -160,3 +160,24 @@ function commanderAlerts() {
 }
 
 document.addEventListener("DOMContentLoaded", commanderAlerts);
+
+// Copy buttons: <button data-copy="ID" data-copied="Copied"> copies the value (or text) of
+// element ID to the clipboard and says so on the button for two seconds.
+document.addEventListener("click", function (event) {
+  var button = event.target instanceof Element ? event.target.closest("[data-copy]") : null;
+  if (!button) return;
+  var source = document.getElementById(button.getAttribute("data-copy"));
+  if (!source) return;
+  var text = "value" in source ? source.value : source.textContent;
+  var done = function () {
+    var label = button.textContent;
+    button.textContent = button.getAttribute("data-copied") || label;
+    window.setTimeout(function () { button.textContent = label; }, 2000);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, function () {});
+  } else if (typeof source.select === "function") {
+    source.select();
+    if (document.execCommand("copy")) done();
+  }
+});

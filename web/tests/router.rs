@@ -14,7 +14,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use model::account::{
-    AuthFailure, Authenticated, Issued, Lang, Rejected, SessionRecord, UserRecord,
+    AuthFailure, Authenticated, Credential, Issued, Lang, Rejected, SessionRecord, UserRecord,
 };
 use model::alert::{AlertList, AlertQuery, AlertRecord};
 use model::audit::{AuditEntry, AuditPage, AuditQuery};
@@ -25,33 +25,48 @@ use model::service::{
     Accounts, AuditLog, Cluster, ContainerCreated, CreateContainer, DataAdmin, Followed, Operations,
 };
 use model::task::{TaskQuery, TaskRecord};
+use model::token::{ApiToken, CreatedApiToken, NewApiToken, Scope, TokenFailure};
 use model::{ManualClock, ServiceError, Services, StoreFailure};
 use protocol::{MetricSample, ResponseBody};
 use tokio::sync::broadcast;
 use tower::ServiceExt;
 use web::Access;
 
-/// The one token the fake accounts accept.
+/// The session token the fake accounts accept.
 const TOKEN: &str = "good.token.value";
+/// API tokens the fake accounts accept, one per scope (their shape does not matter here:
+/// the fake decides).
+const READ_TOKEN: &str = "cmdr_fake_read";
+const OPERATE_TOKEN: &str = "cmdr_fake_operate";
+const ADMIN_TOKEN: &str = "cmdr_fake_admin";
+/// The secret the fake's token creation answers.
+const NEW_SECRET: &str = "cmdr_0123456789abcdef_secret";
 
 /// Fake services: one node, operations that answer with a fixed failure and remember what
-/// they were asked, accounts that know one token.
+/// they were asked, accounts that know one session token and three API tokens, an audit
+/// log that keeps what it is given.
 struct Fakes {
     asked: Mutex<Vec<OpRequest>>,
     answer: OpFailure,
+    audited: Mutex<Vec<AuditEntry>>,
+    created: Mutex<Vec<NewApiToken>>,
+}
+
+fn user() -> UserRecord {
+    UserRecord {
+        username: "admin".into(),
+        password_hash: String::new(),
+        created_at_ms: 1,
+        password_changed_at_ms: 1,
+        session_epoch: 1,
+        lang: Lang::En,
+    }
 }
 
 fn admin() -> Authenticated {
-    Authenticated {
-        user: UserRecord {
-            username: "admin".into(),
-            password_hash: String::new(),
-            created_at_ms: 1,
-            password_changed_at_ms: 1,
-            session_epoch: 1,
-            lang: Lang::En,
-        },
-        session: SessionRecord {
+    Authenticated::session(
+        user(),
+        SessionRecord {
             id: "s".repeat(32),
             username: "admin".into(),
             epoch: 1,
@@ -60,6 +75,25 @@ fn admin() -> Authenticated {
             csrf: "c".repeat(64),
             client: "192.0.2.1".into(),
         },
+    )
+}
+
+fn api_token(scope: Scope) -> ApiToken {
+    ApiToken {
+        id: format!("{:016x}", scope as u64 + 1),
+        name: format!("{scope}-bot"),
+        scopes: vec![scope],
+        creator: "admin".into(),
+        created_at_ms: 1,
+        expires_at_ms: None,
+        last_used_at_ms: None,
+    }
+}
+
+fn by_token(scope: Scope) -> Authenticated {
+    Authenticated {
+        user: user(),
+        credential: Credential::ApiToken(api_token(scope)),
     }
 }
 
@@ -213,10 +247,12 @@ impl Accounts for Fakes {
         &'a self,
         token: &'a str,
     ) -> BoxFuture<'a, Result<Authenticated, Rejected>> {
-        pending(if token == TOKEN {
-            Ok(admin())
-        } else {
-            Err(Rejected::Invalid)
+        pending(match token {
+            TOKEN => Ok(admin()),
+            READ_TOKEN => Ok(by_token(Scope::Read)),
+            OPERATE_TOKEN => Ok(by_token(Scope::Operate)),
+            ADMIN_TOKEN => Ok(by_token(Scope::Admin)),
+            _ => Err(Rejected::Invalid),
         })
     }
     fn session_valid<'a>(
@@ -248,10 +284,41 @@ impl Accounts for Fakes {
     fn session_ttl(&self) -> Duration {
         Duration::from_secs(3600)
     }
+    fn create_api_token<'a>(
+        &'a self,
+        _a: &'a Authenticated,
+        new: NewApiToken,
+        _c: IpAddr,
+    ) -> BoxFuture<'a, Result<CreatedApiToken, TokenFailure>> {
+        let mut token = api_token(Scope::Read);
+        token.id = "0123456789abcdef".into();
+        token.name = new.name.clone();
+        token.scopes = new.normalized_scopes();
+        self.created.lock().unwrap().push(new);
+        pending(Ok(CreatedApiToken {
+            token,
+            secret: NEW_SECRET.into(),
+        }))
+    }
+    fn api_tokens<'a>(
+        &'a self,
+        _a: &'a Authenticated,
+    ) -> BoxFuture<'a, Result<Vec<ApiToken>, TokenFailure>> {
+        pending(Ok(vec![api_token(Scope::Admin), api_token(Scope::Read)]))
+    }
+    fn revoke_api_token<'a>(
+        &'a self,
+        _a: &'a Authenticated,
+        id: &'a str,
+        _c: IpAddr,
+    ) -> BoxFuture<'a, Result<ApiToken, TokenFailure>> {
+        pending(Err(TokenFailure::NotFound(id.to_owned())))
+    }
 }
 
 impl AuditLog for Fakes {
-    fn record(&self, _entry: AuditEntry) -> BoxFuture<'_, ()> {
+    fn record(&self, entry: AuditEntry) -> BoxFuture<'_, ()> {
+        self.audited.lock().unwrap().push(entry);
         pending(())
     }
     fn query(&self, _q: AuditQuery) -> BoxFuture<'_, Result<AuditPage, StoreFailure>> {
@@ -266,6 +333,8 @@ fn app(answer: OpFailure) -> (axum::Router, Vec<web::RouteInfo>, Arc<Fakes>) {
     let fakes = Arc::new(Fakes {
         asked: Mutex::new(Vec::new()),
         answer,
+        audited: Mutex::new(Vec::new()),
+        created: Mutex::new(Vec::new()),
     });
     let services = Services {
         cluster: fakes.clone(),
@@ -285,13 +354,23 @@ async fn send(
     path: &str,
     bearer: Option<&str>,
 ) -> (StatusCode, String) {
+    send_json(router, method, path, bearer, "{}").await
+}
+
+async fn send_json(
+    router: &axum::Router,
+    method: Method,
+    path: &str,
+    bearer: Option<&str>,
+    body: &str,
+) -> (StatusCode, String) {
     let mut builder = Request::builder().method(method).uri(path);
     if let Some(token) = bearer {
         builder = builder.header("authorization", format!("Bearer {token}"));
     }
     let mut req = builder
         .header("content-type", "application/json")
-        .body(Body::from("{}"))
+        .body(Body::from(body.to_owned()))
         .unwrap();
     let peer: SocketAddr = "192.0.2.1:5000".parse().unwrap();
     req.extensions_mut().insert(ConnectInfo(peer));
@@ -316,7 +395,10 @@ fn concrete(path: &str) -> String {
 #[tokio::test]
 async fn protected_routes_refuse_missing_and_forged_credentials() {
     let (router, routes, fakes) = app(OpFailure::Offline(1));
-    let user_routes: Vec<_> = routes.iter().filter(|r| r.access == Access::User).collect();
+    let user_routes: Vec<_> = routes
+        .iter()
+        .filter(|r| r.access != Access::Public)
+        .collect();
     assert!(user_routes.len() > 50, "{}", user_routes.len());
     for route in user_routes {
         let path = concrete(&route.path);
@@ -380,4 +462,223 @@ async fn data_conflicts_answer_409() {
     let (router, _, _) = app(OpFailure::Offline(1));
     let (status, body) = send(&router, Method::POST, "/api/v1/data/compact", Some(TOKEN)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+#[tokio::test]
+async fn every_route_says_what_an_api_token_needs() {
+    let (_, routes, _) = app(OpFailure::Offline(1));
+    let scope_of = |method: Method, path: &str| {
+        routes
+            .iter()
+            .find(|r| r.method == method && r.path == path)
+            .unwrap_or_else(|| panic!("no route {method} {path}"))
+            .token_scope
+    };
+    assert_eq!(scope_of(Method::GET, "/api/v1/nodes"), Some(Scope::Read));
+    let stop = "/api/v1/nodes/{node}/docker/containers/{id}/stop";
+    assert_eq!(scope_of(Method::POST, stop), Some(Scope::Operate));
+    assert_eq!(
+        scope_of(Method::POST, "/api/v1/data/compact"),
+        Some(Scope::Admin)
+    );
+    assert_eq!(scope_of(Method::GET, "/api/v1/tokens"), Some(Scope::Admin));
+    assert_eq!(scope_of(Method::POST, "/api/v1/tokens"), Some(Scope::Admin));
+    assert_eq!(
+        scope_of(Method::DELETE, "/api/v1/tokens/{id}"),
+        Some(Scope::Admin)
+    );
+    assert_eq!(scope_of(Method::POST, "/api/v1/auth/password"), None);
+    assert_eq!(scope_of(Method::POST, "/api/v1/auth/logout"), None);
+    assert_eq!(
+        scope_of(Method::GET, "/tokens"),
+        None,
+        "pages take no token"
+    );
+    for r in routes
+        .iter()
+        .filter(|r| r.path.starts_with("/api/") && r.access == Access::User)
+    {
+        if r.method == Method::GET
+            && !r.path.starts_with("/api/v1/data")
+            && !r.path.starts_with("/api/v1/tokens")
+        {
+            assert_eq!(r.token_scope, Some(Scope::Read), "{} {}", r.method, r.path);
+        }
+        if r.method != Method::GET {
+            assert_ne!(r.token_scope, Some(Scope::Read), "{} {}", r.method, r.path);
+        }
+    }
+    // The OpenAPI document says it too.
+    let doc = web::openapi::document_value();
+    let text = doc["paths"]["/api/v1/tokens"]["post"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(text.contains("`admin` scope"), "{text}");
+}
+
+#[tokio::test]
+async fn api_tokens_are_held_to_their_scope_and_named_in_the_audit_log() {
+    let (router, _, fakes) = app(OpFailure::Offline(1));
+    // Read: GETs only.
+    let (status, body) = send(&router, Method::GET, "/api/v1/nodes", Some(READ_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stop = "/api/v1/nodes/1/docker/containers/web/stop";
+    let (status, body) = send(&router, Method::POST, stop, Some(READ_TOKEN)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let text = error["error"].as_str().unwrap();
+    assert!(
+        text.contains("read scope") && text.contains("operate scope"),
+        "{text}"
+    );
+    assert!(
+        fakes.asked.lock().unwrap().is_empty(),
+        "refused before the service"
+    );
+    {
+        let audited = fakes.audited.lock().unwrap();
+        assert_eq!(audited.len(), 1, "{audited:?}");
+        assert_eq!(audited[0].action, "http.scope");
+        assert_eq!(audited[0].user, "admin");
+        assert_eq!(audited[0].via, "token:0000000000000001 (read-bot)");
+        assert_eq!(audited[0].target, format!("POST {stop}"));
+    }
+
+    // Operate: operations reach the service, attributed to the token.
+    let (status, body) = send(&router, Method::POST, stop, Some(OPERATE_TOKEN)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    {
+        let asked = fakes.asked.lock().unwrap();
+        assert_eq!(asked.len(), 1);
+        assert_eq!(asked[0].caller.user, "admin");
+        assert_eq!(asked[0].caller.via, "token:0000000000000002 (operate-bot)");
+    }
+    // ... but not data management, tokens or account steps.
+    for (method, path) in [
+        (Method::POST, "/api/v1/data/compact"),
+        (Method::GET, "/api/v1/data/backup?env=data"),
+        (Method::GET, "/api/v1/tokens"),
+        (Method::POST, "/api/v1/tokens"),
+        (Method::DELETE, "/api/v1/tokens/0123456789abcdef"),
+    ] {
+        let (status, body) = send(&router, method.clone(), path, Some(OPERATE_TOKEN)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+        assert!(body.contains("admin scope"), "{body}");
+    }
+    // Admin: data management too.
+    let (status, body) = send(
+        &router,
+        Method::POST,
+        "/api/v1/data/compact",
+        Some(ADMIN_TOKEN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // No token acts on the person's account.
+    for path in ["/api/v1/auth/logout", "/api/v1/auth/password"] {
+        let (status, body) = send(&router, Method::POST, path, Some(ADMIN_TOKEN)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(body.contains("console session"), "{body}");
+    }
+    // On a page a token is no credential.
+    let (status, _) = send(&router, Method::GET, "/slaves", Some(ADMIN_TOKEN)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // A session still may do everything.
+    let (status, _) = send(&router, Method::GET, "/api/v1/tokens", Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn token_routes_answer_201_with_the_secret_once_and_list_without_it() {
+    let (router, _, fakes) = app(OpFailure::Offline(1));
+    let body = r#"{"name": "ci", "scopes": ["read", "operate"], "expires_in_days": 30}"#;
+    let (status, reply) = send_json(
+        &router,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(ADMIN_TOKEN),
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let created: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(created["token"], NEW_SECRET);
+    assert_eq!(created["id"], "0123456789abcdef");
+    assert_eq!(created["name"], "ci");
+    assert_eq!(created["scopes"], serde_json::json!(["read", "operate"]));
+    assert!(created["created_at"].is_string(), "{created}");
+    assert!(created.get("expires_at").is_some(), "{created}");
+    assert_eq!(
+        fakes.created.lock().unwrap()[0].expires_in_days,
+        Some(30),
+        "the master is asked for 30 days"
+    );
+    // null: never expires; missing: refused.
+    let never = r#"{"name": "n", "scopes": ["admin"], "expires_in_days": null}"#;
+    let (status, _) = send_json(&router, Method::POST, "/api/v1/tokens", Some(TOKEN), never).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(fakes.created.lock().unwrap()[1].expires_in_days, None);
+    for (bad, field) in [
+        (r#"{"name": "n", "scopes": ["read"]}"#, "expires_in_days"),
+        (
+            r#"{"name": "", "scopes": ["read"], "expires_in_days": 1}"#,
+            "name",
+        ),
+        (
+            r#"{"name": "n", "scopes": [], "expires_in_days": 1}"#,
+            "scope",
+        ),
+        (
+            r#"{"name": "n", "scopes": ["root"], "expires_in_days": 1}"#,
+            "scope",
+        ),
+        (
+            r#"{"name": "n", "scopes": ["read"], "expires_in_days": 0}"#,
+            "expires_in_days",
+        ),
+        (
+            r#"{"name": "n", "scopes": ["read"], "expires_in_days": 3651}"#,
+            "expires_in_days",
+        ),
+    ] {
+        let (status, reply) =
+            send_json(&router, Method::POST, "/api/v1/tokens", Some(TOKEN), bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {reply}");
+        assert!(reply.contains(field), "{bad}: {reply}");
+    }
+    assert_eq!(
+        fakes.created.lock().unwrap().len(),
+        2,
+        "nothing bad reached the master"
+    );
+
+    let (status, reply) = send(&router, Method::GET, "/api/v1/tokens", Some(ADMIN_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let list: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    let first = list[0].as_object().unwrap();
+    for key in [
+        "id",
+        "name",
+        "scopes",
+        "creator",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+    ] {
+        assert!(first.contains_key(key), "{key} in {reply}");
+    }
+    assert!(
+        !first.contains_key("token") && !first.contains_key("secret_hash"),
+        "{reply}"
+    );
+    assert!(!reply.contains("cmdr_"), "{reply}");
+
+    let (status, reply) = send(
+        &router,
+        Method::DELETE,
+        "/api/v1/tokens/ffffffffffffffff",
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{reply}");
 }

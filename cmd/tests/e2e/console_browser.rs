@@ -236,6 +236,20 @@ fn walk(s: &Session, base: &str, dir: &Path) -> anyhow::Result<()> {
     click(s, "a[href='/data']")?;
     s.wait("#reset-form", WAIT)?;
 
+    // API tokens: one is created and shown once, with its copy button.
+    s.goto(&format!("{base}/tokens"))?;
+    s.wait("#create-token", WAIT)?;
+    fill(s, "#token-name", "ci deploy")?;
+    click(s, "#create-token input[name=scope][value=operate]")?;
+    click(s, "#create-token button[type=submit]")?;
+    s.wait("#token-secret", WAIT)?;
+    let secret = s.execute("return document.getElementById('token-secret').value;")?;
+    anyhow::ensure!(
+        secret.as_str().unwrap_or_default().starts_with("cmdr_"),
+        "token {secret}"
+    );
+    shot(s, "tokens")?;
+
     // Chinese and back: the choice follows the user across pages.
     s.goto(&format!("{base}/slaves/1"))?;
     click(s, "button[name=lang][value='zh-CN']")?;
@@ -256,6 +270,15 @@ fn walk(s: &Session, base: &str, dir: &Path) -> anyhow::Result<()> {
     s.goto(&format!("{base}/"))?;
     anyhow::ensure!(html_lang(s)? == "zh-CN", "the language is remembered");
     shot(s, "home-zh")?;
+    s.goto(&format!("{base}/tokens"))?;
+    s.wait("table#tokens", WAIT)?;
+    let tokens = s.text(&s.find("table#tokens")?)?;
+    anyhow::ensure!(tokens.contains("ci deploy"), "tokens: {tokens}");
+    anyhow::ensure!(
+        s.find_all("#token-secret")?.is_empty(),
+        "the secret is shown once"
+    );
+    shot(s, "tokens-zh")?;
     click(s, "button[name=lang][value='en']")?;
     wait_js(s, "document.documentElement.lang === 'en'", "English")?;
 

@@ -7,10 +7,13 @@
 //!   the login lockout per client address, and audit writes.
 //! - [`AuthStore`] is the persistence seam, implemented on LMDB ([`crate::store`]) and in
 //!   memory ([`MemoryAuthStore`]) for tests.
+//! - `api_tokens` holds the rules of API tokens (create, verify, revoke, last use),
+//!   part of [`AccountService`].
 //! - [`recovery`] is `commander user reset-password`.
 //! - [`audit`] bounds the audit log ([`AuditLimits`], applied by every store as it appends)
 //!   and counts failed audit writes ([`AuditWrites`], shown by the health check).
 
+mod api_tokens;
 pub mod audit;
 pub mod lockout;
 pub mod password;
@@ -20,8 +23,11 @@ pub mod store;
 pub mod token;
 
 #[cfg(test)]
+mod api_token_tests;
+#[cfg(test)]
 mod attack_tests;
 
+pub use api_tokens::secret_hash as api_token_secret_hash;
 pub use audit::{AuditLimits, AuditWrites};
 pub use lockout::LockoutPolicy;
 pub use password::HashCost;

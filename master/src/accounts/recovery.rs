@@ -61,6 +61,7 @@ pub fn reset_password(
         client: "local".to_owned(),
         result: AuditResult::Ok,
         detail: format!("sessions ended: {ended}"),
+        via: String::new(),
     })?;
     Ok(ended)
 }

@@ -14,11 +14,12 @@ use tokio::sync::Semaphore;
 use model::StoreFailure;
 use model::account::rules::{check_password_strength, check_username};
 use model::account::{
-    AuthFailure, Authenticated, Issued, Lang, Rejected, SessionRecord, UserRecord,
+    AuthFailure, Authenticated, Credential, Issued, Lang, Rejected, SessionRecord, UserRecord,
 };
 use model::audit::{AuditEntry, AuditPage, AuditQuery, AuditResult, AuditWriteHealth, actions};
 use model::clock::{Clock, duration_ms};
 use model::ops::BoxFuture;
+use model::token::{ApiToken, CreatedApiToken, NewApiToken, TokenFailure};
 
 use super::audit::AuditWrites;
 use super::lockout::{Lockout, LockoutPolicy, Refusal};
@@ -178,6 +179,8 @@ pub struct AccountService {
     refused: Refused,
     audit_writes: AuditWrites,
     dummy_hash: Arc<OnceLock<String>>,
+    /// Throttles the `last_used_at` writes of API tokens (see `accounts::api_tokens`).
+    pub(super) last_use: super::api_tokens::LastUse,
 }
 
 impl std::fmt::Debug for AccountService {
@@ -207,6 +210,7 @@ impl AccountService {
             refused: Refused::default(),
             audit_writes: AuditWrites::default(),
             dummy_hash: Arc::new(OnceLock::new()),
+            last_use: super::api_tokens::LastUse::default(),
         }
     }
 
@@ -515,8 +519,12 @@ impl AccountService {
         Ok(Issued { token, session })
     }
 
-    /// Validates a token: signature, expiry, session record, user and epoch.
+    /// Validates a token: a session's JWT (signature, expiry, session record, user and
+    /// epoch), or an API token (`cmdr_…`, see `accounts::api_tokens`).
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated, Rejected> {
+        if model::token::is_api_token(token) {
+            return self.authenticate_api_token(token).await;
+        }
         let now = self.now_ms();
         let claims = self.keys.verify(token, now).map_err(|e| match e {
             TokenError::Expired => Rejected::Expired,
@@ -540,13 +548,17 @@ impl AccountService {
         if user.session_epoch != session.epoch {
             return Err(Rejected::Revoked);
         }
-        Ok(Authenticated { user, session })
+        Ok(Authenticated::session(user, session))
     }
 
     /// Whether the session behind `who` is still valid (not logged out, not expired,
     /// password unchanged).
     pub async fn session_valid(&self, who: &Authenticated) -> Result<bool, StoreFailure> {
-        let (sid, name) = (who.session.id.clone(), who.user.username.clone());
+        let session = match &who.credential {
+            Credential::Session(session) => session,
+            Credential::ApiToken(token) => return self.api_token_valid(token).await,
+        };
+        let (sid, name) = (session.id.clone(), who.user.username.clone());
         let now = self.now_ms();
         let (session, user) = self
             .blocking(move |s| Ok((s.session(&sid)?, s.user(&name)?)))
@@ -561,7 +573,11 @@ impl AccountService {
 
     /// Ends a session. Audited.
     pub async fn logout(&self, auth: &Authenticated, client: IpAddr) {
-        let id = auth.session.id.clone();
+        let Some(session) = auth.session_record() else {
+            // An API token has no session to end; it is revoked instead.
+            return;
+        };
+        let id = session.id.clone();
         let outcome = self.blocking(move |s| s.delete_session(&id)).await;
         let (result, detail) = match &outcome {
             Ok(_) => (AuditResult::Ok, String::new()),
@@ -611,6 +627,9 @@ impl AccountService {
         new: &str,
         client: IpAddr,
     ) -> Result<Issued, AuthFailure> {
+        if auth.session_record().is_none() {
+            return Err(AuthFailure::SessionRequired);
+        }
         let attempt = self.reserve_attempt(client, None)?;
         let Ok(place) = self.queue_place() else {
             attempt.released();
@@ -654,9 +673,11 @@ impl AccountService {
         lang: Lang,
         client: IpAddr,
     ) -> Result<(), AuthFailure> {
-        let name = auth.user.username.clone();
-        let outcome = self
-            .blocking(move |s| match s.user(&name)? {
+        let outcome = if auth.session_record().is_none() {
+            Err(AuthFailure::SessionRequired)
+        } else {
+            let name = auth.user.username.clone();
+            self.blocking(move |s| match s.user(&name)? {
                 Some(mut user) => {
                     user.lang = lang;
                     s.update_user(&user).map(|_| ())
@@ -664,7 +685,8 @@ impl AccountService {
                 None => Err(StoreFailure("no such user".into())),
             })
             .await
-            .map_err(AuthFailure::from);
+            .map_err(AuthFailure::from)
+        };
         let (result, detail) = audit_outcome(&outcome);
         let who = &auth.user.username;
         let entry = AuditEntry::new(who, actions::LANGUAGE, lang.code(), client, result, detail);
@@ -716,7 +738,8 @@ fn audit_outcome<T>(outcome: &Result<T, AuthFailure>) -> (AuditResult, String) {
             e @ (AuthFailure::Locked(_)
             | AuthFailure::RegistrationClosed
             | AuthFailure::Throttled
-            | AuthFailure::Busy),
+            | AuthFailure::Busy
+            | AuthFailure::SessionRequired),
         ) => (AuditResult::Denied, e.to_string()),
         Err(AuthFailure::Internal(msg)) => (AuditResult::Failed, msg.clone()),
         Err(e) => (AuditResult::Failed, e.to_string()),
@@ -805,6 +828,31 @@ impl model::service::Accounts for AccountService {
 
     fn session_ttl(&self) -> Duration {
         self.settings.session_ttl
+    }
+
+    fn create_api_token<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+        new: NewApiToken,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<CreatedApiToken, TokenFailure>> {
+        Box::pin(AccountService::create_api_token(self, auth, new, client))
+    }
+
+    fn api_tokens<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+    ) -> BoxFuture<'a, Result<Vec<ApiToken>, TokenFailure>> {
+        Box::pin(AccountService::list_api_tokens(self, auth))
+    }
+
+    fn revoke_api_token<'a>(
+        &'a self,
+        auth: &'a Authenticated,
+        id: &'a str,
+        client: IpAddr,
+    ) -> BoxFuture<'a, Result<ApiToken, TokenFailure>> {
+        Box::pin(AccountService::revoke_api_token(self, auth, id, client))
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 use model::StoreFailure;
 use model::account::{SessionRecord, UserRecord};
 use model::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
+use model::token::ApiTokenRecord;
 
 use super::audit::{AuditLimits, MAX_AUDIT_ENTRY_BYTES};
 
@@ -67,6 +68,23 @@ pub trait AuthStore: Send + Sync + 'static {
 
     /// Entries matching `query`, newest first (see `audit::collect_page`).
     fn query_audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreFailure>;
+
+    /// Stores a new API token, unless `max` tokens exist already (`Ok(false)`, nothing
+    /// written). An id already taken is an error.
+    fn insert_api_token(&self, record: &ApiTokenRecord, max: usize) -> Result<bool, StoreFailure>;
+
+    /// The API token with this id.
+    fn api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreFailure>;
+
+    /// Every API token, in id order.
+    fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreFailure>;
+
+    /// Removes an API token; returns it, `None` when there was none.
+    fn delete_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreFailure>;
+
+    /// Sets the last use of an existing API token; `Ok(false)` (nothing written) when it
+    /// is gone.
+    fn touch_api_token(&self, id: &str, at_ms: u64) -> Result<bool, StoreFailure>;
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +95,7 @@ struct Inner {
     audit: BTreeMap<AuditId, (AuditEntry, u64)>,
     audit_bytes: u64,
     next_seq: u64,
+    api_tokens: BTreeMap<String, ApiTokenRecord>,
 }
 
 impl Inner {
@@ -260,5 +279,41 @@ impl AuthStore for MemoryAuthStore {
                 })
             });
         collect_page(query, scan)
+    }
+
+    fn insert_api_token(&self, record: &ApiTokenRecord, max: usize) -> Result<bool, StoreFailure> {
+        let mut inner = self.lock();
+        if inner.api_tokens.len() >= max {
+            return Ok(false);
+        }
+        if inner.api_tokens.contains_key(&record.token.id) {
+            return Err(StoreFailure("API token id already taken".into()));
+        }
+        inner
+            .api_tokens
+            .insert(record.token.id.clone(), record.clone());
+        Ok(true)
+    }
+
+    fn api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreFailure> {
+        Ok(self.lock().api_tokens.get(id).cloned())
+    }
+
+    fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreFailure> {
+        Ok(self.lock().api_tokens.values().cloned().collect())
+    }
+
+    fn delete_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreFailure> {
+        Ok(self.lock().api_tokens.remove(id))
+    }
+
+    fn touch_api_token(&self, id: &str, at_ms: u64) -> Result<bool, StoreFailure> {
+        Ok(match self.lock().api_tokens.get_mut(id) {
+            Some(record) => {
+                record.token.last_used_at_ms = Some(at_ms);
+                true
+            }
+            None => false,
+        })
     }
 }

@@ -63,6 +63,7 @@ pub(crate) fn audit_entry(
     detail: String,
 ) -> model::audit::AuditEntry {
     model::audit::AuditEntry::new(&caller.user, action, target, &caller.client, result, detail)
+        .via(caller.via.clone())
 }
 
 pub(crate) fn store_error(e: StoreError) -> ServiceError {

@@ -229,6 +229,7 @@ async fn reset_removes_old_samples_and_operations_do_not_overlap() {
     let caller = model::ops::Caller {
         user: "admin".into(),
         client: "192.0.2.1".into(),
+        via: String::new(),
     };
     assert_eq!(data.reset_samples(1100).await.unwrap(), 100);
     assert_eq!(data.reset_samples(u64::MAX).await.unwrap(), 400);
@@ -252,6 +253,7 @@ async fn every_data_operation_is_audited_by_the_service() {
     let caller = Caller {
         user: "admin".into(),
         client: "192.0.2.1".into(),
+        via: String::new(),
     };
     DataAdmin::compact(&data, &caller).await.unwrap();
     assert!(DataAdmin::cancel_compaction(&data, &caller).await.unwrap());

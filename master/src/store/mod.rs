@@ -17,6 +17,7 @@ use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 use std::path::{Path, PathBuf};
 
 mod alerts;
+mod api_tokens;
 pub mod compaction;
 mod console;
 mod lmdb;

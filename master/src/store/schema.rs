@@ -27,6 +27,7 @@
 //! | `alerts`      | alert id, `u64` big-endian (8 bytes)  | JSON `model::alert::AlertRecord` (rule, node id and name, state, fired and resolved times); the master keeps the newest `master::alerts::MAX_HISTORY` |
 //! | `projects`    | project name (UTF-8, `[a-z0-9-]`)     | JSON `master::projects::record::ProjectRecord` (controller state, latest revision, webhook secret hash) |
 //! | `project_revisions` | project name ++ `0x00` ++ revision `u64` BE | JSON `model::project::ProjectSpec`; newest `MAX_REVISIONS` kept per project |
+//! | `api_tokens`  | token id (16 hex digits, UTF-8)       | JSON `model::token::ApiTokenRecord` (name, scopes, creator, created, expiry, last use, SHA-256 of the secret — never the secret); at most `model::token::MAX_TOKENS`; revoking deletes the record |
 //!
 //! # Databases of the `performance` environment
 //!
@@ -44,7 +45,7 @@
 //! databases in the same transaction, so a version-1 environment simply gains them.
 //! The `tasks` database and `meta/next_task_id` were added the same way, and so was the
 //! `alerts` database (alert ids need no counter: the master continues after the newest
-//! stored id, and pruning only ever removes the oldest).
+//! stored id, and pruning only ever removes the oldest), and the `api_tokens` database.
 //!
 //! # Upgrades
 //!
@@ -84,6 +85,8 @@ pub const ALERTS_DB: &str = "alerts";
 pub const PROJECTS_DB: &str = "projects";
 /// `data`: each project's revisions, by name ++ `0x00` ++ revision `u64` BE.
 pub const PROJECT_REVISIONS_DB: &str = "project_revisions";
+/// `data`: API tokens by id.
+pub const API_TOKENS_DB: &str = "api_tokens";
 /// `performance`: metric samples by node and time.
 pub const SAMPLES_DB: &str = "samples";
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreFailure;
+use crate::token::{ApiToken, Scope};
 pub use rules::{PasswordProblem, UsernameProblem};
 
 /// A console language.
@@ -118,13 +119,70 @@ pub struct Issued {
     pub session: SessionRecord,
 }
 
-/// A valid session and its user.
+/// What a request authenticated with.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A console session (cookie, or its JWT as a Bearer token): may do everything.
+    Session(SessionRecord),
+    /// An API token, limited to its scope (see [`crate::token`]).
+    ApiToken(ApiToken),
+}
+
+/// A valid credential and its user (for an API token, the token's creator).
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     /// The user.
     pub user: UserRecord,
-    /// The session.
-    pub session: SessionRecord,
+    /// The session or API token.
+    pub credential: Credential,
+}
+
+impl Authenticated {
+    /// A session's authentication.
+    pub fn session(user: UserRecord, session: SessionRecord) -> Self {
+        Self {
+            user,
+            credential: Credential::Session(session),
+        }
+    }
+
+    /// The session, when authenticated by one.
+    pub fn session_record(&self) -> Option<&SessionRecord> {
+        match &self.credential {
+            Credential::Session(s) => Some(s),
+            Credential::ApiToken(_) => None,
+        }
+    }
+
+    /// The API token, when authenticated by one.
+    pub fn api_token(&self) -> Option<&ApiToken> {
+        match &self.credential {
+            Credential::Session(_) => None,
+            Credential::ApiToken(t) => Some(t),
+        }
+    }
+
+    /// What the credential may do: a session everything ([`Scope::Admin`]), a token its
+    /// highest scope.
+    pub fn scope(&self) -> Scope {
+        self.api_token().map_or(Scope::Admin, ApiToken::scope)
+    }
+
+    /// How the audit log names the credential when it is not a session:
+    /// `token:ID (name)`; empty for a session.
+    pub fn via(&self) -> String {
+        self.api_token()
+            .map(ApiToken::audit_label)
+            .unwrap_or_default()
+    }
+
+    /// When the credential ends, Unix ms (`None`: an API token without expiry).
+    pub fn expires_at_ms(&self) -> Option<u64> {
+        match &self.credential {
+            Credential::Session(s) => Some(s.expires_at_ms),
+            Credential::ApiToken(t) => t.expires_at_ms,
+        }
+    }
 }
 
 /// Why a login, registration or password change did not happen.
@@ -157,6 +215,10 @@ pub enum AuthFailure {
     /// The password-hashing queue is full; refused without hashing (HTTP 503).
     #[error("The server is busy checking other logins. Try again in a moment.")]
     Busy,
+    /// The step acts on the person's own account or session, which an API token may not
+    /// do (HTTP 403).
+    #[error("This needs a console session; an API token cannot do it.")]
+    SessionRequired,
     /// Store or hashing failure (logged; not the user's fault).
     #[error("Something went wrong on the server; the master's log has the details.")]
     Internal(String),
@@ -168,7 +230,8 @@ impl From<StoreFailure> for AuthFailure {
     }
 }
 
-/// Why a token was not accepted.
+/// Why a session token or API token was not accepted. An unknown, revoked or forged API
+/// token is [`Rejected::Invalid`] (which of them is not said).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejected {
     /// No credentials at all.
@@ -183,6 +246,9 @@ pub enum Rejected {
     /// Logged out, or ended by a password change.
     #[error("session ended (logged out or password changed)")]
     Revoked,
+    /// An API token past its expiry.
+    #[error("API token expired")]
+    TokenExpired,
     /// The store failed.
     #[error("cannot check the session")]
     Internal(String),
@@ -196,6 +262,7 @@ impl Rejected {
             Rejected::Invalid => "invalid token",
             Rejected::Expired => "session expired",
             Rejected::Revoked => "session ended (logged out or password changed)",
+            Rejected::TokenExpired => "API token expired",
             Rejected::Internal(_) => "cannot check the session",
         }
     }

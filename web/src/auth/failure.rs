@@ -12,9 +12,9 @@ pub fn status_of(failure: &AuthFailure) -> StatusCode {
         AuthFailure::BadCredentials => StatusCode::UNAUTHORIZED,
         AuthFailure::Locked(_) | AuthFailure::Throttled => StatusCode::TOO_MANY_REQUESTS,
         AuthFailure::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        AuthFailure::RegistrationClosed | AuthFailure::WrongCurrentPassword => {
-            StatusCode::FORBIDDEN
-        }
+        AuthFailure::RegistrationClosed
+        | AuthFailure::WrongCurrentPassword
+        | AuthFailure::SessionRequired => StatusCode::FORBIDDEN,
         AuthFailure::InvalidUsername(_) | AuthFailure::WeakPassword(_) => StatusCode::BAD_REQUEST,
         AuthFailure::Internal(e) => {
             tracing::error!("console auth: {e}");
@@ -48,6 +48,7 @@ pub fn localized(failure: &AuthFailure, t: &Messages) -> String {
         AuthFailure::WrongCurrentPassword => t.err_current_password.to_owned(),
         AuthFailure::Throttled => t.err_login_in_flight.to_owned(),
         AuthFailure::Busy => t.err_login_busy.to_owned(),
+        AuthFailure::SessionRequired => t.err_session_required.to_owned(),
         AuthFailure::Internal(_) => t.err_internal.to_owned(),
     }
 }
@@ -71,6 +72,7 @@ mod tests {
             AuthFailure::WrongCurrentPassword,
             AuthFailure::Throttled,
             AuthFailure::Busy,
+            AuthFailure::SessionRequired,
             AuthFailure::Internal("x".into()),
         ];
         for f in cases {

@@ -8,6 +8,16 @@
 //! (the cookie is then ignored), else by the `commander_session` cookie. Both carry the same
 //! JWT and go through the same validation ([`Auth::authenticate`]).
 //!
+//! # API tokens
+//!
+//! A Bearer token may also be an API token (`cmdr_…`, see `model::token`). It is accepted
+//! on the JSON API only (a page answers as if no credential was sent) and only within its
+//! scope: each route's guard knows the scope a token needs ([`Guard::token_scope`], from
+//! the route table's `TokenAccess`). A token lacking it gets 403 with a JSON error naming
+//! both scopes, and the refusal is audited (`http.scope`); a route no token may call
+//! (account steps) answers 403 too. The request then acts as the token's creator, and
+//! audit entries name the token ([`AuthContext::via`]).
+//!
 //! # CSRF
 //!
 //! State-changing requests (anything but GET, HEAD, OPTIONS) authenticated by the cookie
@@ -40,6 +50,8 @@ use crate::i18n::Lang;
 use crate::{api, is_api_path, pages};
 use model::account::{Authenticated, Rejected};
 use model::audit::{AuditEntry, AuditResult, actions};
+use model::ops::Caller;
+use model::token::Scope;
 use plumbing::secret::constant_time_eq;
 
 /// Header carrying the CSRF token of scripted requests.
@@ -81,9 +93,25 @@ impl AuthContext {
         self.auth.user.lang
     }
 
-    /// The session's CSRF token (for forms and the page's `<meta>`).
+    /// The session's CSRF token (for forms and the page's `<meta>`); empty for an API
+    /// token, which never reaches a page.
     pub fn csrf(&self) -> &str {
-        &self.auth.session.csrf
+        self.auth.session_record().map_or("", |s| s.csrf.as_str())
+    }
+
+    /// How the audit log names the credential when it is not a session
+    /// (`token:ID (name)`), else empty.
+    pub fn via(&self) -> String {
+        self.auth.via()
+    }
+
+    /// Who asks, for the master's audit record and tasks.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            user: self.username().to_owned(),
+            client: self.client.to_string(),
+            via: self.via(),
+        }
     }
 
     /// An audit entry for an operation by this user from this client, stamped when
@@ -103,6 +131,7 @@ impl AuthContext {
             result,
             detail.to_owned(),
         )
+        .via(self.via())
     }
 }
 
@@ -191,9 +220,38 @@ fn bearer(headers: &HeaderMap) -> Option<Result<&str, ()>> {
     }))
 }
 
-/// Middleware of protected routes: authenticates, checks CSRF, and places an
-/// [`AuthContext`] in the request.
-pub async fn require_user(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
+/// The guard of one protected route: the accounts, and the scope an API token needs to
+/// call the route (`None`: no token may).
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// Accounts and sessions.
+    pub auth: Arc<Auth>,
+    /// What an API token needs here.
+    pub token_scope: Option<Scope>,
+}
+
+/// The 403 of an API token outside its scope, or `None` when the token may go on.
+fn token_refusal(
+    held: Scope,
+    needed: Option<Scope>,
+    method: &Method,
+    path: &str,
+) -> Option<String> {
+    match needed {
+        None => Some(format!(
+            "{method} {path} needs a console session; API tokens cannot call it"
+        )),
+        Some(needed) if !held.covers(needed) => Some(format!(
+            "this API token has the {held} scope; {method} {path} needs the {needed} scope"
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Middleware of protected routes: authenticates, holds API tokens to the route's scope,
+/// checks CSRF, and places an [`AuthContext`] in the request.
+pub async fn require_user(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let auth = guard.auth;
     let path = request.uri().path().to_owned();
     let api = is_api_path(&path);
     let client = client_of(request.extensions());
@@ -210,6 +268,15 @@ pub async fn require_user(State(auth): State<Arc<Auth>>, request: Request, next:
         Some(token) => auth.authenticate(&token).await,
         None => Err(Rejected::Missing),
     };
+    // API tokens are for the JSON API, sent as Bearer: in a cookie or on a page one counts
+    // as no credential.
+    let verdict = verdict.and_then(|a| {
+        if a.api_token().is_some() && (!api || via != Via::Bearer) {
+            Err(Rejected::Invalid)
+        } else {
+            Ok(a)
+        }
+    });
     let authenticated = match verdict {
         Ok(a) => a,
         Err(why) => {
@@ -223,9 +290,34 @@ pub async fn require_user(State(auth): State<Arc<Auth>>, request: Request, next:
             };
         }
     };
+    if authenticated.api_token().is_some()
+        && let Some(message) = token_refusal(
+            authenticated.scope(),
+            guard.token_scope,
+            request.method(),
+            &path,
+        )
+    {
+        let ctx = AuthContext {
+            auth: authenticated,
+            via,
+            client,
+        };
+        let event = ctx.event(
+            actions::SCOPE_REFUSED,
+            &format!("{} {path}", request.method()),
+            AuditResult::Denied,
+            &message,
+        );
+        auth.record(event).await;
+        return forbidden(&path, &message);
+    }
     let mut request = request;
     if via == Via::Cookie && !is_safe(request.method()) {
-        let (checked, ok) = check_csrf(request, &authenticated.session.csrf).await;
+        let expected = authenticated
+            .session_record()
+            .map_or_else(String::new, |s| s.csrf.clone());
+        let (checked, ok) = check_csrf(request, &expected).await;
         request = checked;
         if !ok {
             let ctx = AuthContext {
@@ -276,6 +368,9 @@ async fn to_login(auth: &Auth, had_cookie: bool) -> Response {
 /// Checks the CSRF token of `request` against `expected`; returns the request (its body
 /// restored when it had to be read) and the verdict.
 async fn check_csrf(request: Request, expected: &str) -> (Request, bool) {
+    if expected.is_empty() {
+        return (request, false);
+    }
     if let Some(sent) = request.headers().get(CSRF_HEADER) {
         let ok = sent.to_str().is_ok_and(|s| constant_time_eq(s, expected));
         return (request, ok);

@@ -72,8 +72,12 @@ pub struct Me<'a> {
     pub username: &'a str,
     /// Console language.
     pub lang: Lang,
-    /// When this session expires, Unix ms.
-    pub session_expires_at_ms: u64,
+    /// When this session (or API token) expires, Unix ms; `null` for an API token that
+    /// never expires.
+    pub session_expires_at_ms: Option<u64>,
+    /// The API token the request used, `token:ID (name)`; absent for a session.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub via: String,
 }
 
 fn failure(f: &AuthFailure) -> Response {
@@ -249,7 +253,8 @@ pub async fn me(ctx: AuthContext) -> Response {
     Json(Me {
         username: ctx.username(),
         lang: ctx.lang(),
-        session_expires_at_ms: ctx.auth.session.expires_at_ms,
+        session_expires_at_ms: ctx.auth.expires_at_ms(),
+        via: ctx.via(),
     })
     .into_response()
 }

@@ -75,10 +75,7 @@ impl<'a> Op<'a> {
 
     /// Who asks.
     pub fn caller(&self) -> Caller {
-        Caller {
-            user: self.ctx.username().to_owned(),
-            client: self.ctx.client.to_string(),
-        }
+        self.ctx.caller()
     }
 
     /// The request of `body` on this op's node and target.

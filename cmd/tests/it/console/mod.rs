@@ -20,3 +20,4 @@ mod ops_fake;
 mod serve;
 mod sse_client;
 mod task_events;
+mod tokens;

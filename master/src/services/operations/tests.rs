@@ -102,6 +102,7 @@ fn request(body: RequestBody) -> OpRequest {
         caller: Caller {
             user: "admin".into(),
             client: "192.0.2.7".into(),
+            via: String::new(),
         },
         target: "node/1/container/web".into(),
         call: OpCall {
@@ -276,6 +277,7 @@ async fn a_refusal_before_the_call_is_recorded_as_denied() {
     let caller = Caller {
         user: "admin".into(),
         client: "192.0.2.7".into(),
+        via: String::new(),
     };
     let failure = OpFailure::invalid("tail", "must be a number");
     ops.refused(&caller, "docker.logs", "node/1/container/web", &failure)

@@ -21,6 +21,7 @@ use heed::{CommitToken, Database, DatabaseOpener, DatabaseStat, OnCommit, RwTxn,
 use model::StoreFailure;
 use model::account::{SessionRecord, UserRecord};
 use model::audit::{AuditEntry, AuditId, AuditPage, AuditQuery, AuditRecord, collect_page};
+use model::token::ApiTokenRecord;
 
 use super::StoreError;
 use super::lmdb::{LmdbStore, decode, encode};
@@ -345,6 +346,26 @@ impl AuthStore for LmdbStore {
             Ok(AuditRecord { id, entry })
         });
         collect_page(query, scan)
+    }
+
+    fn insert_api_token(&self, record: &ApiTokenRecord, max: usize) -> Result<bool, StoreFailure> {
+        self.api_tokens_insert(record, max).map_err(fail)
+    }
+
+    fn api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreFailure> {
+        self.api_tokens_get(id).map_err(fail)
+    }
+
+    fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreFailure> {
+        self.api_tokens_list().map_err(fail)
+    }
+
+    fn delete_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreFailure> {
+        self.api_tokens_delete(id).map_err(fail)
+    }
+
+    fn touch_api_token(&self, id: &str, at_ms: u64) -> Result<bool, StoreFailure> {
+        self.api_tokens_touch(id, at_ms).map_err(fail)
     }
 }
 

@@ -63,6 +63,7 @@ fn entry(at_ms: u64, action: &str) -> AuditEntry {
         client: "127.0.0.1".into(),
         result: AuditResult::Ok,
         detail: String::new(),
+        via: String::new(),
     }
 }
 
