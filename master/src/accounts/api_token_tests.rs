@@ -144,6 +144,7 @@ async fn life_cycle(f: Fixture) {
     assert_eq!(pw.await.unwrap_err(), AuthFailure::SessionRequired);
 
     // An admin token may: its audit entries name it.
+    f.clock.advance(Duration::from_millis(1));
     let admin = s
         .create_api_token(&f.session, new("ops", &[Scope::Admin], None), client())
         .await
@@ -172,7 +173,7 @@ async fn life_cycle(f: Fixture) {
     assert_eq!(refusals.len(), 1, "{created:?}");
     assert_eq!(refusals[0].via, format!("token:{id} (ci)"));
 
-    // Expiry, against the injected clock.
+    // Expiry, against the injected clock ("bot" was made 1 ms after the start).
     f.clock.advance(Duration::from_millis(86_400_000 - 1));
     s.authenticate(&third.secret).await.unwrap();
     f.clock.advance(Duration::from_millis(1));

@@ -221,7 +221,11 @@ impl AccountService {
             .into_iter()
             .map(|r| r.token)
             .collect();
-        tokens.sort_by(|a, b| (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id)));
+        tokens.sort_by(|a, b| {
+            b.created_at_ms
+                .cmp(&a.created_at_ms)
+                .then_with(|| b.id.cmp(&a.id))
+        });
         Ok(tokens)
     }
 

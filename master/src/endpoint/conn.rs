@@ -7,11 +7,14 @@
 //! Phase 1 (one future, with the handshake timeout): Noise handshake, then the slave's
 //! `Hello`, then the control side's verdict, answered with `Welcome` or `Reject`. Until the
 //! verdict accepts the hello the session takes only small messages
-//! ([`protocol::session::PRE_AUTH_MESSAGE_LEN`]), the connection holds its admission permit,
-//! and what its session buffers is counted in [`EndpointCounters::pre_auth_buffered`]. Phase 2: a reader and a writer
-//! run side by side in the same task, sharing the session through a `RefCell` that is never
-//! held across an await. The reader forwards authenticated messages to the control side; the
-//! writer encrypts what the control side queues. Either side ending ends the connection.
+//! ([`protocol::session::PRE_AUTH_MESSAGE_LEN`]), the connection holds its admission
+//! permit, and what its session buffers is counted in
+//! [`EndpointCounters::pre_auth_buffered`].
+//!
+//! Phase 2: a reader and a writer run side by side in the same task, sharing the session
+//! through a `RefCell` that is never held across an await. The reader forwards
+//! authenticated messages to the control side; the writer encrypts what the control side
+//! queues. Either side ending ends the connection.
 
 use super::admission::{Admission, AdmissionPermit, DescriptorBudget, Refusal};
 use super::close::{CloseCause, EstablishFailure, SessionEnd};
