@@ -54,7 +54,7 @@ gateways:
     let c = Config::from_yaml(yaml).unwrap();
     assert_eq!(c.workers, 3);
     assert!(c.pin_cpus && !c.io_uring);
-    let admin = c.admin.unwrap();
+    let admin = c.admin.clone().unwrap();
     assert_eq!(admin.bind, "127.0.0.1:9900".parse().unwrap());
     assert_eq!(admin.token, None);
     let g = c.gateway("api.v2").unwrap();
