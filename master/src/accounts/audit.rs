@@ -161,6 +161,7 @@ mod tests {
             client: "127.0.0.1".into(),
             result: AuditResult::Ok,
             detail: "d".repeat(900),
+            via: String::new(),
         };
         let by_count = MemoryAuthStore::with_audit_limits(AuditLimits {
             max_entries: 10,
