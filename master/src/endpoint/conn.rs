@@ -95,7 +95,7 @@ pub struct ConnContext {
 /// Decides, as soon as a connection is accepted, whether it may stay: its descriptor `fd`
 /// must lie outside the reserve, and the caps on unauthenticated connections must allow
 /// one more from `peer_addr`. Counts the connection; a refused one is counted and logged
-/// (see [`log_refusal`]), and the caller closes it at once.
+/// (through the endpoint's `LogGate`), and the caller closes it at once.
 pub fn admit(ctx: &ConnContext, peer_addr: SocketAddr, fd: i32) -> Option<AdmissionPermit> {
     let admitted = if ctx.descriptors.admits(fd) {
         ctx.admission.try_admit(peer_addr.ip())
