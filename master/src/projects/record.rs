@@ -1,10 +1,17 @@
 //! A project as the master stores it: its controller state and bookkeeping, next to the
 //! specification of each revision (kept separately, see `store::projects`).
+//!
+//! The record holds the webhook's key itself, as GitHub and GitLab do for theirs: an HMAC
+//! cannot be checked against a hash of its key. The `data` environment is private to the
+//! master (0600); the key never leaves it after creation.
 
 use model::project::Revision;
 use serde::{Deserialize, Serialize};
 
 use super::controller::ControllerState;
+
+/// Accepted webhook signatures remembered per project against replays.
+pub const MAX_SEEN_SIGNATURES: usize = 256;
 
 /// Revisions kept per project; older ones are pruned (never the current or previous one).
 pub const MAX_REVISIONS: usize = 50;
@@ -18,9 +25,14 @@ pub struct ProjectRecord {
     pub latest_revision: Revision,
     /// What its controller remembers.
     pub controller: ControllerState,
-    /// SHA-256 of the deploy webhook's secret, hex; no webhook when absent.
+    /// The deploy webhook's HMAC-SHA256 key (it must be kept to check signatures; shown
+    /// once at creation, never answered again); no webhook when absent.
     #[serde(default)]
-    pub webhook_secret_sha256: Option<String>,
+    pub webhook_secret: Option<String>,
+    /// Signatures of the newest accepted webhook calls (at most [`MAX_SEEN_SIGNATURES`]),
+    /// so a replayed call is refused.
+    #[serde(default)]
+    pub seen_signatures: Vec<String>,
     /// When it was created, Unix ms.
     pub created_ms: u64,
     /// When it last changed, Unix ms.

@@ -4,12 +4,14 @@
 //! | module | holds |
 //! |---|---|
 //! | [`spec`] | what the operator asks for: raw input, validation, defaults |
+//! | [`api`] | partial updates, the project as shown, failures and their statuses |
 //! | this module | revisions, replicas as observed, the project's status |
 //!
 //! Every container a project runs carries the labels [`spec::LABEL_PROJECT`],
 //! [`spec::LABEL_REVISION`] and [`spec::LABEL_NODE`]; they are how a slave tells its own
 //! replicas from anything else on a Docker Engine it may share with another slave.
 
+pub mod api;
 pub mod spec;
 
 use serde::{Deserialize, Serialize};

@@ -253,3 +253,88 @@ fn status_names_are_the_api_s() {
         assert_eq!(serde_json::to_value(s).expect("json"), s.as_str());
     }
 }
+
+mod api {
+    use super::super::api::{ProjectFailure, ProjectPatch};
+    use super::*;
+
+    const FULL: &str = r#"{"name":"web","image":"app:v1","replicas":3,"container_port":80,
+        "env":["A=1"],"cmd":["serve","--port","80"],"volumes":["data:/data:ro"],
+        "resources":{"memory_bytes":67108864,"nano_cpus":500000000},"labels":{"team":"a"},
+        "registry_auth":{"username":"ci","password":"pw"},
+        "health":{"type":"http","path":"/healthz","expected_status":204,"interval_s":3,
+                  "timeout_s":1,"healthy_threshold":2,"unhealthy_threshold":4,"start_period_s":7},
+        "update":{"strategy":"canary","canaries":2,"promotion":"manual","healthy_period_s":9,
+                  "deadline_s":60,"auto_rollback":false},
+        "gateway":{"node":2,"port":12225,"algorithm":"hash","allow":["10.0.0.0/8"],
+                   "deny":["10.9.0.0/16"],"max_conns_per_ip":5,"conn_rate_per_ip":7}}"#;
+
+    fn patch(json: &str) -> ProjectPatch {
+        serde_json::from_str(json).expect("test patch parses")
+    }
+
+    #[test]
+    fn a_spec_goes_back_to_the_input_it_came_from() {
+        let spec = input(FULL).validate().expect("valid");
+        assert_eq!(spec.to_input().validate().expect("valid again"), spec);
+        let minimal = input(MINIMAL).validate().expect("valid");
+        assert_eq!(minimal.to_input().validate().expect("valid again"), minimal);
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_names() {
+        let spec = input(FULL).validate().expect("valid");
+        let image = spec
+            .patched(&patch(r#"{"image":"app:v2"}"#))
+            .expect("valid");
+        assert_eq!(image.image, "app:v2");
+        assert!(needs_new_revision(&spec, &image));
+        assert_eq!(
+            ProjectSpec {
+                image: spec.image.clone(),
+                ..image.clone()
+            },
+            spec,
+            "nothing else changed"
+        );
+        let scaled = spec.patched(&patch(r#"{"replicas":9}"#)).expect("valid");
+        assert_eq!(scaled.replicas, 9);
+        assert!(!needs_new_revision(&spec, &scaled));
+        assert_eq!(scaled.registry_auth, spec.registry_auth, "credentials kept");
+    }
+
+    #[test]
+    fn a_null_gateway_removes_it_and_an_absent_one_keeps_it() {
+        let spec = input(FULL).validate().expect("valid");
+        assert!(spec.patched(&patch("{}")).expect("valid").gateway.is_some());
+        assert!(
+            spec.patched(&patch(r#"{"gateway":null}"#))
+                .expect("valid")
+                .gateway
+                .is_none()
+        );
+        let moved = spec
+            .patched(&patch(r#"{"gateway":{"node":3,"port":80}}"#))
+            .expect("valid");
+        assert_eq!(moved.gateway.map(|g| (g.node, g.port)), Some((3, 80)));
+    }
+
+    #[test]
+    fn a_patch_is_validated_and_cannot_rename() {
+        let spec = input(FULL).validate().expect("valid");
+        let err = spec
+            .patched(&patch(r#"{"replicas":100000}"#))
+            .expect_err("too many");
+        assert_eq!(err.field, "replicas");
+        assert_eq!(ProjectFailure::from(err).http_status(), 400);
+        assert!(serde_json::from_str::<ProjectPatch>(r#"{"name":"other"}"#).is_err());
+    }
+
+    #[test]
+    fn failures_map_to_statuses() {
+        assert_eq!(ProjectFailure::NotFound("x".into()).http_status(), 404);
+        assert_eq!(ProjectFailure::Conflict("x".into()).http_status(), 409);
+        assert_eq!(ProjectFailure::Unauthorized("x".into()).http_status(), 401);
+        assert_eq!(ProjectFailure::Store("x".into()).http_status(), 500);
+    }
+}

@@ -57,13 +57,13 @@ pub trait ProjectStore: Send + Sync + 'static {
         spec: &ProjectSpec,
     ) -> Result<bool, StoreError>;
 
-    /// Replaces a project's record and, with `new_revision`, writes that spec as revision
-    /// `record.latest_revision` and prunes the history, in one transaction; `Ok(false)`
-    /// (nothing written) when no such project exists.
+    /// Replaces a project's record and, with `revision`, writes that spec as that revision
+    /// (a new one, or an in-place change of an existing one) and prunes the history, in one
+    /// transaction; `Ok(false)` (nothing written) when no such project exists.
     fn update_project(
         &self,
         record: &ProjectRecord,
-        new_revision: Option<&ProjectSpec>,
+        revision: Option<(Revision, &ProjectSpec)>,
     ) -> Result<bool, StoreError>;
 
     /// One project.
@@ -175,11 +175,11 @@ impl ProjectStore for LmdbStore {
     fn update_project(
         &self,
         record: &ProjectRecord,
-        new_revision: Option<&ProjectSpec>,
+        revision: Option<(Revision, &ProjectSpec)>,
     ) -> Result<bool, StoreError> {
         let json = encode(record, "project record")?;
-        let spec_json = new_revision
-            .map(|s| encode(s, "project spec"))
+        let spec_json = revision
+            .map(|(rev, s)| encode(s, "project spec").map(|j| (rev, j)))
             .transpose()?;
         let mut wtxn = self.data.write_txn()?;
         if self
@@ -193,12 +193,10 @@ impl ProjectStore for LmdbStore {
         self.projects
             .projects
             .put(&mut wtxn, record.name.as_bytes(), &json)?;
-        if let Some(spec_json) = spec_json {
-            self.projects.revisions.put(
-                &mut wtxn,
-                &revision_key(&record.name, record.latest_revision),
-                &spec_json,
-            )?;
+        if let Some((rev, spec_json)) = spec_json {
+            self.projects
+                .revisions
+                .put(&mut wtxn, &revision_key(&record.name, rev), &spec_json)?;
             let kept: Vec<Revision> = self
                 .revisions_of(&wtxn, &record.name)?
                 .into_iter()
@@ -296,15 +294,15 @@ impl ProjectStore for MemoryStore {
     fn update_project(
         &self,
         record: &ProjectRecord,
-        new_revision: Option<&ProjectSpec>,
+        revision: Option<(Revision, &ProjectSpec)>,
     ) -> Result<bool, StoreError> {
         let mut map = self.projects_map();
         let Some((stored, revisions)) = map.get_mut(&record.name) else {
             return Ok(false);
         };
         *stored = record.clone();
-        if let Some(spec) = new_revision {
-            revisions.insert(record.latest_revision, spec.clone());
+        if let Some((rev, spec)) = revision {
+            revisions.insert(rev, spec.clone());
             let kept: Vec<Revision> = revisions.keys().copied().collect();
             for r in prunable(&kept, record) {
                 revisions.remove(&r);

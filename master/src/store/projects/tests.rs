@@ -23,7 +23,8 @@ fn record(name: &str) -> ProjectRecord {
         name: name.into(),
         latest_revision: 1,
         controller: Controller::new(2).state,
-        webhook_secret_sha256: None,
+        webhook_secret: None,
+        seen_signatures: Vec::new(),
         created_ms: 1_000,
         updated_ms: 1_000,
     }
@@ -72,7 +73,7 @@ fn exercise(store: &dyn ProjectStore) {
     web.controller.target = 2;
     assert!(
         store
-            .update_project(&web, Some(&spec("web", "app:v2")))
+            .update_project(&web, Some((2, &spec("web", "app:v2"))))
             .unwrap()
     );
     let revs: Vec<(u64, String)> = store
@@ -114,7 +115,7 @@ fn exercise_pruning(store: &dyn ProjectStore) {
         r.controller.previous = Some(rev);
         assert!(
             store
-                .update_project(&r, Some(&spec("app", &format!("app:{rev}"))))
+                .update_project(&r, Some((rev, &spec("app", &format!("app:{rev}")))))
                 .unwrap()
         );
     }

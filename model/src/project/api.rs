@@ -1,0 +1,261 @@
+//! What the projects API exchanges besides the specification: partial updates
+//! (`PUT /api/v1/projects/{name}` with any field), the project as shown, and the failures
+//! with their HTTP statuses.
+
+use std::collections::BTreeMap;
+
+use protocol::ops::docker::RegistryAuth;
+use serde::{Deserialize, Serialize};
+
+use super::spec::{
+    GatewayInput, HealthInput, Probe, ProbeType, ProjectGateway, ProjectSpec, Resources,
+    StrategyKind, UpdateInput, UpdateStrategy,
+};
+use super::{ProjectInput, ProjectStatus, Revision};
+use crate::Invalid;
+
+/// `PUT /api/v1/projects/{name}`: any field of [`ProjectInput`] but the name; absent
+/// fields keep their value. `"gateway": null` removes the gateway.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectPatch {
+    /// New image (starts an update).
+    pub image: Option<String>,
+    /// New replica count.
+    pub replicas: Option<u32>,
+    /// New container port.
+    pub container_port: Option<u16>,
+    /// New environment.
+    pub env: Option<Vec<String>>,
+    /// New command.
+    pub cmd: Option<Vec<String>>,
+    /// New mounts.
+    pub volumes: Option<Vec<String>>,
+    /// New limits.
+    pub resources: Option<Resources>,
+    /// New labels.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// New registry credentials.
+    pub registry_auth: Option<RegistryAuth>,
+    /// New health check.
+    pub health: Option<HealthInput>,
+    /// New update strategy.
+    pub update: Option<UpdateInput>,
+    /// New gateway; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    pub gateway: Option<Option<GatewayInput>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl ProjectSpec {
+    /// The input that validates to this spec (credentials included).
+    pub fn to_input(&self) -> ProjectInput {
+        let (probe, path, expected_status) = match &self.health.probe {
+            Probe::Tcp => (ProbeType::Tcp, None, None),
+            Probe::Http {
+                path,
+                expected_status,
+            } => (ProbeType::Http, Some(path.clone()), Some(*expected_status)),
+        };
+        let update = match self.update {
+            UpdateStrategy::Rolling {
+                max_surge,
+                max_unavailable,
+                deadline_s,
+                auto_rollback,
+            } => UpdateInput {
+                strategy: StrategyKind::Rolling,
+                max_surge: Some(max_surge),
+                max_unavailable: Some(max_unavailable),
+                canaries: None,
+                promotion: None,
+                healthy_period_s: None,
+                deadline_s: Some(deadline_s),
+                auto_rollback: Some(auto_rollback),
+            },
+            UpdateStrategy::Canary {
+                canaries,
+                promotion,
+                healthy_period_s,
+                deadline_s,
+                auto_rollback,
+            } => UpdateInput {
+                strategy: StrategyKind::Canary,
+                max_surge: None,
+                max_unavailable: None,
+                canaries: Some(canaries),
+                promotion: Some(promotion),
+                healthy_period_s: Some(healthy_period_s),
+                deadline_s: Some(deadline_s),
+                auto_rollback: Some(auto_rollback),
+            },
+        };
+        ProjectInput {
+            name: self.name.clone(),
+            image: self.image.clone(),
+            replicas: self.replicas,
+            container_port: self.container_port,
+            env: self.env.clone(),
+            cmd: self.cmd.clone(),
+            volumes: self.volumes.clone(),
+            resources: self.resources,
+            labels: self.labels.clone(),
+            registry_auth: self.registry_auth.as_ref().map(|c| c.to_auth()),
+            health: Some(HealthInput {
+                probe,
+                path,
+                expected_status,
+                interval_s: Some(self.health.interval_s),
+                timeout_s: Some(self.health.timeout_s),
+                healthy_threshold: Some(self.health.healthy_threshold),
+                unhealthy_threshold: Some(self.health.unhealthy_threshold),
+                start_period_s: Some(self.health.start_period_s),
+            }),
+            update: Some(update),
+            gateway: self.gateway.as_ref().map(ProjectGateway::to_input),
+        }
+    }
+
+    /// This spec with `patch` applied, validated again.
+    pub fn patched(&self, patch: &ProjectPatch) -> Result<ProjectSpec, Invalid> {
+        let mut input = self.to_input();
+        let p = patch.clone();
+        input.image = p.image.unwrap_or(input.image);
+        input.replicas = p.replicas.unwrap_or(input.replicas);
+        input.container_port = p.container_port.unwrap_or(input.container_port);
+        input.env = p.env.unwrap_or(input.env);
+        input.cmd = p.cmd.unwrap_or(input.cmd);
+        input.volumes = p.volumes.unwrap_or(input.volumes);
+        input.resources = p.resources.unwrap_or(input.resources);
+        input.labels = p.labels.unwrap_or(input.labels);
+        if p.registry_auth.is_some() {
+            input.registry_auth = p.registry_auth;
+        }
+        if p.health.is_some() {
+            input.health = p.health;
+        }
+        if p.update.is_some() {
+            input.update = p.update;
+        }
+        if let Some(gateway) = p.gateway {
+            input.gateway = gateway;
+        }
+        input.validate()
+    }
+}
+
+impl ProjectGateway {
+    /// The input that validates to this gateway.
+    pub fn to_input(&self) -> GatewayInput {
+        GatewayInput {
+            node: self.node,
+            port: self.port,
+            algorithm: Some(self.algorithm),
+            allow: self.allow.iter().map(ToString::to_string).collect(),
+            deny: self.deny.iter().map(ToString::to_string).collect(),
+            max_conns_per_ip: self.max_conns_per_ip,
+            conn_rate_per_ip: self.conn_rate_per_ip,
+        }
+    }
+}
+
+/// One replica as `GET /api/v1/projects/{name}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplicaView {
+    /// The node running it.
+    pub node: u64,
+    /// Its container id.
+    pub container: String,
+    /// The host port its container port is mapped to, once known.
+    pub host_port: Option<u16>,
+    /// `starting`, `running`, `draining` or `exited`.
+    pub state: String,
+    /// Whether its health check passes.
+    pub healthy: bool,
+    /// The revision it runs.
+    pub revision: Revision,
+}
+
+/// A project's gateway as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewayView {
+    /// The node it runs on.
+    pub node: u64,
+    /// Its port.
+    pub port: u16,
+    /// Its upstreams (`address:port` of each healthy replica).
+    pub upstreams: Vec<String>,
+}
+
+/// A project as `GET /api/v1/projects/{name}` answers it (names fixed by the API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectView {
+    /// Name.
+    pub name: String,
+    /// Image of the revision it converges to.
+    pub image: String,
+    /// That revision.
+    pub revision: Revision,
+    /// Replicas wanted.
+    pub replicas_desired: u32,
+    /// Where it stands.
+    pub status: ProjectStatus,
+    /// Its replicas as observed.
+    pub replicas: Vec<ReplicaView>,
+    /// Its gateway, if any.
+    pub gateway: Option<GatewayView>,
+    /// Why the last rollout failed, while that explains its state.
+    pub failure: Option<String>,
+}
+
+/// A project just created: as shown, plus its deploy webhook's secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreatedProject {
+    /// The project.
+    #[serde(flatten)]
+    pub project: ProjectView,
+    /// Secret of `POST /api/v1/projects/{name}/webhook` (HMAC-SHA256 key); never shown again.
+    pub webhook_secret: String,
+}
+
+/// Why a projects call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProjectFailure {
+    /// An input breaks a rule (400, naming the field).
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// No such project or revision (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the state (409): a name or gateway port taken, nothing
+    /// to pause.
+    #[error("{0}")]
+    Conflict(String),
+    /// A deploy webhook call without a valid signature, or replayed (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The store failed (500).
+    #[error("store: {0}")]
+    Store(String),
+}
+
+impl ProjectFailure {
+    /// The HTTP status the API answers with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::Invalid(_) => 400,
+            Self::Unauthorized(_) => 401,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::Store(_) => 500,
+        }
+    }
+}
