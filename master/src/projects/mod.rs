@@ -6,6 +6,7 @@
 //! | [`rollout`] | strategy + replicas observed + now → replicas wanted per revision |
 //! | [`controller`] | a project's activity (deploy, update, rollback, pause, promote) driving both |
 //! | [`record`] | a project as stored (with `store::projects`: the revision history) |
+//! | [`service`] | the API's rules: create, update, scale, rollback, pause, resume, promote, delete, webhook |
 //!
 //! [`status`] derives what `GET /api/v1/projects/{name}` shows from both.
 
@@ -13,6 +14,7 @@ pub mod controller;
 pub mod record;
 pub mod rollout;
 pub mod schedule;
+pub mod service;
 
 use model::project::ProjectStatus;
 

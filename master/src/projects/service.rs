@@ -1,0 +1,532 @@
+//! The projects service: the rules behind the projects API, over the [`ProjectStore`].
+//! Every change is validated (errors name the field), serialised (one change at a time, so
+//! names and gateway ports stay unique), stored with its revision in one transaction and
+//! audited once. What the replicas are doing comes from the [`ObservedProjects`] seam (the
+//! reconciler); which nodes exist from the [`NodeDirectory`] seam (the cluster).
+//!
+//! The deploy webhook (`POST /api/v1/projects/{name}/webhook`) is checked here: the
+//! `X-Commander-Signature: sha256=<hex>` header must be the HMAC-SHA256 of the raw body
+//! under the project's key (compared in constant time), and a signature accepted before is
+//! refused as a replay.
+
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use model::audit::{AuditEntry, AuditResult};
+use model::ops::Caller;
+use model::project::api::{
+    CreatedProject, GatewayView, ProjectFailure, ProjectPatch, ProjectView, ReplicaView,
+};
+use model::project::{ProjectInput, ProjectSpec, Revision, needs_new_revision};
+use model::service::AuditLog;
+use model::{Clock, Invalid};
+use sha2::Sha256;
+
+use super::controller::{CommandError, Controller};
+use super::record::{MAX_SEEN_SIGNATURES, ProjectRecord};
+use super::status;
+use crate::store::{ProjectStore, StoreError};
+
+/// Which nodes exist, as far as a project may name them.
+pub trait NodeDirectory: Send + Sync + 'static {
+    /// Whether node `id` is enrolled and not revoked.
+    fn is_enrolled(&self, id: u64) -> bool;
+}
+
+/// What the replicas of each project are doing (the reconciler's view).
+pub trait ObservedProjects: Send + Sync + 'static {
+    /// The replicas of `project` as last observed.
+    fn replicas(&self, project: &str) -> Vec<ReplicaView>;
+    /// The upstreams its gateway sends traffic to now.
+    fn upstreams(&self, project: &str) -> Vec<String>;
+}
+
+/// Longest webhook body accepted (`{"image": "..."}`).
+pub const MAX_WEBHOOK_BODY: usize = 4 * 1024;
+
+/// The projects service.
+pub struct ProjectService {
+    store: Arc<dyn ProjectStore>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+    nodes: Arc<dyn NodeDirectory>,
+    observed: Arc<dyn ObservedProjects>,
+    changes: tokio::sync::Mutex<()>,
+}
+
+fn store_failure(e: StoreError) -> ProjectFailure {
+    ProjectFailure::Store(e.to_string())
+}
+
+fn not_found(name: &str) -> ProjectFailure {
+    ProjectFailure::NotFound(format!("no project named {name:?}"))
+}
+
+impl ProjectService {
+    /// A service over `store`, writing to `audit`, reading time from `clock`.
+    pub fn new(
+        store: Arc<dyn ProjectStore>,
+        audit: Arc<dyn AuditLog>,
+        clock: Arc<dyn Clock>,
+        nodes: Arc<dyn NodeDirectory>,
+        observed: Arc<dyn ObservedProjects>,
+    ) -> Self {
+        Self {
+            store,
+            audit,
+            clock,
+            nodes,
+            observed,
+            changes: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    async fn audited<T>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        name: &str,
+        outcome: Result<T, ProjectFailure>,
+    ) -> Result<T, ProjectFailure> {
+        let (result, detail) = match &outcome {
+            Ok(_) => (AuditResult::Ok, String::new()),
+            Err(ProjectFailure::Invalid(_) | ProjectFailure::Conflict(_)) => {
+                (AuditResult::Denied, outcome_text(&outcome))
+            }
+            Err(_) => (AuditResult::Failed, outcome_text(&outcome)),
+        };
+        let entry = AuditEntry::new(
+            &caller.user,
+            action,
+            &format!("project/{name}"),
+            &caller.client,
+            result,
+            detail,
+        )
+        .via(caller.via.clone());
+        self.audit.record(entry).await;
+        outcome
+    }
+
+    /// Checks what needs the cluster: the gateway's node exists and its port is free on
+    /// that node (among other projects' gateways).
+    fn check_cluster(&self, spec: &ProjectSpec) -> Result<(), ProjectFailure> {
+        let Some(gw) = &spec.gateway else {
+            return Ok(());
+        };
+        if !self.nodes.is_enrolled(gw.node) {
+            return Err(
+                Invalid::new("gateway.node", format!("no enrolled node {}", gw.node)).into(),
+            );
+        }
+        for other in self.store.list_projects().map_err(store_failure)? {
+            if other.name == spec.name {
+                continue;
+            }
+            let theirs = self
+                .store
+                .project_revision(&other.name, other.controller.target)
+                .map_err(store_failure)?;
+            if let Some(g) = theirs.and_then(|s| s.gateway)
+                && g.node == gw.node
+                && g.port == gw.port
+            {
+                return Err(ProjectFailure::Conflict(format!(
+                    "port {} on node {} is already the gateway of project {:?}",
+                    gw.port, gw.node, other.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a project: its first revision, its controller and its webhook key.
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        input: ProjectInput,
+    ) -> Result<CreatedProject, ProjectFailure> {
+        let name = input.name.clone();
+        let outcome = self.create_inner(input).await;
+        self.audited(caller, "project.create", &name, outcome).await
+    }
+
+    async fn create_inner(&self, input: ProjectInput) -> Result<CreatedProject, ProjectFailure> {
+        let spec = input.validate()?;
+        let _one = self.changes.lock().await;
+        self.check_cluster(&spec)?;
+        let secret = plumbing::secret::random_hex(32).map_err(|e| {
+            ProjectFailure::Store(format!("no randomness for the webhook key: {e}"))
+        })?;
+        let now = self.clock.now_ms();
+        let record = ProjectRecord {
+            name: spec.name.clone(),
+            latest_revision: 1,
+            controller: Controller::new(spec.replicas).state,
+            webhook_secret: Some(secret.clone()),
+            seen_signatures: Vec::new(),
+            created_ms: now,
+            updated_ms: now,
+        };
+        if !self
+            .store
+            .create_project(&record, &spec)
+            .map_err(store_failure)?
+        {
+            return Err(ProjectFailure::Conflict(format!(
+                "a project named {:?} exists",
+                spec.name
+            )));
+        }
+        Ok(CreatedProject {
+            project: self.view(&record, &spec),
+            webhook_secret: secret,
+        })
+    }
+
+    fn load(&self, name: &str) -> Result<(ProjectRecord, ProjectSpec), ProjectFailure> {
+        let record = self
+            .store
+            .get_project(name)
+            .map_err(store_failure)?
+            .ok_or_else(|| not_found(name))?;
+        let spec = self
+            .store
+            .project_revision(name, record.controller.target)
+            .map_err(store_failure)?
+            .ok_or_else(|| {
+                ProjectFailure::Store(format!(
+                    "project {name:?} has no revision {}",
+                    record.controller.target
+                ))
+            })?;
+        Ok((record, spec))
+    }
+
+    fn view(&self, record: &ProjectRecord, spec: &ProjectSpec) -> ProjectView {
+        let replicas = self.observed.replicas(&record.name);
+        let target = record.controller.target;
+        let healthy = replicas
+            .iter()
+            .filter(|r| r.revision == target && r.healthy)
+            .count() as u32;
+        let controller = Controller {
+            state: record.controller.clone(),
+        };
+        let mut shown = status(controller.activity(), healthy, record.controller.replicas);
+        if record.controller.failure.is_some()
+            && record.controller.activity == super::controller::ActivityState::Steady
+        {
+            shown = model::project::ProjectStatus::Degraded;
+        }
+        ProjectView {
+            name: record.name.clone(),
+            image: spec.image.clone(),
+            revision: target,
+            replicas_desired: record.controller.replicas,
+            status: shown,
+            gateway: spec.gateway.as_ref().map(|g| GatewayView {
+                node: g.node,
+                port: g.port,
+                upstreams: self.observed.upstreams(&record.name),
+            }),
+            replicas,
+            failure: record.controller.failure.clone(),
+        }
+    }
+
+    /// One project as shown.
+    pub async fn get(&self, name: &str) -> Result<ProjectView, ProjectFailure> {
+        let (record, spec) = self.load(name)?;
+        Ok(self.view(&record, &spec))
+    }
+
+    /// Every project as shown, by name.
+    pub async fn list(&self) -> Result<Vec<ProjectView>, ProjectFailure> {
+        let mut out = Vec::new();
+        for record in self.store.list_projects().map_err(store_failure)? {
+            let (record, spec) = self.load(&record.name)?;
+            out.push(self.view(&record, &spec));
+        }
+        Ok(out)
+    }
+
+    /// Every revision kept, oldest first.
+    pub async fn revisions(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(Revision, ProjectSpec)>, ProjectFailure> {
+        self.load(name)?;
+        self.store.project_revisions(name).map_err(store_failure)
+    }
+
+    /// Applies a partial update: a change of what runs in the containers makes a new
+    /// revision and starts a rollout; anything else changes the current one in place.
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        name: &str,
+        patch: &ProjectPatch,
+    ) -> Result<ProjectView, ProjectFailure> {
+        let outcome = self.update_inner(name, patch).await;
+        self.audited(caller, "project.update", name, outcome).await
+    }
+
+    async fn update_inner(
+        &self,
+        name: &str,
+        patch: &ProjectPatch,
+    ) -> Result<ProjectView, ProjectFailure> {
+        let _one = self.changes.lock().await;
+        let (mut record, spec) = self.load(name)?;
+        let new = spec.patched(patch)?;
+        self.check_cluster(&new)?;
+        let mut controller = Controller {
+            state: record.controller.clone(),
+        };
+        controller.scale(new.replicas);
+        let revision = if needs_new_revision(&spec, &new) {
+            record.latest_revision += 1;
+            controller.update(record.latest_revision);
+            record.latest_revision
+        } else {
+            record.controller.target
+        };
+        record.controller = controller.state;
+        record.updated_ms = self.clock.now_ms();
+        self.save(&record, Some((revision, &new)))?;
+        Ok(self.view(&record, &new))
+    }
+
+    fn save(
+        &self,
+        record: &ProjectRecord,
+        revision: Option<(Revision, &ProjectSpec)>,
+    ) -> Result<(), ProjectFailure> {
+        if self
+            .store
+            .update_project(record, revision)
+            .map_err(store_failure)?
+        {
+            Ok(())
+        } else {
+            Err(not_found(&record.name))
+        }
+    }
+
+    /// Changes the replica count.
+    pub async fn scale(
+        &self,
+        caller: &Caller,
+        name: &str,
+        replicas: u32,
+    ) -> Result<ProjectView, ProjectFailure> {
+        let patch = ProjectPatch {
+            replicas: Some(replicas),
+            ..ProjectPatch::default()
+        };
+        let outcome = self.update_inner(name, &patch).await;
+        self.audited(caller, "project.scale", name, outcome).await
+    }
+
+    /// Rolls back to `revision`, or to the previous one.
+    pub async fn rollback(
+        &self,
+        caller: &Caller,
+        name: &str,
+        revision: Option<Revision>,
+    ) -> Result<ProjectView, ProjectFailure> {
+        let outcome = self
+            .command(name, |c, store| {
+                if let Some(r) = revision
+                    && store
+                        .project_revision(name, r)
+                        .map_err(store_failure)?
+                        .is_none()
+                {
+                    return Err(ProjectFailure::NotFound(format!(
+                        "project {name:?} has no revision {r} (kept: the newest {})",
+                        super::record::MAX_REVISIONS
+                    )));
+                }
+                c.rollback(revision).map_err(command_failure)
+            })
+            .await;
+        self.audited(caller, "project.rollback", name, outcome)
+            .await
+    }
+
+    /// Pauses the rollout under way.
+    pub async fn pause(&self, caller: &Caller, name: &str) -> Result<ProjectView, ProjectFailure> {
+        let outcome = self
+            .command(name, |c, _| c.pause().map_err(command_failure))
+            .await;
+        self.audited(caller, "project.pause", name, outcome).await
+    }
+
+    /// Resumes a paused rollout.
+    pub async fn resume(&self, caller: &Caller, name: &str) -> Result<ProjectView, ProjectFailure> {
+        let outcome = self
+            .command(name, |c, _| c.resume().map_err(command_failure))
+            .await;
+        self.audited(caller, "project.resume", name, outcome).await
+    }
+
+    /// Promotes canaries waiting for an operator.
+    pub async fn promote(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<ProjectView, ProjectFailure> {
+        let outcome = self
+            .command(name, |c, _| c.promote().map_err(command_failure))
+            .await;
+        self.audited(caller, "project.promote", name, outcome).await
+    }
+
+    async fn command(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut Controller, &dyn ProjectStore) -> Result<(), ProjectFailure>,
+    ) -> Result<ProjectView, ProjectFailure> {
+        let _one = self.changes.lock().await;
+        let (mut record, _) = self.load(name)?;
+        let mut controller = Controller {
+            state: record.controller.clone(),
+        };
+        f(&mut controller, self.store.as_ref())?;
+        record.controller = controller.state;
+        record.updated_ms = self.clock.now_ms();
+        self.save(&record, None)?;
+        let (record, spec) = self.load(name)?;
+        Ok(self.view(&record, &spec))
+    }
+
+    /// Removes a project (the reconciler then removes its replicas and gateway).
+    pub async fn delete(&self, caller: &Caller, name: &str) -> Result<(), ProjectFailure> {
+        let outcome = async {
+            let _one = self.changes.lock().await;
+            if self.store.delete_project(name).map_err(store_failure)? {
+                Ok(())
+            } else {
+                Err(not_found(name))
+            }
+        }
+        .await;
+        self.audited(caller, "project.delete", name, outcome).await
+    }
+
+    /// A deploy webhook call: `signature` is the `X-Commander-Signature` header, `body`
+    /// the raw body (`{"image": "repo:tag"}`). Starts a rollout of that image.
+    pub async fn webhook(
+        &self,
+        client: &str,
+        name: &str,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<ProjectView, ProjectFailure> {
+        let caller = Caller {
+            user: "webhook".into(),
+            client: client.into(),
+            via: String::new(),
+        };
+        let outcome = self.webhook_inner(name, signature, body).await;
+        self.audited(&caller, "project.webhook", name, outcome)
+            .await
+    }
+
+    async fn webhook_inner(
+        &self,
+        name: &str,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<ProjectView, ProjectFailure> {
+        let unauthorized = |m: &str| ProjectFailure::Unauthorized(m.to_owned());
+        let Some(signature) = signature else {
+            return Err(unauthorized("the X-Commander-Signature header is missing"));
+        };
+        let Some(hex_sig) = signature.trim().strip_prefix("sha256=") else {
+            return Err(unauthorized("the signature must read sha256=<hex>"));
+        };
+        let hex_sig = hex_sig.to_ascii_lowercase();
+        if body.len() > MAX_WEBHOOK_BODY {
+            return Err(
+                Invalid::new("body", format!("longer than {MAX_WEBHOOK_BODY} bytes")).into(),
+            );
+        }
+        let _one = self.changes.lock().await;
+        let (mut record, spec) = self.load(name)?;
+        let Some(key) = record.webhook_secret.clone() else {
+            return Err(unauthorized("this project has no webhook"));
+        };
+        let expected = hmac_sha256_hex(key.as_bytes(), body).unwrap_or_default();
+        if expected.is_empty() || !plumbing::secret::constant_time_eq(&expected, &hex_sig) {
+            return Err(unauthorized("the signature does not match the body"));
+        }
+        if record.seen_signatures.contains(&hex_sig) {
+            return Err(unauthorized(
+                "this call was already accepted once (a replay)",
+            ));
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Deploy {
+            image: String,
+        }
+        let deploy: Deploy = serde_json::from_slice(body).map_err(|e| {
+            Invalid::new("body", format!("expected {{\"image\": \"repo:tag\"}}: {e}"))
+        })?;
+        let new = spec.patched(&ProjectPatch {
+            image: Some(deploy.image),
+            ..ProjectPatch::default()
+        })?;
+        let mut controller = Controller {
+            state: record.controller.clone(),
+        };
+        let revision = if needs_new_revision(&spec, &new) {
+            record.latest_revision += 1;
+            controller.update(record.latest_revision);
+            Some((record.latest_revision, &new))
+        } else {
+            None
+        };
+        record.controller = controller.state;
+        record.seen_signatures.push(hex_sig);
+        if record.seen_signatures.len() > MAX_SEEN_SIGNATURES {
+            let excess = record.seen_signatures.len() - MAX_SEEN_SIGNATURES;
+            record.seen_signatures.drain(..excess);
+        }
+        record.updated_ms = self.clock.now_ms();
+        self.save(&record, revision)?;
+        Ok(self.view(&record, &new))
+    }
+}
+
+fn command_failure(e: CommandError) -> ProjectFailure {
+    ProjectFailure::Conflict(e.to_string())
+}
+
+fn outcome_text<T>(outcome: &Result<T, ProjectFailure>) -> String {
+    match outcome {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Lowercase hex of HMAC-SHA256(`key`, `body`) (HMAC takes keys of any length, so this
+/// is `None` only in theory).
+pub fn hmac_sha256_hex(key: &[u8], body: &[u8]) -> Option<String> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
+    mac.update(body);
+    Some(
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;
