@@ -255,6 +255,12 @@ impl Controller {
             .iter()
             .filter(|r| r.revision == self.state.target && r.healthy)
             .count() as u32;
+        self.status_for(healthy)
+    }
+
+    /// The status to show with `healthy` healthy replicas of the target revision: a failed
+    /// rollout held in place is `degraded` whatever the count.
+    pub fn status_for(&self, healthy: u32) -> ProjectStatus {
         if self.state.failure.is_some() && self.state.activity == ActivityState::Steady {
             return ProjectStatus::Degraded;
         }

@@ -24,7 +24,6 @@ use sha2::Sha256;
 
 use super::controller::{CommandError, Controller};
 use super::record::{MAX_SEEN_SIGNATURES, ProjectRecord};
-use super::status;
 use crate::store::{ProjectStore, StoreError};
 
 /// Which nodes exist, as far as a project may name them.
@@ -210,15 +209,10 @@ impl ProjectService {
             .iter()
             .filter(|r| r.revision == target && r.healthy)
             .count() as u32;
-        let controller = Controller {
+        let shown = Controller {
             state: record.controller.clone(),
-        };
-        let mut shown = status(controller.activity(), healthy, record.controller.replicas);
-        if record.controller.failure.is_some()
-            && record.controller.activity == super::controller::ActivityState::Steady
-        {
-            shown = model::project::ProjectStatus::Degraded;
         }
+        .status_for(healthy);
         ProjectView {
             name: record.name.clone(),
             image: spec.image.clone(),
