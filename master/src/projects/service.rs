@@ -89,9 +89,11 @@ impl ProjectService {
     ) -> Result<T, ProjectFailure> {
         let (result, detail) = match &outcome {
             Ok(_) => (AuditResult::Ok, String::new()),
-            Err(ProjectFailure::Invalid(_) | ProjectFailure::Conflict(_)) => {
-                (AuditResult::Denied, outcome_text(&outcome))
-            }
+            Err(
+                ProjectFailure::Invalid(_)
+                | ProjectFailure::Conflict(_)
+                | ProjectFailure::Unauthorized(_),
+            ) => (AuditResult::Denied, outcome_text(&outcome)),
             Err(_) => (AuditResult::Failed, outcome_text(&outcome)),
         };
         let entry = AuditEntry::new(

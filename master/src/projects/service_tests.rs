@@ -330,6 +330,10 @@ fn the_webhook_needs_a_valid_fresh_signature() {
         .collect();
     assert_eq!(webhook.len(), 6, "every call audited");
     assert_eq!(webhook.iter().filter(|r| **r == AuditResult::Ok).count(), 1);
+    assert!(
+        webhook.iter().all(|r| *r != AuditResult::Failed),
+        "refused calls are denied, not failed: {webhook:?}"
+    );
 }
 
 #[test]
