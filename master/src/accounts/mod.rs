@@ -1,7 +1,7 @@
 //! Console accounts on the master: the rules behind [`model::service::Accounts`] and the
 //! audit log behind [`model::service::AuditLog`].
 //!
-//! - [`AccountService`] (in `service`) holds the rules: first-start registration (once
+//! - [`AccountService`] (in `service`; its `model` trait impls in `service_traits`) holds the rules: first-start registration (once
 //!   ever), argon2id password hashes with a minimum strength, HS256 session tokens backed
 //!   by a server-side session table (expiry, logout and password change enforced here),
 //!   the login lockout per client address, and audit writes.
@@ -19,6 +19,7 @@ pub mod lockout;
 pub mod password;
 pub mod recovery;
 mod service;
+mod service_traits;
 pub mod store;
 pub mod token;
 
