@@ -1,10 +1,11 @@
 //! Console accounts on the master: the rules behind [`model::service::Accounts`] and the
 //! audit log behind [`model::service::AuditLog`].
 //!
-//! - [`AccountService`] (in `service`; its `model` trait impls in `service_traits`) holds the rules: first-start registration (once
-//!   ever), argon2id password hashes with a minimum strength, HS256 session tokens backed
-//!   by a server-side session table (expiry, logout and password change enforced here),
-//!   the login lockout per client address, and audit writes.
+//! - [`AccountService`] (in `service`; its `model` trait impls in `service_traits`) holds
+//!   the rules: first-start registration (once ever), argon2id password hashes with a
+//!   minimum strength, HS256 session tokens backed by a server-side session table (expiry,
+//!   logout and password change enforced here), the login lockout per client address, and
+//!   audit writes.
 //! - [`AuthStore`] is the persistence seam, implemented on LMDB ([`crate::store`]) and in
 //!   memory ([`MemoryAuthStore`]) for tests.
 //! - `api_tokens` holds the rules of API tokens (create, verify, revoke, last use),
