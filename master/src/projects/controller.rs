@@ -421,19 +421,5 @@ impl Controller {
 /// Whether a replica takes part in a rollout's counts: live ones, and exited ones (which
 /// fail a rollout of their revision).
 fn counted_for_rollout(snapshot: &Snapshot<'_>, r: &ReplicaSlot) -> bool {
-    if r.phase == ReplicaPhase::Draining {
-        return false;
-    }
-    match snapshot
-        .nodes
-        .iter()
-        .find(|n| n.id == r.node)
-        .map(|n| n.state)
-    {
-        None => false,
-        Some(schedule::NodeState::Offline { since_ms }) => {
-            snapshot.now_ms.saturating_sub(since_ms) < snapshot.grace_ms
-        }
-        Some(_) => true,
-    }
+    r.phase != ReplicaPhase::Draining && !schedule::node_lost(snapshot, r.node)
 }

@@ -209,28 +209,40 @@ enum Standing {
     Draining,
 }
 
+/// Whether replicas on `node` are lost: the node is no longer enrolled, or offline past
+/// the grace period.
+pub(super) fn node_lost(snapshot: &Snapshot<'_>, node: u64) -> bool {
+    match snapshot
+        .nodes
+        .iter()
+        .find(|n| n.id == node)
+        .map(|n| n.state)
+    {
+        None => true,
+        Some(NodeState::Offline { since_ms }) => {
+            snapshot.now_ms.saturating_sub(since_ms) >= snapshot.grace_ms
+        }
+        Some(NodeState::Ready | NodeState::Unschedulable) => false,
+    }
+}
+
 fn standing(snapshot: &Snapshot<'_>, r: &ReplicaSlot) -> Standing {
     match r.phase {
         ReplicaPhase::Exited => return Standing::Exited,
         ReplicaPhase::Draining => return Standing::Draining,
         ReplicaPhase::Starting | ReplicaPhase::Running => {}
     }
-    match snapshot
+    if node_lost(snapshot, r.node) {
+        return Standing::Lost;
+    }
+    let unschedulable = snapshot
         .nodes
         .iter()
-        .find(|n| n.id == r.node)
-        .map(|n| n.state)
-    {
-        None => Standing::Lost,
-        Some(NodeState::Ready) => Standing::Live,
-        Some(NodeState::Unschedulable) => Standing::Moving,
-        Some(NodeState::Offline { since_ms }) => {
-            if snapshot.now_ms.saturating_sub(since_ms) >= snapshot.grace_ms {
-                Standing::Lost
-            } else {
-                Standing::Live
-            }
-        }
+        .any(|n| n.id == r.node && n.state == NodeState::Unschedulable);
+    if unschedulable {
+        Standing::Moving
+    } else {
+        Standing::Live
     }
 }
 
