@@ -11,6 +11,7 @@
 //!   messages larger than one frame are split and reassembled.
 //! * [`ops`]: host and Docker operations, their answers, progress and argument checks.
 //! * [`token`]: the one-time join token a master prints and a slave presents once.
+//! * [`workload`]: desired and observed state: project replicas and gateways on a slave.
 //! * [`version`]: protocol version negotiation.
 //! * [`keys`]: static key pairs and their fingerprints.
 
@@ -22,6 +23,7 @@ pub mod ops;
 pub mod session;
 pub mod token;
 pub mod version;
+pub mod workload;
 
 pub use codec::{
     CodecError, decode_message, decode_response_body, encode_message, encode_response_body,
@@ -33,5 +35,6 @@ pub use ops::{ErrorKind, OpError, Progress, ProgressEvent};
 pub use session::{PeerCheck, Session, SessionError, SessionEvent};
 pub use token::{JoinToken, TokenError};
 pub use version::{
-    OPS_VERSION, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN, STREAMED_LOGS_VERSION, negotiate,
+    OPS_VERSION, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN, STREAMED_LOGS_VERSION,
+    WORKLOADS_VERSION, negotiate,
 };

@@ -6,7 +6,10 @@
 //! travels the wrong way. Changing any type here changes the wire format: bump
 //! [`crate::version::PROTOCOL_VERSION_MAX`] and the golden bytes in `codec`'s tests.
 //! Version 2 added host and Docker operations ([`crate::ops`]): a master sends them only on a
-//! session whose negotiated version is at least [`crate::version::OPS_VERSION`].
+//! session whose negotiated version is at least [`crate::version::OPS_VERSION`]. Version 4
+//! gave [`DesiredState`] and [`ObservedState`] their workloads ([`crate::workload`]); a
+//! master sends a desired state only on a session of at least
+//! [`crate::version::WORKLOADS_VERSION`].
 
 // rkyv's derive generates archived twins of the enums below whose variant fields carry no
 // docs; every type written here is documented by hand.
@@ -389,55 +392,4 @@ pub struct Chunk {
     pub data: Vec<u8>,
 }
 
-/// A container the slave should run.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[rkyv(derive(Debug))]
-pub struct ContainerSpec {
-    /// Stable name, unique on the slave.
-    pub name: String,
-    /// Image reference.
-    pub image: String,
-    /// Project it belongs to (label `commander.project`).
-    pub project: String,
-    /// Revision of the project (label `commander.revision`).
-    pub revision: u64,
-    /// `KEY=VALUE` pairs.
-    pub env: Vec<String>,
-    /// `HOST:CONTAINER/proto` mappings.
-    pub ports: Vec<String>,
-}
-
-/// Master → slave: the complete desired state; anything labelled by Commander and absent
-/// here is to be removed.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[rkyv(derive(Debug))]
-pub struct DesiredState {
-    /// Increases with every change.
-    pub revision: u64,
-    /// Containers to run.
-    pub containers: Vec<ContainerSpec>,
-}
-
-/// State of one container as the slave sees it.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[rkyv(derive(Debug))]
-pub struct ObservedContainer {
-    /// Name from the spec.
-    pub name: String,
-    /// Engine id.
-    pub id: String,
-    /// Engine state (`running`, `exited`, ...).
-    pub state: String,
-    /// Health, when the container has a check.
-    pub healthy: Option<bool>,
-}
-
-/// Slave → master: what runs, for the desired-state revision it last applied.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[rkyv(derive(Debug))]
-pub struct ObservedState {
-    /// The desired revision these observations answer.
-    pub revision: u64,
-    /// Containers found.
-    pub containers: Vec<ObservedContainer>,
-}
+pub use crate::workload::{DesiredState, ObservedState};

@@ -3,13 +3,16 @@
 /// Lowest message-format version this build speaks.
 pub const PROTOCOL_VERSION_MIN: u16 = 1;
 /// Highest message-format version this build speaks.
-pub const PROTOCOL_VERSION_MAX: u16 = 3;
+pub const PROTOCOL_VERSION_MAX: u16 = 4;
 /// First version with host and Docker operations, progress, typed failures and cancel
 /// ([`crate::ops`]); a master must not send them on a session of a lower version.
 pub const OPS_VERSION: u16 = 2;
 /// First version whose slaves send a log (not followed) in acknowledged batches instead of
 /// one final answer (see "Streamed logs" in [`crate::ops`]). No message type changed.
 pub const STREAMED_LOGS_VERSION: u16 = 3;
+/// First version whose desired and observed states carry workloads (project replicas and
+/// gateways, [`crate::workload`]); a master sends a desired state only from this version.
+pub const WORKLOADS_VERSION: u16 = 4;
 
 /// The highest version in both `[peer_min, peer_max]` and our range, if any.
 pub fn negotiate(peer_min: u16, peer_max: u16) -> Option<u16> {

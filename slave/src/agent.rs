@@ -506,7 +506,7 @@ fn handle_message(
         }
         Message::DesiredState(d) => {
             tracing::info!(
-                revision = d.revision,
+                generation = d.generation,
                 "desired state received (no workloads run yet)"
             );
             None

@@ -298,7 +298,7 @@ impl Cluster {
                 finish(done, node_id);
             }
             Message::ObservedState(obs) => {
-                tracing::debug!(node_id, revision = obs.revision, "observed state");
+                tracing::debug!(node_id, generation = obs.generation, "observed state");
             }
             other => tracing::warn!(node_id, kind = other.name(), "ignored message"),
         }

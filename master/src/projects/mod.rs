@@ -5,12 +5,14 @@
 //! | [`schedule`] | cluster snapshot + replicas wanted per revision → plan (starts, stops) |
 //! | [`rollout`] | strategy + replicas observed + now → replicas wanted per revision |
 //! | [`controller`] | a project's activity (deploy, update, rollback, pause, promote) driving both |
+//! | [`events`] | each project's timeline (bounded, in memory) and its live feed |
 //! | [`record`] | a project as stored (with `store::projects`: the revision history) |
 //! | [`service`] | the API's rules: create, update, scale, rollback, pause, resume, promote, delete, webhook |
 //!
 //! [`status`] derives what `GET /api/v1/projects/{name}` shows from both.
 
 pub mod controller;
+pub mod events;
 pub mod record;
 pub mod rollout;
 pub mod schedule;

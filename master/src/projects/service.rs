@@ -15,7 +15,8 @@ use hmac::{Hmac, Mac};
 use model::audit::{AuditEntry, AuditResult};
 use model::ops::Caller;
 use model::project::api::{
-    CreatedProject, GatewayView, ProjectFailure, ProjectPatch, ProjectView, ReplicaView,
+    CreatedProject, GatewayStats, GatewayView, ProjectEvent, ProjectEventKind, ProjectFailure,
+    ProjectPatch, ProjectView, ReplicaView,
 };
 use model::project::{ProjectInput, ProjectSpec, Revision, needs_new_revision};
 use model::service::AuditLog;
@@ -23,6 +24,7 @@ use model::{Clock, Invalid};
 use sha2::Sha256;
 
 use super::controller::{CommandError, Controller};
+use super::events::ProjectEvents;
 use super::record::{MAX_SEEN_SIGNATURES, ProjectRecord};
 use crate::store::{ProjectStore, StoreError};
 
@@ -38,6 +40,9 @@ pub trait ObservedProjects: Send + Sync + 'static {
     fn replicas(&self, project: &str) -> Vec<ReplicaView>;
     /// The upstreams its gateway sends traffic to now.
     fn upstreams(&self, project: &str) -> Vec<String>;
+    /// The gateway named `name` as its slave last reported it (`project/<name>` for a
+    /// project's gateway, else a standalone gateway's name); `None` before any report.
+    fn gateway_stats(&self, name: &str) -> Option<GatewayStats>;
 }
 
 /// Longest webhook body accepted (`{"image": "..."}`).
@@ -50,6 +55,7 @@ pub struct ProjectService {
     clock: Arc<dyn Clock>,
     nodes: Arc<dyn NodeDirectory>,
     observed: Arc<dyn ObservedProjects>,
+    events: Arc<ProjectEvents>,
     changes: tokio::sync::Mutex<()>,
 }
 
@@ -69,6 +75,7 @@ impl ProjectService {
         clock: Arc<dyn Clock>,
         nodes: Arc<dyn NodeDirectory>,
         observed: Arc<dyn ObservedProjects>,
+        events: Arc<ProjectEvents>,
     ) -> Self {
         Self {
             store,
@@ -76,8 +83,46 @@ impl ProjectService {
             clock,
             nodes,
             observed,
+            events,
             changes: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The lock every change of a project's record takes (the reconciler's steps too), so
+    /// a command and a step never overwrite each other.
+    pub(super) fn changes(&self) -> &tokio::sync::Mutex<()> {
+        &self.changes
+    }
+
+    /// The store the service writes to.
+    pub(super) fn store(&self) -> &Arc<dyn ProjectStore> {
+        &self.store
+    }
+
+    /// The timelines.
+    pub fn events(&self) -> &Arc<ProjectEvents> {
+        &self.events
+    }
+
+    /// Adds an event to `project`'s timeline, stamped now.
+    fn note(
+        &self,
+        project: &str,
+        kind: ProjectEventKind,
+        revision: Option<Revision>,
+        message: String,
+    ) {
+        self.events.push(
+            project,
+            ProjectEvent {
+                at_ms: self.clock.now_ms(),
+                kind,
+                revision,
+                node: None,
+                replica: None,
+                message,
+            },
+        );
     }
 
     async fn audited<T>(
@@ -179,6 +224,12 @@ impl ProjectService {
                 spec.name
             )));
         }
+        self.note(
+            &spec.name,
+            ProjectEventKind::Created,
+            Some(1),
+            format!("{} × {}", spec.replicas, spec.image),
+        );
         Ok(CreatedProject {
             project: self.view(&record, &spec),
             webhook_secret: secret,
@@ -280,17 +331,43 @@ impl ProjectService {
         let mut controller = Controller {
             state: record.controller.clone(),
         };
+        let scaled = new.replicas != record.controller.replicas;
         controller.scale(new.replicas);
-        let revision = if needs_new_revision(&spec, &new) {
+        let revised = needs_new_revision(&spec, &new);
+        let revision = if revised {
             record.latest_revision += 1;
             controller.update(record.latest_revision);
             record.latest_revision
         } else {
             record.controller.target
         };
+        let from = record.controller.replicas;
         record.controller = controller.state;
         record.updated_ms = self.clock.now_ms();
         self.save(&record, Some((revision, &new)))?;
+        if scaled {
+            self.note(
+                name,
+                ProjectEventKind::Scaled,
+                None,
+                format!("{from} → {} replicas", new.replicas),
+            );
+        }
+        if revised {
+            self.note(
+                name,
+                ProjectEventKind::Updated,
+                Some(revision),
+                format!("revision {revision}: {}", new.image),
+            );
+        } else if !scaled {
+            self.note(
+                name,
+                ProjectEventKind::Updated,
+                None,
+                format!("revision {revision} changed in place"),
+            );
+        }
         Ok(self.view(&record, &new))
     }
 
@@ -333,7 +410,7 @@ impl ProjectService {
         revision: Option<Revision>,
     ) -> Result<ProjectView, ProjectFailure> {
         let outcome = self
-            .command(name, |c, store| {
+            .command(name, ProjectEventKind::RollingBack, |c, store| {
                 if let Some(r) = revision
                     && store
                         .project_revision(name, r)
@@ -355,7 +432,9 @@ impl ProjectService {
     /// Pauses the rollout under way.
     pub async fn pause(&self, caller: &Caller, name: &str) -> Result<ProjectView, ProjectFailure> {
         let outcome = self
-            .command(name, |c, _| c.pause().map_err(command_failure))
+            .command(name, ProjectEventKind::Paused, |c, _| {
+                c.pause().map_err(command_failure)
+            })
             .await;
         self.audited(caller, "project.pause", name, outcome).await
     }
@@ -363,7 +442,9 @@ impl ProjectService {
     /// Resumes a paused rollout.
     pub async fn resume(&self, caller: &Caller, name: &str) -> Result<ProjectView, ProjectFailure> {
         let outcome = self
-            .command(name, |c, _| c.resume().map_err(command_failure))
+            .command(name, ProjectEventKind::Resumed, |c, _| {
+                c.resume().map_err(command_failure)
+            })
             .await;
         self.audited(caller, "project.resume", name, outcome).await
     }
@@ -375,7 +456,9 @@ impl ProjectService {
         name: &str,
     ) -> Result<ProjectView, ProjectFailure> {
         let outcome = self
-            .command(name, |c, _| c.promote().map_err(command_failure))
+            .command(name, ProjectEventKind::Promoted, |c, _| {
+                c.promote().map_err(command_failure)
+            })
             .await;
         self.audited(caller, "project.promote", name, outcome).await
     }
@@ -383,6 +466,7 @@ impl ProjectService {
     async fn command(
         &self,
         name: &str,
+        kind: ProjectEventKind,
         f: impl FnOnce(&mut Controller, &dyn ProjectStore) -> Result<(), ProjectFailure>,
     ) -> Result<ProjectView, ProjectFailure> {
         let _one = self.changes.lock().await;
@@ -394,6 +478,8 @@ impl ProjectService {
         record.controller = controller.state;
         record.updated_ms = self.clock.now_ms();
         self.save(&record, None)?;
+        let target = record.controller.target;
+        self.note(name, kind, Some(target), "by an operator".into());
         let (record, spec) = self.load(name)?;
         Ok(self.view(&record, &spec))
     }
@@ -403,6 +489,8 @@ impl ProjectService {
         let outcome = async {
             let _one = self.changes.lock().await;
             if self.store.delete_project(name).map_err(store_failure)? {
+                self.events.forget(name);
+                self.note(name, ProjectEventKind::Deleted, None, String::new());
                 Ok(())
             } else {
                 Err(not_found(name))
@@ -493,7 +581,16 @@ impl ProjectService {
             record.seen_signatures.drain(..excess);
         }
         record.updated_ms = self.clock.now_ms();
+        let revised = revision.map(|(r, _)| r);
         self.save(&record, revision)?;
+        if let Some(r) = revised {
+            self.note(
+                name,
+                ProjectEventKind::Updated,
+                Some(r),
+                format!("revision {r}: {} (deploy webhook)", new.image),
+            );
+        }
         Ok(self.view(&record, &new))
     }
 }

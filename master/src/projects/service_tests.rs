@@ -56,6 +56,10 @@ impl ObservedProjects for Observed {
     fn upstreams(&self, _project: &str) -> Vec<String> {
         Vec::new()
     }
+
+    fn gateway_stats(&self, _name: &str) -> Option<model::project::api::GatewayStats> {
+        None
+    }
 }
 
 struct Fixture {
@@ -73,6 +77,7 @@ fn fixture() -> Fixture {
         Arc::new(ManualClock::new(1_000)),
         Arc::new(Nodes(BTreeSet::from([1, 2, 3]))),
         observed.clone(),
+        Arc::new(super::super::events::ProjectEvents::new()),
     );
     Fixture {
         service,
@@ -359,4 +364,52 @@ fn delete_removes_and_unknown_names_are_404() {
         );
         assert!(fx.service.list().await.expect("list").is_empty());
     });
+}
+
+#[test]
+fn commands_write_the_projects_timeline() {
+    use model::project::api::ProjectEventKind as K;
+    let fx = fixture();
+    run(async {
+        fx.service
+            .create(&alice(), input(WEB))
+            .await
+            .expect("created");
+        fx.service.scale(&alice(), "web", 6).await.expect("scaled");
+        let patch: ProjectPatch = serde_json::from_str(r#"{"image":"app:v2"}"#).expect("patch");
+        fx.service
+            .update(&alice(), "web", &patch)
+            .await
+            .expect("updated");
+        fx.service.pause(&alice(), "web").await.expect("paused");
+        fx.service.resume(&alice(), "web").await.expect("resumed");
+        // A refused command leaves no event.
+        fx.service
+            .promote(&alice(), "web")
+            .await
+            .expect_err("nothing to promote");
+    });
+    let kinds: Vec<K> = fx
+        .service
+        .events()
+        .list("web")
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [K::Created, K::Scaled, K::Updated, K::Paused, K::Resumed]
+    );
+    let updated = &fx.service.events().list("web")[2];
+    assert_eq!(updated.revision, Some(2));
+    assert!(updated.message.contains("app:v2"), "{}", updated.message);
+    run(async { fx.service.delete(&alice(), "web").await.expect("deleted") });
+    let after: Vec<K> = fx
+        .service
+        .events()
+        .list("web")
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(after, [K::Deleted]);
 }

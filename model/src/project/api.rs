@@ -195,6 +195,42 @@ pub struct GatewayView {
     pub upstreams: Vec<String>,
 }
 
+/// One upstream of a running gateway, as its slave reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamStats {
+    /// `address:port`.
+    pub addr: String,
+    /// Whether the gateway sends it traffic.
+    pub healthy: bool,
+    /// Connections open to it.
+    pub active_conns: u64,
+    /// Connections made to it.
+    pub total_conns: u64,
+}
+
+/// A gateway as its slave last reported it (`GET /api/v1/gateways`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayStats {
+    /// Whether it listens.
+    pub serving: bool,
+    /// Why it does not (port taken, ...); empty when it does.
+    pub message: String,
+    /// Connections open now.
+    pub active_conns: u64,
+    /// Connections accepted.
+    pub total_conns: u64,
+    /// Connections refused (allow/deny lists, limits, no upstream).
+    pub refused_conns: u64,
+    /// Bytes from clients to upstreams.
+    pub bytes_in: u64,
+    /// Bytes from upstreams to clients.
+    pub bytes_out: u64,
+    /// Per upstream.
+    pub upstreams: Vec<UpstreamStats>,
+    /// When the slave reported this, Unix ms (master clock).
+    pub reported_ms: u64,
+}
+
 /// A project as `GET /api/v1/projects/{name}` answers it (names fixed by the API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProjectView {
@@ -245,6 +281,9 @@ pub enum ProjectFailure {
     /// The store failed (500).
     #[error("store: {0}")]
     Store(String),
+    /// A slave the call needs is offline (503).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ProjectFailure {
@@ -256,6 +295,70 @@ impl ProjectFailure {
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::Store(_) => 500,
+            Self::Unavailable(_) => 503,
         }
     }
+}
+
+/// What happened to a project, for its timeline (`GET /api/v1/projects/{name}/events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectEventKind {
+    /// The project was created.
+    Created,
+    /// Its specification changed (a new revision when `revision` is set).
+    Updated,
+    /// Its replica count changed.
+    Scaled,
+    /// A replica was placed on a node.
+    Scheduled,
+    /// A replica's container runs.
+    Started,
+    /// A replica passed its health check.
+    Healthy,
+    /// A replica failed its health check.
+    Unhealthy,
+    /// A replica's container ended or could not start.
+    Exited,
+    /// A replica was taken out of the gateway before being stopped.
+    Drained,
+    /// A replica was stopped and removed.
+    Removed,
+    /// Replicas of a node offline past the grace period were replaced elsewhere.
+    Rescheduled,
+    /// Replicas wanted fit on no node.
+    Unplaced,
+    /// Canaries are healthy and wait for an operator to promote them.
+    AwaitingPromotion,
+    /// Canaries were promoted.
+    Promoted,
+    /// Every replica runs the target revision and is healthy.
+    Ready,
+    /// A rollout failed.
+    RolloutFailed,
+    /// A rollback to an earlier revision started (by itself or by an operator).
+    RollingBack,
+    /// The rollout was paused.
+    Paused,
+    /// The rollout was resumed.
+    Resumed,
+    /// The project was deleted.
+    Deleted,
+}
+
+/// One entry of a project's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectEvent {
+    /// When, Unix ms (master clock).
+    pub at_ms: u64,
+    /// What.
+    pub kind: ProjectEventKind,
+    /// The revision concerned, if one is.
+    pub revision: Option<Revision>,
+    /// The node concerned, if one is.
+    pub node: Option<u64>,
+    /// The replica concerned, if one is.
+    pub replica: Option<String>,
+    /// Details for a person (English; the console translates `kind`).
+    pub message: String,
 }

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::message::*;
+use crate::workload::*;
 
 fn base_samples() -> Vec<(&'static str, Message)> {
     let host = HostInfo {
@@ -123,26 +124,79 @@ fn base_samples() -> Vec<(&'static str, Message)> {
         (
             "desired_state",
             Message::DesiredState(DesiredState {
-                revision: 3,
-                containers: vec![ContainerSpec {
-                    name: "web-1".into(),
-                    image: "web:1".into(),
+                generation: 3,
+                replicas: vec![ReplicaSpec {
+                    id: "web-3-a1b2c3".into(),
                     project: "web".into(),
                     revision: 3,
+                    image: "web:1".into(),
+                    container_port: 80,
                     env: vec!["A=b".into()],
-                    ports: vec!["8080:80/tcp".into()],
+                    cmd: vec!["httpd".into(), "-f".into()],
+                    volumes: vec!["/srv/web:/data:ro".into()],
+                    labels: vec![("team".into(), "blue".into())],
+                    memory_bytes: Some(64 << 20),
+                    nano_cpus: Some(500_000_000),
+                    registry_auth: Some(RegistryAuth {
+                        server: Some("registry.example".into()),
+                        username: "ci".into(),
+                        password: "s3cret".into(),
+                    }),
+                    health: HealthProbe {
+                        kind: ProbeKind::Http {
+                            path: "/".into(),
+                            expected_status: 200,
+                        },
+                        interval_ms: 2000,
+                        timeout_ms: 1000,
+                        healthy_threshold: 1,
+                        unhealthy_threshold: 3,
+                        start_period_ms: 0,
+                    },
+                }],
+                gateways: vec![GatewaySpec {
+                    name: "project/web".into(),
+                    port: 12225,
+                    algorithm: GatewayAlgorithm::RoundRobin,
+                    upstreams: vec!["10.0.0.2:32768".into()],
+                    allow: vec!["10.0.0.0/8".into()],
+                    deny: vec![],
+                    max_conns_per_ip: Some(100),
+                    conn_rate_per_ip: None,
+                    probe_upstreams: false,
                 }],
             }),
         ),
         (
             "observed_state",
             Message::ObservedState(ObservedState {
-                revision: 3,
-                containers: vec![ObservedContainer {
-                    name: "web-1".into(),
-                    id: "abc123".into(),
-                    state: "running".into(),
-                    healthy: Some(true),
+                generation: 3,
+                advertise_address: "172.18.0.1".into(),
+                replicas: vec![ObservedReplica {
+                    id: "web-3-a1b2c3".into(),
+                    container: "abc123".into(),
+                    state: ReplicaState::Running,
+                    host_port: Some(32768),
+                    healthy: true,
+                    exit_code: None,
+                    message: String::new(),
+                }],
+                gateways: vec![ObservedGateway {
+                    name: "project/web".into(),
+                    port: 12225,
+                    serving: true,
+                    message: String::new(),
+                    active_conns: 1,
+                    total_conns: 10,
+                    refused_conns: 0,
+                    bytes_in: 100,
+                    bytes_out: 2000,
+                    upstreams: vec![ObservedUpstream {
+                        addr: "10.0.0.2:32768".into(),
+                        healthy: true,
+                        active_conns: 1,
+                        total_conns: 10,
+                    }],
                 }],
             }),
         ),
