@@ -75,6 +75,7 @@ impl Cluster {
             latest: None,
             last_seen_ms: None,
             version,
+            observed: None,
         });
         node.record = record;
         node.last_seen_ms = Some(now);

@@ -14,6 +14,7 @@
 //! | `alerts` | offline alerts fed from liveness changes, and the alert list |
 //! | [`requests`] | requests to slaves: sending, progress, uploads, cancelling |
 //! | [`operations`] | calls, streams and tasks of the operations service |
+//! | [`workloads`] | desired state out, observed state in (projects' replicas, gateways) |
 
 use crate::alerts::AlertBook;
 use crate::alerts::writer::AlertWriter;
@@ -100,6 +101,8 @@ struct LiveNode {
     last_seen_ms: Option<u64>,
     /// Protocol version negotiated by the current session (0 before any session).
     version: u16,
+    /// The workloads it last reported (see [`workloads`]).
+    observed: Option<workloads::ObservedReport>,
 }
 
 /// Who waits for a request: the node it went to, the outcome's receiver, and (for
@@ -172,6 +175,7 @@ impl Cluster {
                     latest,
                     last_seen_ms,
                     version: 0,
+                    observed: None,
                 },
             );
         }
@@ -297,9 +301,7 @@ impl Cluster {
                 let done = self.state().pending.on_chunk(chunk);
                 finish(done, node_id);
             }
-            Message::ObservedState(obs) => {
-                tracing::debug!(node_id, generation = obs.generation, "observed state");
-            }
+            Message::ObservedState(obs) => self.on_observed(node_id, obs),
             other => tracing::warn!(node_id, kind = other.name(), "ignored message"),
         }
     }
@@ -491,6 +493,7 @@ mod admission;
 mod alerts;
 pub mod operations;
 pub mod requests;
+pub mod workloads;
 
 #[cfg(test)]
 mod tests;

@@ -37,6 +37,10 @@
 //!   maxEntries: 1000000
 //!   maxBytes: 268435456         # of the data environment's 1 GiB map
 //!   maxAgeDays: 0               # 0 keeps entries whatever their age
+//! projects:                     # the reconciler, see `ProjectsConfig`
+//!   reconcileIntervalMs: 1000
+//!   nodeGraceSecs: 60
+//!   drainMs: 3000
 //! ```
 //!
 //! Precedence, lowest first: built-in defaults, the file, [`MasterOverrides`] (flags and
@@ -58,10 +62,14 @@ use crate::accounts::token::MIN_SECRET_BYTES;
 use serde::Deserialize;
 
 mod console;
+mod projects;
 mod protocol;
 pub use console::{
     ConsoleConfig, ConsoleOverrides, DEFAULT_LOCKOUT_MAX_FAILURES, DEFAULT_LOCKOUT_SECS,
     DEFAULT_LOCKOUT_WINDOW_SECS, HttpLimitsConfig, TlsPaths,
+};
+pub use projects::{
+    DEFAULT_DRAIN_MS, DEFAULT_NODE_GRACE_SECS, DEFAULT_RECONCILE_INTERVAL_MS, ProjectsConfig,
 };
 pub use protocol::{
     DEFAULT_DESCRIPTOR_RESERVE, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_UNAUTHENTICATED,
@@ -167,6 +175,8 @@ pub struct MasterConfig {
     pub protocol: ProtocolConfig,
     /// Bounds of the audit log (`audit`).
     pub audit: AuditLimits,
+    /// How projects are reconciled (`projects`).
+    pub projects: ProjectsConfig,
 }
 
 impl MasterConfig {
@@ -233,6 +243,7 @@ struct RawMasterConfig {
     console: Option<console::RawConsole>,
     protocol: Option<protocol::RawProtocol>,
     audit: Option<RawAudit>,
+    projects: Option<projects::RawProjects>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -437,6 +448,7 @@ fn build(raw: RawMasterConfig, o: MasterOverrides) -> Result<MasterConfig, Confi
         console: console::build(raw.console)?,
         protocol: protocol::build(raw.protocol)?,
         audit: audit_limits(raw.audit.unwrap_or_default())?,
+        projects: projects::build(raw.projects)?,
     })
 }
 

@@ -64,7 +64,7 @@ pub(super) struct RawProtocol {
     descriptor_reserve: Option<u64>,
 }
 
-fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+pub(super) fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
     key: &'static str,
     value: Option<T>,
     default: T,

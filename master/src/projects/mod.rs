@@ -6,6 +6,7 @@
 //! | [`rollout`] | strategy + replicas observed + now → replicas wanted per revision |
 //! | [`controller`] | a project's activity (deploy, update, rollback, pause, promote) driving both |
 //! | [`events`] | each project's timeline (bounded, in memory) and its live feed |
+//! | [`reconcile`] | every interval: step each project, save, send each slave its desired state |
 //! | [`record`] | a project as stored (with `store::projects`: the revision history) |
 //! | [`service`] | the API's rules: create, update, scale, rollback, pause, resume, promote, delete, webhook |
 //!
@@ -13,6 +14,7 @@
 
 pub mod controller;
 pub mod events;
+pub mod reconcile;
 pub mod record;
 pub mod rollout;
 pub mod schedule;

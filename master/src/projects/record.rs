@@ -33,8 +33,28 @@ pub struct ProjectRecord {
     /// so a replayed call is refused.
     #[serde(default)]
     pub seen_signatures: Vec<String>,
+    /// The replicas the master placed, each on a node with a revision (the slaves are told
+    /// to run exactly these).
+    #[serde(default)]
+    pub assignments: Vec<Assignment>,
     /// When it was created, Unix ms.
     pub created_ms: u64,
     /// When it last changed, Unix ms.
     pub updated_ms: u64,
+}
+
+/// One replica the master placed: the slave of `node` is told to run it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// Replica id, unique in the cluster (`<project>-<revision>-<random>`).
+    pub id: String,
+    /// The node told to run it.
+    pub node: u64,
+    /// The revision it runs.
+    pub revision: Revision,
+    /// When it was placed, Unix ms (master clock).
+    pub created_ms: u64,
+    /// Since when it is out of the gateway, waiting to be stopped.
+    #[serde(default)]
+    pub draining_since_ms: Option<u64>,
 }

@@ -211,6 +211,7 @@ impl ProjectService {
             controller: Controller::new(spec.replicas).state,
             webhook_secret: Some(secret.clone()),
             seen_signatures: Vec::new(),
+            assignments: Vec::new(),
             created_ms: now,
             updated_ms: now,
         };

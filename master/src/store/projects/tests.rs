@@ -25,6 +25,7 @@ fn record(name: &str) -> ProjectRecord {
         controller: Controller::new(2).state,
         webhook_secret: None,
         seen_signatures: Vec::new(),
+        assignments: Vec::new(),
         created_ms: 1_000,
         updated_ms: 1_000,
     }
