@@ -170,6 +170,18 @@ impl Container {
         network: &Network,
         args: &[&str],
     ) -> anyhow::Result<Self> {
+        Self::run_with(name, image, network, &[], args)
+    }
+
+    /// `docker run -d` of `image` on `network` with extra `docker run` options (mounts,
+    /// environment) and `args`.
+    pub fn run_with(
+        name: &str,
+        image: &Image,
+        network: &Network,
+        options: &[&str],
+        args: &[&str],
+    ) -> anyhow::Result<Self> {
         let _ = docker(&["rm", "-f", name]);
         let mut all = vec![
             "run",
@@ -180,8 +192,9 @@ impl Container {
             LABEL,
             "--network",
             &network.name,
-            &image.name,
         ];
+        all.extend_from_slice(options);
+        all.push(&image.name);
         all.extend_from_slice(args);
         docker(&all)?;
         Ok(Self {
@@ -207,6 +220,29 @@ impl Container {
     /// `docker kill`.
     pub fn kill(&self) -> anyhow::Result<()> {
         docker(&["kill", &self.name]).map(|_| ())
+    }
+
+    /// `docker stop` (SIGTERM, then SIGKILL after `secs`).
+    pub fn stop(&self, secs: u32) -> anyhow::Result<()> {
+        docker(&["stop", "-t", &secs.to_string(), &self.name]).map(|_| ())
+    }
+
+    /// `docker start` of a stopped container.
+    pub fn start(&self) -> anyhow::Result<()> {
+        docker(&["start", &self.name]).map(|_| ())
+    }
+
+    /// The container's address on `network`.
+    pub fn ip(&self, network: &Network) -> anyhow::Result<String> {
+        docker(&[
+            "inspect",
+            "-f",
+            &format!(
+                "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+                network.name
+            ),
+            &self.name,
+        ])
     }
 }
 
