@@ -97,6 +97,7 @@ fn settings(cfg: &MasterConfig) -> MasterSettings {
         console: master::console::ConsoleOptions::from_config(cfg),
         protocol: cfg.protocol,
         audit: cfg.audit,
+        projects: cfg.projects,
     }
 }
 

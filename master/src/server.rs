@@ -6,6 +6,10 @@ use crate::accounts::{AccountService, AuditLimits, AuthStore};
 use crate::cluster::{Cluster, ClusterTiming};
 use crate::console::{ConsoleError, ConsoleOptions};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
+use crate::projects::events::ProjectEvents;
+use crate::projects::reconcile::{NoStandaloneGateways, ObservedViews, Reconciler};
+use crate::projects::service::ProjectService;
+use crate::store::ProjectStore;
 use crate::store::compaction::{self, CompactionRecord, LockMode, StoreLock};
 use crate::store::{LmdbStore, Store, StoreError, StoreOptions};
 use crate::tokens::issue_join_token;
@@ -48,6 +52,8 @@ pub struct MasterSettings {
     pub protocol: crate::config::ProtocolConfig,
     /// Bounds of the audit log (`audit`).
     pub audit: AuditLimits,
+    /// How projects are reconciled (`projects`).
+    pub projects: crate::config::ProjectsConfig,
 }
 
 /// The master could not start.
@@ -118,6 +124,8 @@ pub struct RunningMaster {
     pub keys: Arc<StaticKeys>,
     /// The compaction that ran before the store opened, if one was requested.
     pub start_compaction: Option<CompactionRecord>,
+    /// Projects: the API's rules and timelines (their reconciler runs in the background).
+    pub projects: Arc<ProjectService>,
     endpoint: EndpointHandle,
     /// Held shared while the master runs (see `store::compaction`).
     _store_lock: StoreLock,
@@ -222,6 +230,7 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         account_settings,
         Arc::clone(&clock),
     ));
+    let project_store: Arc<dyn ProjectStore> = lmdb.clone();
     let store: Arc<dyn Store> = lmdb;
     let cluster = Cluster::open(store, s.timing, Arc::clone(&clock))?;
     let (events_tx, events_rx) = async_channel::bounded(endpoint::EVENT_QUEUE);
@@ -249,8 +258,28 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     let addr_file = s.data_dir.join(ADVERTISE_FILE);
     std::fs::write(&addr_file, format!("{advertise_addr}\n"))
         .map_err(|e| MasterError::Io(addr_file, e))?;
+    let audit: Arc<dyn model::service::AuditLog> = accounts.clone();
+    let views = Arc::new(ObservedViews::default());
+    let projects = Arc::new(ProjectService::new(
+        project_store,
+        audit,
+        Arc::clone(&clock),
+        Arc::new(cluster.clone()),
+        views.clone(),
+        Arc::new(ProjectEvents::new()),
+    ));
+    let reconciler = Arc::new(Reconciler::new(
+        Arc::clone(&projects),
+        cluster.clone(),
+        Arc::clone(&clock),
+        s.projects,
+        views,
+        Arc::new(NoStandaloneGateways),
+    ));
+    tokio::spawn(reconciler.run());
     let services = crate::services::services(&cluster, accounts, Arc::clone(&auth_store), clock);
     Ok(RunningMaster {
+        projects,
         auth_store,
         services,
         tcp_addr: endpoint.local_addr,

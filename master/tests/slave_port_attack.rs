@@ -196,6 +196,7 @@ fn settings(dir: &std::path::Path, io_uring: Option<bool>) -> MasterSettings {
         },
         console: master::console::ConsoleOptions::default(),
         audit: master::accounts::AuditLimits::default(),
+        projects: master::config::ProjectsConfig::default(),
         protocol: ProtocolConfig {
             // Far above the test's duration: nothing below is relieved by a timeout.
             handshake_timeout: Duration::from_secs(60),

@@ -133,3 +133,12 @@ impl Cluster {
             .map_err(|_| RequestError::Busy(node_id))
     }
 }
+
+impl crate::projects::service::NodeDirectory for Cluster {
+    fn is_enrolled(&self, id: u64) -> bool {
+        self.state()
+            .nodes
+            .get(&id)
+            .is_some_and(|n| !n.record.revoked)
+    }
+}
