@@ -7,11 +7,15 @@
 //! * `footprint`: the real slave agent idle for a while (RSS, CPU share) and the stripped
 //!   size of each release binary.
 //!
-//! Both print a markdown table and append it to `bench/RESULTS.md`.
+//! * `projects`: a release master and three local slaves running a project of a tiny HTTP
+//!   image: create → healthy, update duration, rescheduling delay, gateway throughput.
+//!
+//! Each prints a markdown table and append it to `bench/RESULTS.md`.
 
 mod footprint;
 mod ingest;
 mod procstat;
+mod projects;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +40,8 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Idle footprint of the slave agent and binary sizes.
     Footprint(footprint::FootprintArgs),
+    /// Projects on three local slaves: create, update, rescheduling, gateway throughput.
+    Projects(projects::ProjectsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,6 +52,7 @@ fn main() -> anyhow::Result<()> {
     let table = match cli.command {
         Command::Ingest(args) => ingest::run(&cli.bin_dir, &args)?,
         Command::Footprint(args) => footprint::run(&cli.bin_dir, &args)?,
+        Command::Projects(args) => projects::run(&cli.bin_dir, &args)?,
     };
     println!("{table}");
     if cli.results != "-" {

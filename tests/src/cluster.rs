@@ -75,7 +75,18 @@ pub fn start_master(
     tcp_port: u16,
     envs: &[(&str, &str)],
 ) -> anyhow::Result<MasterProc> {
-    let mut cmd = Command::new(commander_bin()?);
+    start_master_with(&commander_bin()?, data_dir, config, tcp_port, envs)
+}
+
+/// [`start_master`] with the `commander` binary at `bin` (benchmarks: a release build).
+pub fn start_master_with(
+    bin: &Path,
+    data_dir: &Path,
+    config: &Path,
+    tcp_port: u16,
+    envs: &[(&str, &str)],
+) -> anyhow::Result<MasterProc> {
+    let mut cmd = Command::new(bin);
     cmd.args([
         "master",
         "--http-port",
@@ -112,7 +123,12 @@ pub fn start_master(
 
 /// Runs `commander token create` against a master's data dir.
 pub fn create_token(data_dir: &Path) -> anyhow::Result<String> {
-    let out = Command::new(commander_bin()?)
+    create_token_with(&commander_bin()?, data_dir)
+}
+
+/// [`create_token`] with the `commander` binary at `bin`.
+pub fn create_token_with(bin: &Path, data_dir: &Path) -> anyhow::Result<String> {
+    let out = Command::new(bin)
         .args(["token", "create", "--data-dir"])
         .arg(data_dir)
         .output()?;

@@ -121,10 +121,10 @@ impl Cluster {
                 version: node.version,
             });
         }
-        if !node
+        if node
             .observed
             .as_ref()
-            .is_some_and(|o| o.conn_id == conn.conn_id)
+            .is_none_or(|o| o.conn_id != conn.conn_id)
         {
             return Err(RequestError::Offline(node_id));
         }
