@@ -6,8 +6,13 @@ use crate::accounts::{AccountService, AuditLimits, AuthStore};
 use crate::cluster::{Cluster, ClusterTiming};
 use crate::console::{ConsoleError, ConsoleOptions};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
+use crate::projects::events::ProjectEvents;
+use crate::projects::gateways::GatewayService;
+use crate::projects::observed::NothingObserved;
+use crate::projects::service::ProjectService;
+use crate::projects::service_traits::ProjectsApi;
 use crate::store::compaction::{self, CompactionRecord, LockMode, StoreLock};
-use crate::store::{LmdbStore, Store, StoreError, StoreOptions};
+use crate::store::{LmdbStore, ProjectStore, Store, StoreError, StoreOptions};
 use crate::tokens::issue_join_token;
 use protocol::{JoinToken, StaticKeys};
 use std::net::SocketAddr;
@@ -106,6 +111,8 @@ pub struct RunningMaster {
     pub auth_store: Arc<dyn AuthStore>,
     /// What the console and the command line call.
     pub services: model::Services,
+    /// The projects service (the reconciler steps its projects).
+    pub projects: Arc<ProjectService>,
     /// Where the protocol endpoint listens.
     pub tcp_addr: SocketAddr,
     /// What slaves dial (printed in join tokens).
@@ -222,6 +229,7 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         account_settings,
         Arc::clone(&clock),
     ));
+    let project_store: Arc<dyn ProjectStore> = lmdb.clone();
     let store: Arc<dyn Store> = lmdb;
     let cluster = Cluster::open(store, s.timing, Arc::clone(&clock))?;
     let (events_tx, events_rx) = async_channel::bounded(endpoint::EVENT_QUEUE);
@@ -249,10 +257,28 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     let addr_file = s.data_dir.join(ADVERTISE_FILE);
     std::fs::write(&addr_file, format!("{advertise_addr}\n"))
         .map_err(|e| MasterError::Io(addr_file, e))?;
-    let services = crate::services::services(&cluster, accounts, Arc::clone(&auth_store), clock);
+    let audit: Arc<dyn model::service::AuditLog> = accounts.clone();
+    let projects = Arc::new(ProjectService::new(
+        project_store,
+        Arc::clone(&audit),
+        Arc::clone(&clock),
+        Arc::new(cluster.clone()),
+        // Until the reconciler is wired, nothing is observed (see `projects::observed`).
+        Arc::new(NothingObserved),
+        Arc::new(ProjectEvents::new()),
+    ));
+    let gateways = Arc::new(GatewayService::new(Arc::clone(&projects), audit));
+    let services = crate::services::services(
+        &cluster,
+        accounts,
+        Arc::clone(&auth_store),
+        Arc::new(ProjectsApi::new(Arc::clone(&projects), gateways)),
+        clock,
+    );
     Ok(RunningMaster {
         auth_store,
         services,
+        projects,
         tcp_addr: endpoint.local_addr,
         advertise_addr,
         runtime: endpoint.runtime,

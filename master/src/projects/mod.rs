@@ -8,15 +8,23 @@
 //! | [`events`] | each project's timeline (bounded, in memory) and its live feed |
 //! | [`record`] | a project as stored (with `store::projects`: the revision history) |
 //! | [`service`] | the API's rules: create, update, scale, rollback, pause, resume, promote, delete, webhook |
+//! | [`gateways`] | standalone gateways (create, update, delete) and every gateway as listed |
+//! | [`service_traits`] | both services as the console's `model::service::Projects` |
+//! | [`observed`] | the stand-in observer until the reconciler is wired |
+//! | `nodes` | the cluster as the services' node directory |
 //!
 //! [`status`] derives what `GET /api/v1/projects/{name}` shows from both.
 
 pub mod controller;
 pub mod events;
+pub mod gateways;
+mod nodes;
+pub mod observed;
 pub mod record;
 pub mod rollout;
 pub mod schedule;
 pub mod service;
+pub mod service_traits;
 
 use model::project::ProjectStatus;
 
