@@ -7,11 +7,12 @@ use crate::cluster::{Cluster, ClusterTiming};
 use crate::console::{ConsoleError, ConsoleOptions};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
 use crate::projects::events::ProjectEvents;
-use crate::projects::reconcile::{NoStandaloneGateways, ObservedViews, Reconciler};
+use crate::projects::gateways::GatewayService;
+use crate::projects::reconcile::{ObservedViews, Reconciler};
 use crate::projects::service::ProjectService;
-use crate::store::ProjectStore;
+use crate::projects::service_traits::ProjectsApi;
 use crate::store::compaction::{self, CompactionRecord, LockMode, StoreLock};
-use crate::store::{LmdbStore, Store, StoreError, StoreOptions};
+use crate::store::{LmdbStore, ProjectStore, Store, StoreError, StoreOptions};
 use crate::tokens::issue_join_token;
 use protocol::{JoinToken, StaticKeys};
 use std::net::SocketAddr;
@@ -112,6 +113,8 @@ pub struct RunningMaster {
     pub auth_store: Arc<dyn AuthStore>,
     /// What the console and the command line call.
     pub services: model::Services,
+    /// The projects service (the reconciler steps its projects).
+    pub projects: Arc<ProjectService>,
     /// Where the protocol endpoint listens.
     pub tcp_addr: SocketAddr,
     /// What slaves dial (printed in join tokens).
@@ -124,8 +127,6 @@ pub struct RunningMaster {
     pub keys: Arc<StaticKeys>,
     /// The compaction that ran before the store opened, if one was requested.
     pub start_compaction: Option<CompactionRecord>,
-    /// Projects: the API's rules and timelines (their reconciler runs in the background).
-    pub projects: Arc<ProjectService>,
     endpoint: EndpointHandle,
     /// Held shared while the master runs (see `store::compaction`).
     _store_lock: StoreLock,
@@ -262,7 +263,7 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     let views = Arc::new(ObservedViews::default());
     let projects = Arc::new(ProjectService::new(
         project_store,
-        audit,
+        Arc::clone(&audit),
         Arc::clone(&clock),
         Arc::new(cluster.clone()),
         views.clone(),
@@ -274,14 +275,20 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         Arc::clone(&clock),
         s.projects,
         views,
-        Arc::new(NoStandaloneGateways),
     ));
     tokio::spawn(reconciler.run());
-    let services = crate::services::services(&cluster, accounts, Arc::clone(&auth_store), clock);
+    let gateways = Arc::new(GatewayService::new(Arc::clone(&projects), audit));
+    let services = crate::services::services(
+        &cluster,
+        accounts,
+        Arc::clone(&auth_store),
+        Arc::new(ProjectsApi::new(Arc::clone(&projects), gateways)),
+        clock,
+    );
     Ok(RunningMaster {
-        projects,
         auth_store,
         services,
+        projects,
         tcp_addr: endpoint.local_addr,
         advertise_addr,
         runtime: endpoint.runtime,

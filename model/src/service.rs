@@ -26,6 +26,11 @@ use crate::node::{LiveSample, NodeView, StorageView};
 use crate::ops::{
     BoxFuture, Caller, LogsAnswer, OpCall, OpFailure, OpRequest, OpStream, TaskHandle, Upload,
 };
+use crate::project::api::{
+    CreatedProject, ProjectEvent, ProjectFailure, ProjectPatch, ProjectView, RevisionView,
+};
+use crate::project::gateway::{GatewayListing, StandaloneGatewayInput, StandaloneGatewayPatch};
+use crate::project::{ProjectInput, Revision};
 use crate::task::{TaskQuery, TaskRecord};
 use crate::token::{ApiToken, CreatedApiToken, NewApiToken, TokenFailure};
 
@@ -292,6 +297,126 @@ pub trait AuditLog: Send + Sync + 'static {
     fn write_health(&self) -> AuditWriteHealth;
 }
 
+/// Projects (replicated services behind a gateway) and gateways. Every change is
+/// validated (a [`ProjectFailure::Invalid`] names the field), serialised and audited once.
+pub trait Projects: Send + Sync + 'static {
+    /// Creates a project; answers it with its deploy webhook's secret, shown this once.
+    fn create<'a>(
+        &'a self,
+        caller: &'a Caller,
+        input: ProjectInput,
+    ) -> BoxFuture<'a, Result<CreatedProject, ProjectFailure>>;
+
+    /// Every project as shown, by name.
+    fn list(&self) -> BoxFuture<'_, Result<Vec<ProjectView>, ProjectFailure>>;
+
+    /// One project as shown.
+    fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>>;
+
+    /// Every revision kept, oldest first.
+    fn revisions<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<RevisionView>, ProjectFailure>>;
+
+    /// Applies a partial update (a new image starts a rollout).
+    fn update<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+        patch: ProjectPatch,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>>;
+
+    /// Changes the replica count.
+    fn scale<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+        replicas: u32,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>>;
+
+    /// Rolls back to `revision`, or to the previous one.
+    fn rollback<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+        revision: Option<Revision>,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>>;
+
+    /// Pauses the rollout under way.
+    fn pause<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>>;
+
+    /// Resumes a paused rollout.
+    fn resume<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>>;
+
+    /// Promotes canaries waiting for an operator.
+    fn promote<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>>;
+
+    /// Deletes a project (its replicas and gateway are then removed).
+    fn delete<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProjectFailure>>;
+
+    /// A deploy webhook call from `client`: `signature` is the `X-Commander-Signature`
+    /// header, `body` the raw body. Authenticated by the signature alone; audited.
+    fn webhook<'a>(
+        &'a self,
+        client: &'a str,
+        name: &'a str,
+        signature: Option<&'a str>,
+        body: &'a [u8],
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>>;
+
+    /// A project's timeline, oldest first.
+    fn events<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ProjectEvent>, ProjectFailure>>;
+
+    /// A receiver of every project's new events (with the project's name) from now on, or
+    /// `None` when there are none to follow. A receiver that lags must refetch the list.
+    fn live_events(&self) -> Option<broadcast::Receiver<(String, ProjectEvent)>>;
+
+    /// Every gateway, project-owned and standalone, with its slave's last report.
+    fn gateways(&self) -> BoxFuture<'_, Result<Vec<GatewayListing>, ProjectFailure>>;
+
+    /// Creates a standalone gateway.
+    fn create_gateway<'a>(
+        &'a self,
+        caller: &'a Caller,
+        input: StandaloneGatewayInput,
+    ) -> BoxFuture<'a, Result<GatewayListing, ProjectFailure>>;
+
+    /// Changes a standalone gateway.
+    fn update_gateway<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+        patch: StandaloneGatewayPatch,
+    ) -> BoxFuture<'a, Result<GatewayListing, ProjectFailure>>;
+
+    /// Removes a standalone gateway.
+    fn delete_gateway<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProjectFailure>>;
+}
+
 /// Everything the console asks the master for.
 #[derive(Clone)]
 pub struct Services {
@@ -305,6 +430,8 @@ pub struct Services {
     pub accounts: Arc<dyn Accounts>,
     /// The audit log.
     pub audit: Arc<dyn AuditLog>,
+    /// Projects and gateways.
+    pub projects: Arc<dyn Projects>,
     /// The master's clock.
     pub clock: Arc<dyn crate::clock::Clock>,
 }

@@ -33,8 +33,8 @@ use utoipa_axum::routes;
 use crate::auth::{self, Auth, forms, json};
 use crate::state::AppState;
 use crate::{
-    alerts, alerts_page, api, assets, data, data_page, detail, live, manage, openapi, pages,
-    records, tokens, tokens_page,
+    alerts, alerts_page, api, assets, data, data_page, detail, gateways, live, manage, openapi,
+    pages, projects, records, tokens, tokens_page,
 };
 use model::token::Scope;
 
@@ -259,6 +259,13 @@ fn body_limited(
     (schemas, paths, route.layer(auth_body_limit()))
 }
 
+/// `route` with the deploy webhook's body limit.
+fn webhook_limited(
+    (schemas, paths, route): UtoipaMethodRouter<AppState>,
+) -> UtoipaMethodRouter<AppState> {
+    (schemas, paths, route.layer(projects::webhook::body_limit()))
+}
+
 /// Every route: pages, the API, the node operations and the static assets.
 pub(crate) fn declare(t: Table) -> Table {
     use Access::{Public, User};
@@ -360,6 +367,23 @@ pub(crate) fn declare(t: Table) -> Table {
         .api(User, routes!(records::api))
         .api(User, routes!(alerts::list))
         .api(User, routes!(alerts::events))
+        .api(User, routes!(projects::create))
+        .api(User, routes!(projects::list))
+        .api(User, routes!(projects::get))
+        .api(User, routes!(projects::update))
+        .api(User, routes!(projects::delete))
+        .api(User, routes!(projects::scale))
+        .api(User, routes!(projects::rollback))
+        .api(User, routes!(projects::pause))
+        .api(User, routes!(projects::resume))
+        .api(User, routes!(projects::promote))
+        .api(User, routes!(projects::revisions::list))
+        .api(User, routes!(projects::events::events))
+        .api(Public, webhook_limited(routes!(projects::webhook::deploy)))
+        .api(User, routes!(gateways::list))
+        .api(User, routes!(gateways::create))
+        .api(User, routes!(gateways::update))
+        .api(User, routes!(gateways::delete))
         .api(User, routes!(json::me))
         .session_api(routes!(json::logout))
         .session_api(routes!(json::change_password))

@@ -21,8 +21,14 @@ use model::audit::{AuditEntry, AuditPage, AuditQuery};
 use model::data::{BackupFile, CompactReport, CompactionStatus, DataEnv, ResetCategory};
 use model::node::{LiveSample, NodeView, StorageView};
 use model::ops::{BoxFuture, Caller, OpCall, OpFailure, OpRequest, TaskHandle, Upload};
+use model::project::ProjectInput;
+use model::project::api::{
+    CreatedProject, ProjectEvent, ProjectFailure, ProjectPatch, ProjectView, RevisionView,
+};
+use model::project::gateway::{GatewayListing, StandaloneGatewayInput, StandaloneGatewayPatch};
 use model::service::{
-    Accounts, AuditLog, Cluster, ContainerCreated, CreateContainer, DataAdmin, Followed, Operations,
+    Accounts, AuditLog, Cluster, ContainerCreated, CreateContainer, DataAdmin, Followed,
+    Operations, Projects,
 };
 use model::task::{TaskQuery, TaskRecord};
 use model::token::{ApiToken, CreatedApiToken, NewApiToken, Scope, TokenFailure};
@@ -329,6 +335,138 @@ impl AuditLog for Fakes {
     }
 }
 
+/// Projects the fake knows none of.
+struct NoProjects;
+
+fn no_project<T: Send + 'static>(name: &str) -> BoxFuture<'static, Result<T, ProjectFailure>> {
+    pending(Err(ProjectFailure::NotFound(format!(
+        "no project {name:?}"
+    ))))
+}
+
+impl Projects for NoProjects {
+    fn create<'a>(
+        &'a self,
+        _c: &'a Caller,
+        input: ProjectInput,
+    ) -> BoxFuture<'a, Result<CreatedProject, ProjectFailure>> {
+        pending(Err(ProjectFailure::Conflict(format!(
+            "{} exists",
+            input.name
+        ))))
+    }
+    fn list(&self) -> BoxFuture<'_, Result<Vec<ProjectView>, ProjectFailure>> {
+        pending(Ok(Vec::new()))
+    }
+    fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>> {
+        no_project(name)
+    }
+    fn revisions<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<RevisionView>, ProjectFailure>> {
+        no_project(name)
+    }
+    fn update<'a>(
+        &'a self,
+        _c: &'a Caller,
+        name: &'a str,
+        _p: ProjectPatch,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>> {
+        no_project(name)
+    }
+    fn scale<'a>(
+        &'a self,
+        _c: &'a Caller,
+        name: &'a str,
+        _r: u32,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>> {
+        no_project(name)
+    }
+    fn rollback<'a>(
+        &'a self,
+        _c: &'a Caller,
+        name: &'a str,
+        _r: Option<u64>,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>> {
+        no_project(name)
+    }
+    fn pause<'a>(
+        &'a self,
+        _c: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>> {
+        no_project(name)
+    }
+    fn resume<'a>(
+        &'a self,
+        _c: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>> {
+        no_project(name)
+    }
+    fn promote<'a>(
+        &'a self,
+        _c: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>> {
+        no_project(name)
+    }
+    fn delete<'a>(
+        &'a self,
+        _c: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProjectFailure>> {
+        no_project(name)
+    }
+    fn webhook<'a>(
+        &'a self,
+        _client: &'a str,
+        name: &'a str,
+        _s: Option<&'a str>,
+        _b: &'a [u8],
+    ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>> {
+        no_project(name)
+    }
+    fn events<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ProjectEvent>, ProjectFailure>> {
+        no_project(name)
+    }
+    fn live_events(&self) -> Option<broadcast::Receiver<(String, ProjectEvent)>> {
+        None
+    }
+    fn gateways(&self) -> BoxFuture<'_, Result<Vec<GatewayListing>, ProjectFailure>> {
+        pending(Ok(Vec::new()))
+    }
+    fn create_gateway<'a>(
+        &'a self,
+        _c: &'a Caller,
+        input: StandaloneGatewayInput,
+    ) -> BoxFuture<'a, Result<GatewayListing, ProjectFailure>> {
+        pending(Err(ProjectFailure::Conflict(format!(
+            "{} exists",
+            input.name
+        ))))
+    }
+    fn update_gateway<'a>(
+        &'a self,
+        _c: &'a Caller,
+        name: &'a str,
+        _p: StandaloneGatewayPatch,
+    ) -> BoxFuture<'a, Result<GatewayListing, ProjectFailure>> {
+        no_project(name)
+    }
+    fn delete_gateway<'a>(
+        &'a self,
+        _c: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProjectFailure>> {
+        no_project(name)
+    }
+}
+
 fn app(answer: OpFailure) -> (axum::Router, Vec<web::RouteInfo>, Arc<Fakes>) {
     let fakes = Arc::new(Fakes {
         asked: Mutex::new(Vec::new()),
@@ -342,6 +480,7 @@ fn app(answer: OpFailure) -> (axum::Router, Vec<web::RouteInfo>, Arc<Fakes>) {
         data: fakes.clone(),
         accounts: fakes.clone(),
         audit: fakes.clone(),
+        projects: Arc::new(NoProjects),
         clock: Arc::new(ManualClock::new(1_700_000_000_000)),
     };
     let (router, routes) = web::router_with_table(services, web::ConsoleSettings::default());

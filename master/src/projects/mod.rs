@@ -9,16 +9,20 @@
 //! | [`reconcile`] | every interval: step each project, save, send each slave its desired state |
 //! | [`record`] | a project as stored (with `store::projects`: the revision history) |
 //! | [`service`] | the API's rules: create, update, scale, rollback, pause, resume, promote, delete, webhook |
+//! | [`gateways`] | standalone gateways (create, update, delete) and every gateway as listed |
+//! | [`service_traits`] | both services as the console's `model::service::Projects` |
 //!
 //! [`status`] derives what `GET /api/v1/projects/{name}` shows from both.
 
 pub mod controller;
 pub mod events;
+pub mod gateways;
 pub mod reconcile;
 pub mod record;
 pub mod rollout;
 pub mod schedule;
 pub mod service;
+pub mod service_traits;
 
 use model::project::ProjectStatus;
 

@@ -8,6 +8,9 @@
 //! `X-Commander-Signature: sha256=<hex>` header must be the HMAC-SHA256 of the raw body
 //! under the project's key (compared in constant time), and a signature accepted before is
 //! refused as a replay.
+//!
+//! Store calls run on a blocking thread ([`tokio::task::spawn_blocking`]): the LMDB store
+//! may wait on the disk, which must not stall the async runtime.
 
 use std::sync::Arc;
 
@@ -16,7 +19,7 @@ use model::audit::{AuditEntry, AuditResult};
 use model::ops::Caller;
 use model::project::api::{
     CreatedProject, GatewayStats, GatewayView, ProjectEvent, ProjectEventKind, ProjectFailure,
-    ProjectPatch, ProjectView, ReplicaView,
+    ProjectPatch, ProjectView, ReplicaView, RevisionView,
 };
 use model::project::{ProjectInput, ProjectSpec, Revision, needs_new_revision};
 use model::service::AuditLog;
@@ -27,6 +30,90 @@ use super::controller::{CommandError, Controller};
 use super::events::ProjectEvents;
 use super::record::{MAX_SEEN_SIGNATURES, ProjectRecord};
 use crate::store::{ProjectStore, StoreError};
+
+/// Whose a gateway port is, so that a gateway moving within its own port is no clash.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum PortUser<'a> {
+    /// The gateway of the project named so.
+    Project(&'a str),
+    /// The standalone gateway named so.
+    Standalone(&'a str),
+}
+
+/// Who else has a gateway on `port` of `node`, described for a 409; `None` when the port
+/// is free. Project gateways are those of each project's current revision.
+pub(super) fn port_user(
+    store: &dyn ProjectStore,
+    node: u64,
+    port: u16,
+    asking: PortUser<'_>,
+) -> Result<Option<String>, ProjectFailure> {
+    for other in store.list_projects().map_err(store_failure)? {
+        if matches!(asking, PortUser::Project(n) if n == other.name) {
+            continue;
+        }
+        let theirs = store
+            .project_revision(&other.name, other.controller.target)
+            .map_err(store_failure)?;
+        if let Some(g) = theirs.and_then(|s| s.gateway)
+            && (g.node, g.port) == (node, port)
+        {
+            return Ok(Some(format!(
+                "port {port} on node {node} is already the gateway of project {:?}",
+                other.name
+            )));
+        }
+    }
+    for g in store.list_gateways().map_err(store_failure)? {
+        if matches!(asking, PortUser::Standalone(n) if n == g.name) {
+            continue;
+        }
+        if (g.node, g.port) == (node, port) {
+            return Ok(Some(format!(
+                "port {port} on node {node} is already used by gateway {:?}",
+                g.name
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// A project's record and the spec of its current revision.
+fn load_from(
+    store: &dyn ProjectStore,
+    name: &str,
+) -> Result<(ProjectRecord, ProjectSpec), ProjectFailure> {
+    let record = store
+        .get_project(name)
+        .map_err(store_failure)?
+        .ok_or_else(|| not_found(name))?;
+    let spec = store
+        .project_revision(name, record.controller.target)
+        .map_err(store_failure)?
+        .ok_or_else(|| {
+            ProjectFailure::Store(format!(
+                "project {name:?} has no revision {}",
+                record.controller.target
+            ))
+        })?;
+    Ok((record, spec))
+}
+
+/// Writes a record (and a revision), or 404 when the project is gone.
+fn save_to(
+    store: &dyn ProjectStore,
+    record: &ProjectRecord,
+    revision: Option<(Revision, &ProjectSpec)>,
+) -> Result<(), ProjectFailure> {
+    if store
+        .update_project(record, revision)
+        .map_err(store_failure)?
+    {
+        Ok(())
+    } else {
+        Err(not_found(&record.name))
+    }
+}
 
 /// Which nodes exist, as far as a project may name them.
 pub trait NodeDirectory: Send + Sync + 'static {
@@ -45,8 +132,7 @@ pub trait ObservedProjects: Send + Sync + 'static {
     fn gateway_stats(&self, name: &str) -> Option<GatewayStats>;
 }
 
-/// Longest webhook body accepted (`{"image": "..."}`).
-pub const MAX_WEBHOOK_BODY: usize = 4 * 1024;
+pub use model::project::api::MAX_WEBHOOK_BODY;
 
 /// The projects service.
 pub struct ProjectService {
@@ -154,9 +240,25 @@ impl ProjectService {
         outcome
     }
 
+    /// Runs `f` with the store on a blocking thread.
+    pub(super) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn ProjectStore) -> Result<T, ProjectFailure> + Send + 'static,
+    ) -> Result<T, ProjectFailure> {
+        let store = Arc::clone(self.store());
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| ProjectFailure::Store(format!("store task failed: {e}")))?
+    }
+
+    /// Whether node `id` may run a gateway (enrolled and not revoked).
+    pub(super) fn node_enrolled(&self, id: u64) -> bool {
+        self.nodes.is_enrolled(id)
+    }
+
     /// Checks what needs the cluster: the gateway's node exists and its port is free on
-    /// that node (among other projects' gateways).
-    fn check_cluster(&self, spec: &ProjectSpec) -> Result<(), ProjectFailure> {
+    /// that node (among other projects' gateways and the standalone gateways).
+    async fn check_cluster(&self, spec: &ProjectSpec) -> Result<(), ProjectFailure> {
         let Some(gw) = &spec.gateway else {
             return Ok(());
         };
@@ -165,25 +267,14 @@ impl ProjectService {
                 Invalid::new("gateway.node", format!("no enrolled node {}", gw.node)).into(),
             );
         }
-        for other in self.store.list_projects().map_err(store_failure)? {
-            if other.name == spec.name {
-                continue;
-            }
-            let theirs = self
-                .store
-                .project_revision(&other.name, other.controller.target)
-                .map_err(store_failure)?;
-            if let Some(g) = theirs.and_then(|s| s.gateway)
-                && g.node == gw.node
-                && g.port == gw.port
-            {
-                return Err(ProjectFailure::Conflict(format!(
-                    "port {} on node {} is already the gateway of project {:?}",
-                    gw.port, gw.node, other.name
-                )));
-            }
+        let (node, port, name) = (gw.node, gw.port, spec.name.clone());
+        let user = self
+            .blocking(move |store| port_user(store, node, port, PortUser::Project(&name)))
+            .await?;
+        match user {
+            Some(message) => Err(ProjectFailure::Conflict(message)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Creates a project: its first revision, its controller and its webhook key.
@@ -200,7 +291,7 @@ impl ProjectService {
     async fn create_inner(&self, input: ProjectInput) -> Result<CreatedProject, ProjectFailure> {
         let spec = input.validate()?;
         let _one = self.changes.lock().await;
-        self.check_cluster(&spec)?;
+        self.check_cluster(&spec).await?;
         let secret = plumbing::secret::random_hex(32).map_err(|e| {
             ProjectFailure::Store(format!("no randomness for the webhook key: {e}"))
         })?;
@@ -215,11 +306,15 @@ impl ProjectService {
             created_ms: now,
             updated_ms: now,
         };
-        if !self
-            .store
-            .create_project(&record, &spec)
-            .map_err(store_failure)?
-        {
+        let (stored, stored_spec) = (record.clone(), spec.clone());
+        let created = self
+            .blocking(move |store| {
+                store
+                    .create_project(&stored, &stored_spec)
+                    .map_err(store_failure)
+            })
+            .await?;
+        if !created {
             return Err(ProjectFailure::Conflict(format!(
                 "a project named {:?} exists",
                 spec.name
@@ -237,23 +332,9 @@ impl ProjectService {
         })
     }
 
-    fn load(&self, name: &str) -> Result<(ProjectRecord, ProjectSpec), ProjectFailure> {
-        let record = self
-            .store
-            .get_project(name)
-            .map_err(store_failure)?
-            .ok_or_else(|| not_found(name))?;
-        let spec = self
-            .store
-            .project_revision(name, record.controller.target)
-            .map_err(store_failure)?
-            .ok_or_else(|| {
-                ProjectFailure::Store(format!(
-                    "project {name:?} has no revision {}",
-                    record.controller.target
-                ))
-            })?;
-        Ok((record, spec))
+    async fn load(&self, name: &str) -> Result<(ProjectRecord, ProjectSpec), ProjectFailure> {
+        let name = name.to_owned();
+        self.blocking(move |store| load_from(store, &name)).await
     }
 
     fn view(&self, record: &ProjectRecord, spec: &ProjectSpec) -> ProjectView {
@@ -285,18 +366,49 @@ impl ProjectService {
 
     /// One project as shown.
     pub async fn get(&self, name: &str) -> Result<ProjectView, ProjectFailure> {
-        let (record, spec) = self.load(name)?;
+        let (record, spec) = self.load(name).await?;
         Ok(self.view(&record, &spec))
     }
 
     /// Every project as shown, by name.
     pub async fn list(&self) -> Result<Vec<ProjectView>, ProjectFailure> {
-        let mut out = Vec::new();
-        for record in self.store.list_projects().map_err(store_failure)? {
-            let (record, spec) = self.load(&record.name)?;
-            out.push(self.view(&record, &spec));
-        }
-        Ok(out)
+        let all = self
+            .blocking(|store| {
+                let mut out = Vec::new();
+                for record in store.list_projects().map_err(store_failure)? {
+                    out.push(load_from(store, &record.name)?);
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok(all
+            .iter()
+            .map(|(record, spec)| self.view(record, spec))
+            .collect())
+    }
+
+    /// Every project's record and current spec, by name (for the gateways list).
+    pub(super) async fn current_specs(
+        &self,
+    ) -> Result<Vec<(ProjectRecord, ProjectSpec)>, ProjectFailure> {
+        self.blocking(|store| {
+            let mut out = Vec::new();
+            for record in store.list_projects().map_err(store_failure)? {
+                out.push(load_from(store, &record.name)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The upstreams `project`'s gateway sends traffic to now.
+    pub(super) fn observed_upstreams(&self, project: &str) -> Vec<String> {
+        self.observed.upstreams(project)
+    }
+
+    /// What the slave of the gateway named `name` last reported about it.
+    pub(super) fn observed_gateway_stats(&self, name: &str) -> Option<GatewayStats> {
+        self.observed.gateway_stats(name)
     }
 
     /// Every revision kept, oldest first.
@@ -304,8 +416,33 @@ impl ProjectService {
         &self,
         name: &str,
     ) -> Result<Vec<(Revision, ProjectSpec)>, ProjectFailure> {
-        self.load(name)?;
-        self.store.project_revisions(name).map_err(store_failure)
+        let name = name.to_owned();
+        self.blocking(move |store| {
+            load_from(store, &name)?;
+            store.project_revisions(&name).map_err(store_failure)
+        })
+        .await
+    }
+
+    /// Every revision kept, oldest first, as the API lists them (credentials left out),
+    /// marking the one the project converges to.
+    pub async fn revision_views(&self, name: &str) -> Result<Vec<RevisionView>, ProjectFailure> {
+        let name = name.to_owned();
+        let (record, revisions) = self
+            .blocking(move |store| {
+                let (record, _) = load_from(store, &name)?;
+                let revisions = store.project_revisions(&name).map_err(store_failure)?;
+                Ok((record, revisions))
+            })
+            .await?;
+        Ok(revisions
+            .into_iter()
+            .map(|(revision, spec)| RevisionView {
+                revision,
+                current: revision == record.controller.target,
+                spec: spec.to_input(),
+            })
+            .collect())
     }
 
     /// Applies a partial update: a change of what runs in the containers makes a new
@@ -326,9 +463,9 @@ impl ProjectService {
         patch: &ProjectPatch,
     ) -> Result<ProjectView, ProjectFailure> {
         let _one = self.changes.lock().await;
-        let (mut record, spec) = self.load(name)?;
+        let (mut record, spec) = self.load(name).await?;
         let new = spec.patched(patch)?;
-        self.check_cluster(&new)?;
+        self.check_cluster(&new).await?;
         let mut controller = Controller {
             state: record.controller.clone(),
         };
@@ -345,7 +482,7 @@ impl ProjectService {
         let from = record.controller.replicas;
         record.controller = controller.state;
         record.updated_ms = self.clock.now_ms();
-        self.save(&record, Some((revision, &new)))?;
+        self.save(&record, Some((revision, &new))).await?;
         if scaled {
             self.note(
                 name,
@@ -372,20 +509,15 @@ impl ProjectService {
         Ok(self.view(&record, &new))
     }
 
-    fn save(
+    async fn save(
         &self,
         record: &ProjectRecord,
         revision: Option<(Revision, &ProjectSpec)>,
     ) -> Result<(), ProjectFailure> {
-        if self
-            .store
-            .update_project(record, revision)
-            .map_err(store_failure)?
-        {
-            Ok(())
-        } else {
-            Err(not_found(&record.name))
-        }
+        let record = record.clone();
+        let revision = revision.map(|(r, s)| (r, s.clone()));
+        self.blocking(move |store| save_to(store, &record, revision.as_ref().map(|(r, s)| (*r, s))))
+            .await
     }
 
     /// Changes the replica count.
@@ -411,20 +543,24 @@ impl ProjectService {
         revision: Option<Revision>,
     ) -> Result<ProjectView, ProjectFailure> {
         let outcome = self
-            .command(name, ProjectEventKind::RollingBack, |c, store| {
-                if let Some(r) = revision
-                    && store
-                        .project_revision(name, r)
-                        .map_err(store_failure)?
-                        .is_none()
-                {
-                    return Err(ProjectFailure::NotFound(format!(
-                        "project {name:?} has no revision {r} (kept: the newest {})",
-                        super::record::MAX_REVISIONS
-                    )));
-                }
-                c.rollback(revision).map_err(command_failure)
-            })
+            .command(
+                name,
+                ProjectEventKind::RollingBack,
+                move |c, store, name| {
+                    if let Some(r) = revision
+                        && store
+                            .project_revision(name, r)
+                            .map_err(store_failure)?
+                            .is_none()
+                    {
+                        return Err(ProjectFailure::NotFound(format!(
+                            "project {name:?} has no revision {r} (kept: the newest {})",
+                            super::record::MAX_REVISIONS
+                        )));
+                    }
+                    c.rollback(revision).map_err(command_failure)
+                },
+            )
             .await;
         self.audited(caller, "project.rollback", name, outcome)
             .await
@@ -433,7 +569,7 @@ impl ProjectService {
     /// Pauses the rollout under way.
     pub async fn pause(&self, caller: &Caller, name: &str) -> Result<ProjectView, ProjectFailure> {
         let outcome = self
-            .command(name, ProjectEventKind::Paused, |c, _| {
+            .command(name, ProjectEventKind::Paused, |c, _, _| {
                 c.pause().map_err(command_failure)
             })
             .await;
@@ -443,7 +579,7 @@ impl ProjectService {
     /// Resumes a paused rollout.
     pub async fn resume(&self, caller: &Caller, name: &str) -> Result<ProjectView, ProjectFailure> {
         let outcome = self
-            .command(name, ProjectEventKind::Resumed, |c, _| {
+            .command(name, ProjectEventKind::Resumed, |c, _, _| {
                 c.resume().map_err(command_failure)
             })
             .await;
@@ -457,31 +593,45 @@ impl ProjectService {
         name: &str,
     ) -> Result<ProjectView, ProjectFailure> {
         let outcome = self
-            .command(name, ProjectEventKind::Promoted, |c, _| {
+            .command(name, ProjectEventKind::Promoted, |c, _, _| {
                 c.promote().map_err(command_failure)
             })
             .await;
         self.audited(caller, "project.promote", name, outcome).await
     }
 
+    /// Runs an operator command on a project's controller: loads, applies `f` (which may
+    /// read the store) and saves, in one blocking step under the change lock.
     async fn command(
         &self,
         name: &str,
         kind: ProjectEventKind,
-        f: impl FnOnce(&mut Controller, &dyn ProjectStore) -> Result<(), ProjectFailure>,
+        f: impl FnOnce(&mut Controller, &dyn ProjectStore, &str) -> Result<(), ProjectFailure>
+        + Send
+        + 'static,
     ) -> Result<ProjectView, ProjectFailure> {
         let _one = self.changes.lock().await;
-        let (mut record, _) = self.load(name)?;
-        let mut controller = Controller {
-            state: record.controller.clone(),
-        };
-        f(&mut controller, self.store.as_ref())?;
-        record.controller = controller.state;
-        record.updated_ms = self.clock.now_ms();
-        self.save(&record, None)?;
-        let target = record.controller.target;
-        self.note(name, kind, Some(target), "by an operator".into());
-        let (record, spec) = self.load(name)?;
+        let now = self.clock.now_ms();
+        let owned = name.to_owned();
+        let (record, spec) = self
+            .blocking(move |store| {
+                let (mut record, _) = load_from(store, &owned)?;
+                let mut controller = Controller {
+                    state: record.controller.clone(),
+                };
+                f(&mut controller, store, &owned)?;
+                record.controller = controller.state;
+                record.updated_ms = now;
+                save_to(store, &record, None)?;
+                load_from(store, &owned)
+            })
+            .await?;
+        self.note(
+            name,
+            kind,
+            Some(record.controller.target),
+            "by an operator".into(),
+        );
         Ok(self.view(&record, &spec))
     }
 
@@ -489,7 +639,11 @@ impl ProjectService {
     pub async fn delete(&self, caller: &Caller, name: &str) -> Result<(), ProjectFailure> {
         let outcome = async {
             let _one = self.changes.lock().await;
-            if self.store.delete_project(name).map_err(store_failure)? {
+            let owned = name.to_owned();
+            let deleted = self
+                .blocking(move |store| store.delete_project(&owned).map_err(store_failure))
+                .await?;
+            if deleted {
                 self.events.forget(name);
                 self.note(name, ProjectEventKind::Deleted, None, String::new());
                 Ok(())
@@ -540,7 +694,7 @@ impl ProjectService {
             );
         }
         let _one = self.changes.lock().await;
-        let (mut record, spec) = self.load(name)?;
+        let (mut record, spec) = self.load(name).await?;
         let Some(key) = record.webhook_secret.clone() else {
             return Err(unauthorized("this project has no webhook"));
         };
@@ -583,7 +737,7 @@ impl ProjectService {
         }
         record.updated_ms = self.clock.now_ms();
         let revised = revision.map(|(r, _)| r);
-        self.save(&record, revision)?;
+        self.save(&record, revision).await?;
         if let Some(r) = revised {
             self.note(
                 name,

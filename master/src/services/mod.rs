@@ -7,6 +7,7 @@
 //! | [`model::service::Operations`] | [`OperationsService`] ([`operations`]) |
 //! | [`model::service::DataAdmin`] | [`DataService`] ([`data`]) |
 //! | [`model::service::Accounts`], [`model::service::AuditLog`] | [`crate::accounts::AccountService`] |
+//! | [`model::service::Projects`] | [`crate::projects::service_traits::ProjectsApi`] |
 
 pub mod cluster;
 pub mod data;
@@ -25,11 +26,12 @@ use crate::cluster::Cluster;
 use crate::store::StoreError;
 
 /// Every service of a master over `cluster`, with accounts and the audit log in
-/// `accounts`.
+/// `accounts`, and projects and gateways in `projects`.
 pub fn services(
     cluster: &Cluster,
     accounts: Arc<AccountService>,
     account_store: Arc<dyn AuthStore>,
+    projects: Arc<dyn model::service::Projects>,
     clock: Arc<dyn Clock>,
 ) -> Services {
     let audit: Arc<dyn model::service::AuditLog> = accounts.clone();
@@ -50,6 +52,7 @@ pub fn services(
         )),
         accounts,
         audit,
+        projects,
         clock,
     }
 }

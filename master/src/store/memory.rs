@@ -22,6 +22,8 @@ pub struct MemoryStore {
     alerts: Mutex<BTreeMap<u64, AlertRecord>>,
     /// Projects and their revisions by name.
     projects: Mutex<super::projects::MemoryProjects>,
+    /// Standalone gateways by name.
+    gateways: Mutex<super::gateways::MemoryGateways>,
 }
 
 #[derive(Debug)]
@@ -61,6 +63,10 @@ impl MemoryStore {
 
     pub(super) fn projects_map(&self) -> MutexGuard<'_, super::projects::MemoryProjects> {
         self.projects.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn gateways_map(&self) -> MutexGuard<'_, super::gateways::MemoryGateways> {
+        self.gateways.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn alerts_map(&self) -> MutexGuard<'_, BTreeMap<u64, AlertRecord>> {

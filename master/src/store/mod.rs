@@ -20,6 +20,7 @@ mod alerts;
 mod api_tokens;
 pub mod compaction;
 mod console;
+pub mod gateways;
 mod lmdb;
 mod memory;
 pub mod projects;
@@ -30,6 +31,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use gateways::GatewayStore;
 pub use lmdb::{DATA_MAP_SIZE, LmdbStore, StoreOptions};
 pub use memory::MemoryStore;
 pub use projects::ProjectStore;

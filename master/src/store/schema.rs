@@ -27,6 +27,7 @@
 //! | `alerts`      | alert id, `u64` big-endian (8 bytes)  | JSON `model::alert::AlertRecord` (rule, node id and name, state, fired and resolved times); the master keeps the newest `master::alerts::MAX_HISTORY` |
 //! | `projects`    | project name (UTF-8, `[a-z0-9-]`)     | JSON `master::projects::record::ProjectRecord` (controller state, latest revision, webhook key and the newest accepted signatures) |
 //! | `project_revisions` | project name ++ `0x00` ++ revision `u64` BE | JSON `model::project::ProjectSpec`; newest `MAX_REVISIONS` kept per project |
+//! | `gateways`    | gateway name (UTF-8, `[a-z0-9-]`)     | JSON `model::project::gateway::StandaloneGateway` (node, port, upstreams, algorithm, allow/deny lists, per-IP limits) |
 //! | `api_tokens`  | token id (16 hex digits, UTF-8)       | JSON `model::token::ApiTokenRecord` (name, scopes, creator, created, expiry, last use, SHA-256 of the secret — never the secret); at most `model::token::MAX_TOKENS`; revoking deletes the record |
 //!
 //! # Databases of the `performance` environment
@@ -85,6 +86,8 @@ pub const ALERTS_DB: &str = "alerts";
 pub const PROJECTS_DB: &str = "projects";
 /// `data`: each project's revisions, by name ++ `0x00` ++ revision `u64` BE.
 pub const PROJECT_REVISIONS_DB: &str = "project_revisions";
+/// `data`: standalone gateways by name (`model::project::gateway::StandaloneGateway`).
+pub const GATEWAYS_DB: &str = "gateways";
 /// `data`: API tokens by id.
 pub const API_TOKENS_DB: &str = "api_tokens";
 /// `performance`: metric samples by node and time.

@@ -16,6 +16,7 @@ use crate::Invalid;
 
 /// `PUT /api/v1/projects/{name}`: any field of [`ProjectInput`] but the name; absent
 /// fields keep their value. `"gateway": null` removes the gateway.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
@@ -36,6 +37,7 @@ pub struct ProjectPatch {
     /// New labels.
     pub labels: Option<BTreeMap<String, String>>,
     /// New registry credentials.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub registry_auth: Option<RegistryAuth>,
     /// New health check.
     pub health: Option<HealthInput>,
@@ -43,6 +45,7 @@ pub struct ProjectPatch {
     pub update: Option<UpdateInput>,
     /// New gateway; `null` removes it.
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<GatewayInput>))]
     pub gateway: Option<Option<GatewayInput>>,
 }
 
@@ -168,6 +171,7 @@ impl ProjectGateway {
 }
 
 /// One replica as `GET /api/v1/projects/{name}` shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReplicaView {
     /// The node running it.
@@ -185,6 +189,7 @@ pub struct ReplicaView {
 }
 
 /// A project's gateway as shown.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GatewayView {
     /// The node it runs on.
@@ -196,6 +201,7 @@ pub struct GatewayView {
 }
 
 /// One upstream of a running gateway, as its slave reports it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamStats {
     /// `address:port`.
@@ -209,6 +215,7 @@ pub struct UpstreamStats {
 }
 
 /// A gateway as its slave last reported it (`GET /api/v1/gateways`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayStats {
     /// Whether it listens.
@@ -232,6 +239,7 @@ pub struct GatewayStats {
 }
 
 /// A project as `GET /api/v1/projects/{name}` answers it (names fixed by the API).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProjectView {
     /// Name.
@@ -253,6 +261,7 @@ pub struct ProjectView {
 }
 
 /// A project just created: as shown, plus its deploy webhook's secret, shown this once.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CreatedProject {
     /// The project.
@@ -261,6 +270,9 @@ pub struct CreatedProject {
     /// Secret of `POST /api/v1/projects/{name}/webhook` (HMAC-SHA256 key); never shown again.
     pub webhook_secret: String,
 }
+
+/// Longest deploy webhook body accepted (`{"image": "..."}`), in bytes.
+pub const MAX_WEBHOOK_BODY: usize = 4 * 1024;
 
 /// Why a projects call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -301,6 +313,7 @@ impl ProjectFailure {
 }
 
 /// What happened to a project, for its timeline (`GET /api/v1/projects/{name}/events`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectEventKind {
@@ -347,6 +360,7 @@ pub enum ProjectEventKind {
 }
 
 /// One entry of a project's timeline.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectEvent {
     /// When, Unix ms (master clock).
@@ -361,4 +375,17 @@ pub struct ProjectEvent {
     pub replica: Option<String>,
     /// Details for a person (English; the console translates `kind`).
     pub message: String,
+}
+
+/// One kept revision as `GET /api/v1/projects/{name}/revisions` lists it: its number and
+/// its specification as the input that makes it (registry passwords left out).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevisionView {
+    /// Revision number.
+    pub revision: Revision,
+    /// Whether the project converges to it now.
+    pub current: bool,
+    /// Its specification.
+    pub spec: ProjectInput,
 }

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`spec`] | what the operator asks for: raw input, validation, defaults |
 //! | [`api`] | partial updates, the project as shown, failures and their statuses |
+//! | [`gateway`] | standalone gateways, and every gateway as listed |
 //! | this module | revisions, replicas as observed, the project's status |
 //!
 //! Every container a project runs carries the labels [`spec::LABEL_PROJECT`],
@@ -12,6 +13,7 @@
 //! replicas from anything else on a Docker Engine it may share with another slave.
 
 pub mod api;
+pub mod gateway;
 pub mod spec;
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,7 @@ pub use spec::{ProjectInput, ProjectSpec};
 pub type Revision = u64;
 
 /// Where a project stands, as `GET /api/v1/projects/{name}` answers it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectStatus {

@@ -36,6 +36,7 @@ pub const DEFAULT_CANARY_PERIOD_S: u32 = 30;
 
 /// A project as `POST /api/v1/projects` sends it. Unknown fields are refused, so a typo is
 /// an error rather than a silently ignored setting.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectInput {
@@ -64,6 +65,7 @@ pub struct ProjectInput {
     pub labels: BTreeMap<String, String>,
     /// Credentials for a private registry: stored, never shown again nor logged.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub registry_auth: Option<RegistryAuth>,
     /// Health check; a TCP connect to the container port when absent.
     #[serde(default)]
@@ -77,6 +79,7 @@ pub struct ProjectInput {
 }
 
 /// Resource limits per replica; also what the scheduler reserves on a slave.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
@@ -89,6 +92,7 @@ pub struct Resources {
 }
 
 /// How a replica's health is probed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeType {
@@ -99,6 +103,7 @@ pub enum ProbeType {
 }
 
 /// `health` as sent: `{"type":"http","path":"/"}` is complete.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HealthInput {
@@ -129,6 +134,7 @@ pub struct HealthInput {
 }
 
 /// `update` as sent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInput {
@@ -158,6 +164,7 @@ pub struct UpdateInput {
 }
 
 /// The update strategies.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum StrategyKind {
@@ -168,6 +175,7 @@ pub enum StrategyKind {
 }
 
 /// How canaries are promoted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Promotion {
@@ -178,6 +186,7 @@ pub enum Promotion {
 }
 
 /// Load-balancing algorithms of a gateway.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Algorithm {
@@ -191,6 +200,7 @@ pub enum Algorithm {
 }
 
 /// `gateway` as sent: `{"node":1,"port":12225}` is complete.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayInput {

@@ -7,6 +7,10 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use master::accounts::{AccountService, AccountSettings, HashCost, LockoutPolicy, MemoryAuthStore};
+use master::projects::events::ProjectEvents;
+use master::projects::gateways::GatewayService;
+use master::projects::service::{NodeDirectory, ObservedProjects, ProjectService};
+use master::projects::service_traits::ProjectsApi;
 use master::services::{DataFiles, DataService, NodeDispatch, OperationsService};
 use model::ServiceError;
 use model::alert::{AlertList, AlertQuery, AlertRecord};
@@ -17,6 +21,7 @@ use model::data::{
 };
 use model::node::{LiveSample, NodeView, StorageView};
 use model::ops::BoxFuture;
+use model::project::api::{GatewayStats, ReplicaView};
 use model::service::{AuditLog, Cluster};
 use protocol::{HostInfo, MetricSample};
 use serde_json::Value;
@@ -231,6 +236,62 @@ pub struct TestApp {
     pub store: Arc<MemoryAuthStore>,
     pub clock: Arc<ManualClock>,
     pub accounts: Arc<AccountService>,
+    /// The master's projects service (over a memory store, nodes [`PROJECT_NODES`]).
+    pub projects: Arc<ProjectService>,
+    /// What the projects' observer reports.
+    pub observed: Arc<TestObserved>,
+}
+
+/// The nodes a project's or gateway's `node` may name in the test app.
+pub const PROJECT_NODES: [u64; 3] = [1, 2, 3];
+
+/// Nodes [`PROJECT_NODES`] are enrolled.
+struct TestNodes;
+
+impl NodeDirectory for TestNodes {
+    fn is_enrolled(&self, id: u64) -> bool {
+        PROJECT_NODES.contains(&id)
+    }
+}
+
+/// An observer the test sets: each gateway's stats by name (nothing else observed).
+#[derive(Default)]
+pub struct TestObserved {
+    pub stats: std::sync::Mutex<std::collections::HashMap<String, GatewayStats>>,
+}
+
+impl ObservedProjects for TestObserved {
+    fn replicas(&self, _project: &str) -> Vec<ReplicaView> {
+        Vec::new()
+    }
+
+    fn upstreams(&self, _project: &str) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn gateway_stats(&self, name: &str) -> Option<GatewayStats> {
+        self.stats.lock().unwrap().get(name).cloned()
+    }
+}
+
+/// The master's projects and gateway services over a memory store, as the console calls
+/// them.
+pub fn projects_over(
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<ManualClock>,
+    observed: Arc<TestObserved>,
+) -> (Arc<ProjectService>, Arc<dyn model::service::Projects>) {
+    let projects = Arc::new(ProjectService::new(
+        Arc::new(master::store::MemoryStore::new()),
+        Arc::clone(&audit),
+        clock,
+        Arc::new(TestNodes),
+        observed,
+        Arc::new(ProjectEvents::new()),
+    ));
+    let gateways = Arc::new(GatewayService::new(Arc::clone(&projects), audit));
+    let api = Arc::new(ProjectsApi::new(Arc::clone(&projects), gateways));
+    (projects, api)
 }
 
 /// A signed-in session.
@@ -295,6 +356,9 @@ impl TestApp {
         let audit: Arc<dyn AuditLog> = accounts.clone();
         let service = Arc::clone(&accounts);
         let backend = Arc::new(backend);
+        let observed = Arc::new(TestObserved::default());
+        let (projects, projects_api) =
+            projects_over(Arc::clone(&audit), clock.clone(), observed.clone());
         let services = model::Services {
             cluster: backend.clone(),
             ops: Arc::new(OperationsService::new(nodes, Arc::clone(&audit))),
@@ -306,6 +370,7 @@ impl TestApp {
             )),
             accounts,
             audit,
+            projects: projects_api,
             clock: clock.clone(),
         };
         let console = web::ConsoleSettings {
@@ -319,6 +384,8 @@ impl TestApp {
             store,
             clock,
             accounts: service,
+            projects,
+            observed,
         }
     }
 
@@ -426,6 +493,13 @@ impl Req {
     pub fn json(mut self, value: &Value) -> Self {
         self.builder = self.builder.header("content-type", "application/json");
         self.body = Body::from(value.to_string());
+        self
+    }
+
+    /// A body sent as is, with its content type.
+    pub fn raw(mut self, content_type: &str, body: impl Into<Body>) -> Self {
+        self.builder = self.builder.header("content-type", content_type);
+        self.body = body.into();
         self
     }
 

@@ -306,7 +306,13 @@ async fn streams_notice_logout_expiry_and_password_changes() {
             clock.clone(),
         )),
         accounts: accounts.clone(),
-        audit: accounts,
+        audit: accounts.clone(),
+        projects: crate::console::common::projects_over(
+            accounts,
+            clock.clone(),
+            Default::default(),
+        )
+        .1,
         clock: clock.clone(),
     };
     let auth = web::Auth::new(&services, web::ConsoleSettings::default());

@@ -17,6 +17,8 @@ mod manage;
 mod openapi;
 mod ops;
 mod ops_fake;
+mod projects;
+mod projects_gateways;
 mod serve;
 mod sse_client;
 mod task_events;

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use model::project::gateway::{PROJECT_GATEWAY_PREFIX, StandaloneGateway};
 use model::project::spec::{Algorithm, Probe, ProjectGateway};
 use model::project::{ProjectSpec, Revision};
 use protocol::workload::{
@@ -29,7 +30,7 @@ pub struct ProjectDesired<'a> {
 
 /// The name of a project's gateway.
 pub fn project_gateway_name(project: &str) -> String {
-    format!("project/{project}")
+    format!("{PROJECT_GATEWAY_PREFIX}{project}")
 }
 
 /// The wire form of a gateway algorithm.
@@ -127,6 +128,21 @@ pub fn project_gateway(project: &str, g: &ProjectGateway, upstreams: Vec<String>
         max_conns_per_ip: g.max_conns_per_ip,
         conn_rate_per_ip: g.conn_rate_per_ip,
         probe_upstreams: false,
+    }
+}
+
+/// The gateway spec of a standalone gateway (it probes its own upstreams).
+pub fn standalone_gateway(g: &StandaloneGateway) -> GatewaySpec {
+    GatewaySpec {
+        name: g.name.clone(),
+        port: g.port,
+        algorithm: algorithm(g.algorithm),
+        upstreams: g.upstreams.iter().map(ToString::to_string).collect(),
+        allow: g.allow.iter().map(ToString::to_string).collect(),
+        deny: g.deny.iter().map(ToString::to_string).collect(),
+        max_conns_per_ip: g.max_conns_per_ip,
+        conn_rate_per_ip: g.conn_rate_per_ip,
+        probe_upstreams: true,
     }
 }
 

@@ -4,6 +4,8 @@
 //! older one. The pure parts are [`step`] (one project) and [`desired`] (what each node
 //! runs); this module is their I/O: the store, the cluster and the clock.
 //!
+//! Standalone gateways (the gateways store) go to their nodes as they are configured.
+//!
 //! A project is stepped only once every online node running its replicas has reported on
 //! its current session, so that a master restart does not take replicas it has not heard
 //! about yet for missing ones.
@@ -18,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use model::Clock;
 use model::project::api::{GatewayStats, ReplicaView, UpstreamStats};
 use model::project::{ProjectSpec, Revision};
-use protocol::workload::{GatewaySpec, ObservedGateway, ReplicaState};
+use protocol::workload::{ObservedGateway, ReplicaState};
 
 use self::desired::{Generations, ProjectDesired};
 use self::step::{SeenReplica, StepTiming, Track};
@@ -76,21 +78,6 @@ impl ObservedProjects for ObservedViews {
     }
 }
 
-/// Where standalone gateways come from (the gateways store), each with its node.
-pub trait StandaloneGateways: Send + Sync + 'static {
-    /// Every standalone gateway as a slave runs it.
-    fn standalone_gateways(&self) -> Vec<(u64, GatewaySpec)>;
-}
-
-/// No standalone gateways.
-pub struct NoStandaloneGateways;
-
-impl StandaloneGateways for NoStandaloneGateways {
-    fn standalone_gateways(&self) -> Vec<(u64, GatewaySpec)> {
-        Vec::new()
-    }
-}
-
 #[derive(Default)]
 struct Memory {
     /// Per project, per replica.
@@ -107,7 +94,6 @@ pub struct Reconciler {
     clock: Arc<dyn Clock>,
     config: ProjectsConfig,
     views: Arc<ObservedViews>,
-    standalone: Arc<dyn StandaloneGateways>,
     memory: tokio::sync::Mutex<Memory>,
 }
 
@@ -239,7 +225,6 @@ impl Reconciler {
         clock: Arc<dyn Clock>,
         config: ProjectsConfig,
         views: Arc<ObservedViews>,
-        standalone: Arc<dyn StandaloneGateways>,
     ) -> Self {
         Self {
             service,
@@ -247,7 +232,6 @@ impl Reconciler {
             clock,
             config,
             views,
-            standalone,
             memory: tokio::sync::Mutex::new(Memory::default()),
         }
     }
@@ -368,8 +352,14 @@ impl Reconciler {
                 views.upstreams.insert(name.clone(), upstreams);
                 projects.push((record, specs));
             }
+            match store.list_gateways() {
+                Ok(list) => gateways.extend(
+                    list.iter()
+                        .map(|g| (g.node, desired::standalone_gateway(g))),
+                ),
+                Err(e) => tracing::error!("reconcile: cannot list gateways: {e}"),
+            }
         }
-        gateways.extend(self.standalone.standalone_gateways());
         for n in &nodes {
             if let Some(report) = &n.observed {
                 for g in &report.state.gateways {

@@ -13,14 +13,17 @@ use heed::types::Bytes;
 use heed::{CommitToken, Database, DatabaseOpener, OnCommit, RwTxn, WithoutTls};
 use model::project::{ProjectSpec, Revision};
 
+use super::gateways::GatewayStore;
 use super::lmdb::{LmdbStore, decode, encode};
 use super::{MemoryStore, StoreError, schema};
 use crate::projects::record::{MAX_REVISIONS, ProjectRecord};
 
-/// The two databases.
+/// The three databases (standalone gateways share the projects' gateway ports, so they
+/// open with them; see `super::gateways`).
 pub(crate) struct ProjectDbs<'e> {
     projects: Database<'e, Bytes, Bytes>,
     revisions: Database<'e, Bytes, Bytes>,
+    pub(in crate::store) gateways: Database<'e, Bytes, Bytes>,
 }
 
 impl<'e> ProjectDbs<'e> {
@@ -32,6 +35,7 @@ impl<'e> ProjectDbs<'e> {
         Ok(Self {
             projects: o.create_database(w, Some(schema::PROJECTS_DB))?,
             revisions: o.create_database(w, Some(schema::PROJECT_REVISIONS_DB))?,
+            gateways: o.create_database(w, Some(schema::GATEWAYS_DB))?,
         })
     }
 }
@@ -43,12 +47,14 @@ impl OnCommit for ProjectDbs<'_> {
         ProjectDbs {
             projects: self.projects.on_commit(token),
             revisions: self.revisions.on_commit(token),
+            gateways: self.gateways.on_commit(token),
         }
     }
 }
 
-/// Where projects and their revision history are kept.
-pub trait ProjectStore: Send + Sync + 'static {
+/// Where projects and their revision history are kept, with the standalone gateways
+/// (whose ports a project's gateway must not take).
+pub trait ProjectStore: GatewayStore + Send + Sync + 'static {
     /// Creates a project with its first revision (`record.latest_revision`) in one
     /// transaction; `Ok(false)` (nothing written) when the name is taken.
     fn create_project(
