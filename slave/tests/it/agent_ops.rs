@@ -99,6 +99,7 @@ fn start(force_legacy: bool, dir: &Path) -> Master {
             hosts_file: hosts,
             bind_roots: vec![],
         },
+        workloads: slave::config::WorkloadsConfig::default(),
     };
     std::thread::spawn(move || slave::agent::run(options));
     let (stream, _) = listener.accept().unwrap();
