@@ -252,3 +252,7 @@ pub fn gateway_config(spec: &GatewaySpec) -> Result<GatewayConfig, String> {
     g.drain_timeout = DRAIN;
     Ok(g)
 }
+
+#[cfg(test)]
+#[path = "gateways_tests.rs"]
+mod tests;

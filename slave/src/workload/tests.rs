@@ -6,7 +6,7 @@
 
 use super::manager::{Input, ManagerSettings, run};
 use super::store::StateStore;
-use super::testing::replica_spec;
+use super::testing::{gateway_spec, replica_spec};
 use crate::docker::ContainerRuntime;
 use crate::docker::fake::FakeRuntime;
 use protocol::Message;
@@ -347,4 +347,55 @@ fn without_a_known_desired_state_nothing_is_removed() {
             "kept until the master says"
         );
     });
+}
+
+#[test]
+fn gateways_of_the_desired_state_are_served_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Rc::new(FakeRuntime::new());
+    let backend = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = backend.local_addr().unwrap().to_string();
+    let port = std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    block_on(async {
+        let inbox = start(&fake, settings(dir.path(), Some(NODE)));
+        let (tx, out) = async_channel::unbounded();
+        inbox
+            .send(Input::Connected {
+                node_id: NODE,
+                out: tx,
+            })
+            .await
+            .unwrap();
+        inbox
+            .send(Input::Desired(Box::new(DesiredState {
+                generation: 4,
+                replicas: Vec::new(),
+                gateways: vec![gateway_spec("standalone", port, &[upstream.as_str()])],
+            })))
+            .await
+            .unwrap();
+        let o = observed_until(&out, "the gateway serving at generation 4", |o| {
+            o.generation == 4 && o.gateways.first().is_some_and(|g| g.serving)
+        })
+        .await;
+        assert_eq!(o.gateways[0].port, port);
+        assert_eq!(o.gateways[0].upstreams[0].addr, upstream);
+        std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        inbox
+            .send(Input::Desired(Box::new(DesiredState {
+                generation: 5,
+                ..DesiredState::default()
+            })))
+            .await
+            .unwrap();
+        observed_until(&out, "no gateway at generation 5", |o| {
+            o.generation == 5 && o.gateways.is_empty()
+        })
+        .await;
+    });
+    drop(backend);
 }
