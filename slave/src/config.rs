@@ -261,22 +261,22 @@ fn workloads(raw: RawWorkloads) -> Result<WorkloadsConfig, ConfigError> {
     if let Some(enabled) = raw.enabled {
         w.enabled = enabled;
     }
-    if let Some(addr) = raw.advertise_address.as_deref().map(str::trim) {
-        if !addr.is_empty() {
-            let ip = addr.parse::<IpAddr>().map_err(|_| {
-                ConfigError::invalid(
-                    "workloads.advertiseAddress",
-                    format!("{addr:?} is not an IP address"),
-                )
-            })?;
-            if ip.is_unspecified() {
-                return Err(ConfigError::invalid(
-                    "workloads.advertiseAddress",
-                    "must be an address other hosts can reach, not 0.0.0.0 or ::",
-                ));
-            }
-            w.advertise_address = Some(ip);
+    if let Some(addr) = raw.advertise_address.as_deref().map(str::trim)
+        && !addr.is_empty()
+    {
+        let ip = addr.parse::<IpAddr>().map_err(|_| {
+            ConfigError::invalid(
+                "workloads.advertiseAddress",
+                format!("{addr:?} is not an IP address"),
+            )
+        })?;
+        if ip.is_unspecified() {
+            return Err(ConfigError::invalid(
+                "workloads.advertiseAddress",
+                "must be an address other hosts can reach, not 0.0.0.0 or ::",
+            ));
         }
+        w.advertise_address = Some(ip);
     }
     if let Some(ms) = raw.reconcile_interval_ms {
         if !(MIN_RECONCILE_INTERVAL_MS..=MAX_RECONCILE_INTERVAL_MS).contains(&ms) {

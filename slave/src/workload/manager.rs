@@ -267,6 +267,13 @@ impl<R: ContainerRuntime + 'static> Manager<R> {
     fn on_input(&mut self, input: Input) {
         match input {
             Input::Desired(d) => {
+                if let Err(why) = super::store::check_limits(&d) {
+                    tracing::error!(
+                        generation = d.generation,
+                        "desired state refused, the previous one stays: {why}"
+                    );
+                    return;
+                }
                 tracing::info!(
                     generation = d.generation,
                     replicas = d.replicas.len(),
@@ -397,6 +404,11 @@ impl<R: ContainerRuntime + 'static> Manager<R> {
                     self.rt = None;
                 }
                 self.engine_unavailable(&e.to_string());
+                if self.desired.replicas.is_empty() {
+                    // Nothing to run: a slave without an engine that only serves gateways
+                    // has applied its state (strays are removed once the engine answers).
+                    self.replicas_generation = generation;
+                }
                 return;
             }
         };

@@ -81,7 +81,7 @@ impl Memory {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Pull if missing, create and start this replica's container.
-    Create(ReplicaSpec),
+    Create(Box<ReplicaSpec>),
     /// Stop (10 s) and remove this container of ours.
     Remove {
         /// Engine id.
@@ -133,7 +133,7 @@ pub fn plan(
                     exited(spec, String::new(), None, message.clone())
                 } else {
                     if !memory.creating.contains(&spec.id) {
-                        plan.actions.push(Action::Create(spec.clone()));
+                        plan.actions.push(Action::Create(Box::new(spec.clone())));
                     }
                     starting(spec, String::new())
                 }
@@ -283,8 +283,8 @@ mod tests {
         assert_eq!(
             p.actions,
             vec![
-                Action::Create(desired[0].clone()),
-                Action::Create(desired[1].clone())
+                Action::Create(Box::new(desired[0].clone())),
+                Action::Create(Box::new(desired[1].clone()))
             ]
         );
         assert!(p.observed.iter().all(|o| o.state == ReplicaState::Starting));
@@ -332,7 +332,10 @@ mod tests {
             unlabelled,
         ];
         let p = plan(&desired, NODE, &seen, &Memory::default(), healthy_all);
-        assert_eq!(p.actions, vec![Action::Create(desired[0].clone())]);
+        assert_eq!(
+            p.actions,
+            vec![Action::Create(Box::new(desired[0].clone()))]
+        );
         assert_eq!(p.observed[0].state, ReplicaState::Starting);
     }
 
@@ -393,7 +396,10 @@ mod tests {
         assert!(p.actions.is_empty());
         // Someone ran `docker rm -f`: the next listing lacks it.
         let p = plan(&desired, NODE, &[], &Memory::default(), healthy_all);
-        assert_eq!(p.actions, vec![Action::Create(desired[0].clone())]);
+        assert_eq!(
+            p.actions,
+            vec![Action::Create(Box::new(desired[0].clone()))]
+        );
     }
 
     #[test]

@@ -150,8 +150,10 @@ impl StateStore {
     }
 }
 
-/// The protocol's count limits, checked on what the file holds.
-fn check_limits(state: &DesiredState) -> Result<(), String> {
+/// The protocol's count limits ([`MAX_REPLICAS_PER_NODE`], [`MAX_GATEWAYS_PER_NODE`],
+/// [`MAX_UPSTREAMS_PER_GATEWAY`]), checked on what the file holds and on what the master
+/// sends.
+pub fn check_limits(state: &DesiredState) -> Result<(), String> {
     if state.replicas.len() > MAX_REPLICAS_PER_NODE {
         return Err(format!("more than {MAX_REPLICAS_PER_NODE} replicas"));
     }
