@@ -1,6 +1,6 @@
 //! Carries the replica core's decisions out through a [`ContainerRuntime`]: lists the
-//! engine's containers as [`SeenContainer`]s (host ports and exit codes read back by
-//! inspecting, remembered per container in [`Facts`]), creates a replica (checks, pull when
+//! engine's containers as [`SeenContainer`]s (host ports from the listing, else read back
+//! by inspecting; exit codes by inspecting; remembered per container in [`Facts`]), creates a replica (checks, pull when
 //! missing, create with the container port on an engine-picked host port, start, read the
 //! port back) and removes one (stop with 10 s grace, remove).
 
@@ -46,10 +46,10 @@ pub async fn list<R: ContainerRuntime>(
             continue;
         }
         let mut s = SeenContainer {
+            host_port: published_port(&c.ports),
             id: c.id,
             labels: c.labels,
             state: c.state,
-            host_port: None,
             exit_code: None,
         };
         if s.replica_of(node).is_some() {
@@ -66,10 +66,16 @@ pub async fn list<R: ContainerRuntime>(
     Ok(seen)
 }
 
-/// Fills in the host port or exit code, inspecting once per container.
+/// Fills in the host port (when the listing lacks it) or the exit code, inspecting once
+/// per container. The listing's port is fresh (a container restarted by hand may have been
+/// given another one), so it wins.
 async fn read_back<R: ContainerRuntime>(rt: &R, s: &mut SeenContainer, facts: &mut Facts) {
     match s.state.as_str() {
         "running" | "paused" => {
+            if let Some(p) = s.host_port {
+                facts.host_ports.insert(s.id.clone(), p);
+                return;
+            }
             if let Some(p) = facts.host_ports.get(&s.id) {
                 s.host_port = Some(*p);
                 return;
@@ -194,5 +200,115 @@ pub async fn remove<R: ContainerRuntime>(rt: &R, container: &str) -> Result<(), 
     match rt.remove_container(container, true, true).await {
         Ok(()) | Err(DockerError::NotFound(_)) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::docker::fake::FakeRuntime;
+    use crate::workload::testing::replica_spec;
+    use protocol::workload::RegistryAuth;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn create_publishes_on_an_engine_port_and_reads_it_back() {
+        let rt = FakeRuntime::with_images(&["app:v1"]);
+        let spec = replica_spec("web-1-a", "web", 1, "app:v1");
+        let c = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap();
+        let made = rt.container("commander-web-1-a").unwrap();
+        assert_eq!(made.id, c.container);
+        assert_eq!(made.engine_ports, vec![80]);
+        assert!(made.form.ports.is_empty(), "no user-style mapping");
+        assert_eq!(c.host_port, Some(made.published[0].1));
+    }
+
+    #[test]
+    fn binds_are_confined_like_user_containers() {
+        let rt = FakeRuntime::with_images(&["app:v1"]);
+        let mut spec = replica_spec("web-1-a", "web", 1, "app:v1");
+        spec.volumes = vec!["/etc:/host-etc".into()];
+        let e = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap_err();
+        assert!(e.contains("bind mounts are disabled"), "{e}");
+        let root = tempfile::tempdir().unwrap();
+        let ctx = DockerCtx::new(&[root.path().to_path_buf()]);
+        let e = block_on(create(&rt, &spec, 3, &ctx)).unwrap_err();
+        assert!(e.contains("outside the allowed bind roots"), "{e}");
+        std::fs::create_dir(root.path().join("data")).unwrap();
+        let inside = format!("{}:/data:ro", ctx.bind_roots[0].join("data").display());
+        spec.volumes = vec![inside, "named-vol:/cache".into()];
+        block_on(create(&rt, &spec, 3, &ctx)).unwrap();
+        assert!(rt.container("commander-web-1-a").is_some());
+    }
+
+    #[test]
+    fn a_failed_pull_says_why_without_the_password() {
+        let rt = FakeRuntime::new();
+        let mut spec = replica_spec("web-1-a", "web", 1, "private/app:v1");
+        spec.registry_auth = Some(RegistryAuth {
+            server: Some("registry.example".into()),
+            username: "deployer".into(),
+            password: "hunter2-secret".into(),
+        });
+        let e = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap_err();
+        assert!(e.contains("cannot pull image private/app:v1"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        assert_eq!(rt.state.borrow().pull_users, vec!["deployer".to_string()]);
+        assert!(rt.state.borrow().containers.is_empty());
+    }
+
+    #[test]
+    fn invalid_specs_are_refused_before_the_engine() {
+        let rt = FakeRuntime::with_images(&["app:v1"]);
+        let mut spec = replica_spec("bad id/../x", "web", 1, "app:v1");
+        let e = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap_err();
+        assert!(e.starts_with("invalid replica"), "{e}");
+        spec.id = "web-1-a".into();
+        spec.container_port = 0;
+        let e = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap_err();
+        assert!(e.contains("container_port"), "{e}");
+        assert!(
+            rt.state
+                .borrow()
+                .calls
+                .iter()
+                .all(|c| !c.starts_with("create"))
+        );
+    }
+
+    #[test]
+    fn remove_stops_then_removes_and_gone_is_fine() {
+        let rt = FakeRuntime::with_images(&["app:v1"]);
+        let spec = replica_spec("web-1-a", "web", 1, "app:v1");
+        let c = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap();
+        block_on(remove(&rt, &c.container)).unwrap();
+        assert!(rt.container(&c.container).is_none());
+        let calls = rt.state.borrow().calls.clone();
+        let stop = calls.iter().position(|c| c.starts_with("stop_container"));
+        let rm = calls.iter().position(|c| c.starts_with("remove_container"));
+        assert!(stop.is_some() && stop < rm, "{calls:?}");
+        block_on(remove(&rt, &c.container)).unwrap();
+    }
+
+    #[test]
+    fn the_ipv4_binding_is_preferred() {
+        let m = |ip: &str, port| PortMapping {
+            host_ip: ip.into(),
+            host_port: Some(port),
+            container_port: 80,
+            proto: "tcp".into(),
+        };
+        assert_eq!(published_port(&[m("::", 2), m("0.0.0.0", 1)]), Some(1));
+        assert_eq!(published_port(&[m("::", 2)]), Some(2));
+        assert_eq!(published_port(&[]), None);
     }
 }
