@@ -226,6 +226,7 @@ fn start_workloads(options: &AgentOptions) -> Option<WorkloadManager> {
         reconcile_interval: options.workloads.reconcile_interval,
         node_id,
         gateway_workers: 0,
+        resend_every: crate::workload::manager::RESEND_EVERY,
     };
     let socket = options.docker_socket.clone();
     let connect = move || {

@@ -33,7 +33,8 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// The observed state is sent at least this often while connected.
+/// The observed state is sent at least this often while connected (the default of
+/// [`ManagerSettings::resend_every`]).
 pub const RESEND_EVERY: Duration = Duration::from_secs(5);
 /// How often due probes are started and pending work is looked at.
 const TICK: Duration = Duration::from_millis(100);
@@ -56,6 +57,8 @@ pub struct ManagerSettings {
     pub node_id: Option<u64>,
     /// Gateway worker threads (0: one per CPU).
     pub gateway_workers: usize,
+    /// An unchanged observed state is sent again after this long ([`RESEND_EVERY`]).
+    pub resend_every: Duration,
 }
 
 /// A message to the manager.
@@ -593,7 +596,9 @@ impl<R: ContainerRuntime + 'static> Manager<R> {
         let observed = self.observed();
         let due = match &self.last_sent {
             None => true,
-            Some((last, at)) => *last != observed || now.duration_since(*at) >= RESEND_EVERY,
+            Some((last, at)) => {
+                *last != observed || now.duration_since(*at) >= self.settings.resend_every
+            }
         };
         if !due {
             return;

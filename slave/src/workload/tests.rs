@@ -30,6 +30,7 @@ fn settings(dir: &std::path::Path, node_id: Option<u64>) -> ManagerSettings {
         reconcile_interval: Duration::from_millis(100),
         node_id,
         gateway_workers: 1,
+        resend_every: Duration::from_millis(300),
     }
 }
 
@@ -398,4 +399,30 @@ fn gateways_of_the_desired_state_are_served_and_reported() {
         .await;
     });
     drop(backend);
+}
+
+#[test]
+fn an_unchanged_state_is_sent_again_after_the_resend_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Rc::new(FakeRuntime::new());
+    block_on(async {
+        let inbox = start(&fake, settings(dir.path(), Some(NODE)));
+        let (tx, out) = async_channel::unbounded();
+        inbox
+            .send(Input::Connected {
+                node_id: NODE,
+                out: tx,
+            })
+            .await
+            .unwrap();
+        let first = observed_until(&out, "a first report", |_| true).await;
+        let t = Instant::now();
+        let again = observed_until(&out, "the same report again", |_| true).await;
+        assert_eq!(again, first, "nothing changed");
+        assert!(
+            t.elapsed() >= Duration::from_millis(250),
+            "not before the interval: {:?}",
+            t.elapsed()
+        );
+    });
 }

@@ -129,6 +129,7 @@ fn one_replica_on_the_real_engine_turns_healthy_and_is_removed() {
             reconcile_interval: Duration::from_millis(500),
             node_id: Some(node),
             gateway_workers: 1,
+            resend_every: slave::workload::manager::RESEND_EVERY,
         },
     )
     .unwrap();
