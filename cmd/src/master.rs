@@ -180,6 +180,7 @@ fn start_local_slave(master: &RunningMaster, cfg: &MasterConfig) -> anyhow::Resu
         docker_socket: PathBuf::from(slave::config::DEFAULT_DOCKER_SOCKET),
         force_legacy: io_uring_choice(cfg.io_uring) == Some(false),
         ops: slave::agent::OpsOptions::default(),
+        workloads: slave::config::WorkloadsConfig::default(),
     };
     std::thread::Builder::new()
         .name("cmdr-local-slave".into())

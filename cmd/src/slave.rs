@@ -66,6 +66,7 @@ pub fn run(args: SlaveArgs) -> Result<(), SlaveCliError> {
             hosts_file: cfg.hosts_file,
             bind_roots: cfg.bind_roots,
         },
+        workloads: cfg.workloads,
     })?;
     Ok(())
 }

@@ -7,13 +7,16 @@
 //! legacy epoll driver. Reading and writing run as separate tasks so no in-flight read is
 //! ever cancelled. Ping and host facts are answered on the reader; host and Docker
 //! operations are handed to [`crate::remote::Dispatcher`], which runs them elsewhere and
-//! answers through the writer channel.
+//! answers through the writer channel. Desired states go to the
+//! [`crate::workload::WorkloadManager`], started before the first session, which sends its
+//! observed state through the same writer channel while a session lasts.
 
 use crate::backoff::Backoff;
 use crate::hostinfo::collect_host_info;
 use crate::identity::{self, Enrollment, IdentityError};
 use crate::metrics::MetricSampler;
 use crate::remote::{Dispatcher, RemoteConfig};
+use crate::workload::{ManagerSettings, WorkloadManager};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 use protocol::{
@@ -48,6 +51,8 @@ pub struct AgentOptions {
     pub force_legacy: bool,
     /// Settings of host and Docker operations.
     pub ops: OpsOptions,
+    /// The replicas and gateways the master assigns.
+    pub workloads: crate::config::WorkloadsConfig,
 }
 
 /// Settings of the operations the master may ask for.
@@ -200,7 +205,49 @@ fn random_u64() -> u64 {
     })
 }
 
+/// Starts the workload manager when enabled; a failure to start it is logged, not fatal
+/// (the host and Docker operations still work).
+fn start_workloads(options: &AgentOptions) -> Option<WorkloadManager> {
+    if !options.workloads.enabled {
+        tracing::info!("workloads disabled (workloads.enabled: false)");
+        return None;
+    }
+    let node_id = match identity::load_enrollment(&options.data_dir) {
+        Ok(e) => e.map(|e| e.node_id),
+        Err(e) => {
+            tracing::warn!("cannot read the enrolment record: {e}");
+            None
+        }
+    };
+    let settings = ManagerSettings {
+        data_dir: options.data_dir.clone(),
+        bind_roots: options.ops.bind_roots.clone(),
+        advertise_address: options.workloads.advertise_address,
+        reconcile_interval: options.workloads.reconcile_interval,
+        node_id,
+        gateway_workers: 0,
+        resend_every: crate::workload::manager::RESEND_EVERY,
+    };
+    let socket = options.docker_socket.clone();
+    let connect = move || {
+        let socket = socket.clone();
+        async move {
+            crate::docker::bollard_rt::BollardRuntime::connect(&socket)
+                .await
+                .map(std::rc::Rc::new)
+        }
+    };
+    match WorkloadManager::start(connect, settings) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::error!("cannot start the workload manager: {e}");
+            None
+        }
+    }
+}
+
 async fn agent_loop(options: AgentOptions, keys: StaticKeys) -> Result<(), AgentError> {
+    let workloads = start_workloads(&options);
     let mut backoff = Backoff::default();
     let mut sampler = MetricSampler::new();
     let mut dispatcher = Dispatcher::new(RemoteConfig {
@@ -211,7 +258,14 @@ async fn agent_loop(options: AgentOptions, keys: StaticKeys) -> Result<(), Agent
     });
     loop {
         let started = std::time::Instant::now();
-        match one_session(&options, &keys, &mut sampler, &mut dispatcher).await {
+        let session = one_session(
+            &options,
+            &keys,
+            &mut sampler,
+            &mut dispatcher,
+            workloads.as_ref(),
+        );
+        match session.await {
             SessionEnd::Fatal(e) => return Err(e),
             SessionEnd::Retry(why) => {
                 if started.elapsed() >= STABLE_SESSION {
@@ -258,6 +312,7 @@ async fn one_session(
     keys: &StaticKeys,
     sampler: &mut MetricSampler,
     dispatcher: &mut Dispatcher,
+    workloads: Option<&WorkloadManager>,
 ) -> SessionEnd {
     let (addr, check, auth, enrolling) = match plan(options) {
         Ok(p) => p,
@@ -286,8 +341,18 @@ async fn one_session(
     tracing::info!(node_id = welcome.node_id, master = %addr, "session established");
     let interval = Duration::from_millis(u64::from(welcome.heartbeat_interval_ms.max(100)));
     dispatcher.begin_session_at(welcome.version);
-    let end = run_session(stream, session, interval, options, sampler, dispatcher).await;
+    // Observed state exists from protocol version 4 on.
+    let workloads = workloads
+        .filter(|_| welcome.version >= 4)
+        .map(|w| (w, welcome.node_id));
+    let end = run_session(
+        stream, session, interval, options, sampler, dispatcher, workloads,
+    )
+    .await;
     dispatcher.end_session();
+    if let Some((w, _)) = workloads {
+        w.disconnected();
+    }
     end
 }
 
@@ -381,6 +446,7 @@ async fn run_session(
     options: &AgentOptions,
     sampler: &mut MetricSampler,
     dispatcher: &mut Dispatcher,
+    workloads: Option<(&WorkloadManager, u64)>,
 ) -> SessionEnd {
     let session = Rc::new(RefCell::new(session));
     let (mut rd, mut wr) = stream.into_split();
@@ -409,6 +475,10 @@ async fn run_session(
     };
     let host = collect_host_info(&options.docker_socket);
     let _ = tx.send(Message::HostInfo(host)).await;
+    if let Some((w, node_id)) = workloads {
+        w.connected(node_id, tx.clone());
+    }
+    let workloads = workloads.map(|(w, _)| w);
     let heartbeats = {
         let tx = tx.clone();
         let mut sampler = std::mem::take(sampler);
@@ -436,7 +506,7 @@ async fn run_session(
             sampler
         })
     };
-    let end = read_loop(&mut rd, &session, &tx, options, dispatcher).await;
+    let end = read_loop(&mut rd, &session, &tx, options, dispatcher, workloads).await;
     tx.close();
     writer.await;
     *sampler = heartbeats.await;
@@ -449,6 +519,7 @@ async fn read_loop<R: AsyncReadRent>(
     tx: &async_channel::Sender<Message>,
     options: &AgentOptions,
     dispatcher: &mut Dispatcher,
+    workloads: Option<&WorkloadManager>,
 ) -> SessionClosed {
     let mut buf = vec![0u8; 4096];
     let mut events = Vec::new();
@@ -466,7 +537,7 @@ async fn read_loop<R: AsyncReadRent>(
         let result = session.borrow_mut().receive(&buf[..n], &mut events);
         for ev in events.drain(..) {
             if let SessionEvent::Message(msg) = ev
-                && let Some(reply) = handle_message(msg, options, dispatcher, tx)
+                && let Some(reply) = handle_message(msg, options, dispatcher, tx, workloads)
                 && tx.send(reply).await.is_err()
             {
                 return SessionClosed::WriterStopped;
@@ -479,12 +550,14 @@ async fn read_loop<R: AsyncReadRent>(
 }
 
 /// Answers one message from the master, at once (ping, host facts) or through the
-/// dispatcher (operations, whose answers it sends on `tx` itself).
+/// dispatcher (operations, whose answers it sends on `tx` itself); hands desired states to
+/// the workload manager.
 fn handle_message(
     msg: Message,
     options: &AgentOptions,
     dispatcher: &mut Dispatcher,
     tx: &async_channel::Sender<Message>,
+    workloads: Option<&WorkloadManager>,
 ) -> Option<Message> {
     match msg {
         Message::Request(req) => {
@@ -505,10 +578,13 @@ fn handle_message(
             None
         }
         Message::DesiredState(d) => {
-            tracing::info!(
-                generation = d.generation,
-                "desired state received (no workloads run yet)"
-            );
+            match workloads {
+                Some(w) => w.desired(d),
+                None => tracing::warn!(
+                    generation = d.generation,
+                    "desired state ignored: workloads are disabled on this slave"
+                ),
+            }
             None
         }
         other => {

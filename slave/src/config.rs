@@ -15,6 +15,10 @@
 //! ioUring: auto                      # new: auto | on | off
 //! hostsFile: /etc/hosts              # new: the hosts file the master may view and edit
 //! bindRoots: [/srv, /data]           # new: host directories containers may bind-mount
+//! workloads:                         # new: the project replicas and gateways it runs
+//!   enabled: true                    #   run what the master assigns (default true)
+//!   advertiseAddress: 10.0.0.5       #   where other hosts reach its published ports
+//!   reconcileIntervalMs: 2000        #   time between two full reconciles
 //! # accepted for compatibility with the original and ignored:
 //! masterHttp: "http://192.168.0.9:18888"
 //! exeStoreHousePath: "/home/exeStoreHousePath_Linux/"
@@ -30,8 +34,9 @@
 //! [`IoUringMode::from_env_and`]). Relative paths are relative to the working directory, as
 //! in the original.
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -50,6 +55,35 @@ pub const DEFAULT_HOSTS_FILE: &str = "/etc/hosts";
 /// Default host directories under which containers may bind-mount paths.
 pub const DEFAULT_BIND_ROOTS: &[&str] = &["/srv", "/data"];
 pub use plumbing::io_uring::{DISABLE_IO_URING_ENV, IoUringMode};
+/// Default time between two full reconciles of the workloads, ms.
+pub const DEFAULT_RECONCILE_INTERVAL_MS: u64 = 2000;
+/// Shortest accepted `workloads.reconcileIntervalMs`.
+pub const MIN_RECONCILE_INTERVAL_MS: u64 = 100;
+/// Longest accepted `workloads.reconcileIntervalMs` (10 minutes).
+pub const MAX_RECONCILE_INTERVAL_MS: u64 = 600_000;
+
+/// The `workloads` section: the project replicas and gateways the master assigns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadsConfig {
+    /// Run what the master assigns (and what was stored before a restart).
+    pub enabled: bool,
+    /// The address at which other hosts reach this slave's published ports; health probes
+    /// go there too. `None`: 127.0.0.1 for probes, and the master uses the address the
+    /// session comes from.
+    pub advertise_address: Option<IpAddr>,
+    /// Time between two full reconciles.
+    pub reconcile_interval: Duration,
+}
+
+impl Default for WorkloadsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            advertise_address: None,
+            reconcile_interval: Duration::from_millis(DEFAULT_RECONCILE_INTERVAL_MS),
+        }
+    }
+}
 
 /// Validated slave configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +101,8 @@ pub struct SlaveConfig {
     pub hosts_file: PathBuf,
     /// Host directories under which containers may bind-mount paths (empty: none).
     pub bind_roots: Vec<PathBuf>,
+    /// Workloads (replicas and gateways).
+    pub workloads: WorkloadsConfig,
 }
 
 impl Default for SlaveConfig {
@@ -78,6 +114,7 @@ impl Default for SlaveConfig {
             io_uring: IoUringMode::Auto,
             hosts_file: PathBuf::from(DEFAULT_HOSTS_FILE),
             bind_roots: DEFAULT_BIND_ROOTS.iter().map(PathBuf::from).collect(),
+            workloads: WorkloadsConfig::default(),
         }
     }
 }
@@ -112,6 +149,15 @@ struct RawSlaveConfig {
     io_uring: Option<IoUringMode>,
     hosts_file: Option<PathBuf>,
     bind_roots: Option<Vec<PathBuf>>,
+    workloads: Option<RawWorkloads>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawWorkloads {
+    enabled: Option<bool>,
+    advertise_address: Option<String>,
+    reconcile_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,7 +250,44 @@ fn validate(raw: RawSlaveConfig) -> Result<SlaveConfig, ConfigError> {
             .map(checked_bind_root)
             .collect::<Result<_, _>>()?;
     }
+    if let Some(w) = raw.workloads {
+        config.workloads = workloads(w)?;
+    }
     Ok(config)
+}
+
+fn workloads(raw: RawWorkloads) -> Result<WorkloadsConfig, ConfigError> {
+    let mut w = WorkloadsConfig::default();
+    if let Some(enabled) = raw.enabled {
+        w.enabled = enabled;
+    }
+    if let Some(addr) = raw.advertise_address.as_deref().map(str::trim)
+        && !addr.is_empty()
+    {
+        let ip = addr.parse::<IpAddr>().map_err(|_| {
+            ConfigError::invalid(
+                "workloads.advertiseAddress",
+                format!("{addr:?} is not an IP address"),
+            )
+        })?;
+        if ip.is_unspecified() {
+            return Err(ConfigError::invalid(
+                "workloads.advertiseAddress",
+                "must be an address other hosts can reach, not 0.0.0.0 or ::",
+            ));
+        }
+        w.advertise_address = Some(ip);
+    }
+    if let Some(ms) = raw.reconcile_interval_ms {
+        if !(MIN_RECONCILE_INTERVAL_MS..=MAX_RECONCILE_INTERVAL_MS).contains(&ms) {
+            return Err(ConfigError::invalid(
+                "workloads.reconcileIntervalMs",
+                format!("must be in {MIN_RECONCILE_INTERVAL_MS}..={MAX_RECONCILE_INTERVAL_MS}"),
+            ));
+        }
+        w.reconcile_interval = Duration::from_millis(ms);
+    }
+    Ok(w)
 }
 
 /// One `bindRoots` entry, resolved to its canonical path and checked there
@@ -313,6 +396,45 @@ fileServer:
         let f = write_tmp("# only a comment\n");
         let c = load_with_env(Some(f.path()), SlaveOverrides::default(), None).unwrap();
         assert_eq!(c, SlaveConfig::default());
+    }
+
+    #[test]
+    fn workloads_section() {
+        let c = from_yaml_str("dataDir: /x\n").unwrap();
+        assert_eq!(c.workloads, WorkloadsConfig::default());
+        assert!(c.workloads.enabled);
+        assert_eq!(c.workloads.reconcile_interval, Duration::from_millis(2000));
+        let c = from_yaml_str(
+            "workloads:\n  enabled: false\n  advertiseAddress: 10.0.0.5\n  reconcileIntervalMs: 500\n",
+        )
+        .unwrap();
+        assert!(!c.workloads.enabled);
+        assert_eq!(
+            c.workloads.advertise_address,
+            Some("10.0.0.5".parse().unwrap())
+        );
+        assert_eq!(c.workloads.reconcile_interval, Duration::from_millis(500));
+        for (bad, key) in [
+            (
+                "workloads:\n  advertiseAddress: slave.example\n",
+                "workloads.advertiseAddress",
+            ),
+            (
+                "workloads:\n  advertiseAddress: 0.0.0.0\n",
+                "workloads.advertiseAddress",
+            ),
+            (
+                "workloads:\n  reconcileIntervalMs: 5\n",
+                "workloads.reconcileIntervalMs",
+            ),
+        ] {
+            let err = from_yaml_str(bad).unwrap_err().to_string();
+            assert!(err.contains(key), "{bad:?}: {err}");
+        }
+        let err = from_yaml_str("workloads:\n  advertise: 1.2.3.4\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("advertise"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Commander slave agent: enrols with a master, keeps an encrypted session, reports host
 //! facts and metrics, runs the host and Docker operations the master asks for
-//! ([`remote`], [`hostops`], [`docker`]) and (later) runs what the master assigns.
+//! ([`remote`], [`hostops`], [`docker`]) and runs the project replicas and gateways the
+//! master assigns ([`workload`]).
 
 pub mod agent;
 pub mod backoff;
@@ -13,3 +14,4 @@ pub mod hostops;
 pub mod identity;
 pub mod metrics;
 pub mod remote;
+pub mod workload;

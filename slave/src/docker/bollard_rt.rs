@@ -161,6 +161,28 @@ fn create_body(form: &ContainerCreate) -> Result<ContainerCreateBody, DockerErro
     })
 }
 
+/// Adds `publish` (TCP container ports) to `body`, each bound on all host addresses with an
+/// empty host port: the engine picks a free one when the container starts.
+fn publish_on_engine_ports(body: &mut ContainerCreateBody, publish: &[u16]) {
+    for port in publish {
+        let key = format!("{port}/tcp");
+        let exposed = body.exposed_ports.get_or_insert_with(Vec::new);
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
+        let host = body.host_config.get_or_insert_with(HostConfig::default);
+        host.port_bindings
+            .get_or_insert_with(HashMap::new)
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: None,
+                host_port: Some(String::new()),
+            });
+    }
+}
+
 fn log_entry(out: LogOutput, timestamps: bool) -> LogEntry {
     let (stream, message) = match out {
         LogOutput::StdOut { message } => (Stream::Stdout, message),
@@ -229,6 +251,22 @@ impl ContainerRuntime for BollardRuntime {
         form: &ContainerCreate,
     ) -> Result<(String, Vec<String>), DockerError> {
         let body = create_body(form)?;
+        let opts = form
+            .name
+            .as_deref()
+            .map(|n| CreateContainerOptionsBuilder::new().name(n).build());
+        let r = self.docker.create_container(opts, body).await;
+        let r = r.map_err(convert::error)?;
+        Ok((r.id, r.warnings))
+    }
+
+    async fn create_container_engine_ports(
+        &self,
+        form: &ContainerCreate,
+        publish: &[u16],
+    ) -> Result<(String, Vec<String>), DockerError> {
+        let mut body = create_body(form)?;
+        publish_on_engine_ports(&mut body, publish);
         let opts = form
             .name
             .as_deref()

@@ -34,6 +34,13 @@ pub struct FakeContainer {
     pub state: String,
     /// Its log.
     pub logs: Vec<LogEntry>,
+    /// Container ports published on host ports the fake engine picks at start
+    /// ([`ContainerRuntime::create_container_engine_ports`]).
+    pub engine_ports: Vec<u16>,
+    /// `(container port, host port)` of `engine_ports` while it runs.
+    pub published: Vec<(u16, u16)>,
+    /// Exit code reported once it is `exited` (tests set it).
+    pub exit_code: i64,
 }
 
 /// An image of the fake engine.
@@ -67,6 +74,7 @@ pub struct FakeState {
     /// Behave as if no engine were running.
     pub unavailable: bool,
     next_id: u64,
+    next_host_port: u16,
 }
 
 /// The fake engine.
@@ -166,6 +174,24 @@ fn host_ports(form: &ContainerCreate) -> Vec<(u16, &'static str)> {
         .collect()
 }
 
+/// The engine-picked ports of a container while it runs or is paused.
+fn published_ports(c: &FakeContainer) -> Vec<protocol::ops::docker_reply::PortMapping> {
+    if c.state != "running" && c.state != "paused" {
+        return Vec::new();
+    }
+    c.published
+        .iter()
+        .map(
+            |&(container_port, host_port)| protocol::ops::docker_reply::PortMapping {
+                host_ip: "0.0.0.0".into(),
+                host_port: Some(host_port),
+                container_port,
+                proto: "tcp".into(),
+            },
+        )
+        .collect()
+}
+
 impl ContainerRuntime for FakeRuntime {
     async fn info(&self) -> Result<EngineInfo, DockerError> {
         let st = self.enter("info".into())?;
@@ -198,7 +224,7 @@ impl ContainerRuntime for FakeRuntime {
                 created_unix: 0,
                 state: c.state.clone(),
                 status: c.state.clone(),
-                ports: vec![],
+                ports: published_ports(c),
                 labels: c.form.labels.clone(),
             })
             .collect())
@@ -217,13 +243,14 @@ impl ContainerRuntime for FakeRuntime {
                     status: c.state.clone(),
                     running: c.state == "running" || c.state == "paused",
                     paused: c.state == "paused",
+                    exit_code: c.exit_code,
                     ..Default::default()
                 },
                 path: c.form.cmd.first().cloned().unwrap_or_default(),
                 args: c.form.cmd.iter().skip(1).cloned().collect(),
                 env: c.form.env.clone(),
                 labels: c.form.labels.clone(),
-                ports: vec![],
+                ports: published_ports(c),
                 mounts: c
                     .form
                     .volumes
@@ -255,6 +282,14 @@ impl ContainerRuntime for FakeRuntime {
         &self,
         form: &ContainerCreate,
     ) -> Result<(String, Vec<String>), DockerError> {
+        self.create_container_engine_ports(form, &[]).await
+    }
+
+    async fn create_container_engine_ports(
+        &self,
+        form: &ContainerCreate,
+        publish: &[u16],
+    ) -> Result<(String, Vec<String>), DockerError> {
         let mut st = self.enter(format!("create_container {}", form.image))?;
         find_image(&st, &form.image)?;
         st.next_id += 1;
@@ -274,6 +309,9 @@ impl ContainerRuntime for FakeRuntime {
             form: form.clone(),
             state: "created".into(),
             logs: Vec::new(),
+            engine_ports: publish.to_vec(),
+            published: Vec::new(),
+            exit_code: 0,
         });
         Ok((id, Vec::new()))
     }
@@ -302,7 +340,13 @@ impl ContainerRuntime for FakeRuntime {
                     message: "port is already allocated".into(),
                 }));
             }
+            let mut published = Vec::new();
+            for &port in &st.containers[i].engine_ports {
+                st.next_host_port = st.next_host_port.max(32767).wrapping_add(1);
+                published.push((port, st.next_host_port));
+            }
             let c = &mut st.containers[i];
+            c.published = published;
             c.state = "running".into();
             c.logs.push(LogEntry {
                 stream: Stream::Stdout,

@@ -173,6 +173,17 @@ pub trait ContainerRuntime {
         &self,
         form: &ContainerCreate,
     ) -> Result<(String, Vec<String>), DockerError>;
+    /// Creates a container for the workload supervisor ([`crate::workload`]): `form` as
+    /// for [`ContainerRuntime::create_container`], plus the TCP container ports `publish`
+    /// published on all host addresses at host ports the ENGINE picks when the container
+    /// starts (read them back with [`ContainerRuntime::inspect_container`]). Containers
+    /// made for users always name their host ports ([`protocol::ops::validate::port_mapping`]
+    /// refuses host port 0); only the supervisor takes this path.
+    async fn create_container_engine_ports(
+        &self,
+        form: &ContainerCreate,
+        publish: &[u16],
+    ) -> Result<(String, Vec<String>), DockerError>;
     /// Starts a container.
     async fn start_container(&self, id: &str) -> Result<(), DockerError>;
     /// Stops a container, killing it after `timeout_secs`.

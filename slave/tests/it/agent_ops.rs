@@ -2,7 +2,8 @@
 //! drivers: a minimal master (std sockets plus the sans-io `Session`) enrols the agent,
 //! then asks for host operations and a Docker operation. The Docker answer comes from the
 //! Docker thread and host answers from worker threads, so this proves the agent's writer is
-//! woken from other threads.
+//! woken from other threads. At protocol version 4 the agent's workload manager reports
+//! its observed state on the session and serves the gateway a desired state names.
 
 use protocol::ops::ErrorKind;
 use protocol::ops::docker::DockerOp;
@@ -80,6 +81,11 @@ impl Master {
 
 /// Starts an agent enrolling with a fresh minimal master; returns the master's side.
 fn start(force_legacy: bool, dir: &Path) -> Master {
+    start_at(force_legacy, dir, protocol::OPS_VERSION)
+}
+
+/// [`start`] with the session at protocol `version`.
+fn start_at(force_legacy: bool, dir: &Path, version: u16) -> Master {
     let keys = StaticKeys::generate().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let token = JoinToken {
@@ -99,6 +105,7 @@ fn start(force_legacy: bool, dir: &Path) -> Master {
             hosts_file: hosts,
             bind_roots: vec![],
         },
+        workloads: slave::config::WorkloadsConfig::default(),
     };
     std::thread::spawn(move || slave::agent::run(options));
     let (stream, _) = listener.accept().unwrap();
@@ -118,7 +125,7 @@ fn start(force_legacy: bool, dir: &Path) -> Master {
     m.session
         .set_max_message_len(protocol::codec::MAX_MESSAGE_LEN);
     let welcome = Welcome {
-        version: protocol::OPS_VERSION,
+        version,
         node_id: 1,
         heartbeat_interval_ms: 60_000,
     };
@@ -224,4 +231,59 @@ fn operations_are_answered_on_the_epoll_driver() {
 #[test]
 fn operations_are_answered_on_the_default_driver() {
     operations_answer(false);
+}
+
+/// The next observed state satisfying `pred` (other messages are skipped).
+fn observed_until(
+    m: &mut Master,
+    pred: impl Fn(&protocol::ObservedState) -> bool,
+) -> protocol::ObservedState {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "no such observed state");
+        if let Message::ObservedState(o) = m.next()
+            && pred(&o)
+        {
+            return o;
+        }
+    }
+}
+
+#[test]
+fn desired_state_reaches_the_workload_manager_and_observed_state_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = start_at(false, dir.path(), 4);
+    // Right after connecting, before any desired state.
+    let first = observed_until(&mut m, |_| true);
+    assert_eq!(first.generation, 0);
+    let port = TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let desired = protocol::DesiredState {
+        generation: 1,
+        replicas: Vec::new(),
+        gateways: vec![protocol::workload::GatewaySpec {
+            name: "standalone-it".into(),
+            port,
+            algorithm: protocol::workload::GatewayAlgorithm::RoundRobin,
+            upstreams: vec!["127.0.0.1:9".into()],
+            allow: Vec::new(),
+            deny: Vec::new(),
+            max_conns_per_ip: None,
+            conn_rate_per_ip: None,
+            probe_upstreams: false,
+        }],
+    };
+    m.session
+        .send(&Message::DesiredState(desired.clone()))
+        .unwrap();
+    m.flush();
+    let o = observed_until(&mut m, |o| o.generation == 1);
+    assert_eq!(o.gateways.len(), 1);
+    assert!(o.gateways[0].serving, "{:?}", o.gateways[0]);
+    TcpStream::connect(("127.0.0.1", port)).expect("the gateway listens");
+    // Kept on disk for the next start.
+    assert!(dir.path().join("data/workloads.state").exists());
 }

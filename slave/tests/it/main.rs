@@ -4,6 +4,8 @@
 //!   on both monoio drivers, against a minimal master;
 //! - [`docker_engine`]: the Docker operations against this machine's real Docker Engine
 //!   (skipped with a message without one, a failure under `CI=true`);
+//! - [`workloads`]: the workload supervisor running a replica on the real engine (same
+//!   rule);
 //!
 //! and [`support`], the helpers of the real-engine tests.
 
@@ -12,3 +14,4 @@
 mod agent_ops;
 mod docker_engine;
 mod support;
+mod workloads;
