@@ -341,9 +341,9 @@ async fn one_session(
     tracing::info!(node_id = welcome.node_id, master = %addr, "session established");
     let interval = Duration::from_millis(u64::from(welcome.heartbeat_interval_ms.max(100)));
     dispatcher.begin_session_at(welcome.version);
-    // Observed state exists from protocol version 4 on.
+    // Observed state exists from the workloads version on.
     let workloads = workloads
-        .filter(|_| welcome.version >= 4)
+        .filter(|_| welcome.version >= protocol::version::WORKLOADS_VERSION)
         .map(|w| (w, welcome.node_id));
     let end = run_session(
         stream, session, interval, options, sampler, dispatcher, workloads,

@@ -252,7 +252,7 @@ fn observed_until(
 #[test]
 fn desired_state_reaches_the_workload_manager_and_observed_state_comes_back() {
     let dir = tempfile::tempdir().unwrap();
-    let mut m = start_at(false, dir.path(), 4);
+    let mut m = start_at(false, dir.path(), protocol::version::WORKLOADS_VERSION);
     // Right after connecting, before any desired state.
     let first = observed_until(&mut m, |_| true);
     assert_eq!(first.generation, 0);
