@@ -15,4 +15,5 @@ mod console_host;
 mod docker_cluster;
 mod ops_docker;
 mod ops_host;
+mod projects_cluster;
 mod wire_encryption;

@@ -224,10 +224,11 @@ fn projects_spread_update_roll_back_scale_reschedule_and_deploy_by_webhook() -> 
     }
     let pid = std::process::id();
     let project_name = format!("web{pid}");
-    let _cleanup = ProjectContainers(project_name.clone());
     let v1 = app_image(&format!("cmdr-e2e-app:v1-{pid}"), Some("v1"))?;
     let v2 = app_image(&format!("cmdr-e2e-app:v2-{pid}"), Some("v2"))?;
     let v3 = app_image(&format!("cmdr-e2e-app:v3-{pid}"), None)?;
+    // Declared after the images: dropped before them, so no image is left dangling.
+    let _cleanup = ProjectContainers(project_name.clone());
     let image = Image::with_binary(&e2e::commander_bin()?, &format!("projects{pid}"))?;
     let net = Network::create(&format!("cmdr-projects-{pid}"))?;
     let tmp = tempfile::tempdir()?;
@@ -460,7 +461,8 @@ fn projects_spread_update_roll_back_scale_reschedule_and_deploy_by_webhook() -> 
     );
     let replay = signed_post(http, &path, &body, &hmac_hex(&secret, body.as_bytes()))?;
     assert_eq!(replay.0, 401, "replayed webhook: {}", replay.1);
-    wait_ready(http, &project_name, 3, 3)?;
+    // Revisions: 1 v1, 2 v2, 3 the broken v3, 4 v1 again by the webhook.
+    wait_ready(http, &project_name, 4, 3)?;
     wait_for("the gateway answers v1 again", WAIT, || {
         (fetch(gateway).ok()? == "v1").then_some(())
     })?;
