@@ -23,7 +23,7 @@ use model::project::{ProjectSpec, Revision};
 use protocol::workload::{ObservedGateway, ReplicaState};
 
 use self::desired::{Generations, ProjectDesired};
-use self::step::{SeenReplica, StepTiming, Track};
+use self::step::{ProjectMemory, SeenReplica, StepTiming, Track};
 use super::record::ProjectRecord;
 use super::schedule::{Capacity, NodeSlot, NodeState};
 use super::service::{ObservedProjects, ProjectService};
@@ -80,8 +80,8 @@ impl ObservedProjects for ObservedViews {
 
 #[derive(Default)]
 struct Memory {
-    /// Per project, per replica.
-    tracks: HashMap<String, HashMap<String, Track>>,
+    /// Per project.
+    projects: HashMap<String, ProjectMemory>,
     generations: Generations,
     /// Per node: the generation last sent and when.
     sent: HashMap<u64, (u64, u64)>,
@@ -280,7 +280,7 @@ impl Reconciler {
                 }
             };
             memory
-                .tracks
+                .projects
                 .retain(|name, _| records.iter().any(|r| &r.name == name));
             for mut record in records {
                 let name = record.name.clone();
@@ -305,7 +305,7 @@ impl Reconciler {
                         _ => None,
                     })
                     .collect();
-                let tracks = memory.tracks.entry(name.clone()).or_default();
+                let project_memory = memory.projects.entry(name.clone()).or_default();
                 let ready = record
                     .assignments
                     .iter()
@@ -316,7 +316,7 @@ impl Reconciler {
                         &spec,
                         &slots,
                         &seen,
-                        tracks,
+                        project_memory,
                         timing,
                         &mut |rev| new_replica_id(&name, rev),
                     );
@@ -339,6 +339,7 @@ impl Reconciler {
                         specs.insert(a.revision, s);
                     }
                 }
+                let tracks = &project_memory.tracks;
                 let upstreams = desired::project_upstreams(&record, &seen, tracks, &addresses);
                 if let Some(g) = &spec.gateway {
                     gateways.push((

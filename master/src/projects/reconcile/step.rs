@@ -41,6 +41,33 @@ pub struct Track {
     pub healthy_since_ms: Option<u64>,
 }
 
+/// What the master remembers of a project between steps (not persisted).
+#[derive(Debug, Clone, Default)]
+pub struct ProjectMemory {
+    /// Per replica id.
+    pub tracks: HashMap<String, Track>,
+    /// Replicas that fit nowhere at the last step (announced once per change).
+    pub unplaced: u32,
+    /// Replicas that exited since the project was last fully healthy.
+    pub exits_in_a_row: u32,
+    /// No replica is started before this (master clock): a crash loop backs off.
+    pub starts_held_until_ms: u64,
+}
+
+/// Longest wait before replacing replicas that keep exiting.
+pub const MAX_RESTART_BACKOFF_MS: u64 = 60_000;
+
+/// The wait before replacing after the `n`-th exit in a row: none for the first, then
+/// 1 s, 2 s, 4 s ... up to [`MAX_RESTART_BACKOFF_MS`].
+pub fn restart_backoff_ms(n: u32) -> u64 {
+    match n {
+        0 | 1 => 0,
+        n => 1_000u64
+            .saturating_mul(1u64 << (n - 2).min(16))
+            .min(MAX_RESTART_BACKOFF_MS),
+    }
+}
+
 /// Timing of a step.
 #[derive(Debug, Clone, Copy)]
 pub struct StepTiming {
@@ -227,13 +254,14 @@ pub fn step_project(
     spec: &ProjectSpec,
     nodes: &[NodeSlot],
     seen: &HashMap<String, SeenReplica>,
-    tracks: &mut HashMap<String, Track>,
+    memory: &mut ProjectMemory,
     timing: StepTiming,
     new_id: &mut dyn FnMut(u64) -> String,
 ) -> StepOutcome {
     let now_ms = timing.now_ms;
     let mut events = Vec::new();
     let mut changed = false;
+    let tracks = &mut memory.tracks;
     observe(record, seen, tracks, now_ms, &mut events);
 
     // Drained long enough: dropped (the slave stops and removes it).
@@ -271,17 +299,59 @@ pub fn step_project(
     let mut controller = Controller {
         state: record.controller.clone(),
     };
-    let decision = controller.step(&spec.update, &snapshot);
+    let mut decision = controller.step(&spec.update, &snapshot);
     if decision.changed {
         record.controller = controller.state;
         changed = true;
     }
+    let unplaced: u32 = decision.plan.unplaced.iter().map(|u| u.count).sum();
+    let announce_unplaced = unplaced != memory.unplaced;
+    memory.unplaced = unplaced;
     events.extend(
         decision
             .events
             .iter()
+            .filter(|e| announce_unplaced || !matches!(e, Event::Unplaced { .. }))
             .filter_map(|e| controller_event(now_ms, e)),
     );
+
+    // Crash loops back off: replicas that keep exiting are replaced ever more slowly.
+    let exits = decision
+        .plan
+        .stop
+        .iter()
+        .filter(|s| s.reason == StopReason::Exited)
+        .count() as u32;
+    let all_healthy = slots.len() as u32 >= record.controller.replicas
+        && slots
+            .iter()
+            .all(|s| s.healthy || s.phase == ReplicaPhase::Draining);
+    if all_healthy {
+        memory.exits_in_a_row = 0;
+    }
+    if now_ms < memory.starts_held_until_ms && !decision.plan.start.is_empty() {
+        decision.plan.start.clear();
+    }
+    if exits > 0 {
+        memory.exits_in_a_row = memory.exits_in_a_row.saturating_add(exits);
+        let wait = restart_backoff_ms(memory.exits_in_a_row);
+        memory.starts_held_until_ms = now_ms.saturating_add(wait);
+        if wait > 0 {
+            decision.plan.start.clear();
+            events.push(event(
+                now_ms,
+                ProjectEventKind::Exited,
+                None,
+                None,
+                None,
+                format!(
+                    "{} exits in a row: replacements wait {} s",
+                    memory.exits_in_a_row,
+                    wait / 1000
+                ),
+            ));
+        }
+    }
 
     for stop in &decision.plan.stop {
         let Some(pos) = record

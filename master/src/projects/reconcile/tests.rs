@@ -13,7 +13,7 @@ use model::project::{ProjectInput, ProjectSpec, Revision};
 use protocol::workload::{DesiredState, ReplicaState};
 
 use super::desired::{self, Generations, ProjectDesired};
-use super::step::{SeenReplica, StepTiming, Track, step_project};
+use super::step::{ProjectMemory, SeenReplica, StepTiming, restart_backoff_ms, step_project};
 use crate::projects::controller::Controller;
 use crate::projects::record::ProjectRecord;
 use crate::projects::schedule::{Capacity, NodeSlot, NodeState};
@@ -38,11 +38,13 @@ struct Fleet {
     /// Per replica id: state and host port, as the fake slaves run them.
     running: HashMap<String, (u64, SeenReplica)>,
     broken: HashSet<Revision>,
+    /// New replicas exit instead of running.
+    crashing: bool,
     next_port: u16,
     now_ms: u64,
     record: ProjectRecord,
     specs: BTreeMap<Revision, ProjectSpec>,
-    tracks: HashMap<String, Track>,
+    memory: ProjectMemory,
     next_id: u32,
     events: Vec<K>,
     /// Per replica id: when it was last seen drained in an upstream-free state.
@@ -65,6 +67,7 @@ impl Fleet {
                 .collect(),
             running: HashMap::new(),
             broken: HashSet::new(),
+            crashing: false,
             next_port: 32_768,
             now_ms: 1_000_000,
             record: ProjectRecord {
@@ -78,7 +81,7 @@ impl Fleet {
                 updated_ms: 1_000_000,
             },
             specs: BTreeMap::from([(1, spec)]),
-            tracks: HashMap::new(),
+            memory: ProjectMemory::default(),
             next_id: 0,
             events: Vec::new(),
             drained_at: HashMap::new(),
@@ -103,7 +106,7 @@ impl Fleet {
     fn desired(&self) -> BTreeMap<u64, DesiredState> {
         let seen = self.seen();
         let upstreams =
-            desired::project_upstreams(&self.record, &seen, &self.tracks, &self.addresses);
+            desired::project_upstreams(&self.record, &seen, &self.memory.tracks, &self.addresses);
         let gateway = self.target_spec().gateway.as_ref().map(|g| {
             (
                 g.node,
@@ -120,7 +123,12 @@ impl Fleet {
     }
 
     fn upstreams(&self) -> Vec<String> {
-        desired::project_upstreams(&self.record, &self.seen(), &self.tracks, &self.addresses)
+        desired::project_upstreams(
+            &self.record,
+            &self.seen(),
+            &self.memory.tracks,
+            &self.addresses,
+        )
     }
 
     /// The fake slaves apply the desired states: unknown replicas start, missing ones go.
@@ -150,6 +158,10 @@ impl Fleet {
                                 },
                             ),
                         );
+                    }
+                    Some((_, s)) if s.state == ReplicaState::Starting && self.crashing => {
+                        s.state = ReplicaState::Exited;
+                        s.exit_code = Some(1);
                     }
                     Some((_, s)) if s.state == ReplicaState::Starting => {
                         s.state = ReplicaState::Running;
@@ -181,7 +193,7 @@ impl Fleet {
             &spec,
             &self.nodes,
             &seen,
-            &mut self.tracks,
+            &mut self.memory,
             StepTiming {
                 now_ms: self.now_ms,
                 grace_ms: 60_000,
@@ -414,4 +426,37 @@ fn generations_change_only_with_the_content_and_never_go_back() {
     // A clock that went back still gives a larger generation.
     assert_eq!(g.stamp(7, d, 10).generation, 9_001);
     assert_eq!(g.nodes().collect::<Vec<_>>(), [7]);
+}
+
+#[test]
+fn a_crash_loop_backs_off_and_unplaced_replicas_are_announced_once() {
+    assert_eq!(
+        (1..=9).map(restart_backoff_ms).collect::<Vec<_>>(),
+        [
+            0, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000
+        ]
+    );
+    let mut fleet = Fleet::new(3, spec(WEB));
+    fleet.crashing = true;
+    fleet.ticks(30);
+    let scheduled = fleet.events.iter().filter(|k| **k == K::Scheduled).count();
+    // Without a back-off: 4 new replicas every two steps, 60 in 30 steps.
+    assert!(
+        scheduled <= 12,
+        "{scheduled} replicas started in 30 s of a crash loop"
+    );
+    assert!(fleet.memory.exits_in_a_row >= 4);
+    // The program is fixed: once replicas run healthy the count resets.
+    fleet.crashing = false;
+    fleet.now_ms += 120_000;
+    fleet.ticks(6);
+    assert_eq!(fleet.upstreams().len(), 4, "{:?}", fleet.record.assignments);
+    assert_eq!(fleet.memory.exits_in_a_row, 0);
+
+    // Nowhere to place: one event, not one per step.
+    let mut fleet = Fleet::new(1, spec(WEB));
+    fleet.nodes[0].state = NodeState::Unschedulable;
+    fleet.ticks(10);
+    let unplaced = fleet.events.iter().filter(|k| **k == K::Unplaced).count();
+    assert_eq!(unplaced, 1, "{:?}", fleet.events);
 }
