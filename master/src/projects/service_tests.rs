@@ -385,9 +385,9 @@ fn commands_write_the_projects_timeline() {
         fx.service.resume(&alice(), "web").await.expect("resumed");
         // A refused command leaves no event.
         fx.service
-            .promote(&alice(), "web")
+            .resume(&alice(), "web")
             .await
-            .expect_err("nothing to promote");
+            .expect_err("nothing paused");
     });
     let kinds: Vec<K> = fx
         .service
