@@ -9,7 +9,8 @@
 //! Every route is declared once in [`routes`] with its [`Access`]; the same declaration
 //! gives the router, the route table a test walks, and the OpenAPI document served at
 //! `GET /api/v1/openapi.json` ([`openapi`]). Only the login
-//! and registration pages and calls, the health check and static assets are
+//! and registration pages and calls, the health check, static assets and the projects'
+//! deploy webhook (authenticated by its signature, see [`projects::webhook`]) are
 //! [`Access::Public`]; everything else passes `auth::guard::require_user` (session cookie or
 //! `Authorization: Bearer` with a session token or, on the JSON API, an API token limited to
 //! its scope (see [`tokens`] and [`routes::TokenAccess`]), plus CSRF on state-changing

@@ -41,7 +41,8 @@ use model::token::Scope;
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone: login, registration, health, static assets.
+    /// Anyone: login, registration, health, static assets, and the deploy webhook (which
+    /// the master authenticates by its signature).
     Public,
     /// A signed-in user (cookie or Bearer token).
     User,

@@ -597,6 +597,28 @@ async fn an_operation_is_one_service_call_with_caller_and_target_and_its_failure
 }
 
 #[tokio::test]
+async fn project_routes_map_the_service_answers() {
+    let (router, _, _) = app(OpFailure::Offline(1));
+    let (status, body) = send(&router, Method::GET, "/api/v1/projects", Some(TOKEN)).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "[]"));
+    let (status, body) = send(&router, Method::GET, "/api/v1/projects/web", Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.contains(r#""error""#), "{body}");
+    // Without a live feed, the timeline cannot stream: 503.
+    let req = Request::builder()
+        .uri("/api/v1/projects/web/events")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("accept", "text/event-stream")
+        .body(Body::empty())
+        .unwrap();
+    let mut req = req;
+    req.extensions_mut()
+        .insert(ConnectInfo("192.0.2.1:5000".parse::<SocketAddr>().unwrap()));
+    let resp = router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
 async fn data_conflicts_answer_409() {
     let (router, _, _) = app(OpFailure::Offline(1));
     let (status, body) = send(&router, Method::POST, "/api/v1/data/compact", Some(TOKEN)).await;

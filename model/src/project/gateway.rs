@@ -299,7 +299,8 @@ mod tests {
 
     #[test]
     fn every_error_names_its_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut StandaloneGatewayInput)>)> = vec![
+        type Change = Box<dyn Fn(&mut StandaloneGatewayInput)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("name", Box::new(|i| i.name = "Edge!".into())),
             ("name", Box::new(|i| i.name = "project/web".into())),
             ("node", Box::new(|i| i.node = 0)),

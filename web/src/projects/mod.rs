@@ -380,3 +380,54 @@ pub async fn promote(
 ) -> Result<Response, ApiError> {
     command(&state, &ctx, &name, Command::Promote).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::Invalid;
+
+    #[test]
+    fn every_failure_has_its_status_and_a_400_names_the_field() {
+        let cases = [
+            (
+                ProjectFailure::Invalid(Invalid::new("gateway.port", "a port from 1 to 65535")),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                ProjectFailure::Unauthorized("unsigned".into()),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                ProjectFailure::NotFound("no project".into()),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                ProjectFailure::Conflict("port taken".into()),
+                StatusCode::CONFLICT,
+            ),
+            (
+                ProjectFailure::Store("disk".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                ProjectFailure::Unavailable("node 2 is offline".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        ];
+        for (f, status) in cases {
+            let error = failure(f.clone());
+            assert_eq!(error.status, status, "{f:?}");
+        }
+        let error = failure(Invalid::new("gateway.port", "a port from 1 to 65535").into());
+        assert_eq!(error.message, "gateway.port: a port from 1 to 65535");
+    }
+
+    #[test]
+    fn type_errors_in_a_body_name_the_field() {
+        let error = parse::<ScaleRequest>(br#"{"replicas": -1}"#).expect_err("negative");
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        assert!(error.message.contains("replicas"), "{}", error.message);
+        let error = parse::<ScaleRequest>(b"{}").expect_err("missing");
+        assert!(error.message.contains("replicas"), "{}", error.message);
+    }
+}

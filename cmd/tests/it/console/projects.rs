@@ -641,3 +641,34 @@ async fn api_tokens_read_with_read_and_change_with_operate() {
         scaled[0]
     );
 }
+
+#[tokio::test]
+async fn a_stream_that_fell_behind_gets_the_whole_timeline_again() {
+    use model::project::api::{ProjectEvent, ProjectEventKind};
+    let (app, s) = TestApp::ready(Fake::Nodes(Vec::new())).await;
+    create(&app, &s, &web()).await;
+    let mut events = open_events(&app, &s.token, "/api/v1/projects/web/events").await;
+    assert_eq!(events.expect("timeline").await.as_array().unwrap().len(), 1);
+    // More than the live buffer holds, while the client reads nothing.
+    for i in 0..300 {
+        app.projects.events().push(
+            "web",
+            ProjectEvent {
+                at_ms: START_MS + i,
+                kind: ProjectEventKind::Scheduled,
+                revision: Some(1),
+                node: Some(1 + i % 3),
+                replica: Some(format!("web-1-{i}")),
+                message: String::new(),
+            },
+        );
+    }
+    let timeline = events.expect("timeline").await;
+    assert_eq!(
+        timeline.as_array().unwrap().len(),
+        301,
+        "the events it lost are in it"
+    );
+    assert_eq!(timeline[300]["replica"], "web-1-299");
+    assert_eq!(events.expect("event").await["kind"], "scheduled");
+}
