@@ -328,15 +328,17 @@ impl RunningMaster {
             .is_some_and(|closed| !closed)
     }
 
-    /// Ends live streams (metric samples, alerts, tasks), so that a console's graceful
-    /// shutdown need not wait for browsers to hang up. Call before stopping the console.
+    /// Ends live streams (metric samples, alerts, tasks, project timelines), so that a
+    /// console's graceful shutdown need not wait for browsers to hang up. Call before
+    /// stopping the console.
     pub fn close_live(&self) {
         self.cluster.close_live();
+        self.projects.events().close();
     }
 
     /// Stops the endpoint and flushes pending samples and alerts (stop the console first).
     pub async fn shutdown(self) {
-        self.cluster.close_live();
+        self.close_live();
         let endpoint = self.endpoint;
         let _ = tokio::task::spawn_blocking(move || endpoint.shutdown()).await;
         let cluster = self.cluster;

@@ -142,3 +142,23 @@ impl crate::projects::service::NodeDirectory for Cluster {
             .is_some_and(|n| !n.record.revoked)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::projects::service::NodeDirectory;
+    use crate::test_fixtures::{cluster_on, node_record};
+    use std::sync::Arc;
+
+    #[test]
+    fn enrolled_nodes_may_run_gateways_until_revoked() {
+        let store: Arc<dyn crate::store::Store> = Arc::new(crate::store::MemoryStore::new());
+        store.put_node(&node_record(1)).unwrap();
+        let mut revoked = node_record(2);
+        revoked.revoked = true;
+        store.put_node(&revoked).unwrap();
+        let cluster = cluster_on(&store);
+        assert!(cluster.is_enrolled(1));
+        assert!(!cluster.is_enrolled(2), "revoked");
+        assert!(!cluster.is_enrolled(3), "unknown");
+    }
+}

@@ -18,7 +18,8 @@ const LIVE_BUFFER: usize = 256;
 /// Every project's timeline.
 pub struct ProjectEvents {
     rings: Mutex<HashMap<String, VecDeque<ProjectEvent>>>,
-    live: broadcast::Sender<(String, ProjectEvent)>,
+    /// `None` once closed (the master is shutting down): live views end.
+    live: Mutex<Option<broadcast::Sender<(String, ProjectEvent)>>>,
 }
 
 impl Default for ProjectEvents {
@@ -32,12 +33,18 @@ impl ProjectEvents {
     pub fn new() -> Self {
         Self {
             rings: Mutex::new(HashMap::new()),
-            live: broadcast::channel(LIVE_BUFFER).0,
+            live: Mutex::new(Some(broadcast::channel(LIVE_BUFFER).0)),
         }
     }
 
     fn rings(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<ProjectEvent>>> {
         self.rings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, Option<broadcast::Sender<(String, ProjectEvent)>>> {
+        self.live
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -52,8 +59,10 @@ impl ProjectEvents {
             }
             ring.push_back(event.clone());
         }
-        // No subscriber is not an error.
-        let _ = self.live.send((project.to_owned(), event));
+        if let Some(live) = &*self.live() {
+            // No subscriber is not an error.
+            let _ = live.send((project.to_owned(), event));
+        }
     }
 
     /// `project`'s timeline, oldest first.
@@ -64,9 +73,23 @@ impl ProjectEvents {
             .unwrap_or_default()
     }
 
-    /// Every new event of every project from now on.
+    /// Every new event of every project from now on; after [`Self::close`], a receiver
+    /// that is already closed.
     pub fn subscribe(&self) -> broadcast::Receiver<(String, ProjectEvent)> {
-        self.live.subscribe()
+        match &*self.live() {
+            Some(live) => live.subscribe(),
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    /// Whether [`Self::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.live().is_none()
+    }
+
+    /// Ends every live view (the master is shutting down); timelines are still kept.
+    pub fn close(&self) {
+        self.live().take();
     }
 
     /// Drops `project`'s timeline (it was deleted and its replicas are gone).
@@ -118,5 +141,18 @@ mod tests {
         events.push("web", event(1));
         let (project, got) = rx.try_recv().expect("one event");
         assert_eq!((project.as_str(), got.at_ms), ("web", 1));
+    }
+
+    #[test]
+    fn closing_ends_live_views_and_keeps_timelines() {
+        let events = ProjectEvents::new();
+        let mut rx = events.subscribe();
+        events.close();
+        assert!(events.is_closed());
+        assert_eq!(rx.try_recv(), Err(broadcast::error::TryRecvError::Closed));
+        let mut late = events.subscribe();
+        assert_eq!(late.try_recv(), Err(broadcast::error::TryRecvError::Closed));
+        events.push("web", event(2));
+        assert_eq!(events.list("web").len(), 1);
     }
 }

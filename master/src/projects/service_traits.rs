@@ -133,7 +133,8 @@ impl model::service::Projects for ProjectsApi {
     }
 
     fn live_events(&self) -> Option<broadcast::Receiver<(String, ProjectEvent)>> {
-        Some(self.projects.events().subscribe())
+        let events = self.projects.events();
+        (!events.is_closed()).then(|| events.subscribe())
     }
 
     fn gateways(&self) -> BoxFuture<'_, Result<Vec<GatewayListing>, ProjectFailure>> {

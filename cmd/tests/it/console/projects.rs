@@ -672,3 +672,24 @@ async fn a_stream_that_fell_behind_gets_the_whole_timeline_again() {
     assert_eq!(timeline[300]["replica"], "web-1-299");
     assert_eq!(events.expect("event").await["kind"], "scheduled");
 }
+
+#[tokio::test]
+async fn timelines_stop_streaming_when_the_master_closes_live_views() {
+    let (app, s) = TestApp::ready(Fake::Nodes(Vec::new())).await;
+    create(&app, &s, &web()).await;
+    let mut events = open_events(&app, &s.token, "/api/v1/projects/web/events").await;
+    events.expect("timeline").await;
+    app.projects.events().close();
+    assert!(events.next().await.is_none(), "the stream ends");
+    let r = app
+        .send(
+            Req::get("/api/v1/projects/web/events")
+                .bearer(&s.token)
+                .header("accept", "text/event-stream"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    // The timeline itself is still there.
+    let r = call(&app, &s, Method::GET, "/api/v1/projects/web/events", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
