@@ -33,6 +33,7 @@ pub mod limit;
 mod msg;
 pub mod proxy_protocol;
 pub mod relay;
+pub mod sni;
 pub mod runtime;
 mod splice_sys;
 pub mod stats;
