@@ -364,3 +364,26 @@ proptest! {
         }
     }
 }
+
+/// ClientHellos made by OpenSSL (Python's `ssl` module), committed as fuzz corpus seeds; the
+/// first two bytes of a corpus file are the fuzz target's settings.
+#[test]
+fn openssl_client_hellos_from_the_fuzz_corpus() {
+    let cases: [(&[u8], Option<ServerName>); 4] = [
+        (include_bytes!("../../../fuzz/corpus/sni/openssl-sni"), name("a.example")),
+        (include_bytes!("../../../fuzz/corpus/sni/openssl-sni-uppercase"), name("x.b.example")),
+        (include_bytes!("../../../fuzz/corpus/sni/openssl-tls12"), name("c.example")),
+        (include_bytes!("../../../fuzz/corpus/sni/openssl-no-sni"), None),
+    ];
+    for (file, expected) in cases {
+        assert_eq!(
+            parse_client_hello(&file[2..], DEFAULT_MAX_BYTES),
+            Ok(Peek::Complete(expected))
+        );
+    }
+    let recut = include_bytes!("../../../fuzz/corpus/sni/records-of-7");
+    assert_eq!(
+        parse_client_hello(&recut[2..], DEFAULT_MAX_BYTES),
+        Ok(Peek::Complete(name("a.example")))
+    );
+}
