@@ -538,4 +538,46 @@ mod tests {
             assert!(value.parse::<u64>().is_ok(), "bad sample line {line}");
         }
     }
+
+    #[test]
+    fn sni_counters_sum_and_render_only_where_configured() {
+        let with_sni = |n: u64| {
+            let mut g = sample(0);
+            let mut sni = SniStats::empty();
+            sni.routed.insert("_default".into(), n);
+            sni.routed.insert("a.example".into(), 2 * n);
+            *sni.rejected.get_mut("malformed").unwrap() = n;
+            g.sni = Some(sni);
+            g
+        };
+        let mut a = with_sni(1);
+        a.absorb(&with_sni(2));
+        a.absorb(&sample(0));
+        let sni = a.sni.clone().unwrap();
+        assert_eq!((sni.routed_to("_default"), sni.routed_to("a.example")), (3, 6));
+        assert_eq!(sni.rejected_for(SniRejection::Malformed), 3);
+        assert_eq!(sni.rejected_for(SniRejection::PeekTimeout), 0);
+        let mut plain = sample(0);
+        plain.name = "plain".into();
+        let s = Stats {
+            driver: "legacy".into(),
+            workers: 1,
+            gateways: vec![a, plain.clone()],
+        };
+        let text = s.to_prometheus();
+        assert!(text.contains(
+            "commander_gateway_sni_routed_total{gateway=\"web\",group=\"a.example\"} 6"
+        ));
+        assert!(text.contains(
+            "commander_gateway_sni_rejected_total{gateway=\"web\",reason=\"peek_timeout\"} 0"
+        ));
+        assert!(!text.contains("gateway=\"plain\",group="));
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("sni"), "{json}");
+        let only_plain = Stats {
+            gateways: vec![plain],
+            ..s
+        };
+        assert!(!only_plain.to_prometheus().contains("sni"));
+    }
 }

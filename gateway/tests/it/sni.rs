@@ -31,6 +31,10 @@ impl Ca {
     fn new() -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "commander test CA");
         let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
         Self { issuer }
     }
@@ -45,10 +49,13 @@ impl Ca {
     fn server(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
         let key = KeyPair::generate().unwrap();
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &self.issuer)
-            .unwrap();
+        let mut params = CertificateParams::new(names.clone()).unwrap();
+        // OpenSSL takes a certificate whose subject is its issuer's for self-signed.
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, names[0].as_str());
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
         let chain: Vec<CertificateDer<'static>> = vec![cert.der().clone()];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let cfg = rustls::ServerConfig::builder_with_provider(provider())
@@ -397,4 +404,81 @@ fn promtool_accepts(text: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A live reload adds an SNI group: before it, `a.example` goes to the default group (whose
+/// certificate does not hold that name, so the client refuses it); after it, to its backend.
+#[test]
+fn reload_adds_an_sni_group() {
+    let s = setup();
+    let only_b = format!(
+        "workers: 2\ngateways:\n  - name: g\n    listen: LISTEN\n    upstreams: [\"{}\"]\n    health: {{enabled: false}}\n    sni:\n      - {{names: [\"*.b.example\"], upstreams: [\"{}\"]}}\n",
+        s.default.addr, s.b.addr
+    );
+    let gw = start(&only_b.replace("LISTEN", "127.0.0.1:0"));
+    let addr = addr_of(&gw, "g");
+    let roots = s.ca.roots();
+    assert!(tls_tag(addr, "a.example", &roots).is_err(), "a.example is not D's name");
+    assert_eq!(tls_tag(addr, "x.b.example", &roots).unwrap(), "B");
+    let with_a = format!(
+        "{}      - {{names: [a.example], upstreams: [\"{}\"]}}\n",
+        only_b.replace("LISTEN", &format!("\"{addr}\"")),
+        s.a.addr
+    );
+    let report = gw
+        .apply_blocking(gateway::Config::from_yaml(&with_a).unwrap())
+        .unwrap();
+    assert_eq!(report.changed, ["g"]);
+    assert_eq!(tls_tag(addr, "a.example", &roots).unwrap(), "A");
+    assert_eq!(tls_tag(addr, "x.b.example", &roots).unwrap(), "B");
+    let g = wait_for_closed(&gw);
+    let sni = g.sni.clone().unwrap();
+    assert_eq!(sni.routed_to("a.example"), 1);
+    assert_eq!(sni.routed_to("*.b.example"), 2);
+    assert_eq!(sni.routed_to("_default"), 1);
+    assert_eq!(g.upstream(&s.a.addr.to_string()).unwrap().health, "up");
+    gw.shutdown(Duration::from_secs(1));
+}
+
+/// OpenSSL's client (`openssl s_client -servername`) through the gateway, on both drivers:
+/// it verifies each backend's certificate for the name it asked for and gets its tag.
+#[test]
+fn openssl_s_client_reaches_the_named_backend() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, s.ca.issuer.pem()).unwrap();
+    for io_uring in [true, false] {
+        let gw = start(&sni_yaml(io_uring, &s, ""));
+        let addr = addr_of(&gw, "g");
+        for (name, tag) in [("a.example", "A"), ("x.b.example", "B"), ("other.example", "D")] {
+            assert_eq!(s_client_tag(addr, name, &ca_file), tag, "{name}");
+        }
+        gw.shutdown(Duration::from_secs(1));
+    }
+}
+
+/// The first line `openssl s_client` prints from the server after a verified handshake for
+/// `name`, or an empty string when the handshake or verification failed.
+fn s_client_tag(addr: SocketAddr, name: &str, ca_file: &std::path::Path) -> String {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("openssl")
+        .args(["s_client", "-quiet", "-verify_return_error", "-connect"])
+        .arg(addr.to_string())
+        .args(["-servername", name, "-verify_hostname", name, "-CAfile"])
+        .arg(ca_file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl (the openssl package) runs");
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    if line.is_empty() {
+        eprintln!("openssl s_client: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    line.trim().to_string()
 }
