@@ -554,7 +554,10 @@ mod tests {
         a.absorb(&with_sni(2));
         a.absorb(&sample(0));
         let sni = a.sni.clone().unwrap();
-        assert_eq!((sni.routed_to("_default"), sni.routed_to("a.example")), (3, 6));
+        assert_eq!(
+            (sni.routed_to("_default"), sni.routed_to("a.example")),
+            (3, 6)
+        );
         assert_eq!(sni.rejected_for(SniRejection::Malformed), 3);
         assert_eq!(sni.rejected_for(SniRejection::PeekTimeout), 0);
         let mut plain = sample(0);
@@ -565,9 +568,11 @@ mod tests {
             gateways: vec![a, plain.clone()],
         };
         let text = s.to_prometheus();
-        assert!(text.contains(
-            "commander_gateway_sni_routed_total{gateway=\"web\",group=\"a.example\"} 6"
-        ));
+        assert!(
+            text.contains(
+                "commander_gateway_sni_routed_total{gateway=\"web\",group=\"a.example\"} 6"
+            )
+        );
         assert!(text.contains(
             "commander_gateway_sni_rejected_total{gateway=\"web\",reason=\"peek_timeout\"} 0"
         ));

@@ -276,7 +276,11 @@ gateways:
     assert_eq!(g.sni[0].upstreams[1].weight, 2);
     assert_eq!(g.sni_peek_timeout, DEFAULT_SNI_PEEK_TIMEOUT);
     assert_eq!(g.sni_max_hello, DEFAULT_SNI_MAX_HELLO);
-    let every: Vec<String> = g.every_upstream().iter().map(|u| u.addr.to_string()).collect();
+    let every: Vec<String> = g
+        .every_upstream()
+        .iter()
+        .map(|u| u.addr.to_string())
+        .collect();
     assert_eq!(every, ["10.0.0.1:443", "10.0.0.7:443", "10.0.0.8:443"]);
 
     let c = Config::from_yaml(&format!(
@@ -286,13 +290,15 @@ gateways:
     assert_eq!(c.gateways[0].sni_peek_timeout, Duration::from_millis(250));
     assert_eq!(c.gateways[0].sni_max_hello, 4096);
     // No `sni`: nothing is peeked.
-    let c = Config::from_yaml("gateways:\n  - {name: a, listen: 127.0.0.1:1, upstreams: []}\n").unwrap();
+    let c = Config::from_yaml("gateways:\n  - {name: a, listen: 127.0.0.1:1, upstreams: []}\n")
+        .unwrap();
     assert!(c.gateways[0].sni.is_empty());
 }
 
 #[test]
 fn sni_errors_name_their_key() {
-    let base = "gateways:\n  - name: tls\n    listen: 127.0.0.1:8443\n    upstreams: [10.0.0.1:443]\n";
+    let base =
+        "gateways:\n  - name: tls\n    listen: 127.0.0.1:8443\n    upstreams: [10.0.0.1:443]\n";
     let cases = [
         (
             "    sni: [{names: [a.example], upstreams: [10.0.0.7:443]}, {names: [b.example, A.EXAMPLE], upstreams: [10.0.0.8:443]}]\n",
@@ -304,18 +310,46 @@ fn sni_errors_name_their_key() {
             "gateways[0].sni[0].names[1]",
             "already listed",
         ),
-        ("    sni: [{names: [\"a.*.example\"], upstreams: [10.0.0.7:443]}]\n", "gateways[0].sni[0].names[0]", "wildcard"),
-        ("    sni: [{names: [\"a b\"], upstreams: [10.0.0.7:443]}]\n", "gateways[0].sni[0].names[0]", "letters"),
-        ("    sni: [{names: [], upstreams: [10.0.0.7:443]}]\n", "gateways[0].sni[0].names", "at least one"),
-        ("    sni: [{names: [a.example]}]\n", "gateways[0].sni[0].upstreams", "at least one"),
-        ("    sni: [{names: [a.example], upstreams: [nowhere]}]\n", "gateways[0].sni[0].upstreams[0]", "port"),
+        (
+            "    sni: [{names: [\"a.*.example\"], upstreams: [10.0.0.7:443]}]\n",
+            "gateways[0].sni[0].names[0]",
+            "wildcard",
+        ),
+        (
+            "    sni: [{names: [\"a b\"], upstreams: [10.0.0.7:443]}]\n",
+            "gateways[0].sni[0].names[0]",
+            "letters",
+        ),
+        (
+            "    sni: [{names: [], upstreams: [10.0.0.7:443]}]\n",
+            "gateways[0].sni[0].names",
+            "at least one",
+        ),
+        (
+            "    sni: [{names: [a.example]}]\n",
+            "gateways[0].sni[0].upstreams",
+            "at least one",
+        ),
+        (
+            "    sni: [{names: [a.example], upstreams: [nowhere]}]\n",
+            "gateways[0].sni[0].upstreams[0]",
+            "port",
+        ),
         (
             "    sni: [{names: [a.example], upstreams: [{addr: 10.0.0.1:443, weight: 3}]}]\n",
             "gateways[0].sni[0].upstreams[0].weight",
             "one weight",
         ),
-        ("    sni_max_hello: 10\n", "gateways[0].sni_max_hello", "outside"),
-        ("    sni_peek_timeout: 0s\n", "gateways[0].sni_peek_timeout", "greater than zero"),
+        (
+            "    sni_max_hello: 10\n",
+            "gateways[0].sni_max_hello",
+            "outside",
+        ),
+        (
+            "    sni_peek_timeout: 0s\n",
+            "gateways[0].sni_peek_timeout",
+            "greater than zero",
+        ),
     ];
     for (extra, key, msg) in cases {
         let e = Config::from_yaml(&format!("{base}{extra}")).unwrap_err();

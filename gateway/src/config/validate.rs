@@ -8,8 +8,8 @@ use super::raw::{
     RawAdmin, RawAdminMap, RawConfig, RawDuration, RawGateway, RawHealth, RawPerIp, RawSniGroup,
     RawUpstream,
 };
-use crate::sni::NamePattern;
 use super::*;
+use crate::sni::NamePattern;
 
 pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
     let workers = match raw.workers {
@@ -176,11 +176,15 @@ fn sni_groups(
 ) -> Result<Vec<SniGroupConfig>, ConfigError> {
     let mut groups: Vec<SniGroupConfig> = Vec::with_capacity(raw.len());
     let mut seen: HashMap<NamePattern, String> = HashMap::new();
-    let mut weights: HashMap<SocketAddr, u32> = default.iter().map(|u| (u.addr, u.weight)).collect();
+    let mut weights: HashMap<SocketAddr, u32> =
+        default.iter().map(|u| (u.addr, u.weight)).collect();
     for (i, entry) in raw.into_iter().enumerate() {
         let gkey = format!("{key}.sni[{i}]");
         if entry.names.is_empty() {
-            return Err(ConfigError::invalid(format!("{gkey}.names"), "needs at least one name"));
+            return Err(ConfigError::invalid(
+                format!("{gkey}.names"),
+                "needs at least one name",
+            ));
         }
         let mut names = Vec::with_capacity(entry.names.len());
         for (j, text) in entry.names.iter().enumerate() {

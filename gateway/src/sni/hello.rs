@@ -142,9 +142,12 @@ fn gather_message(input: &[u8], max_bytes: usize) -> Result<Option<Gathered<'_>>
         have += available;
         if msg_len.is_none() && have >= HANDSHAKE_HEADER_LEN {
             if header[0] != HANDSHAKE_CLIENT_HELLO {
-                return Err(HelloError::Malformed("first handshake message is not a ClientHello"));
+                return Err(HelloError::Malformed(
+                    "first handshake message is not a ClientHello",
+                ));
             }
-            let len = usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
+            let len =
+                usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
             // The body plus its header plus at least one record header must fit.
             if len + HANDSHAKE_HEADER_LEN + RECORD_HEADER_LEN > max_bytes {
                 return Err(too_large);
@@ -157,7 +160,9 @@ fn gather_message(input: &[u8], max_bytes: usize) -> Result<Option<Gathered<'_>>
             // The record carries more than the ClientHello: only legal if the rest is a
             // further handshake message, which a client must not send before the server's
             // answer.
-            return Err(HelloError::Malformed("data after the ClientHello in its record"));
+            return Err(HelloError::Malformed(
+                "data after the ClientHello in its record",
+            ));
         }
         if available < payload_len {
             return need_more(input, max_bytes, too_large);
@@ -167,7 +172,9 @@ fn gather_message(input: &[u8], max_bytes: usize) -> Result<Option<Gathered<'_>>
     let len = msg_len.unwrap_or(0);
     let first = first_payload.unwrap_or_default();
     if !spans_records {
-        return Ok(Some(Gathered::InPlace(&first[HANDSHAKE_HEADER_LEN..][..len])));
+        return Ok(Some(Gathered::InPlace(
+            &first[HANDSHAKE_HEADER_LEN..][..len],
+        )));
     }
     // Copy the message out of its records (bounded: `len` is below `max_bytes`).
     let mut out = Vec::with_capacity(HANDSHAKE_HEADER_LEN + len);
@@ -202,7 +209,11 @@ fn check_record_start(rest: &[u8]) -> Result<(), HelloError> {
     Ok(())
 }
 
-fn need_more(input: &[u8], max_bytes: usize, too_large: HelloError) -> Result<Option<Gathered<'_>>, HelloError> {
+fn need_more(
+    input: &[u8],
+    max_bytes: usize,
+    too_large: HelloError,
+) -> Result<Option<Gathered<'_>>, HelloError> {
     if input.len() >= max_bytes {
         Err(too_large)
     } else {

@@ -46,7 +46,10 @@ impl ServerName {
     pub fn from_wire(name: &[u8]) -> Result<Self, NameError> {
         check_host(name)?;
         // Checked ASCII above, so this is valid UTF-8.
-        let text: String = name.iter().map(|b| char::from(b.to_ascii_lowercase())).collect();
+        let text: String = name
+            .iter()
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect();
         Ok(Self(text))
     }
 
@@ -155,7 +158,7 @@ impl SniTable {
             }
         }
         t.wildcards
-            .sort_by(|a, b| b.0.as_str().len().cmp(&a.0.as_str().len()));
+            .sort_by_key(|w| std::cmp::Reverse(w.0.as_str().len()));
         t
     }
 

@@ -156,7 +156,10 @@ fn hello_split_over_many_records() {
             "records of {sizes:?}"
         );
         for n in (0..wire.len()).step_by(7) {
-            assert_eq!(parse_client_hello(&wire[..n], 64 * 1024), Ok(Peek::NeedMore));
+            assert_eq!(
+                parse_client_hello(&wire[..n], 64 * 1024),
+                Ok(Peek::NeedMore)
+            );
         }
     }
 }
@@ -192,7 +195,12 @@ fn size_limit_counts_record_headers_and_refuses_early() {
 
 #[test]
 fn not_tls_is_told_from_the_first_bytes() {
-    for input in [&b"G"[..], b"GET / HTTP/1.1\r\n", b"\x80\x2e\x01", b"SSH-2.0"] {
+    for input in [
+        &b"G"[..],
+        b"GET / HTTP/1.1\r\n",
+        b"\x80\x2e\x01",
+        b"SSH-2.0",
+    ] {
         assert!(
             matches!(
                 parse_client_hello(input, DEFAULT_MAX_BYTES),
@@ -226,7 +234,10 @@ fn malformed_hellos_are_refused() {
         }),
         ("empty record", vec![22, 3, 1, 0, 0]),
         ("record over 16 KiB", vec![22, 3, 1, 0x40, 0x01]),
-        ("body shorter than its random", records(&[1, 0, 0, 3, 3, 3, 0], &[])),
+        (
+            "body shorter than its random",
+            records(&[1, 0, 0, 3, 3, 3, 0], &[]),
+        ),
         ("two host names", {
             records(
                 &hello_with_extensions(&sni_extension(&[(0, b"a.example"), (0, b"b.example")])),
@@ -253,16 +264,22 @@ fn malformed_hellos_are_refused() {
     ];
     for (what, wire) in cases {
         let r = parse_client_hello(&wire, DEFAULT_MAX_BYTES);
-        assert!(
-            matches!(r, Err(HelloError::Malformed(_))),
-            "{what}: {r:?}"
-        );
+        assert!(matches!(r, Err(HelloError::Malformed(_))), "{what}: {r:?}");
     }
 }
 
 #[test]
 fn invalid_names_are_refused() {
-    for bad in [&b""[..], b"a..b", b".a", b"a.", b"-a.example", b"a b", b"\xff.example", b"*.a"] {
+    for bad in [
+        &b""[..],
+        b"a..b",
+        b".a",
+        b"a.",
+        b"-a.example",
+        b"a b",
+        b"\xff.example",
+        b"*.a",
+    ] {
         let wire = records(&hello_with_extensions(&sni_extension(&[(0, bad)])), &[]);
         assert!(
             matches!(
@@ -370,10 +387,22 @@ proptest! {
 #[test]
 fn openssl_client_hellos_from_the_fuzz_corpus() {
     let cases: [(&[u8], Option<ServerName>); 4] = [
-        (include_bytes!("../../../fuzz/corpus/sni/openssl-sni"), name("a.example")),
-        (include_bytes!("../../../fuzz/corpus/sni/openssl-sni-uppercase"), name("x.b.example")),
-        (include_bytes!("../../../fuzz/corpus/sni/openssl-tls12"), name("c.example")),
-        (include_bytes!("../../../fuzz/corpus/sni/openssl-no-sni"), None),
+        (
+            include_bytes!("../../../fuzz/corpus/sni/openssl-sni"),
+            name("a.example"),
+        ),
+        (
+            include_bytes!("../../../fuzz/corpus/sni/openssl-sni-uppercase"),
+            name("x.b.example"),
+        ),
+        (
+            include_bytes!("../../../fuzz/corpus/sni/openssl-tls12"),
+            name("c.example"),
+        ),
+        (
+            include_bytes!("../../../fuzz/corpus/sni/openssl-no-sni"),
+            None,
+        ),
     ];
     for (file, expected) in cases {
         assert_eq!(

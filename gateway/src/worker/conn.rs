@@ -21,9 +21,9 @@ use crate::failure::ConnError;
 use crate::limit::{Admission, Refusal};
 use crate::msg::FromWorker;
 use crate::relay::{self, Peer, RelayError, Strategy};
+use crate::runtime::DriverKind;
 use crate::sni::{Peek, ServerName, parse_client_hello};
 use crate::stats::SniRejection;
-use crate::runtime::DriverKind;
 
 /// Capacity of the first read of a ClientHello (it grows, doubling, to `sni_max_hello`).
 const HELLO_FIRST_READ: usize = 2048;

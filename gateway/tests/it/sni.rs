@@ -303,8 +303,14 @@ fn routes_by_name(io_uring: bool) {
 
     // Plain text, a ClientHello that is a ServerHello, and a bad name: closed, counted, and
     // no backend sees a connection.
-    assert!(closed_after(addr, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"));
-    assert!(closed_after(addr, b"\x16\x03\x01\x00\x06\x02\x00\x00\x02\x03\x03"));
+    assert!(closed_after(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"
+    ));
+    assert!(closed_after(
+        addr,
+        b"\x16\x03\x01\x00\x06\x02\x00\x00\x02\x03\x03"
+    ));
     let mut hello = fake_hello(b"bad name.example");
     assert!(closed_after(addr, &hello));
     hello.truncate(20);
@@ -372,8 +378,14 @@ fn sni_routes_by_name_legacy() {
 /// skipped, saying so, elsewhere.
 fn promtool_accepts(text: &str) {
     assert!(text.contains("# TYPE commander_gateway_sni_routed_total counter"));
-    assert!(text.contains("commander_gateway_sni_routed_total{gateway=\"g\",group=\"_default\"} 2"));
-    assert!(text.contains("commander_gateway_sni_rejected_total{gateway=\"g\",reason=\"peek_timeout\"} 1"));
+    assert!(
+        text.contains("commander_gateway_sni_routed_total{gateway=\"g\",group=\"_default\"} 2")
+    );
+    assert!(
+        text.contains(
+            "commander_gateway_sni_rejected_total{gateway=\"g\",reason=\"peek_timeout\"} 1"
+        )
+    );
     let child = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -387,7 +399,9 @@ fn promtool_accepts(text: &str) {
                 !std::env::var("CI").is_ok_and(|v| v == "true"),
                 "CI=true but promtool cannot run ({e}): apt-get install prometheus"
             );
-            eprintln!("SKIPPED: promtool check metrics (no promtool: {e}); a failure under CI=true");
+            eprintln!(
+                "SKIPPED: promtool check metrics (no promtool: {e}); a failure under CI=true"
+            );
             return;
         }
     };
@@ -418,7 +432,10 @@ fn reload_adds_an_sni_group() {
     let gw = start(&only_b.replace("LISTEN", "127.0.0.1:0"));
     let addr = addr_of(&gw, "g");
     let roots = s.ca.roots();
-    assert!(tls_tag(addr, "a.example", &roots).is_err(), "a.example is not D's name");
+    assert!(
+        tls_tag(addr, "a.example", &roots).is_err(),
+        "a.example is not D's name"
+    );
     assert_eq!(tls_tag(addr, "x.b.example", &roots).unwrap(), "B");
     let with_a = format!(
         "{}      - {{names: [a.example], upstreams: [\"{}\"]}}\n",
@@ -451,7 +468,11 @@ fn openssl_s_client_reaches_the_named_backend() {
     for io_uring in [true, false] {
         let gw = start(&sni_yaml(io_uring, &s, ""));
         let addr = addr_of(&gw, "g");
-        for (name, tag) in [("a.example", "A"), ("x.b.example", "B"), ("other.example", "D")] {
+        for (name, tag) in [
+            ("a.example", "A"),
+            ("x.b.example", "B"),
+            ("other.example", "D"),
+        ] {
             assert_eq!(s_client_tag(addr, name, &ca_file), tag, "{name}");
         }
         gw.shutdown(Duration::from_secs(1));
