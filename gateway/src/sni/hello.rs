@@ -108,6 +108,11 @@ fn gather_message(input: &[u8], max_bytes: usize) -> Result<Option<Gathered<'_>>
         {
             break;
         }
+        // Decided on the position alone, before looking at the bytes, so that a prefix of
+        // the input never gets another answer than the whole input.
+        if pos + RECORD_HEADER_LEN > max_bytes {
+            return Err(too_large);
+        }
         let rest = &input[pos..];
         check_record_start(rest)?;
         if rest.len() < RECORD_HEADER_LEN {
