@@ -317,6 +317,15 @@ fn routes_by_name(io_uring: bool) {
     let started = Instant::now();
     assert!(closed_after(addr, &hello), "late ClientHello");
     assert!(started.elapsed() >= Duration::from_millis(250));
+    // A record announcing a 16 KiB ClientHello (over the 16,384-byte default with headers).
+    assert!(closed_after(addr, b"\x16\x03\x01\x40\x00\x01\x00\x40\x00"));
+    // A client that gives up half-way through its ClientHello.
+    let mut half = TcpStream::connect(addr).unwrap();
+    half.write_all(&hello).unwrap();
+    half.shutdown(std::net::Shutdown::Write).unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(read_some(&mut half, &mut [0u8; 16]).unwrap(), 0);
 
     let sni = wait_for_closed(&gw).sni.unwrap();
     assert_eq!(sni.routed_to("a.example"), 2);
@@ -326,6 +335,14 @@ fn routes_by_name(io_uring: bool) {
     assert_eq!(sni.rejected_for(SniRejection::Malformed), 1);
     assert_eq!(sni.rejected_for(SniRejection::InvalidName), 1);
     assert_eq!(sni.rejected_for(SniRejection::PeekTimeout), 1);
+    assert_eq!(sni.rejected_for(SniRejection::TooLarge), 1);
+    assert!(wait_until(Duration::from_secs(5), || {
+        gstats(&gw)
+            .sni
+            .unwrap()
+            .rejected_for(SniRejection::ClientClosed)
+            == 1
+    }));
     assert_eq!((s.a.handshakes(), s.b.handshakes()), (2, 2));
     let g = gstats(&gw);
     let up = |b: &TlsBackend| g.upstream(&b.addr.to_string()).unwrap().total;
