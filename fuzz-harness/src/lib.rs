@@ -15,21 +15,27 @@
 //! | `session_transport` | [`session_transport`]    | `protocol::Session` after the handshake    |
 //! | `message`           | [`message`]              | every rkyv message type, checked decoding  |
 //! | `config`            | `config`                 | master, slave and gateway YAML loaders     |
+//! | `sni`               | `sni`                    | the gateway's TLS ClientHello reader       |
 //!
 //! `config` needs the `config` feature (on by default), which brings in the master, slave
-//! and gateway crates; without it the protocol targets build quickly (see `.ci/run`).
+//! and gateway crates; without it the protocol targets build quickly (see `.ci/run`). `sni`
+//! needs the `sni` feature (on by default), which brings in the gateway crate.
 
 #[cfg(feature = "config")]
 mod config;
 mod frame;
 mod message;
 mod session;
+#[cfg(feature = "sni")]
+mod sni;
 
 #[cfg(feature = "config")]
 pub use config::{CONFIG_ROLES, config};
 pub use frame::frame_decoder;
 pub use message::{MESSAGE_TYPES, message};
 pub use session::{session_handshake, session_transport};
+#[cfg(feature = "sni")]
+pub use sni::sni;
 
 /// A target's body: takes one input, panics on a broken promise.
 pub type TargetBody = fn(&[u8]);
@@ -42,4 +48,6 @@ pub const TARGETS: &[(&str, TargetBody)] = &[
     ("message", message),
     #[cfg(feature = "config")]
     ("config", config),
+    #[cfg(feature = "sni")]
+    ("sni", sni),
 ];

@@ -11,6 +11,8 @@
 //!   are forwarded.
 //! - Balancing ([`balance`]), health ([`health`]), admission limits ([`limit`]), CIDR lists
 //!   ([`cidr`]) and PROXY protocol headers ([`proxy_protocol`]) are sans-io cores.
+//! - A gateway with `sni` groups reads each connection's TLS ClientHello ([`sni`], a sans-io
+//!   reader with size and time limits) and routes it by server name without terminating TLS.
 //! - [`GatewayHandle::apply`] reconfigures live: new listeners are staged on every worker
 //!   (precommit) before all switch (commit); established connections are untouched.
 //! - Connection failures are typed ([`ConnError`]): which side failed ([`Side`]: client,
@@ -34,6 +36,7 @@ mod msg;
 pub mod proxy_protocol;
 pub mod relay;
 pub mod runtime;
+pub mod sni;
 mod splice_sys;
 pub mod stats;
 mod worker;

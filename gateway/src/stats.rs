@@ -52,6 +52,108 @@ pub struct GatewayStats {
     pub drain_kills: u64,
     /// Upstreams, configured ones first, then draining ones.
     pub upstreams: Vec<UpstreamStats>,
+    /// SNI routing, for a gateway with `sni` groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<SniStats>,
+}
+
+/// Counters of a gateway that routes by the ClientHello's server name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SniStats {
+    /// Connections routed per upstream group: each group by its first name, the default
+    /// group (the gateway's own `upstreams`: no SNI or no match) as `_default`.
+    pub routed: BTreeMap<String, u64>,
+    /// Connections closed before routing, by reason (see [`SniRejection`]).
+    pub rejected: BTreeMap<String, u64>,
+}
+
+impl SniStats {
+    /// No group yet, every rejection reason at zero.
+    pub fn empty() -> Self {
+        Self {
+            routed: BTreeMap::new(),
+            rejected: SniRejection::ALL
+                .iter()
+                .map(|r| (r.label().to_string(), 0))
+                .collect(),
+        }
+    }
+
+    /// Rejections for `reason`.
+    pub fn rejected_for(&self, reason: SniRejection) -> u64 {
+        self.rejected.get(reason.label()).copied().unwrap_or(0)
+    }
+
+    /// Connections routed to the group labelled `label`.
+    pub fn routed_to(&self, label: &str) -> u64 {
+        self.routed.get(label).copied().unwrap_or(0)
+    }
+
+    fn absorb(&mut self, other: &SniStats) {
+        for (k, v) in &other.routed {
+            *self.routed.entry(k.clone()).or_insert(0) += v;
+        }
+        for (k, v) in &other.rejected {
+            *self.rejected.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+}
+
+/// Why a connection to a gateway with `sni` groups was closed before an upstream was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SniRejection {
+    /// The first bytes were not a TLS handshake record.
+    NotTls,
+    /// TLS records, but not a well-formed ClientHello.
+    Malformed,
+    /// The ClientHello exceeded `sni_max_hello`.
+    TooLarge,
+    /// The server name is not a valid host name.
+    InvalidName,
+    /// The ClientHello did not arrive within `sni_peek_timeout`.
+    PeekTimeout,
+    /// The client closed (or reset) the connection before its ClientHello was complete.
+    ClientClosed,
+}
+
+impl SniRejection {
+    /// Every reason, in a fixed order.
+    pub const ALL: [SniRejection; 6] = [
+        Self::NotTls,
+        Self::Malformed,
+        Self::TooLarge,
+        Self::InvalidName,
+        Self::PeekTimeout,
+        Self::ClientClosed,
+    ];
+
+    /// Label used in statistics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NotTls => "not_tls",
+            Self::Malformed => "malformed",
+            Self::TooLarge => "too_large",
+            Self::InvalidName => "invalid_name",
+            Self::PeekTimeout => "peek_timeout",
+            Self::ClientClosed => "client_closed",
+        }
+    }
+
+    /// Position in [`SniRejection::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The reason for a ClientHello the reader refused.
+    pub fn from_hello_error(e: &crate::sni::HelloError) -> Self {
+        use crate::sni::HelloError;
+        match e {
+            HelloError::NotTls(_) => Self::NotTls,
+            HelloError::Malformed(_) => Self::Malformed,
+            HelloError::TooLarge { .. } => Self::TooLarge,
+            HelloError::InvalidName(_) => Self::InvalidName,
+        }
+    }
 }
 
 /// One upstream's counters.
@@ -122,6 +224,11 @@ impl GatewayStats {
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_insert(0) += v;
         }
+        match (&mut self.sni, &other.sni) {
+            (Some(mine), Some(theirs)) => mine.absorb(theirs),
+            (None, Some(theirs)) => self.sni = Some(theirs.clone()),
+            _ => {}
+        }
         for u in &other.upstreams {
             match self.upstreams.iter_mut().find(|x| x.addr == u.addr) {
                 Some(x) => x.absorb(u),
@@ -152,6 +259,7 @@ impl Stats {
     pub fn to_prometheus(&self) -> String {
         let mut out = String::new();
         gateway_metrics(&mut out, &self.gateways);
+        sni_metrics(&mut out, &self.gateways);
         upstream_metrics(&mut out, &self.gateways);
         out
     }
@@ -237,6 +345,51 @@ fn gateway_metrics(out: &mut String, gws: &[GatewayStats]) {
                 "{name}{{gateway=\"{}\",side=\"{side}\",cause=\"{}\"}} {v}",
                 esc(&g.name),
                 esc(cause)
+            );
+        }
+    }
+}
+
+/// SNI counters; the families appear only when some gateway routes by SNI.
+fn sni_metrics(out: &mut String, gws: &[GatewayStats]) {
+    let with_sni: Vec<(&GatewayStats, &SniStats)> = gws
+        .iter()
+        .filter_map(|g| g.sni.as_ref().map(|s| (g, s)))
+        .collect();
+    if with_sni.is_empty() {
+        return;
+    }
+    let name = "commander_gateway_sni_routed_total";
+    header(
+        out,
+        name,
+        "counter",
+        "Connections routed by the ClientHello's server name, by upstream group (_default: no SNI or no match).",
+    );
+    for (g, s) in &with_sni {
+        for (group, v) in &s.routed {
+            let _ = writeln!(
+                out,
+                "{name}{{gateway=\"{}\",group=\"{}\"}} {v}",
+                esc(&g.name),
+                esc(group)
+            );
+        }
+    }
+    let name = "commander_gateway_sni_rejected_total";
+    header(
+        out,
+        name,
+        "counter",
+        "Connections closed before routing because the ClientHello was missing, late or unusable, by reason.",
+    );
+    for (g, s) in &with_sni {
+        for (reason, v) in &s.rejected {
+            let _ = writeln!(
+                out,
+                "{name}{{gateway=\"{}\",reason=\"{}\"}} {v}",
+                esc(&g.name),
+                esc(reason)
             );
         }
     }
@@ -384,5 +537,52 @@ mod tests {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<u64>().is_ok(), "bad sample line {line}");
         }
+    }
+
+    #[test]
+    fn sni_counters_sum_and_render_only_where_configured() {
+        let with_sni = |n: u64| {
+            let mut g = sample(0);
+            let mut sni = SniStats::empty();
+            sni.routed.insert("_default".into(), n);
+            sni.routed.insert("a.example".into(), 2 * n);
+            *sni.rejected.get_mut("malformed").unwrap() = n;
+            g.sni = Some(sni);
+            g
+        };
+        let mut a = with_sni(1);
+        a.absorb(&with_sni(2));
+        a.absorb(&sample(0));
+        let sni = a.sni.clone().unwrap();
+        assert_eq!(
+            (sni.routed_to("_default"), sni.routed_to("a.example")),
+            (3, 6)
+        );
+        assert_eq!(sni.rejected_for(SniRejection::Malformed), 3);
+        assert_eq!(sni.rejected_for(SniRejection::PeekTimeout), 0);
+        let mut plain = sample(0);
+        plain.name = "plain".into();
+        let s = Stats {
+            driver: "legacy".into(),
+            workers: 1,
+            gateways: vec![a, plain.clone()],
+        };
+        let text = s.to_prometheus();
+        assert!(
+            text.contains(
+                "commander_gateway_sni_routed_total{gateway=\"web\",group=\"a.example\"} 6"
+            )
+        );
+        assert!(text.contains(
+            "commander_gateway_sni_rejected_total{gateway=\"web\",reason=\"peek_timeout\"} 0"
+        ));
+        assert!(!text.contains("gateway=\"plain\",group="));
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("sni"), "{json}");
+        let only_plain = Stats {
+            gateways: vec![plain],
+            ..s
+        };
+        assert!(!only_plain.to_prometheus().contains("sni"));
     }
 }

@@ -54,6 +54,16 @@ pub const DEFAULT_HTTP_PATH: &str = "/";
 /// `splice` per gigabyte). In `bench/gateway` fair mode: 18.4 µs of proxy CPU per keep-alive
 /// request against 18.6 for `copy`, and 342 ms per GB against 726. See `relay`.
 pub const DEFAULT_RELAY: RelayMode = RelayMode::Auto;
+/// Default time a client has to send its whole ClientHello when a gateway routes by SNI.
+pub const DEFAULT_SNI_PEEK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default limit on the bytes read while waiting for a ClientHello (record headers
+/// included); see [`crate::sni::hello::DEFAULT_MAX_BYTES`].
+pub const DEFAULT_SNI_MAX_HELLO: usize = crate::sni::hello::DEFAULT_MAX_BYTES;
+/// Smallest and largest `sni_max_hello` accepted.
+pub const SNI_MAX_HELLO_RANGE: std::ops::RangeInclusive<usize> = 512..=65536;
+/// Label of the default upstream group (the gateway's own `upstreams`) in statistics; a
+/// host name cannot start with `_` and a dot, so no SNI group is called this.
+pub const DEFAULT_GROUP_LABEL: &str = "_default";
 /// Largest worker count accepted.
 pub const MAX_WORKERS: usize = 256;
 
@@ -174,6 +184,31 @@ pub struct GatewayConfig {
     pub drain_timeout: Duration,
     /// Relay strategy.
     pub relay: RelayMode,
+    /// Upstream groups chosen by SNI (empty: no ClientHello is read).
+    pub sni: Vec<SniGroupConfig>,
+    /// Time allowed for the ClientHello to arrive.
+    pub sni_peek_timeout: Duration,
+    /// Most bytes read while waiting for the ClientHello.
+    pub sni_max_hello: usize,
+}
+
+/// An upstream group chosen by the server name of a TLS ClientHello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SniGroupConfig {
+    /// Exact names and `*.suffix` wildcards, unique across the gateway's groups.
+    pub names: Vec<crate::sni::NamePattern>,
+    /// Its upstreams (at least one), addresses unique within the group.
+    pub upstreams: Vec<UpstreamConfig>,
+}
+
+impl SniGroupConfig {
+    /// The group's name in statistics: its first name pattern.
+    pub fn label(&self) -> String {
+        self.names
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
 }
 
 /// One upstream.
@@ -331,7 +366,24 @@ impl GatewayConfig {
             proxy_protocol: None,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             relay: DEFAULT_RELAY,
+            sni: Vec::new(),
+            sni_peek_timeout: DEFAULT_SNI_PEEK_TIMEOUT,
+            sni_max_hello: DEFAULT_SNI_MAX_HELLO,
         }
+    }
+
+    /// Every distinct upstream of the gateway: the default group's, then those only SNI
+    /// groups name (health checks and statistics are per address).
+    pub fn every_upstream(&self) -> Vec<UpstreamConfig> {
+        let mut out = self.upstreams.clone();
+        for g in &self.sni {
+            for u in &g.upstreams {
+                if !out.iter().any(|x| x.addr == u.addr) {
+                    out.push(*u);
+                }
+            }
+        }
+        out
     }
 }
 

@@ -58,6 +58,26 @@ pub struct RawGateway {
     pub drain_timeout: Option<RawDuration>,
     /// `auto` (default), `copy` or `splice`.
     pub relay: Option<String>,
+    /// Upstream groups chosen by the TLS ClientHello's server name (SNI); the gateway's
+    /// own `upstreams` take the rest.
+    #[serde(default)]
+    pub sni: Vec<RawSniGroup>,
+    /// Time a client has to send its whole ClientHello (with `sni`).
+    pub sni_peek_timeout: Option<RawDuration>,
+    /// Most bytes read while waiting for the ClientHello, record headers included.
+    pub sni_max_hello: Option<u64>,
+}
+
+/// One entry of `sni`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSniGroup {
+    /// Exact names (`a.example`) and wildcards (`*.b.example`).
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Upstreams of this group, in the forms of the gateway's `upstreams`.
+    #[serde(default)]
+    pub upstreams: Vec<RawUpstream>,
 }
 
 /// The admin endpoint as written.

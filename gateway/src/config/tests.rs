@@ -255,3 +255,110 @@ fn admin_binds_loopback_by_default_and_needs_a_token_elsewhere() {
     );
     assert_eq!(key_of("admin: {bind: nowhere}\n"), "admin.bind");
 }
+
+#[test]
+fn sni_groups_parse_with_defaults_and_keys() {
+    let yaml = r#"
+gateways:
+  - name: tls
+    listen: 127.0.0.1:8443
+    upstreams: [10.0.0.1:443]
+    sni:
+      - {names: [A.Example, "*.b.example"], upstreams: [10.0.0.7:443, {addr: 10.0.0.8:443, weight: 2}]}
+      - names: [c.example]
+        upstreams: [10.0.0.1:443]
+"#;
+    let c = Config::from_yaml(yaml).unwrap();
+    let g = &c.gateways[0];
+    assert_eq!(g.sni.len(), 2);
+    assert_eq!(g.sni[0].label(), "a.example");
+    assert_eq!(g.sni[0].names[1].to_string(), "*.b.example");
+    assert_eq!(g.sni[0].upstreams[1].weight, 2);
+    assert_eq!(g.sni_peek_timeout, DEFAULT_SNI_PEEK_TIMEOUT);
+    assert_eq!(g.sni_max_hello, DEFAULT_SNI_MAX_HELLO);
+    let every: Vec<String> = g
+        .every_upstream()
+        .iter()
+        .map(|u| u.addr.to_string())
+        .collect();
+    assert_eq!(every, ["10.0.0.1:443", "10.0.0.7:443", "10.0.0.8:443"]);
+
+    let c = Config::from_yaml(&format!(
+        "{yaml}    sni_peek_timeout: 250ms\n    sni_max_hello: 4096\n"
+    ))
+    .unwrap();
+    assert_eq!(c.gateways[0].sni_peek_timeout, Duration::from_millis(250));
+    assert_eq!(c.gateways[0].sni_max_hello, 4096);
+    // No `sni`: nothing is peeked.
+    let c = Config::from_yaml("gateways:\n  - {name: a, listen: 127.0.0.1:1, upstreams: []}\n")
+        .unwrap();
+    assert!(c.gateways[0].sni.is_empty());
+}
+
+#[test]
+fn sni_errors_name_their_key() {
+    let base =
+        "gateways:\n  - name: tls\n    listen: 127.0.0.1:8443\n    upstreams: [10.0.0.1:443]\n";
+    let cases = [
+        (
+            "    sni: [{names: [a.example], upstreams: [10.0.0.7:443]}, {names: [b.example, A.EXAMPLE], upstreams: [10.0.0.8:443]}]\n",
+            "gateways[0].sni[1].names[1]",
+            "already listed at gateways[0].sni[0].names[0]",
+        ),
+        (
+            "    sni: [{names: [\"*.b.example\", \"*.B.example\"], upstreams: [10.0.0.7:443]}]\n",
+            "gateways[0].sni[0].names[1]",
+            "already listed",
+        ),
+        (
+            "    sni: [{names: [\"a.*.example\"], upstreams: [10.0.0.7:443]}]\n",
+            "gateways[0].sni[0].names[0]",
+            "wildcard",
+        ),
+        (
+            "    sni: [{names: [\"a b\"], upstreams: [10.0.0.7:443]}]\n",
+            "gateways[0].sni[0].names[0]",
+            "letters",
+        ),
+        (
+            "    sni: [{names: [], upstreams: [10.0.0.7:443]}]\n",
+            "gateways[0].sni[0].names",
+            "at least one",
+        ),
+        (
+            "    sni: [{names: [a.example]}]\n",
+            "gateways[0].sni[0].upstreams",
+            "at least one",
+        ),
+        (
+            "    sni: [{names: [a.example], upstreams: [nowhere]}]\n",
+            "gateways[0].sni[0].upstreams[0]",
+            "port",
+        ),
+        (
+            "    sni: [{names: [a.example], upstreams: [{addr: 10.0.0.1:443, weight: 3}]}]\n",
+            "gateways[0].sni[0].upstreams[0].weight",
+            "one weight",
+        ),
+        (
+            "    sni_max_hello: 10\n",
+            "gateways[0].sni_max_hello",
+            "outside",
+        ),
+        (
+            "    sni_peek_timeout: 0s\n",
+            "gateways[0].sni_peek_timeout",
+            "greater than zero",
+        ),
+    ];
+    for (extra, key, msg) in cases {
+        let e = Config::from_yaml(&format!("{base}{extra}")).unwrap_err();
+        assert_eq!(e.key(), Some(key), "{extra}: {e}");
+        assert!(e.to_string().contains(msg), "{extra}: {e}");
+    }
+    let e = Config::from_yaml(&format!(
+        "{base}    sni: [{{names: [a.example], upstreams: [10.0.0.7:443], weight: 1}}]\n"
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("weight"), "{e}");
+}

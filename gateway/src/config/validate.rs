@@ -1,13 +1,15 @@
 //! Stage two: raw YAML values to a validated [`Config`], naming the key on every error.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use super::raw::{
-    RawAdmin, RawAdminMap, RawConfig, RawDuration, RawGateway, RawHealth, RawPerIp, RawUpstream,
+    RawAdmin, RawAdminMap, RawConfig, RawDuration, RawGateway, RawHealth, RawPerIp, RawSniGroup,
+    RawUpstream,
 };
 use super::*;
+use crate::sni::NamePattern;
 
 pub(super) fn config(raw: RawConfig) -> Result<Config, ConfigError> {
     let workers = match raw.workers {
@@ -150,7 +152,79 @@ fn gateway(key: &str, raw: RawGateway) -> Result<GatewayConfig, ConfigError> {
     if let Some(r) = raw.relay {
         g.relay = relay(&format!("{key}.relay"), &r)?;
     }
+    if let Some(t) = raw.sni_peek_timeout {
+        g.sni_peek_timeout = positive_duration(&format!("{key}.sni_peek_timeout"), &t)?;
+    }
+    if let Some(m) = raw.sni_max_hello {
+        g.sni_max_hello = bounded(
+            &format!("{key}.sni_max_hello"),
+            m,
+            *SNI_MAX_HELLO_RANGE.start() as u64,
+            *SNI_MAX_HELLO_RANGE.end() as u64,
+        )?;
+    }
+    g.sni = sni_groups(key, raw.sni, &g.upstreams)?;
     Ok(g)
+}
+
+/// The `sni` list: valid names, none twice across the gateway's groups, at least one
+/// upstream per group, and one weight per upstream address across all groups.
+fn sni_groups(
+    key: &str,
+    raw: Vec<RawSniGroup>,
+    default: &[UpstreamConfig],
+) -> Result<Vec<SniGroupConfig>, ConfigError> {
+    let mut groups: Vec<SniGroupConfig> = Vec::with_capacity(raw.len());
+    let mut seen: HashMap<NamePattern, String> = HashMap::new();
+    let mut weights: HashMap<SocketAddr, u32> =
+        default.iter().map(|u| (u.addr, u.weight)).collect();
+    for (i, entry) in raw.into_iter().enumerate() {
+        let gkey = format!("{key}.sni[{i}]");
+        if entry.names.is_empty() {
+            return Err(ConfigError::invalid(
+                format!("{gkey}.names"),
+                "needs at least one name",
+            ));
+        }
+        let mut names = Vec::with_capacity(entry.names.len());
+        for (j, text) in entry.names.iter().enumerate() {
+            let nkey = format!("{gkey}.names[{j}]");
+            let p = NamePattern::parse(text)
+                .map_err(|e| ConfigError::invalid(&nkey, format!("`{text}`: {e}")))?;
+            if let Some(first) = seen.get(&p) {
+                return Err(ConfigError::invalid(
+                    nkey,
+                    format!("`{p}` is already listed at {first}"),
+                ));
+            }
+            seen.insert(p.clone(), nkey);
+            names.push(p);
+        }
+        if entry.upstreams.is_empty() {
+            return Err(ConfigError::invalid(
+                format!("{gkey}.upstreams"),
+                "needs at least one upstream",
+            ));
+        }
+        let ups = upstreams(&gkey, entry.upstreams)?;
+        for (j, u) in ups.iter().enumerate() {
+            let w = *weights.entry(u.addr).or_insert(u.weight);
+            if w != u.weight {
+                return Err(ConfigError::invalid(
+                    format!("{gkey}.upstreams[{j}].weight"),
+                    format!(
+                        "{} has weight {w} elsewhere in this gateway; give it one weight",
+                        u.addr
+                    ),
+                ));
+            }
+        }
+        groups.push(SniGroupConfig {
+            names,
+            upstreams: ups,
+        });
+    }
+    Ok(groups)
 }
 
 fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {

@@ -28,7 +28,7 @@ impl Controller {
     /// Each configured upstream's current verdict (new upstreams start up).
     pub(super) fn health_view(&self, g: &GatewayConfig) -> Vec<(SocketAddr, bool)> {
         let health = self.health.borrow();
-        g.upstreams
+        g.every_upstream()
             .iter()
             .map(|u| {
                 let up = health
@@ -46,7 +46,7 @@ impl Controller {
         let mut next = HashMap::new();
         for g in &cfg.gateways {
             let settings = (g.health.clone(), g.proxy_protocol);
-            for u in &g.upstreams {
+            for u in &g.every_upstream() {
                 let key = (g.name.clone(), u.addr);
                 let entry = match old.remove(&key) {
                     Some(e) if e.settings == settings => e,

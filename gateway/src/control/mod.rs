@@ -326,7 +326,7 @@ impl Controller {
     fn annotate(&self, g: &GatewayConfig, s: &mut GatewayStats) {
         let health = self.health.borrow();
         let mut ordered = Vec::with_capacity(s.upstreams.len());
-        for u in &g.upstreams {
+        for u in &g.every_upstream() {
             let addr = u.addr.to_string();
             if let Some(pos) = s.upstreams.iter().position(|x| x.addr == addr) {
                 let mut x = s.upstreams.swap_remove(pos);

@@ -9,18 +9,24 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use monoio::io::AsyncWriteRentExt;
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream};
 
 use super::Worker;
-use super::state::{GatewayRt, Route, UpstreamSlot, bump, drop_one};
+use super::state::{GatewayRt, Group, Route, UpstreamSlot, bump, drop_one};
 use crate::cidr::any_contains;
 use crate::config::{GatewayConfig, ProxyProtocol};
 use crate::failure::ConnError;
 use crate::limit::{Admission, Refusal};
 use crate::msg::FromWorker;
-use crate::relay::{self, Strategy};
+use crate::relay::{self, Peer, RelayError, Strategy};
 use crate::runtime::DriverKind;
+use crate::sni::{Peek, ServerName, parse_client_hello};
+use crate::stats::SniRejection;
+
+/// Capacity of the first read of a ClientHello (it grows, doubling, to `sni_max_hello`).
+const HELLO_FIRST_READ: usize = 2048;
 
 /// Pause after an accept error such as EMFILE before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
@@ -208,10 +214,34 @@ struct Conn {
 }
 
 impl Conn {
-    async fn serve(self, client: TcpStream) -> Outcome {
+    async fn serve(self, mut client: TcpStream) -> Outcome {
         // No TCP_NODELAY call here: accepted sockets inherit it from the listener
         // (`control::bind`), which saves a system call per connection.
-        let Some((mut upstream, hold)) = self.connect().await else {
+        let (group, hello) = if let Some(table) = &self.route.sni {
+            match self.read_hello(&mut client).await {
+                Ok((name, bytes)) => {
+                    let group = name.and_then(|n| table.lookup(&n)).unwrap_or(0);
+                    (group, bytes)
+                }
+                Err(reason) => {
+                    self.gw.counters.sni_rejected(reason);
+                    tracing::debug!(
+                        "gateway {}: client {}: no usable ClientHello ({})",
+                        self.gw.name,
+                        self.peer,
+                        reason.label()
+                    );
+                    return Outcome::Finished;
+                }
+            }
+        } else {
+            (0, Vec::new())
+        };
+        let group = &self.route.groups[group];
+        if self.route.sni.is_some() {
+            self.gw.counters.sni_routed(&group.label);
+        }
+        let Some((mut upstream, hold)) = self.connect(group).await else {
             return Outcome::Finished;
         };
         *self.slot.borrow_mut() = Some(Rc::clone(&hold.0));
@@ -237,6 +267,21 @@ impl Conn {
             bump(&gw.counters.bytes_down, n);
             bump(&slot.bytes_down, n);
         };
+        if !hello.is_empty() {
+            let n = hello.len();
+            let (res, _) = upstream.write_all(hello).await;
+            if let Err(source) = res {
+                self.failed(&ConnError::Relay {
+                    addr: slot.addr,
+                    source: RelayError::Write {
+                        peer: Peer::Upstream,
+                        source,
+                    },
+                });
+                return Outcome::Finished;
+            }
+            up(n);
+        }
         let pipes = Rc::clone(&self.w.pipes);
         if let Err(source) = relay::relay(client, upstream, self.strategy(), pipes, up, down).await
         {
@@ -246,6 +291,44 @@ impl Conn {
             });
         }
         Outcome::Finished
+    }
+
+    /// Reads the client's first bytes until they hold a whole ClientHello, within the
+    /// gateway's `sni_peek_timeout` and `sni_max_hello`: the server name (if any) and every
+    /// byte read, which the upstream gets first.
+    async fn read_hello(
+        &self,
+        client: &mut TcpStream,
+    ) -> Result<(Option<ServerName>, Vec<u8>), SniRejection> {
+        let cfg = &self.route.cfg;
+        let max = cfg.sni_max_hello;
+        let reading = async {
+            // Most ClientHellos fit in one or two KiB: start small, grow to the limit.
+            let mut buf = Vec::with_capacity(max.min(HELLO_FIRST_READ));
+            loop {
+                if buf.len() == buf.capacity() {
+                    let more = buf.capacity().min(max - buf.len());
+                    buf.reserve_exact(more);
+                }
+                let len = buf.len();
+                let end = buf.capacity().min(max);
+                let (res, slice) = client.read(buf.slice_mut(len..end)).await;
+                buf = slice.into_inner();
+                match res {
+                    Ok(0) | Err(_) => return Err(SniRejection::ClientClosed),
+                    Ok(_) => {}
+                }
+                match parse_client_hello(&buf, max) {
+                    Ok(Peek::NeedMore) => {}
+                    Ok(Peek::Complete(name)) => return Ok((name, buf)),
+                    Err(e) => return Err(SniRejection::from_hello_error(&e)),
+                }
+            }
+        };
+        match monoio::time::timeout(cfg.sni_peek_timeout, reading).await {
+            Ok(r) => r,
+            Err(_) => Err(SniRejection::PeekTimeout),
+        }
     }
 
     /// Counts a failure by cause and logs it.
@@ -284,18 +367,17 @@ impl Conn {
     /// Tries upstreams chosen by the balancer, each within the connect timeout, up to
     /// `retries` further attempts on upstreams not yet tried while the failure is one that
     /// another upstream may not have ([`ConnError::retryable`]). Every failure is counted.
-    async fn connect(&self) -> Option<(TcpStream, SlotHold)> {
+    async fn connect(&self, group: &Group) -> Option<(TcpStream, SlotHold)> {
         let cfg = &self.route.cfg;
         let mut tried = Vec::new();
         for _ in 0..=cfg.retries {
-            let picked = self.route.balancer.borrow_mut().pick(
-                &self.route.upstreams,
-                self.peer.ip(),
-                &tried,
-            );
+            let picked = group
+                .balancer
+                .borrow_mut()
+                .pick(&group.slots, self.peer.ip(), &tried);
             let Some(i) = picked else { break };
             tried.push(i);
-            let hold = SlotHold::new(Rc::clone(&self.route.upstreams[i]));
+            let hold = SlotHold::new(Rc::clone(&group.slots[i]));
             let addr = hold.0.addr;
             let e = match monoio::time::timeout(cfg.connect_timeout, TcpStream::connect_addr(addr))
                 .await
@@ -312,7 +394,7 @@ impl Conn {
                 Err(_) => ConnError::ConnectTimeout { addr },
             };
             drop(hold);
-            if !self.on_connect_failure(&self.route.upstreams[i], &e) {
+            if !self.on_connect_failure(&group.slots[i], &e) {
                 break;
             }
         }

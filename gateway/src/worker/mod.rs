@@ -237,7 +237,7 @@ impl Worker {
             None => {
                 let slots = s
                     .cfg
-                    .upstreams
+                    .every_upstream()
                     .iter()
                     .map(|u| {
                         let up = s.health.iter().find(|h| h.0 == u.addr).is_none_or(|h| h.1);

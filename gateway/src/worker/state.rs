@@ -2,18 +2,19 @@
 //! (`Rc`, `Cell`): nothing here is shared with other threads.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::balance::{Balancer, UpstreamView};
-use crate::config::GatewayConfig;
+use crate::config::{DEFAULT_GROUP_LABEL, GatewayConfig};
 use crate::failure::Cause;
 use crate::health::PassiveCounter;
 use crate::limit::{Limits, Refusal};
-use crate::stats::{GatewayStats, UpstreamStats};
+use crate::sni::SniTable;
+use crate::stats::{GatewayStats, SniRejection, SniStats, UpstreamStats};
 
 /// Adds to a counter cell.
 pub(crate) fn bump(c: &Cell<u64>, n: u64) {
@@ -99,7 +100,21 @@ pub(crate) struct Route {
     pub cfg: Arc<GatewayConfig>,
     pub limits: Arc<Limits>,
     pub limited: bool,
+    /// Every distinct upstream of the gateway (default group's first, then the SNI groups').
     pub upstreams: Vec<Rc<UpstreamSlot>>,
+    /// The upstream groups: `groups[0]` is the default (the gateway's `upstreams`), then one
+    /// per `sni` entry, in order.
+    pub groups: Vec<Group>,
+    /// Server name to index in `groups`, when the gateway routes by SNI.
+    pub sni: Option<SniTable>,
+}
+
+/// A set of upstreams balanced together: the default group or one SNI group. Its slots are
+/// shared with the route's `upstreams`, so health and counters are per address.
+pub(crate) struct Group {
+    /// [`DEFAULT_GROUP_LABEL`] or the group's first name.
+    pub label: String,
+    pub slots: Vec<Rc<UpstreamSlot>>,
     pub balancer: RefCell<Balancer>,
 }
 
@@ -114,6 +129,10 @@ pub(crate) struct GatewayCounters {
     pub failures: [Cell<u64>; Cause::ALL.len()],
     pub idle_timeouts: Cell<u64>,
     pub drain_kills: Cell<u64>,
+    /// Connections routed per upstream group (by label), when the gateway reads SNI.
+    pub sni_routed: RefCell<BTreeMap<String, u64>>,
+    /// Connections closed because their ClientHello did not come or was unusable.
+    pub sni_rejected: [Cell<u64>; SniRejection::ALL.len()],
 }
 
 impl GatewayCounters {
@@ -123,6 +142,20 @@ impl GatewayCounters {
 
     pub fn fail(&self, c: Cause) {
         bump(&self.failures[c.index()], 1);
+    }
+
+    pub fn sni_routed(&self, label: &str) {
+        let mut m = self.sni_routed.borrow_mut();
+        match m.get_mut(label) {
+            Some(n) => *n = n.wrapping_add(1),
+            None => {
+                m.insert(label.to_string(), 1);
+            }
+        }
+    }
+
+    pub fn sni_rejected(&self, r: SniRejection) {
+        bump(&self.sni_rejected[r.index()], 1);
     }
 }
 
@@ -199,8 +232,9 @@ impl GatewayRt {
         let health: HashMap<_, _> = health.iter().copied().collect();
         let old = self.route.borrow().clone();
         let mut draining = self.draining.borrow_mut();
-        let mut upstreams = Vec::with_capacity(cfg.upstreams.len());
-        for u in &cfg.upstreams {
+        let every = cfg.every_upstream();
+        let mut upstreams = Vec::with_capacity(every.len());
+        for u in &every {
             let reused = old
                 .upstreams
                 .iter()
@@ -218,7 +252,7 @@ impl GatewayRt {
             upstreams.push(slot);
         }
         for s in &old.upstreams {
-            if !cfg.upstreams.iter().any(|u| u.addr == s.addr) {
+            if !every.iter().any(|u| u.addr == s.addr) {
                 s.draining.set(true);
                 s.drain_deadline.set(Some(now + cfg.drain_timeout));
                 draining.push(Rc::clone(s));
@@ -253,6 +287,20 @@ impl GatewayRt {
                 .insert(cause.label().to_string(), c.failures[cause.index()].get());
         }
         let route = self.route.borrow();
+        if route.sni.is_some() || !c.sni_routed.borrow().is_empty() {
+            let mut sni = SniStats::empty();
+            for group in &route.groups {
+                sni.routed.insert(group.label.clone(), 0);
+            }
+            for (label, n) in c.sni_routed.borrow().iter() {
+                sni.routed.insert(label.clone(), *n);
+            }
+            for r in SniRejection::ALL {
+                sni.rejected
+                    .insert(r.label().to_string(), c.sni_rejected[r.index()].get());
+            }
+            g.sni = Some(sni);
+        }
         g.upstreams = route.upstreams.iter().map(|s| s.snapshot()).collect();
         g.upstreams
             .extend(self.draining.borrow().iter().map(|s| s.snapshot()));
@@ -266,10 +314,32 @@ pub(crate) fn route_from(
     limits: Arc<Limits>,
     upstreams: Vec<Rc<UpstreamSlot>>,
 ) -> Route {
-    let addrs: Vec<_> = upstreams.iter().map(|s| (s.addr, s.weight.get())).collect();
+    let group = |label: String, members: &[crate::config::UpstreamConfig]| {
+        let slots: Vec<_> = members
+            .iter()
+            .filter_map(|u| upstreams.iter().find(|s| s.addr == u.addr).cloned())
+            .collect();
+        let addrs: Vec<_> = slots.iter().map(|s| (s.addr, s.weight.get())).collect();
+        Group {
+            label,
+            balancer: RefCell::new(Balancer::new(cfg.algorithm, &addrs)),
+            slots,
+        }
+    };
+    let mut groups = vec![group(DEFAULT_GROUP_LABEL.to_string(), &cfg.upstreams)];
+    groups.extend(cfg.sni.iter().map(|g| group(g.label(), &g.upstreams)));
+    let sni = (!cfg.sni.is_empty()).then(|| {
+        SniTable::new(
+            cfg.sni
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.names.as_slice(), i + 1)),
+        )
+    });
     Route {
         limited: limits.is_active(),
-        balancer: RefCell::new(Balancer::new(cfg.algorithm, &addrs)),
+        groups,
+        sni,
         cfg,
         limits,
         upstreams,

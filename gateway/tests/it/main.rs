@@ -10,6 +10,7 @@
 //! - [`binary`]: the standalone `commander-gateway` process;
 //! - [`fd_leak`]: no descriptor left behind (measured in a process of its own);
 //! - [`admin`]: the admin endpoint's token, cross-site refusals and concurrent clients;
+//! - [`sni`]: TLS passthrough routed by the ClientHello's server name, on both drivers;
 //!
 //! and [`common`], the helpers they share (loopback backends, a gateway from YAML, waits).
 
@@ -25,3 +26,4 @@ mod protect;
 mod proxy_protocol;
 mod relay;
 mod reload;
+mod sni;
