@@ -62,16 +62,26 @@ fn run(io_uring: bool, relay: &str) {
     );
     let gw = start(&yaml);
     let (addr, refused) = (addr_of(&gw, "g"), addr_of(&gw, "closed"));
-    let idle = || gw.stats_blocking().unwrap().gateway("g").unwrap().active == 0;
+    let per_run = (THREADS * PER_THREAD * 9 / 10) as u64;
+    // Every connection of `runs` runs accepted (a client may be done before the gateway has
+    // accepted its connection from the backlog) and none open.
+    let idle = |runs: u64| {
+        let st = gw.stats_blocking().unwrap();
+        let g = st.gateway("g").unwrap();
+        let refused_acl = st.gateway("closed").unwrap().refused["acl"];
+        g.active == 0
+            && g.total == runs * per_run
+            && refused_acl == runs * (THREADS * PER_THREAD / 10) as u64
+    };
 
     hammer(addr, refused); // warm-up: fills the pipe pools
-    assert!(wait_until(Duration::from_secs(10), idle));
+    assert!(wait_until(Duration::from_secs(10), || idle(1)));
     let warm = open_fds();
 
     hammer(addr, refused);
     assert!(
-        wait_until(Duration::from_secs(10), idle),
-        "connections left open"
+        wait_until(Duration::from_secs(10), || idle(2)),
+        "connections left open or not accepted"
     );
     // Pooled pipes may grow a little past the warm-up (at most 2 fds per concurrently
     // spliced direction); a per-connection leak would be thousands.
@@ -84,7 +94,6 @@ fn run(io_uring: bool, relay: &str) {
     );
     let st = gw.stats_blocking().unwrap();
     let g = st.gateway("g").unwrap();
-    let per_run = (THREADS * PER_THREAD * 9 / 10) as u64;
     assert_eq!(g.total, 2 * per_run);
     assert_eq!(
         st.gateway("closed").unwrap().refused["acl"],
