@@ -113,11 +113,14 @@ fn fetch(addr: SocketAddr) -> Result<String, String> {
     Ok(body.trim().to_owned())
 }
 
+/// Answers counted by body, and the failures.
+type LoadOutcome = (BTreeMap<String, u64>, Vec<String>);
+
 /// Requests through the gateway, one new connection each, until stopped.
 struct Load {
     stop: Arc<AtomicBool>,
     ok: Arc<AtomicU64>,
-    thread: Option<std::thread::JoinHandle<(BTreeMap<String, u64>, Vec<String>)>>,
+    thread: Option<std::thread::JoinHandle<LoadOutcome>>,
 }
 
 impl Load {
@@ -147,7 +150,7 @@ impl Load {
         }
     }
 
-    fn finish(mut self) -> (BTreeMap<String, u64>, Vec<String>) {
+    fn finish(mut self) -> LoadOutcome {
         self.stop.store(true, Ordering::Relaxed);
         self.thread
             .take()
