@@ -114,7 +114,7 @@ pub struct ProjectPage {
     pub gateway: Option<GatewaySummary>,
     /// The webhook secret, right after creation only.
     pub secret: Option<String>,
-    /// [`ProjectsText`] as JSON, for the timeline script.
+    /// What the timeline script writes ([`timeline_labels`]), as JSON.
     pub labels_json: String,
     /// A success message.
     pub notice: String,
@@ -177,6 +177,15 @@ pub fn kind_label(kind: ProjectEventKind, p: &ProjectsText) -> &'static str {
         K::Resumed => p.ev_resumed,
         K::Deleted => p.ev_deleted,
     }
+}
+
+/// The strings the timeline script writes: every event kind as `ev_<kind>`, the words
+/// of the details and the live state.
+pub fn timeline_labels(p: &ProjectsText) -> std::collections::BTreeMap<&'static str, &'static str> {
+    p.all()
+        .into_iter()
+        .filter(|(field, _)| field.starts_with("ev_") || field.starts_with("live_"))
+        .collect()
 }
 
 fn event_row(e: &ProjectEvent, nodes: &[NodeView], p: &ProjectsText) -> EventRow {
@@ -265,7 +274,7 @@ pub fn build(
             upstreams: g.upstreams.clone(),
         }),
         secret: shown.secret,
-        labels_json: serde_json::to_string(p).unwrap_or_default(),
+        labels_json: serde_json::to_string(&timeline_labels(p)).unwrap_or_default(),
         notice: shown.notice,
         error: shown.error,
         frame,
