@@ -125,11 +125,6 @@ impl Frame {
         crate::manage::ops_text(self.lang)
     }
 
-    /// The strings of the project and gateway pages, in the page's language.
-    pub fn projects(&self) -> &'static crate::project_pages::ProjectsText {
-        crate::project_pages::projects_text(self.lang)
-    }
-
     /// The language buttons.
     pub fn langs(&self) -> Vec<LangItem> {
         Lang::ALL

@@ -28,8 +28,7 @@ use model::project::api::{
     ProjectPatch, ProjectView, ReplicaView, RevisionView, UpstreamStats,
 };
 use model::project::gateway::{
-    GatewayKind, GatewayListing, StandaloneGateway, StandaloneGatewayInput,
-    StandaloneGatewayPatch,
+    GatewayKind, GatewayListing, StandaloneGateway, StandaloneGatewayInput, StandaloneGatewayPatch,
 };
 use model::project::{ProjectInput, ProjectSpec, ProjectStatus, needs_new_revision};
 use model::service::{
@@ -93,7 +92,10 @@ fn session(lang: Lang) -> Authenticated {
 
 impl Cluster for Base {
     fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeView>, ServiceError>> {
-        pending(Ok(vec![node(1, "alpha-host", true), node(2, "beta-host", false)]))
+        pending(Ok(vec![
+            node(1, "alpha-host", true),
+            node(2, "beta-host", false),
+        ]))
     }
     fn node(&self, id: u64) -> BoxFuture<'_, Result<Option<NodeView>, ServiceError>> {
         pending(Ok((id == 1).then(|| node(1, "alpha-host", true))))
@@ -205,14 +207,20 @@ impl Accounts for Base {
     ) -> BoxFuture<'a, Result<Issued, AuthFailure>> {
         pending(Err(AuthFailure::BadCredentials))
     }
-    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Authenticated, Rejected>> {
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Authenticated, Rejected>> {
         pending(match token {
             EN => Ok(session(Lang::En)),
             ZH => Ok(session(Lang::ZhCn)),
             _ => Err(Rejected::Invalid),
         })
     }
-    fn session_valid<'a>(&'a self, _a: &'a Authenticated) -> BoxFuture<'a, Result<bool, StoreFailure>> {
+    fn session_valid<'a>(
+        &'a self,
+        _a: &'a Authenticated,
+    ) -> BoxFuture<'a, Result<bool, StoreFailure>> {
         pending(Ok(true))
     }
     fn logout<'a>(&'a self, _a: &'a Authenticated, _c: IpAddr) -> BoxFuture<'a, ()> {
@@ -246,7 +254,10 @@ impl Accounts for Base {
     ) -> BoxFuture<'a, Result<CreatedApiToken, TokenFailure>> {
         pending(Err(TokenFailure::TooMany))
     }
-    fn api_tokens<'a>(&'a self, _a: &'a Authenticated) -> BoxFuture<'a, Result<Vec<ApiToken>, TokenFailure>> {
+    fn api_tokens<'a>(
+        &'a self,
+        _a: &'a Authenticated,
+    ) -> BoxFuture<'a, Result<Vec<ApiToken>, TokenFailure>> {
         pending(Ok(Vec::new()))
     }
     fn revoke_api_token<'a>(
@@ -281,7 +292,12 @@ struct Stored {
 
 impl Stored {
     fn spec(&self) -> &ProjectSpec {
-        &self.revisions.iter().find(|(r, _)| *r == self.target).unwrap().1
+        &self
+            .revisions
+            .iter()
+            .find(|(r, _)| *r == self.target)
+            .unwrap()
+            .1
     }
 
     fn event(&mut self, kind: ProjectEventKind, node: Option<u64>, message: &str) {
@@ -372,27 +388,30 @@ impl Projects for MemoryProjects {
         _c: &'a Caller,
         input: ProjectInput,
     ) -> BoxFuture<'a, Result<CreatedProject, ProjectFailure>> {
-        let outcome = input.validate().map_err(ProjectFailure::from).and_then(|spec| {
-            let mut all = self.projects.lock().unwrap();
-            if all.contains_key(&spec.name) {
-                return Err(ProjectFailure::Conflict(format!("{} exists", spec.name)));
-            }
-            let mut stored = Stored {
-                revisions: vec![(1, spec.clone())],
-                target: 1,
-                status: ProjectStatus::Ready,
-                events: Vec::new(),
-            };
-            stored.event(ProjectEventKind::Created, None, "created");
-            stored.event(ProjectEventKind::Scheduled, Some(1), "placed");
-            stored.event(ProjectEventKind::Healthy, Some(1), "passes its check");
-            let project = stored.view();
-            all.insert(spec.name.clone(), stored);
-            Ok(CreatedProject {
-                project,
-                webhook_secret: SECRET.into(),
-            })
-        });
+        let outcome = input
+            .validate()
+            .map_err(ProjectFailure::from)
+            .and_then(|spec| {
+                let mut all = self.projects.lock().unwrap();
+                if all.contains_key(&spec.name) {
+                    return Err(ProjectFailure::Conflict(format!("{} exists", spec.name)));
+                }
+                let mut stored = Stored {
+                    revisions: vec![(1, spec.clone())],
+                    target: 1,
+                    status: ProjectStatus::Ready,
+                    events: Vec::new(),
+                };
+                stored.event(ProjectEventKind::Created, None, "created");
+                stored.event(ProjectEventKind::Scheduled, Some(1), "placed");
+                stored.event(ProjectEventKind::Healthy, Some(1), "passes its check");
+                let project = stored.view();
+                all.insert(spec.name.clone(), stored);
+                Ok(CreatedProject {
+                    project,
+                    webhook_secret: SECRET.into(),
+                })
+            });
         pending(outcome)
     }
     fn list(&self) -> BoxFuture<'_, Result<Vec<ProjectView>, ProjectFailure>> {
@@ -460,7 +479,9 @@ impl Projects for MemoryProjects {
         pending(self.with(name, |s| {
             let to = revision.unwrap_or(s.target.saturating_sub(1));
             if to == s.target || !s.revisions.iter().any(|(r, _)| *r == to) {
-                return Err(ProjectFailure::NotFound(format!("no revision {to} to return to")));
+                return Err(ProjectFailure::NotFound(format!(
+                    "no revision {to} to return to"
+                )));
             }
             s.target = to;
             s.status = ProjectStatus::RollingBack;
@@ -503,10 +524,16 @@ impl Projects for MemoryProjects {
     ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>> {
         self.asked.lock().unwrap().push(format!("promote {name}"));
         pending(self.with(name, |_| {
-            Err(ProjectFailure::Conflict("no canary waits for promotion".into()))
+            Err(ProjectFailure::Conflict(
+                "no canary waits for promotion".into(),
+            ))
         }))
     }
-    fn delete<'a>(&'a self, _c: &'a Caller, name: &'a str) -> BoxFuture<'a, Result<(), ProjectFailure>> {
+    fn delete<'a>(
+        &'a self,
+        _c: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProjectFailure>> {
         let removed = self.projects.lock().unwrap().remove(name);
         pending(removed.map(|_| ()).ok_or_else(|| missing(name)))
     }
@@ -519,7 +546,10 @@ impl Projects for MemoryProjects {
     ) -> BoxFuture<'a, Result<ProjectView, ProjectFailure>> {
         pending(Err(missing(name)))
     }
-    fn events<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Vec<ProjectEvent>, ProjectFailure>> {
+    fn events<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ProjectEvent>, ProjectFailure>> {
         pending(self.with(name, |s| Ok(s.events.clone())))
     }
     fn live_events(&self) -> Option<broadcast::Receiver<(String, ProjectEvent)>> {
@@ -571,16 +601,22 @@ impl Projects for MemoryProjects {
         _c: &'a Caller,
         input: StandaloneGatewayInput,
     ) -> BoxFuture<'a, Result<GatewayListing, ProjectFailure>> {
-        let outcome = input.validate().map_err(ProjectFailure::from).and_then(|g| {
-            if self.port_taken(g.node, g.port, &g.name) {
-                return Err(ProjectFailure::Conflict(format!(
-                    "port {} is already used on node {}",
-                    g.port, g.node
-                )));
-            }
-            self.gateways.lock().unwrap().insert(g.name.clone(), g.clone());
-            Ok(GatewayListing::standalone(&g, None))
-        });
+        let outcome = input
+            .validate()
+            .map_err(ProjectFailure::from)
+            .and_then(|g| {
+                if self.port_taken(g.node, g.port, &g.name) {
+                    return Err(ProjectFailure::Conflict(format!(
+                        "port {} is already used on node {}",
+                        g.port, g.node
+                    )));
+                }
+                self.gateways
+                    .lock()
+                    .unwrap()
+                    .insert(g.name.clone(), g.clone());
+                Ok(GatewayListing::standalone(&g, None))
+            });
         pending(outcome)
     }
     fn update_gateway<'a>(
@@ -592,12 +628,19 @@ impl Projects for MemoryProjects {
         let current = self.gateways.lock().unwrap().get(name).cloned();
         let outcome = current.ok_or_else(|| missing(name)).and_then(|g| {
             let new = g.patched(&patch)?;
-            self.gateways.lock().unwrap().insert(name.to_owned(), new.clone());
+            self.gateways
+                .lock()
+                .unwrap()
+                .insert(name.to_owned(), new.clone());
             Ok(GatewayListing::standalone(&new, None))
         });
         pending(outcome)
     }
-    fn delete_gateway<'a>(&'a self, _c: &'a Caller, name: &'a str) -> BoxFuture<'a, Result<(), ProjectFailure>> {
+    fn delete_gateway<'a>(
+        &'a self,
+        _c: &'a Caller,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProjectFailure>> {
         let removed = self.gateways.lock().unwrap().remove(name);
         pending(removed.map(|_| ()).ok_or_else(|| missing(name)))
     }
@@ -615,7 +658,10 @@ fn app() -> (axum::Router, Arc<MemoryProjects>) {
         projects: projects.clone(),
         clock: Arc::new(ManualClock::new(1_700_000_000_000)),
     };
-    (web::router(services, web::ConsoleSettings::default()), projects)
+    (
+        web::router(services, web::ConsoleSettings::default()),
+        projects,
+    )
 }
 
 /// An answer: status, `Location` header, body.
@@ -625,7 +671,13 @@ struct Answer {
     body: String,
 }
 
-async fn call(router: &axum::Router, method: Method, path: &str, token: &str, form: &str) -> Answer {
+async fn call(
+    router: &axum::Router,
+    method: Method,
+    path: &str,
+    token: &str,
+    form: &str,
+) -> Answer {
     let mut req = Request::builder()
         .method(method)
         .uri(path)
@@ -682,12 +734,24 @@ async fn creating_through_the_form_shows_the_project_and_its_webhook_secret_once
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let page = &created.body;
     assert!(page.contains("Project web"), "{page}");
-    assert!(page.contains(SECRET), "the secret is shown right after creation");
+    assert!(
+        page.contains(SECRET),
+        "the secret is shown right after creation"
+    );
     assert!(page.contains("shown this once"), "with its warning");
-    assert!(page.contains("data-copy=\"secret-value\""), "and a copy button");
-    assert!(page.contains("/api/v1/projects/web/webhook"), "the webhook is explained");
+    assert!(
+        page.contains("data-copy=\"secret-value\""),
+        "and a copy button"
+    );
+    assert!(
+        page.contains("/api/v1/projects/web/webhook"),
+        "the webhook is explained"
+    );
     assert!(page.contains("X-Commander-Signature"));
-    assert!(!page.contains("hunter2-secret"), "the registry password is never shown");
+    assert!(
+        !page.contains("hunter2-secret"),
+        "the registry password is never shown"
+    );
     // Every field reached the service.
     let spec = projects.projects.lock().unwrap()["web"].spec().clone();
     assert_eq!(spec.env, vec!["GREETING=hi", "MODE=prod"]);
@@ -695,7 +759,10 @@ async fn creating_through_the_form_shows_the_project_and_its_webhook_secret_once
     assert_eq!(spec.resources.memory_bytes, Some(64 * 1024 * 1024));
     assert_eq!(spec.resources.nano_cpus, Some(500_000_000));
     assert_eq!(spec.labels.get("team").map(String::as_str), Some("core"));
-    assert_eq!(spec.registry_auth.as_ref().map(|a| a.username.as_str()), Some("ci"));
+    assert_eq!(
+        spec.registry_auth.as_ref().map(|a| a.username.as_str()),
+        Some("ci")
+    );
     assert_eq!(spec.health.interval_s, 2);
     let gateway = spec.gateway.clone().unwrap();
     assert_eq!((gateway.node, gateway.port), (1, 18080));
@@ -710,7 +777,14 @@ async fn the_project_pages_render_in_english_and_chinese() {
     let (router, _) = with_web().await;
     let list = get(&router, "/projects", EN).await;
     assert_eq!(list.status, StatusCode::OK);
-    for text in ["Projects", "busybox:v1", "data-status=\"ready\"", "2 / 2", "alpha-host:18080", "href=\"/projects/new\""] {
+    for text in [
+        "Projects",
+        "busybox:v1",
+        "data-status=\"ready\"",
+        "2 / 2",
+        "alpha-host:18080",
+        "href=\"/projects/new\"",
+    ] {
         assert!(list.body.contains(text), "{text} in {}", list.body);
     }
     let list = get(&router, "/projects", ZH).await;
@@ -736,7 +810,16 @@ async fn the_project_pages_render_in_english_and_chinese() {
         assert!(detail.body.contains(text), "{text} in {}", detail.body);
     }
     let detail = get(&router, "/projects/web", ZH).await;
-    for text in ["副本", "事件时间线", "已调度", "健康", "扩缩容", "删除项目", "部署 Webhook", "运行中"] {
+    for text in [
+        "副本",
+        "事件时间线",
+        "已调度",
+        "健康",
+        "扩缩容",
+        "删除项目",
+        "部署 Webhook",
+        "运行中",
+    ] {
         assert!(detail.body.contains(text), "{text} in {}", detail.body);
     }
     let home = get(&router, "/", EN).await;
@@ -744,7 +827,10 @@ async fn the_project_pages_render_in_english_and_chinese() {
     assert!(home.body.contains("Projects not ready"));
     let home = get(&router, "/", ZH).await;
     assert!(home.body.contains("未就绪的项目"), "{}", home.body);
-    assert!(home.body.contains("href=\"/projects\""), "the menu has the projects");
+    assert!(
+        home.body.contains("href=\"/projects\""),
+        "the menu has the projects"
+    );
     let unknown = get(&router, "/projects/nope", ZH).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert!(unknown.body.contains("未找到"), "{}", unknown.body);
@@ -756,22 +842,43 @@ async fn a_refused_form_names_the_field_and_keeps_what_was_typed() {
     let bad_name = WEB_FORM.replace("name=web", "name=Web_App");
     let refused = post(&router, "/projects/new", EN, &bad_name).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert!(refused.body.contains("Not saved: name:"), "{}", refused.body);
-    assert!(refused.body.contains("value=\"Web_App\""), "the input is kept");
+    assert!(
+        refused.body.contains("Not saved: name:"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("value=\"Web_App\""),
+        "the input is kept"
+    );
     assert!(refused.body.contains("GREETING=hi"), "every input is kept");
     assert!(refused.body.contains("data-error-field=\"name\""));
-    assert!(!refused.body.contains("hunter2-secret"), "but not the password");
+    assert!(
+        !refused.body.contains("hunter2-secret"),
+        "but not the password"
+    );
     let bad_number = WEB_FORM.replace("interval_s=2", "interval_s=often");
     let refused = post(&router, "/projects/new", ZH, &bad_number).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert!(refused.body.contains("health.interval_s: 必须是整数"), "{}", refused.body);
+    assert!(
+        refused.body.contains("health.interval_s: 必须是整数"),
+        "{}",
+        refused.body
+    );
     assert!(refused.body.contains("data-error-field=\"interval_s\""));
     assert!(refused.body.contains("value=\"often\""));
     let bad_cidr = WEB_FORM.replace("allow=&", "allow=10.0.0.0%2F8%0D%0Anot-a-cidr&");
     let refused = post(&router, "/projects/new", EN, &bad_cidr).await;
-    assert!(refused.body.contains("gateway.allow[1]"), "{}", refused.body);
+    assert!(
+        refused.body.contains("gateway.allow[1]"),
+        "{}",
+        refused.body
+    );
     assert!(refused.body.contains("data-error-field=\"allow\""));
-    assert!(projects.projects.lock().unwrap().is_empty(), "nothing was created");
+    assert!(
+        projects.projects.lock().unwrap().is_empty(),
+        "nothing was created"
+    );
 }
 
 #[tokio::test]
@@ -779,7 +886,14 @@ async fn editing_shows_the_current_spec_without_credentials_and_saves_a_new_revi
     let (router, projects) = with_web().await;
     let form = get(&router, "/projects/web/edit", EN).await;
     assert_eq!(form.status, StatusCode::OK);
-    for text in ["Edit project web", "value=\"busybox:v1\"", "GREETING=hi\nMODE=prod", "value=\"64\"", "value=\"0.5\"", "value=\"18080\""] {
+    for text in [
+        "Edit project web",
+        "value=\"busybox:v1\"",
+        "GREETING=hi\nMODE=prod",
+        "value=\"64\"",
+        "value=\"0.5\"",
+        "value=\"18080\"",
+    ] {
         assert!(form.body.contains(text), "{text} in {}", form.body);
     }
     assert!(!form.body.contains("hunter2-secret"));
@@ -795,7 +909,10 @@ async fn editing_shows_the_current_spec_without_credentials_and_saves_a_new_revi
         let all = projects.projects.lock().unwrap();
         let web = &all["web"];
         assert_eq!((web.target, web.spec().image.as_str()), (2, "busybox:v2"));
-        assert!(web.spec().registry_auth.is_some(), "empty credentials keep the stored ones");
+        assert!(
+            web.spec().registry_auth.is_some(),
+            "empty credentials keep the stored ones"
+        );
     }
     let page = get(&router, &saved.location, ZH).await;
     assert!(page.body.contains("项目已保存。"), "{}", page.body);
@@ -825,7 +942,11 @@ async fn actions_redirect_with_a_notice_and_destructive_ones_ask_first() {
     // Nothing to pause: the master's reason, on the project page.
     let paused = post(&router, "/projects/web/pause", ZH, "").await;
     assert_eq!(paused.status, StatusCode::CONFLICT);
-    assert!(paused.body.contains("冲突： no rollout to pause"), "{}", paused.body);
+    assert!(
+        paused.body.contains("冲突： no rollout to pause"),
+        "{}",
+        paused.body
+    );
     let promoted = post(&router, "/projects/web/promote", EN, "").await;
     assert_eq!(promoted.status, StatusCode::CONFLICT);
     assert_eq!(
@@ -842,10 +963,24 @@ async fn actions_redirect_with_a_notice_and_destructive_ones_ask_first() {
     assert_eq!(resume.location, "/projects/web?done=resumed");
     let ask = post(&router, "/projects/web/rollback", ZH, "revision=1").await;
     assert_eq!(ask.status, StatusCode::OK);
-    assert!(ask.body.contains("将项目 web 回滚到版本 1？"), "{}", ask.body);
+    assert!(
+        ask.body.contains("将项目 web 回滚到版本 1？"),
+        "{}",
+        ask.body
+    );
     assert!(ask.body.contains("name=\"confirm\" value=\"yes\""));
-    assert_eq!(projects.projects.lock().unwrap()["web"].target, 2, "asking changes nothing");
-    let done = post(&router, "/projects/web/rollback", EN, "revision=1&confirm=yes").await;
+    assert_eq!(
+        projects.projects.lock().unwrap()["web"].target,
+        2,
+        "asking changes nothing"
+    );
+    let done = post(
+        &router,
+        "/projects/web/rollback",
+        EN,
+        "revision=1&confirm=yes",
+    )
+    .await;
     assert_eq!(done.location, "/projects/web?done=rolled_back");
     assert_eq!(projects.projects.lock().unwrap()["web"].target, 1);
 
@@ -865,20 +1000,51 @@ async fn gateway_pages_list_every_gateway_and_manage_standalone_ones() {
     let (router, projects) = with_web().await;
     let form = get(&router, "/gateways/new", ZH).await;
     assert!(form.body.contains("新建网关"));
-    assert!(form.body.contains("#2 beta-host (离线)"), "offline nodes are marked: {}", form.body);
-    let taken = post(&router, "/gateways/new", EN, "name=edge&node=1&port=18080&upstreams=10.0.0.5%3A80&algorithm=hash").await;
+    assert!(
+        form.body.contains("#2 beta-host (离线)"),
+        "offline nodes are marked: {}",
+        form.body
+    );
+    let taken = post(
+        &router,
+        "/gateways/new",
+        EN,
+        "name=edge&node=1&port=18080&upstreams=10.0.0.5%3A80&algorithm=hash",
+    )
+    .await;
     assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
     assert!(taken.body.contains("port 18080 is already used"));
     assert!(taken.body.contains("10.0.0.5:80"), "the input is kept");
-    let bad = post(&router, "/gateways/new", EN, "name=edge&node=1&port=18081&upstreams=10.0.0.5%3A80%0D%0Anowhere").await;
+    let bad = post(
+        &router,
+        "/gateways/new",
+        EN,
+        "name=edge&node=1&port=18081&upstreams=10.0.0.5%3A80%0D%0Anowhere",
+    )
+    .await;
     assert!(bad.body.contains("upstreams[1]"), "{}", bad.body);
     assert!(bad.body.contains("data-error-field=\"upstreams\""));
-    let created = post(&router, "/gateways/new", EN, "name=edge&node=1&port=18081&upstreams=10.0.0.5%3A80&algorithm=hash&max_conns_per_ip=10").await;
+    let created = post(
+        &router,
+        "/gateways/new",
+        EN,
+        "name=edge&node=1&port=18081&upstreams=10.0.0.5%3A80&algorithm=hash&max_conns_per_ip=10",
+    )
+    .await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
     assert_eq!(created.location, "/gateways/edge?done=gateway_created");
 
     let list = get(&router, "/gateways", EN).await;
-    for text in ["project/web", "edge", "standalone", "serving", "3 / 1234", "3.0 MiB", "not reported yet", "href=\"/gateways/project%2Fweb\""] {
+    for text in [
+        "project/web",
+        "edge",
+        "standalone",
+        "serving",
+        "3 / 1234",
+        "3.0 MiB",
+        "not reported yet",
+        "href=\"/gateways/project%2Fweb\"",
+    ] {
         assert!(list.body.contains(text), "{text} in {}", list.body);
     }
     let list = get(&router, "/gateways", ZH).await;
@@ -889,17 +1055,29 @@ async fn gateway_pages_list_every_gateway_and_manage_standalone_ones() {
     assert_eq!(owned.status, StatusCode::OK, "{}", owned.body);
     assert!(owned.body.contains("belongs to project web"));
     assert!(owned.body.contains("192.0.2.10:32000"));
-    assert!(!owned.body.contains("id=\"delete-gateway\""), "a project's gateway is not deleted here");
+    assert!(
+        !owned.body.contains("id=\"delete-gateway\""),
+        "a project's gateway is not deleted here"
+    );
     let refused = post(&router, "/gateways/project%2Fweb/delete", EN, "confirm=yes").await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
 
     let edit = get(&router, "/gateways/edge/edit", EN).await;
     assert!(edit.body.contains("value=\"10\""), "{}", edit.body);
-    let saved = post(&router, "/gateways/edge/edit", EN, "node=1&port=18082&upstreams=10.0.0.6%3A80&algorithm=round_robin&max_conns_per_ip=").await;
+    let saved = post(
+        &router,
+        "/gateways/edge/edit",
+        EN,
+        "node=1&port=18082&upstreams=10.0.0.6%3A80&algorithm=round_robin&max_conns_per_ip=",
+    )
+    .await;
     assert_eq!(saved.location, "/gateways/edge?done=gateway_saved");
     {
         let all = projects.gateways.lock().unwrap();
-        assert_eq!((all["edge"].port, all["edge"].max_conns_per_ip), (18082, None));
+        assert_eq!(
+            (all["edge"].port, all["edge"].max_conns_per_ip),
+            (18082, None)
+        );
     }
     let page = get(&router, &saved.location, ZH).await;
     assert!(page.body.contains("网关已保存。"));

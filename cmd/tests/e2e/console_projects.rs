@@ -191,7 +191,11 @@ fn walk(s: &Session, base: &str, plan: &Plan, replicas: &ProjectContainers) -> a
     // Ready, seen on the page (live region) and through the gateway.
     wait_project(s, "ready", 1, 2)?;
     gateway_says(plan.gateway_port, "v1")?;
-    wait_css(s, "#timeline tr[data-kind='healthy']", "a healthy event on the timeline")?;
+    wait_css(
+        s,
+        "#timeline tr[data-kind='healthy']",
+        "a healthy event on the timeline",
+    )?;
     tall_shot(s, "project-ready-en")?;
     s.goto(&format!("{base}/projects"))?;
     wait_css(
@@ -233,13 +237,21 @@ fn walk(s: &Session, base: &str, plan: &Plan, replicas: &ProjectContainers) -> a
     wait_css(s, "#notice", "the rollback notice")?;
     wait_project(s, "ready", 1, 3)?;
     gateway_says(plan.gateway_port, "v1")?;
-    wait_css(s, "#timeline tr[data-kind='rolling_back']", "the rollback on the timeline")?;
+    wait_css(
+        s,
+        "#timeline tr[data-kind='rolling_back']",
+        "the rollback on the timeline",
+    )?;
     tall_shot(s, "project-rolled-back-en")?;
 
     // The gateways pages: listed, serving, with the replicas as upstreams.
     s.goto(&format!("{base}/gateways"))?;
     let row = format!("tr.gateway[data-name='project/{name}']");
-    wait_css(s, &format!("{row}[data-serving='serving']"), "the project's gateway serving")?;
+    wait_css(
+        s,
+        &format!("{row}[data-serving='serving']"),
+        "the project's gateway serving",
+    )?;
     shot(s, "gateways-en")?;
     click(s, &format!("{row} a"))?;
     wait_js(

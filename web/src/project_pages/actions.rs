@@ -62,7 +62,13 @@ fn done(name: &str, key: &str) -> Response {
 }
 
 /// The project page with `f` as its error.
-async fn failed(state: &AppState, ctx: &AuthContext, uri: &Uri, name: &str, f: &ProjectFailure) -> Response {
+async fn failed(
+    state: &AppState,
+    ctx: &AuthContext,
+    uri: &Uri,
+    name: &str,
+    f: &ProjectFailure,
+) -> Response {
     let p = projects_text(ctx.lang());
     let (status, error) = explain(f, p);
     let shown = Shown {
@@ -110,7 +116,13 @@ enum Command {
     Promote,
 }
 
-async fn command(state: AppState, ctx: AuthContext, uri: Uri, name: String, command: Command) -> Response {
+async fn command(
+    state: AppState,
+    ctx: AuthContext,
+    uri: Uri,
+    name: String,
+    command: Command,
+) -> Response {
     let projects = &state.services.projects;
     let caller = ctx.caller();
     let (outcome, key) = match command {
@@ -125,22 +137,45 @@ async fn command(state: AppState, ctx: AuthContext, uri: Uri, name: String, comm
 }
 
 /// `POST /projects/{name}/pause`.
-pub async fn pause(State(state): State<AppState>, ctx: AuthContext, uri: Uri, Path(name): Path<String>) -> Response {
+pub async fn pause(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+    uri: Uri,
+    Path(name): Path<String>,
+) -> Response {
     command(state, ctx, uri, name, Command::Pause).await
 }
 
 /// `POST /projects/{name}/resume`.
-pub async fn resume(State(state): State<AppState>, ctx: AuthContext, uri: Uri, Path(name): Path<String>) -> Response {
+pub async fn resume(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+    uri: Uri,
+    Path(name): Path<String>,
+) -> Response {
     command(state, ctx, uri, name, Command::Resume).await
 }
 
 /// `POST /projects/{name}/promote`.
-pub async fn promote(State(state): State<AppState>, ctx: AuthContext, uri: Uri, Path(name): Path<String>) -> Response {
+pub async fn promote(
+    State(state): State<AppState>,
+    ctx: AuthContext,
+    uri: Uri,
+    Path(name): Path<String>,
+) -> Response {
     command(state, ctx, uri, name, Command::Promote).await
 }
 
 /// A confirmation page asking `question` before posting `fields` to `action`.
-fn confirm(ctx: &AuthContext, uri: &Uri, active: &'static str, question: String, action: String, fields: Vec<(String, String)>, back: String) -> Response {
+fn confirm(
+    ctx: &AuthContext,
+    uri: &Uri,
+    active: &'static str,
+    question: String,
+    action: String,
+    fields: Vec<(String, String)>,
+    back: String,
+) -> Response {
     let mut frame = Frame::signed_in(ctx, active, uri);
     frame.path.clone_from(&back);
     ConfirmPage {
@@ -167,7 +202,9 @@ pub async fn rollback(
     let revision: Result<Option<u64>, Invalid> = optional(&form.revision, "revision", p);
     let revision = match revision {
         Ok(r) => r,
-        Err(invalid) => return failed(&state, &ctx, &uri, &name, &ProjectFailure::Invalid(invalid)).await,
+        Err(invalid) => {
+            return failed(&state, &ctx, &uri, &name, &ProjectFailure::Invalid(invalid)).await;
+        }
     };
     if form.confirm != "yes" {
         // Asking needs the project to exist: an unknown one shows its error now.
@@ -182,7 +219,15 @@ pub async fn rollback(
             None => p.confirm_rollback_previous.replace("{name}", &name),
         };
         let fields = vec![("revision".to_owned(), form.revision.trim().to_owned())];
-        return confirm(&ctx, &uri, "projects", question, format!("/projects/{name}/rollback"), fields, format!("/projects/{name}"));
+        return confirm(
+            &ctx,
+            &uri,
+            "projects",
+            question,
+            format!("/projects/{name}/rollback"),
+            fields,
+            format!("/projects/{name}"),
+        );
     }
     match state
         .services
@@ -209,7 +254,15 @@ pub async fn delete(
             return failed(&state, &ctx, &uri, &name, &f).await;
         }
         let question = p.confirm_delete.replace("{name}", &name);
-        return confirm(&ctx, &uri, "projects", question, format!("/projects/{name}/delete"), Vec::new(), format!("/projects/{name}"));
+        return confirm(
+            &ctx,
+            &uri,
+            "projects",
+            question,
+            format!("/projects/{name}/delete"),
+            Vec::new(),
+            format!("/projects/{name}"),
+        );
     }
     match state.services.projects.delete(&ctx.caller(), &name).await {
         Ok(()) => Redirect::to("/projects?done=deleted").into_response(),
@@ -218,7 +271,12 @@ pub async fn delete(
 }
 
 /// A confirmation page for deleting a standalone gateway (shared template).
-pub(crate) fn confirm_gateway_delete(ctx: &AuthContext, uri: &Uri, name: &str, segment: &str) -> Response {
+pub(crate) fn confirm_gateway_delete(
+    ctx: &AuthContext,
+    uri: &Uri,
+    name: &str,
+    segment: &str,
+) -> Response {
     let p = projects_text(ctx.lang());
     confirm(
         ctx,

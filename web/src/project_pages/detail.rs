@@ -15,7 +15,9 @@ use model::node::NodeView;
 use model::project::api::{ProjectEvent, ProjectEventKind, ProjectView, RevisionView};
 
 use super::list::{healthy_replicas, nodes_or_none};
-use super::{DoneQuery, ProjectsText, StatusBadge, explain, node_label, path_segment, projects_text};
+use super::{
+    DoneQuery, ProjectsText, StatusBadge, explain, node_label, path_segment, projects_text,
+};
 use crate::auth::AuthContext;
 use crate::format::format_rfc3339_ms;
 use crate::pages::{ErrorPage, Frame};
@@ -242,12 +244,18 @@ pub fn build(
                 container: r.container.chars().take(SHORT_ID).collect(),
                 state: state_label(&r.state, p),
                 healthy: r.healthy,
-                host_port: r.host_port.map_or_else(|| "–".to_owned(), |h| h.to_string()),
+                host_port: r
+                    .host_port
+                    .map_or_else(|| "–".to_owned(), |h| h.to_string()),
                 revision: r.revision,
                 container_href: if r.container.is_empty() {
                     String::new()
                 } else {
-                    format!("/docker/{}/containers/{}", r.node, path_segment(&r.container))
+                    format!(
+                        "/docker/{}/containers/{}",
+                        r.node,
+                        path_segment(&r.container)
+                    )
                 },
             })
             .collect(),
@@ -260,7 +268,11 @@ pub fn build(
                 current: r.current,
             })
             .collect(),
-        events: events.iter().rev().map(|e| event_row(e, nodes, p)).collect(),
+        events: events
+            .iter()
+            .rev()
+            .map(|e| event_row(e, nodes, p))
+            .collect(),
         gateway: view.gateway.as_ref().map(|g| GatewaySummary {
             address: format!("{}:{}", node_label(nodes, g.node), g.port),
             href: format!(

@@ -115,7 +115,11 @@ pub fn lines(text: &str) -> Vec<String> {
 }
 
 /// A required whole number.
-pub fn number<T: std::str::FromStr>(text: &str, field: &str, p: &ProjectsText) -> Result<T, Invalid> {
+pub fn number<T: std::str::FromStr>(
+    text: &str,
+    field: &str,
+    p: &ProjectsText,
+) -> Result<T, Invalid> {
     text.trim()
         .parse()
         .map_err(|_| Invalid::new(field, p.err_whole_number))
@@ -140,7 +144,9 @@ fn scaled(text: &str, unit: f64, field: &str, p: &ProjectsText) -> Result<Option
     if text.is_empty() {
         return Ok(None);
     }
-    let value: f64 = text.parse().map_err(|_| Invalid::new(field, p.err_number))?;
+    let value: f64 = text
+        .parse()
+        .map_err(|_| Invalid::new(field, p.err_number))?;
     let base = (value * unit).round();
     // u64::MAX as f64 rounds up; stay well below it. Zero and negatives are the master's
     // to refuse, so they pass through as 0.
@@ -233,7 +239,10 @@ impl ProjectForm {
         fill(&mut self.interval_s, d::DEFAULT_INTERVAL_S);
         fill(&mut self.timeout_s, d::DEFAULT_TIMEOUT_S);
         fill(&mut self.healthy_threshold, d::DEFAULT_HEALTHY_THRESHOLD);
-        fill(&mut self.unhealthy_threshold, d::DEFAULT_UNHEALTHY_THRESHOLD);
+        fill(
+            &mut self.unhealthy_threshold,
+            d::DEFAULT_UNHEALTHY_THRESHOLD,
+        );
         fill(&mut self.start_period_s, 0);
         fill(&mut self.max_surge, 1);
         fill(&mut self.max_unavailable, 0);
@@ -342,7 +351,11 @@ impl ProjectForm {
     pub fn to_input(&self, p: &ProjectsText) -> Result<ProjectInput, Invalid> {
         let http = self.probe == "http";
         let health = HealthInput {
-            probe: if http { ProbeType::Http } else { ProbeType::Tcp },
+            probe: if http {
+                ProbeType::Http
+            } else {
+                ProbeType::Tcp
+            },
             path: http.then(|| self.health_path.trim().to_owned()),
             expected_status: if http {
                 optional(&self.health_status, "health.expected_status", p)?
@@ -550,7 +563,10 @@ mod tests {
         );
         let mut f = filled();
         f.labels = "a=1\nnoequals".into();
-        assert_eq!(f.to_input(&EN).map_err(|e| e.field), Err("labels[1]".into()));
+        assert_eq!(
+            f.to_input(&EN).map_err(|e| e.field),
+            Err("labels[1]".into())
+        );
     }
 
     #[test]

@@ -98,7 +98,16 @@ async fn show(
 
 /// `GET /projects/new`.
 pub async fn new(State(state): State<AppState>, ctx: AuthContext, uri: Uri) -> Response {
-    show(&state, &ctx, &uri, None, ProjectForm::blank(), StatusCode::OK, None).await
+    show(
+        &state,
+        &ctx,
+        &uri,
+        None,
+        ProjectForm::blank(),
+        StatusCode::OK,
+        None,
+    )
+    .await
 }
 
 /// The form as sent; a body that does not parse is an empty form, which the master
@@ -190,7 +199,20 @@ pub async fn save(
         Err(invalid) => Err(ProjectFailure::Invalid(invalid)),
     };
     match outcome {
-        Ok(_) => Redirect::to(&format!("/projects/{}?done=saved", path_segment(&name))).into_response(),
-        Err(f) => show(&state, &ctx, &uri, Some(&name), form, status_of(&f), Some(&f)).await,
+        Ok(_) => {
+            Redirect::to(&format!("/projects/{}?done=saved", path_segment(&name))).into_response()
+        }
+        Err(f) => {
+            show(
+                &state,
+                &ctx,
+                &uri,
+                Some(&name),
+                form,
+                status_of(&f),
+                Some(&f),
+            )
+            .await
+        }
     }
 }

@@ -53,8 +53,14 @@ impl GatewayForm {
             algorithm: algorithm_key(g.algorithm).into(),
             allow: g.allow.join("\n"),
             deny: g.deny.join("\n"),
-            max_conns_per_ip: g.max_conns_per_ip.map(|v| v.to_string()).unwrap_or_default(),
-            conn_rate_per_ip: g.conn_rate_per_ip.map(|v| v.to_string()).unwrap_or_default(),
+            max_conns_per_ip: g
+                .max_conns_per_ip
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            conn_rate_per_ip: g
+                .conn_rate_per_ip
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
         }
     }
 

@@ -125,14 +125,24 @@ impl GatewayRow {
             ),
             bytes: stats.map_or_else(
                 || DASH.to_owned(),
-                |s| format!("{} / {}", format_bytes(s.bytes_in), format_bytes(s.bytes_out)),
+                |s| {
+                    format!(
+                        "{} / {}",
+                        format_bytes(s.bytes_in),
+                        format_bytes(s.bytes_out)
+                    )
+                },
             ),
             refused: stats.map_or_else(|| DASH.to_owned(), |s| s.refused_conns.to_string()),
             upstream_count: g.upstreams.len(),
             algorithm: algorithm_label(g.algorithm, p),
             allow: g.allow.join(", "),
             deny: g.deny.join(", "),
-            limits: format!("{} / {}", limit(g.max_conns_per_ip), limit(g.conn_rate_per_ip)),
+            limits: format!(
+                "{} / {}",
+                limit(g.max_conns_per_ip),
+                limit(g.conn_rate_per_ip)
+            ),
             reported: stats
                 .and_then(|s| format_rfc3339_ms(s.reported_ms))
                 .unwrap_or_default(),
@@ -328,7 +338,9 @@ async fn show_form(
         Some(f) => {
             let (status, text) = explain(f, p);
             let field = match f {
-                ProjectFailure::Invalid(e) => e.field.split('[').next().unwrap_or_default().to_owned(),
+                ProjectFailure::Invalid(e) => {
+                    e.field.split('[').next().unwrap_or_default().to_owned()
+                }
                 _ => String::new(),
             };
             (status, text, field)
@@ -368,7 +380,8 @@ fn form_of(form: Result<Form<GatewayForm>, FormRejection>) -> GatewayForm {
 }
 
 fn done(name: &str, key: &str) -> Response {
-    axum::response::Redirect::to(&format!("/gateways/{}?done={key}", path_segment(name))).into_response()
+    axum::response::Redirect::to(&format!("/gateways/{}?done={key}", path_segment(name)))
+        .into_response()
 }
 
 /// `GET /gateways/new`.
@@ -386,7 +399,13 @@ pub async fn create(
     let p = projects_text(ctx.lang());
     let form = form_of(form);
     let outcome = match form.to_input(p) {
-        Ok(input) => state.services.projects.create_gateway(&ctx.caller(), input).await,
+        Ok(input) => {
+            state
+                .services
+                .projects
+                .create_gateway(&ctx.caller(), input)
+                .await
+        }
         Err(invalid) => Err(ProjectFailure::Invalid(invalid)),
     };
     match outcome {
@@ -464,7 +483,12 @@ pub async fn delete(
     if !confirmed {
         return confirm_gateway_delete(&ctx, &uri, &g.name, &path_segment(&g.name));
     }
-    match state.services.projects.delete_gateway(&ctx.caller(), &name).await {
+    match state
+        .services
+        .projects
+        .delete_gateway(&ctx.caller(), &name)
+        .await
+    {
         Ok(()) => axum::response::Redirect::to("/gateways?done=gateway_deleted").into_response(),
         Err(f) => {
             let p = projects_text(ctx.lang());

@@ -189,7 +189,13 @@ mod tests {
     #[test]
     fn an_unknown_done_key_shows_nothing() {
         let p = &text::EN;
-        assert_eq!(DoneQuery { done: "scaled".into() }.notice(p), p.done_scaled);
+        assert_eq!(
+            DoneQuery {
+                done: "scaled".into()
+            }
+            .notice(p),
+            p.done_scaled
+        );
         assert_eq!(DoneQuery { done: "<b>".into() }.notice(p), "");
     }
 }
