@@ -40,10 +40,11 @@
       var kind = document.createElement("td");
       kind.textContent = labels["ev_" + e.kind] || e.kind;
       var details = document.createElement("td");
-      var text = e.message || "";
-      if (e.node != null) text += " · " + (labels.ev_node || "slave") + " #" + e.node;
-      if (e.revision != null) text += " · " + (labels.ev_revision || "revision") + " " + e.revision;
-      details.textContent = text;
+      var parts = [];
+      if (e.message) parts.push(e.message);
+      if (e.node != null) parts.push((labels.ev_node || "slave") + " #" + e.node);
+      if (e.revision != null) parts.push((labels.ev_revision || "revision") + " " + e.revision);
+      details.textContent = parts.join(" · ");
       tr.appendChild(time);
       tr.appendChild(kind);
       tr.appendChild(details);

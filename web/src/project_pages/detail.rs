@@ -191,13 +191,15 @@ pub fn timeline_labels(p: &ProjectsText) -> std::collections::BTreeMap<&'static 
 }
 
 fn event_row(e: &ProjectEvent, nodes: &[NodeView], p: &ProjectsText) -> EventRow {
-    let mut details = e.message.clone();
+    let mut parts = vec![e.message.clone()];
     if let Some(node) = e.node {
-        details.push_str(&format!(" · {} {}", p.ev_node, node_label(nodes, node)));
+        parts.push(format!("{} {}", p.ev_node, node_label(nodes, node)));
     }
     if let Some(revision) = e.revision {
-        details.push_str(&format!(" · {} {revision}", p.ev_revision));
+        parts.push(format!("{} {revision}", p.ev_revision));
     }
+    parts.retain(|part| !part.is_empty());
+    let details = parts.join(" · ");
     let kind = serde_json::to_value(e.kind)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
