@@ -3,7 +3,8 @@
 //! driven once in Chromium"): create a project through the form with a gateway on the local
 //! slave, wait on the page for it to show ready (and the gateway answers), scale it, update
 //! its image, roll back to the first revision after the confirmation, view the gateways
-//! pages, delete it after the confirmation (and Docker no longer lists its replicas).
+//! pages, create and delete a standalone gateway, delete the project after the
+//! confirmation (and Docker no longer lists its replicas).
 //! Screenshots in English and Chinese land in `target/e2e-screenshots/`.
 //!
 //! The two images are a root file system of Debian's static `/bin/busybox` imported with
@@ -31,6 +32,7 @@ struct Plan {
     v1: String,
     v2: String,
     gateway_port: u16,
+    standalone_port: u16,
 }
 
 /// Removes, when dropped, every container of the project (label `commander.project`).
@@ -71,6 +73,7 @@ fn project_pages_in_chromium() -> anyhow::Result<()> {
         v1: format!("commander-test/busybox-httpd:v1-{run}"),
         v2: format!("commander-test/busybox-httpd:v2-{run}"),
         gateway_port: free_port()?,
+        standalone_port: free_port()?,
     };
     let _images = DockerGuard {
         run,
@@ -260,6 +263,28 @@ fn walk(s: &Session, base: &str, plan: &Plan, replicas: &ProjectContainers) -> a
         "three healthy upstreams",
     )?;
     shot(s, "gateway-en")?;
+    // A standalone gateway: created from its form, shown, deleted after the confirmation.
+    s.goto(&format!("{base}/gateways"))?;
+    click(s, "#new-gateway")?;
+    s.wait("#gateway-form", WAIT)?;
+    fill(s, "#g-name", "edge")?;
+    select(s, "g-node", "1")?;
+    fill(s, "#g-port", &plan.standalone_port.to_string())?;
+    fill(s, "#g-upstreams", "127.0.0.1:9")?;
+    shot(s, "gateway-form-en")?;
+    click(s, "#submit-gateway")?;
+    wait_css(s, "#notice", "the gateway created")?;
+    wait_css(s, "#delete-gateway", "the standalone gateway's actions")?;
+    click(s, "#delete-gateway")?;
+    s.wait("#confirm-button", WAIT)?;
+    click(s, "#confirm-button")?;
+    wait_css(s, &row, "the gateways list after the deletion")?;
+    wait_gone(
+        s,
+        "tr.gateway[data-name='edge']",
+        "the standalone gateway gone",
+    )?;
+
     s.goto(&format!("{base}/"))?;
     wait_css(s, "#card-projects", "the home page's project count")?;
     let count = text_of(s, "#card-projects .card-value")?;
