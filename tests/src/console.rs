@@ -51,11 +51,38 @@ pub fn docker_prerequisites(test: &str) -> anyhow::Result<bool> {
 /// Imports a busybox root file system as `image` with `docker import`, labelled
 /// [`TEST_LABEL`].
 pub fn import_busybox(image: &str) -> anyhow::Result<()> {
+    import_busybox_with(image, &[], &[])
+}
+
+/// Imports a busybox root file system serving `page` over HTTP as `image`: its command is
+/// `busybox httpd -f -p 80 -h /www` and `/www/index.html` holds `page`.
+pub fn import_busybox_httpd(image: &str, page: &str) -> anyhow::Result<()> {
+    import_busybox_with(
+        image,
+        &[("www/index.html", page)],
+        &[r#"CMD ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]"#],
+    )
+}
+
+/// Imports a busybox root file system plus `files` (`(path, content)`, relative to the
+/// root) as `image`, labelled [`TEST_LABEL`], with extra Dockerfile `changes`.
+pub fn import_busybox_with(
+    image: &str,
+    files: &[(&str, &str)],
+    changes: &[&str],
+) -> anyhow::Result<()> {
     let stage = tempfile::tempdir()?;
     let root = stage.path();
     std::fs::create_dir_all(root.join("bin"))?;
     std::fs::create_dir_all(root.join("tmp"))?;
     std::fs::copy(BUSYBOX, root.join("bin/busybox")).context("copy busybox")?;
+    for (path, content) in files {
+        let file = root.join(path);
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&file, content)?;
+    }
     let tar = Command::new("tar")
         .arg("-C")
         .arg(root)
@@ -63,14 +90,15 @@ pub fn import_busybox(image: &str) -> anyhow::Result<()> {
         .stdout(Stdio::piped())
         .spawn()
         .context("run tar")?;
-    let status = Command::new("docker")
-        .args([
-            "import",
-            "--change",
-            &format!("LABEL {TEST_LABEL}"),
-            "-",
-            image,
-        ])
+    let mut import = Command::new("docker");
+    import
+        .arg("import")
+        .args(["--change", &format!("LABEL {TEST_LABEL}")]);
+    for change in changes {
+        import.args(["--change", change]);
+    }
+    let status = import
+        .args(["-", image])
         .stdin(tar.stdout.context("tar stdout")?)
         .stdout(Stdio::null())
         .status()

@@ -39,6 +39,7 @@ pub mod manage;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
+pub mod project_pages;
 pub mod projects;
 pub mod records;
 pub mod routes;

@@ -30,9 +30,11 @@ const MISSING: &str = "–";
 type Label = fn(&Messages) -> &'static str;
 
 /// The areas of the navigation: key, path and label.
-const NAV: [(&str, &str, Label); 7] = [
+const NAV: [(&str, &str, Label); 9] = [
     ("home", "/", |t| t.nav_home),
     ("slaves", "/slaves", |t| t.nav_slaves),
+    ("projects", "/projects", |t| t.nav_projects),
+    ("gateways", "/gateways", |t| t.nav_gateways),
     ("docker", "/docker", |t| t.nav_docker),
     ("records", "/records", |t| t.nav_records),
     ("alerts", "/alerts", |t| t.nav_alerts),
@@ -150,6 +152,14 @@ pub struct IndexPage {
     pub total: usize,
     /// Alerts firing now.
     pub alerts: usize,
+    /// Projects, `–` when the master could not count them.
+    pub projects: String,
+    /// Projects not ready.
+    pub projects_not_ready: String,
+    /// Whether some project is not ready.
+    pub projects_attention: bool,
+    /// Gateways.
+    pub gateways: String,
     /// The first [`HOME_ROWS`] rows, in backend order.
     pub nodes: Vec<NodeRow>,
 }
@@ -322,10 +332,13 @@ async fn node_rows(backend: &dyn Cluster, lang: Lang) -> Result<Vec<NodeRow>, Se
 
 /// `GET /`.
 pub async fn index(
-    State(backend): State<Arc<dyn Cluster>>,
+    State(state): State<crate::state::AppState>,
     ctx: AuthContext,
     uri: Uri,
 ) -> Response {
+    let backend = Arc::clone(&state.services.cluster);
+    let counts = crate::project_pages::list::HomeCounts::fetch(&state.services).await;
+    let count = |n: Option<usize>| n.map_or_else(|| MISSING.to_owned(), |n| n.to_string());
     let active = crate::alerts::AlertQuery {
         before: None,
         limit: 0,
@@ -346,6 +359,10 @@ pub async fn index(
                 revoked,
                 total,
                 alerts,
+                projects: count(counts.projects),
+                projects_not_ready: count(counts.not_ready),
+                projects_attention: counts.not_ready.is_some_and(|n| n > 0),
+                gateways: count(counts.gateways),
                 nodes,
             }
             .into_response()

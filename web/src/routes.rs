@@ -34,7 +34,7 @@ use crate::auth::{self, Auth, forms, json};
 use crate::state::AppState;
 use crate::{
     alerts, alerts_page, api, assets, data, data_page, detail, gateways, live, manage, openapi,
-    pages, projects, records, tokens, tokens_page,
+    pages, project_pages, projects, records, tokens, tokens_page,
 };
 use model::token::Scope;
 
@@ -317,6 +317,115 @@ pub(crate) fn declare(t: Table) -> Table {
             manage::container,
         )
         .page(Method::GET, "/records/tasks", User, manage::tasks)
+        .page(Method::GET, "/projects", User, project_pages::list::page)
+        .page(
+            Method::GET,
+            "/projects/new",
+            User,
+            project_pages::form_page::new,
+        )
+        .page(
+            Method::POST,
+            "/projects/new",
+            User,
+            project_pages::form_page::create,
+        )
+        .page(
+            Method::GET,
+            "/projects/{name}",
+            User,
+            project_pages::detail::page,
+        )
+        .page(
+            Method::GET,
+            "/projects/{name}/edit",
+            User,
+            project_pages::form_page::edit,
+        )
+        .page(
+            Method::POST,
+            "/projects/{name}/edit",
+            User,
+            project_pages::form_page::save,
+        )
+        .page(
+            Method::POST,
+            "/projects/{name}/scale",
+            User,
+            project_pages::actions::scale,
+        )
+        .page(
+            Method::POST,
+            "/projects/{name}/pause",
+            User,
+            project_pages::actions::pause,
+        )
+        .page(
+            Method::POST,
+            "/projects/{name}/resume",
+            User,
+            project_pages::actions::resume,
+        )
+        .page(
+            Method::POST,
+            "/projects/{name}/promote",
+            User,
+            project_pages::actions::promote,
+        )
+        .page(
+            Method::POST,
+            "/projects/{name}/rollback",
+            User,
+            project_pages::actions::rollback,
+        )
+        .page(
+            Method::POST,
+            "/projects/{name}/delete",
+            User,
+            project_pages::actions::delete,
+        )
+        .page(
+            Method::GET,
+            "/gateways",
+            User,
+            project_pages::gateway_pages::list,
+        )
+        .page(
+            Method::GET,
+            "/gateways/new",
+            User,
+            project_pages::gateway_pages::new,
+        )
+        .page(
+            Method::POST,
+            "/gateways/new",
+            User,
+            project_pages::gateway_pages::create,
+        )
+        .page(
+            Method::GET,
+            "/gateways/{name}",
+            User,
+            project_pages::gateway_pages::page,
+        )
+        .page(
+            Method::GET,
+            "/gateways/{name}/edit",
+            User,
+            project_pages::gateway_pages::edit,
+        )
+        .page(
+            Method::POST,
+            "/gateways/{name}/edit",
+            User,
+            project_pages::gateway_pages::save,
+        )
+        .page(
+            Method::POST,
+            "/gateways/{name}/delete",
+            User,
+            project_pages::gateway_pages::delete,
+        )
         .page(Method::GET, "/tokens", User, tokens_page::page)
         .page(Method::POST, "/tokens", User, tokens_page::create)
         .page(

@@ -5,7 +5,9 @@
 //                                               the (long) request runs.
 //   <div id="x" data-live-refresh="5">         is refreshed in place every 5 s from the
 //                                               same page (no full reload, the rest of the
-//                                               page, e.g. a half-typed search, stays).
+//                                               page, e.g. a half-typed search, stays);
+//                                               from data-live-src instead when given (a
+//                                               page answering a POST names its own GET).
 //   <div id="x" data-alert-refresh>            is refreshed the same way as soon as an
 //                                               alert fires or resolves (see below).
 "use strict";
@@ -43,7 +45,8 @@ window.commanderCsrf = commanderCsrf;
 // Live regions: fetch this page again and swap the region's content when it changed.
 function commanderRefresh(region) {
   if (document.hidden) return;
-  fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+  var src = region.getAttribute("data-live-src") || window.location.href;
+  fetch(src, { credentials: "same-origin", cache: "no-store" })
     .then(function (response) {
       var path = new URL(response.url).pathname;
       if (response.redirected && (path === "/login" || path === "/register")) {
@@ -62,6 +65,8 @@ function commanderRefresh(region) {
     })
     .catch(function () { /* offline for a moment: the next tick tries again */ });
 }
+
+window.commanderRefresh = commanderRefresh;
 
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("[data-live-refresh]").forEach(function (region) {

@@ -12,6 +12,7 @@ mod console_actions;
 mod console_browser;
 mod console_docker;
 mod console_host;
+mod console_projects;
 mod docker_cluster;
 mod ops_docker;
 mod ops_host;
