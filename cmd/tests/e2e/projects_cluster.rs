@@ -216,6 +216,22 @@ fn event_kinds(http: SocketAddr, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The project's timeline as `kind node replica message` lines, for failure messages.
+fn timeline(http: SocketAddr, name: &str) -> Vec<String> {
+    get_json(http, &format!("/api/v1/projects/{name}/events"))
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {} {}",
+                e["at_ms"], e["kind"], e["node"], e["replica"], e["message"]
+            )
+        })
+        .collect()
+}
+
 fn hmac_hex(key: &str, body: &[u8]) -> String {
     master::projects::service::hmac_sha256_hex(key.as_bytes(), body).expect("hmac")
 }
@@ -313,7 +329,10 @@ fn projects_spread_update_roll_back_scale_reschedule_and_deploy_by_webhook() -> 
             "image": v1.0,
             "replicas": 4,
             "container_port": 80,
-            "health": {"type": "http", "path": "/", "interval_s": 1, "timeout_s": 1},
+            // Timeouts generous enough that a loaded CI machine does not make healthy
+            // replicas flap out of the gateway.
+            "health": {"type": "http", "path": "/", "interval_s": 2, "timeout_s": 2,
+                       "unhealthy_threshold": 5},
             "update": {"strategy": "rolling", "max_surge": 1, "max_unavailable": 0,
                        "deadline_s": 15},
             "gateway": {"node": gateway_node, "port": GATEWAY_PORT},
@@ -353,7 +372,8 @@ fn projects_spread_update_roll_back_scale_reschedule_and_deploy_by_webhook() -> 
     eprintln!("update v1 → v2: {served} requests {bodies:?}");
     assert!(
         failures.is_empty(),
-        "failed during the update: {failures:?}"
+        "failed during the update: {failures:?}\ntimeline: {:?}",
+        timeline(http, &project_name)
     );
     assert!(
         bodies.contains_key("v1") && bodies.contains_key("v2"),
@@ -378,7 +398,8 @@ fn projects_spread_update_roll_back_scale_reschedule_and_deploy_by_webhook() -> 
     eprintln!("broken v3 rolled back: {bodies:?}");
     assert!(
         failures.is_empty(),
-        "failed during the rollback: {failures:?}"
+        "failed during the rollback: {failures:?}\ntimeline: {:?}",
+        timeline(http, &project_name)
     );
     assert!(!bodies.contains_key(""), "{bodies:?}");
     assert_eq!(p["image"], v2.0);
