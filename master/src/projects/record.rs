@@ -8,7 +8,7 @@
 use model::project::Revision;
 use serde::{Deserialize, Serialize};
 
-use super::controller::ControllerState;
+use super::controller::{Controller, ControllerState};
 
 /// Accepted webhook signatures remembered per project against replays.
 pub const MAX_SEEN_SIGNATURES: usize = 256;
@@ -41,6 +41,19 @@ pub struct ProjectRecord {
     pub created_ms: u64,
     /// When it last changed, Unix ms.
     pub updated_ms: u64,
+}
+
+impl ProjectRecord {
+    /// Allocates the next revision and starts the controller's rollout to it; answers it.
+    pub fn start_revision(&mut self) -> Revision {
+        self.latest_revision += 1;
+        let mut controller = Controller {
+            state: self.controller.clone(),
+        };
+        controller.update(self.latest_revision);
+        self.controller = controller.state;
+        self.latest_revision
+    }
 }
 
 /// One replica the master placed: the slave of `node` is told to run it.

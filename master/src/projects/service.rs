@@ -464,21 +464,19 @@ impl ProjectService {
         let (mut record, spec) = self.load(name).await?;
         let new = spec.patched(patch)?;
         self.check_cluster(&new).await?;
+        let from = record.controller.replicas;
+        let scaled = new.replicas != from;
         let mut controller = Controller {
             state: record.controller.clone(),
         };
-        let scaled = new.replicas != record.controller.replicas;
         controller.scale(new.replicas);
+        record.controller = controller.state;
         let revised = needs_new_revision(&spec, &new);
         let revision = if revised {
-            record.latest_revision += 1;
-            controller.update(record.latest_revision);
-            record.latest_revision
+            record.start_revision()
         } else {
             record.controller.target
         };
-        let from = record.controller.replicas;
-        record.controller = controller.state;
         record.updated_ms = self.clock.now_ms();
         self.save(&record, Some((revision, &new))).await?;
         if scaled {

@@ -11,7 +11,6 @@ use model::project::api::{ProjectEventKind, ProjectFailure, ProjectPatch, Projec
 use model::project::needs_new_revision;
 use sha2::Sha256;
 
-use super::super::controller::Controller;
 use super::super::record::MAX_SEEN_SIGNATURES;
 use super::{MAX_WEBHOOK_BODY, ProjectService};
 
@@ -80,25 +79,14 @@ impl ProjectService {
             image: Some(deploy.image),
             ..ProjectPatch::default()
         })?;
-        let mut controller = Controller {
-            state: record.controller.clone(),
-        };
-        let revision = if needs_new_revision(&spec, &new) {
-            record.latest_revision += 1;
-            controller.update(record.latest_revision);
-            Some((record.latest_revision, &new))
-        } else {
-            None
-        };
-        record.controller = controller.state;
+        let revised = needs_new_revision(&spec, &new).then(|| record.start_revision());
         record.seen_signatures.push(hex_sig);
         if record.seen_signatures.len() > MAX_SEEN_SIGNATURES {
             let excess = record.seen_signatures.len() - MAX_SEEN_SIGNATURES;
             record.seen_signatures.drain(..excess);
         }
         record.updated_ms = self.clock.now_ms();
-        let revised = revision.map(|(r, _)| r);
-        self.save(&record, revision).await?;
+        self.save(&record, revised.map(|r| (r, &new))).await?;
         if let Some(r) = revised {
             self.note(
                 name,

@@ -264,14 +264,8 @@ impl Fleet {
     fn update_image(&mut self, image: &str) {
         let mut next = self.target_spec().clone();
         next.image = image.into();
-        self.record.latest_revision += 1;
-        let rev = self.record.latest_revision;
+        let rev = self.record.start_revision();
         self.specs.insert(rev, next);
-        let mut c = Controller {
-            state: self.record.controller.clone(),
-        };
-        c.update(rev);
-        self.record.controller = c.state;
     }
 }
 
