@@ -20,12 +20,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use model::Clock;
 use model::project::api::{GatewayStats, ReplicaView, UpstreamStats};
 use model::project::{ProjectSpec, Revision};
-use protocol::workload::{ObservedGateway, ReplicaState};
+use protocol::workload::ObservedGateway;
 
 use self::desired::{Generations, ProjectDesired};
 use self::step::{ProjectMemory, SeenReplica, StepTiming, Track};
 use super::record::ProjectRecord;
-use super::schedule::{Capacity, NodeSlot, NodeState};
+use super::schedule::{Capacity, NodeSlot, NodeState, ReplicaPhase};
 use super::service::{ObservedProjects, ProjectService};
 use crate::cluster::Cluster;
 use crate::cluster::workloads::WorkloadNode;
@@ -179,14 +179,11 @@ fn replica_views(
         .iter()
         .map(|a| {
             let s = seen.get(&a.id);
-            let state = if a.draining_since_ms.is_some() {
-                "draining"
-            } else {
-                match s.map(|s| s.state) {
-                    Some(ReplicaState::Running) => "running",
-                    Some(ReplicaState::Exited) => "exited",
-                    Some(ReplicaState::Starting) | None => "starting",
-                }
+            let state = match step::phase(a, s) {
+                ReplicaPhase::Draining => "draining",
+                ReplicaPhase::Running => "running",
+                ReplicaPhase::Exited => "exited",
+                ReplicaPhase::Starting => "starting",
             };
             ReplicaView {
                 node: a.node,
@@ -297,14 +294,7 @@ impl Reconciler {
                         continue;
                     }
                 };
-                let seen: HashMap<String, SeenReplica> = record
-                    .assignments
-                    .iter()
-                    .filter_map(|a| match seen_all.get(&a.id) {
-                        Some((node, s)) if *node == a.node => Some((a.id.clone(), s.clone())),
-                        _ => None,
-                    })
-                    .collect();
+                let seen = step::seen_for(&record, &seen_all);
                 let project_memory = memory.projects.entry(name.clone()).or_default();
                 let ready = record
                     .assignments

@@ -170,16 +170,37 @@ fn observe(
 }
 
 /// The scheduler's view of an assignment.
+/// The replicas of `record` among every replica reported (by id, with the reporting
+/// node): only a report from the node the replica is assigned to counts.
+pub fn seen_for(
+    record: &ProjectRecord,
+    reported: &HashMap<String, (u64, SeenReplica)>,
+) -> HashMap<String, SeenReplica> {
+    record
+        .assignments
+        .iter()
+        .filter_map(|a| match reported.get(&a.id) {
+            Some((node, s)) if *node == a.node => Some((a.id.clone(), s.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where an assignment is in its life: draining once the master took it out of its
+/// gateway, else as its slave reports it (`Starting` until the first report).
+pub fn phase(a: &Assignment, seen: Option<&SeenReplica>) -> ReplicaPhase {
+    if a.draining_since_ms.is_some() {
+        return ReplicaPhase::Draining;
+    }
+    match seen.map(|s| s.state) {
+        Some(ReplicaState::Running) => ReplicaPhase::Running,
+        Some(ReplicaState::Exited) => ReplicaPhase::Exited,
+        Some(ReplicaState::Starting) | None => ReplicaPhase::Starting,
+    }
+}
+
 fn slot(a: &Assignment, seen: Option<&SeenReplica>, track: Option<&Track>) -> ReplicaSlot {
-    let phase = if a.draining_since_ms.is_some() {
-        ReplicaPhase::Draining
-    } else {
-        match seen.map(|s| s.state) {
-            Some(ReplicaState::Running) => ReplicaPhase::Running,
-            Some(ReplicaState::Exited) => ReplicaPhase::Exited,
-            Some(ReplicaState::Starting) | None => ReplicaPhase::Starting,
-        }
-    };
+    let phase = phase(a, seen);
     let healthy_since_ms = track.and_then(|t| t.healthy_since_ms);
     ReplicaSlot {
         container: a.id.clone(),

@@ -13,7 +13,9 @@ use model::project::{ProjectInput, ProjectSpec, Revision};
 use protocol::workload::{DesiredState, ReplicaState};
 
 use super::desired::{self, Generations, ProjectDesired};
-use super::step::{ProjectMemory, SeenReplica, StepTiming, restart_backoff_ms, step_project};
+use super::step::{
+    ProjectMemory, SeenReplica, StepTiming, restart_backoff_ms, seen_for, step_project,
+};
 use crate::projects::controller::Controller;
 use crate::projects::record::ProjectRecord;
 use crate::projects::schedule::{Capacity, NodeSlot, NodeState};
@@ -93,14 +95,7 @@ impl Fleet {
     }
 
     fn seen(&self) -> HashMap<String, SeenReplica> {
-        self.record
-            .assignments
-            .iter()
-            .filter_map(|a| match self.running.get(&a.id) {
-                Some((node, s)) if *node == a.node => Some((a.id.clone(), s.clone())),
-                _ => None,
-            })
-            .collect()
+        seen_for(&self.record, &self.running)
     }
 
     fn desired(&self) -> BTreeMap<u64, DesiredState> {
