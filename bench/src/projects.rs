@@ -13,13 +13,14 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use e2e::cluster::{create_token_with, start_master_with, write_config};
+use e2e::console::import_busybox_httpd;
 use e2e::http::{get_json, post_json, request};
 use e2e::{Proc, wait_for};
 use serde_json::{Value, json};
@@ -46,7 +47,6 @@ pub struct ProjectsArgs {
     clients: u32,
 }
 
-const LABEL: &str = "commander.bench=projects";
 const WAIT: Duration = Duration::from_secs(120);
 
 struct Cleanup {
@@ -68,37 +68,6 @@ impl Drop for Cleanup {
             let _ = Command::new("docker").args(["rmi", "-f", image]).output();
         }
     }
-}
-
-fn app_image(name: &str, answer: &str) -> anyhow::Result<()> {
-    let stage = tempfile::tempdir()?;
-    let root = stage.path();
-    std::fs::create_dir_all(root.join("bin"))?;
-    std::fs::create_dir_all(root.join("www"))?;
-    std::fs::copy("/bin/busybox", root.join("bin/busybox"))
-        .context("copy /bin/busybox (Debian's busybox-static)")?;
-    std::fs::write(root.join("www/index.html"), answer)?;
-    let tar = Command::new("tar")
-        .arg("-C")
-        .arg(root)
-        .args(["-c", "."])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let status = Command::new("docker")
-        .args([
-            "import",
-            "--change",
-            &format!("LABEL {LABEL}"),
-            "--change",
-            r#"CMD ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]"#,
-            "-",
-            name,
-        ])
-        .stdin(tar.stdout.context("tar stdout")?)
-        .stdout(Stdio::null())
-        .status()?;
-    anyhow::ensure!(status.success(), "docker import {name}: {status}");
-    Ok(())
 }
 
 fn fetch(addr: SocketAddr) -> bool {
@@ -189,8 +158,8 @@ pub fn run(bin_dir: &Path, args: &ProjectsArgs) -> anyhow::Result<String> {
         images: vec![v1.clone(), v2.clone()],
         project_label: format!("label=commander.project={name}"),
     };
-    app_image(&v1, "v1")?;
-    app_image(&v2, "v2")?;
+    import_busybox_httpd(&v1, "v1")?;
+    import_busybox_httpd(&v2, "v2")?;
     let tmp = tempfile::tempdir()?;
     let mdir = tmp.path().join("master");
     let config = write_config(

@@ -54,14 +54,13 @@ pub fn import_busybox(image: &str) -> anyhow::Result<()> {
     import_busybox_with(image, &[], &[])
 }
 
+/// The Dockerfile change making busybox httpd serve `/www` on port 80 in the foreground.
+pub const HTTPD_CMD: &str = r#"CMD ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]"#;
+
 /// Imports a busybox root file system serving `page` over HTTP as `image`: its command is
 /// `busybox httpd -f -p 80 -h /www` and `/www/index.html` holds `page`.
 pub fn import_busybox_httpd(image: &str, page: &str) -> anyhow::Result<()> {
-    import_busybox_with(
-        image,
-        &[("www/index.html", page)],
-        &[r#"CMD ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]"#],
-    )
+    import_busybox_with(image, &[("www/index.html", page)], &[HTTPD_CMD])
 }
 
 /// Imports a busybox root file system plus `files` (`(path, content)`, relative to the

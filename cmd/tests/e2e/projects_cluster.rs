@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use e2e::cluster::*;
-use e2e::console::{BUSYBOX, docker_prerequisites};
-use e2e::docker::{Container, Image, LABEL, Network, docker};
+use e2e::console::{HTTPD_CMD, docker_prerequisites, import_busybox_httpd, import_busybox_with};
+use e2e::docker::{Container, Image, Network, docker};
 use e2e::http::{get_json, post_json, request, request_as};
 use e2e::wait_for;
 use serde_json::{Value, json};
@@ -60,36 +60,13 @@ impl Drop for AppImage {
     }
 }
 
-/// busybox httpd serving `answer` as `/index.html` (none: an empty directory).
+/// busybox httpd serving `answer` as `/index.html` (none: an empty directory), removed
+/// when dropped.
 fn app_image(name: &str, answer: Option<&str>) -> anyhow::Result<AppImage> {
-    let stage = tempfile::tempdir()?;
-    let root = stage.path();
-    std::fs::create_dir_all(root.join("bin"))?;
-    std::fs::create_dir_all(root.join("www"))?;
-    std::fs::copy(BUSYBOX, root.join("bin/busybox")).context("copy busybox")?;
-    if let Some(text) = answer {
-        std::fs::write(root.join("www/index.html"), text)?;
+    match answer {
+        Some(page) => import_busybox_httpd(name, page)?,
+        None => import_busybox_with(name, &[("www/.empty", "")], &[HTTPD_CMD])?,
     }
-    let tar = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(root)
-        .args(["-c", "."])
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    let status = std::process::Command::new("docker")
-        .args([
-            "import",
-            "--change",
-            &format!("LABEL {LABEL}"),
-            "--change",
-            r#"CMD ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]"#,
-            "-",
-            name,
-        ])
-        .stdin(tar.stdout.context("tar stdout")?)
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    anyhow::ensure!(status.success(), "docker import {name}: {status}");
     Ok(AppImage(name.to_owned()))
 }
 
