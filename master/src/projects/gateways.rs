@@ -16,8 +16,8 @@ use model::audit::{AuditEntry, AuditResult};
 use model::ops::Caller;
 use model::project::api::ProjectFailure;
 use model::project::gateway::{
-    GatewayKind, GatewayListing, PROJECT_GATEWAY_PREFIX, StandaloneGateway, StandaloneGatewayInput,
-    StandaloneGatewayPatch,
+    GatewayKind, GatewayListing, StandaloneGateway, StandaloneGatewayInput, StandaloneGatewayPatch,
+    project_gateway_name,
 };
 use model::service::AuditLog;
 
@@ -53,7 +53,7 @@ impl GatewayService {
         let mut out = Vec::with_capacity(projects.len() + standalone.len());
         for (record, spec) in &projects {
             let Some(g) = &spec.gateway else { continue };
-            let name = format!("{PROJECT_GATEWAY_PREFIX}{}", record.name);
+            let name = project_gateway_name(&record.name);
             let upstreams = self.projects.observed_upstreams(&record.name);
             let stats = self.projects.observed_gateway_stats(&name);
             out.push(GatewayListing {

@@ -20,6 +20,11 @@ pub const MAX_UPSTREAMS: usize = 256;
 /// The name prefix of a project's gateway in [`GatewayListing::name`].
 pub const PROJECT_GATEWAY_PREFIX: &str = "project/";
 
+/// The name of project `project`'s gateway (`project/<name>`).
+pub fn project_gateway_name(project: &str) -> String {
+    format!("{PROJECT_GATEWAY_PREFIX}{project}")
+}
+
 /// A standalone gateway as `POST /api/v1/gateways` sends it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]

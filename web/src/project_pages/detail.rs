@@ -279,11 +279,7 @@ pub fn build(
             address: format!("{}:{}", node_label(nodes, g.node), g.port),
             href: format!(
                 "/gateways/{}",
-                path_segment(&format!(
-                    "{}{}",
-                    model::project::gateway::PROJECT_GATEWAY_PREFIX,
-                    view.name
-                ))
+                path_segment(&model::project::gateway::project_gateway_name(&view.name))
             ),
             upstreams: g.upstreams.clone(),
         }),

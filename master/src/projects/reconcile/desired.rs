@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use model::project::gateway::{PROJECT_GATEWAY_PREFIX, StandaloneGateway};
+use model::project::gateway::{StandaloneGateway, project_gateway_name};
 use model::project::spec::{Algorithm, Probe, ProjectGateway};
 use model::project::{ProjectSpec, Revision};
 use protocol::workload::{
@@ -26,11 +26,6 @@ pub struct ProjectDesired<'a> {
     pub record: &'a ProjectRecord,
     /// Specs by revision.
     pub specs: &'a BTreeMap<Revision, ProjectSpec>,
-}
-
-/// The name of a project's gateway.
-pub fn project_gateway_name(project: &str) -> String {
-    format!("{PROJECT_GATEWAY_PREFIX}{project}")
 }
 
 /// The wire form of a gateway algorithm.
