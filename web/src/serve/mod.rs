@@ -232,7 +232,17 @@ async fn serve_connection(
         None => serve_http(stream, peer, router, limits, closing).await,
         Some(acceptor) => {
             let handshake = acceptor.accept(stream);
-            match tokio::time::timeout(limits.tls_handshake_timeout, handshake).await {
+            // A connection still in its handshake has no request to finish: shutting down
+            // abandons it instead of waiting for its deadline.
+            let mut shutting_down = closing.clone();
+            let outcome = tokio::select! {
+                outcome = tokio::time::timeout(limits.tls_handshake_timeout, handshake) => outcome,
+                _ = shutting_down.wait_for(|closing| *closing) => {
+                    tracing::debug!(%peer, "TLS handshake abandoned: the console is closing");
+                    return;
+                }
+            };
+            match outcome {
                 Ok(Ok(tls)) => serve_http(tls, peer, router, limits, closing).await,
                 Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
