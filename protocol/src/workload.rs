@@ -5,9 +5,9 @@
 //! after every reconnect): the project replicas it should run and the gateways it should
 //! serve. The slave keeps the last one on disk, so its replicas and gateways go on serving
 //! while the master is away and come back after the slave's own restart. Anything the
-//! slave finds labelled as its own (`commander.node` = its id) that the desired state does
-//! not name is removed; containers labelled for another node are never touched, so two
-//! slaves may share one Docker Engine.
+//! slave finds labelled as its own (`commander.owner` = the fingerprint of its own key) that
+//! the desired state does not name is removed; containers labelled for another slave are
+//! never touched, so two slaves, of one cluster or of two, may share one Docker Engine.
 //!
 //! The slave answers with [`ObservedState`] after applying a desired state, whenever
 //! something it observes changes (a replica became healthy, exited, got its host port), and
@@ -24,8 +24,13 @@ use rkyv::{Archive, Deserialize, Serialize};
 pub const LABEL_PROJECT: &str = "commander.project";
 /// Label naming the project revision a container runs.
 pub const LABEL_REVISION: &str = "commander.revision";
-/// Label naming the node (slave id) that owns a container.
+/// Label naming the node (slave id, as its master numbers it) that started a container.
+/// Not unique beyond one cluster: every master numbers its first slave 1.
 pub const LABEL_NODE: &str = "commander.node";
+/// Label naming the slave that owns a container by the hex SHA-256 fingerprint of the
+/// slave's static public key: unique beyond one cluster, so it is what a slave tells its
+/// own containers by.
+pub const LABEL_OWNER: &str = "commander.owner";
 /// Label naming the replica a container is.
 pub const LABEL_REPLICA: &str = "commander.replica";
 

@@ -207,7 +207,7 @@ fn random_u64() -> u64 {
 
 /// Starts the workload manager when enabled; a failure to start it is logged, not fatal
 /// (the host and Docker operations still work).
-fn start_workloads(options: &AgentOptions) -> Option<WorkloadManager> {
+fn start_workloads(options: &AgentOptions, keys: &StaticKeys) -> Option<WorkloadManager> {
     if !options.workloads.enabled {
         tracing::info!("workloads disabled (workloads.enabled: false)");
         return None;
@@ -225,6 +225,7 @@ fn start_workloads(options: &AgentOptions) -> Option<WorkloadManager> {
         advertise_address: options.workloads.advertise_address,
         reconcile_interval: options.workloads.reconcile_interval,
         node_id,
+        owner_key: protocol::keys::hex(&keys.fingerprint()),
         gateway_workers: 0,
         resend_every: crate::workload::manager::RESEND_EVERY,
     };
@@ -247,7 +248,7 @@ fn start_workloads(options: &AgentOptions) -> Option<WorkloadManager> {
 }
 
 async fn agent_loop(options: AgentOptions, keys: StaticKeys) -> Result<(), AgentError> {
-    let workloads = start_workloads(&options);
+    let workloads = start_workloads(&options, &keys);
     let mut backoff = Backoff::default();
     let mut sampler = MetricSampler::new();
     let mut dispatcher = Dispatcher::new(RemoteConfig {

@@ -9,8 +9,10 @@
 //! | this module | revisions, replicas as observed, the project's status |
 //!
 //! Every container a project runs carries the labels [`spec::LABEL_PROJECT`],
-//! [`spec::LABEL_REVISION`] and [`spec::LABEL_NODE`]; they are how a slave tells its own
-//! replicas from anything else on a Docker Engine it may share with another slave.
+//! [`spec::LABEL_REVISION`], [`spec::LABEL_NODE`] and [`spec::LABEL_OWNER`] (the owning
+//! slave's key fingerprint); the owner label is how a slave tells its own replicas from
+//! anything else on a Docker Engine it may share with another slave, of its cluster or of
+//! another one.
 
 pub mod api;
 pub mod gateway;

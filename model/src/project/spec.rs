@@ -438,6 +438,9 @@ pub const LABEL_PROJECT: &str = "commander.project";
 pub const LABEL_REVISION: &str = "commander.revision";
 /// Label every replica carries: the node (slave id) that started it.
 pub const LABEL_NODE: &str = "commander.node";
+/// Label every replica carries: the fingerprint of the key of the slave that owns it
+/// (unique beyond one cluster, unlike the node id).
+pub const LABEL_OWNER: &str = "commander.owner";
 
 fn from_validation(e: validate::ValidationError) -> Invalid {
     Invalid::new(&e.field, e.message)

@@ -4,7 +4,7 @@
 //! missing, create with the container port on an engine-picked host port, start, read the
 //! port back) and removes one (stop with 10 s grace, remove).
 
-use super::replica::{SeenContainer, container_form};
+use super::replica::{Owner, SeenContainer, container_form};
 use crate::docker::ops::{DockerCtx, confine_binds, with_tag};
 use crate::docker::{ContainerRuntime, DockerError};
 use futures_lite::StreamExt;
@@ -33,10 +33,10 @@ impl Facts {
 }
 
 /// Every container of the engine that carries a [`LABEL_NODE`], with the host port of the
-/// running ones and the exit code of the exited ones of `node`.
+/// running ones and the exit code of the exited ones of `owner`.
 pub async fn list<R: ContainerRuntime>(
     rt: &R,
-    node: u64,
+    owner: &Owner,
     facts: &mut Facts,
 ) -> Result<Vec<SeenContainer>, DockerError> {
     let listed = rt.list_containers(true).await?;
@@ -52,7 +52,7 @@ pub async fn list<R: ContainerRuntime>(
             state: c.state,
             exit_code: None,
         };
-        if s.replica_of(node).is_some() {
+        if s.replica_of(owner).is_some() {
             read_back(rt, &mut s, facts).await;
         }
         seen.push(s);
@@ -124,15 +124,15 @@ pub struct Created {
     pub host_port: Option<u16>,
 }
 
-/// Creates and starts `spec`'s container on `node`; the error is a message for a person
+/// Creates and starts `spec`'s container for `owner`; the error is a message for a person
 /// (registry passwords never appear in it).
 pub async fn create<R: ContainerRuntime>(
     rt: &R,
     spec: &ReplicaSpec,
-    node: u64,
+    owner: &Owner,
     ctx: &DockerCtx,
 ) -> Result<Created, String> {
-    let form = container_form(spec, node);
+    let form = container_form(spec, owner);
     validate::container_create(&form).map_err(|e| format!("invalid replica: {e}"))?;
     if spec.container_port == 0 {
         return Err("invalid replica: container_port must be in 1..=65535".into());
@@ -220,11 +220,18 @@ mod tests {
             .block_on(f)
     }
 
+    fn owner() -> Owner {
+        Owner {
+            node: 3,
+            key: "0c".repeat(32),
+        }
+    }
+
     #[test]
     fn create_publishes_on_an_engine_port_and_reads_it_back() {
         let rt = FakeRuntime::with_images(&["app:v1"]);
         let spec = replica_spec("web-1-a", "web", 1, "app:v1");
-        let c = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap();
+        let c = block_on(create(&rt, &spec, &owner(), &DockerCtx::default())).unwrap();
         let made = rt.container("commander-web-1-a").unwrap();
         assert_eq!(made.id, c.container);
         assert_eq!(made.engine_ports, vec![80]);
@@ -237,16 +244,16 @@ mod tests {
         let rt = FakeRuntime::with_images(&["app:v1"]);
         let mut spec = replica_spec("web-1-a", "web", 1, "app:v1");
         spec.volumes = vec!["/etc:/host-etc".into()];
-        let e = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap_err();
+        let e = block_on(create(&rt, &spec, &owner(), &DockerCtx::default())).unwrap_err();
         assert!(e.contains("bind mounts are disabled"), "{e}");
         let root = tempfile::tempdir().unwrap();
         let ctx = DockerCtx::new(&[root.path().to_path_buf()]);
-        let e = block_on(create(&rt, &spec, 3, &ctx)).unwrap_err();
+        let e = block_on(create(&rt, &spec, &owner(), &ctx)).unwrap_err();
         assert!(e.contains("outside the allowed bind roots"), "{e}");
         std::fs::create_dir(root.path().join("data")).unwrap();
         let inside = format!("{}:/data:ro", ctx.bind_roots[0].join("data").display());
         spec.volumes = vec![inside, "named-vol:/cache".into()];
-        block_on(create(&rt, &spec, 3, &ctx)).unwrap();
+        block_on(create(&rt, &spec, &owner(), &ctx)).unwrap();
         assert!(rt.container("commander-web-1-a").is_some());
     }
 
@@ -259,7 +266,7 @@ mod tests {
             username: "deployer".into(),
             password: "hunter2-secret".into(),
         });
-        let e = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap_err();
+        let e = block_on(create(&rt, &spec, &owner(), &DockerCtx::default())).unwrap_err();
         assert!(e.contains("cannot pull image private/app:v1"), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
         assert_eq!(rt.state.borrow().pull_users, vec!["deployer".to_string()]);
@@ -270,11 +277,11 @@ mod tests {
     fn invalid_specs_are_refused_before_the_engine() {
         let rt = FakeRuntime::with_images(&["app:v1"]);
         let mut spec = replica_spec("bad id/../x", "web", 1, "app:v1");
-        let e = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap_err();
+        let e = block_on(create(&rt, &spec, &owner(), &DockerCtx::default())).unwrap_err();
         assert!(e.starts_with("invalid replica"), "{e}");
         spec.id = "web-1-a".into();
         spec.container_port = 0;
-        let e = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap_err();
+        let e = block_on(create(&rt, &spec, &owner(), &DockerCtx::default())).unwrap_err();
         assert!(e.contains("container_port"), "{e}");
         assert!(
             rt.state
@@ -289,7 +296,7 @@ mod tests {
     fn remove_stops_then_removes_and_gone_is_fine() {
         let rt = FakeRuntime::with_images(&["app:v1"]);
         let spec = replica_spec("web-1-a", "web", 1, "app:v1");
-        let c = block_on(create(&rt, &spec, 3, &DockerCtx::default())).unwrap();
+        let c = block_on(create(&rt, &spec, &owner(), &DockerCtx::default())).unwrap();
         block_on(remove(&rt, &c.container)).unwrap();
         assert!(rt.container(&c.container).is_none());
         let calls = rt.state.borrow().calls.clone();

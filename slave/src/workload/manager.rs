@@ -18,7 +18,7 @@
 use super::driver::{self, Created, Facts};
 use super::gateways::GatewayHost;
 use super::health::{self, HealthTracker};
-use super::replica::{self, Action, Memory};
+use super::replica::{self, Action, Memory, Owner};
 use super::store::StateStore;
 use crate::docker::ops::DockerCtx;
 use crate::docker::{ContainerRuntime, DockerError};
@@ -55,6 +55,10 @@ pub struct ManagerSettings {
     pub reconcile_interval: Duration,
     /// This slave's node id, when already enrolled (else it comes with the first session).
     pub node_id: Option<u64>,
+    /// Hex SHA-256 fingerprint of this slave's static public key: the owner label of every
+    /// replica container it makes, and how it tells them from other slaves' (node ids
+    /// repeat across clusters). Empty: no container is ever taken as ours.
+    pub owner_key: String,
     /// Gateway worker threads (0: one per CPU).
     pub gateway_workers: usize,
     /// An unchanged observed state is sent again after this long ([`RESEND_EVERY`]).
@@ -390,12 +394,16 @@ impl<R: ContainerRuntime + 'static> Manager<R> {
         let Some(node) = self.node else {
             return;
         };
+        let owner = Owner {
+            node,
+            key: self.settings.owner_key.clone(),
+        };
         if !self.have_desired {
             return;
         }
         let generation = self.desired.generation;
         let listed = match self.runtime(connect).await {
-            Ok(rt) => driver::list(rt.as_ref(), node, &mut self.facts)
+            Ok(rt) => driver::list(rt.as_ref(), &owner, &mut self.facts)
                 .await
                 .map(|seen| (rt, seen)),
             Err(e) => Err(e),
@@ -417,12 +425,16 @@ impl<R: ContainerRuntime + 'static> Manager<R> {
         };
         self.memory.prune(&self.desired.replicas);
         let health = &self.health;
-        let plan = replica::plan(&self.desired.replicas, node, &seen, &self.memory, |r, c| {
-            health.get(r).is_some_and(|(hc, t)| hc == c && t.healthy())
-        });
+        let plan = replica::plan(
+            &self.desired.replicas,
+            &owner,
+            &seen,
+            &self.memory,
+            |r, c| health.get(r).is_some_and(|(hc, t)| hc == c && t.healthy()),
+        );
         self.track_health(&plan.observed);
         for action in plan.actions {
-            self.spawn(Rc::clone(&rt), node, action);
+            self.spawn(Rc::clone(&rt), &owner, action);
         }
         self.replicas = plan.observed;
         for o in &mut self.replicas {
@@ -466,15 +478,16 @@ impl<R: ContainerRuntime + 'static> Manager<R> {
         self.health.retain(|id, _| keep.contains(id));
     }
 
-    fn spawn(&mut self, rt: Rc<R>, node: u64, action: Action) {
+    fn spawn(&mut self, rt: Rc<R>, owner: &Owner, action: Action) {
         let events = self.events.clone();
         match action {
             Action::Create(spec) => {
                 self.memory.creating.insert(spec.id.clone());
                 let ctx = Rc::clone(&self.ctx);
+                let owner = owner.clone();
                 tracing::info!(replica = spec.id, image = spec.image, "creating replica");
                 tokio::task::spawn_local(async move {
-                    let result = driver::create(rt.as_ref(), &spec, node, &ctx).await;
+                    let result = driver::create(rt.as_ref(), &spec, &owner, &ctx).await;
                     let _ = events.try_send(Event::Created {
                         replica: spec.id,
                         result,

@@ -1,13 +1,14 @@
-//! The replica reconciler's sans-io core: from the desired replicas, this node's id, the
+//! The replica reconciler's sans-io core: from the desired replicas, this slave's [`Owner`], the
 //! containers the engine lists and what the supervisor remembers (creations under way,
 //! failed creations, removals under way), it decides what to do ([`Action`]) and what to
 //! report ([`ObservedReplica`]). No engine, clock or socket here: [`super::driver`] lists
 //! the containers and carries the actions out.
 //!
 //! Rules:
-//! * a container is ours when its [`LABEL_NODE`] is this node's id and it has a
-//!   [`LABEL_REPLICA`]; containers of other nodes (two slaves may share one engine) and
-//!   unlabelled ones are never touched;
+//! * a container is ours when its [`LABEL_OWNER`] is this slave's key fingerprint and it
+//!   has a [`LABEL_REPLICA`]; containers of other slaves (two slaves, of one cluster or of
+//!   two, may share one engine: node ids repeat across clusters, key fingerprints do not)
+//!   and unlabelled ones are never touched;
 //! * a desired replica without a container is created (again, when removed by hand),
 //!   unless its creation is under way or failed (reported `Exited` with the message: the
 //!   master replaces it);
@@ -17,13 +18,24 @@
 
 use protocol::ops::docker::ContainerCreate;
 use protocol::workload::{
-    LABEL_NODE, LABEL_PROJECT, LABEL_REPLICA, LABEL_REVISION, ObservedReplica, ReplicaSpec,
-    ReplicaState,
+    LABEL_NODE, LABEL_OWNER, LABEL_PROJECT, LABEL_REPLICA, LABEL_REVISION, ObservedReplica,
+    ReplicaSpec, ReplicaState,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Prefix of every replica container's name: `commander-<replica id>`.
 pub const CONTAINER_PREFIX: &str = "commander-";
+
+/// The slave a replica container belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// The node id the master gave this slave (label [`LABEL_NODE`], for people and the
+    /// master; every master numbers its first slave 1).
+    pub node: u64,
+    /// Hex SHA-256 fingerprint of this slave's static public key (label [`LABEL_OWNER`]):
+    /// what tells this slave's containers from any other's.
+    pub key: String,
+}
 
 /// A container as the engine lists it, with the facts the driver read back.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -41,10 +53,11 @@ pub struct SeenContainer {
 }
 
 impl SeenContainer {
-    /// The replica id when the container belongs to `node`.
-    pub fn replica_of(&self, node: u64) -> Option<&str> {
-        let owner = self.labels.get(LABEL_NODE)?;
-        (owner.parse::<u64>().ok() == Some(node))
+    /// The replica id when the container belongs to `owner` (its owner label is the
+    /// owner's key; the node label is not looked at, since node ids repeat across clusters).
+    pub fn replica_of(&self, owner: &Owner) -> Option<&str> {
+        let key = self.labels.get(LABEL_OWNER)?;
+        (!owner.key.is_empty() && *key == owner.key)
             .then(|| self.labels.get(LABEL_REPLICA).map(String::as_str))
             .flatten()
     }
@@ -104,14 +117,14 @@ pub struct Plan {
 /// health check passes.
 pub fn plan(
     desired: &[ReplicaSpec],
-    node: u64,
+    owner: &Owner,
     containers: &[SeenContainer],
     memory: &Memory,
     healthy: impl Fn(&str, &str) -> bool,
 ) -> Plan {
     let mut by_replica: HashMap<&str, Vec<&SeenContainer>> = HashMap::new();
     for c in containers {
-        if let Some(replica) = c.replica_of(node) {
+        if let Some(replica) = c.replica_of(owner) {
             by_replica.entry(replica).or_default().push(c);
         }
     }
@@ -219,14 +232,15 @@ fn exited(
     }
 }
 
-/// The container of `spec` on `node`: named `commander-<id>`, the spec's labels with ours
+/// The container of `spec` for `owner`: named `commander-<id>`, the spec's labels with ours
 /// on top, restart policy "no", its limits. The container port is published separately
 /// ([`crate::docker::ContainerRuntime::create_container_engine_ports`]).
-pub fn container_form(spec: &ReplicaSpec, node: u64) -> ContainerCreate {
+pub fn container_form(spec: &ReplicaSpec, owner: &Owner) -> ContainerCreate {
     let mut labels: BTreeMap<String, String> = spec.labels.iter().cloned().collect();
     labels.insert(LABEL_PROJECT.into(), spec.project.clone());
     labels.insert(LABEL_REVISION.into(), spec.revision.to_string());
-    labels.insert(LABEL_NODE.into(), node.to_string());
+    labels.insert(LABEL_NODE.into(), owner.node.to_string());
+    labels.insert(LABEL_OWNER.into(), owner.key.clone());
     labels.insert(LABEL_REPLICA.into(), spec.id.clone());
     ContainerCreate {
         image: spec.image.clone(),
@@ -255,11 +269,20 @@ mod tests {
 
     const NODE: u64 = 3;
 
+    /// The slave numbered `node`, with a key of its own.
+    fn owner(node: u64) -> Owner {
+        Owner {
+            node,
+            key: format!("{node:064x}"),
+        }
+    }
+
     fn container(id: &str, node: u64, replica: &str, state: &str) -> SeenContainer {
         SeenContainer {
             id: id.into(),
             labels: BTreeMap::from([
                 (LABEL_NODE.to_string(), node.to_string()),
+                (LABEL_OWNER.to_string(), owner(node).key),
                 (LABEL_REPLICA.to_string(), replica.to_string()),
                 (LABEL_PROJECT.to_string(), "web".to_string()),
             ]),
@@ -279,7 +302,7 @@ mod tests {
             replica_spec("web-1-a", "web", 1, "app:v1"),
             replica_spec("web-1-b", "web", 1, "app:v1"),
         ];
-        let p = plan(&desired, NODE, &[], &Memory::default(), healthy_all);
+        let p = plan(&desired, &owner(NODE), &[], &Memory::default(), healthy_all);
         assert_eq!(
             p.actions,
             vec![
@@ -298,7 +321,7 @@ mod tests {
             creating: HashSet::from(["web-1-a".to_string()]),
             ..Memory::default()
         };
-        let p = plan(&desired, NODE, &[], &memory, healthy_all);
+        let p = plan(&desired, &owner(NODE), &[], &memory, healthy_all);
         assert!(p.actions.is_empty());
         assert_eq!(p.observed[0].state, ReplicaState::Starting);
     }
@@ -307,7 +330,7 @@ mod tests {
     fn running_replica_is_reported_with_port_and_health() {
         let desired = vec![replica_spec("web-1-a", "web", 1, "app:v1")];
         let seen = vec![container("c1", NODE, "web-1-a", "running")];
-        let p = plan(&desired, NODE, &seen, &Memory::default(), |r, c| {
+        let p = plan(&desired, &owner(NODE), &seen, &Memory::default(), |r, c| {
             r == "web-1-a" && c == "c1"
         });
         assert!(p.actions.is_empty());
@@ -316,7 +339,9 @@ mod tests {
             (o.state, o.host_port, o.healthy, o.container.as_str()),
             (ReplicaState::Running, Some(32768), true, "c1")
         );
-        let p = plan(&desired, NODE, &seen, &Memory::default(), |_, _| false);
+        let p = plan(&desired, &owner(NODE), &seen, &Memory::default(), |_, _| {
+            false
+        });
         assert!(!p.observed[0].healthy);
     }
 
@@ -331,7 +356,13 @@ mod tests {
             container("f2", NODE + 1, "old-stray", "exited"),
             unlabelled,
         ];
-        let p = plan(&desired, NODE, &seen, &Memory::default(), healthy_all);
+        let p = plan(
+            &desired,
+            &owner(NODE),
+            &seen,
+            &Memory::default(),
+            healthy_all,
+        );
         assert_eq!(
             p.actions,
             vec![Action::Create(Box::new(desired[0].clone()))]
@@ -347,7 +378,13 @@ mod tests {
             container("c-new", NODE, "web-2-a", "running"),
             container("c-gone", NODE, "web-1-b", "exited"),
         ];
-        let p = plan(&desired, NODE, &seen, &Memory::default(), healthy_all);
+        let p = plan(
+            &desired,
+            &owner(NODE),
+            &seen,
+            &Memory::default(),
+            healthy_all,
+        );
         assert_eq!(
             p.actions,
             vec![
@@ -366,7 +403,7 @@ mod tests {
             removing: HashSet::from(["c-old".to_string()]),
             ..Memory::default()
         };
-        let p = plan(&desired, NODE, &seen, &memory, healthy_all);
+        let p = plan(&desired, &owner(NODE), &seen, &memory, healthy_all);
         assert_eq!(p.actions.len(), 1);
     }
 
@@ -377,7 +414,13 @@ mod tests {
             container("c-dead", NODE, "web-1-a", "exited"),
             container("c-live", NODE, "web-1-a", "running"),
         ];
-        let p = plan(&desired, NODE, &seen, &Memory::default(), healthy_all);
+        let p = plan(
+            &desired,
+            &owner(NODE),
+            &seen,
+            &Memory::default(),
+            healthy_all,
+        );
         assert_eq!(p.observed[0].container, "c-live");
         assert_eq!(
             p.actions,
@@ -392,10 +435,16 @@ mod tests {
     fn hand_removed_replica_is_created_again() {
         let desired = vec![replica_spec("web-1-a", "web", 1, "app:v1")];
         let seen = vec![container("c1", NODE, "web-1-a", "running")];
-        let p = plan(&desired, NODE, &seen, &Memory::default(), healthy_all);
+        let p = plan(
+            &desired,
+            &owner(NODE),
+            &seen,
+            &Memory::default(),
+            healthy_all,
+        );
         assert!(p.actions.is_empty());
         // Someone ran `docker rm -f`: the next listing lacks it.
-        let p = plan(&desired, NODE, &[], &Memory::default(), healthy_all);
+        let p = plan(&desired, &owner(NODE), &[], &Memory::default(), healthy_all);
         assert_eq!(
             p.actions,
             vec![Action::Create(Box::new(desired[0].clone()))]
@@ -407,7 +456,13 @@ mod tests {
         let desired = vec![replica_spec("web-1-a", "web", 1, "app:v1")];
         let mut c = container("c1", NODE, "web-1-a", "exited");
         c.exit_code = Some(137);
-        let p = plan(&desired, NODE, &[c], &Memory::default(), healthy_all);
+        let p = plan(
+            &desired,
+            &owner(NODE),
+            &[c],
+            &Memory::default(),
+            healthy_all,
+        );
         assert!(p.actions.is_empty(), "left for the master to replace");
         let o = &p.observed[0];
         assert_eq!(
@@ -424,7 +479,7 @@ mod tests {
         memory
             .failed
             .insert("web-1-a".into(), "pull access denied".into());
-        let p = plan(&desired, NODE, &[], &memory, healthy_all);
+        let p = plan(&desired, &owner(NODE), &[], &memory, healthy_all);
         assert!(p.actions.is_empty());
         assert_eq!(p.observed[0].state, ReplicaState::Exited);
         assert_eq!(p.observed[0].message, "pull access denied");
@@ -436,10 +491,79 @@ mod tests {
     fn created_but_not_started_is_starting() {
         let desired = vec![replica_spec("web-1-a", "web", 1, "app:v1")];
         let seen = vec![container("c1", NODE, "web-1-a", "created")];
-        let p = plan(&desired, NODE, &seen, &Memory::default(), healthy_all);
+        let p = plan(
+            &desired,
+            &owner(NODE),
+            &seen,
+            &Memory::default(),
+            healthy_all,
+        );
         assert!(p.actions.is_empty());
         assert_eq!(p.observed[0].state, ReplicaState::Starting);
         assert_eq!(p.observed[0].container, "c1");
+    }
+
+    #[test]
+    fn another_clusters_slave_with_our_node_id_is_never_touched() {
+        // Two masters both number their first slave 1; their slaves share one engine.
+        let desired = vec![replica_spec("web-1-a", "web", 1, "app:v1")];
+        let other_cluster = Owner {
+            node: NODE,
+            key: "f".repeat(64),
+        };
+        let mut theirs = container("t1", NODE, "api-1-x", "running");
+        theirs
+            .labels
+            .insert(LABEL_OWNER.into(), other_cluster.key.clone());
+        let mut theirs_same_replica = container("t2", NODE, "web-1-a", "running");
+        theirs_same_replica
+            .labels
+            .insert(LABEL_OWNER.into(), other_cluster.key.clone());
+        // A container with our node label but no owner label (not made by a slave of
+        // this version, or by hand) is not ours either.
+        let mut ownerless = container("t3", NODE, "web-1-z", "running");
+        ownerless.labels.remove(LABEL_OWNER);
+        let seen = vec![theirs, theirs_same_replica, ownerless];
+        let p = plan(
+            &desired,
+            &owner(NODE),
+            &seen,
+            &Memory::default(),
+            healthy_all,
+        );
+        assert_eq!(
+            p.actions,
+            vec![Action::Create(Box::new(desired[0].clone()))]
+        );
+        // And the other cluster's slave, asked for nothing, removes nothing of ours.
+        let ours = container("o1", NODE, "web-1-a", "running");
+        let p = plan(
+            &[],
+            &other_cluster,
+            &[ours],
+            &Memory::default(),
+            healthy_all,
+        );
+        assert!(p.actions.is_empty(), "{:?}", p.actions);
+    }
+
+    #[test]
+    fn our_key_owns_a_container_whatever_its_node_label() {
+        // Re-enrolled with the same key under a new node id: the old containers are still
+        // this slave's, so an undesired one is removed as a stray.
+        let seen = vec![container("c1", NODE, "web-1-a", "running")];
+        let me = Owner {
+            node: NODE + 10,
+            key: owner(NODE).key,
+        };
+        let p = plan(&[], &me, &seen, &Memory::default(), healthy_all);
+        assert_eq!(
+            p.actions,
+            vec![Action::Remove {
+                container: "c1".into(),
+                replica: "web-1-a".into()
+            }]
+        );
     }
 
     #[test]
@@ -451,9 +575,10 @@ mod tests {
         ];
         spec.memory_bytes = Some(64 << 20);
         spec.nano_cpus = Some(500_000_000);
-        let form = container_form(&spec, NODE);
+        let form = container_form(&spec, &owner(NODE));
         assert_eq!(form.name.as_deref(), Some("commander-web-1-a"));
         assert_eq!(form.labels[LABEL_NODE], "3");
+        assert_eq!(form.labels[LABEL_OWNER], owner(NODE).key);
         assert_eq!(form.labels[LABEL_PROJECT], "web");
         assert_eq!(form.labels[LABEL_REVISION], "4");
         assert_eq!(form.labels[LABEL_REPLICA], "web-1-a");

@@ -12,14 +12,18 @@ use crate::docker::fake::FakeRuntime;
 use protocol::Message;
 use protocol::ops::docker::ContainerCreate;
 use protocol::workload::{
-    DesiredState, LABEL_NODE, LABEL_PROJECT, LABEL_REPLICA, LABEL_REVISION, ObservedState,
-    RegistryAuth, ReplicaState,
+    DesiredState, LABEL_NODE, LABEL_OWNER, LABEL_PROJECT, LABEL_REPLICA, LABEL_REVISION,
+    ObservedState, RegistryAuth, ReplicaState,
 };
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 const NODE: u64 = 3;
+/// This slave's key fingerprint (the owner label of its containers).
+const OUR_KEY: &str = "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
+/// Another cluster's slave: its master numbered it `NODE` too.
+const THEIR_KEY: &str = "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b";
 const WAIT: Duration = Duration::from_secs(10);
 
 fn settings(dir: &std::path::Path, node_id: Option<u64>) -> ManagerSettings {
@@ -29,6 +33,7 @@ fn settings(dir: &std::path::Path, node_id: Option<u64>) -> ManagerSettings {
         advertise_address: Some("127.0.0.1".parse().unwrap()),
         reconcile_interval: Duration::from_millis(100),
         node_id,
+        owner_key: OUR_KEY.into(),
         gateway_workers: 1,
         resend_every: Duration::from_millis(300),
     }
@@ -86,12 +91,14 @@ async fn engine_until(fake: &FakeRuntime, what: &str, pred: impl Fn(&FakeRuntime
     }
 }
 
-fn foreign_form(name: &str, node: u64, replica: &str) -> ContainerCreate {
+/// A replica container made by the slave numbered [`NODE`] whose key is `owner_key`.
+fn labelled_form(name: &str, owner_key: &str, replica: &str) -> ContainerCreate {
     ContainerCreate {
         image: "app:v1".into(),
         name: Some(name.into()),
         labels: BTreeMap::from([
-            (LABEL_NODE.to_string(), node.to_string()),
+            (LABEL_NODE.to_string(), NODE.to_string()),
+            (LABEL_OWNER.to_string(), owner_key.to_string()),
             (LABEL_REPLICA.to_string(), replica.to_string()),
         ]),
         ..ContainerCreate::default()
@@ -113,14 +120,15 @@ fn desired_in_containers_out_observed_back() {
         .registry
         .push("private/app:v2".into());
     block_on(async {
-        // Another slave's replica on the same engine, and a stray of ours.
+        // Another cluster's slave's replica on the same engine (its master numbered it
+        // like ours), and a stray of ours.
         let (foreign, _) = fake
-            .create_container(&foreign_form("commander-other", NODE + 1, "x-1-a"))
+            .create_container(&labelled_form("commander-other", THEIR_KEY, "x-1-a"))
             .await
             .unwrap();
         fake.start_container(&foreign).await.unwrap();
         let (stray, _) = fake
-            .create_container(&foreign_form("commander-stray", NODE, "old-1-a"))
+            .create_container(&labelled_form("commander-stray", OUR_KEY, "old-1-a"))
             .await
             .unwrap();
         fake.start_container(&stray).await.unwrap();
@@ -171,6 +179,7 @@ fn desired_in_containers_out_observed_back() {
         let a = fake.container("commander-web-1-a").unwrap();
         assert_eq!(a.state, "running");
         assert_eq!(a.form.labels[LABEL_NODE], "3");
+        assert_eq!(a.form.labels[LABEL_OWNER], OUR_KEY);
         assert_eq!(a.form.labels[LABEL_PROJECT], "web");
         assert_eq!(a.form.labels[LABEL_REVISION], "1");
         assert_eq!(a.form.labels[LABEL_REPLICA], "web-1-a");
@@ -326,7 +335,7 @@ fn without_a_known_desired_state_nothing_is_removed() {
     let fake = Rc::new(FakeRuntime::with_images(&["app:v1"]));
     block_on(async {
         let (ours, _) = fake
-            .create_container(&foreign_form("commander-web-1-a", NODE, "web-1-a"))
+            .create_container(&labelled_form("commander-web-1-a", OUR_KEY, "web-1-a"))
             .await
             .unwrap();
         fake.start_container(&ours).await.unwrap();

@@ -1,18 +1,20 @@
 //! The workload supervisor against the real Docker Engine: a `FROM scratch` image with the
 //! host's static busybox serving a page with `httpd` is built here (`docker build`, no
-//! registry), one replica of it is applied with an HTTP health check, the engine picks its
-//! host port, the replica turns healthy, and an empty desired state removes it.
+//! registry), two workload managers (slaves of two clusters that both got node id 1) each
+//! apply one replica of it with an HTTP health check, the engine picks the host ports, the
+//! replicas turn healthy, and an empty desired state removes each manager's own replica
+//! and never the other's.
 //!
-//! The manager runs with a node id of its own (never a real slave's), so the final empty
-//! state removes only what this test made. Everything carries `commander.test=1` and the
-//! run label, and is removed when the test ends, also when it fails. Without an engine or
+//! The managers' key fingerprints are the run's own (never a real slave's), so nothing but
+//! this test's containers is theirs. Everything carries `commander.test=1` and the run
+//! label, and is removed when the test ends, also when it fails. Without an engine or
 //! busybox the test is skipped with a message, except under `CI=true`, where that fails.
 
 use crate::support::*;
 use protocol::Message;
 use protocol::workload::{
-    DesiredState, HealthProbe, LABEL_NODE, LABEL_PROJECT, LABEL_REPLICA, LABEL_REVISION,
-    ObservedState, ProbeKind, ReplicaSpec, ReplicaState,
+    DesiredState, HealthProbe, LABEL_NODE, LABEL_OWNER, LABEL_PROJECT, LABEL_REPLICA,
+    LABEL_REVISION, ObservedState, ProbeKind, ReplicaSpec, ReplicaState,
 };
 use slave::docker::ContainerRuntime;
 use slave::docker::bollard_rt::BollardRuntime;
@@ -101,8 +103,62 @@ fn observed_until(
     })
 }
 
+/// A workload manager on the real engine, numbered `node` by its master, with `key` as its
+/// key fingerprint; its observed states arrive on the returned receiver.
+fn start_manager(
+    dir: &Path,
+    node: u64,
+    key: &str,
+) -> (WorkloadManager, async_channel::Receiver<Message>) {
+    let manager = WorkloadManager::start(
+        || async {
+            BollardRuntime::connect(Path::new(SOCKET))
+                .await
+                .map(Rc::new)
+        },
+        ManagerSettings {
+            data_dir: dir.to_path_buf(),
+            bind_roots: Vec::new(),
+            advertise_address: None,
+            reconcile_interval: Duration::from_millis(500),
+            node_id: Some(node),
+            owner_key: key.to_string(),
+            gateway_workers: 1,
+            resend_every: slave::workload::manager::RESEND_EVERY,
+        },
+    )
+    .unwrap();
+    let (tx, out) = async_channel::unbounded();
+    manager.connected(node, tx);
+    (manager, out)
+}
+
+fn healthy_replica(o: &ObservedState, generation: u64) -> bool {
+    if let Some(r) = o.replicas.first() {
+        assert_ne!(r.state, ReplicaState::Exited, "{r:?}");
+    }
+    o.generation == generation
+        && o.replicas
+            .first()
+            .is_some_and(|r| r.state == ReplicaState::Running && r.host_port.is_some() && r.healthy)
+}
+
+fn wait_gone(name: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while cli_state(name).is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica's container {name} is still there"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Two slaves of two clusters share one engine, and both masters numbered them 1 (every
+/// master numbers its first slave 1): each runs its replica, and when one is told to run
+/// nothing it removes only its own container, never the other's.
 #[test]
-fn one_replica_on_the_real_engine_turns_healthy_and_is_removed() {
+fn replicas_on_the_real_engine_turn_healthy_and_each_slave_removes_only_its_own() {
     let (Some(rt), Some(bb)) = (engine(), busybox()) else {
         return;
     };
@@ -113,53 +169,50 @@ fn one_replica_on_the_real_engine_turns_healthy_and_is_removed() {
         image: image.clone(),
     };
     build_image(&image, &run, &bb);
-    // A node id no real slave has: the empty state at the end removes only ours.
-    let node = 4_000_000_000 + u64::from(std::process::id());
-    let dir = tempfile::tempdir().unwrap();
-    let manager = WorkloadManager::start(
-        || async {
-            BollardRuntime::connect(Path::new(SOCKET))
-                .await
-                .map(Rc::new)
-        },
-        ManagerSettings {
-            data_dir: dir.path().to_path_buf(),
-            bind_roots: Vec::new(),
-            advertise_address: None,
-            reconcile_interval: Duration::from_millis(500),
-            node_id: Some(node),
-            gateway_workers: 1,
-            resend_every: slave::workload::manager::RESEND_EVERY,
-        },
-    )
-    .unwrap();
-    let (tx, out) = async_channel::unbounded();
-    manager.connected(node, tx);
+    // Keys no real slave has (a run's own), so nothing but this test's containers is ours.
+    let key_a = protocol::keys::hex(&protocol::keys::fingerprint(&[1; 32])) + &run;
+    let key_b = protocol::keys::hex(&protocol::keys::fingerprint(&[2; 32])) + &run;
+    let node = 1;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (manager_a, out_a) = start_manager(dir_a.path(), node, &key_a);
+    let (manager_b, out_b) = start_manager(dir_b.path(), node, &key_b);
     let spec = replica(&run, &image);
-    manager.desired(DesiredState {
+    let mut spec_b = spec.clone();
+    spec_b.id = format!("it-{run}-1-b");
+    manager_a.desired(DesiredState {
         generation: 1,
         replicas: vec![spec.clone()],
         gateways: Vec::new(),
     });
-
-    let o = observed_until(&out, Duration::from_secs(60), "the replica healthy", |o| {
-        if let Some(r) = o.replicas.first() {
-            assert_ne!(r.state, ReplicaState::Exited, "{r:?}");
-        }
-        o.generation == 1
-            && o.replicas.first().is_some_and(|r| {
-                r.state == ReplicaState::Running && r.host_port.is_some() && r.healthy
-            })
+    manager_b.desired(DesiredState {
+        generation: 1,
+        replicas: vec![spec_b.clone()],
+        gateways: Vec::new(),
     });
+
+    let o = observed_until(
+        &out_a,
+        Duration::from_secs(60),
+        "A's replica healthy",
+        |o| healthy_replica(o, 1),
+    );
+    observed_until(
+        &out_b,
+        Duration::from_secs(60),
+        "B's replica healthy",
+        |o| healthy_replica(o, 1),
+    );
     let r = &o.replicas[0];
     let port = r.host_port.unwrap();
     assert_ne!(port, 8080, "the engine picked the host port");
     assert!(fetch(port).contains("200 OK"));
     let name = format!("commander-{}", spec.id);
+    let name_b = format!("commander-{}", spec_b.id);
     assert_eq!(cli_state(&name).as_deref(), Some("running"));
     let d = block_on(rt.inspect_container(&name)).unwrap();
     assert_eq!(d.id, r.container);
     assert_eq!(d.labels[LABEL_NODE], node.to_string());
+    assert_eq!(d.labels[LABEL_OWNER], key_a);
     assert_eq!(d.labels[LABEL_PROJECT], spec.project);
     assert_eq!(d.labels[LABEL_REVISION], "1");
     assert_eq!(d.labels[LABEL_REPLICA], spec.id);
@@ -173,20 +226,36 @@ fn one_replica_on_the_real_engine_turns_healthy_and_is_removed() {
         "{:?}",
         d.ports
     );
+    let d_b = block_on(rt.inspect_container(&name_b)).unwrap();
+    assert_eq!(d_b.labels[LABEL_NODE], node.to_string());
+    assert_eq!(d_b.labels[LABEL_OWNER], key_b);
 
-    manager.desired(DesiredState {
+    // A is told to run nothing: its container goes, B's stays, through several of A's
+    // reconciles (every 500 ms), and B's replica stays healthy.
+    manager_a.desired(DesiredState {
         generation: 2,
         ..DesiredState::default()
     });
-    observed_until(&out, Duration::from_secs(10), "generation 2", |o| {
+    observed_until(&out_a, Duration::from_secs(10), "A at generation 2", |o| {
         o.generation == 2 && o.replicas.is_empty()
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(40);
-    while cli_state(&name).is_some() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the replica's container is still there"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_gone(&name);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        cli_state(&name_b).as_deref(),
+        Some("running"),
+        "A removed B's replica"
+    );
+    observed_until(&out_b, Duration::from_secs(10), "B still healthy", |o| {
+        healthy_replica(o, 1)
+    });
+
+    manager_b.desired(DesiredState {
+        generation: 2,
+        ..DesiredState::default()
+    });
+    observed_until(&out_b, Duration::from_secs(10), "B at generation 2", |o| {
+        o.generation == 2 && o.replicas.is_empty()
+    });
+    wait_gone(&name_b);
 }
