@@ -142,6 +142,50 @@ impl AlertParams {
     }
 }
 
+/// Whether a notification announces that an alert fired or that it resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum NotificationStatus {
+    /// The alert started firing.
+    Firing,
+    /// The alert resolved.
+    Resolved,
+}
+
+/// What is sent to notification channels once when an alert fires and once when it
+/// resolves (never once per sample). The alert evaluator builds it; the channels
+/// (webhook, email, DingTalk, WeCom, Feishu) render and deliver it. A webhook's JSON body
+/// is this record as serialised here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Notification {
+    /// `firing` or `resolved`.
+    pub status: NotificationStatus,
+    /// The alert's id (the same in its firing and its resolved notification).
+    pub alert_id: u64,
+    /// The rule's name (a built-in's is its kind, e.g. `node_offline`).
+    pub rule: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// The node concerned, when the alert is about one.
+    pub node: Option<u64>,
+    /// That node's name for people (host name or display name), empty when none.
+    pub node_name: String,
+    /// The metric the rule watches (e.g. `cpu_total_pct`), empty for an event.
+    pub metric: String,
+    /// The value that fired the alert (or resolved it), when the rule watches a metric.
+    pub value: Option<f64>,
+    /// The rule's threshold, when it has one.
+    pub threshold: Option<f64>,
+    /// When the alert started firing, Unix ms (master clock).
+    pub started_at: u64,
+    /// When it resolved, Unix ms; `None` while firing.
+    pub ended_at: Option<u64>,
+    /// One line for people, e.g. `cpu_total_pct 93.1 > 90 for 120 s on web-1`.
+    pub summary: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
