@@ -18,6 +18,7 @@
 //! it to the [`writer::AlertWriter`], which keeps the history in the store (newest
 //! [`MAX_HISTORY`]).
 
+pub mod notify;
 pub mod writer;
 
 use std::collections::BTreeMap;
