@@ -14,6 +14,10 @@ pub struct FootprintArgs {
     /// Seconds the idle slave is observed.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
+    /// Heartbeat (and so sampling) interval the master asks of the slave, ms
+    /// (`heartbeat.intervalMs`; the master's default is 5000).
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    interval_ms: u64,
 }
 
 fn read_line_with(
@@ -44,6 +48,17 @@ pub fn run(bin_dir: &Path, args: &FootprintArgs) -> anyhow::Result<String> {
     let tmp =
         std::env::temp_dir().join(format!("commander-bench-footprint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let config = tmp.join("master.yaml");
+    // The TTL must exceed the interval; keep the default 15 s unless the interval is long.
+    let ttl_ms = (args.interval_ms * 3).max(15_000);
+    std::fs::write(
+        &config,
+        format!(
+            "heartbeat: {{intervalMs: {}, ttlMs: {ttl_ms}}}\n",
+            args.interval_ms
+        ),
+    )?;
     let mut master = Command::new(&master_bin)
         .args([
             "master",
@@ -54,6 +69,8 @@ pub fn run(bin_dir: &Path, args: &FootprintArgs) -> anyhow::Result<String> {
             "--data-dir",
         ])
         .arg(tmp.join("master"))
+        .arg("--config")
+        .arg(&config)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -99,13 +116,15 @@ pub fn run(bin_dir: &Path, args: &FootprintArgs) -> anyhow::Result<String> {
         }
     }
     Ok(format!(
-        "### Slave idle footprint and binary sizes, {} ({})\n\n`commander-bench footprint --seconds {}` (release profile, symbols stripped)\n\n\
-| slave RSS now | slave RSS peak (sampled / VmHWM) | slave CPU over {:.0} s (default 5 s heartbeat) |\n|---|---|---|\n\
+        "### Slave idle footprint and binary sizes, {} ({})\n\n`commander-bench footprint --seconds {} --interval-ms {}` (release profile, symbols stripped)\n\n\
+| slave RSS now | slave RSS peak (sampled / VmHWM) | slave CPU over {:.0} s ({} ms heartbeat, one sample each) |\n|---|---|---|\n\
 | {:.1} MiB | {:.1} MiB / {:.1} MiB | {:.3} % of one core |\n\n| binary | size |\n|---|---|\n{}",
         now_utc(),
         machine_line(),
         args.seconds,
+        args.interval_ms,
         elapsed,
+        args.interval_ms,
         rss as f64 / 1048576.0,
         peak as f64 / 1048576.0,
         hwm as f64 / 1048576.0,

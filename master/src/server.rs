@@ -251,6 +251,7 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
     let endpoint =
         tokio::task::spawn_blocking(move || endpoint::start(&ep_config, keys_for_ep, events_tx))
             .await??;
+    cluster.attach_endpoint(Arc::clone(&endpoint.counters));
     tokio::spawn(cluster.clone().run(events_rx, TICK));
     let advertise_addr = s
         .advertise_addr

@@ -37,6 +37,31 @@ pub struct StorageView {
     pub performance_bytes: u64,
 }
 
+/// The master's own counters, for `GET /metrics` (monotonic since the master started,
+/// except the ones said to be "now").
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct MasterCounters {
+    /// Slave connections accepted by the protocol endpoint.
+    pub connections_accepted: u64,
+    /// Slave connections open now.
+    pub connections_open: u64,
+    /// Sessions that passed authentication.
+    pub sessions: u64,
+    /// Connections refused (bad handshake, bad credentials, timeout, caps).
+    pub connections_rejected: u64,
+    /// Frames or messages that failed validation and closed their session.
+    pub bad_frames: u64,
+    /// Bytes received from slaves.
+    pub bytes_received: u64,
+    /// Heartbeats received.
+    pub heartbeats: u64,
+    /// Metric samples committed to the store.
+    pub samples_written: u64,
+    /// Metric samples lost: their store write failed, or they could not be encoded or
+    /// queued.
+    pub samples_dropped: u64,
+}
+
 /// One metric sample as the master broadcasts it to live views. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct LiveSample {

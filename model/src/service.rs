@@ -68,6 +68,10 @@ pub trait Cluster: Send + Sync + 'static {
     /// alerting or the master is shutting down. A receiver that lags must fetch the active
     /// alerts again.
     fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>>;
+
+    /// The master's own counters (protocol endpoint, heartbeats, stored and dropped
+    /// samples), read without blocking.
+    fn master_counters(&self) -> crate::node::MasterCounters;
 }
 
 /// Data management. Runs one operation at a time (a second one meanwhile is a

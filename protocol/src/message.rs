@@ -266,9 +266,10 @@ pub struct MetricSample {
     pub disks: Vec<DiskUsage>,
     /// Per-interface counters.
     pub nets: Vec<NetUsage>,
-    /// TCP connections in the ESTABLISHED state (IPv4 and IPv6).
+    /// TCP connections in the ESTABLISHED or CLOSE-WAIT state, IPv4 and IPv6 (the
+    /// kernel's `tcpCurrEstab`).
     pub tcp_established: u32,
-    /// All TCP sockets (any state).
+    /// All TCP sockets: in use in any state (listeners included) plus TIME-WAIT.
     pub tcp_total: u32,
 }
 

@@ -4,15 +4,16 @@
 //! byte rates are deltas over the interval between two calls (the first call measures CPU
 //! since boot and reports zero rates). It runs every few seconds on every slave, so it reads
 //! only `/proc/stat`, `/proc/meminfo`, `/proc/loadavg`, `/proc/self/mounts`, `/proc/net/dev`
-//! and `/proc/net/tcp{,6}` (streamed line by line, so a host with 100k sockets costs no
-//! memory), calls `statvfs` once per real mount and never scans processes.
+//! and the kernel's TCP counters (`/proc/net/snmp`, `/proc/net/sockstat{,6}`: constant cost,
+//! however many sockets the host has), calls `statvfs` once per real mount and never scans
+//! processes or sockets.
 //!
 //! The arithmetic lives in pure functions ([`cpu_busy_pct`], [`counter_rate`],
-//! [`net_usage`], [`real_mounts`], [`parse_net_dev`], [`tcp_line_state`]) tested without
-//! `/proc`.
+//! [`net_usage`], [`real_mounts`], [`parse_net_dev`], [`snmp_curr_estab`],
+//! [`sockstat_tcp`]) tested without `/proc`.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use procfs::{Current, CurrentSI};
@@ -305,44 +306,36 @@ pub fn statvfs_usage(path: &Path) -> Option<(u64, u64)> {
     crate::hostops::disks::fs_stats(path).map(|st| (st.total, st.used))
 }
 
-/// TCP state of one `/proc/net/tcp{,6}` line: `Some(true)` for ESTABLISHED (`01`),
-/// `Some(false)` for any other socket, `None` for the header or a malformed line.
-pub fn tcp_line_state(line: &[u8]) -> Option<bool> {
-    let mut fields = line
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|f| !f.is_empty());
-    let slot = fields.next()?;
-    if slot.last() != Some(&b':') {
-        return None;
-    }
-    let state = fields.nth(2)?;
-    if state.len() != 2 || !state.iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
-    Some(state == b"01")
+/// `CurrEstab` of `/proc/net/snmp` (the values line after the `Tcp:` header line): TCP
+/// connections in the ESTABLISHED or CLOSE-WAIT state, IPv4 and IPv6 together (RFC 1213's
+/// `tcpCurrEstab`, as Netdata and `netstat -s` read it). `None` when the file lacks it.
+pub fn snmp_curr_estab(text: &str) -> Option<u32> {
+    let mut tcp = text.lines().filter(|l| l.starts_with("Tcp:"));
+    let header = tcp.next()?;
+    let values = tcp.next()?;
+    let at = header.split_whitespace().position(|f| f == "CurrEstab")?;
+    values.split_whitespace().nth(at)?.parse().ok()
 }
 
-/// Counts (established, total) sockets in a `/proc/net/tcp`-format stream, reusing `line`.
-pub fn count_tcp(reader: impl BufRead, line: &mut Vec<u8>) -> (u32, u32) {
-    let mut reader = reader;
-    let (mut established, mut total) = (0u32, 0u32);
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', line) {
-            Ok(0) => break,
-            Ok(_) => {
-                if let Some(est) = tcp_line_state(line) {
-                    total = total.saturating_add(1);
-                    established = established.saturating_add(u32::from(est));
-                }
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "reading a /proc/net/tcp file stopped early");
-                break;
-            }
-        }
-    }
-    (established, total)
+/// TCP sockets of a `/proc/net/sockstat` (`TCP: inuse N orphan O tw T ...`) or
+/// `/proc/net/sockstat6` (`TCP6: inuse N`) text: `inuse` (every state but TIME-WAIT,
+/// listeners included) plus `tw` (TIME-WAIT) where given; 0 when the line is missing.
+pub fn sockstat_tcp(text: &str, family: &str) -> u32 {
+    let Some(line) = text
+        .lines()
+        .find(|l| l.split_once(':').is_some_and(|(name, _)| name == family))
+    else {
+        return 0;
+    };
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let value = |key: &str| -> u32 {
+        fields
+            .windows(2)
+            .find(|w| w[0] == key)
+            .and_then(|w| w[1].parse().ok())
+            .unwrap_or(0)
+    };
+    value("inuse").saturating_add(value("tw"))
 }
 
 /// Samples host metrics, remembering what rates and CPU shares need from the previous call.
@@ -354,7 +347,6 @@ pub struct MetricSampler {
     cur_net: Vec<NetCounters>,
     prev_at_ms: Option<u64>,
     text: String,
-    line: Vec<u8>,
 }
 
 impl MetricSampler {
@@ -421,15 +413,7 @@ impl MetricSampler {
         std::mem::swap(&mut self.prev_net, &mut self.cur_net);
         self.prev_at_ms = Some(now_ms);
 
-        let (mut tcp_established, mut tcp_total) = (0u32, 0u32);
-        for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            // tcp6 is missing when IPv6 is disabled: that is zero sockets, not an error.
-            if let Ok(file) = File::open(path) {
-                let (e, t) = count_tcp(BufReader::with_capacity(16 * 1024, file), &mut self.line);
-                tcp_established = tcp_established.saturating_add(e);
-                tcp_total = tcp_total.saturating_add(t);
-            }
-        }
+        let (tcp_established, tcp_total) = self.read_tcp();
 
         Ok(MetricSample {
             taken_at_ms: now_ms,
@@ -445,6 +429,32 @@ impl MetricSampler {
             tcp_established,
             tcp_total,
         })
+    }
+
+    /// (established, total) TCP sockets from the kernel's counters. Not from
+    /// `/proc/net/tcp{,6}`: producing those walks every bucket of the established hash
+    /// table (sized by memory, not by sockets) on each read, which cost most of a slave's
+    /// sampling CPU even on an idle host. A missing file (no IPv6) counts zero.
+    fn read_tcp(&mut self) -> (u32, u32) {
+        let mut read = |path: &str, text: &mut String| {
+            text.clear();
+            File::open(path)
+                .and_then(|mut f| f.read_to_string(text))
+                .is_ok()
+        };
+        let established = if read("/proc/net/snmp", &mut self.text) {
+            snmp_curr_estab(&self.text).unwrap_or(0)
+        } else {
+            0
+        };
+        let mut total = 0u32;
+        if read("/proc/net/sockstat", &mut self.text) {
+            total = total.saturating_add(sockstat_tcp(&self.text, "TCP"));
+        }
+        if read("/proc/net/sockstat6", &mut self.text) {
+            total = total.saturating_add(sockstat_tcp(&self.text, "TCP6"));
+        }
+        (established, total.max(established))
     }
 
     fn read_net(&mut self) {
@@ -562,17 +572,21 @@ garbage\n";
     }
 
     #[test]
-    fn tcp_lines_are_counted() {
-        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
-0: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 640 1 0 100 0 0 10 0\n   \
-1: 0100007F:07E8 0100007F:B0C4 01 00000000:00000000 00:00000000 00000000     0        0 641 1 0 20 4 30 10 -1\n   \
-2: 0100007F:B0C4 0100007F:07E8 01 00000000:00000000 00:00000000 00000000     0        0 642 1 0\n   \
-3: 0100007F:B0C6 0100007F:07E8 06 00000000:00000000 03:00000D1F 00000000     0        0 0 3 0\n\
-junk\n";
-        let mut line = Vec::new();
-        assert_eq!(count_tcp(text.as_bytes(), &mut line), (2, 4));
-        assert_eq!(tcp_line_state(b""), None);
-        assert_eq!(tcp_line_state(b"  7: x y 1G"), None);
+    fn tcp_counts_come_from_the_kernel_counters() {
+        let snmp = "Ip: Forwarding DefaultTTL\nIp: 1 64\n\
+Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs\n\
+Tcp: 1 200 120000 -1 2142 2046 8 40 12 38291\n\
+Udp: InDatagrams NoPorts\nUdp: 5 0\n";
+        assert_eq!(snmp_curr_estab(snmp), Some(12));
+        assert_eq!(snmp_curr_estab("Tcp: CurrEstab\n"), None);
+        assert_eq!(snmp_curr_estab("Tcp: A CurrEstab\nTcp: 1\n"), None);
+        assert_eq!(snmp_curr_estab("Tcp: CurrEstab\nTcp: x\n"), None);
+        let sockstat =
+            "sockets: used 211\nTCP: inuse 9 orphan 0 tw 4 alloc 14 mem 2\nUDP: inuse 3 mem 1\n";
+        assert_eq!(sockstat_tcp(sockstat, "TCP"), 13);
+        assert_eq!(sockstat_tcp("TCP6: inuse 2\nUDP6: inuse 1\n", "TCP6"), 2);
+        assert_eq!(sockstat_tcp(sockstat, "TCP6"), 0);
+        assert_eq!(sockstat_tcp("TCP: inuse lots\n", "TCP"), 0);
     }
 
     #[test]

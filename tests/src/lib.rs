@@ -8,6 +8,7 @@ pub mod docker;
 pub mod http;
 pub mod ops;
 pub mod process;
+pub mod promtool;
 pub mod webdriver;
 
 pub use process::{Proc, commander_bin};

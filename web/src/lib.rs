@@ -41,6 +41,7 @@ pub mod ops;
 pub mod pages;
 pub mod project_pages;
 pub mod projects;
+pub mod prometheus;
 pub mod records;
 pub mod routes;
 pub mod serve;
@@ -106,9 +107,11 @@ pub fn router_with_table(
     (router, table)
 }
 
-/// Whether `path` belongs to the JSON API, whose errors are JSON too.
+/// Whether `path` is for programs: the JSON API, and the Prometheus exposition
+/// ([`prometheus::METRICS_PATH`]). Their errors are JSON, they take API tokens, and an
+/// anonymous call answers 401 instead of a redirect to the login page.
 pub fn is_api_path(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/")
+    path == "/api" || path.starts_with("/api/") || path == prometheus::METRICS_PATH
 }
 
 /// Fallback for paths no route matches.

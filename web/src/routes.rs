@@ -34,7 +34,7 @@ use crate::auth::{self, Auth, forms, json};
 use crate::state::AppState;
 use crate::{
     alerts, alerts_page, api, assets, data, data_page, detail, gateways, live, manage, openapi,
-    pages, project_pages, projects, records, tokens, tokens_page,
+    pages, project_pages, projects, prometheus, records, tokens, tokens_page,
 };
 use model::token::Scope;
 
@@ -288,6 +288,7 @@ pub(crate) fn declare(t: Table) -> Table {
         .api(Public, body_limited(routes!(json::register)))
         .api(Public, body_limited(routes!(json::login)))
         .api(Public, routes!(api::health))
+        .api(User, routes!(prometheus::metrics))
         .page(Method::GET, "/", User, pages::index)
         .page(Method::GET, "/slaves", User, pages::slaves)
         .page(Method::GET, "/slaves/{node}", User, detail::page)

@@ -148,6 +148,10 @@ impl Cluster for Fakes {
     fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>> {
         None
     }
+
+    fn master_counters(&self) -> model::node::MasterCounters {
+        model::node::MasterCounters::default()
+    }
 }
 
 impl Operations for Fakes {

@@ -403,38 +403,7 @@ fn promtool_accepts(text: &str) {
             "commander_gateway_sni_rejected_total{gateway=\"g\",reason=\"peek_timeout\"} 1"
         )
     );
-    let child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                !std::env::var("CI").is_ok_and(|v| v == "true"),
-                "CI=true but promtool cannot run ({e}): apt-get install prometheus"
-            );
-            eprintln!(
-                "SKIPPED: promtool check metrics (no promtool: {e}); a failure under CI=true"
-            );
-            return;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    e2e::promtool::assert_accepts(text);
 }
 
 /// A live reload adds an SNI group: before it, `a.example` goes to the default group (whose

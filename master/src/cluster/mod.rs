@@ -18,7 +18,7 @@
 
 use crate::alerts::AlertBook;
 use crate::alerts::writer::AlertWriter;
-use crate::endpoint::{ConnHandle, ControlEvent, SessionEnd, Side};
+use crate::endpoint::{ConnHandle, ControlEvent, EndpointCounters, SessionEnd, Side};
 use crate::pending::{PendingRequests, RequestFailure, RequestOutcome};
 use crate::samples::{decode_sample, encode_sample};
 use crate::store::{SampleRow, Store, StoreError, StoreWriter};
@@ -26,10 +26,11 @@ use crate::ttl::{HeartbeatTtl, Liveness};
 use model::Clock;
 use model::alert::AlertRecord;
 use model::cluster::NodeRecord;
-use model::node::LiveSample;
+use model::node::{LiveSample, MasterCounters};
 use protocol::{HostInfo, Message, MetricSample};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{broadcast, oneshot};
@@ -136,6 +137,12 @@ struct Inner {
     ops: operations::OpsState,
     /// Keeps the alert history in the store.
     alert_writer: AlertWriter,
+    /// Heartbeats received.
+    heartbeats: AtomicU64,
+    /// Samples that could not be encoded or queued for the store.
+    samples_unqueued: AtomicU64,
+    /// The protocol endpoint's counters, once it runs ([`Cluster::attach_endpoint`]).
+    endpoint: OnceLock<Arc<EndpointCounters>>,
 }
 
 /// Shared handle to the cluster state; cheap to clone.
@@ -206,6 +213,9 @@ impl Cluster {
                 state: Mutex::new(state),
                 ops,
                 alert_writer,
+                heartbeats: AtomicU64::new(0),
+                samples_unqueued: AtomicU64::new(0),
+                endpoint: OnceLock::new(),
             }),
         })
     }
@@ -219,6 +229,37 @@ impl Cluster {
     /// The store behind the cluster.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// Lets [`Self::master_counters`] report the protocol endpoint's counters (the
+    /// endpoint starts after the cluster; a second call is ignored).
+    pub fn attach_endpoint(&self, counters: Arc<EndpointCounters>) {
+        let _ = self.inner.endpoint.set(counters);
+    }
+
+    /// The master's own counters: the endpoint's (zero until attached), heartbeats, and
+    /// samples stored and lost.
+    pub fn master_counters(&self) -> MasterCounters {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut c = MasterCounters {
+            heartbeats: load(&self.inner.heartbeats),
+            samples_written: self.inner.writer.written(),
+            samples_dropped: self
+                .inner
+                .writer
+                .failed()
+                .saturating_add(load(&self.inner.samples_unqueued)),
+            ..MasterCounters::default()
+        };
+        if let Some(e) = self.inner.endpoint.get() {
+            c.connections_accepted = load(&e.accepted);
+            c.connections_open = load(&e.open);
+            c.sessions = load(&e.sessions);
+            c.connections_rejected = load(&e.rejected);
+            c.bad_frames = load(&e.bad_frames);
+            c.bytes_received = load(&e.bytes_in);
+        }
+        c
     }
 
     /// The clock the cluster reads.
@@ -307,6 +348,7 @@ impl Cluster {
     }
 
     fn on_heartbeat(&self, node_id: u64, sample: MetricSample) {
+        self.inner.heartbeats.fetch_add(1, Ordering::Relaxed);
         let now = self.now_ms();
         let bytes = encode_sample(&sample);
         {
@@ -337,10 +379,14 @@ impl Cluster {
                     bytes,
                 };
                 if self.inner.writer.submit(row).is_err() {
+                    self.inner.samples_unqueued.fetch_add(1, Ordering::Relaxed);
                     tracing::error!("store writer is gone; sample dropped");
                 }
             }
-            Err(e) => tracing::error!(node_id, "cannot encode sample: {e}"),
+            Err(e) => {
+                self.inner.samples_unqueued.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(node_id, "cannot encode sample: {e}");
+            }
         }
     }
 

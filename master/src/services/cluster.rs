@@ -91,4 +91,8 @@ impl model::service::Cluster for Cluster {
     fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>> {
         self.subscribe_alerts()
     }
+
+    fn master_counters(&self) -> model::node::MasterCounters {
+        Cluster::master_counters(self)
+    }
 }

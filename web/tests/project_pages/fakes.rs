@@ -113,6 +113,10 @@ impl Cluster for Base {
     fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>> {
         None
     }
+
+    fn master_counters(&self) -> model::node::MasterCounters {
+        model::node::MasterCounters::default()
+    }
 }
 
 impl Operations for Base {

@@ -72,6 +72,10 @@ impl Cluster for AlertFake {
     fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>> {
         Some(self.tx.subscribe())
     }
+
+    fn master_counters(&self) -> model::node::MasterCounters {
+        model::node::MasterCounters::default()
+    }
 }
 
 impl DataFiles for AlertFake {

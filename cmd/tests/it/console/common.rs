@@ -84,6 +84,19 @@ impl Fake {
     }
 }
 
+/// The counters [`Fake`] reports for `GET /metrics`.
+pub const FAKE_COUNTERS: model::node::MasterCounters = model::node::MasterCounters {
+    connections_accepted: 7,
+    connections_open: 2,
+    sessions: 5,
+    connections_rejected: 1,
+    bad_frames: 0,
+    bytes_received: 123_456,
+    heartbeats: 4_321,
+    samples_written: 4_300,
+    samples_dropped: 21,
+};
+
 impl Cluster for Fake {
     fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeView>, ServiceError>> {
         let nodes = self.ok().cloned();
@@ -138,6 +151,10 @@ impl Cluster for Fake {
     fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>> {
         // A feed that is already over: streams send the active alerts and end.
         Some(broadcast::channel(1).1)
+    }
+
+    fn master_counters(&self) -> model::node::MasterCounters {
+        FAKE_COUNTERS
     }
 }
 

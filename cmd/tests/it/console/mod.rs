@@ -19,6 +19,7 @@ mod ops;
 mod ops_fake;
 mod projects;
 mod projects_gateways;
+mod prometheus;
 mod serve;
 mod sse_client;
 mod task_events;
