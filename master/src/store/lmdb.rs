@@ -71,6 +71,8 @@ pub struct LmdbStore {
     pub(super) audit_limits: AuditLimits,
     /// API tokens (see `store::api_tokens`).
     pub(super) api_tokens: super::api_tokens::ApiTokensDb,
+    /// Notification channels (see `store::channels`).
+    pub(super) channels: super::channels::ChannelsDb,
 }
 
 impl std::fmt::Debug for LmdbStore {
@@ -112,7 +114,7 @@ impl LmdbStore {
         )?;
 
         let wtxn = data.write_txn()?;
-        let (meta, nodes, node_keys, join_tokens, (console, tasks, alerts, projects), api_tokens) =
+        let (meta, nodes, node_keys, join_tokens, (console, tasks, alerts, projects), (api_tokens, channels)) =
             committed(
                 data.create_databases_and_commit(wtxn, |o, w| -> Result<_, StoreError> {
                     let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
@@ -126,13 +128,14 @@ impl LmdbStore {
                     let alerts = super::alerts::create(o, w)?;
                     let projects = super::projects::ProjectDbs::create(o, w)?;
                     let api_tokens = super::api_tokens::create(o, w)?;
+                    let channels = super::channels::create(o, w)?;
                     Ok(CommitOrAbort::Commit((
                         meta,
                         nodes,
                         keys,
                         tokens,
                         (console, tasks, alerts, projects),
-                        api_tokens,
+                        (api_tokens, channels),
                     )))
                 })?,
             );
@@ -162,6 +165,7 @@ impl LmdbStore {
             projects,
             audit_limits: options.audit,
             api_tokens,
+            channels,
         })
     }
 
