@@ -328,7 +328,8 @@ pub fn parse_url(field: &str, url: &str) -> Result<UrlParts, Invalid> {
     if authority.contains('@') {
         return Err(bad("the URL must not carry a user name or password"));
     }
-    let (host, port) = split_host_port(authority).ok_or_else(|| bad("the URL's port is invalid"))?;
+    let (host, port) =
+        split_host_port(authority).ok_or_else(|| bad("the URL's port is invalid"))?;
     if host.is_empty() {
         return Err(bad("the URL needs a host"));
     }
@@ -442,7 +443,10 @@ fn refuse_foreign(input: &ChannelInput, kind: ChannelType) -> Result<(), Invalid
         ("from", input.from.is_some(), !http),
         ("to", input.to.is_some(), !http),
     ];
-    match given.iter().find(|(_, present, allowed)| *present && !*allowed) {
+    match given
+        .iter()
+        .find(|(_, present, allowed)| *present && !*allowed)
+    {
         Some((field, _, _)) => Err(Invalid::new(
             field,
             format!("a {} channel has no {field}", kind.as_str()),
@@ -465,7 +469,11 @@ impl ChannelInput {
         refuse_foreign(self, kind)?;
         let current = current.filter(|c| c.kind() == kind);
         let url = || -> Result<String, Invalid> {
-            let url = required("url", self.url.as_deref(), current.and_then(ChannelConfig::url))?;
+            let url = required(
+                "url",
+                self.url.as_deref(),
+                current.and_then(ChannelConfig::url),
+            )?;
             parse_url("url", &url)?;
             Ok(url)
         };
@@ -955,9 +963,15 @@ mod tests {
             updated_at_ms: 2,
         };
         let json = serde_json::to_string(&ChannelView::of(&record)).unwrap();
-        assert!(!json.contains("TOKEN") && !json.contains("SECsecret"), "{json}");
+        assert!(
+            !json.contains("TOKEN") && !json.contains("SECsecret"),
+            "{json}"
+        );
         assert!(json.contains("\"secret_set\":true"), "{json}");
-        assert!(json.contains("\"url_origin\":\"https://oapi.dingtalk.com\""), "{json}");
+        assert!(
+            json.contains("\"url_origin\":\"https://oapi.dingtalk.com\""),
+            "{json}"
+        );
         assert!(json.contains("\"type\":\"dingtalk\""), "{json}");
         let mail = ChannelRecord {
             name: "m".into(),

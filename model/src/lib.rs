@@ -25,8 +25,8 @@
 
 pub mod account;
 pub mod alert;
-pub mod channel;
 pub mod audit;
+pub mod channel;
 pub mod clock;
 pub mod cluster;
 pub mod data;

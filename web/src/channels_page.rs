@@ -209,10 +209,7 @@ impl ChannelForm {
             kind: v.kind.as_str().to_owned(),
             host: v.host.clone().unwrap_or_default(),
             port: v.port.map(|p| p.to_string()).unwrap_or_default(),
-            security: v
-                .security
-                .map_or("starttls", |s| s.as_str())
-                .to_owned(),
+            security: v.security.map_or("starttls", |s| s.as_str()).to_owned(),
             username: v.username.clone().unwrap_or_default(),
             from: v.from.clone().unwrap_or_default(),
             to: v.to.clone().unwrap_or_default().join("\n"),
@@ -421,7 +418,11 @@ pub async fn test(
             show_list(&state, &ctx, &uri, notice, String::new()).await
         }
         Ok(d) => {
-            let error = format!("{} {}", c.test_failed.replace("{name}", &name), d.last_error);
+            let error = format!(
+                "{} {}",
+                c.test_failed.replace("{name}", &name),
+                d.last_error
+            );
             show_list(&state, &ctx, &uri, String::new(), error).await
         }
         Err(f) => {

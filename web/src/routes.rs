@@ -33,8 +33,8 @@ use utoipa_axum::routes;
 use crate::auth::{self, Auth, forms, json};
 use crate::state::AppState;
 use crate::{
-    alerts, alerts_page, api, assets, channels, channels_page, data, data_page, detail, gateways, live, manage, openapi,
-    pages, project_pages, projects, records, tokens, tokens_page,
+    alerts, alerts_page, api, assets, channels, channels_page, data, data_page, detail, gateways,
+    live, manage, openapi, pages, project_pages, projects, records, tokens, tokens_page,
 };
 use model::token::Scope;
 
@@ -447,7 +447,12 @@ pub(crate) fn declare(t: Table) -> Table {
         .page(Method::GET, "/records", User, records::page)
         .page(Method::GET, "/alerts", User, alerts_page::page)
         .page(Method::GET, "/alerts/channels", User, channels_page::list)
-        .page(Method::GET, "/alerts/channels/new", User, channels_page::new)
+        .page(
+            Method::GET,
+            "/alerts/channels/new",
+            User,
+            channels_page::new,
+        )
         .page(
             Method::POST,
             "/alerts/channels/new",

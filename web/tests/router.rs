@@ -858,16 +858,20 @@ fn no_channel<T: Send + 'static>(
 impl model::channel::Channels for NoChannels {
     fn list(
         &self,
-    ) -> model::ops::BoxFuture<'_, Result<Vec<model::channel::ChannelView>, model::channel::ChannelFailure>>
-    {
+    ) -> model::ops::BoxFuture<
+        '_,
+        Result<Vec<model::channel::ChannelView>, model::channel::ChannelFailure>,
+    > {
         Box::pin(async { Ok(Vec::new()) })
     }
 
     fn get<'a>(
         &'a self,
         name: &'a str,
-    ) -> model::ops::BoxFuture<'a, Result<model::channel::ChannelView, model::channel::ChannelFailure>>
-    {
+    ) -> model::ops::BoxFuture<
+        'a,
+        Result<model::channel::ChannelView, model::channel::ChannelFailure>,
+    > {
         no_channel(name)
     }
 
@@ -875,9 +879,12 @@ impl model::channel::Channels for NoChannels {
         &'a self,
         _caller: &'a model::ops::Caller,
         input: model::channel::ChannelInput,
-    ) -> model::ops::BoxFuture<'a, Result<model::channel::ChannelView, model::channel::ChannelFailure>>
-    {
-        let failure = model::channel::ChannelFailure::Store(format!("cannot keep {:?}", input.name));
+    ) -> model::ops::BoxFuture<
+        'a,
+        Result<model::channel::ChannelView, model::channel::ChannelFailure>,
+    > {
+        let failure =
+            model::channel::ChannelFailure::Store(format!("cannot keep {:?}", input.name));
         Box::pin(async move { Err(failure) })
     }
 
@@ -886,8 +893,10 @@ impl model::channel::Channels for NoChannels {
         _caller: &'a model::ops::Caller,
         name: &'a str,
         _input: model::channel::ChannelInput,
-    ) -> model::ops::BoxFuture<'a, Result<model::channel::ChannelView, model::channel::ChannelFailure>>
-    {
+    ) -> model::ops::BoxFuture<
+        'a,
+        Result<model::channel::ChannelView, model::channel::ChannelFailure>,
+    > {
         no_channel(name)
     }
 
@@ -903,16 +912,20 @@ impl model::channel::Channels for NoChannels {
         &'a self,
         _caller: &'a model::ops::Caller,
         name: &'a str,
-    ) -> model::ops::BoxFuture<'a, Result<model::channel::DeliveryRecord, model::channel::ChannelFailure>>
-    {
+    ) -> model::ops::BoxFuture<
+        'a,
+        Result<model::channel::DeliveryRecord, model::channel::ChannelFailure>,
+    > {
         no_channel(name)
     }
 
     fn deliveries(
         &self,
         _query: model::channel::DeliveryQuery,
-    ) -> model::ops::BoxFuture<'_, Result<Vec<model::channel::DeliveryRecord>, model::channel::ChannelFailure>>
-    {
+    ) -> model::ops::BoxFuture<
+        '_,
+        Result<Vec<model::channel::DeliveryRecord>, model::channel::ChannelFailure>,
+    > {
         Box::pin(async { Ok(Vec::new()) })
     }
 }

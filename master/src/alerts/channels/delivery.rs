@@ -57,7 +57,9 @@ impl RetryPolicy {
         if attempt >= self.attempts.max(1) {
             return None;
         }
-        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         Some(
             self.first_delay
                 .checked_mul(factor)
@@ -219,7 +221,12 @@ impl Worker {
         let channel = match self.lookup(&job.channel).await {
             Ok(c) => c,
             Err(e) => {
-                history.finish(job.id, DeliveryOutcome::Failed, Some(e), self.clock.now_ms());
+                history.finish(
+                    job.id,
+                    DeliveryOutcome::Failed,
+                    Some(e),
+                    self.clock.now_ms(),
+                );
                 return;
             }
         };
@@ -231,7 +238,12 @@ impl Worker {
             history.update(job.id, |r| r.attempts = attempt);
             match self.transport.send(&channel, &job.notification).await {
                 Ok(()) => {
-                    history.finish(job.id, DeliveryOutcome::Delivered, None, self.clock.now_ms());
+                    history.finish(
+                        job.id,
+                        DeliveryOutcome::Delivered,
+                        None,
+                        self.clock.now_ms(),
+                    );
                     return;
                 }
                 Err(e) => {
@@ -244,7 +256,12 @@ impl Worker {
                             attempts = attempt,
                             "notification not delivered: {e}"
                         );
-                        history.finish(job.id, DeliveryOutcome::Failed, Some(e), self.clock.now_ms());
+                        history.finish(
+                            job.id,
+                            DeliveryOutcome::Failed,
+                            Some(e),
+                            self.clock.now_ms(),
+                        );
                         return;
                     };
                     history.update(job.id, |r| r.last_error = e);

@@ -72,7 +72,11 @@ mod tests {
             "N5P09a4+p1AMJIJWnIvQd2Yxw9+fu/oEBnPrjCcsLXk="
         );
         assert_eq!(
-            signed_url("https://oapi.dingtalk.com/robot/send?access_token=t", "SECabc123", 1_700_000_000_000),
+            signed_url(
+                "https://oapi.dingtalk.com/robot/send?access_token=t",
+                "SECabc123",
+                1_700_000_000_000
+            ),
             "https://oapi.dingtalk.com/robot/send?access_token=t&timestamp=1700000000000\
              &sign=N5P09a4%2Bp1AMJIJWnIvQd2Yxw9%2Bfu%2FoEBnPrjCcsLXk%3D"
         );
@@ -85,7 +89,12 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
         assert_eq!(json["msgtype"], "markdown");
         assert_eq!(json["markdown"]["title"], "[FIRING] cpu-high on web-1 (#3)");
-        assert!(json["markdown"]["text"].as_str().unwrap().contains("cpu_total_pct"));
+        assert!(
+            json["markdown"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("cpu_total_pct")
+        );
         assert!(check(200, br#"{"errcode":0,"errmsg":"ok"}"#).is_ok());
         let e = check(200, br#"{"errcode":310000,"errmsg":"sign not match"}"#).unwrap_err();
         assert!(e.contains("310000") && e.contains("sign not match"), "{e}");

@@ -97,7 +97,9 @@ mod tests {
     async fn plain_smtp_elsewhere_than_loopback_is_refused() {
         let mut c = config();
         c.host = "smtp.example.com".into();
-        let e = send(&c, &firing(), Duration::from_secs(1)).await.unwrap_err();
+        let e = send(&c, &firing(), Duration::from_secs(1))
+            .await
+            .unwrap_err();
         assert!(e.contains("loopback"), "{e}");
     }
 }

@@ -62,12 +62,22 @@ mod tests {
 
     #[test]
     fn signed_only_with_a_secret() {
-        let req = request("http://h/hook/x", "feishu-secret", &firing(), 1_700_000_000_999);
+        let req = request(
+            "http://h/hook/x",
+            "feishu-secret",
+            &firing(),
+            1_700_000_000_999,
+        );
         let json: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
         assert_eq!(json["msg_type"], "text");
         assert_eq!(json["timestamp"], "1700000000");
         assert_eq!(json["sign"], "OrBzY1Y01Gq+HgJsl+7OfWcMVwc7YocohQm5iiZwjhU=");
-        assert!(json["content"]["text"].as_str().unwrap().starts_with("[FIRING]"));
+        assert!(
+            json["content"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("[FIRING]")
+        );
         let plain = request("http://h/hook/x", "", &firing(), 1);
         let json: serde_json::Value = serde_json::from_slice(&plain.body).unwrap();
         assert!(json.get("sign").is_none() && json.get("timestamp").is_none());

@@ -53,6 +53,9 @@ use crate::store::channels::Created;
 /// The deadline of one HTTP attempt, and of each SMTP step.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Decides from an HTTP answer (status, body) whether a channel took the message.
+type AnswerCheck = fn(u16, &[u8]) -> Result<(), String>;
+
 /// The real [`Transport`]: HTTP for the webhook kinds, SMTP for email.
 #[derive(Clone)]
 pub struct Dispatch {
@@ -73,8 +76,7 @@ impl Dispatch {
 
     async fn send_now(&self, channel: &ChannelRecord, n: &Notification) -> Result<(), String> {
         let now = self.clock.now_ms();
-        let (request, check): (_, fn(u16, &[u8]) -> Result<(), String>) = match &channel.config
-        {
+        let (request, check): (_, AnswerCheck) = match &channel.config {
             ChannelConfig::Email(e) => return email::send(e, n, self.timeout).await,
             ChannelConfig::Webhook { url, secret } => {
                 (webhook::request(url, secret, n)?, webhook::check)
@@ -161,7 +163,8 @@ impl ChannelService {
         queue_capacity: usize,
     ) -> Arc<Self> {
         let history = Arc::new(History::new(HISTORY_CAPACITY));
-        let (deliveries, rx) = Deliveries::new(queue_capacity, Arc::clone(&history), Arc::clone(&clock));
+        let (deliveries, rx) =
+            Deliveries::new(queue_capacity, Arc::clone(&history), Arc::clone(&clock));
         let worker = Worker {
             store,
             transport,
@@ -400,8 +403,10 @@ impl Channels for ChannelService {
     ) -> BoxFuture<'a, Result<(), ChannelFailure>> {
         Box::pin(async move {
             let outcome = self.delete_channel(name).await;
-            self.audited(caller, "alert_channel.delete", name, outcome, |()| String::new())
-                .await
+            self.audited(caller, "alert_channel.delete", name, outcome, |()| {
+                String::new()
+            })
+            .await
         })
     }
 
@@ -429,7 +434,8 @@ impl Channels for ChannelService {
         Box::pin(async move {
             let limit = query.limit()?;
             if let Some(c) = &query.channel {
-                model::channel::validate_name(c).map_err(|e| model::Invalid::new("channel", e.message))?;
+                model::channel::validate_name(c)
+                    .map_err(|e| model::Invalid::new("channel", e.message))?;
             }
             Ok(self.history().list(query.channel.as_deref(), limit))
         })

@@ -181,6 +181,9 @@ pub(crate) mod tests {
         n.threshold = None;
         assert_eq!(title(&n), "[FIRING] cpu-high");
         let t = text(&n);
-        assert!(!t.contains("Node") && !t.contains("Metric") && !t.contains("Value"), "{t}");
+        assert!(
+            !t.contains("Node") && !t.contains("Metric") && !t.contains("Value"),
+            "{t}"
+        );
     }
 }

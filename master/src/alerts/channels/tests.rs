@@ -132,7 +132,10 @@ fn hook_input(name: &str, url: &str) -> ChannelInput {
 /// Waits (bounded) until delivery `id` of `history` has ended.
 async fn ended(history: &History, id: u64) -> DeliveryRecord {
     for _ in 0..2000 {
-        if let Some(r) = history.get(id).filter(|r| r.outcome != DeliveryOutcome::Pending) {
+        if let Some(r) = history
+            .get(id)
+            .filter(|r| r.outcome != DeliveryOutcome::Pending)
+        {
             return r;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -145,7 +148,10 @@ fn backoff_doubles_up_to_its_cap_and_stops() {
     let p = RetryPolicy::default();
     let delays: Vec<_> = (1..=5).map(|a| p.delay_after(a)).collect();
     let s = Duration::from_secs;
-    assert_eq!(delays, [Some(s(1)), Some(s(2)), Some(s(4)), Some(s(8)), None]);
+    assert_eq!(
+        delays,
+        [Some(s(1)), Some(s(2)), Some(s(4)), Some(s(8)), None]
+    );
     let capped = RetryPolicy {
         attempts: 40,
         first_delay: s(1),
@@ -154,10 +160,7 @@ fn backoff_doubles_up_to_its_cap_and_stops() {
     assert_eq!(capped.delay_after(6), Some(s(30)));
     assert_eq!(capped.delay_after(39), Some(s(30)), "no overflow");
     assert_eq!(capped.delay_after(40), None);
-    let once = RetryPolicy {
-        attempts: 0,
-        ..p
-    };
+    let once = RetryPolicy { attempts: 0, ..p };
     assert_eq!(once.delay_after(1), None, "at least one attempt, no retry");
 }
 
@@ -199,7 +202,11 @@ async fn a_failing_channel_is_retried_with_backoff_then_delivered() {
         [Duration::from_secs(1), Duration::from_secs(2)]
     );
     assert_eq!(record.queued_at_ms, 1_700_000_000_000);
-    assert_eq!(record.finished_at_ms, Some(1_700_000_003_000), "time passed in");
+    assert_eq!(
+        record.finished_at_ms,
+        Some(1_700_000_003_000),
+        "time passed in"
+    );
     assert_eq!(s.clock.now_ms(), 1_700_000_003_000);
 }
 
@@ -225,7 +232,11 @@ async fn a_channel_that_never_answers_fails_after_every_attempt() {
     assert_eq!(ghost.kind, None);
     assert_eq!(ghost.attempts, 0);
     assert!(ghost.last_error.contains("no channel named"), "{ghost:?}");
-    assert_eq!(flaky.attempts.load(Ordering::SeqCst), 5, "nothing sent to ghost");
+    assert_eq!(
+        flaky.attempts.load(Ordering::SeqCst),
+        5,
+        "nothing sent to ghost"
+    );
 }
 
 /// Never finishes an attempt, so the worker keeps its job.
@@ -307,13 +318,23 @@ async fn changes_are_audited_and_keep_secrets() {
     };
     s.service.update(&c, "ops", put).await.unwrap();
     let test = s.service.test(&c, "ops").await.unwrap();
-    assert_eq!(test.outcome, DeliveryOutcome::Failed, "first attempt refused");
+    assert_eq!(
+        test.outcome,
+        DeliveryOutcome::Failed,
+        "first attempt refused"
+    );
     assert!(test.test);
     let test = s.service.test(&c, "ops").await.unwrap();
     assert_eq!(test.outcome, DeliveryOutcome::Delivered);
-    assert_eq!(s.service.test(&c, "nope").await.unwrap_err().http_status(), 404);
+    assert_eq!(
+        s.service.test(&c, "nope").await.unwrap_err().http_status(),
+        404
+    );
     s.service.delete(&c, "ops").await.unwrap();
-    assert_eq!(s.service.delete(&c, "ops").await.unwrap_err().http_status(), 404);
+    assert_eq!(
+        s.service.delete(&c, "ops").await.unwrap_err().http_status(),
+        404
+    );
     let listed = s
         .service
         .deliveries(DeliveryQuery {
@@ -422,16 +443,36 @@ async fn webhooks_and_robots_receive_signed_requests() {
     );
     let c = caller();
     for input in [
-        robot("hook", "webhook", format!("{base}/hook"), Some("hook-secret")),
+        robot(
+            "hook",
+            "webhook",
+            format!("{base}/hook"),
+            Some("hook-secret"),
+        ),
         robot(
             "ding",
             "dingtalk",
             format!("{base}/robot/send?access_token=tok"),
             Some("SECding"),
         ),
-        robot("wecom", "wecom", format!("{base}/cgi-bin/webhook/send?key=k"), None),
-        robot("feishu", "feishu", format!("{base}/feishu"), Some("fs-secret")),
-        robot("refused", "dingtalk", format!("{base}/refuse"), Some("SECx")),
+        robot(
+            "wecom",
+            "wecom",
+            format!("{base}/cgi-bin/webhook/send?key=k"),
+            None,
+        ),
+        robot(
+            "feishu",
+            "feishu",
+            format!("{base}/feishu"),
+            Some("fs-secret"),
+        ),
+        robot(
+            "refused",
+            "dingtalk",
+            format!("{base}/refuse"),
+            Some("SECx"),
+        ),
     ] {
         service.create(&c, input).await.unwrap();
     }
@@ -474,7 +515,12 @@ async fn webhooks_and_robots_receive_signed_requests() {
     let wecom = by_path("/cgi-bin/webhook/send");
     assert_eq!(query_value(&wecom.uri, "key"), "k");
     let json: serde_json::Value = serde_json::from_slice(&wecom.body).unwrap();
-    assert!(json["markdown"]["content"].as_str().unwrap().contains("cpu-high"));
+    assert!(
+        json["markdown"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("cpu-high")
+    );
 
     let fs = by_path("/feishu");
     let json: serde_json::Value = serde_json::from_slice(&fs.body).unwrap();
@@ -497,7 +543,10 @@ async fn webhooks_and_robots_receive_signed_requests() {
             ("refused".to_owned(), DeliveryOutcome::Failed),
         ]
     );
-    assert_eq!(ended(h, 5).await.last_error, "errcode 310000: sign not match");
+    assert_eq!(
+        ended(h, 5).await.last_error,
+        "errcode 310000: sign not match"
+    );
 
     // The test endpoint's path: one attempt, its outcome answered.
     let test = service.test(&c, "ding").await.unwrap();
@@ -618,6 +667,9 @@ async fn an_smtp_server_receives_the_firing_and_the_resolved_email() {
         ]
     );
     for id in 1..=2 {
-        assert_eq!(ended(service.history(), id).await.outcome, DeliveryOutcome::Delivered);
+        assert_eq!(
+            ended(service.history(), id).await.outcome,
+            DeliveryOutcome::Delivered
+        );
     }
 }

@@ -62,14 +62,25 @@ mod tests {
         let n = firing();
         let req = request("https://example.com/hook", "k", &n).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
-        for field in ["status", "rule", "node", "metric", "value", "threshold", "started_at"] {
+        for field in [
+            "status",
+            "rule",
+            "node",
+            "metric",
+            "value",
+            "threshold",
+            "started_at",
+        ] {
             assert!(json.get(field).is_some(), "{field} missing: {json}");
         }
         assert_eq!(json["status"], "firing");
         assert_eq!(json["rule"], "cpu-high");
         assert_eq!(
             req.headers,
-            vec![(SIGNATURE_HEADER, format!("sha256={}", hmac_hex(b"k", &req.body)))]
+            vec![(
+                SIGNATURE_HEADER,
+                format!("sha256={}", hmac_hex(b"k", &req.body))
+            )]
         );
         assert!(check(204, b"").is_ok());
         assert!(check(500, b"boom").unwrap_err().contains("500"));

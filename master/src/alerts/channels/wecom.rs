@@ -37,7 +37,12 @@ mod tests {
         assert_eq!(req.url, "http://h/cgi-bin/webhook/send?key=k");
         let json: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
         assert_eq!(json["msgtype"], "markdown");
-        assert!(json["markdown"]["content"].as_str().unwrap().starts_with("### [FIRING]"));
+        assert!(
+            json["markdown"]["content"]
+                .as_str()
+                .unwrap()
+                .starts_with("### [FIRING]")
+        );
         assert!(check(200, br#"{"errcode":0,"errmsg":"ok"}"#).is_ok());
         assert!(check(200, br#"{"errcode":93000,"errmsg":"invalid webhook url"}"#).is_err());
     }
