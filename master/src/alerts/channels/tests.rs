@@ -673,3 +673,30 @@ async fn an_smtp_server_receives_the_firing_and_the_resolved_email() {
         );
     }
 }
+
+#[tokio::test]
+async fn starttls_is_required_never_skipped() {
+    // The loopback server offers no STARTTLS: a `starttls` channel must fail, not send in clear.
+    let (port, mut rx) = smtp_server().await;
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(1_700_000_000_000));
+    let service = ChannelService::start(
+        Arc::new(MemoryStore::new()),
+        Arc::new(Log::default()),
+        Arc::clone(&clock),
+    );
+    let input = ChannelInput {
+        name: "mail".into(),
+        kind: "email".into(),
+        host: Some("127.0.0.1".into()),
+        port: Some(port),
+        security: Some("starttls".into()),
+        from: Some("commander@example.com".into()),
+        to: Some(vec!["ops@example.com".into()]),
+        ..ChannelInput::default()
+    };
+    service.create(&caller(), input).await.unwrap();
+    let test = service.test(&caller(), "mail").await.unwrap();
+    assert_eq!(test.outcome, DeliveryOutcome::Failed, "{test:?}");
+    assert!(test.last_error.contains("STARTTLS"), "{test:?}");
+    assert!(rx.try_recv().is_err(), "nothing was sent in clear");
+}
