@@ -700,3 +700,85 @@ async fn starttls_is_required_never_skipped() {
     assert!(test.last_error.contains("STARTTLS"), "{test:?}");
     assert!(rx.try_recv().is_err(), "nothing was sent in clear");
 }
+
+/// A loopback HTTPS server for `localhost` with a generated certificate; answers 200 and
+/// passes on each request's signature header. Returns its port and the certificate.
+async fn https_server() -> (
+    u16,
+    rustls::pki_types::CertificateDer<'static>,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    use http_body_util::{BodyExt, Full};
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = generated.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        generated.signing_key.serialize_der(),
+    ));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let tx = tx.clone();
+                        async move {
+                            let signature = req
+                                .headers()
+                                .get(webhook::SIGNATURE_HEADER)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_owned();
+                            let body = req.into_body().collect().await.map(|b| b.to_bytes());
+                            let ok = body.is_ok_and(|b| {
+                                signature == format!("sha256={}", webhook::hmac_hex(b"k", &b))
+                            });
+                            let _ = tx.send(signature);
+                            let status = if ok { 200 } else { 401 };
+                            hyper::Response::builder()
+                                .status(status)
+                                .body(Full::new(axum::body::Bytes::new()))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (port, cert, rx)
+}
+
+#[tokio::test]
+async fn https_webhooks_check_the_servers_certificate() {
+    let (port, cert, mut rx) = https_server().await;
+    let request =
+        webhook::request(&format!("https://localhost:{port}/hook"), "k", &firing()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let trusting = super::http::HttpClient::with_roots(roots, Duration::from_secs(5));
+    let (status, _) = trusting.post(&request).await.unwrap();
+    assert_eq!(status, 200, "signed body verified by the server");
+    assert!(rx.recv().await.unwrap().starts_with("sha256="));
+    let stranger =
+        super::http::HttpClient::with_roots(rustls::RootCertStore::empty(), Duration::from_secs(5));
+    let e = stranger.post(&request).await.unwrap_err();
+    assert!(
+        e.starts_with(&format!("TLS with https://localhost:{port} failed")),
+        "{e}"
+    );
+}
