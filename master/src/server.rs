@@ -3,6 +3,7 @@
 //! (which serve the console over [`RunningMaster::services`]), tests and the benchmark.
 
 use crate::accounts::{AccountService, AuditLimits, AuthStore};
+use crate::alerts::channels::ChannelService;
 use crate::cluster::{Cluster, ClusterTiming};
 use crate::console::{ConsoleError, ConsoleOptions};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
@@ -12,7 +13,7 @@ use crate::projects::reconcile::{ObservedViews, Reconciler};
 use crate::projects::service::ProjectService;
 use crate::projects::service_traits::ProjectsApi;
 use crate::store::compaction::{self, CompactionRecord, LockMode, StoreLock};
-use crate::store::{LmdbStore, ProjectStore, Store, StoreError, StoreOptions};
+use crate::store::{ChannelStore, LmdbStore, ProjectStore, Store, StoreError, StoreOptions};
 use crate::tokens::issue_join_token;
 use protocol::{JoinToken, StaticKeys};
 use std::net::SocketAddr;
@@ -115,6 +116,9 @@ pub struct RunningMaster {
     pub services: model::Services,
     /// The projects service (the reconciler steps its projects).
     pub projects: Arc<ProjectService>,
+    /// The notification channels: give the alert evaluator `notifier.clone()` as its
+    /// `Arc<dyn Notifier>` (the console reaches the same service as `services.channels`).
+    pub notifier: Arc<ChannelService>,
     /// Where the protocol endpoint listens.
     pub tcp_addr: SocketAddr,
     /// What slaves dial (printed in join tokens).
@@ -232,6 +236,7 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         Arc::clone(&clock),
     ));
     let project_store: Arc<dyn ProjectStore> = lmdb.clone();
+    let channel_store: Arc<dyn ChannelStore> = lmdb.clone();
     let store: Arc<dyn Store> = lmdb;
     let cluster = Cluster::open(store, s.timing, Arc::clone(&clock))?;
     let (events_tx, events_rx) = async_channel::bounded(endpoint::EVENT_QUEUE);
@@ -278,18 +283,23 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         views,
     ));
     tokio::spawn(reconciler.run());
+    // The notification channels; `notifier` (an `Arc<dyn alerts::notify::Notifier>`) is
+    // what the alert evaluator is given.
+    let notifier = ChannelService::start(channel_store, Arc::clone(&audit), Arc::clone(&clock));
     let gateways = Arc::new(GatewayService::new(Arc::clone(&projects), audit));
     let services = crate::services::services(
         &cluster,
         accounts,
         Arc::clone(&auth_store),
         Arc::new(ProjectsApi::new(Arc::clone(&projects), gateways)),
+        notifier.clone(),
         clock,
     );
     Ok(RunningMaster {
         auth_store,
         services,
         projects,
+        notifier,
         tcp_addr: endpoint.local_addr,
         advertise_addr,
         runtime: endpoint.runtime,

@@ -11,6 +11,7 @@
 //! | [`task`] | tasks (long operations) and their state machine |
 //! | [`token`] | API tokens: scopes, records, creation rules, token shape |
 //! | [`alert`] | alerts and their history |
+//! | [`channel`] | notification channels (webhook, email, DingTalk, WeCom, Feishu) and deliveries |
 //! | [`data`] | data management: databases, compaction, backups, resets |
 //! | [`ops`] | node operations: requests, failures (by side, retryable or not), checks |
 //! | [`project`] | projects: specification, validation, revisions, status |
@@ -25,6 +26,7 @@
 pub mod account;
 pub mod alert;
 pub mod audit;
+pub mod channel;
 pub mod clock;
 pub mod cluster;
 pub mod data;

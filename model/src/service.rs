@@ -436,6 +436,8 @@ pub struct Services {
     pub audit: Arc<dyn AuditLog>,
     /// Projects and gateways.
     pub projects: Arc<dyn Projects>,
+    /// Alert notification channels and their deliveries.
+    pub channels: Arc<dyn crate::channel::Channels>,
     /// The master's clock.
     pub clock: Arc<dyn crate::clock::Clock>,
 }

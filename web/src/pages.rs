@@ -30,7 +30,7 @@ const MISSING: &str = "–";
 type Label = fn(&Messages) -> &'static str;
 
 /// The areas of the navigation: key, path and label.
-const NAV: [(&str, &str, Label); 9] = [
+const NAV: [(&str, &str, Label); 10] = [
     ("home", "/", |t| t.nav_home),
     ("slaves", "/slaves", |t| t.nav_slaves),
     ("projects", "/projects", |t| t.nav_projects),
@@ -38,6 +38,7 @@ const NAV: [(&str, &str, Label); 9] = [
     ("docker", "/docker", |t| t.nav_docker),
     ("records", "/records", |t| t.nav_records),
     ("alerts", "/alerts", |t| t.nav_alerts),
+    ("channels", "/alerts/channels", |t| t.nav_channels),
     ("data", "/data", |t| t.nav_data),
     ("tokens", "/tokens", |t| t.nav_tokens),
 ];

@@ -33,8 +33,9 @@ use utoipa_axum::routes;
 use crate::auth::{self, Auth, forms, json};
 use crate::state::AppState;
 use crate::{
-    alerts, alerts_page, api, assets, data, data_page, detail, gateways, live, manage, openapi,
-    pages, project_pages, projects, prometheus, records, tokens, tokens_page,
+    alerts, alerts_page, api, assets, channels, channels_page, data, data_page, detail, gateways,
+    live, manage, openapi, pages, project_pages, projects, prometheus, records, tokens,
+    tokens_page,
 };
 use model::token::Scope;
 
@@ -447,6 +448,43 @@ pub(crate) fn declare(t: Table) -> Table {
         .page(Method::POST, "/data/reset", User, data_page::reset)
         .page(Method::GET, "/records", User, records::page)
         .page(Method::GET, "/alerts", User, alerts_page::page)
+        .page(Method::GET, "/alerts/channels", User, channels_page::list)
+        .page(
+            Method::GET,
+            "/alerts/channels/new",
+            User,
+            channels_page::new,
+        )
+        .page(
+            Method::POST,
+            "/alerts/channels/new",
+            User,
+            channels_page::create,
+        )
+        .page(
+            Method::GET,
+            "/alerts/channels/{name}/edit",
+            User,
+            channels_page::edit,
+        )
+        .page(
+            Method::POST,
+            "/alerts/channels/{name}/edit",
+            User,
+            channels_page::save,
+        )
+        .page(
+            Method::POST,
+            "/alerts/channels/{name}/delete",
+            User,
+            channels_page::delete,
+        )
+        .page(
+            Method::POST,
+            "/alerts/channels/{name}/test",
+            User,
+            channels_page::test,
+        )
         .page(Method::GET, "/account", User, forms::account_page)
         .page(
             Method::POST,
@@ -478,6 +516,13 @@ pub(crate) fn declare(t: Table) -> Table {
         .api(User, routes!(records::api))
         .api(User, routes!(alerts::list))
         .api(User, routes!(alerts::events))
+        .api(User, routes!(channels::list))
+        .api(User, routes!(channels::create))
+        .api(User, routes!(channels::get))
+        .api(User, routes!(channels::update))
+        .api(User, routes!(channels::delete))
+        .api(User, routes!(channels::test))
+        .api(User, routes!(channels::deliveries))
         .api(User, routes!(projects::create))
         .api(User, routes!(projects::list))
         .api(User, routes!(projects::get))

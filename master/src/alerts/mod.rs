@@ -18,6 +18,7 @@
 //! it to the [`writer::AlertWriter`], which keeps the history in the store (newest
 //! [`MAX_HISTORY`]).
 
+pub mod channels;
 pub mod notify;
 pub mod writer;
 

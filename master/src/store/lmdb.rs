@@ -71,6 +71,8 @@ pub struct LmdbStore {
     pub(super) audit_limits: AuditLimits,
     /// API tokens (see `store::api_tokens`).
     pub(super) api_tokens: super::api_tokens::ApiTokensDb,
+    /// Notification channels (see `store::channels`).
+    pub(super) channels: super::channels::ChannelsDb,
 }
 
 impl std::fmt::Debug for LmdbStore {
@@ -112,30 +114,36 @@ impl LmdbStore {
         )?;
 
         let wtxn = data.write_txn()?;
-        let (meta, nodes, node_keys, join_tokens, (console, tasks, alerts, projects), api_tokens) =
-            committed(
-                data.create_databases_and_commit(wtxn, |o, w| -> Result<_, StoreError> {
-                    let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
-                    let nodes = o.create_database::<Bytes, Bytes>(w, Some(schema::NODES_DB))?;
-                    let keys = o.create_database::<Bytes, Bytes>(w, Some(schema::NODE_KEYS_DB))?;
-                    let tokens =
-                        o.create_database::<Bytes, Bytes>(w, Some(schema::JOIN_TOKENS_DB))?;
-                    schema::ensure_schema(o, w, &meta, EnvKind::Data)?;
-                    let console = ConsoleDbs::create(o, w)?;
-                    let tasks = super::tasks::create(o, w)?;
-                    let alerts = super::alerts::create(o, w)?;
-                    let projects = super::projects::ProjectDbs::create(o, w)?;
-                    let api_tokens = super::api_tokens::create(o, w)?;
-                    Ok(CommitOrAbort::Commit((
-                        meta,
-                        nodes,
-                        keys,
-                        tokens,
-                        (console, tasks, alerts, projects),
-                        api_tokens,
-                    )))
-                })?,
-            );
+        let (
+            meta,
+            nodes,
+            node_keys,
+            join_tokens,
+            (console, tasks, alerts, projects),
+            (api_tokens, channels),
+        ) = committed(
+            data.create_databases_and_commit(wtxn, |o, w| -> Result<_, StoreError> {
+                let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
+                let nodes = o.create_database::<Bytes, Bytes>(w, Some(schema::NODES_DB))?;
+                let keys = o.create_database::<Bytes, Bytes>(w, Some(schema::NODE_KEYS_DB))?;
+                let tokens = o.create_database::<Bytes, Bytes>(w, Some(schema::JOIN_TOKENS_DB))?;
+                schema::ensure_schema(o, w, &meta, EnvKind::Data)?;
+                let console = ConsoleDbs::create(o, w)?;
+                let tasks = super::tasks::create(o, w)?;
+                let alerts = super::alerts::create(o, w)?;
+                let projects = super::projects::ProjectDbs::create(o, w)?;
+                let api_tokens = super::api_tokens::create(o, w)?;
+                let channels = super::channels::create(o, w)?;
+                Ok(CommitOrAbort::Commit((
+                    meta,
+                    nodes,
+                    keys,
+                    tokens,
+                    (console, tasks, alerts, projects),
+                    (api_tokens, channels),
+                )))
+            })?,
+        );
 
         let wtxn = performance.write_txn()?;
         let samples = committed(performance.create_databases_and_commit(
@@ -162,6 +170,7 @@ impl LmdbStore {
             projects,
             audit_limits: options.audit,
             api_tokens,
+            channels,
         })
     }
 

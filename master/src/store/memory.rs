@@ -24,6 +24,8 @@ pub struct MemoryStore {
     projects: Mutex<super::projects::MemoryProjects>,
     /// Standalone gateways by name.
     gateways: Mutex<super::gateways::MemoryGateways>,
+    /// Notification channels by name.
+    channels: Mutex<super::channels::MemoryChannels>,
 }
 
 #[derive(Debug)]
@@ -67,6 +69,10 @@ impl MemoryStore {
 
     pub(super) fn gateways_map(&self) -> MutexGuard<'_, super::gateways::MemoryGateways> {
         self.gateways.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn channels_map(&self) -> MutexGuard<'_, super::channels::MemoryChannels> {
+        self.channels.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn alerts_map(&self) -> MutexGuard<'_, BTreeMap<u64, AlertRecord>> {

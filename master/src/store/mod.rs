@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 mod alerts;
 mod api_tokens;
+pub mod channels;
 pub mod compaction;
 mod console;
 pub mod gateways;
@@ -31,6 +32,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use channels::ChannelStore;
 pub use gateways::GatewayStore;
 pub use lmdb::{DATA_MAP_SIZE, LmdbStore, StoreOptions};
 pub use memory::MemoryStore;

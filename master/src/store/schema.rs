@@ -29,6 +29,7 @@
 //! | `project_revisions` | project name ++ `0x00` ++ revision `u64` BE | JSON `model::project::ProjectSpec`; newest `MAX_REVISIONS` kept per project |
 //! | `gateways`    | gateway name (UTF-8, `[a-z0-9-]`)     | JSON `model::project::gateway::StandaloneGateway` (node, port, upstreams, algorithm, allow/deny lists, per-IP limits) |
 //! | `api_tokens`  | token id (16 hex digits, UTF-8)       | JSON `model::token::ApiTokenRecord` (name, scopes, creator, created, expiry, last use, SHA-256 of the secret — never the secret); at most `model::token::MAX_TOKENS`; revoking deletes the record |
+//! | `alert_channels` | channel name (UTF-8, 1..=64 of `[A-Za-z0-9_.-]`) | JSON `model::channel::ChannelRecord` (type, webhook URL, signing secret or SMTP settings with password — needed to sign and log in, never answered by the API); at most `model::channel::MAX_CHANNELS` |
 //!
 //! # Databases of the `performance` environment
 //!
@@ -46,7 +47,7 @@
 //! databases in the same transaction, so a version-1 environment simply gains them.
 //! The `tasks` database and `meta/next_task_id` were added the same way, and so was the
 //! `alerts` database (alert ids need no counter: the master continues after the newest
-//! stored id, and pruning only ever removes the oldest), and the `api_tokens` database.
+//! stored id, and pruning only ever removes the oldest), the `api_tokens` database, and the `alert_channels` database.
 //!
 //! # Upgrades
 //!
@@ -90,6 +91,8 @@ pub const PROJECT_REVISIONS_DB: &str = "project_revisions";
 pub const GATEWAYS_DB: &str = "gateways";
 /// `data`: API tokens by id.
 pub const API_TOKENS_DB: &str = "api_tokens";
+/// `data`: notification channels by name (`model::channel::ChannelRecord`).
+pub const ALERT_CHANNELS_DB: &str = "alert_channels";
 /// `performance`: metric samples by node and time.
 pub const SAMPLES_DB: &str = "samples";
 

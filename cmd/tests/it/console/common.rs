@@ -257,6 +257,8 @@ pub struct TestApp {
     pub projects: Arc<ProjectService>,
     /// What the projects' observer reports.
     pub observed: Arc<TestObserved>,
+    /// The master's notification channels (over a memory store, real HTTP and SMTP).
+    pub channels: Arc<master::alerts::channels::ChannelService>,
 }
 
 /// The nodes a project's or gateway's `node` may name in the test app.
@@ -376,6 +378,11 @@ impl TestApp {
         let observed = Arc::new(TestObserved::default());
         let (projects, projects_api) =
             projects_over(Arc::clone(&audit), clock.clone(), observed.clone());
+        let channels = master::alerts::channels::ChannelService::start(
+            Arc::new(master::store::MemoryStore::new()),
+            Arc::clone(&audit),
+            clock.clone(),
+        );
         let services = model::Services {
             cluster: backend.clone(),
             ops: Arc::new(OperationsService::new(nodes, Arc::clone(&audit))),
@@ -388,6 +395,7 @@ impl TestApp {
             accounts,
             audit,
             projects: projects_api,
+            channels: channels.clone(),
             clock: clock.clone(),
         };
         let console = web::ConsoleSettings {
@@ -403,6 +411,7 @@ impl TestApp {
             accounts: service,
             projects,
             observed,
+            channels,
         }
     }
 

@@ -307,6 +307,11 @@ async fn streams_notice_logout_expiry_and_password_changes() {
         )),
         accounts: accounts.clone(),
         audit: accounts.clone(),
+        channels: master::alerts::channels::ChannelService::start(
+            Arc::new(master::store::MemoryStore::new()),
+            accounts.clone(),
+            clock.clone(),
+        ),
         projects: crate::console::common::projects_over(
             accounts,
             clock.clone(),

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod auth;
+mod channels;
 mod common;
 mod data;
 mod frame;
