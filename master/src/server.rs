@@ -3,6 +3,7 @@
 //! (which serve the console over [`RunningMaster::services`]), tests and the benchmark.
 
 use crate::accounts::{AccountService, AuditLimits, AuthStore};
+use crate::alerts::service::{AlertHub, AlertingService};
 use crate::cluster::{Cluster, ClusterTiming};
 use crate::console::{ConsoleError, ConsoleOptions};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
@@ -212,8 +213,21 @@ fn open_store_locked(
     Ok((Arc::new(store), lock, ran))
 }
 
-/// Starts every part of the master. Must be called inside a tokio runtime.
+/// Starts every part of the master, alert notifications only logged
+/// ([`LogNotifier`](crate::alerts::log_notifier::LogNotifier), until notification channels
+/// exist). Must be called inside a tokio runtime.
 pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterError> {
+    start_master_with(s, Arc::new(crate::alerts::log_notifier::LogNotifier)).await
+}
+
+/// How often the alert evaluator ticks (staleness, silence expiry).
+pub const ALERT_TICK: Duration = Duration::from_secs(1);
+
+/// [`start_master`] with alert notifications handed to `notifier`.
+pub async fn start_master_with(
+    s: MasterSettings,
+    notifier: Arc<dyn crate::alerts::notify::Notifier>,
+) -> Result<RunningMaster, MasterError> {
     raise_descriptor_limit();
     std::fs::create_dir_all(&s.data_dir).map_err(|e| MasterError::Io(s.data_dir.clone(), e))?;
     let keys = Arc::new(master_keys(&s.data_dir)?);
@@ -277,12 +291,29 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         views,
     ));
     tokio::spawn(reconciler.run());
-    let gateways = Arc::new(GatewayService::new(Arc::clone(&projects), audit));
+    let gateways = Arc::new(GatewayService::new(Arc::clone(&projects), Arc::clone(&audit)));
+    let projects_api: Arc<dyn model::service::Projects> =
+        Arc::new(ProjectsApi::new(Arc::clone(&projects), gateways));
+    // A node silent for its TTL plus grace is offline; its samples are stale by then.
+    let stale_ms = u64::try_from((s.timing.ttl + s.timing.grace).as_millis()).unwrap_or(u64::MAX);
+    let hub = AlertHub::new(&cluster, notifier, stale_ms);
+    let alerting = {
+        let (store, audit, clock) = (
+            Arc::clone(cluster.store()),
+            Arc::clone(&audit),
+            Arc::clone(&clock),
+        );
+        let hub = Arc::clone(&hub);
+        tokio::task::spawn_blocking(move || AlertingService::open(store, audit, clock, hub))
+            .await??
+    };
+    let _ = crate::alerts::evaluator::spawn(hub, Some(Arc::clone(&projects_api)), ALERT_TICK);
     let services = crate::services::services(
         &cluster,
         accounts,
         Arc::clone(&auth_store),
-        Arc::new(ProjectsApi::new(Arc::clone(&projects), gateways)),
+        projects_api,
+        Arc::new(alerting),
         clock,
     );
     Ok(RunningMaster {

@@ -24,6 +24,7 @@
 
 pub mod account;
 pub mod alert;
+pub mod alert_rule;
 pub mod audit;
 pub mod clock;
 pub mod cluster;

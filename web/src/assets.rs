@@ -14,7 +14,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Every embedded asset: path, content type, bytes.
-pub const ASSETS: [(&str, &str, &[u8]); 11] = [
+pub const ASSETS: [(&str, &str, &[u8]); 12] = [
     (
         "/static/commander.css",
         CSS,
@@ -26,6 +26,7 @@ pub const ASSETS: [(&str, &str, &[u8]); 11] = [
         include_bytes!("../static/commander.js"),
     ),
     ("/static/slave.js", JS, include_bytes!("../static/slave.js")),
+    ("/static/alerts.js", JS, include_bytes!("../static/alerts.js")),
     (
         "/static/projects.js",
         JS,

@@ -24,6 +24,8 @@
 
 pub mod alerts;
 pub mod alerts_page;
+pub mod alert_rules;
+pub mod alert_pages;
 pub mod api;
 pub mod assets;
 pub mod auth;

@@ -33,7 +33,7 @@ use utoipa_axum::routes;
 use crate::auth::{self, Auth, forms, json};
 use crate::state::AppState;
 use crate::{
-    alerts, alerts_page, api, assets, data, data_page, detail, gateways, live, manage, openapi,
+    alert_pages, alert_rules, alerts, alerts_page, api, assets, data, data_page, detail, gateways, live, manage, openapi,
     pages, project_pages, projects, records, tokens, tokens_page,
 };
 use model::token::Scope;
@@ -446,6 +446,25 @@ pub(crate) fn declare(t: Table) -> Table {
         .page(Method::POST, "/data/reset", User, data_page::reset)
         .page(Method::GET, "/records", User, records::page)
         .page(Method::GET, "/alerts", User, alerts_page::page)
+        .page(Method::GET, "/alerts/rules", User, alert_pages::rules::list)
+        .page(Method::GET, "/alerts/rules/new", User, alert_pages::rules::new)
+        .page(Method::POST, "/alerts/rules/new", User, alert_pages::rules::create)
+        .page(Method::GET, "/alerts/rules/{id}", User, alert_pages::rules::edit)
+        .page(Method::POST, "/alerts/rules/{id}", User, alert_pages::rules::save)
+        .page(
+            Method::POST,
+            "/alerts/rules/{id}/delete",
+            User,
+            alert_pages::rules::delete,
+        )
+        .page(Method::GET, "/alerts/silences", User, alert_pages::silences::page)
+        .page(Method::POST, "/alerts/silences", User, alert_pages::silences::create)
+        .page(
+            Method::POST,
+            "/alerts/silences/{id}/delete",
+            User,
+            alert_pages::silences::delete,
+        )
         .page(Method::GET, "/account", User, forms::account_page)
         .page(
             Method::POST,
@@ -477,6 +496,14 @@ pub(crate) fn declare(t: Table) -> Table {
         .api(User, routes!(records::api))
         .api(User, routes!(alerts::list))
         .api(User, routes!(alerts::events))
+        .api(User, routes!(alert_rules::list))
+        .api(User, routes!(alert_rules::create))
+        .api(User, routes!(alert_rules::get))
+        .api(User, routes!(alert_rules::update))
+        .api(User, routes!(alert_rules::delete))
+        .api(User, routes!(alert_rules::silences))
+        .api(User, routes!(alert_rules::create_silence))
+        .api(User, routes!(alert_rules::delete_silence))
         .api(User, routes!(projects::create))
         .api(User, routes!(projects::list))
         .api(User, routes!(projects::get))

@@ -8,6 +8,7 @@
 //! | [`model::service::DataAdmin`] | [`DataService`] ([`data`]) |
 //! | [`model::service::Accounts`], [`model::service::AuditLog`] | [`crate::accounts::AccountService`] |
 //! | [`model::service::Projects`] | [`crate::projects::service_traits::ProjectsApi`] |
+//! | [`model::service::AlertRules`] | [`crate::alerts::service::AlertingService`] |
 
 pub mod cluster;
 pub mod data;
@@ -26,12 +27,13 @@ use crate::cluster::Cluster;
 use crate::store::StoreError;
 
 /// Every service of a master over `cluster`, with accounts and the audit log in
-/// `accounts`, and projects and gateways in `projects`.
+/// `accounts`, projects and gateways in `projects`, and alert rules in `alerting`.
 pub fn services(
     cluster: &Cluster,
     accounts: Arc<AccountService>,
     account_store: Arc<dyn AuthStore>,
     projects: Arc<dyn model::service::Projects>,
+    alerting: Arc<dyn model::service::AlertRules>,
     clock: Arc<dyn Clock>,
 ) -> Services {
     let audit: Arc<dyn model::service::AuditLog> = accounts.clone();
@@ -53,6 +55,7 @@ pub fn services(
         accounts,
         audit,
         projects,
+        alerting,
         clock,
     }
 }

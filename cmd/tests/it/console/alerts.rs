@@ -95,16 +95,9 @@ impl DataFiles for AlertFake {
 const HOSTILE: &str = "<script>alert(1)</script>";
 
 fn alert(id: u64, node: u64, name: &str) -> AlertRecord {
-    AlertRecord {
-        id,
-        rule: AlertRule::NodeOffline,
-        node,
-        node_name: name.to_owned(),
-        state: AlertState::Firing,
-        fired_ms: START_MS - 65_000 + id,
-        resolved_ms: None,
-        resolution: None,
-    }
+    let alert = AlertRecord::offline(id, node, name, START_MS - 65_000 + id);
+    assert_eq!(alert.rule, AlertRule::NodeOffline);
+    alert
 }
 
 fn resolved(id: u64, node: u64) -> AlertRecord {
