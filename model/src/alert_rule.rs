@@ -657,3 +657,63 @@ impl From<Invalid> for AlertFailure {
 
 #[cfg(test)]
 mod tests;
+
+/// An [`AlertRules`](crate::service::AlertRules) without rules: lists are empty, lookups
+/// and changes answer [`AlertFailure::NotFound`]. For consoles and tests without alerting.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoAlertRules;
+
+impl crate::service::AlertRules for NoAlertRules {
+    fn rules(&self) -> crate::ops::BoxFuture<'_, Result<Vec<AlertRuleRecord>, AlertFailure>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn rule(&self, id: u64) -> crate::ops::BoxFuture<'_, Result<AlertRuleRecord, AlertFailure>> {
+        Box::pin(async move { Err(AlertFailure::NotFound(format!("no alert rule {id}"))) })
+    }
+
+    fn create_rule<'a>(
+        &'a self,
+        _caller: &'a crate::ops::Caller,
+        _input: RuleInput,
+    ) -> crate::ops::BoxFuture<'a, Result<AlertRuleRecord, AlertFailure>> {
+        Box::pin(async { Err(AlertFailure::NotFound("alerting is off".into())) })
+    }
+
+    fn update_rule<'a>(
+        &'a self,
+        _caller: &'a crate::ops::Caller,
+        id: u64,
+        _input: RuleInput,
+    ) -> crate::ops::BoxFuture<'a, Result<AlertRuleRecord, AlertFailure>> {
+        Box::pin(async move { Err(AlertFailure::NotFound(format!("no alert rule {id}"))) })
+    }
+
+    fn delete_rule<'a>(
+        &'a self,
+        _caller: &'a crate::ops::Caller,
+        id: u64,
+    ) -> crate::ops::BoxFuture<'a, Result<(), AlertFailure>> {
+        Box::pin(async move { Err(AlertFailure::NotFound(format!("no alert rule {id}"))) })
+    }
+
+    fn silences(&self) -> crate::ops::BoxFuture<'_, Result<Vec<SilenceRecord>, AlertFailure>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn create_silence<'a>(
+        &'a self,
+        _caller: &'a crate::ops::Caller,
+        _input: SilenceInput,
+    ) -> crate::ops::BoxFuture<'a, Result<SilenceRecord, AlertFailure>> {
+        Box::pin(async { Err(AlertFailure::NotFound("alerting is off".into())) })
+    }
+
+    fn delete_silence<'a>(
+        &'a self,
+        _caller: &'a crate::ops::Caller,
+        id: u64,
+    ) -> crate::ops::BoxFuture<'a, Result<(), AlertFailure>> {
+        Box::pin(async move { Err(AlertFailure::NotFound(format!("no silence {id}"))) })
+    }
+}

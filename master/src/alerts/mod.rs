@@ -184,4 +184,6 @@ impl AlertBook {
 }
 
 #[cfg(test)]
+mod flow_tests;
+#[cfg(test)]
 mod tests;

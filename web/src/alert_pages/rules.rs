@@ -15,7 +15,6 @@ use serde::Deserialize;
 use super::text::{AlertsText, alerts_text};
 use super::{DoneQuery, explain};
 use crate::auth::AuthContext;
-use crate::i18n::LangExt;
 use crate::pages::{ErrorPage, Frame};
 use crate::state::AppState;
 

@@ -16,7 +16,6 @@ use super::text::{AlertsText, alerts_text};
 use super::{DoneQuery, explain};
 use crate::auth::AuthContext;
 use crate::format::format_rfc3339_ms;
-use crate::i18n::LangExt;
 use crate::pages::{ErrorPage, Frame};
 use crate::state::AppState;
 

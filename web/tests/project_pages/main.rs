@@ -29,6 +29,7 @@ fn app() -> (axum::Router, Arc<MemoryProjects>) {
         accounts: base.clone(),
         audit: base,
         projects: projects.clone(),
+        alerting: Arc::new(model::alert_rule::NoAlertRules),
         clock: Arc::new(ManualClock::new(1_700_000_000_000)),
     };
     (
