@@ -137,6 +137,8 @@ pub struct AlertsPage {
     pub filter: FilterForm,
     /// The filter as a query suffix for the paging links (`&state=firing...`).
     pub filter_query: String,
+    /// The newest page with the same filter.
+    pub newest_href: String,
 }
 
 /// The filter's fields as the page's form sends them.
@@ -228,6 +230,10 @@ pub async fn page(
                 paged: before.is_some(),
                 a: alerts_text(lang),
                 filter: form,
+                newest_href: match filter_query.strip_prefix('&') {
+                    Some(q) => format!("/alerts?{q}"),
+                    None => "/alerts".to_owned(),
+                },
                 filter_query,
             }
             .into_response()
