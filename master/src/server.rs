@@ -291,7 +291,10 @@ pub async fn start_master_with(
         views,
     ));
     tokio::spawn(reconciler.run());
-    let gateways = Arc::new(GatewayService::new(Arc::clone(&projects), Arc::clone(&audit)));
+    let gateways = Arc::new(GatewayService::new(
+        Arc::clone(&projects),
+        Arc::clone(&audit),
+    ));
     let projects_api: Arc<dyn model::service::Projects> =
         Arc::new(ProjectsApi::new(Arc::clone(&projects), gateways));
     // A node silent for its TTL plus grace is offline; its samples are stale by then.

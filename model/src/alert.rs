@@ -342,7 +342,10 @@ impl AlertParams {
         };
         let rule = given(&self.rule).map(str::to_owned);
         if rule.as_ref().is_some_and(|r| r.chars().count() > 64) {
-            return Err(crate::Invalid::new("rule", "rule must be at most 64 characters"));
+            return Err(crate::Invalid::new(
+                "rule",
+                "rule must be at most 64 characters",
+            ));
         }
         Ok(AlertQuery {
             before: self.before,

@@ -211,7 +211,9 @@ impl Scope {
                 _ => Err(bad("node must be a node id (a positive integer)")),
             },
             "label" => {
-                let s = v.as_str().ok_or_else(|| bad("label must be a string k=v"))?;
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| bad("label must be a string k=v"))?;
                 match s.split_once('=') {
                     Some((k, val))
                         if !k.is_empty()
@@ -348,8 +350,8 @@ impl AlertRuleRecord {
     /// nearly full" (`disk_used_pct >= 90` on any mount for a minute, recovering below
     /// 85), all without channels (add some to be notified).
     pub fn builtins() -> Vec<AlertRuleRecord> {
-        let rule = |name: &str, metric, severity, threshold: f64, recover: f64, for_s| {
-            AlertRuleRecord {
+        let rule =
+            |name: &str, metric, severity, threshold: f64, recover: f64, for_s| AlertRuleRecord {
                 id: 0,
                 name: name.to_owned(),
                 metric,
@@ -363,8 +365,7 @@ impl AlertRuleRecord {
                 enabled: true,
                 builtin: true,
                 updated_ms: 0,
-            }
-        };
+            };
         vec![
             rule(
                 "slave offline",
@@ -447,9 +448,8 @@ impl RuleInput {
             (Op::Ge, 0.0, 0.0, 0)
         } else {
             let op = match self.op.as_deref().map(str::trim) {
-                Some(s) => Op::parse(s).ok_or_else(|| {
-                    Invalid::new("op", "op: must be one of >, >=, <, <=")
-                })?,
+                Some(s) => Op::parse(s)
+                    .ok_or_else(|| Invalid::new("op", "op: must be one of >, >=, <, <="))?,
                 None => return Err(Invalid::new("op", "op: required (>, >=, < or <=)")),
             };
             let threshold = finite(
@@ -602,16 +602,16 @@ impl SilenceInput {
             return Err(Invalid::new("node", "node: must be a node id"));
         }
         let until = self.until.ok_or_else(|| {
-            Invalid::new("until", "until: required (Unix milliseconds, in the future)")
+            Invalid::new(
+                "until",
+                "until: required (Unix milliseconds, in the future)",
+            )
         })?;
         if until <= now_ms {
             return Err(Invalid::new("until", "until: must be in the future"));
         }
         if until - now_ms > MAX_SILENCE_MS {
-            return Err(Invalid::new(
-                "until",
-                "until: at most a year from now",
-            ));
+            return Err(Invalid::new("until", "until: at most a year from now"));
         }
         let comment = self.comment.trim();
         if comment.chars().count() > 200 || comment.chars().any(char::is_control) {

@@ -178,10 +178,7 @@ pub async fn page(
     // so does a filter that breaks a rule.
     let params = params.map(|Query(p)| p).unwrap_or_default();
     let before = params.before;
-    let filter = params
-        .to_query()
-        .map(|q| q.filter)
-        .unwrap_or_default();
+    let filter = params.to_query().map(|q| q.filter).unwrap_or_default();
     let form = FilterForm {
         state: filter
             .state

@@ -26,7 +26,11 @@ pub const ASSETS: [(&str, &str, &[u8]); 12] = [
         include_bytes!("../static/commander.js"),
     ),
     ("/static/slave.js", JS, include_bytes!("../static/slave.js")),
-    ("/static/alerts.js", JS, include_bytes!("../static/alerts.js")),
+    (
+        "/static/alerts.js",
+        JS,
+        include_bytes!("../static/alerts.js"),
+    ),
     (
         "/static/projects.js",
         JS,

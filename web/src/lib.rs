@@ -22,10 +22,10 @@
 //! Every response carries the headers in [`SECURITY_HEADERS`]; unknown paths answer a JSON
 //! 404 under `/api` and an HTML 404 elsewhere.
 
+pub mod alert_pages;
+pub mod alert_rules;
 pub mod alerts;
 pub mod alerts_page;
-pub mod alert_rules;
-pub mod alert_pages;
 pub mod api;
 pub mod assets;
 pub mod auth;

@@ -33,8 +33,8 @@ use utoipa_axum::routes;
 use crate::auth::{self, Auth, forms, json};
 use crate::state::AppState;
 use crate::{
-    alert_pages, alert_rules, alerts, alerts_page, api, assets, data, data_page, detail, gateways, live, manage, openapi,
-    pages, project_pages, projects, records, tokens, tokens_page,
+    alert_pages, alert_rules, alerts, alerts_page, api, assets, data, data_page, detail, gateways,
+    live, manage, openapi, pages, project_pages, projects, records, tokens, tokens_page,
 };
 use model::token::Scope;
 
@@ -447,18 +447,48 @@ pub(crate) fn declare(t: Table) -> Table {
         .page(Method::GET, "/records", User, records::page)
         .page(Method::GET, "/alerts", User, alerts_page::page)
         .page(Method::GET, "/alerts/rules", User, alert_pages::rules::list)
-        .page(Method::GET, "/alerts/rules/new", User, alert_pages::rules::new)
-        .page(Method::POST, "/alerts/rules/new", User, alert_pages::rules::create)
-        .page(Method::GET, "/alerts/rules/{id}", User, alert_pages::rules::edit)
-        .page(Method::POST, "/alerts/rules/{id}", User, alert_pages::rules::save)
+        .page(
+            Method::GET,
+            "/alerts/rules/new",
+            User,
+            alert_pages::rules::new,
+        )
+        .page(
+            Method::POST,
+            "/alerts/rules/new",
+            User,
+            alert_pages::rules::create,
+        )
+        .page(
+            Method::GET,
+            "/alerts/rules/{id}",
+            User,
+            alert_pages::rules::edit,
+        )
+        .page(
+            Method::POST,
+            "/alerts/rules/{id}",
+            User,
+            alert_pages::rules::save,
+        )
         .page(
             Method::POST,
             "/alerts/rules/{id}/delete",
             User,
             alert_pages::rules::delete,
         )
-        .page(Method::GET, "/alerts/silences", User, alert_pages::silences::page)
-        .page(Method::POST, "/alerts/silences", User, alert_pages::silences::create)
+        .page(
+            Method::GET,
+            "/alerts/silences",
+            User,
+            alert_pages::silences::page,
+        )
+        .page(
+            Method::POST,
+            "/alerts/silences",
+            User,
+            alert_pages::silences::create,
+        )
         .page(
             Method::POST,
             "/alerts/silences/{id}/delete",

@@ -105,7 +105,7 @@ struct Firing {
 #[derive(Debug, Clone)]
 enum Phase {
     Pending { since_ms: u64 },
-    Firing(Firing),
+    Firing(Box<Firing>),
 }
 
 #[derive(Debug, Clone)]
@@ -229,7 +229,7 @@ impl RuleEngine {
                 self.states.insert(
                     key,
                     Target {
-                        phase: Phase::Firing(firing(alert, channels)),
+                        phase: Phase::Firing(Box::new(firing(alert, channels))),
                         last_value,
                         last_ms: now_ms,
                     },
@@ -340,7 +340,7 @@ impl RuleEngine {
         let Some(state) = self.states.remove(&key) else {
             if holds {
                 let phase = if due(now) {
-                    Phase::Firing(self.fire(rule, node, target, value, now, out))
+                    Phase::Firing(Box::new(self.fire(rule, node, target, value, now, out)))
                 } else {
                     Phase::Pending { since_ms: now }
                 };
@@ -358,7 +358,7 @@ impl RuleEngine {
         let phase = match state.phase {
             Phase::Pending { since_ms } if holds => {
                 if due(since_ms) {
-                    Phase::Firing(self.fire(rule, node, target, value, now, out))
+                    Phase::Firing(Box::new(self.fire(rule, node, target, value, now, out)))
                 } else {
                     Phase::Pending { since_ms }
                 }
@@ -368,7 +368,7 @@ impl RuleEngine {
                 if rule.op.holds(value, rule.recover_threshold) {
                     Phase::Firing(f)
                 } else {
-                    Self::resolve(f, Resolution::Recovered, Some(value), now, out);
+                    Self::resolve(*f, Resolution::Recovered, Some(value), now, out);
                     return;
                 }
             }
@@ -404,7 +404,7 @@ impl RuleEngine {
                 ..
             }) = self.states.remove(&key)
             {
-                Self::resolve(f, why, None, now, out);
+                Self::resolve(*f, why, None, now, out);
             }
         }
     }
@@ -483,9 +483,10 @@ impl RuleEngine {
                             .then_some(Resolution::Recovered)
                     });
                     if let Some(why) = why {
-                        let value = (why == Resolution::Recovered && old_metric == Some(rule.metric))
-                            .then_some(last_value);
-                        Self::resolve(f, why, value, now, &mut out);
+                        let value = (why == Resolution::Recovered
+                            && old_metric == Some(rule.metric))
+                        .then_some(last_value);
+                        Self::resolve(*f, why, value, now, &mut out);
                     } else {
                         f.channels.clone_from(&rule.channels);
                         self.states.insert(
@@ -562,11 +563,7 @@ impl RuleEngine {
 
     /// Which nodes run each project's replicas, for `{"project":NAME}` scopes; alerts of
     /// nodes that left a project's scope resolve (no data).
-    pub fn set_project_nodes(
-        &mut self,
-        map: BTreeMap<String, BTreeSet<u64>>,
-        now: u64,
-    ) -> Output {
+    pub fn set_project_nodes(&mut self, map: BTreeMap<String, BTreeSet<u64>>, now: u64) -> Output {
         self.project_nodes = map;
         let mut out = Output::default();
         let out_of_scope: Vec<Key> = self
@@ -612,15 +609,15 @@ impl RuleEngine {
         self.silences.retain(|s| s.until_ms > now);
         let silences = std::mem::take(&mut self.silences);
         let unsilenced = |a: &AlertRecord| {
-            !silences.iter().any(|s| {
-                s.matches(a.rule_id, &a.rule_name, a.rule.as_str(), a.node, now)
-            })
+            !silences
+                .iter()
+                .any(|s| s.matches(a.rule_id, &a.rule_name, a.rule.as_str(), a.node, now))
         };
         let firings = self
             .states
             .values_mut()
             .filter_map(|t| match &mut t.phase {
-                Phase::Firing(f) => Some(f),
+                Phase::Firing(f) => Some(&mut **f),
                 Phase::Pending { .. } => None,
             })
             .chain(self.events.values_mut())
@@ -637,7 +634,12 @@ impl RuleEngine {
 
     /// The enabled event rules for `metric` covering `node` (0: none) or `project`: their
     /// ids and names, and the union of their channels.
-    fn event_rules(&self, metric: Metric, node: u64, project: &str) -> (Vec<&AlertRuleRecord>, Vec<String>) {
+    fn event_rules(
+        &self,
+        metric: Metric,
+        node: u64,
+        project: &str,
+    ) -> (Vec<&AlertRuleRecord>, Vec<String>) {
         let rules: Vec<&AlertRuleRecord> = self
             .rules
             .values()
@@ -689,7 +691,11 @@ impl RuleEngine {
                     return out;
                 }
                 let mut alert = alert.clone();
-                alert.severity = rules.iter().map(|r| r.severity).max().unwrap_or(Severity::Critical);
+                alert.severity = rules
+                    .iter()
+                    .map(|r| r.severity)
+                    .max()
+                    .unwrap_or(Severity::Critical);
                 if let Some(r) = rules.first() {
                     alert.rule_name.clone_from(&r.name);
                 }

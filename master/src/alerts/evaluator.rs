@@ -152,12 +152,21 @@ mod tests {
             (Some(EventKind::RolloutRolledBack), false)
         );
         assert_eq!(
-            classify(&event(ProjectEventKind::RollingBack, "rollback to revision 2")),
+            classify(&event(
+                ProjectEventKind::RollingBack,
+                "rollback to revision 2"
+            )),
             (None, false),
             "an operator's rollback"
         );
         assert_eq!(classify(&event(ProjectEventKind::Ready, "")), (None, true));
-        assert_eq!(classify(&event(ProjectEventKind::Deleted, "")), (None, true));
-        assert_eq!(classify(&event(ProjectEventKind::Started, "")), (None, false));
+        assert_eq!(
+            classify(&event(ProjectEventKind::Deleted, "")),
+            (None, true)
+        );
+        assert_eq!(
+            classify(&event(ProjectEventKind::Started, "")),
+            (None, false)
+        );
     }
 }

@@ -32,7 +32,10 @@ impl Recorder {
 
 impl Notifier for Recorder {
     fn notify(&self, channels: &[String], notification: Notification) {
-        self.0.lock().unwrap().push((channels.to_vec(), notification));
+        self.0
+            .lock()
+            .unwrap()
+            .push((channels.to_vec(), notification));
     }
 }
 
@@ -119,7 +122,10 @@ async fn a_threshold_crossing_notifies_once_and_resolves_once() {
     wait_until("the firing notification", || r.recorder.count() >= 1).await;
     let active = r.cluster.active_alerts();
     assert_eq!(active.len(), 1, "{active:?}");
-    assert_eq!((active[0].rule, active[0].node), (AlertRule::Threshold, node));
+    assert_eq!(
+        (active[0].rule, active[0].node),
+        (AlertRule::Threshold, node)
+    );
     // More samples above, then one below: the resolution, once.
     for (i, cpu) in [99.0, 93.0, 10.0].into_iter().enumerate() {
         beat(&r.cluster, node, 10 + i as u64, cpu);
@@ -174,6 +180,9 @@ async fn a_slave_past_its_ttl_notifies_offline_once_and_recovery_once() {
     assert_eq!(got[0].1.status, NotificationStatus::Firing);
     assert_eq!(got[1].1.status, NotificationStatus::Resolved);
     assert_eq!(got[0].1.alert_id, got[1].1.alert_id);
-    assert_eq!((got[0].0.clone(), got[0].1.node), (vec!["pager".to_owned()], Some(node)));
+    assert_eq!(
+        (got[0].0.clone(), got[0].1.node),
+        (vec!["pager".to_owned()], Some(node))
+    );
     assert_eq!(got[0].1.rule, "slave offline");
 }

@@ -99,12 +99,19 @@ mod tests {
     #[test]
     fn rates_come_from_counters_and_fall_back_to_the_slaves() {
         let mut s = MetricSample {
-            nets: vec![net("eth0", 1_000, 500, 7), net("lo", 1_000_000, 1_000_000, 99)],
+            nets: vec![
+                net("eth0", 1_000, 500, 7),
+                net("lo", 1_000_000, 1_000_000, 99),
+            ],
             ..MetricSample::default()
         };
         let first = NetCounters::of(&s, 10_000);
         assert_eq!((first.rx, first.tx), (1_000, 500), "lo is not counted");
-        assert_eq!(rates(None, &first, &s), (7.0, 7.0), "first sample: the slave's");
+        assert_eq!(
+            rates(None, &first, &s),
+            (7.0, 7.0),
+            "first sample: the slave's"
+        );
         s.nets[0] = net("eth0", 3_000, 1_500, 7);
         let second = NetCounters::of(&s, 12_000);
         assert_eq!(rates(Some(&first), &second, &s), (1_000.0, 500.0));
@@ -146,7 +153,11 @@ mod tests {
         let v = |m| values(m, &s, (5.0, 6.0));
         assert_eq!(v(Metric::CpuTotalPct), vec![(String::new(), 42.5)]);
         assert_eq!(v(Metric::MemUsedPct), vec![(String::new(), 25.0)]);
-        assert_eq!(v(Metric::SwapUsedPct), vec![(String::new(), 0.0)], "no swap");
+        assert_eq!(
+            v(Metric::SwapUsedPct),
+            vec![(String::new(), 0.0)],
+            "no swap"
+        );
         assert_eq!(v(Metric::Load1), vec![(String::new(), 1.5)]);
         assert_eq!(v(Metric::TcpEstablished), vec![(String::new(), 12.0)]);
         assert_eq!(v(Metric::NetRxBytesPerSec), vec![(String::new(), 5.0)]);

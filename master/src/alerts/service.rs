@@ -13,8 +13,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use model::alert_rule::{
-    AlertFailure, AlertRuleRecord, MAX_RULES, MAX_SILENCES, RuleInput, SilenceInput,
-    SilenceRecord,
+    AlertFailure, AlertRuleRecord, MAX_RULES, MAX_SILENCES, RuleInput, SilenceInput, SilenceRecord,
 };
 use model::audit::AuditResult;
 use model::clock::Clock;
@@ -151,9 +150,9 @@ impl AlertingService {
     ) -> Result<T, AlertFailure> {
         let (result, detail) = match &outcome {
             Ok(_) => (AuditResult::Ok, String::new()),
-            Err(e @ (AlertFailure::Invalid(_) | AlertFailure::NotFound(_) | AlertFailure::Full(_))) => {
-                (AuditResult::Denied, e.to_string())
-            }
+            Err(
+                e @ (AlertFailure::Invalid(_) | AlertFailure::NotFound(_) | AlertFailure::Full(_)),
+            ) => (AuditResult::Denied, e.to_string()),
             Err(e) => (AuditResult::Failed, e.to_string()),
         };
         self.audit
@@ -207,8 +206,7 @@ impl AlertingService {
         let now = self.clock.now_ms();
         Ok(blocking(move || {
             let all = store.list_silences().map_err(store_error)?;
-            let (live, expired): (Vec<_>, Vec<_>) =
-                all.into_iter().partition(|s| s.until_ms > now);
+            let (live, expired): (Vec<_>, Vec<_>) = all.into_iter().partition(|s| s.until_ms > now);
             for s in expired {
                 store.delete_silence(s.id).map_err(store_error)?;
             }
@@ -266,8 +264,13 @@ impl model::service::AlertRules for AlertingService {
                 Ok(rule) => self.save(rule).await,
                 Err(e) => Err(e),
             };
-            self.audited(caller, "alert_rule.update", format!("alert_rule/{id}"), outcome)
-                .await
+            self.audited(
+                caller,
+                "alert_rule.update",
+                format!("alert_rule/{id}"),
+                outcome,
+            )
+            .await
         })
     }
 
@@ -279,19 +282,23 @@ impl model::service::AlertRules for AlertingService {
         Box::pin(async move {
             let _one = self.change.lock().await;
             let store = Arc::clone(&self.store);
-            let outcome = match blocking(move || store.delete_alert_rule(id).map_err(store_error))
-                .await
-            {
-                Ok(true) => {
-                    let now = self.clock.now_ms();
-                    self.hub.apply(|e| e.remove_rule(id, now));
-                    Ok(())
-                }
-                Ok(false) => Err(AlertFailure::NotFound(format!("no alert rule {id}"))),
-                Err(e) => Err(AlertFailure::Service(e)),
-            };
-            self.audited(caller, "alert_rule.delete", format!("alert_rule/{id}"), outcome)
-                .await
+            let outcome =
+                match blocking(move || store.delete_alert_rule(id).map_err(store_error)).await {
+                    Ok(true) => {
+                        let now = self.clock.now_ms();
+                        self.hub.apply(|e| e.remove_rule(id, now));
+                        Ok(())
+                    }
+                    Ok(false) => Err(AlertFailure::NotFound(format!("no alert rule {id}"))),
+                    Err(e) => Err(AlertFailure::Service(e)),
+                };
+            self.audited(
+                caller,
+                "alert_rule.delete",
+                format!("alert_rule/{id}"),
+                outcome,
+            )
+            .await
         })
     }
 
@@ -344,22 +351,21 @@ impl model::service::AlertRules for AlertingService {
         Box::pin(async move {
             let _one = self.change.lock().await;
             let store = Arc::clone(&self.store);
-            let outcome = match blocking(move || store.delete_silence(id).map_err(store_error))
-                .await
-            {
-                Ok(true) => match self.live_silences().await {
-                    Ok(live) => {
-                        self.hub.apply(|e| {
-                            e.set_silences(live);
-                            Output::default()
-                        });
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                },
-                Ok(false) => Err(AlertFailure::NotFound(format!("no silence {id}"))),
-                Err(e) => Err(AlertFailure::Service(e)),
-            };
+            let outcome =
+                match blocking(move || store.delete_silence(id).map_err(store_error)).await {
+                    Ok(true) => match self.live_silences().await {
+                        Ok(live) => {
+                            self.hub.apply(|e| {
+                                e.set_silences(live);
+                                Output::default()
+                            });
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    },
+                    Ok(false) => Err(AlertFailure::NotFound(format!("no silence {id}"))),
+                    Err(e) => Err(AlertFailure::Service(e)),
+                };
             self.audited(
                 caller,
                 "alert_silence.delete",

@@ -119,14 +119,19 @@ impl LmdbStore {
 
     pub(super) fn alert_rules_seed(&self, rules: &[AlertRuleRecord]) -> Result<bool, StoreError> {
         let mut wtxn = self.data.write_txn()?;
-        if self.meta.get(&wtxn, schema::ALERT_RULES_SEEDED_KEY)?.is_some() {
+        if self
+            .meta
+            .get(&wtxn, schema::ALERT_RULES_SEEDED_KEY)?
+            .is_some()
+        {
             return Ok(false);
         }
         for rule in rules {
             let mut rule = rule.clone();
             rule.id = self.next_id(&mut wtxn, schema::NEXT_ALERT_RULE_ID_KEY)?;
             let json = encode(&rule, "alert rule")?;
-            self.alert_rules.put(&mut wtxn, &key(RULE, rule.id), &json)?;
+            self.alert_rules
+                .put(&mut wtxn, &key(RULE, rule.id), &json)?;
         }
         self.meta
             .put(&mut wtxn, schema::ALERT_RULES_SEEDED_KEY, &[1])?;

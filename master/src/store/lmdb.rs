@@ -121,31 +121,29 @@ impl LmdbStore {
             join_tokens,
             (console, tasks, alerts, projects),
             (api_tokens, alert_rules),
-        ) =
-            committed(
-                data.create_databases_and_commit(wtxn, |o, w| -> Result<_, StoreError> {
-                    let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
-                    let nodes = o.create_database::<Bytes, Bytes>(w, Some(schema::NODES_DB))?;
-                    let keys = o.create_database::<Bytes, Bytes>(w, Some(schema::NODE_KEYS_DB))?;
-                    let tokens =
-                        o.create_database::<Bytes, Bytes>(w, Some(schema::JOIN_TOKENS_DB))?;
-                    schema::ensure_schema(o, w, &meta, EnvKind::Data)?;
-                    let console = ConsoleDbs::create(o, w)?;
-                    let tasks = super::tasks::create(o, w)?;
-                    let alerts = super::alerts::create(o, w)?;
-                    let projects = super::projects::ProjectDbs::create(o, w)?;
-                    let api_tokens = super::api_tokens::create(o, w)?;
-                    let alert_rules = super::alert_rules::create(o, w)?;
-                    Ok(CommitOrAbort::Commit((
-                        meta,
-                        nodes,
-                        keys,
-                        tokens,
-                        (console, tasks, alerts, projects),
-                        (api_tokens, alert_rules),
-                    )))
-                })?,
-            );
+        ) = committed(
+            data.create_databases_and_commit(wtxn, |o, w| -> Result<_, StoreError> {
+                let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
+                let nodes = o.create_database::<Bytes, Bytes>(w, Some(schema::NODES_DB))?;
+                let keys = o.create_database::<Bytes, Bytes>(w, Some(schema::NODE_KEYS_DB))?;
+                let tokens = o.create_database::<Bytes, Bytes>(w, Some(schema::JOIN_TOKENS_DB))?;
+                schema::ensure_schema(o, w, &meta, EnvKind::Data)?;
+                let console = ConsoleDbs::create(o, w)?;
+                let tasks = super::tasks::create(o, w)?;
+                let alerts = super::alerts::create(o, w)?;
+                let projects = super::projects::ProjectDbs::create(o, w)?;
+                let api_tokens = super::api_tokens::create(o, w)?;
+                let alert_rules = super::alert_rules::create(o, w)?;
+                Ok(CommitOrAbort::Commit((
+                    meta,
+                    nodes,
+                    keys,
+                    tokens,
+                    (console, tasks, alerts, projects),
+                    (api_tokens, alert_rules),
+                )))
+            })?,
+        );
 
         let wtxn = performance.write_txn()?;
         let samples = committed(performance.create_databases_and_commit(

@@ -326,9 +326,7 @@ mod tests {
         fn prune_alerts(&self, k: u64) -> Result<u64, StoreError> {
             self.0.prune_alerts(k)
         }
-        fn list_alert_rules(
-            &self,
-        ) -> Result<Vec<model::alert_rule::AlertRuleRecord>, StoreError> {
+        fn list_alert_rules(&self) -> Result<Vec<model::alert_rule::AlertRuleRecord>, StoreError> {
             self.0.list_alert_rules()
         }
         fn put_alert_rule(

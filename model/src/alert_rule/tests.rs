@@ -39,7 +39,10 @@ fn defaults_fill_the_optional_fields() {
         .unwrap();
     assert_eq!(rule.scope, Scope::All(true));
     assert_eq!(rule.recover_threshold, 0.5, "defaults to the threshold");
-    assert_eq!((rule.for_s, rule.severity, rule.enabled), (0, Severity::Warning, true));
+    assert_eq!(
+        (rule.for_s, rule.severity, rule.enabled),
+        (0, Severity::Warning, true)
+    );
     let event = input(json!({"name": "off", "metric": "node_offline"}))
         .validate()
         .unwrap();
@@ -76,11 +79,15 @@ fn every_error_names_its_field() {
     assert_eq!(field(no_op), "op");
     // A lower-bound rule recovers above its threshold, not below.
     assert_eq!(
-        field(json!({"name": "n", "metric": "load1", "op": "<", "threshold": 2, "recover_threshold": 1})),
+        field(
+            json!({"name": "n", "metric": "load1", "op": "<", "threshold": 2, "recover_threshold": 1})
+        ),
         "recover_threshold"
     );
-    let label = input(json!({"name": "n", "metric": "load1", "op": "<", "threshold": 2,
-        "scope": {"label": "role=db"}}))
+    let label = input(
+        json!({"name": "n", "metric": "load1", "op": "<", "threshold": 2,
+        "scope": {"label": "role=db"}}),
+    )
     .validate()
     .unwrap();
     assert_eq!(label.scope, Scope::Label("role=db".into()));
@@ -97,18 +104,37 @@ fn silences_are_checked_and_match_by_id_name_or_kind() {
     let silence = s(json!({"rule": "disk nearly full", "node": 2, "until": now + 60_000})).unwrap();
     assert_eq!(silence.created_by, "admin");
     assert!(silence.matches(Some(4), "disk nearly full", "threshold", 2, now));
-    assert!(!silence.matches(Some(4), "disk nearly full", "threshold", 3, now), "other node");
-    assert!(!silence.matches(Some(4), "disk nearly full", "threshold", 2, now + 60_000), "expired");
+    assert!(
+        !silence.matches(Some(4), "disk nearly full", "threshold", 3, now),
+        "other node"
+    );
+    assert!(
+        !silence.matches(Some(4), "disk nearly full", "threshold", 2, now + 60_000),
+        "expired"
+    );
     let by_id = s(json!({"rule": "4", "until": now + 1})).unwrap();
     assert!(by_id.matches(Some(4), "x", "threshold", 9, now));
     let by_kind = s(json!({"rule": "node_offline", "until": now + 1})).unwrap();
     assert!(by_kind.matches(None, "slave offline", "node_offline", 9, now));
-    assert_eq!(s(json!({"rule": "", "until": now + 1})).unwrap_err().field, "rule");
-    assert_eq!(s(json!({"rule": "r"})).unwrap_err().field, "until");
-    assert_eq!(s(json!({"rule": "r", "until": now})).unwrap_err().field, "until");
     assert_eq!(
-        s(json!({"rule": "r", "until": now + MAX_SILENCE_MS + 1})).unwrap_err().field,
+        s(json!({"rule": "", "until": now + 1})).unwrap_err().field,
+        "rule"
+    );
+    assert_eq!(s(json!({"rule": "r"})).unwrap_err().field, "until");
+    assert_eq!(
+        s(json!({"rule": "r", "until": now})).unwrap_err().field,
         "until"
     );
-    assert_eq!(s(json!({"rule": "r", "node": 0, "until": now + 1})).unwrap_err().field, "node");
+    assert_eq!(
+        s(json!({"rule": "r", "until": now + MAX_SILENCE_MS + 1}))
+            .unwrap_err()
+            .field,
+        "until"
+    );
+    assert_eq!(
+        s(json!({"rule": "r", "node": 0, "until": now + 1}))
+            .unwrap_err()
+            .field,
+        "node"
+    );
 }

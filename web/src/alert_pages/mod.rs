@@ -41,7 +41,10 @@ impl DoneQuery {
 }
 
 /// The text of a failure, and its HTTP status.
-pub fn explain(f: &model::alert_rule::AlertFailure, a: &AlertsText) -> (axum::http::StatusCode, String) {
+pub fn explain(
+    f: &model::alert_rule::AlertFailure,
+    a: &AlertsText,
+) -> (axum::http::StatusCode, String) {
     use axum::http::StatusCode;
     use model::alert_rule::AlertFailure as F;
     match f {

@@ -182,7 +182,11 @@ impl RuleForm {
             scope_value,
             op: r.op.as_str().into(),
             threshold: num(r.threshold),
-            for_s: if event { String::new() } else { r.for_s.to_string() },
+            for_s: if event {
+                String::new()
+            } else {
+                r.for_s.to_string()
+            },
             recover_threshold: if event || r.recover_threshold == r.threshold {
                 String::new()
             } else {
@@ -190,7 +194,11 @@ impl RuleForm {
             },
             severity: r.severity.as_str().into(),
             channels: r.channels.join("\n"),
-            enabled: if r.enabled { "on".into() } else { String::new() },
+            enabled: if r.enabled {
+                "on".into()
+            } else {
+                String::new()
+            },
         }
     }
 
@@ -212,9 +220,10 @@ impl RuleForm {
         let for_s = match self.for_s.trim() {
             "" => None,
             _ if event => None,
-            v => Some(v.parse::<u64>().map_err(|_| {
-                Invalid::new("for_s", format!("for_s: {}", a.err_whole_number))
-            })?),
+            v => Some(
+                v.parse::<u64>()
+                    .map_err(|_| Invalid::new("for_s", format!("for_s: {}", a.err_whole_number)))?,
+            ),
         };
         let value = self.scope_value.trim();
         let scope_err = || Invalid::new("scope", format!("scope: {}", a.err_scope_value));
@@ -324,8 +333,10 @@ fn show_form(
         ),
         None => (a.new_rule_title.to_owned(), "/alerts/rules/new".to_owned()),
     };
-    let metrics: Vec<(&'static str, &'static str)> =
-        Metric::ALL.iter().map(|m| (m.as_str(), a.metric(*m))).collect();
+    let metrics: Vec<(&'static str, &'static str)> = Metric::ALL
+        .iter()
+        .map(|m| (m.as_str(), a.metric(*m)))
+        .collect();
     let ops: Vec<(&'static str, &'static str)> = [Op::Gt, Op::Ge, Op::Lt, Op::Le]
         .iter()
         .map(|o| (o.as_str(), o.as_str()))
@@ -392,7 +403,13 @@ pub async fn create(
     let a = alerts_text(ctx.lang());
     let form = form_of(form);
     let outcome = match form.to_input(a) {
-        Ok(input) => state.services.alerting.create_rule(&ctx.caller(), input).await,
+        Ok(input) => {
+            state
+                .services
+                .alerting
+                .create_rule(&ctx.caller(), input)
+                .await
+        }
         Err(e) => Err(AlertFailure::Invalid(e)),
     };
     match outcome {
@@ -503,6 +520,14 @@ mod tests {
             threshold: "junk".into(),
             ..RuleForm::blank()
         };
-        assert!(event.to_input(a).unwrap().validate().unwrap().metric.is_event());
+        assert!(
+            event
+                .to_input(a)
+                .unwrap()
+                .validate()
+                .unwrap()
+                .metric
+                .is_event()
+        );
     }
 }

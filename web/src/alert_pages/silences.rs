@@ -71,13 +71,16 @@ impl SilenceForm {
     pub fn to_input(&self, a: &AlertsText, now_ms: u64) -> Result<SilenceInput, Invalid> {
         let node = match self.node.trim() {
             "" => None,
-            v => Some(v.parse::<u64>().map_err(|_| {
-                Invalid::new("node", format!("node: {}", a.err_whole_number))
-            })?),
+            v => Some(
+                v.parse::<u64>()
+                    .map_err(|_| Invalid::new("node", format!("node: {}", a.err_whole_number)))?,
+            ),
         };
-        let minutes: u64 = self.minutes.trim().parse().map_err(|_| {
-            Invalid::new("until", format!("until: {}", a.err_whole_number))
-        })?;
+        let minutes: u64 = self
+            .minutes
+            .trim()
+            .parse()
+            .map_err(|_| Invalid::new("until", format!("until: {}", a.err_whole_number)))?;
         Ok(SilenceInput {
             rule: self.rule.clone(),
             node,
@@ -203,7 +206,12 @@ pub async fn delete(
             ctx.lang(),
         );
     };
-    match state.services.alerting.delete_silence(&ctx.caller(), id).await {
+    match state
+        .services
+        .alerting
+        .delete_silence(&ctx.caller(), id)
+        .await
+    {
         Ok(()) => Redirect::to("/alerts/silences?done=unsilenced").into_response(),
         Err(f) => {
             let (status, text) = explain(&f, a);

@@ -309,7 +309,8 @@ pub fn alerting_over(audit: Arc<dyn AuditLog>, clock: Arc<ManualClock>) -> Arc<A
         jitter: Duration::ZERO,
         retention: Duration::from_secs(3600),
     };
-    let cluster = master::cluster::Cluster::open(Arc::clone(&store), timing, clock.clone()).unwrap();
+    let cluster =
+        master::cluster::Cluster::open(Arc::clone(&store), timing, clock.clone()).unwrap();
     let hub = AlertHub::new(&cluster, Arc::new(LogNotifier), 15_000);
     Arc::new(AlertingService::open(store, audit, clock, hub).unwrap())
 }

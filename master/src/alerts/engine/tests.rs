@@ -65,11 +65,21 @@ fn pending_then_firing_after_for_s_then_resolved_once_each() {
     assert_eq!(n.notification.rule, "cpu-1");
     assert_eq!(n.notification.node, Some(7));
     assert_eq!(n.notification.metric, "cpu_total_pct");
-    assert_eq!((n.notification.value, n.notification.threshold), (Some(93.0), Some(90.0)));
+    assert_eq!(
+        (n.notification.value, n.notification.threshold),
+        (Some(93.0), Some(90.0))
+    );
     assert_eq!(n.notification.started_at, 13_000);
-    assert!(n.notification.summary.contains("web-1"), "{}", n.notification.summary);
+    assert!(
+        n.notification.summary.contains("web-1"),
+        "{}",
+        n.notification.summary
+    );
     let fired = out.records[0].clone();
-    assert_eq!((fired.rule, fired.state), (AlertRule::Threshold, AlertState::Firing));
+    assert_eq!(
+        (fired.rule, fired.state),
+        (AlertRule::Threshold, AlertState::Firing)
+    );
     assert_eq!(e.active(), vec![fired.clone()]);
     // Still above: no repeat, however many samples.
     let out = feed(&mut e, 7, 14_000, &[99.0, 98.0, 97.0, 96.0]);
@@ -78,7 +88,10 @@ fn pending_then_firing_after_for_s_then_resolved_once_each() {
     let out = e.sample(7, "web-1", &cpu(50.0), 20_000);
     assert_eq!(statuses(&out), vec![NotificationStatus::Resolved]);
     let resolved = &out.records[0];
-    assert_eq!((resolved.id, resolved.state), (fired.id, AlertState::Resolved));
+    assert_eq!(
+        (resolved.id, resolved.state),
+        (fired.id, AlertState::Resolved)
+    );
     assert_eq!(resolved.resolution, Some(Resolution::Recovered));
     assert_eq!(out.notices[0].notification.ended_at, Some(20_000));
     assert!(feed(&mut e, 7, 21_000, &[10.0, 20.0]).is_empty());
@@ -91,31 +104,49 @@ fn a_dip_during_pending_restarts_the_wait() {
     e.set_rule(cpu_rule(1, ">=", 90.0, 2, 90.0), 0);
     let out = feed(&mut e, 1, 0, &[90.0, 95.0, 10.0, 95.0, 95.0]);
     assert!(out.is_empty(), "the dip at 2 s reset pending");
-    assert_eq!(statuses(&e.sample(1, "", &cpu(95.0), 5_000)), vec![NotificationStatus::Firing]);
+    assert_eq!(
+        statuses(&e.sample(1, "", &cpu(95.0), 5_000)),
+        vec![NotificationStatus::Firing]
+    );
 }
 
 #[test]
 fn for_zero_fires_on_the_first_sample() {
     let mut e = engine();
     e.set_rule(cpu_rule(1, ">", 90.0, 0, 90.0), 0);
-    assert_eq!(statuses(&e.sample(1, "", &cpu(91.0), 1)), vec![NotificationStatus::Firing]);
+    assert_eq!(
+        statuses(&e.sample(1, "", &cpu(91.0), 1)),
+        vec![NotificationStatus::Firing]
+    );
 }
 
 #[test]
 fn hysteresis_keeps_firing_until_past_the_recover_threshold() {
     let mut e = engine();
     e.set_rule(cpu_rule(1, ">", 90.0, 0, 80.0), 0);
-    assert_eq!(statuses(&e.sample(1, "", &cpu(91.0), 0)), vec![NotificationStatus::Firing]);
+    assert_eq!(
+        statuses(&e.sample(1, "", &cpu(91.0), 0)),
+        vec![NotificationStatus::Firing]
+    );
     // Between 80 and 90: still firing, no flapping.
     assert!(feed(&mut e, 1, 1_000, &[85.0, 89.0, 81.0, 92.0, 80.5]).is_empty());
     assert_eq!(e.active().len(), 1);
-    assert_eq!(statuses(&e.sample(1, "", &cpu(80.0), 9_000)), vec![NotificationStatus::Resolved]);
+    assert_eq!(
+        statuses(&e.sample(1, "", &cpu(80.0), 9_000)),
+        vec![NotificationStatus::Resolved]
+    );
     // A lower-bound rule: fires below, recovers above its (higher) recover threshold.
     let mut e = engine();
     e.set_rule(cpu_rule(2, "<", 5.0, 0, 10.0), 0);
-    assert_eq!(statuses(&e.sample(1, "", &cpu(4.0), 0)), vec![NotificationStatus::Firing]);
+    assert_eq!(
+        statuses(&e.sample(1, "", &cpu(4.0), 0)),
+        vec![NotificationStatus::Firing]
+    );
     assert!(e.sample(1, "", &cpu(8.0), 1_000).is_empty());
-    assert_eq!(statuses(&e.sample(1, "", &cpu(10.0), 2_000)), vec![NotificationStatus::Resolved]);
+    assert_eq!(
+        statuses(&e.sample(1, "", &cpu(10.0), 2_000)),
+        vec![NotificationStatus::Resolved]
+    );
 }
 
 #[test]
@@ -138,7 +169,10 @@ fn silences_suppress_notifications_but_not_alerts_and_expire() {
     assert!(out.records[0].silenced);
     assert!(out.notices.is_empty(), "but nobody is told");
     // Another node is not covered by the silence.
-    assert_eq!(statuses(&e.sample(2, "", &cpu(95.0), 1_000)), vec![NotificationStatus::Firing]);
+    assert_eq!(
+        statuses(&e.sample(2, "", &cpu(95.0), 1_000)),
+        vec![NotificationStatus::Firing]
+    );
     // Resolving a silenced alert whose firing was never announced announces nothing.
     let out = e.sample(1, "", &cpu(10.0), 2_000);
     assert_eq!(out.records.len(), 1);
@@ -150,7 +184,10 @@ fn silences_suppress_notifications_but_not_alerts_and_expire() {
     assert_eq!(statuses(&e.tick(10_000)), vec![NotificationStatus::Firing]);
     assert!(e.tick(11_000).is_empty());
     assert!(e.sample(1, "", &cpu(96.0), 11_000).is_empty());
-    assert_eq!(statuses(&e.sample(1, "", &cpu(1.0), 12_000)), vec![NotificationStatus::Resolved]);
+    assert_eq!(
+        statuses(&e.sample(1, "", &cpu(1.0), 12_000)),
+        vec![NotificationStatus::Resolved]
+    );
     // A silence by rule id covers every node.
     e.set_silences(vec![silence("1", None, 100_000)]);
     assert!(e.sample(3, "", &cpu(99.0), 13_000).notices.is_empty());
@@ -217,7 +254,10 @@ fn disk_rules_alert_per_mount() {
     builtin.channels = vec!["ops".into()];
     assert_eq!(builtin.metric, Metric::DiskUsedPct);
     e.set_rule(builtin, 0);
-    assert!(e.sample(1, "db", &disks(95, 10), 0).is_empty(), "pending 60 s");
+    assert!(
+        e.sample(1, "db", &disks(95, 10), 0).is_empty(),
+        "pending 60 s"
+    );
     let out = e.sample(1, "db", &disks(95, 92), 60_000);
     assert_eq!(out.records.len(), 1, "/ fires; /data only now pending");
     assert_eq!(out.records[0].target, "/");
@@ -263,7 +303,10 @@ fn network_rates_need_the_previous_sample() {
         ..MetricSample::default()
     };
     assert!(e.sample(1, "", &s(0, 1_000), 1_000).is_empty());
-    assert!(e.sample(1, "", &s(1_000, 2_000), 2_000).is_empty(), "1000 B/s is not > 1000");
+    assert!(
+        e.sample(1, "", &s(1_000, 2_000), 2_000).is_empty(),
+        "1000 B/s is not > 1000"
+    );
     let out = e.sample(1, "", &s(5_000, 4_000), 4_000);
     assert_eq!(out.records[0].value, Some(2_000.0), "4000 B over 2 s");
 }
@@ -310,9 +353,15 @@ fn scopes_pick_nodes() {
     let map = BTreeMap::from([("web".to_owned(), BTreeSet::from([1]))]);
     e.set_project_nodes(map, 0);
     let out = e.sample(1, "", &cpu(99.0), 1_000);
-    assert_eq!(out.records.iter().map(|r| r.rule_id).collect::<Vec<_>>(), vec![Some(3)]);
+    assert_eq!(
+        out.records.iter().map(|r| r.rule_id).collect::<Vec<_>>(),
+        vec![Some(3)]
+    );
     let out = e.sample(2, "", &cpu(99.0), 1_000);
-    assert_eq!(out.records.iter().map(|r| r.rule_id).collect::<Vec<_>>(), vec![Some(1)]);
+    assert_eq!(
+        out.records.iter().map(|r| r.rule_id).collect::<Vec<_>>(),
+        vec![Some(1)]
+    );
     // Node 1 leaves the project: its alert resolves.
     let out = e.set_project_nodes(BTreeMap::new(), 2_000);
     assert_eq!(out.records[0].resolution, Some(Resolution::NoData));
@@ -322,15 +371,21 @@ fn scopes_pick_nodes() {
 #[test]
 fn node_offline_alerts_notify_the_event_rules_channels_once() {
     let mut e = engine();
-    let mut offline = rule(7, serde_json::json!({"name": "slave offline", "metric": "node_offline",
-        "severity": "critical", "channels": ["pager"]}));
+    let mut offline = rule(
+        7,
+        serde_json::json!({"name": "slave offline", "metric": "node_offline",
+        "severity": "critical", "channels": ["pager"]}),
+    );
     e.set_rule(offline.clone(), 0);
     e.set_rule(cpu_rule(1, ">", 90.0, 0, 90.0), 0);
     e.sample(3, "db", &cpu(99.0), 0);
     let fired = AlertRecord::offline(50, 3, "db", 1_000);
     let out = e.builtin_alert(&fired, 1_000);
     // The threshold alert resolves (no data), then the offline notification.
-    assert_eq!(statuses(&out), vec![NotificationStatus::Resolved, NotificationStatus::Firing]);
+    assert_eq!(
+        statuses(&out),
+        vec![NotificationStatus::Resolved, NotificationStatus::Firing]
+    );
     assert_eq!(out.notices[1].channels, vec!["pager"]);
     assert_eq!(out.notices[1].notification.alert_id, 50);
     assert!(e.builtin_alert(&fired, 2_000).is_empty(), "once");
@@ -343,31 +398,74 @@ fn node_offline_alerts_notify_the_event_rules_channels_once() {
     // Without an enabled node_offline rule nobody is told.
     offline.enabled = false;
     e.set_rule(offline, 10_000);
-    assert!(e.builtin_alert(&AlertRecord::offline(51, 3, "db", 11_000), 11_000).is_empty());
+    assert!(
+        e.builtin_alert(&AlertRecord::offline(51, 3, "db", 11_000), 11_000)
+            .is_empty()
+    );
 }
 
 #[test]
 fn project_events_fire_once_and_resolve_when_ready() {
     let mut e = engine();
     // No event rule: no alert.
-    assert!(e
-        .project_event("web", Some(EventKind::ContainerExited), false, Some(2), "exit code 1", 0)
-        .is_empty());
-    e.set_rule(rule(9, serde_json::json!({"name": "container exited",
-        "metric": "container_exited", "channels": ["ops"]})), 0);
-    let out = e.project_event("web", Some(EventKind::ContainerExited), false, Some(2), "exit code 1", 1_000);
+    assert!(
+        e.project_event(
+            "web",
+            Some(EventKind::ContainerExited),
+            false,
+            Some(2),
+            "exit code 1",
+            0
+        )
+        .is_empty()
+    );
+    e.set_rule(
+        rule(
+            9,
+            serde_json::json!({"name": "container exited",
+        "metric": "container_exited", "channels": ["ops"]}),
+        ),
+        0,
+    );
+    let out = e.project_event(
+        "web",
+        Some(EventKind::ContainerExited),
+        false,
+        Some(2),
+        "exit code 1",
+        1_000,
+    );
     assert_eq!(statuses(&out), vec![NotificationStatus::Firing]);
     let alert = &out.records[0];
-    assert_eq!((alert.rule, alert.target.as_str(), alert.node), (AlertRule::ContainerExited, "web", 2));
+    assert_eq!(
+        (alert.rule, alert.target.as_str(), alert.node),
+        (AlertRule::ContainerExited, "web", 2)
+    );
     assert!(alert.summary.contains("exit code 1"));
     // More exits of the same project: still one alert.
-    assert!(e
-        .project_event("web", Some(EventKind::ContainerExited), false, Some(3), "", 2_000)
-        .is_empty());
+    assert!(
+        e.project_event(
+            "web",
+            Some(EventKind::ContainerExited),
+            false,
+            Some(3),
+            "",
+            2_000
+        )
+        .is_empty()
+    );
     // Rolled back: not covered by a rule here.
-    assert!(e
-        .project_event("web", Some(EventKind::RolloutRolledBack), false, None, "", 2_000)
-        .is_empty());
+    assert!(
+        e.project_event(
+            "web",
+            Some(EventKind::RolloutRolledBack),
+            false,
+            None,
+            "",
+            2_000
+        )
+        .is_empty()
+    );
     let out = e.project_event("web", None, true, None, "", 3_000);
     assert_eq!(statuses(&out), vec![NotificationStatus::Resolved]);
     assert!(e.active().is_empty());

@@ -237,7 +237,12 @@ fn filtered_page(
             return Ok(out);
         };
         let full = batch.len() == BATCH;
-        out.extend(batch.into_iter().filter(|a| filter.matches(a)).take(want - out.len()));
+        out.extend(
+            batch
+                .into_iter()
+                .filter(|a| filter.matches(a))
+                .take(want - out.len()),
+        );
         if out.len() >= want || !full {
             return Ok(out);
         }

@@ -34,10 +34,17 @@ pub(in crate::store) fn exercise_alert_rules(store: &dyn Store) {
     assert_eq!(store.put_alert_rule(&changed).unwrap().id, 5);
     assert!(store.delete_alert_rule(5).unwrap());
     assert!(!store.delete_alert_rule(5).unwrap());
-    assert_eq!(store.put_alert_rule(&new).unwrap().id, 6, "ids are not reused");
+    assert_eq!(
+        store.put_alert_rule(&new).unwrap().id,
+        6,
+        "ids are not reused"
+    );
     let rules = store.list_alert_rules().unwrap();
     assert_eq!(rules.len(), 5);
-    assert!(!store.seed_alert_rules(&builtins).unwrap(), "deleting does not reseed");
+    assert!(
+        !store.seed_alert_rules(&builtins).unwrap(),
+        "deleting does not reseed"
+    );
 
     let s = store.put_silence(&silence("mine")).unwrap();
     assert_eq!(s.id, 1);
@@ -46,7 +53,11 @@ pub(in crate::store) fn exercise_alert_rules(store: &dyn Store) {
     assert!(store.delete_silence(1).unwrap());
     assert!(!store.delete_silence(1).unwrap());
     assert_eq!(store.list_silences().unwrap()[0].rule, "other");
-    assert_eq!(store.list_alert_rules().unwrap().len(), 5, "kinds are apart");
+    assert_eq!(
+        store.list_alert_rules().unwrap().len(),
+        5,
+        "kinds are apart"
+    );
 }
 
 #[test]
