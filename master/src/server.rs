@@ -4,6 +4,7 @@
 
 use crate::accounts::{AccountService, AuditLimits, AuthStore};
 use crate::alerts::channels::ChannelService;
+use crate::alerts::service::{AlertHub, AlertingService};
 use crate::cluster::{Cluster, ClusterTiming};
 use crate::console::{ConsoleError, ConsoleOptions};
 use crate::endpoint::{self, ConnLimits, EndpointConfig, EndpointHandle, RuntimeKind};
@@ -216,7 +217,12 @@ fn open_store_locked(
     Ok((Arc::new(store), lock, ran))
 }
 
-/// Starts every part of the master. Must be called inside a tokio runtime.
+
+/// How often the alert evaluator ticks (staleness, silence expiry).
+pub const ALERT_TICK: Duration = Duration::from_secs(1);
+
+/// Starts every part of the master; alert notifications go to the notification channels.
+/// Must be called inside a tokio runtime.
 pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterError> {
     raise_descriptor_limit();
     std::fs::create_dir_all(&s.data_dir).map_err(|e| MasterError::Io(s.data_dir.clone(), e))?;
@@ -283,16 +289,35 @@ pub async fn start_master(s: MasterSettings) -> Result<RunningMaster, MasterErro
         views,
     ));
     tokio::spawn(reconciler.run());
-    // The notification channels; `notifier` (an `Arc<dyn alerts::notify::Notifier>`) is
-    // what the alert evaluator is given.
+    // The notification channels: what the alert evaluator notifies.
     let notifier = ChannelService::start(channel_store, Arc::clone(&audit), Arc::clone(&clock));
-    let gateways = Arc::new(GatewayService::new(Arc::clone(&projects), audit));
+    let gateways = Arc::new(GatewayService::new(
+        Arc::clone(&projects),
+        Arc::clone(&audit),
+    ));
+    let projects_api: Arc<dyn model::service::Projects> =
+        Arc::new(ProjectsApi::new(Arc::clone(&projects), gateways));
+    // A node silent for its TTL plus grace is offline; its samples are stale by then.
+    let stale_ms = u64::try_from((s.timing.ttl + s.timing.grace).as_millis()).unwrap_or(u64::MAX);
+    let hub = AlertHub::new(&cluster, notifier.clone(), stale_ms);
+    let alerting = {
+        let (store, audit, clock) = (
+            Arc::clone(cluster.store()),
+            Arc::clone(&audit),
+            Arc::clone(&clock),
+        );
+        let hub = Arc::clone(&hub);
+        tokio::task::spawn_blocking(move || AlertingService::open(store, audit, clock, hub))
+            .await??
+    };
+    let _ = crate::alerts::evaluator::spawn(hub, Some(Arc::clone(&projects_api)), ALERT_TICK);
     let services = crate::services::services(
         &cluster,
         accounts,
         Arc::clone(&auth_store),
-        Arc::new(ProjectsApi::new(Arc::clone(&projects), gateways)),
+        projects_api,
         notifier.clone(),
+        Arc::new(alerting),
         clock,
     );
     Ok(RunningMaster {

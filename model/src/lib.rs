@@ -25,6 +25,7 @@
 
 pub mod account;
 pub mod alert;
+pub mod alert_rule;
 pub mod audit;
 pub mod channel;
 pub mod clock;

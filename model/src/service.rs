@@ -19,6 +19,7 @@ use tokio::sync::broadcast;
 
 use crate::account::{AuthFailure, Authenticated, Issued, Lang, Rejected, UserRecord};
 use crate::alert::{AlertList, AlertQuery, AlertRecord};
+use crate::alert_rule::{AlertFailure, AlertRuleRecord, RuleInput, SilenceInput, SilenceRecord};
 use crate::audit::{AuditEntry, AuditPage, AuditQuery, AuditWriteHealth};
 use crate::data::{BackupFile, CompactReport, CompactionStatus, DataEnv, ResetCategory};
 use crate::error::{ServiceError, StoreFailure};
@@ -438,6 +439,8 @@ pub struct Services {
     pub projects: Arc<dyn Projects>,
     /// Alert notification channels and their deliveries.
     pub channels: Arc<dyn crate::channel::Channels>,
+    /// Alert rules and silences.
+    pub alerting: Arc<dyn AlertRules>,
     /// The master's clock.
     pub clock: Arc<dyn crate::clock::Clock>,
 }
@@ -446,4 +449,54 @@ impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Services").finish_non_exhaustive()
     }
+}
+
+/// Alert rules and silences (see [`crate::alert_rule`]). Every change is validated (an
+/// [`AlertFailure::Invalid`] names the field), takes effect in the evaluator at once and is
+/// audited once.
+pub trait AlertRules: Send + Sync + 'static {
+    /// Every rule, by id.
+    fn rules(&self) -> BoxFuture<'_, Result<Vec<AlertRuleRecord>, AlertFailure>>;
+
+    /// One rule.
+    fn rule(&self, id: u64) -> BoxFuture<'_, Result<AlertRuleRecord, AlertFailure>>;
+
+    /// Creates a rule; answers it with its id.
+    fn create_rule<'a>(
+        &'a self,
+        caller: &'a Caller,
+        input: RuleInput,
+    ) -> BoxFuture<'a, Result<AlertRuleRecord, AlertFailure>>;
+
+    /// Replaces a rule (the whole rule); its alerts whose condition no longer holds resolve.
+    fn update_rule<'a>(
+        &'a self,
+        caller: &'a Caller,
+        id: u64,
+        input: RuleInput,
+    ) -> BoxFuture<'a, Result<AlertRuleRecord, AlertFailure>>;
+
+    /// Deletes a rule; its firing alerts resolve.
+    fn delete_rule<'a>(
+        &'a self,
+        caller: &'a Caller,
+        id: u64,
+    ) -> BoxFuture<'a, Result<(), AlertFailure>>;
+
+    /// Every silence not yet expired, by id.
+    fn silences(&self) -> BoxFuture<'_, Result<Vec<SilenceRecord>, AlertFailure>>;
+
+    /// Creates a silence.
+    fn create_silence<'a>(
+        &'a self,
+        caller: &'a Caller,
+        input: SilenceInput,
+    ) -> BoxFuture<'a, Result<SilenceRecord, AlertFailure>>;
+
+    /// Deletes a silence.
+    fn delete_silence<'a>(
+        &'a self,
+        caller: &'a Caller,
+        id: u64,
+    ) -> BoxFuture<'a, Result<(), AlertFailure>>;
 }

@@ -75,6 +75,7 @@ async fn active_event(backend: &dyn Cluster) -> Option<Event> {
     let query = AlertQuery {
         before: None,
         limit: 0,
+        ..Default::default()
     };
     match backend.alerts(query).await {
         Ok(list) => sse::json_event("active", &list.active),

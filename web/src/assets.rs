@@ -30,6 +30,9 @@ pub const ASSETS: [(&str, &str, &[u8]); 12] = [
         "/static/channels.js",
         JS,
         include_bytes!("../static/channels.js"),
+        "/static/alerts.js",
+        JS,
+        include_bytes!("../static/alerts.js"),
     ),
     (
         "/static/projects.js",

@@ -22,6 +22,8 @@
 //! Every response carries the headers in [`SECURITY_HEADERS`]; unknown paths answer a JSON
 //! 404 under `/api` and an HTML 404 elsewhere.
 
+pub mod alert_pages;
+pub mod alert_rules;
 pub mod alerts;
 pub mod alerts_page;
 pub mod api;

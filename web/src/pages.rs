@@ -343,6 +343,7 @@ pub async fn index(
     let active = crate::alerts::AlertQuery {
         before: None,
         limit: 0,
+        ..Default::default()
     };
     let alerts = match backend.alerts(active).await {
         Ok(list) => list.active.len(),

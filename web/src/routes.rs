@@ -33,9 +33,9 @@ use utoipa_axum::routes;
 use crate::auth::{self, Auth, forms, json};
 use crate::state::AppState;
 use crate::{
-    alerts, alerts_page, api, assets, channels, channels_page, data, data_page, detail, gateways,
-    live, manage, openapi, pages, project_pages, projects, prometheus, records, tokens,
-    tokens_page,
+    alert_pages, alert_rules, alerts, alerts_page, api, assets, channels, channels_page, data,
+    data_page, detail, gateways, live, manage, openapi, pages, project_pages, projects,
+    prometheus, records, tokens, tokens_page,
 };
 use model::token::Scope;
 
@@ -485,6 +485,55 @@ pub(crate) fn declare(t: Table) -> Table {
             User,
             channels_page::test,
         )
+        .page(Method::GET, "/alerts/rules", User, alert_pages::rules::list)
+        .page(
+            Method::GET,
+            "/alerts/rules/new",
+            User,
+            alert_pages::rules::new,
+        )
+        .page(
+            Method::POST,
+            "/alerts/rules/new",
+            User,
+            alert_pages::rules::create,
+        )
+        .page(
+            Method::GET,
+            "/alerts/rules/{id}",
+            User,
+            alert_pages::rules::edit,
+        )
+        .page(
+            Method::POST,
+            "/alerts/rules/{id}",
+            User,
+            alert_pages::rules::save,
+        )
+        .page(
+            Method::POST,
+            "/alerts/rules/{id}/delete",
+            User,
+            alert_pages::rules::delete,
+        )
+        .page(
+            Method::GET,
+            "/alerts/silences",
+            User,
+            alert_pages::silences::page,
+        )
+        .page(
+            Method::POST,
+            "/alerts/silences",
+            User,
+            alert_pages::silences::create,
+        )
+        .page(
+            Method::POST,
+            "/alerts/silences/{id}/delete",
+            User,
+            alert_pages::silences::delete,
+        )
         .page(Method::GET, "/account", User, forms::account_page)
         .page(
             Method::POST,
@@ -523,6 +572,14 @@ pub(crate) fn declare(t: Table) -> Table {
         .api(User, routes!(channels::delete))
         .api(User, routes!(channels::test))
         .api(User, routes!(channels::deliveries))
+        .api(User, routes!(alert_rules::list))
+        .api(User, routes!(alert_rules::create))
+        .api(User, routes!(alert_rules::get))
+        .api(User, routes!(alert_rules::update))
+        .api(User, routes!(alert_rules::delete))
+        .api(User, routes!(alert_rules::silences))
+        .api(User, routes!(alert_rules::create_silence))
+        .api(User, routes!(alert_rules::delete_silence))
         .api(User, routes!(projects::create))
         .api(User, routes!(projects::list))
         .api(User, routes!(projects::get))

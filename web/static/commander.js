@@ -104,9 +104,13 @@ function commanderAlerts() {
   }
   function show(alert) {
     if (!toast) return;
-    var name = alert.node_name || ("#" + alert.node);
-    var text = (toast.getAttribute("data-text") || "{name}")
-      .replace("{name}", name).replace("{id}", String(alert.node));
+    var name = alert.node_name || (alert.node ? "#" + alert.node : "–");
+    var text = alert.rule && alert.rule !== "node_offline"
+      ? (toast.getAttribute("data-text-rule") || "{rule}: {summary}")
+        .replace("{rule}", alert.rule_name || alert.rule)
+        .replace("{summary}", alert.summary || "").replace("{name}", name)
+      : (toast.getAttribute("data-text") || "{name}")
+        .replace("{name}", name).replace("{id}", String(alert.node));
     toast.querySelector(".toast-text").textContent = text;
     toast.setAttribute("data-alert", String(alert.id));
     toast.hidden = false;

@@ -486,6 +486,7 @@ fn app(answer: OpFailure) -> (axum::Router, Vec<web::RouteInfo>, Arc<Fakes>) {
         audit: fakes.clone(),
         projects: Arc::new(NoProjects),
         channels: Arc::new(NoChannels),
+        alerting: Arc::new(model::alert_rule::NoAlertRules),
         clock: Arc::new(ManualClock::new(1_700_000_000_000)),
     };
     let (router, routes) = web::router_with_table(services, web::ConsoleSettings::default());

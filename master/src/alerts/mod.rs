@@ -17,14 +17,49 @@
 //! The cluster (`cluster::alerts`) broadcasts every record to console streams and hands
 //! it to the [`writer::AlertWriter`], which keeps the history in the store (newest
 //! [`MAX_HISTORY`]).
+//!
+//! Threshold rules, silences and the built-in project events are evaluated by the
+//! [`engine::RuleEngine`] (sans-io) on the evaluator's own task ([`evaluator`]), fed from
+//! the cluster's live-sample broadcast, never on the heartbeat path; [`service`] keeps
+//! rules and silences in the store and implements `model::service::AlertRules`; the
+//! engine's notifications go to a [`notify::Notifier`]. Both machines draw alert ids
+//! from one [`AlertIds`].
 
 pub mod channels;
+pub mod engine;
+pub mod evaluator;
+pub mod metrics;
 pub mod notify;
+pub mod service;
 pub mod writer;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use model::alert::{AlertRecord, AlertRule, AlertState, Resolution};
+use model::alert::{AlertRecord, AlertState, Resolution};
+
+/// The alert id counter shared by the [`AlertBook`] and the [`engine::RuleEngine`]:
+/// increasing, never reused.
+#[derive(Debug, Clone)]
+pub struct AlertIds(Arc<AtomicU64>);
+
+impl AlertIds {
+    /// A counter whose first id is `next` (at least 1).
+    pub fn new(next: u64) -> Self {
+        Self(Arc::new(AtomicU64::new(next.max(1))))
+    }
+
+    /// Allocates an id.
+    pub fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Makes sure later ids are above `id`.
+    pub fn bump_past(&self, id: u64) {
+        self.0.fetch_max(id.saturating_add(1), Ordering::Relaxed);
+    }
+}
 
 /// Alerts kept in the store's history; older ones are pruned.
 pub const MAX_HISTORY: u64 = 10_000;
@@ -37,8 +72,8 @@ pub const EVENTS_CAPACITY: usize = 256;
 pub struct AlertBook {
     /// Firing alerts by node (one rule, so at most one per node).
     active: BTreeMap<u64, AlertRecord>,
-    /// Id of the next alert.
-    next_id: u64,
+    /// Alert ids (shared with the rule engine).
+    ids: AlertIds,
     /// Nodes not heard from since the master started, with their deadline (Unix ms).
     expected: BTreeMap<u64, u64>,
     /// Revoked nodes: never alerted on.
@@ -48,9 +83,14 @@ pub struct AlertBook {
 impl AlertBook {
     /// An empty book whose first alert gets `next_id` (one more than the newest stored).
     pub fn new(next_id: u64) -> Self {
+        Self::with_ids(AlertIds::new(next_id))
+    }
+
+    /// An empty book drawing ids from `ids`.
+    pub fn with_ids(ids: AlertIds) -> Self {
         Self {
             active: BTreeMap::new(),
-            next_id: next_id.max(1),
+            ids,
             expected: BTreeMap::new(),
             revoked: std::collections::BTreeSet::new(),
         }
@@ -59,8 +99,8 @@ impl AlertBook {
     /// Takes back an alert that was firing when the master stopped (resolved ones and
     /// a second one for the same node are ignored).
     pub fn restore(&mut self, alert: AlertRecord) {
-        self.next_id = self.next_id.max(alert.id.saturating_add(1));
-        if alert.state == AlertState::Firing {
+        self.ids.bump_past(alert.id);
+        if alert.state == AlertState::Firing && alert.rule == model::alert::AlertRule::NodeOffline {
             self.active.entry(alert.node).or_insert(alert);
         }
     }
@@ -99,17 +139,7 @@ impl AlertBook {
         if self.revoked.contains(&node) || self.active.contains_key(&node) {
             return None;
         }
-        let alert = AlertRecord {
-            id: self.next_id,
-            rule: AlertRule::NodeOffline,
-            node,
-            node_name: name.to_owned(),
-            state: AlertState::Firing,
-            fired_ms: now_ms,
-            resolved_ms: None,
-            resolution: None,
-        };
-        self.next_id = self.next_id.saturating_add(1);
+        let alert = AlertRecord::offline(self.ids.next(), node, name, now_ms);
         self.active.insert(node, alert.clone());
         Some(alert)
     }
@@ -142,11 +172,18 @@ impl AlertBook {
         out
     }
 
+    /// The id counter (to share with the rule engine).
+    pub fn ids(&self) -> &AlertIds {
+        &self.ids
+    }
+
     /// How many alerts fire now.
     pub fn active_count(&self) -> usize {
         self.active.len()
     }
 }
 
+#[cfg(test)]
+mod flow_tests;
 #[cfg(test)]
 mod tests;

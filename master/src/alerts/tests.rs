@@ -1,6 +1,7 @@
 //! The alert state machine, without sockets or clocks.
 
 use super::*;
+use model::alert::AlertRule;
 
 fn fired(book: &mut AlertBook, node: u64, now: u64) -> AlertRecord {
     book.node_offline(node, &format!("host-{node}"), now)
@@ -83,16 +84,7 @@ fn nodes_not_back_after_a_restart_are_overdue_once() {
 #[test]
 fn restored_alerts_stay_active_and_ids_continue() {
     let mut book = AlertBook::new(1);
-    let mut old = AlertRecord {
-        id: 41,
-        rule: AlertRule::NodeOffline,
-        node: 7,
-        node_name: "db".into(),
-        state: AlertState::Firing,
-        fired_ms: 500,
-        resolved_ms: None,
-        resolution: None,
-    };
+    let mut old = AlertRecord::offline(41, 7, "db", 500);
     book.restore(old.clone());
     old.id = 40;
     old.node = 8;

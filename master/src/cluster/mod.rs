@@ -98,7 +98,8 @@ impl RequestError {
 struct LiveNode {
     record: NodeRecord,
     conn: Option<ConnHandle>,
-    latest: Option<MetricSample>,
+    /// Shared with the live broadcast, so a listener costs no copy of the sample.
+    latest: Option<Arc<MetricSample>>,
     last_seen_ms: Option<u64>,
     /// Protocol version negotiated by the current session (0 before any session).
     version: u16,
@@ -124,6 +125,15 @@ struct State {
     alerts: AlertBook,
     /// Broadcast of fired and resolved alerts; `None` once closed for shutdown.
     alert_events: Option<broadcast::Sender<AlertRecord>>,
+    /// Where the book's alerts also go, in order (the rule evaluator, which decides who
+    /// is notified); `None` until one is attached.
+    alert_sink: Option<tokio::sync::mpsc::UnboundedSender<AlertRecord>>,
+    /// Alerts firing now that the rule evaluator raised (threshold rules, project
+    /// events), by id.
+    rule_active: BTreeMap<u64, AlertRecord>,
+    /// Evaluator alerts still firing when the master stopped, until the evaluator takes
+    /// them back.
+    restored: Vec<AlertRecord>,
 }
 
 struct Inner {
@@ -170,7 +180,8 @@ impl Cluster {
             let latest_row = store.latest_sample(record.id)?;
             let latest = latest_row
                 .as_ref()
-                .and_then(|r| decode_sample(&r.bytes).ok());
+                .and_then(|r| decode_sample(&r.bytes).ok())
+                .map(Arc::new);
             let last_seen_ms = latest_row
                 .map(|r| r.taken_at_ms)
                 .or((record.last_seen_ms > 0).then_some(record.last_seen_ms));
@@ -189,7 +200,7 @@ impl Cluster {
         let writer = StoreWriter::spawn(Arc::clone(&store));
         let ttl = HeartbeatTtl::new(timing.ttl, timing.grace, timing.jitter);
         let now = clock.now_ms();
-        let (alerts, changed) =
+        let (alerts, changed, restored) =
             alerts::open_book(store.as_ref(), &nodes, ttl.max_deadline(now), now)?;
         let alert_writer = AlertWriter::spawn(Arc::clone(&store), crate::alerts::MAX_HISTORY);
         for alert in changed {
@@ -202,6 +213,9 @@ impl Cluster {
             live: Some(broadcast::channel(LIVE_CAPACITY).0),
             alerts,
             alert_events: Some(broadcast::channel(crate::alerts::EVENTS_CAPACITY).0),
+            alert_sink: None,
+            rule_active: BTreeMap::new(),
+            restored,
         };
         let ops = operations::OpsState::new(Arc::clone(&clock));
         Ok(Self {
@@ -359,12 +373,14 @@ impl Cluster {
                 self.alert_online(st, node_id, now);
             }
             if let Some(node) = st.nodes.get_mut(&node_id) {
-                // Only when someone listens: no clone or allocation otherwise.
+                // One allocation, shared by the listeners (the rule evaluator, console
+                // streams) and the latest sample: no copy of the sample.
+                let sample = Arc::new(sample);
                 if let Some(tx) = st.live.as_ref().filter(|tx| tx.receiver_count() > 0) {
                     let _ = tx.send(LiveSample {
                         node_id,
                         at_ms: now,
-                        sample: Arc::new(sample.clone()),
+                        sample: Arc::clone(&sample),
                     });
                 }
                 node.latest = Some(sample);
@@ -520,7 +536,7 @@ fn view(st: &State, n: &LiveNode) -> model::node::NodeView {
         last_seen_ms: n.last_seen_ms,
         agent_version: n.record.agent_version.clone(),
         host: n.record.host_info.clone(),
-        metrics: n.latest.clone(),
+        metrics: n.latest.as_deref().cloned(),
     }
 }
 

@@ -9,6 +9,7 @@
 //! | [`model::service::Accounts`], [`model::service::AuditLog`] | [`crate::accounts::AccountService`] |
 //! | [`model::service::Projects`] | [`crate::projects::service_traits::ProjectsApi`] |
 //! | [`model::channel::Channels`] | [`crate::alerts::channels::ChannelService`] |
+//! | [`model::service::AlertRules`] | [`crate::alerts::service::AlertingService`] |
 
 pub mod cluster;
 pub mod data;
@@ -27,13 +28,15 @@ use crate::cluster::Cluster;
 use crate::store::StoreError;
 
 /// Every service of a master over `cluster`, with accounts and the audit log in
-/// `accounts`, projects and gateways in `projects`, notification channels in `channels`.
+/// `accounts`, projects and gateways in `projects`, notification channels in `channels`,
+/// and alert rules in `alerting`.
 pub fn services(
     cluster: &Cluster,
     accounts: Arc<AccountService>,
     account_store: Arc<dyn AuthStore>,
     projects: Arc<dyn model::service::Projects>,
     channels: Arc<dyn model::channel::Channels>,
+    alerting: Arc<dyn model::service::AlertRules>,
     clock: Arc<dyn Clock>,
 ) -> Services {
     let audit: Arc<dyn model::service::AuditLog> = accounts.clone();
@@ -56,6 +59,7 @@ pub fn services(
         audit,
         projects,
         channels,
+        alerting,
         clock,
     }
 }

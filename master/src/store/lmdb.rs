@@ -73,6 +73,8 @@ pub struct LmdbStore {
     pub(super) api_tokens: super::api_tokens::ApiTokensDb,
     /// Notification channels (see `store::channels`).
     pub(super) channels: super::channels::ChannelsDb,
+    /// Alert rules and silences (see `store::alert_rules`).
+    pub(super) alert_rules: super::alert_rules::AlertRulesDb,
 }
 
 impl std::fmt::Debug for LmdbStore {
@@ -120,7 +122,7 @@ impl LmdbStore {
             node_keys,
             join_tokens,
             (console, tasks, alerts, projects),
-            (api_tokens, channels),
+            (api_tokens, channels, alert_rules),
         ) = committed(
             data.create_databases_and_commit(wtxn, |o, w| -> Result<_, StoreError> {
                 let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
@@ -134,13 +136,14 @@ impl LmdbStore {
                 let projects = super::projects::ProjectDbs::create(o, w)?;
                 let api_tokens = super::api_tokens::create(o, w)?;
                 let channels = super::channels::create(o, w)?;
+                let alert_rules = super::alert_rules::create(o, w)?;
                 Ok(CommitOrAbort::Commit((
                     meta,
                     nodes,
                     keys,
                     tokens,
                     (console, tasks, alerts, projects),
-                    (api_tokens, channels),
+                    (api_tokens, channels, alert_rules),
                 )))
             })?,
         );
@@ -171,6 +174,7 @@ impl LmdbStore {
             audit_limits: options.audit,
             api_tokens,
             channels,
+            alert_rules,
         })
     }
 
@@ -544,6 +548,43 @@ impl Store for LmdbStore {
 
     fn prune_alerts(&self, keep: u64) -> Result<u64, StoreError> {
         self.alerts_prune(keep)
+    }
+
+    fn list_alert_rules(&self) -> Result<Vec<model::alert_rule::AlertRuleRecord>, StoreError> {
+        self.alert_rules_list()
+    }
+
+    fn put_alert_rule(
+        &self,
+        rule: &model::alert_rule::AlertRuleRecord,
+    ) -> Result<model::alert_rule::AlertRuleRecord, StoreError> {
+        self.alert_rule_put(rule)
+    }
+
+    fn delete_alert_rule(&self, id: u64) -> Result<bool, StoreError> {
+        self.alert_rule_delete(id)
+    }
+
+    fn seed_alert_rules(
+        &self,
+        rules: &[model::alert_rule::AlertRuleRecord],
+    ) -> Result<bool, StoreError> {
+        self.alert_rules_seed(rules)
+    }
+
+    fn list_silences(&self) -> Result<Vec<model::alert_rule::SilenceRecord>, StoreError> {
+        self.silences_list()
+    }
+
+    fn put_silence(
+        &self,
+        silence: &model::alert_rule::SilenceRecord,
+    ) -> Result<model::alert_rule::SilenceRecord, StoreError> {
+        self.silence_put(silence)
+    }
+
+    fn delete_silence(&self, id: u64) -> Result<bool, StoreError> {
+        self.silence_delete(id)
     }
 }
 

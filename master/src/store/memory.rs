@@ -26,6 +26,18 @@ pub struct MemoryStore {
     gateways: Mutex<super::gateways::MemoryGateways>,
     /// Notification channels by name.
     channels: Mutex<super::channels::MemoryChannels>,
+    /// Alert rules and silences.
+    alert_config: Mutex<AlertConfig>,
+}
+
+/// Alert rules and silences by id, their counters and whether the built-ins were seeded.
+#[derive(Debug, Default)]
+struct AlertConfig {
+    rules: BTreeMap<u64, model::alert_rule::AlertRuleRecord>,
+    silences: BTreeMap<u64, model::alert_rule::SilenceRecord>,
+    last_rule: u64,
+    last_silence: u64,
+    seeded: bool,
 }
 
 #[derive(Debug)]
@@ -73,6 +85,12 @@ impl MemoryStore {
 
     pub(super) fn channels_map(&self) -> MutexGuard<'_, super::channels::MemoryChannels> {
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn alert_config(&self) -> MutexGuard<'_, AlertConfig> {
+        self.alert_config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn alerts_map(&self) -> MutexGuard<'_, BTreeMap<u64, AlertRecord>> {
@@ -357,5 +375,67 @@ impl Store for MemoryStore {
             removed += 1;
         }
         Ok(removed)
+    }
+
+    fn list_alert_rules(&self) -> Result<Vec<model::alert_rule::AlertRuleRecord>, StoreError> {
+        Ok(self.alert_config().rules.values().cloned().collect())
+    }
+
+    fn put_alert_rule(
+        &self,
+        rule: &model::alert_rule::AlertRuleRecord,
+    ) -> Result<model::alert_rule::AlertRuleRecord, StoreError> {
+        let mut c = self.alert_config();
+        let mut rule = rule.clone();
+        if rule.id == 0 {
+            c.last_rule += 1;
+            rule.id = c.last_rule;
+        }
+        c.rules.insert(rule.id, rule.clone());
+        Ok(rule)
+    }
+
+    fn delete_alert_rule(&self, id: u64) -> Result<bool, StoreError> {
+        Ok(self.alert_config().rules.remove(&id).is_some())
+    }
+
+    fn seed_alert_rules(
+        &self,
+        rules: &[model::alert_rule::AlertRuleRecord],
+    ) -> Result<bool, StoreError> {
+        let mut c = self.alert_config();
+        if c.seeded {
+            return Ok(false);
+        }
+        c.seeded = true;
+        for rule in rules {
+            c.last_rule += 1;
+            let mut rule = rule.clone();
+            rule.id = c.last_rule;
+            c.rules.insert(rule.id, rule);
+        }
+        Ok(true)
+    }
+
+    fn list_silences(&self) -> Result<Vec<model::alert_rule::SilenceRecord>, StoreError> {
+        Ok(self.alert_config().silences.values().cloned().collect())
+    }
+
+    fn put_silence(
+        &self,
+        silence: &model::alert_rule::SilenceRecord,
+    ) -> Result<model::alert_rule::SilenceRecord, StoreError> {
+        let mut c = self.alert_config();
+        let mut silence = silence.clone();
+        if silence.id == 0 {
+            c.last_silence += 1;
+            silence.id = c.last_silence;
+        }
+        c.silences.insert(silence.id, silence.clone());
+        Ok(silence)
+    }
+
+    fn delete_silence(&self, id: u64) -> Result<bool, StoreError> {
+        Ok(self.alert_config().silences.remove(&id).is_some())
     }
 }

@@ -16,6 +16,7 @@
 use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 use std::path::{Path, PathBuf};
 
+mod alert_rules;
 mod alerts;
 mod api_tokens;
 pub mod channels;
@@ -239,6 +240,38 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the oldest alerts (lowest ids) beyond the newest `keep`, in one
     /// transaction; returns how many were removed.
     fn prune_alerts(&self, keep: u64) -> Result<u64, StoreError>;
+
+    /// Every alert rule, by id.
+    fn list_alert_rules(&self) -> Result<Vec<model::alert_rule::AlertRuleRecord>, StoreError>;
+
+    /// Inserts or replaces an alert rule by id; id 0 allocates the next id (never
+    /// reused). Returns the rule as stored.
+    fn put_alert_rule(
+        &self,
+        rule: &model::alert_rule::AlertRuleRecord,
+    ) -> Result<model::alert_rule::AlertRuleRecord, StoreError>;
+
+    /// Deletes an alert rule; `Ok(false)` when none has this id.
+    fn delete_alert_rule(&self, id: u64) -> Result<bool, StoreError>;
+
+    /// Writes `rules` (ids allocated) once ever, at the first start; `Ok(false)` when
+    /// they were written before (even if deleted since).
+    fn seed_alert_rules(
+        &self,
+        rules: &[model::alert_rule::AlertRuleRecord],
+    ) -> Result<bool, StoreError>;
+
+    /// Every silence, by id.
+    fn list_silences(&self) -> Result<Vec<model::alert_rule::SilenceRecord>, StoreError>;
+
+    /// Inserts or replaces a silence by id; id 0 allocates the next id.
+    fn put_silence(
+        &self,
+        silence: &model::alert_rule::SilenceRecord,
+    ) -> Result<model::alert_rule::SilenceRecord, StoreError>;
+
+    /// Deletes a silence; `Ok(false)` when none has this id.
+    fn delete_silence(&self, id: u64) -> Result<bool, StoreError>;
 }
 
 /// The enrolment decision shared by both implementations: `token` as stored (if any) and

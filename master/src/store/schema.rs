@@ -28,6 +28,10 @@
 //! | `projects`    | project name (UTF-8, `[a-z0-9-]`)     | JSON `master::projects::record::ProjectRecord` (controller state, latest revision, webhook key and the newest accepted signatures) |
 //! | `project_revisions` | project name ++ `0x00` ++ revision `u64` BE | JSON `model::project::ProjectSpec`; newest `MAX_REVISIONS` kept per project |
 //! | `gateways`    | gateway name (UTF-8, `[a-z0-9-]`)     | JSON `model::project::gateway::StandaloneGateway` (node, port, upstreams, algorithm, allow/deny lists, per-IP limits) |
+//! | `alert_rules` | `r` ++ rule id `u64` BE (9 bytes)      | JSON `model::alert_rule::AlertRuleRecord` (name, metric, scope, op, threshold, for_s, recover_threshold, severity, channels) |
+//! | `alert_rules` | `s` ++ silence id `u64` BE (9 bytes)   | JSON `model::alert_rule::SilenceRecord` (rule, node, until) |
+//! | `meta`        | `next_alert_rule_id`, `next_silence_id` (UTF-8) | `u64` BE, next id to allocate (absent = 1) |
+//! | `meta`        | `alert_rules_seeded` (UTF-8)          | present once the built-in rules were written (first start) |
 //! | `api_tokens`  | token id (16 hex digits, UTF-8)       | JSON `model::token::ApiTokenRecord` (name, scopes, creator, created, expiry, last use, SHA-256 of the secret — never the secret); at most `model::token::MAX_TOKENS`; revoking deletes the record |
 //! | `alert_channels` | channel name (UTF-8, 1..=64 of `[A-Za-z0-9_.-]`) | JSON `model::channel::ChannelRecord` (type, webhook URL, signing secret or SMTP settings with password — needed to sign and log in, never answered by the API); at most `model::channel::MAX_CHANNELS` |
 //!
@@ -45,9 +49,10 @@
 //! The console databases (`console_users`, `console_sessions`, `audit`) were added without a
 //! version bump: no existing database changed meaning, and opening creates missing
 //! databases in the same transaction, so a version-1 environment simply gains them.
-//! The `tasks` database and `meta/next_task_id` were added the same way, and so was the
-//! `alerts` database (alert ids need no counter: the master continues after the newest
-//! stored id, and pruning only ever removes the oldest), the `api_tokens` database, and the `alert_channels` database.
+//! The `tasks` database and `meta/next_task_id` were added the same way, and so were the
+//! `alert_rules` database and the `alerts` database (alert ids need no counter: the master
+//! continues after the newest stored id, and pruning only ever removes the oldest), the
+//! `api_tokens` database, and the `alert_channels` database.
 //!
 //! # Upgrades
 //!
@@ -93,6 +98,8 @@ pub const GATEWAYS_DB: &str = "gateways";
 pub const API_TOKENS_DB: &str = "api_tokens";
 /// `data`: notification channels by name (`model::channel::ChannelRecord`).
 pub const ALERT_CHANNELS_DB: &str = "alert_channels";
+/// `data`: alert rules and silences, by kind byte ++ id.
+pub const ALERT_RULES_DB: &str = "alert_rules";
 /// `performance`: metric samples by node and time.
 pub const SAMPLES_DB: &str = "samples";
 
@@ -106,6 +113,13 @@ pub const CONSOLE_REGISTERED_KEY: &str = "console_registered";
 pub const NEXT_AUDIT_SEQ_KEY: &str = "next_audit_seq";
 /// `meta` key of the task id counter (`data` environment).
 pub const NEXT_TASK_ID_KEY: &str = "next_task_id";
+
+/// `meta` key of the alert rule id counter (`data` environment).
+pub const NEXT_ALERT_RULE_ID_KEY: &str = "next_alert_rule_id";
+/// `meta` key of the silence id counter (`data` environment).
+pub const NEXT_SILENCE_ID_KEY: &str = "next_silence_id";
+/// `meta` key present once the built-in alert rules were written.
+pub const ALERT_RULES_SEEDED_KEY: &str = "alert_rules_seeded";
 
 /// `max_dbs` of the `data` environment: today's four plus room for users, projects,
 /// executables, tasks, audit log and alert rules without reopening with new options.

@@ -45,6 +45,7 @@ fn exercise(store: &dyn Store) {
     exercise_nodes(store);
     exercise_samples(store);
     super::alerts::tests::exercise_alerts(store);
+    super::alert_rules::tests::exercise_alert_rules(store);
 }
 
 fn exercise_enrolment(store: &dyn Store) {

@@ -326,6 +326,36 @@ mod tests {
         fn prune_alerts(&self, k: u64) -> Result<u64, StoreError> {
             self.0.prune_alerts(k)
         }
+        fn list_alert_rules(&self) -> Result<Vec<model::alert_rule::AlertRuleRecord>, StoreError> {
+            self.0.list_alert_rules()
+        }
+        fn put_alert_rule(
+            &self,
+            r: &model::alert_rule::AlertRuleRecord,
+        ) -> Result<model::alert_rule::AlertRuleRecord, StoreError> {
+            self.0.put_alert_rule(r)
+        }
+        fn delete_alert_rule(&self, id: u64) -> Result<bool, StoreError> {
+            self.0.delete_alert_rule(id)
+        }
+        fn seed_alert_rules(
+            &self,
+            r: &[model::alert_rule::AlertRuleRecord],
+        ) -> Result<bool, StoreError> {
+            self.0.seed_alert_rules(r)
+        }
+        fn list_silences(&self) -> Result<Vec<model::alert_rule::SilenceRecord>, StoreError> {
+            self.0.list_silences()
+        }
+        fn put_silence(
+            &self,
+            s: &model::alert_rule::SilenceRecord,
+        ) -> Result<model::alert_rule::SilenceRecord, StoreError> {
+            self.0.put_silence(s)
+        }
+        fn delete_silence(&self, id: u64) -> Result<bool, StoreError> {
+            self.0.delete_silence(id)
+        }
         fn prune_tasks(&self, k: u64) -> Result<u64, StoreError> {
             self.0.prune_tasks(k)
         }

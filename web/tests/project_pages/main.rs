@@ -30,6 +30,7 @@ fn app() -> (axum::Router, Arc<MemoryProjects>) {
         audit: base,
         projects: projects.clone(),
         channels: Arc::new(NoChannels),
+        alerting: Arc::new(model::alert_rule::NoAlertRules),
         clock: Arc::new(ManualClock::new(1_700_000_000_000)),
     };
     (

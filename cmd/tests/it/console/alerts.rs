@@ -99,16 +99,9 @@ impl DataFiles for AlertFake {
 const HOSTILE: &str = "<script>alert(1)</script>";
 
 fn alert(id: u64, node: u64, name: &str) -> AlertRecord {
-    AlertRecord {
-        id,
-        rule: AlertRule::NodeOffline,
-        node,
-        node_name: name.to_owned(),
-        state: AlertState::Firing,
-        fired_ms: START_MS - 65_000 + id,
-        resolved_ms: None,
-        resolution: None,
-    }
+    let alert = AlertRecord::offline(id, node, name, START_MS - 65_000 + id);
+    assert_eq!(alert.rule, AlertRule::NodeOffline);
+    alert
 }
 
 fn resolved(id: u64, node: u64) -> AlertRecord {
@@ -213,12 +206,12 @@ async fn the_page_shows_active_alerts_and_history_escaped_in_both_languages() {
         "<h1>Alerts</h1>",
         r#"<div id="alerts-live" data-alert-refresh>"#,
         r#"<h2>Firing now <span class="count" id="alerts-active-count">1</span></h2>"#,
-        r#"<tr data-alert="5" data-node="2" data-state="firing">"#,
+        r#"<tr data-alert="5" data-node="2" data-state="firing" data-severity="critical">"#,
         r#"<span class="badge badge-firing">firing</span>"#,
         r#"<span class="badge badge-resolved">resolved</span>"#,
         "<span class=\"hint\">back online</span>",
         r#"<a href="/alerts" class="active" aria-current="page">Alerts<span id="alert-badge""#,
-        r#"<div id="alert-toast" class="toast" role="alert" data-text="Alert: {name} (slave {id}) is offline." hidden>"#,
+        r#"<div id="alert-toast" class="toast" role="alert" data-text="Alert: {name} (slave {id}) is offline." data-text-rule="Alert {rule}: {summary} ({name})." hidden>"#,
     ] {
         assert!(body.contains(needle), "missing {needle:?} in\n{body}");
     }

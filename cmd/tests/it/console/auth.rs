@@ -57,6 +57,7 @@ async fn every_route_except_login_registration_static_and_health_requires_auth()
         ("GET", "/static/commander.js"),
         ("GET", "/static/slave.js"),
         ("GET", "/static/channels.js"),
+        ("GET", "/static/alerts.js"),
         ("GET", "/static/projects.js"),
         ("GET", "/static/ops.css"),
         ("GET", "/static/ops-common.js"),

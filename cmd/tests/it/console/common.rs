@@ -7,6 +7,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use master::accounts::{AccountService, AccountSettings, HashCost, LockoutPolicy, MemoryAuthStore};
+use master::alerts::notify::Notifier;
+use master::alerts::service::{AlertHub, AlertingService};
 use master::projects::events::ProjectEvents;
 use master::projects::gateways::GatewayService;
 use master::projects::service::{NodeDirectory, ObservedProjects, ProjectService};
@@ -259,6 +261,8 @@ pub struct TestApp {
     pub observed: Arc<TestObserved>,
     /// The master's notification channels (over a memory store, real HTTP and SMTP).
     pub channels: Arc<master::alerts::channels::ChannelService>,
+    /// The master's alert rules service (over a memory store and its own cluster).
+    pub alerting: Arc<AlertingService>,
 }
 
 /// The nodes a project's or gateway's `node` may name in the test app.
@@ -311,6 +315,27 @@ pub fn projects_over(
     let gateways = Arc::new(GatewayService::new(Arc::clone(&projects), audit));
     let api = Arc::new(ProjectsApi::new(Arc::clone(&projects), gateways));
     (projects, api)
+}
+
+/// The master's alert rules service over a fresh memory store (with a cluster of its own
+/// for the alert ids and the active alerts), notifying `notifier`.
+pub fn alerting_over(
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<ManualClock>,
+    notifier: Arc<dyn Notifier>,
+) -> Arc<AlertingService> {
+    let store: Arc<dyn master::store::Store> = Arc::new(master::store::MemoryStore::new());
+    let timing = master::cluster::ClusterTiming {
+        heartbeat_interval: Duration::from_secs(1),
+        ttl: Duration::from_secs(10),
+        grace: Duration::from_secs(5),
+        jitter: Duration::ZERO,
+        retention: Duration::from_secs(3600),
+    };
+    let cluster =
+        master::cluster::Cluster::open(Arc::clone(&store), timing, clock.clone()).unwrap();
+    let hub = AlertHub::new(&cluster, notifier, 15_000);
+    Arc::new(AlertingService::open(store, audit, clock, hub).unwrap())
 }
 
 /// A signed-in session.
@@ -383,6 +408,7 @@ impl TestApp {
             Arc::clone(&audit),
             clock.clone(),
         );
+        let alerting = alerting_over(Arc::clone(&audit), clock.clone(), channels.clone());
         let services = model::Services {
             cluster: backend.clone(),
             ops: Arc::new(OperationsService::new(nodes, Arc::clone(&audit))),
@@ -396,6 +422,7 @@ impl TestApp {
             audit,
             projects: projects_api,
             channels: channels.clone(),
+            alerting: alerting.clone(),
             clock: clock.clone(),
         };
         let console = web::ConsoleSettings {
@@ -412,6 +439,7 @@ impl TestApp {
             projects,
             observed,
             channels,
+            alerting,
         }
     }
 

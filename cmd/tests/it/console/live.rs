@@ -318,6 +318,7 @@ async fn streams_notice_logout_expiry_and_password_changes() {
             Default::default(),
         )
         .1,
+        alerting: Arc::new(model::alert_rule::NoAlertRules),
         clock: clock.clone(),
     };
     let auth = web::Auth::new(&services, web::ConsoleSettings::default());

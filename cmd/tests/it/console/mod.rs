@@ -4,6 +4,7 @@
 //! database files. Each module was one test binary of the `web` crate before the console
 //! stopped owning these rules.
 
+mod alert_rules;
 mod alerts;
 mod auth;
 mod channels;

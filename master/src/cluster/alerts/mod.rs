@@ -8,7 +8,7 @@ use super::{Cluster, LiveNode, State};
 use crate::alerts::AlertBook;
 use crate::alerts::writer::AlertWriter;
 use crate::store::{Store, StoreError};
-use model::alert::{AlertList, AlertQuery, AlertRecord, AlertState};
+use model::alert::{AlertList, AlertQuery, AlertRecord, AlertRule, AlertState};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -22,22 +22,32 @@ fn node_name(node: &LiveNode) -> String {
     }
 }
 
-/// The book at start: alerts still firing in the store are taken back (resolved at once
-/// for a node revoked meanwhile), ids continue after the newest stored, and every other
-/// node is expected back by `deadline_ms`. Returns the book and the records to save.
+/// What [`open_book`] found: the book, the records to save, and the evaluator's alerts
+/// still firing (for the rule evaluator to take back).
+type Opened = (AlertBook, Vec<AlertRecord>, Vec<AlertRecord>);
+
+/// The book at start: node-offline alerts still firing in the store are taken back
+/// (resolved at once for a node revoked meanwhile), ids continue after the newest stored,
+/// and every other node is expected back by `deadline_ms`. Returns the book, the records
+/// to save and the other firing alerts (the rule evaluator's).
 pub(super) fn open_book(
     store: &dyn Store,
     nodes: &BTreeMap<u64, LiveNode>,
     deadline_ms: u64,
     now_ms: u64,
-) -> Result<(AlertBook, Vec<AlertRecord>), StoreError> {
+) -> Result<Opened, StoreError> {
     let stored = store.list_alerts(
         None,
         usize::try_from(crate::alerts::MAX_HISTORY).unwrap_or(usize::MAX),
     )?;
     let mut book = AlertBook::new(stored.first().map_or(1, |a| a.id.saturating_add(1)));
+    let mut restored = Vec::new();
     for alert in stored.into_iter().filter(|a| a.state == AlertState::Firing) {
-        book.restore(alert);
+        if alert.rule == AlertRule::NodeOffline {
+            book.restore(alert);
+        } else {
+            restored.push(alert);
+        }
     }
     let mut changed = Vec::new();
     for (id, node) in nodes {
@@ -47,12 +57,17 @@ pub(super) fn open_book(
             book.expect(*id, deadline_ms);
         }
     }
-    Ok((book, changed))
+    Ok((book, changed, restored))
 }
 
 impl Cluster {
-    /// Sends `alert` to console streams and to the history.
+    /// Sends `alert` to console streams, to the history and to the attached sink.
     fn publish_alert(&self, st: &State, alert: AlertRecord) {
+        if let Some(sink) = &st.alert_sink
+            && alert.rule == AlertRule::NodeOffline
+        {
+            let _ = sink.send(alert.clone());
+        }
         if let Some(tx) = st
             .alert_events
             .as_ref()
@@ -124,9 +139,49 @@ impl Cluster {
             .map(broadcast::Sender::subscribe)
     }
 
-    /// The alerts firing now, newest first.
+    /// The alerts firing now (the book's and the evaluator's), newest first.
     pub fn active_alerts(&self) -> Vec<AlertRecord> {
-        self.state().alerts.active()
+        let st = self.state();
+        let mut all = st.alerts.active();
+        all.extend(st.rule_active.values().cloned());
+        all.sort_by_key(|a| std::cmp::Reverse(a.id));
+        all
+    }
+
+    /// The alert id counter (shared with the rule evaluator).
+    pub fn alert_ids(&self) -> crate::alerts::AlertIds {
+        self.state().alerts.ids().clone()
+    }
+
+    /// From now on every node-offline alert (firing or resolved) is also sent to `sink`,
+    /// in order.
+    pub fn attach_alert_sink(&self, sink: tokio::sync::mpsc::UnboundedSender<AlertRecord>) {
+        self.state().alert_sink = Some(sink);
+    }
+
+    /// The evaluator's alerts that were firing when the master stopped (once).
+    pub fn take_restored_alerts(&self) -> Vec<AlertRecord> {
+        std::mem::take(&mut self.state().restored)
+    }
+
+    /// Publishes an alert the rule evaluator raised or resolved: active list, console
+    /// streams and history.
+    pub fn publish_rule_alert(&self, alert: AlertRecord) {
+        let mut st = self.state();
+        match alert.state {
+            AlertState::Firing => st.rule_active.insert(alert.id, alert.clone()),
+            AlertState::Resolved => st.rule_active.remove(&alert.id),
+        };
+        self.publish_alert(&st, alert);
+    }
+
+    /// Every node's host name (empty when never reported), by id.
+    pub fn node_names(&self) -> BTreeMap<u64, String> {
+        self.state()
+            .nodes
+            .iter()
+            .map(|(id, n)| (*id, node_name(n)))
+            .collect()
     }
 
     /// The alert history writer (for flushing in tests).
@@ -134,14 +189,18 @@ impl Cluster {
         &self.inner.alert_writer
     }
 
-    /// The active alerts (from memory) and one page of the history (from the store).
+    /// The active alerts (from memory) and one page of the history (from the store),
+    /// both filtered by `query.filter`.
     pub async fn alert_list(&self, query: AlertQuery) -> Result<AlertList, StoreError> {
-        let active = self.active_alerts();
+        let mut active = self.active_alerts();
+        active.retain(|a| query.filter.matches(a));
         let store = Arc::clone(self.store());
+        let filter = query.filter.clone();
         let (mut history, total) = tokio::task::spawn_blocking(move || {
             let page = match query.limit {
                 0 => Vec::new(),
-                n => store.list_alerts(query.before, n.saturating_add(1))?,
+                n if filter.is_empty() => store.list_alerts(query.before, n.saturating_add(1))?,
+                n => filtered_page(store.as_ref(), &filter, query.before, n.saturating_add(1))?,
             };
             Ok::<_, StoreError>((page, store.alert_count()?))
         })
@@ -159,6 +218,35 @@ impl Cluster {
             total,
             next,
         })
+    }
+}
+
+/// Up to `want` alerts below `before` passing `filter`, newest first: the history is
+/// read in batches (it holds at most `MAX_HISTORY` alerts, so this ends).
+fn filtered_page(
+    store: &dyn Store,
+    filter: &model::alert::AlertFilter,
+    mut before: Option<u64>,
+    want: usize,
+) -> Result<Vec<AlertRecord>, StoreError> {
+    const BATCH: usize = 500;
+    let mut out = Vec::new();
+    loop {
+        let batch = store.list_alerts(before, BATCH)?;
+        let Some(last) = batch.last().map(|a| a.id) else {
+            return Ok(out);
+        };
+        let full = batch.len() == BATCH;
+        out.extend(
+            batch
+                .into_iter()
+                .filter(|a| filter.matches(a))
+                .take(want - out.len()),
+        );
+        if out.len() >= want || !full {
+            return Ok(out);
+        }
+        before = Some(last);
     }
 }
 

@@ -58,6 +58,7 @@ async fn ttl_expiry_fires_and_a_heartbeat_resolves() {
         .alert_list(AlertQuery {
             before: None,
             limit: 10,
+            ..AlertQuery::default()
         })
         .await
         .unwrap();
@@ -188,18 +189,20 @@ async fn the_list_pages_through_the_history() {
     for id in 1..=5 {
         store
             .put_alert(&model::alert::AlertRecord {
-                id,
-                rule: model::alert::AlertRule::NodeOffline,
-                node: 9,
-                node_name: String::new(),
                 state: AlertState::Resolved,
-                fired_ms: id,
                 resolved_ms: Some(id + 1),
                 resolution: Some(Resolution::Online),
+                ..model::alert::AlertRecord::offline(id, 9, "", id)
             })
             .unwrap();
     }
-    let page = |before, limit| c.alert_list(AlertQuery { before, limit });
+    let page = |before, limit| {
+        c.alert_list(AlertQuery {
+            before,
+            limit,
+            ..AlertQuery::default()
+        })
+    };
     let first = page(None, 2).await.unwrap();
     let ids: Vec<u64> = first.history.iter().map(|a| a.id).collect();
     assert_eq!((ids, first.next, first.total), (vec![5, 4], Some(4), 5));

@@ -5,16 +5,10 @@ use super::super::{LmdbStore, Store, schema};
 use model::alert::{AlertRecord, AlertRule, AlertState, Resolution};
 
 fn alert(id: u64, node: u64) -> AlertRecord {
-    AlertRecord {
-        id,
-        rule: AlertRule::NodeOffline,
-        node,
-        node_name: format!("host-{node}"),
-        state: AlertState::Firing,
-        fired_ms: 1_700_000_000_000 + id,
-        resolved_ms: None,
-        resolution: None,
-    }
+    let alert = AlertRecord::offline(id, node, &format!("host-{node}"), 1_700_000_000_000 + id);
+    assert_eq!(alert.rule, AlertRule::NodeOffline);
+    assert_eq!(alert.state, AlertState::Firing);
+    alert
 }
 
 fn ids(alerts: &[AlertRecord]) -> Vec<u64> {
