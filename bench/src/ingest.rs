@@ -44,7 +44,7 @@ fn now_ms() -> u64 {
 }
 
 /// A heartbeat with 50 metric values: 16 cores, load, memory, 4 disks, 4 interfaces, TCP.
-fn sample(taken_at_ms: u64) -> MetricSample {
+pub(crate) fn sample(taken_at_ms: u64) -> MetricSample {
     MetricSample {
         taken_at_ms,
         cpu_total_pct: 12.5,

@@ -9,6 +9,7 @@ mod auth;
 mod common;
 mod data;
 mod frame;
+mod history;
 mod http;
 mod http_limits;
 mod live;
