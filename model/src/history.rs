@@ -218,7 +218,10 @@ mod tests {
         // Exactly at the raw boundary still counts as kept.
         let from = NOW - DAY_MS;
         assert_eq!(pick_tier(from, from + 1000, 300, NOW, &KEEP), Tier::Raw);
-        assert_eq!(pick_tier(from - 1, from + 1000, 300, NOW, &KEEP), Tier::Minute);
+        assert_eq!(
+            pick_tier(from - 1, from + 1000, 300, NOW, &KEEP),
+            Tier::Minute
+        );
         // A clock near zero does not underflow.
         assert_eq!(pick_tier(0, 1000, 300, 5, &KEEP), Tier::Raw);
     }

@@ -524,7 +524,10 @@ fn in_range(
 
 /// The metric history's policy: `metrics.*`, with `metricsRetentionHours` (the key before
 /// tiers existed) still accepted for the raw tier.
-fn metrics_policy(old_raw_hours: Option<u64>, raw: RawMetrics) -> Result<HistoryPolicy, ConfigError> {
+fn metrics_policy(
+    old_raw_hours: Option<u64>,
+    raw: RawMetrics,
+) -> Result<HistoryPolicy, ConfigError> {
     use model::history::{DAY_MS, HOUR_MS};
     let raw_hours = match (raw.raw_hours, old_raw_hours) {
         (Some(_), Some(_)) => {
@@ -548,11 +551,13 @@ fn metrics_policy(old_raw_hours: Option<u64>, raw: RawMetrics) -> Result<History
         hour_ms: hour_days * DAY_MS,
     };
     if keep.minute_ms < keep.raw_ms {
-        let msg = "1-minute roll-ups must be kept at least as long as raw samples (metrics.rawHours)";
+        let msg =
+            "1-minute roll-ups must be kept at least as long as raw samples (metrics.rawHours)";
         return Err(invalid("metrics.minuteDays", msg));
     }
     if keep.hour_ms < keep.minute_ms {
-        let msg = "1-hour roll-ups must be kept at least as long as 1-minute ones (metrics.minuteDays)";
+        let msg =
+            "1-hour roll-ups must be kept at least as long as 1-minute ones (metrics.minuteDays)";
         return Err(invalid("metrics.hourDays", msg));
     }
     Ok(HistoryPolicy { keep, max_bytes })

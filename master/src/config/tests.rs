@@ -156,12 +156,21 @@ const FAILURES: &[(&str, &[&str])] = &[
         "metricsRetentionHours: 2\nmetrics: {rawHours: 2}\n",
         &["metricsRetentionHours", "not both"],
     ),
-    ("metrics: {rawHours: 0}\n", &["metrics.rawHours", "1..=8760"]),
+    (
+        "metrics: {rawHours: 0}\n",
+        &["metrics.rawHours", "1..=8760"],
+    ),
     ("metrics: {minuteDays: 0}\n", &["metrics.minuteDays"]),
     ("metrics: {hourDays: 36501}\n", &["metrics.hourDays"]),
     ("metrics: {maxBytes: 1024}\n", &["metrics.maxBytes"]),
-    ("metrics: {rawHours: 48, minuteDays: 1}\n", &["metrics.minuteDays", "at least as long"]),
-    ("metrics: {minuteDays: 30, hourDays: 7}\n", &["metrics.hourDays"]),
+    (
+        "metrics: {rawHours: 48, minuteDays: 1}\n",
+        &["metrics.minuteDays", "at least as long"],
+    ),
+    (
+        "metrics: {minuteDays: 30, hourDays: 7}\n",
+        &["metrics.hourDays"],
+    ),
     ("metrics: {raw: 1}\n", &["`raw`"]),
     ("cores: 0\n", &["cores"]),
     ("jwt: {expire: 0}\n", &["jwt.expire"]),
@@ -207,7 +216,12 @@ fn the_metrics_section_sets_the_history_tiers() {
     .unwrap();
     let keep = c.metrics.keep;
     assert_eq!(
-        (keep.raw_ms, keep.minute_ms, keep.hour_ms, c.metrics.max_bytes),
+        (
+            keep.raw_ms,
+            keep.minute_ms,
+            keep.hour_ms,
+            c.metrics.max_bytes
+        ),
         (6 * 3_600_000, 2 * 86_400_000, 30 * 86_400_000, 1 << 30)
     );
     // The key from before the tiers still sets the raw tier.

@@ -204,7 +204,9 @@ impl StoreFiles {
         blocking(move || {
             let mut removed = 0;
             for tier in crate::store::Tier::ALL {
-                removed += store.prune_series(tier, older_than_ms).map_err(store_error)?;
+                removed += store
+                    .prune_series(tier, older_than_ms)
+                    .map_err(store_error)?;
             }
             Ok(removed)
         })

@@ -158,7 +158,12 @@ fn add_row(tier: Tier, row: &SampleRow, into: &mut Rollup) {
     };
     if let Err(e) = outcome {
         let (node, at) = (row.node_id, row.taken_at_ms);
-        tracing::warn!(node, at, tier = tier.as_str(), "undecodable row skipped: {e}");
+        tracing::warn!(
+            node,
+            at,
+            tier = tier.as_str(),
+            "undecodable row skipped: {e}"
+        );
     }
 }
 

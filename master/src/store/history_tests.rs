@@ -63,8 +63,7 @@ fn cpu(r: &Rollup) -> Stat {
 fn each_store(test: impl Fn(&dyn Store)) {
     test(&MemoryStore::new());
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        LmdbStore::open(&dir.path().join("data"), &dir.path().join("performance")).unwrap();
+    let store = LmdbStore::open(&dir.path().join("data"), &dir.path().join("performance")).unwrap();
     test(&store);
 }
 
@@ -202,7 +201,9 @@ fn prunes_by_size(store: &dyn Store) {
         let newest = store.latest_sample(node).unwrap().unwrap().taken_at_ms;
         assert_eq!(newest, T0 + DAY_MS - 10_000, "the newest stayed");
         // No hole: every sample after the oldest kept is still there.
-        let kept = store.series(Tier::Raw, node, 0, u64::MAX, usize::MAX).unwrap();
+        let kept = store
+            .series(Tier::Raw, node, 0, u64::MAX, usize::MAX)
+            .unwrap();
         assert_eq!(kept.len() as u64, (newest - oldest) / 10_000 + 1);
     }
 
@@ -276,12 +277,19 @@ fn picks_tiers(store: &dyn Store) {
     let h = query(30 * DAY_MS, 300);
     assert_eq!((h.tier, h.step_ms), (Tier::Hour, 3 * HOUR_MS));
     assert_eq!(h.points.len(), 240);
-    assert!(h.points.iter().all(|p| p.cpu_total_pct.unwrap().max.is_some()));
+    assert!(
+        h.points
+            .iter()
+            .all(|p| p.cpu_total_pct.unwrap().max.is_some())
+    );
 
     // Raw is gone past its retention: the same 15 minutes a week ago come from minutes.
     let old = now - 7 * DAY_MS;
     let h = history::history(store, 1, old, old + 15 * MINUTE_MS, 300, &KEEP, now).unwrap();
-    assert_eq!((h.tier, h.step_ms, h.points.len()), (Tier::Minute, MINUTE_MS, 16));
+    assert_eq!(
+        (h.tier, h.step_ms, h.points.len()),
+        (Tier::Minute, MINUTE_MS, 16)
+    );
     // Unknown node, inverted range: no points.
     assert!(
         history::history(store, 9, now - HOUR_MS, now, 300, &KEEP, now)
@@ -360,7 +368,10 @@ fn pre_tier_store_opens_and_fills_its_tiers() {
     let store = LmdbStore::open(&dir.path().join("data"), &perf).unwrap();
     assert_eq!(store.schema_version().unwrap(), schema::SCHEMA_VERSION);
     assert_eq!(store.series_usage(Tier::Minute).unwrap().rows, 0);
-    assert_eq!(store.samples(4, 0, u64::MAX, usize::MAX).unwrap().len(), 180);
+    assert_eq!(
+        store.samples(4, 0, u64::MAX, usize::MAX).unwrap().len(),
+        180
+    );
     // The first pass fills both tiers from the old samples.
     assert_eq!(history::roll_up(&store, T0 + 2 * HOUR_MS).unwrap(), (60, 1));
     let m = rollup_at(&store, Tier::Minute, 4, T0 + MINUTE_MS);

@@ -146,7 +146,11 @@ impl LmdbStore {
                 let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
                 let mut create =
                     |tier| o.create_database::<Bytes, Bytes>(w, Some(schema::series_db(tier)));
-                let series = [create(Tier::Raw)?, create(Tier::Minute)?, create(Tier::Hour)?];
+                let series = [
+                    create(Tier::Raw)?,
+                    create(Tier::Minute)?,
+                    create(Tier::Hour)?,
+                ];
                 schema::ensure_schema(o, w, &meta, EnvKind::Performance)?;
                 Ok(CommitOrAbort::Commit(series))
             },

@@ -8,9 +8,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::schema::{EnvKind, SCHEMA_VERSION};
 use super::{SampleRow, SeriesUsage, Store, StoreError, StoreSizes, check_enrolment, new_node};
-use model::history::Tier;
 use model::alert::AlertRecord;
 use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
+use model::history::Tier;
 
 /// In-memory store. Two locks, like the two LMDB environments.
 #[derive(Debug, Default)]

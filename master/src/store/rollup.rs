@@ -211,12 +211,19 @@ impl Rollup {
     /// decoding the sample (no allocation once the mounts are known).
     pub fn add_archived(&mut self, s: &protocol::ArchivedMetricSample) {
         let real = || s.nets.iter().filter(|n| n.iface.as_str() != "lo");
-        let rx = real().fold(0u64, |a, n| a.saturating_add(n.rx_bytes_per_sec.to_native()));
-        let tx = real().fold(0u64, |a, n| a.saturating_add(n.tx_bytes_per_sec.to_native()));
+        let rx = real().fold(0u64, |a, n| {
+            a.saturating_add(n.rx_bytes_per_sec.to_native())
+        });
+        let tx = real().fold(0u64, |a, n| {
+            a.saturating_add(n.tx_bytes_per_sec.to_native())
+        });
         let scalars = [
             f64::from(s.cpu_total_pct.to_native()),
             pct(s.mem_used_bytes.to_native(), s.mem_total_bytes.to_native()),
-            pct(s.swap_used_bytes.to_native(), s.swap_total_bytes.to_native()),
+            pct(
+                s.swap_used_bytes.to_native(),
+                s.swap_total_bytes.to_native(),
+            ),
             f64::from(s.load[0].to_native()),
             rx as f64,
             tx as f64,
@@ -287,7 +294,11 @@ impl Rollup {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(6 + SCALARS * AGG_BYTES + self.disks.len() * 24);
         out.push(ENCODING_VERSION);
-        out.extend_from_slice(&u32::try_from(self.samples).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(
+            &u32::try_from(self.samples)
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        );
         for agg in &self.scalars {
             put_agg(&mut out, agg);
         }
@@ -491,7 +502,12 @@ mod tests {
         let mut only_nan = Rollup::default();
         only_nan.add(&Values::of(&sample(f32::NAN, 0, 0, 0)));
         assert_eq!(only_nan.point(0).cpu_total_pct, None);
-        assert_eq!(Values::of(&sample(f32::INFINITY, 0, 0, 0)).point(1).cpu_total_pct, None);
+        assert_eq!(
+            Values::of(&sample(f32::INFINITY, 0, 0, 0))
+                .point(1)
+                .cpu_total_pct,
+            None
+        );
     }
 
     #[test]
@@ -521,8 +537,15 @@ mod tests {
         let bytes = r.encode();
         let back = Rollup::decode(&bytes).unwrap();
         assert_eq!(back.samples, 2);
-        assert_eq!(back.point(5), r.point(5), "exact for values f32 holds exactly");
-        assert_eq!(Rollup::decode(&Rollup::default().encode()).unwrap(), Rollup::default());
+        assert_eq!(
+            back.point(5),
+            r.point(5),
+            "exact for values f32 holds exactly"
+        );
+        assert_eq!(
+            Rollup::decode(&Rollup::default().encode()).unwrap(),
+            Rollup::default()
+        );
         for cut in 0..bytes.len() {
             assert!(Rollup::decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }

@@ -160,8 +160,14 @@ async fn history_picks_raw_minutes_or_hours_by_range() {
     let r = get(window(15 * MINUTE_MS, "")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let body = r.json();
-    assert_eq!((body["node"].clone(), body["tier"].clone()), (json!(5), json!("raw")));
-    assert_eq!(body["step_ms"], 3000, "15 minutes at the default 300 points");
+    assert_eq!(
+        (body["node"].clone(), body["tier"].clone()),
+        (json!(5), json!("raw"))
+    );
+    assert_eq!(
+        body["step_ms"], 3000,
+        "15 minutes at the default 300 points"
+    );
     let points = body["points"].as_array().unwrap();
     assert_eq!(points.len(), 90, "a sample every 10 s");
     assert_eq!(points[1]["cpu_total_pct"], json!({ "avg": 10.0 }));
@@ -170,7 +176,10 @@ async fn history_picks_raw_minutes_or_hours_by_range() {
 
     // A day: 1-minute roll-ups, five to a point, with min and max.
     let body = get(window(DAY_MS, "&points=288")).await.json();
-    assert_eq!((body["tier"].clone(), body["step_ms"].clone()), (json!("1m"), json!(5 * MINUTE_MS)));
+    assert_eq!(
+        (body["tier"].clone(), body["step_ms"].clone()),
+        (json!("1m"), json!(5 * MINUTE_MS))
+    );
     let points = body["points"].as_array().unwrap();
     assert_eq!(points.len(), 24, "two hours of minutes");
     assert_eq!(points[0]["samples"], 30);
@@ -185,11 +194,17 @@ async fn history_picks_raw_minutes_or_hours_by_range() {
 
     // Thirty days: 1-hour roll-ups.
     let body = get(window(30 * DAY_MS, "&points=100")).await.json();
-    assert_eq!((body["tier"].clone(), body["step_ms"].clone()), (json!("1h"), json!(8 * HOUR_MS)));
+    assert_eq!(
+        (body["tier"].clone(), body["step_ms"].clone()),
+        (json!("1h"), json!(8 * HOUR_MS))
+    );
     let points = body["points"].as_array().unwrap();
     assert!(points.len() >= 89, "{}", points.len());
     let cpu = &points[0]["cpu_total_pct"];
-    assert_eq!((cpu["min"].clone(), cpu["max"].clone()), (json!(12.5), json!(12.5)));
+    assert_eq!(
+        (cpu["min"].clone(), cpu["max"].clone()),
+        (json!(12.5), json!(12.5))
+    );
 }
 
 #[tokio::test]
@@ -197,15 +212,47 @@ async fn history_refuses_bad_queries_naming_the_field() {
     let (app, s) = TestApp::ready_over(backend()).await;
     let get = |path: String| app.send(Req::get(&path).bearer(&s.token));
     for (path, status, field) in [
-        (window(DAY_MS, "&points=0"), StatusCode::BAD_REQUEST, "points"),
-        (window(DAY_MS, "&points=2001"), StatusCode::BAD_REQUEST, "points"),
-        (window(DAY_MS, "&points=many"), StatusCode::BAD_REQUEST, "points"),
+        (
+            window(DAY_MS, "&points=0"),
+            StatusCode::BAD_REQUEST,
+            "points",
+        ),
+        (
+            window(DAY_MS, "&points=2001"),
+            StatusCode::BAD_REQUEST,
+            "points",
+        ),
+        (
+            window(DAY_MS, "&points=many"),
+            StatusCode::BAD_REQUEST,
+            "points",
+        ),
         (window(367 * DAY_MS, ""), StatusCode::BAD_REQUEST, "from"),
-        (format!("/api/v1/nodes/5/metrics?from={NOW}&to=1"), StatusCode::BAD_REQUEST, "from"),
-        ("/api/v1/nodes/5/metrics?from=-1".into(), StatusCode::BAD_REQUEST, "from"),
-        ("/api/v1/nodes/5/metrics?to=soon".into(), StatusCode::BAD_REQUEST, "to"),
-        ("/api/v1/nodes/6/metrics".into(), StatusCode::NOT_FOUND, "node"),
-        ("/api/v1/nodes/five/metrics".into(), StatusCode::NOT_FOUND, "node"),
+        (
+            format!("/api/v1/nodes/5/metrics?from={NOW}&to=1"),
+            StatusCode::BAD_REQUEST,
+            "from",
+        ),
+        (
+            "/api/v1/nodes/5/metrics?from=-1".into(),
+            StatusCode::BAD_REQUEST,
+            "from",
+        ),
+        (
+            "/api/v1/nodes/5/metrics?to=soon".into(),
+            StatusCode::BAD_REQUEST,
+            "to",
+        ),
+        (
+            "/api/v1/nodes/6/metrics".into(),
+            StatusCode::NOT_FOUND,
+            "node",
+        ),
+        (
+            "/api/v1/nodes/five/metrics".into(),
+            StatusCode::NOT_FOUND,
+            "node",
+        ),
     ] {
         let r = get(path.clone()).await;
         assert_eq!(r.status, status, "{path}: {}", r.body);

@@ -300,7 +300,10 @@ async fn relative_times_follow_the_user_language() {
     ] {
         assert!(body.contains(needle), "missing {needle:?} in\n{body}");
     }
-    assert!(body.contains("1 分钟汇总（最小、平均、最大）"), "tier names for the script");
+    assert!(
+        body.contains("1 分钟汇总（最小、平均、最大）"),
+        "tier names for the script"
+    );
 }
 
 #[tokio::test]
