@@ -1,6 +1,6 @@
 //! Heartbeat ingest: N simulated slaves with real Noise sessions against a real master.
 
-use crate::procstat::{Memory, memory};
+use crate::procstat::{Memory, TICKS_PER_SEC, cpu_ticks, memory};
 use crate::report::{machine_line, now_utc};
 use anyhow::{Context, bail};
 use master::store::{LmdbStore, Store};
@@ -44,7 +44,7 @@ fn now_ms() -> u64 {
 }
 
 /// A heartbeat with 50 metric values: 16 cores, load, memory, 4 disks, 4 interfaces, TCP.
-fn sample(taken_at_ms: u64) -> MetricSample {
+pub(crate) fn sample(taken_at_ms: u64) -> MetricSample {
     MetricSample {
         taken_at_ms,
         cpu_total_pct: 12.5,
@@ -209,7 +209,7 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
         .enable_all()
         .build()?;
     let started = Instant::now();
-    let (window, peak_rss) = rt.block_on(async {
+    let (window, peak_rss, cpu) = rt.block_on(async {
         let permits = Arc::new(tokio::sync::Semaphore::new(args.connect_concurrency));
         let warmup_ms = 2000;
         // The window is fixed once everyone is connected; pass it through a watch.
@@ -243,7 +243,16 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
         let window = (t0, t0 + args.seconds * 1000);
         let _ = wtx.send(window);
         let mut peak = Memory::default();
+        // The master's CPU time over the window: ticks at its start and at its end.
+        let (mut cpu_start, mut cpu_end) = (None, None);
         while now_ms() < window.1 + 4000 {
+            let now = now_ms();
+            if cpu_start.is_none() && now >= window.0 {
+                cpu_start = cpu_ticks(pid).ok().map(|t| (t, now));
+            }
+            if cpu_end.is_none() && now >= window.1 {
+                cpu_end = cpu_ticks(pid).ok().map(|t| (t, now));
+            }
             if let Ok(m) = memory(pid)
                 && m.rss > peak.rss
             {
@@ -254,7 +263,11 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
         for t in tasks {
             let _ = t.await;
         }
-        (window, peak)
+        let cpu = match (cpu_start, cpu_end) {
+            (Some((t0, at0)), Some((t1, at1))) if at1 > at0 => Some((t1 - t0, at1 - at0)),
+            _ => None,
+        };
+        (window, peak, cpu)
     });
     let hwm = memory(pid).map_or(0, |m| m.hwm);
     let _ = Command::new("kill")
@@ -285,10 +298,24 @@ pub fn run(bin_dir: &Path, args: &IngestArgs) -> anyhow::Result<String> {
     let sent = shared.sent_in_window.load(Relaxed);
     let accepted = latencies.len() as u64;
     let secs = (window.1 - window.0) as f64 / 1000.0;
+    // CPU per heartbeat: the master's CPU time over the window (its start to its end, as
+    // sampled) per heartbeat accepted in that time, at the accepted rate.
+    let (cpu_share, cpu_per_hb) = match cpu {
+        Some((ticks, wall_ms)) if accepted > 0 => {
+            let cpu_secs = ticks as f64 / TICKS_PER_SEC as f64;
+            let wall = wall_ms as f64 / 1000.0;
+            let rate = accepted as f64 / secs;
+            (
+                format!("{:.0} %", cpu_secs * 100.0 / wall),
+                format!("{:.0} µs", cpu_secs / wall / rate * 1e6),
+            )
+        }
+        _ => ("-".to_owned(), "-".to_owned()),
+    };
     Ok(format!(
         "### Heartbeat ingest, {} ({})\n\n`commander-bench ingest --slaves {} --seconds {} --master-cores {} --pin '{}'`\n\n\
-| slaves | sent | accepted (persisted) | dropped | accepted/s | p50 latency | p99 latency | max latency | master RSS peak (anon + file-backed) | VmHWM |\n|---|---|---|---|---|---|---|---|---|---|\n\
-| {} | {} | {} | {} | {:.0} | {} ms | {} ms | {} ms | {:.1} MiB ({:.1} + {:.1}) | {:.1} MiB |\n\n\
+| slaves | sent | accepted (persisted) | dropped | accepted/s | master CPU (one core = 100 %) | master CPU per heartbeat | p50 latency | p99 latency | max latency | master RSS peak (anon + file-backed) | VmHWM |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n\
+| {} | {} | {} | {} | {:.0} | {} | {} | {} ms | {} ms | {} ms | {:.1} MiB ({:.1} + {:.1}) | {:.1} MiB |\n\n\
 File-backed memory is mostly LMDB's map of the metric database (page cache, reclaimable).\n",
         now_utc(),
         machine_line(),
@@ -301,6 +328,8 @@ File-backed memory is mostly LMDB's map of the metric database (page cache, recl
         accepted,
         sent.saturating_sub(accepted),
         accepted as f64 / secs,
+        cpu_share,
+        cpu_per_hb,
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(0),

@@ -10,9 +10,14 @@
 //! * `projects`: a release master and three local slaves running a project of a tiny HTTP
 //!   image: create → healthy, update duration, rescheduling delay, gateway throughput.
 //!
+//! * `history`: the metric history's tiers in a real store (no master process): ingest rate
+//!   of samples through the store writer, the roll-up pass, and query latency over 30 days
+//!   of data for 100 slaves.
+//!
 //! Each prints a markdown table and append it to `bench/RESULTS.md`.
 
 mod footprint;
+mod history;
 mod ingest;
 mod procstat;
 mod projects;
@@ -42,6 +47,8 @@ enum Command {
     Footprint(footprint::FootprintArgs),
     /// Projects on three local slaves: create, update, rescheduling, gateway throughput.
     Projects(projects::ProjectsArgs),
+    /// The metric history's tiers in a store: ingest, roll-up and query latency.
+    History(history::HistoryArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(&cli.bin_dir, &args)?,
         Command::Footprint(args) => footprint::run(&cli.bin_dir, &args)?,
         Command::Projects(args) => projects::run(&cli.bin_dir, &args)?,
+        Command::History(args) => history::run(&args)?,
     };
     println!("{table}");
     if cli.results != "-" {

@@ -92,7 +92,7 @@ fn settings(cfg: &MasterConfig) -> MasterSettings {
             ttl: cfg.heartbeat.ttl,
             grace: cfg.heartbeat.grace,
             jitter: cfg.heartbeat.jitter,
-            retention: cfg.metrics_retention,
+            history: cfg.metrics,
         },
         console: master::console::ConsoleOptions::from_config(cfg),
         protocol: cfg.protocol,

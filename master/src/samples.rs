@@ -18,6 +18,11 @@ pub fn encode_sample(sample: &MetricSample) -> Result<Vec<u8>, SampleCodecError>
         .map_err(SampleCodecError)
 }
 
+/// Validates a stored sample and reads it in place (no copy, no allocation).
+pub fn access_sample(bytes: &[u8]) -> Result<&protocol::ArchivedMetricSample, SampleCodecError> {
+    rkyv::access::<protocol::ArchivedMetricSample, rancor::Error>(bytes).map_err(SampleCodecError)
+}
+
 /// Decodes a stored sample, validating it first.
 pub fn decode_sample(bytes: &[u8]) -> Result<MetricSample, SampleCodecError> {
     rkyv::from_bytes::<MetricSample, rancor::Error>(bytes).map_err(SampleCodecError)

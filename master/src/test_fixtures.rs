@@ -23,7 +23,7 @@ pub fn timing() -> ClusterTiming {
         ttl: Duration::from_secs(2),
         grace: Duration::from_secs(1),
         jitter: Duration::ZERO,
-        retention: Duration::from_secs(3600),
+        history: crate::store::history::HistoryPolicy::default(),
     }
 }
 

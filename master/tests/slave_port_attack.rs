@@ -192,7 +192,7 @@ fn settings(dir: &std::path::Path, io_uring: Option<bool>) -> MasterSettings {
             ttl: Duration::from_secs(15),
             grace: Duration::from_secs(10),
             jitter: Duration::ZERO,
-            retention: Duration::from_secs(3600),
+            history: master::store::history::HistoryPolicy::default(),
         },
         console: master::console::ConsoleOptions::default(),
         audit: master::accounts::AuditLimits::default(),

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`cluster`] | enrolled nodes and join tokens as stored |
 //! | [`node`] | nodes as shown, database sizes, live samples |
+//! | [`history`] | metric history: tiers, retention, tier choice, history points |
 //! | [`account`] | users, sessions, languages, name and password rules, account failures |
 //! | [`audit`] | the audit log's entries, ids, queries and paging |
 //! | [`task`] | tasks (long operations) and their state machine |
@@ -32,6 +33,7 @@ pub mod clock;
 pub mod cluster;
 pub mod data;
 pub mod error;
+pub mod history;
 pub mod node;
 pub mod ops;
 pub mod project;

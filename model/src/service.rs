@@ -57,6 +57,17 @@ pub trait Cluster: Send + Sync + 'static {
         points: usize,
     ) -> BoxFuture<'_, Result<Vec<(u64, MetricSample)>, ServiceError>>;
 
+    /// The stored history of node `id` over `from_ms..=to_ms` (Unix ms) in at most `points`
+    /// points, from the tier [`crate::history::pick_tier`] picks. The caller checks the
+    /// node exists and the range is sane.
+    fn metric_history(
+        &self,
+        id: u64,
+        from_ms: u64,
+        to_ms: u64,
+        points: usize,
+    ) -> BoxFuture<'_, Result<crate::history::MetricHistory, ServiceError>>;
+
     /// A receiver of every node's samples as they arrive, or `None` when live data has
     /// ended (the master is shutting down). Streams end when the sender closes.
     fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>>;

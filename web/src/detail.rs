@@ -1,6 +1,7 @@
 //! The slave detail page, `GET /slaves/{node}`: host facts, the latest metrics, disks, and
-//! four live charts (CPU, memory, network, disk) drawn by `static/slave.js` with the
-//! vendored Chart.js from the history endpoint and the SSE stream of [`crate::live`].
+//! four charts (CPU, memory, network, disk) drawn by `static/slave.js` with the vendored
+//! Chart.js from the history endpoint over a chosen time range (15 minutes to 30 days, or
+//! custom), growing with the SSE stream of [`crate::live`] while the range ends now.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -188,6 +189,10 @@ pub fn chart_labels(t: &Messages, lang: Lang) -> String {
         "live": t.live_on,
         "off": t.live_off,
         "ended": t.live_ended,
+        "min": t.series_min,
+        "max": t.series_max,
+        "range_err": t.range_err,
+        "tiers": { "raw": t.tier_raw, "1m": t.tier_1m, "1h": t.tier_1h },
     })
     .to_string()
 }

@@ -93,6 +93,9 @@ catalogue! {
     alert_toast, alert_toast_rule, alert_toast_link, dismiss,
     nav_projects, nav_gateways, card_projects, card_projects_not_ready, card_gateways,
     nav_tokens, tokens_title, tokens_intro, tokens_created_title, tokens_created_warning, tokens_secret_label, tokens_copy, tokens_copied, tokens_usage, tokens_list_title, tokens_empty, tokens_col_name, tokens_col_scopes, tokens_col_creator, tokens_col_created, tokens_col_expires, tokens_col_last_used, tokens_expired, tokens_active, tokens_revoke, tokens_create_title, tokens_scope_read, tokens_scope_operate, tokens_scope_admin, tokens_create_button, tokens_note, tokens_confirm_title, tokens_confirm_question, tokens_confirm_warning, tokens_confirm_button, tokens_never, tokens_expiry_never, tokens_expiry_days, tokens_err_name, tokens_err_scope, tokens_err_expiry, tokens_err_not_found, tokens_err_too_many, tokens_created, tokens_revoked, err_session_required, via,
+    range_label, range_15m, range_1h, range_6h, range_24h, range_7d, range_30d, range_custom,
+    range_from, range_to, range_apply, range_err, tier_label, tier_raw, tier_1m, tier_1h,
+    series_min, series_max, history_title,
 }
 
 /// English.
@@ -346,6 +349,25 @@ pub static EN: Messages = Messages {
     tokens_revoked: "Token “{name}” revoked.",
     err_session_required: "This needs a console session; an API token cannot do it.",
     via: "via",
+    range_label: "Time range",
+    range_15m: "15 min",
+    range_1h: "1 hour",
+    range_6h: "6 hours",
+    range_24h: "24 hours",
+    range_7d: "7 days",
+    range_30d: "30 days",
+    range_custom: "Custom",
+    range_from: "From",
+    range_to: "To",
+    range_apply: "Show",
+    range_err: "Choose a start before the end.",
+    tier_label: "Resolution",
+    tier_raw: "every sample",
+    tier_1m: "1-minute roll-ups (min, average, max)",
+    tier_1h: "1-hour roll-ups (min, average, max)",
+    series_min: "min",
+    series_max: "max",
+    history_title: "Metrics",
 };
 
 /// Simplified Chinese.
@@ -599,6 +621,25 @@ pub static ZH_CN: Messages = Messages {
     tokens_revoked: "已吊销令牌“{name}”。",
     err_session_required: "此操作需要控制台会话，API 令牌不能执行。",
     via: "通过",
+    range_label: "时间范围",
+    range_15m: "15 分钟",
+    range_1h: "1 小时",
+    range_6h: "6 小时",
+    range_24h: "24 小时",
+    range_7d: "7 天",
+    range_30d: "30 天",
+    range_custom: "自定义",
+    range_from: "从",
+    range_to: "到",
+    range_apply: "显示",
+    range_err: "开始时间必须早于结束时间。",
+    tier_label: "精度",
+    tier_raw: "每个样本",
+    tier_1m: "1 分钟汇总（最小、平均、最大）",
+    tier_1h: "1 小时汇总（最小、平均、最大）",
+    series_min: "最小",
+    series_max: "最大",
+    history_title: "指标",
 };
 
 impl Messages {

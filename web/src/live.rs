@@ -1,8 +1,10 @@
 //! Live and historical metrics of one node, for the slave detail page's charts.
 //!
 //! - `GET /api/v1/nodes/{node}/metrics?from=&to=&points=` answers the chart window from the
-//!   store: at most `points` samples spread over `[from, to]` (Unix ms; default the last
-//!   15 minutes), as compact [`ChartPoint`]s.
+//!   stored history: at most `points` points over `[from, to]` (Unix ms; default the last
+//!   15 minutes) from the tier the master picks (raw samples, 1-minute or 1-hour roll-ups,
+//!   see [`model::history::pick_tier`]), each with its time and the min/avg/max of every
+//!   chart metric (`avg` alone for raw samples).
 //! - `GET /api/v1/nodes/{node}/metrics/stream` is a Server-Sent Events stream: one `sample`
 //!   event (a [`ChartPoint`] as JSON) per heartbeat of that node, fed by the master's
 //!   broadcast of samples ([`LiveSample`], see [`model::service::Cluster::live_samples`]). The stream
@@ -20,6 +22,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
+use model::history::{HistoryPoint, Tier};
 use protocol::MetricSample;
 use serde::{Deserialize, Serialize};
 
@@ -32,10 +35,10 @@ pub use model::node::LiveSample;
 
 /// Default chart window: 15 minutes.
 pub const DEFAULT_WINDOW_MS: u64 = 15 * 60 * 1000;
-/// Longest chart window: 7 days.
-pub const MAX_WINDOW_MS: u64 = 7 * 24 * 3600 * 1000;
+/// Longest chart window: 366 days.
+pub const MAX_WINDOW_MS: u64 = 366 * 24 * 3600 * 1000;
 /// Points answered unless asked otherwise.
-pub const DEFAULT_POINTS: usize = 600;
+pub const DEFAULT_POINTS: usize = 300;
 /// Most points one history request answers.
 pub const MAX_POINTS: usize = 2000;
 pub use crate::sse::SESSION_RECHECK;
@@ -129,8 +132,12 @@ pub struct History {
     pub from: u64,
     /// Window end, Unix ms.
     pub to: u64,
+    /// The tier the points come from: `raw`, `1m` or `1h`.
+    pub tier: Tier,
+    /// Time one point spans, ms.
+    pub step_ms: u64,
     /// Points, oldest first.
-    pub points: Vec<ChartPoint>,
+    pub points: Vec<HistoryPoint>,
 }
 
 /// Parses a `{node}` path segment; `None` for anything but a decimal id.
@@ -157,7 +164,7 @@ pub fn window(params: &HistoryParams, now_ms: u64) -> Result<(u64, u64, usize), 
     if to - from > MAX_WINDOW_MS {
         return Err(model::Invalid::new(
             "from",
-            "the window may span at most 7 days",
+            "from must be at most 366 days before to",
         ));
     }
     let points = params.points.unwrap_or(DEFAULT_POINTS);
@@ -176,12 +183,12 @@ pub fn window(params: &HistoryParams, now_ms: u64) -> Result<(u64, u64, usize), 
     path = "/api/v1/nodes/{node}/metrics",
     operation_id = "get /api/v1/nodes/{node}/metrics",
     tag = "metrics",
-    summary = "Stored samples of a node spread over a window (default the last 15 minutes).",
+    summary = "The stored metric history of a node over a window (default the last 15 minutes), from the tier that fits: raw samples when one point spans under a minute and raw samples still cover the window, else 1-minute roll-ups (under an hour a point, still kept), else 1-hour roll-ups. Each point has its time and min/avg/max per metric (avg only for raw samples).",
     params(
         ("node" = u64, Path, description = "Node id."),
-        ("from" = Option<u64>, Query, description = "Window start, Unix ms."),
+        ("from" = Option<u64>, Query, description = "Window start, Unix ms (default `to` minus 15 minutes); the window spans at most 366 days."),
         ("to" = Option<u64>, Query, description = "Window end, Unix ms (default now)."),
-        ("points" = Option<u64>, Query, description = "Most points, 1..=2000 (default 600)."),
+        ("points" = Option<u64>, Query, description = "Most points, 1..=2000 (default 300)."),
     ),
     responses(
         (status = 200, description = "Done.", body = crate::live::History),
@@ -201,20 +208,18 @@ pub async fn history(
     if state.services.cluster.node(id).await?.is_none() {
         return Err(no_such_node(&node));
     }
-    let samples = state
+    let history = state
         .services
         .cluster
-        .sample_series(id, from, to, points)
+        .metric_history(id, from, to, points)
         .await?;
-    let points = samples
-        .iter()
-        .map(|(t, s)| ChartPoint::new(*t, s))
-        .collect();
     Ok(Json(History {
         node: id,
         from,
         to,
-        points,
+        tier: history.tier,
+        step_ms: history.step_ms,
+        points: history.points,
     })
     .into_response())
 }

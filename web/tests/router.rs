@@ -139,6 +139,19 @@ impl Cluster for Fakes {
     ) -> BoxFuture<'_, Result<Vec<(u64, MetricSample)>, ServiceError>> {
         pending(Ok(Vec::new()))
     }
+    fn metric_history(
+        &self,
+        _id: u64,
+        _from: u64,
+        _to: u64,
+        _points: usize,
+    ) -> BoxFuture<'_, Result<model::history::MetricHistory, ServiceError>> {
+        pending(Ok(model::history::MetricHistory {
+            tier: model::history::Tier::Raw,
+            step_ms: 1,
+            points: Vec::new(),
+        }))
+    }
     fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>> {
         None
     }

@@ -21,7 +21,7 @@ use crate::alerts::writer::AlertWriter;
 use crate::endpoint::{ConnHandle, ControlEvent, EndpointCounters, SessionEnd, Side};
 use crate::pending::{PendingRequests, RequestFailure, RequestOutcome};
 use crate::samples::{decode_sample, encode_sample};
-use crate::store::{SampleRow, Store, StoreError, StoreWriter};
+use crate::store::{SampleRow, Store, StoreError, StoreWriter, history};
 use crate::ttl::{HeartbeatTtl, Liveness};
 use model::Clock;
 use model::alert::AlertRecord;
@@ -49,8 +49,8 @@ pub struct ClusterTiming {
     pub grace: Duration,
     /// Spread added to each deadline.
     pub jitter: Duration,
-    /// How long raw metric samples are kept.
-    pub retention: Duration,
+    /// How long each tier of the metric history is kept, and its size cap.
+    pub history: crate::store::history::HistoryPolicy,
 }
 
 /// A request could not be sent.
@@ -298,11 +298,15 @@ impl Cluster {
             let me = self.clone();
             tokio::spawn(async move {
                 let mut interval = tokio::time::interval(tick);
-                let mut last_prune = 0u64;
+                let (mut last_prune, mut last_maintain) = (0u64, 0u64);
                 loop {
                     interval.tick().await;
                     let now = me.now_ms();
                     me.tick(now);
+                    if now.saturating_sub(last_maintain) >= history::MAINTAIN_INTERVAL_MS {
+                        last_maintain = now;
+                        me.maintain_history(now).await;
+                    }
                     if now.saturating_sub(last_prune) > 3_600_000 {
                         last_prune = now;
                         me.prune(now).await;
@@ -469,15 +473,33 @@ impl Cluster {
         }
     }
 
-    async fn prune(&self, now: u64) {
+    /// Rolls the metric history up and prunes it (see [`history::maintain`]), on a
+    /// blocking thread: never on the heartbeat path.
+    pub async fn maintain_history(&self, now: u64) {
         let store = Arc::clone(&self.inner.store);
-        let cutoff = now.saturating_sub(self.inner.timing.retention.as_millis() as u64);
-        match tokio::task::spawn_blocking(move || store.prune_samples(cutoff)).await {
-            Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "pruned old metric samples"),
+        let policy = self.inner.timing.history;
+        match tokio::task::spawn_blocking(move || history::maintain(store.as_ref(), &policy, now))
+            .await
+        {
+            Ok(Ok(r)) if r != history::MaintainReport::default() => tracing::debug!(
+                minutes = r.minutes,
+                hours = r.hours,
+                aged = r.aged,
+                capped = r.capped,
+                "metric history rolled up and pruned"
+            ),
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!("pruning samples failed: {e}"),
-            Err(e) => tracing::error!("pruning task failed: {e}"),
+            Ok(Err(e)) => tracing::error!("metric history maintenance failed: {e}"),
+            Err(e) => tracing::error!("metric history task failed: {e}"),
         }
+    }
+
+    /// The retention and size cap of the metric history.
+    pub fn history_policy(&self) -> &history::HistoryPolicy {
+        &self.inner.timing.history
+    }
+
+    async fn prune(&self, _now: u64) {
         let store = Arc::clone(&self.inner.store);
         let keep = operations::tasks::MAX_STORED_TASKS;
         match tokio::task::spawn_blocking(move || store.prune_tasks(keep)).await {

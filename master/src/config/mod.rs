@@ -21,7 +21,11 @@
 //! tcpBind: 0.0.0.0
 //! advertiseAddr: "master.example:17777"   # what slaves dial; printed in join tokens
 //! heartbeat: { intervalMs: 5000, ttlMs: 15000, graceMs: 10000, jitterMs: 2000 }
-//! metricsRetentionHours: 168
+//! metrics:                      # metric history in dbPath.performance, see `HistoryPolicy`
+//!   rawHours: 24                # raw samples (1..=8760; old key: metricsRetentionHours)
+//!   minuteDays: 7               # 1-minute roll-ups, min/avg/max (1..=3650)
+//!   hourDays: 90                # 1-hour roll-ups, min/avg/max (1..=36500)
+//!   maxBytes: 8589934592        # all tiers together; over it the oldest of the finest go first
 //! cores: 2                      # protocol endpoint executors; default: available cores
 //! ioUring: auto                 # auto | on | off
 //! console:                      # web console security, see `ConsoleConfig`
@@ -99,8 +103,21 @@ pub const DEFAULT_HEARTBEAT_TTL_MS: u64 = 15_000;
 pub const DEFAULT_HEARTBEAT_GRACE_MS: u64 = 10_000;
 /// Default TTL jitter, milliseconds.
 pub const DEFAULT_HEARTBEAT_JITTER_MS: u64 = 2_000;
-/// Default metric retention, hours (one week).
-pub const DEFAULT_METRICS_RETENTION_HOURS: u64 = 168;
+pub use crate::store::history::{
+    DEFAULT_HOUR_DAYS, DEFAULT_MAX_BYTES as DEFAULT_METRICS_MAX_BYTES, DEFAULT_MINUTE_DAYS,
+    DEFAULT_RAW_HOURS, HistoryPolicy,
+};
+/// Accepted `metrics.rawHours` (and `metricsRetentionHours`): up to a year.
+pub const RAW_HOURS_RANGE: std::ops::RangeInclusive<u64> = 1..=8_760;
+/// Accepted `metrics.minuteDays`: up to ten years.
+pub const MINUTE_DAYS_RANGE: std::ops::RangeInclusive<u64> = 1..=3_650;
+/// Accepted `metrics.hourDays`: up to a hundred years.
+pub const HOUR_DAYS_RANGE: std::ops::RangeInclusive<u64> = 1..=36_500;
+/// Smallest accepted `metrics.maxBytes`: 16 MiB.
+pub const MIN_METRICS_MAX_BYTES: u64 = 16 << 20;
+/// Largest accepted `metrics.maxBytes`: 14 GiB of the 16 GiB `performance` map (LMDB needs
+/// room for pages freed but not yet reusable).
+pub const MAX_METRICS_MAX_BYTES: u64 = 14 << 30;
 /// Executable store under the data directory, when `exeStoreHousePath` is not set.
 pub const DEFAULT_EXE_STORE_SUBDIR: &str = "executables";
 /// Project packages under the data directory, when `projectPath` is not set.
@@ -163,8 +180,8 @@ pub struct MasterConfig {
     pub jwt_expire: Duration,
     /// Heartbeat timing.
     pub heartbeat: HeartbeatConfig,
-    /// How long metric samples are kept (`metricsRetentionHours`).
-    pub metrics_retention: Duration,
+    /// Retention of the metric history's tiers and its size cap (`metrics`).
+    pub metrics: HistoryPolicy,
     /// Executors of the protocol endpoint, at least 1.
     pub cores: usize,
     /// io_uring use, after overrides and the environment.
@@ -238,6 +255,7 @@ struct RawMasterConfig {
     advertise_addr: Option<String>,
     heartbeat: Option<RawHeartbeat>,
     metrics_retention_hours: Option<u64>,
+    metrics: Option<RawMetrics>,
     cores: Option<usize>,
     io_uring: Option<IoUringMode>,
     console: Option<console::RawConsole>,
@@ -252,6 +270,15 @@ struct RawAudit {
     max_entries: Option<u64>,
     max_bytes: Option<u64>,
     max_age_days: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawMetrics {
+    raw_hours: Option<u64>,
+    minute_days: Option<u64>,
+    hour_days: Option<u64>,
+    max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -442,7 +469,7 @@ fn build(raw: RawMasterConfig, o: MasterOverrides) -> Result<MasterConfig, Confi
         jwt_secret: jwt_secret(jwt.secret)?,
         jwt_expire: Duration::from_secs(expire),
         heartbeat,
-        metrics_retention: retention(raw.metrics_retention_hours)?,
+        metrics: metrics_policy(raw.metrics_retention_hours, raw.metrics.unwrap_or_default())?,
         cores: cores(raw.cores)?,
         io_uring: o.io_uring.or(raw.io_uring).unwrap_or_default(),
         console: console::build(raw.console)?,
@@ -482,13 +509,58 @@ fn audit_limits(raw: RawAudit) -> Result<AuditLimits, ConfigError> {
     })
 }
 
-fn retention(hours: Option<u64>) -> Result<Duration, ConfigError> {
-    let hours = hours.unwrap_or(DEFAULT_METRICS_RETENTION_HOURS);
-    if !(1..=87_600).contains(&hours) {
-        let msg = format!("{hours} is not in 1..=87600");
-        return Err(invalid("metricsRetentionHours", msg));
+fn in_range(
+    key: &'static str,
+    value: u64,
+    range: &std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        let msg = format!("{value} is not in {}..={}", range.start(), range.end());
+        Err(invalid(key, msg))
     }
-    Ok(Duration::from_secs(hours * 3600))
+}
+
+/// The metric history's policy: `metrics.*`, with `metricsRetentionHours` (the key before
+/// tiers existed) still accepted for the raw tier.
+fn metrics_policy(
+    old_raw_hours: Option<u64>,
+    raw: RawMetrics,
+) -> Result<HistoryPolicy, ConfigError> {
+    use model::history::{DAY_MS, HOUR_MS};
+    let raw_hours = match (raw.raw_hours, old_raw_hours) {
+        (Some(_), Some(_)) => {
+            let msg = "set metrics.rawHours or metricsRetentionHours, not both";
+            return Err(invalid("metricsRetentionHours", msg));
+        }
+        (Some(h), None) => in_range("metrics.rawHours", h, &RAW_HOURS_RANGE)?,
+        (None, Some(h)) => in_range("metricsRetentionHours", h, &RAW_HOURS_RANGE)?,
+        (None, None) => DEFAULT_RAW_HOURS,
+    };
+    let minute_days = raw.minute_days.unwrap_or(DEFAULT_MINUTE_DAYS);
+    let minute_days = in_range("metrics.minuteDays", minute_days, &MINUTE_DAYS_RANGE)?;
+    let hour_days = raw.hour_days.unwrap_or(DEFAULT_HOUR_DAYS);
+    let hour_days = in_range("metrics.hourDays", hour_days, &HOUR_DAYS_RANGE)?;
+    let max_bytes = raw.max_bytes.unwrap_or(DEFAULT_METRICS_MAX_BYTES);
+    let bytes_range = MIN_METRICS_MAX_BYTES..=MAX_METRICS_MAX_BYTES;
+    let max_bytes = in_range("metrics.maxBytes", max_bytes, &bytes_range)?;
+    let keep = model::history::TierRetention {
+        raw_ms: raw_hours * HOUR_MS,
+        minute_ms: minute_days * DAY_MS,
+        hour_ms: hour_days * DAY_MS,
+    };
+    if keep.minute_ms < keep.raw_ms {
+        let msg =
+            "1-minute roll-ups must be kept at least as long as raw samples (metrics.rawHours)";
+        return Err(invalid("metrics.minuteDays", msg));
+    }
+    if keep.hour_ms < keep.minute_ms {
+        let msg =
+            "1-hour roll-ups must be kept at least as long as 1-minute ones (metrics.minuteDays)";
+        return Err(invalid("metrics.hourDays", msg));
+    }
+    Ok(HistoryPolicy { keep, max_bytes })
 }
 
 fn cores(cores: Option<usize>) -> Result<usize, ConfigError> {

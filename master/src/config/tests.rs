@@ -98,7 +98,8 @@ fn defaults_without_file_and_for_empty_file() {
     let hb = c.heartbeat;
     let ms = [hb.interval, hb.ttl, hb.grace, hb.jitter].map(|d| d.as_millis());
     assert_eq!(ms, [5_000, 15_000, 10_000, 2_000]);
-    assert_eq!(c.metrics_retention, Duration::from_secs(168 * 3600));
+    assert_eq!(c.metrics, HistoryPolicy::default());
+    assert_eq!(c.metrics.keep.raw_ms, 24 * 3_600_000);
     assert!(c.cores >= 1);
     assert_eq!(
         (c.io_uring, &c.jwt_secret, &c.advertise_addr),
@@ -151,6 +152,26 @@ const FAILURES: &[(&str, &[&str])] = &[
     ("heartbeat: {intervalMs: 0}\n", &["heartbeat.intervalMs"]),
     ("heartbeat: {jitterMs: 20000}\n", &["heartbeat.jitterMs"]),
     ("metricsRetentionHours: 0\n", &["metricsRetentionHours"]),
+    (
+        "metricsRetentionHours: 2\nmetrics: {rawHours: 2}\n",
+        &["metricsRetentionHours", "not both"],
+    ),
+    (
+        "metrics: {rawHours: 0}\n",
+        &["metrics.rawHours", "1..=8760"],
+    ),
+    ("metrics: {minuteDays: 0}\n", &["metrics.minuteDays"]),
+    ("metrics: {hourDays: 36501}\n", &["metrics.hourDays"]),
+    ("metrics: {maxBytes: 1024}\n", &["metrics.maxBytes"]),
+    (
+        "metrics: {rawHours: 48, minuteDays: 1}\n",
+        &["metrics.minuteDays", "at least as long"],
+    ),
+    (
+        "metrics: {minuteDays: 30, hourDays: 7}\n",
+        &["metrics.hourDays"],
+    ),
+    ("metrics: {raw: 1}\n", &["`raw`"]),
     ("cores: 0\n", &["cores"]),
     ("jwt: {expire: 0}\n", &["jwt.expire"]),
     ("dataDir: \"\"\n", &["dataDir"]),
@@ -186,6 +207,28 @@ const FAILURES: &[(&str, &[&str])] = &[
         &["protocol.descriptorReserve"],
     ),
 ];
+
+#[test]
+fn the_metrics_section_sets_the_history_tiers() {
+    let c = from_yaml_str(
+        "metrics:\n  rawHours: 6\n  minuteDays: 2\n  hourDays: 30\n  maxBytes: 1073741824\n",
+    )
+    .unwrap();
+    let keep = c.metrics.keep;
+    assert_eq!(
+        (
+            keep.raw_ms,
+            keep.minute_ms,
+            keep.hour_ms,
+            c.metrics.max_bytes
+        ),
+        (6 * 3_600_000, 2 * 86_400_000, 30 * 86_400_000, 1 << 30)
+    );
+    // The key from before the tiers still sets the raw tier.
+    let c = from_yaml_str("metricsRetentionHours: 12\n").unwrap();
+    assert_eq!(c.metrics.keep.raw_ms, 12 * 3_600_000);
+    assert_eq!(c.metrics.keep.minute_ms, 7 * 86_400_000);
+}
 
 #[test]
 fn the_protocol_section_sets_the_slave_port_limits() {

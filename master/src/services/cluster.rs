@@ -1,4 +1,5 @@
-//! The master's [`model::service::Cluster`]: nodes, their metric history and live samples,
+//! The master's [`model::service::Cluster`]: nodes, their metric history (tiers picked by
+//! `crate::store::history::history`) and live samples,
 //! database sizes and alerts. Everything answers from memory or on a blocking thread,
 //! never blocking the tokio workers.
 
@@ -14,7 +15,8 @@ use tokio::sync::broadcast;
 use super::{blocking, store_error};
 use crate::cluster::Cluster;
 use crate::samples::decode_sample;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, history};
+use model::history::MetricHistory;
 
 /// At most `points` samples spread over `from..=to`: the first sample of each of `points`
 /// equal slices. Empty stretches cost one lookup, so this is at most `points` seeks.
@@ -77,6 +79,22 @@ impl model::service::Cluster for Cluster {
         let store = Arc::clone(self.store());
         Box::pin(blocking(move || {
             sample_series(store.as_ref(), id, from_ms, to_ms, points).map_err(store_error)
+        }))
+    }
+
+    fn metric_history(
+        &self,
+        id: u64,
+        from_ms: u64,
+        to_ms: u64,
+        points: usize,
+    ) -> BoxFuture<'_, Result<MetricHistory, ServiceError>> {
+        let store = Arc::clone(self.store());
+        let keep = self.history_policy().keep;
+        let now = self.now_ms();
+        Box::pin(blocking(move || {
+            history::history(store.as_ref(), id, from_ms, to_ms, points, &keep, now)
+                .map_err(store_error)
         }))
     }
 

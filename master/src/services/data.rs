@@ -197,10 +197,20 @@ impl StoreFiles {
         let store = Arc::clone(&self.store);
         blocking(move || backup_file(store.as_ref(), env_kind(env))).await
     }
-    /// Deletes every metric sample received before `older_than_ms` (not audited).
+    /// Deletes every metric sample received before `older_than_ms`, and the roll-ups of
+    /// buckets starting before it (not audited).
     async fn reset_samples(&self, older_than_ms: u64) -> Result<u64, ServiceError> {
         let store = Arc::clone(&self.store);
-        blocking(move || store.prune_samples(older_than_ms).map_err(store_error)).await
+        blocking(move || {
+            let mut removed = 0;
+            for tier in crate::store::Tier::ALL {
+                removed += store
+                    .prune_series(tier, older_than_ms)
+                    .map_err(store_error)?;
+            }
+            Ok(removed)
+        })
+        .await
     }
 }
 

@@ -15,9 +15,10 @@ use serde::de::DeserializeOwned;
 
 use super::console::ConsoleDbs;
 use super::schema::{self, EnvKind};
-use super::{SampleRow, Store, StoreError, StoreSizes, check_enrolment, new_node};
+use super::{SampleRow, SeriesUsage, Store, StoreError, StoreSizes, check_enrolment, new_node};
 use crate::accounts::AuditLimits;
 use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord, to_hex};
+use model::history::Tier;
 
 /// Map size of the `data` environment: 1 GiB. The file is sparse and grows as needed.
 pub const DATA_MAP_SIZE: usize = 1 << 30;
@@ -58,7 +59,8 @@ pub struct LmdbStore {
     nodes: RawDb,
     node_keys: RawDb,
     join_tokens: RawDb,
-    samples: RawDb,
+    /// The metric series by tier: raw samples, 1-minute and 1-hour roll-ups.
+    series: [RawDb; 3],
     /// Console accounts, sessions and audit log (see `store::console`).
     pub(super) console: ConsoleDbs<'static>,
     /// Tasks (see `store::tasks`).
@@ -149,13 +151,19 @@ impl LmdbStore {
         );
 
         let wtxn = performance.write_txn()?;
-        let samples = committed(performance.create_databases_and_commit(
+        let series = committed(performance.create_databases_and_commit(
             wtxn,
             |o, w| -> Result<_, StoreError> {
                 let meta = o.create_database::<Str, Bytes>(w, Some(schema::META_DB))?;
-                let samples = o.create_database::<Bytes, Bytes>(w, Some(schema::SAMPLES_DB))?;
+                let mut create =
+                    |tier| o.create_database::<Bytes, Bytes>(w, Some(schema::series_db(tier)));
+                let series = [
+                    create(Tier::Raw)?,
+                    create(Tier::Minute)?,
+                    create(Tier::Hour)?,
+                ];
                 schema::ensure_schema(o, w, &meta, EnvKind::Performance)?;
-                Ok(CommitOrAbort::Commit(samples))
+                Ok(CommitOrAbort::Commit(series))
             },
         )?);
 
@@ -166,7 +174,7 @@ impl LmdbStore {
             nodes,
             node_keys,
             join_tokens,
-            samples,
+            series,
             console,
             tasks,
             alerts,
@@ -222,6 +230,11 @@ impl LmdbStore {
         Ok(())
     }
 
+    /// The database of one tier of the metric series.
+    fn db(&self, tier: Tier) -> RawDb {
+        self.series[tier as usize]
+    }
+
     /// Writes raw bytes into one of the databases, bypassing every check (tests only).
     #[cfg(test)]
     pub(crate) fn put_raw(&self, db: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
@@ -229,7 +242,9 @@ impl LmdbStore {
             schema::NODES_DB => (&self.data, self.nodes),
             schema::NODE_KEYS_DB => (&self.data, self.node_keys),
             schema::JOIN_TOKENS_DB => (&self.data, self.join_tokens),
-            schema::SAMPLES_DB => (&self.performance, self.samples),
+            schema::SAMPLES_DB => (&self.performance, self.db(Tier::Raw)),
+            schema::MINUTE_DB => (&self.performance, self.db(Tier::Minute)),
+            schema::HOUR_DB => (&self.performance, self.db(Tier::Hour)),
             _ => (&self.data, self.meta.remap_key_type::<Bytes>()),
         };
         let mut wtxn = env.write_txn()?;
@@ -384,21 +399,23 @@ impl Store for LmdbStore {
         Ok(out)
     }
 
-    fn append_samples(&self, batch: &[SampleRow]) -> Result<(), StoreError> {
+    fn append_series(&self, tier: Tier, batch: &[SampleRow]) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
+        let db = self.db(tier);
         let mut wtxn = self.performance.write_txn()?;
         for row in batch {
             let key = schema::sample_key(row.node_id, row.taken_at_ms);
-            self.samples.put(&mut wtxn, &key, &row.bytes)?;
+            db.put(&mut wtxn, &key, &row.bytes)?;
         }
         wtxn.commit()?;
         Ok(())
     }
 
-    fn samples(
+    fn series(
         &self,
+        tier: Tier,
         node_id: u64,
         from_ms: u64,
         to_ms: u64,
@@ -412,11 +429,11 @@ impl Store for LmdbStore {
         let hi = schema::sample_key(node_id, to_ms);
         let mut out = Vec::new();
         for entry in self
-            .samples
+            .db(tier)
             .range(&rtxn, &(Included(lo.as_slice()), Included(hi.as_slice())))?
         {
             let (key, raw) = entry?;
-            out.push(sample_row(key, raw)?);
+            out.push(sample_row(tier, key, raw)?);
             if out.len() >= limit {
                 break;
             }
@@ -424,41 +441,42 @@ impl Store for LmdbStore {
         Ok(out)
     }
 
-    fn latest_sample(&self, node_id: u64) -> Result<Option<SampleRow>, StoreError> {
+    fn latest_in_series(&self, tier: Tier, node_id: u64) -> Result<Option<SampleRow>, StoreError> {
         let rtxn = self.performance.read_txn()?;
         let lo = schema::sample_key(node_id, 0);
         let hi = schema::sample_key(node_id, u64::MAX);
         match self
-            .samples
+            .db(tier)
             .rev_range(&rtxn, &(Included(lo.as_slice()), Included(hi.as_slice())))?
             .next()
         {
             Some(entry) => {
                 let (key, raw) = entry?;
-                sample_row(key, raw).map(Some)
+                sample_row(tier, key, raw).map(Some)
             }
             None => Ok(None),
         }
     }
 
-    fn prune_samples(&self, older_than_ms: u64) -> Result<u64, StoreError> {
+    fn prune_series(&self, tier: Tier, older_than_ms: u64) -> Result<u64, StoreError> {
+        let db = self.db(tier);
         let mut wtxn = self.performance.write_txn()?;
         let mut removed = 0u64;
         let mut next_node = Some(0u64);
         // Visit each node present: one seek to find it, one range delete of its old rows.
         while let Some(from_node) = next_node {
             let seek = schema::sample_key(from_node, 0);
-            let node = match self.samples.get_greater_than_or_equal_to(&wtxn, &seek)? {
+            let node = match db.get_greater_than_or_equal_to(&wtxn, &seek)? {
                 None => break,
                 Some((key, _)) => {
                     schema::decode_sample_key(key)
-                        .ok_or_else(|| corrupt_sample_key(key))?
+                        .ok_or_else(|| corrupt_sample_key(tier, key))?
                         .0
                 }
             };
             let lo = schema::sample_key(node, 0);
             let hi = schema::sample_key(node, older_than_ms);
-            let n = self.samples.delete_range(
+            let n = db.delete_range(
                 &mut wtxn,
                 &(Included(lo.as_slice()), Excluded(hi.as_slice())),
             )?;
@@ -467,6 +485,34 @@ impl Store for LmdbStore {
         }
         wtxn.commit()?;
         Ok(removed)
+    }
+
+    fn series_nodes(&self, tier: Tier) -> Result<Vec<u64>, StoreError> {
+        let db = self.db(tier);
+        let rtxn = self.performance.read_txn()?;
+        let mut nodes = Vec::new();
+        let mut next_node = Some(0u64);
+        while let Some(from_node) = next_node {
+            let seek = schema::sample_key(from_node, 0);
+            let Some((key, _)) = db.get_greater_than_or_equal_to(&rtxn, &seek)? else {
+                break;
+            };
+            let node = schema::decode_sample_key(key)
+                .ok_or_else(|| corrupt_sample_key(tier, key))?
+                .0;
+            nodes.push(node);
+            next_node = node.checked_add(1);
+        }
+        Ok(nodes)
+    }
+
+    fn series_usage(&self, tier: Tier) -> Result<SeriesUsage, StoreError> {
+        let rtxn = self.performance.read_txn()?;
+        let stat = self.db(tier).stat(&rtxn)?;
+        Ok(SeriesUsage {
+            rows: stat.entries as u64,
+            bytes: stat.non_free_page_size() as u64,
+        })
     }
 
     fn sizes(&self) -> StoreSizes {
@@ -737,16 +783,16 @@ fn hex_bytes(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn corrupt_sample_key(key: &[u8]) -> StoreError {
+fn corrupt_sample_key(tier: Tier, key: &[u8]) -> StoreError {
     StoreError::Corrupt {
-        key: format!("{}/0x{}", schema::SAMPLES_DB, hex_bytes(key)),
+        key: format!("{}/0x{}", schema::series_db(tier), hex_bytes(key)),
         reason: format!("expected a 16-byte key, found {} bytes", key.len()),
     }
 }
 
-fn sample_row(key: &[u8], raw: &[u8]) -> Result<SampleRow, StoreError> {
+fn sample_row(tier: Tier, key: &[u8], raw: &[u8]) -> Result<SampleRow, StoreError> {
     let (node_id, taken_at_ms) =
-        schema::decode_sample_key(key).ok_or_else(|| corrupt_sample_key(key))?;
+        schema::decode_sample_key(key).ok_or_else(|| corrupt_sample_key(tier, key))?;
     Ok(SampleRow {
         node_id,
         taken_at_ms,

@@ -7,15 +7,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::schema::{EnvKind, SCHEMA_VERSION};
-use super::{SampleRow, Store, StoreError, StoreSizes, check_enrolment, new_node};
+use super::{SampleRow, SeriesUsage, Store, StoreError, StoreSizes, check_enrolment, new_node};
 use model::alert::AlertRecord;
 use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
+use model::history::Tier;
 
 /// In-memory store. Two locks, like the two LMDB environments.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     data: Mutex<Data>,
-    samples: Mutex<BTreeMap<(u64, u64), Vec<u8>>>,
+    /// The metric series by tier (raw, 1-minute, 1-hour), by node and time.
+    samples: Mutex<[Series; 3]>,
     /// Tasks by id, and the last id allocated.
     tasks: Mutex<(BTreeMap<u64, model::task::TaskRecord>, u64)>,
     /// The alert history by id.
@@ -38,6 +40,13 @@ struct AlertConfig {
     last_rule: u64,
     last_silence: u64,
     seeded: bool,
+}
+
+type Series = BTreeMap<(u64, u64), Vec<u8>>;
+
+/// Bytes a row is counted for in [`SeriesUsage::bytes`]: its value and 16-byte key.
+fn row_bytes(bytes: &[u8]) -> u64 {
+    16 + bytes.len() as u64
 }
 
 #[derive(Debug)]
@@ -71,7 +80,7 @@ impl MemoryStore {
         self.data.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn samples_map(&self) -> MutexGuard<'_, BTreeMap<(u64, u64), Vec<u8>>> {
+    fn samples_map(&self) -> MutexGuard<'_, [Series; 3]> {
         self.samples.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -214,16 +223,17 @@ impl Store for MemoryStore {
         Ok(self.data().join_tokens.values().cloned().collect())
     }
 
-    fn append_samples(&self, batch: &[SampleRow]) -> Result<(), StoreError> {
-        let mut samples = self.samples_map();
+    fn append_series(&self, tier: Tier, batch: &[SampleRow]) -> Result<(), StoreError> {
+        let mut series = self.samples_map();
         for row in batch {
-            samples.insert((row.node_id, row.taken_at_ms), row.bytes.clone());
+            series[tier as usize].insert((row.node_id, row.taken_at_ms), row.bytes.clone());
         }
         Ok(())
     }
 
-    fn samples(
+    fn series(
         &self,
+        tier: Tier,
         node_id: u64,
         from_ms: u64,
         to_ms: u64,
@@ -232,27 +242,44 @@ impl Store for MemoryStore {
         if from_ms > to_ms {
             return Ok(Vec::new());
         }
-        Ok(self
-            .samples_map()
+        Ok(self.samples_map()[tier as usize]
             .range((node_id, from_ms)..=(node_id, to_ms))
             .take(limit)
             .map(row)
             .collect())
     }
 
-    fn latest_sample(&self, node_id: u64) -> Result<Option<SampleRow>, StoreError> {
-        Ok(self
-            .samples_map()
+    fn latest_in_series(&self, tier: Tier, node_id: u64) -> Result<Option<SampleRow>, StoreError> {
+        Ok(self.samples_map()[tier as usize]
             .range((node_id, 0)..=(node_id, u64::MAX))
             .next_back()
             .map(row))
     }
 
-    fn prune_samples(&self, older_than_ms: u64) -> Result<u64, StoreError> {
-        let mut samples = self.samples_map();
-        let before = samples.len();
-        samples.retain(|&(_, taken_at_ms), _| taken_at_ms >= older_than_ms);
-        Ok((before - samples.len()) as u64)
+    fn prune_series(&self, tier: Tier, older_than_ms: u64) -> Result<u64, StoreError> {
+        let mut series = self.samples_map();
+        let rows = &mut series[tier as usize];
+        let before = rows.len();
+        rows.retain(|&(_, taken_at_ms), _| taken_at_ms >= older_than_ms);
+        Ok((before - rows.len()) as u64)
+    }
+
+    fn series_nodes(&self, tier: Tier) -> Result<Vec<u64>, StoreError> {
+        let mut nodes: Vec<u64> = self.samples_map()[tier as usize]
+            .keys()
+            .map(|&(node, _)| node)
+            .collect();
+        nodes.dedup();
+        Ok(nodes)
+    }
+
+    fn series_usage(&self, tier: Tier) -> Result<SeriesUsage, StoreError> {
+        let series = self.samples_map();
+        let rows = &series[tier as usize];
+        Ok(SeriesUsage {
+            rows: rows.len() as u64,
+            bytes: rows.values().map(|v| row_bytes(v)).sum(),
+        })
     }
 
     fn sizes(&self) -> StoreSizes {
@@ -272,12 +299,18 @@ impl Store for MemoryStore {
                 serde_json::json!({ "nodes": nodes, "join_tokens": tokens })
             }
             EnvKind::Performance => {
-                let rows: Vec<(u64, u64, usize)> = self
-                    .samples_map()
-                    .iter()
-                    .map(|((node, at), bytes)| (*node, *at, bytes.len()))
-                    .collect();
-                serde_json::json!({ "samples": rows })
+                let series = self.samples_map();
+                let rows = |tier: Tier| -> Vec<(u64, u64, usize)> {
+                    series[tier as usize]
+                        .iter()
+                        .map(|((node, at), bytes)| (*node, *at, bytes.len()))
+                        .collect()
+                };
+                serde_json::json!({
+                    "samples": rows(Tier::Raw),
+                    "rollup_1m": rows(Tier::Minute),
+                    "rollup_1h": rows(Tier::Hour),
+                })
             }
         };
         let text = serde_json::to_vec(&snapshot).map_err(|source| StoreError::Encode {

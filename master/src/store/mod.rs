@@ -5,6 +5,8 @@
 //! same semantics, for tests). The key layout of every database is documented in one place,
 //! [`schema`]. Metric samples are written through [`StoreWriter`], a dedicated thread that
 //! batches them into group commits so that no LMDB write ever runs on an async executor.
+//! Samples are kept in tiers (raw, 1-minute and 1-hour roll-ups, see [`history`] and
+//! [`rollup`]), rolled up and pruned by a periodic pass off the heartbeat path.
 //!
 //! [`LmdbStore`] also implements `crate::accounts::AuthStore` (console accounts, sessions, audit log;
 //! see `console.rs`), in the same `data` environment.
@@ -14,6 +16,7 @@
 //! Every write has been committed (and synced) when the method returns `Ok`.
 
 use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
+pub use model::history::Tier;
 use std::path::{Path, PathBuf};
 
 mod alert_rules;
@@ -23,13 +26,17 @@ pub mod channels;
 pub mod compaction;
 mod console;
 pub mod gateways;
+pub mod history;
 mod lmdb;
 mod memory;
 pub mod projects;
+pub mod rollup;
 pub mod schema;
 mod tasks;
 mod writer;
 
+#[cfg(test)]
+mod history_tests;
 #[cfg(test)]
 mod tests;
 
@@ -108,6 +115,15 @@ pub struct SampleRow {
     pub bytes: Vec<u8>,
 }
 
+/// Rows of one tier of the metric series and the bytes they take.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeriesUsage {
+    /// Rows stored.
+    pub rows: u64,
+    /// Bytes they take.
+    pub bytes: u64,
+}
+
 /// On-disk size of the two environments, bytes (0 for the memory store).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreSizes {
@@ -171,10 +187,43 @@ pub trait Store: Send + Sync + 'static {
     /// All join tokens, ordered by secret hash.
     fn list_join_tokens(&self) -> Result<Vec<JoinTokenRecord>, StoreError>;
 
-    /// Appends a batch of samples in one transaction (all or nothing).
-    fn append_samples(&self, batch: &[SampleRow]) -> Result<(), StoreError>;
+    /// Appends a batch of rows to one tier of the metric series in one transaction (all or
+    /// nothing). A row with the same `(node_id, taken_at_ms)` as a stored one replaces it.
+    /// Raw rows are encoded samples, roll-up rows encoded [`rollup::Rollup`]s keyed by the
+    /// start of their bucket.
+    fn append_series(&self, tier: Tier, batch: &[SampleRow]) -> Result<(), StoreError>;
 
-    /// Samples of one node with `from_ms <= taken_at_ms <= to_ms`, oldest first, at most
+    /// Rows of one tier and node with `from_ms <= taken_at_ms <= to_ms`, oldest first, at
+    /// most `limit` of them (the oldest ones; page on by raising `from_ms`).
+    fn series(
+        &self,
+        tier: Tier,
+        node_id: u64,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<SampleRow>, StoreError>;
+
+    /// The newest row of one tier and node.
+    fn latest_in_series(&self, tier: Tier, node_id: u64) -> Result<Option<SampleRow>, StoreError>;
+
+    /// Removes every row of one tier (of every node) with `taken_at_ms < older_than_ms`, in
+    /// one transaction; returns how many were removed.
+    fn prune_series(&self, tier: Tier, older_than_ms: u64) -> Result<u64, StoreError>;
+
+    /// The nodes with at least one row in a tier, ascending.
+    fn series_nodes(&self, tier: Tier) -> Result<Vec<u64>, StoreError>;
+
+    /// How many rows a tier holds and the bytes they take (LMDB: the pages of its database;
+    /// memory store: keys plus values).
+    fn series_usage(&self, tier: Tier) -> Result<SeriesUsage, StoreError>;
+
+    /// Appends a batch of raw samples in one transaction (all or nothing).
+    fn append_samples(&self, batch: &[SampleRow]) -> Result<(), StoreError> {
+        self.append_series(Tier::Raw, batch)
+    }
+
+    /// Raw samples of one node with `from_ms <= taken_at_ms <= to_ms`, oldest first, at most
     /// `limit` of them (the oldest ones; page on by raising `from_ms`).
     fn samples(
         &self,
@@ -182,14 +231,20 @@ pub trait Store: Send + Sync + 'static {
         from_ms: u64,
         to_ms: u64,
         limit: usize,
-    ) -> Result<Vec<SampleRow>, StoreError>;
+    ) -> Result<Vec<SampleRow>, StoreError> {
+        self.series(Tier::Raw, node_id, from_ms, to_ms, limit)
+    }
 
-    /// The newest sample of one node.
-    fn latest_sample(&self, node_id: u64) -> Result<Option<SampleRow>, StoreError>;
+    /// The newest raw sample of one node.
+    fn latest_sample(&self, node_id: u64) -> Result<Option<SampleRow>, StoreError> {
+        self.latest_in_series(Tier::Raw, node_id)
+    }
 
-    /// Removes every sample (of every node) with `taken_at_ms < older_than_ms`, in one
+    /// Removes every raw sample (of every node) with `taken_at_ms < older_than_ms`, in one
     /// transaction; returns how many were removed.
-    fn prune_samples(&self, older_than_ms: u64) -> Result<u64, StoreError>;
+    fn prune_samples(&self, older_than_ms: u64) -> Result<u64, StoreError> {
+        self.prune_series(Tier::Raw, older_than_ms)
+    }
 
     /// On-disk sizes (0 for the memory store). A size that cannot be read is reported as 0.
     fn sizes(&self) -> StoreSizes;

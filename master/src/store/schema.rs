@@ -41,6 +41,8 @@
 //! |-----------|------------------------------------------------------|----------------------------|
 //! | `meta`    | `schema_version` (UTF-8)                             | `u32` big-endian           |
 //! | `samples` | node id `u64` BE ++ `taken_at_ms` `u64` BE (16 bytes) | opaque encoded sample      |
+//! | `rollup_1m` | node id `u64` BE ++ minute start, Unix ms, `u64` BE (16 bytes) | encoded `crate::store::rollup::Rollup` of that minute's samples |
+//! | `rollup_1h` | node id `u64` BE ++ hour start, Unix ms, `u64` BE (16 bytes) | encoded `crate::store::rollup::Rollup` of that hour's 1-minute roll-ups |
 //!
 //! Big-endian integer keys sort numerically under LMDB's default byte-wise comparison, so
 //! `nodes` iterates by id, `samples` iterates per node in time order and `audit` in time
@@ -53,6 +55,10 @@
 //! `alert_rules` database and the `alerts` database (alert ids need no counter: the master
 //! continues after the newest stored id, and pruning only ever removes the oldest), the
 //! `api_tokens` database, and the `alert_channels` database.
+//! The roll-up tiers (`rollup_1m`, `rollup_1h`) of the `performance` environment were added
+//! the same way: `samples` keeps its meaning, a version-1 environment gains the two empty
+//! databases at open, and the first roll-up pass (`crate::store::history::roll_up`) fills
+//! them from the raw samples already stored (each node from its oldest sample on).
 //!
 //! # Upgrades
 //!
@@ -102,6 +108,20 @@ pub const ALERT_CHANNELS_DB: &str = "alert_channels";
 pub const ALERT_RULES_DB: &str = "alert_rules";
 /// `performance`: metric samples by node and time.
 pub const SAMPLES_DB: &str = "samples";
+
+/// `performance`: 1-minute roll-ups by node and minute.
+pub const MINUTE_DB: &str = "rollup_1m";
+/// `performance`: 1-hour roll-ups by node and hour.
+pub const HOUR_DB: &str = "rollup_1h";
+
+/// The database of one tier of the metric series.
+pub const fn series_db(tier: model::history::Tier) -> &'static str {
+    match tier {
+        model::history::Tier::Raw => SAMPLES_DB,
+        model::history::Tier::Minute => MINUTE_DB,
+        model::history::Tier::Hour => HOUR_DB,
+    }
+}
 
 /// `meta` key of the schema version.
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";

@@ -177,7 +177,7 @@ fn write_batch(store: &dyn Store, batch: &mut Vec<SampleRow>, counters: &Counter
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{EnvKind, MemoryStore, StoreError, StoreSizes};
+    use crate::store::{EnvKind, MemoryStore, SeriesUsage, StoreError, StoreSizes, Tier};
     use model::cluster::{EnrollRefusal, JoinTokenRecord, NodeRecord};
 
     fn row(node_id: u64, taken_at_ms: u64) -> SampleRow {
@@ -270,20 +270,33 @@ mod tests {
         fn list_join_tokens(&self) -> Result<Vec<JoinTokenRecord>, StoreError> {
             self.0.list_join_tokens()
         }
-        fn append_samples(&self, _: &[SampleRow]) -> Result<(), StoreError> {
+        fn append_series(&self, _: Tier, _: &[SampleRow]) -> Result<(), StoreError> {
             Err(StoreError::Corrupt {
                 key: "samples".into(),
                 reason: "broken on purpose".into(),
             })
         }
-        fn samples(&self, n: u64, f: u64, t: u64, l: usize) -> Result<Vec<SampleRow>, StoreError> {
-            self.0.samples(n, f, t, l)
+        fn series(
+            &self,
+            tier: Tier,
+            n: u64,
+            f: u64,
+            t: u64,
+            l: usize,
+        ) -> Result<Vec<SampleRow>, StoreError> {
+            self.0.series(tier, n, f, t, l)
         }
-        fn latest_sample(&self, n: u64) -> Result<Option<SampleRow>, StoreError> {
-            self.0.latest_sample(n)
+        fn latest_in_series(&self, tier: Tier, n: u64) -> Result<Option<SampleRow>, StoreError> {
+            self.0.latest_in_series(tier, n)
         }
-        fn prune_samples(&self, o: u64) -> Result<u64, StoreError> {
-            self.0.prune_samples(o)
+        fn prune_series(&self, tier: Tier, o: u64) -> Result<u64, StoreError> {
+            self.0.prune_series(tier, o)
+        }
+        fn series_nodes(&self, tier: Tier) -> Result<Vec<u64>, StoreError> {
+            self.0.series_nodes(tier)
+        }
+        fn series_usage(&self, tier: Tier) -> Result<SeriesUsage, StoreError> {
+            self.0.series_usage(tier)
         }
         fn sizes(&self) -> StoreSizes {
             self.0.sizes()

@@ -44,6 +44,15 @@ impl Cluster for AlertFake {
     ) -> BoxFuture<'_, Result<Vec<(u64, MetricSample)>, ServiceError>> {
         self.inner.sample_series(id, from_ms, to_ms, points)
     }
+    fn metric_history(
+        &self,
+        id: u64,
+        from_ms: u64,
+        to_ms: u64,
+        points: usize,
+    ) -> BoxFuture<'_, Result<model::history::MetricHistory, ServiceError>> {
+        self.inner.metric_history(id, from_ms, to_ms, points)
+    }
     fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>> {
         self.inner.live_samples()
     }

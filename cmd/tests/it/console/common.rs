@@ -138,6 +138,30 @@ impl Cluster for Fake {
         Box::pin(async move { series })
     }
 
+    /// Raw points of up to three samples a second apart from `from_ms + 1000`, for known
+    /// nodes (the master's tier choice is tested over a real cluster in `history.rs`).
+    fn metric_history(
+        &self,
+        id: u64,
+        from_ms: u64,
+        to_ms: u64,
+        points: usize,
+    ) -> BoxFuture<'_, Result<model::history::MetricHistory, ServiceError>> {
+        let history = self.ok().map(|nodes| {
+            let known = nodes.iter().any(|n| n.id == id);
+            let count = if known { points.min(3) as u64 } else { 0 };
+            let values = master::store::rollup::Values::of(&metrics());
+            model::history::MetricHistory {
+                tier: model::history::Tier::Raw,
+                step_ms: (to_ms - from_ms + 1).div_ceil(points as u64),
+                points: (1..=count)
+                    .map(|i| values.point(from_ms + i * 1000))
+                    .collect(),
+            }
+        });
+        Box::pin(async move { history })
+    }
+
     fn live_samples(&self) -> Option<broadcast::Receiver<LiveSample>> {
         match self {
             Self::Live(_, tx) => Some(tx.subscribe()),

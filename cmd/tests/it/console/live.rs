@@ -55,6 +55,17 @@ async fn detail_page_shows_host_facts_disks_and_chart_slots() {
         r#"<section class="panel" id="charts" data-node="7" data-labels=""#,
         r#"<canvas id="chart-cpu"></canvas>"#,
         r#"<canvas id="chart-disk"></canvas>"#,
+        r#"<div class="range-bar" role="group" aria-label="Time range">"#,
+        r#"<button type="button" class="range" data-range="900000" aria-pressed="true">15 min</button>"#,
+        r#"data-range="3600000" aria-pressed="false">1 hour</button>"#,
+        r#"data-range="21600000" aria-pressed="false">6 hours</button>"#,
+        r#"data-range="86400000" aria-pressed="false">24 hours</button>"#,
+        r#"data-range="604800000" aria-pressed="false">7 days</button>"#,
+        r#"data-range="2592000000" aria-pressed="false">30 days</button>"#,
+        "<span>Custom:</span>",
+        r#"<label>To <input type="datetime-local" id="range-to" name="to" required></label>"#,
+        "Resolution: <span id=\"range-tier\">",
+        "1-hour roll-ups (min, average, max)",
         r#"<script src="/static/vendor/chart.min.js" defer></script>"#,
         r#"<script src="/static/slave.js" defer></script>"#,
         r#"<a href="/slaves" class="active" aria-current="page">Slaves</a>"#,
@@ -114,11 +125,14 @@ async fn history_answers_points_and_checks_its_window() {
         (body["node"].clone(), body["from"].clone()),
         (json!(3), json!(1000))
     );
+    assert_eq!(body["tier"], "raw");
+    assert_eq!(body["step_ms"], 4001);
     let points = body["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
     assert_eq!(points[0]["t"], 2000);
-    assert_eq!(points[0]["cpu"], 12.5);
-    assert_eq!(points[0]["mem_total"], 8_u64 << 30);
+    assert_eq!(points[0]["cpu_total_pct"], json!({ "avg": 12.5 }));
+    assert_eq!(points[0]["mem_used_pct"], json!({ "avg": 18.75 }));
+    assert_eq!(points[0]["tcp_established"], json!({ "avg": 42.0 }));
     for (path, status) in [
         ("/api/v1/nodes/4/metrics", StatusCode::NOT_FOUND),
         ("/api/v1/nodes/x/metrics", StatusCode::NOT_FOUND),
@@ -274,7 +288,22 @@ async fn relative_times_follow_the_user_language() {
     assert!(body.contains("从未"));
     assert!(body.contains("第 1–2 条，共 2 条"));
     let body = app.send(Req::get("/slaves/1").cookie(&s.token)).await.body;
-    assert!(body.contains("实时指标") && body.contains("操作系统"));
+    for needle in [
+        "<h2>指标 <span id=\"live-status\"",
+        r#"<div class="range-bar" role="group" aria-label="时间范围">"#,
+        r#"data-range="900000" aria-pressed="true">15 分钟</button>"#,
+        r#"data-range="2592000000" aria-pressed="false">30 天</button>"#,
+        "<span>自定义:</span>",
+        "<label>从 <input type=\"datetime-local\" id=\"range-from\"",
+        "精度: <span id=\"range-tier\">",
+        "操作系统",
+    ] {
+        assert!(body.contains(needle), "missing {needle:?} in\n{body}");
+    }
+    assert!(
+        body.contains("1 分钟汇总（最小、平均、最大）"),
+        "tier names for the script"
+    );
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ mod channels;
 mod common;
 mod data;
 mod frame;
+mod history;
 mod http;
 mod http_limits;
 mod live;
