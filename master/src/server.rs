@@ -217,7 +217,6 @@ fn open_store_locked(
     Ok((Arc::new(store), lock, ran))
 }
 
-
 /// How often the alert evaluator ticks (staleness, silence expiry).
 pub const ALERT_TICK: Duration = Duration::from_secs(1);
 

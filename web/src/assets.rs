@@ -14,7 +14,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Every embedded asset: path, content type, bytes.
-pub const ASSETS: [(&str, &str, &[u8]); 12] = [
+pub const ASSETS: [(&str, &str, &[u8]); 13] = [
     (
         "/static/commander.css",
         CSS,
@@ -30,6 +30,8 @@ pub const ASSETS: [(&str, &str, &[u8]); 12] = [
         "/static/channels.js",
         JS,
         include_bytes!("../static/channels.js"),
+    ),
+    (
         "/static/alerts.js",
         JS,
         include_bytes!("../static/alerts.js"),

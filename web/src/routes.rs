@@ -34,8 +34,8 @@ use crate::auth::{self, Auth, forms, json};
 use crate::state::AppState;
 use crate::{
     alert_pages, alert_rules, alerts, alerts_page, api, assets, channels, channels_page, data,
-    data_page, detail, gateways, live, manage, openapi, pages, project_pages, projects,
-    prometheus, records, tokens, tokens_page,
+    data_page, detail, gateways, live, manage, openapi, pages, project_pages, projects, prometheus,
+    records, tokens, tokens_page,
 };
 use model::token::Scope;
 

@@ -354,7 +354,7 @@ pub fn alerting_over(
         ttl: Duration::from_secs(10),
         grace: Duration::from_secs(5),
         jitter: Duration::ZERO,
-        retention: Duration::from_secs(3600),
+        history: master::store::history::HistoryPolicy::default(),
     };
     let cluster =
         master::cluster::Cluster::open(Arc::clone(&store), timing, clock.clone()).unwrap();

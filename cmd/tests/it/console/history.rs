@@ -67,6 +67,9 @@ impl Cluster for Real {
     fn alert_events(&self) -> Option<broadcast::Receiver<AlertRecord>> {
         self.fake.alert_events()
     }
+    fn master_counters(&self) -> model::node::MasterCounters {
+        self.cluster.master_counters()
+    }
 }
 
 impl DataFiles for Real {
