@@ -436,7 +436,7 @@ impl MetricSampler {
     /// table (sized by memory, not by sockets) on each read, which cost most of a slave's
     /// sampling CPU even on an idle host. A missing file (no IPv6) counts zero.
     fn read_tcp(&mut self) -> (u32, u32) {
-        let mut read = |path: &str, text: &mut String| {
+        let read = |path: &str, text: &mut String| {
             text.clear();
             File::open(path)
                 .and_then(|mut f| f.read_to_string(text))
