@@ -791,6 +791,72 @@ pub trait Channels: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Vec<DeliveryRecord>, ChannelFailure>>;
 }
 
+/// A [`Channels`] without channels: an empty list, every name
+/// unknown, every creation refused. For consoles and tests without notifications.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoChannels;
+
+fn no_channel<T: Send + 'static>(
+    name: &str,
+) -> crate::ops::BoxFuture<'static, Result<T, ChannelFailure>> {
+    let failure = ChannelFailure::NotFound(format!("no channel named {name:?}"));
+    Box::pin(async move { Err(failure) })
+}
+
+impl Channels for NoChannels {
+    fn list(&self) -> crate::ops::BoxFuture<'_, Result<Vec<ChannelView>, ChannelFailure>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn get<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> crate::ops::BoxFuture<'a, Result<ChannelView, ChannelFailure>> {
+        no_channel(name)
+    }
+
+    fn create<'a>(
+        &'a self,
+        _caller: &'a crate::ops::Caller,
+        input: ChannelInput,
+    ) -> crate::ops::BoxFuture<'a, Result<ChannelView, ChannelFailure>> {
+        let failure = ChannelFailure::Store(format!("cannot keep {:?}", input.name));
+        Box::pin(async move { Err(failure) })
+    }
+
+    fn update<'a>(
+        &'a self,
+        _caller: &'a crate::ops::Caller,
+        name: &'a str,
+        _input: ChannelInput,
+    ) -> crate::ops::BoxFuture<'a, Result<ChannelView, ChannelFailure>> {
+        no_channel(name)
+    }
+
+    fn delete<'a>(
+        &'a self,
+        _caller: &'a crate::ops::Caller,
+        name: &'a str,
+    ) -> crate::ops::BoxFuture<'a, Result<(), ChannelFailure>> {
+        no_channel(name)
+    }
+
+    fn test<'a>(
+        &'a self,
+        _caller: &'a crate::ops::Caller,
+        name: &'a str,
+    ) -> crate::ops::BoxFuture<'a, Result<DeliveryRecord, ChannelFailure>> {
+        no_channel(name)
+    }
+
+    fn deliveries(
+        &self,
+        _query: DeliveryQuery,
+    ) -> crate::ops::BoxFuture<'_, Result<Vec<DeliveryRecord>, ChannelFailure>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

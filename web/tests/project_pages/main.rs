@@ -29,7 +29,7 @@ fn app() -> (axum::Router, Arc<MemoryProjects>) {
         accounts: base.clone(),
         audit: base,
         projects: projects.clone(),
-        channels: Arc::new(NoChannels),
+        channels: Arc::new(model::channel::NoChannels),
         alerting: Arc::new(model::alert_rule::NoAlertRules),
         clock: Arc::new(ManualClock::new(1_700_000_000_000)),
     };
@@ -464,89 +464,4 @@ async fn gateway_pages_list_every_gateway_and_manage_standalone_ones() {
     assert!(projects.gateways.lock().unwrap().is_empty());
     let gone = get(&router, "/gateways/edge", EN).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
-}
-
-/// No notification channels: an empty list, every name unknown.
-struct NoChannels;
-
-fn no_channel<T: Send + 'static>(
-    name: &str,
-) -> model::ops::BoxFuture<'static, Result<T, model::channel::ChannelFailure>> {
-    let failure = model::channel::ChannelFailure::NotFound(format!("no channel named {name:?}"));
-    Box::pin(async move { Err(failure) })
-}
-
-impl model::channel::Channels for NoChannels {
-    fn list(
-        &self,
-    ) -> model::ops::BoxFuture<
-        '_,
-        Result<Vec<model::channel::ChannelView>, model::channel::ChannelFailure>,
-    > {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-
-    fn get<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> model::ops::BoxFuture<
-        'a,
-        Result<model::channel::ChannelView, model::channel::ChannelFailure>,
-    > {
-        no_channel(name)
-    }
-
-    fn create<'a>(
-        &'a self,
-        _caller: &'a model::ops::Caller,
-        input: model::channel::ChannelInput,
-    ) -> model::ops::BoxFuture<
-        'a,
-        Result<model::channel::ChannelView, model::channel::ChannelFailure>,
-    > {
-        let failure =
-            model::channel::ChannelFailure::Store(format!("cannot keep {:?}", input.name));
-        Box::pin(async move { Err(failure) })
-    }
-
-    fn update<'a>(
-        &'a self,
-        _caller: &'a model::ops::Caller,
-        name: &'a str,
-        _input: model::channel::ChannelInput,
-    ) -> model::ops::BoxFuture<
-        'a,
-        Result<model::channel::ChannelView, model::channel::ChannelFailure>,
-    > {
-        no_channel(name)
-    }
-
-    fn delete<'a>(
-        &'a self,
-        _caller: &'a model::ops::Caller,
-        name: &'a str,
-    ) -> model::ops::BoxFuture<'a, Result<(), model::channel::ChannelFailure>> {
-        no_channel(name)
-    }
-
-    fn test<'a>(
-        &'a self,
-        _caller: &'a model::ops::Caller,
-        name: &'a str,
-    ) -> model::ops::BoxFuture<
-        'a,
-        Result<model::channel::DeliveryRecord, model::channel::ChannelFailure>,
-    > {
-        no_channel(name)
-    }
-
-    fn deliveries(
-        &self,
-        _query: model::channel::DeliveryQuery,
-    ) -> model::ops::BoxFuture<
-        '_,
-        Result<Vec<model::channel::DeliveryRecord>, model::channel::ChannelFailure>,
-    > {
-        Box::pin(async { Ok(Vec::new()) })
-    }
 }
