@@ -94,7 +94,7 @@ async fn every_route_except_login_registration_static_and_health_requires_auth()
             for reply in [&no_creds, &forged, &bad_cookie] {
                 reply.assert_security_headers();
             }
-            if route.path.starts_with("/api/") {
+            if web::is_api_path(&route.path) {
                 for reply in [&no_creds, &forged, &bad_cookie] {
                     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}");
                     assert!(reply.json()["error"].is_string(), "{what}");

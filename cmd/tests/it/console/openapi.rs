@@ -26,7 +26,7 @@ async fn documented_operations_are_exactly_the_api_routes() {
     let routed: BTreeSet<(String, String, bool)> = app
         .routes
         .iter()
-        .filter(|r| r.path.starts_with("/api/"))
+        .filter(|r| web::is_api_path(&r.path))
         .map(|r| {
             (
                 r.method.to_string(),
