@@ -6,21 +6,6 @@ use crate::console::common::*;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-async fn send(
-    app: &TestApp,
-    s: &Session,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    let req = Req::new(method, path).bearer(&s.token);
-    let req = match body {
-        Some(body) => req.json(&body),
-        None => req,
-    };
-    app.send(req).await
-}
-
 fn cpu_rule() -> Value {
     json!({"name": "cpu hot", "metric": "cpu_total_pct", "scope": {"all": true}, "op": ">",
         "threshold": 90, "for_s": 120, "recover_threshold": 80, "severity": "critical",
@@ -31,7 +16,7 @@ fn cpu_rule() -> Value {
 async fn rules_are_created_read_replaced_and_deleted_with_an_audit_trail() {
     let (app, s) = TestApp::ready(Fake::Nodes(Vec::new())).await;
     // The built-in rules exist from the start.
-    let r = send(&app, &s, Method::GET, "/api/v1/alerts/rules", None).await;
+    let r = call(&app, &s, Method::GET, "/api/v1/alerts/rules", None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let names: Vec<String> = r
         .json()
@@ -60,7 +45,7 @@ async fn rules_are_created_read_replaced_and_deleted_with_an_audit_trail() {
     );
     assert_eq!(disk["builtin"], true);
 
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -77,7 +62,7 @@ async fn rules_are_created_read_replaced_and_deleted_with_an_audit_trail() {
     assert_eq!(created["channels"], json!(["ops"]));
 
     let path = format!("/api/v1/alerts/rules/{id}");
-    let r = send(&app, &s, Method::GET, &path, None).await;
+    let r = call(&app, &s, Method::GET, &path, None).await;
     assert_eq!(
         (r.status, r.json()["name"].clone()),
         (StatusCode::OK, json!("cpu hot"))
@@ -87,7 +72,7 @@ async fn rules_are_created_read_replaced_and_deleted_with_an_audit_trail() {
     replaced["threshold"] = json!(95);
     replaced["recover_threshold"] = Value::Null;
     replaced["scope"] = json!({"project": "web"});
-    let r = send(&app, &s, Method::PUT, &path, Some(replaced)).await;
+    let r = call(&app, &s, Method::PUT, &path, Some(replaced)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["threshold"], json!(95.0));
     assert_eq!(
@@ -98,7 +83,7 @@ async fn rules_are_created_read_replaced_and_deleted_with_an_audit_trail() {
     assert_eq!(r.json()["scope"], json!({"project": "web"}));
 
     // The same name twice is refused, naming the field.
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -113,16 +98,16 @@ async fn rules_are_created_read_replaced_and_deleted_with_an_audit_trail() {
         r.body
     );
 
-    let r = send(&app, &s, Method::DELETE, &path, None).await;
+    let r = call(&app, &s, Method::DELETE, &path, None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     for method in [Method::GET, Method::DELETE] {
-        let r = send(&app, &s, method.clone(), &path, None).await;
+        let r = call(&app, &s, method.clone(), &path, None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {}", r.body);
         assert!(r.json()["error"].is_string());
     }
-    let r = send(&app, &s, Method::PUT, &path, Some(cpu_rule())).await;
+    let r = call(&app, &s, Method::PUT, &path, Some(cpu_rule())).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
-    let r = send(&app, &s, Method::GET, "/api/v1/alerts/rules/x", None).await;
+    let r = call(&app, &s, Method::GET, "/api/v1/alerts/rules/x", None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     assert!(r.json()["error"].is_string());
 
@@ -173,7 +158,7 @@ async fn invalid_rules_are_400s_naming_the_field() {
     for (field, value) in cases {
         let mut body = cpu_rule();
         body[field] = value.clone();
-        let r = send(&app, &s, Method::POST, "/api/v1/alerts/rules", Some(body)).await;
+        let r = call(&app, &s, Method::POST, "/api/v1/alerts/rules", Some(body)).await;
         assert_eq!(
             r.status,
             StatusCode::BAD_REQUEST,
@@ -189,7 +174,7 @@ async fn invalid_rules_are_400s_naming_the_field() {
     // Wrong types and unknown fields are named by the JSON reader.
     let mut body = cpu_rule();
     body["threshold"] = json!("ninety");
-    let r = send(&app, &s, Method::POST, "/api/v1/alerts/rules", Some(body)).await;
+    let r = call(&app, &s, Method::POST, "/api/v1/alerts/rules", Some(body)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(
         r.json()["error"].as_str().unwrap().contains("threshold"),
@@ -198,7 +183,7 @@ async fn invalid_rules_are_400s_naming_the_field() {
     );
     let mut body = cpu_rule();
     body["treshold"] = json!(1);
-    let r = send(&app, &s, Method::POST, "/api/v1/alerts/rules", Some(body)).await;
+    let r = call(&app, &s, Method::POST, "/api/v1/alerts/rules", Some(body)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(
         r.json()["error"].as_str().unwrap().contains("treshold"),
@@ -206,7 +191,7 @@ async fn invalid_rules_are_400s_naming_the_field() {
         r.body
     );
     // Nothing was created; every refusal was audited.
-    let r = send(&app, &s, Method::GET, "/api/v1/alerts/rules", None).await;
+    let r = call(&app, &s, Method::GET, "/api/v1/alerts/rules", None).await;
     assert_eq!(r.json().as_array().unwrap().len(), 4);
     assert_eq!(app.audit(&s, "action=alert_rule.create").await.len(), 12);
 }
@@ -215,7 +200,7 @@ async fn invalid_rules_are_400s_naming_the_field() {
 async fn silences_are_created_listed_and_deleted() {
     let (app, s) = TestApp::ready(Fake::Nodes(Vec::new())).await;
     let until = START_MS + 60_000;
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -236,7 +221,7 @@ async fn silences_are_created_listed_and_deleted() {
         (json!({"rule": "x", "until": START_MS - 1}), "until"),
         (json!({"rule": "x", "node": 0, "until": until}), "node"),
     ] {
-        let r = send(
+        let r = call(
             &app,
             &s,
             Method::POST,
@@ -251,13 +236,13 @@ async fn silences_are_created_listed_and_deleted() {
             r.body
         );
     }
-    let r = send(&app, &s, Method::GET, "/api/v1/alerts/silences", None).await;
+    let r = call(&app, &s, Method::GET, "/api/v1/alerts/silences", None).await;
     assert_eq!(r.json().as_array().unwrap().len(), 1);
     // Expired silences are no longer listed.
     app.clock.advance(std::time::Duration::from_secs(61));
-    let r = send(&app, &s, Method::GET, "/api/v1/alerts/silences", None).await;
+    let r = call(&app, &s, Method::GET, "/api/v1/alerts/silences", None).await;
     assert_eq!(r.json().as_array().unwrap().len(), 0, "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -266,7 +251,7 @@ async fn silences_are_created_listed_and_deleted() {
     )
     .await;
     let id = r.json()["id"].as_u64().unwrap();
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::DELETE,
@@ -275,7 +260,7 @@ async fn silences_are_created_listed_and_deleted() {
     )
     .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::DELETE,

@@ -10,21 +10,6 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-async fn send(
-    app: &TestApp,
-    s: &Session,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    let req = Req::new(method, path).bearer(&s.token);
-    let req = match body {
-        Some(body) => req.json(&body),
-        None => req,
-    };
-    app.send(req).await
-}
-
 /// A loopback robot: `/ok` takes the message, `/refuse` answers a DingTalk error.
 async fn robot() -> (
     String,
@@ -52,12 +37,12 @@ async fn robot() -> (
 async fn channels_are_created_listed_changed_tested_and_removed_without_showing_secrets() {
     let (app, s) = TestApp::ready(Fake::Nodes(Vec::new())).await;
     let (base, mut received) = robot().await;
-    let r = send(&app, &s, Method::GET, "/api/v1/alerts/channels", None).await;
+    let r = call(&app, &s, Method::GET, "/api/v1/alerts/channels", None).await;
     assert_eq!((r.status, r.json()), (StatusCode::OK, json!([])));
 
     let ding = json!({"name": "ding", "type": "dingtalk",
                       "url": format!("{base}/ok?access_token=TOKEN123"), "secret": "SECsecret42"});
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -76,7 +61,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
         r.body
     );
 
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -120,7 +105,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
             "to[0]",
         ),
     ] {
-        let r = send(
+        let r = call(
             &app,
             &s,
             Method::POST,
@@ -132,7 +117,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
         let error = r.json()["error"].as_str().unwrap().to_owned();
         assert!(error.starts_with(&format!("{field}: ")), "{body}: {error}");
     }
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -146,7 +131,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     let mail = json!({"name": "mail", "type": "email", "host": "smtp.example.com", "port": 2525,
                       "username": "bot", "password": "hunter2-pw", "from": "bot@example.com",
                       "to": ["ops@example.com"]});
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -158,7 +143,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     assert_eq!(r.json()["password_set"], true);
     assert_eq!(r.json()["security"], "starttls");
 
-    let r = send(&app, &s, Method::GET, "/api/v1/alerts/channels", None).await;
+    let r = call(&app, &s, Method::GET, "/api/v1/alerts/channels", None).await;
     assert_eq!(r.status, StatusCode::OK);
     let names: Vec<Value> = r
         .json()
@@ -173,7 +158,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     }
 
     // A PUT without the secrets keeps them: the test still signs and delivers.
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::PUT,
@@ -182,7 +167,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::PUT,
@@ -191,7 +176,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::PUT,
@@ -201,7 +186,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
 
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -222,7 +207,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     assert_eq!(body["msgtype"], "markdown");
 
     // A robot refusing: the test answers the failure and why.
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::PUT,
@@ -231,7 +216,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -242,7 +227,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["outcome"], "failed");
     assert_eq!(r.json()["last_error"], "errcode 310000: sign not match");
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -252,7 +237,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
 
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::GET,
@@ -273,7 +258,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
         [json!("failed"), json!("delivered")],
         "newest first"
     );
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::GET,
@@ -282,7 +267,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::GET,
@@ -292,7 +277,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
 
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::DELETE,
@@ -301,7 +286,7 @@ async fn channels_are_created_listed_changed_tested_and_removed_without_showing_
     )
     .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    let r = send(&app, &s, Method::GET, "/api/v1/alerts/channels/mail", None).await;
+    let r = call(&app, &s, Method::GET, "/api/v1/alerts/channels/mail", None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
 
     let entries = app.audit(&s, "action=alert_channel.create").await;
@@ -448,7 +433,7 @@ async fn channel_pages_in_both_languages() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("删除渠道 robot？"), "{}", r.body);
-    let still = send(&app, &s, Method::GET, "/api/v1/alerts/channels/robot", None).await;
+    let still = call(&app, &s, Method::GET, "/api/v1/alerts/channels/robot", None).await;
     assert_eq!(still.status, StatusCode::OK);
     let r = app
         .send(
@@ -458,6 +443,6 @@ async fn channel_pages_in_both_languages() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let gone = send(&app, &s, Method::GET, "/api/v1/alerts/channels/robot", None).await;
+    let gone = call(&app, &s, Method::GET, "/api/v1/alerts/channels/robot", None).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }

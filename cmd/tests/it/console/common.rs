@@ -527,6 +527,22 @@ impl TestApp {
     }
 }
 
+/// `method path` with the session's bearer token and, when given, a JSON body.
+pub async fn call(
+    app: &TestApp,
+    s: &Session,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
+    let req = Req::new(method, path).bearer(&s.token);
+    let req = match body {
+        Some(body) => req.json(&body),
+        None => req,
+    };
+    app.send(req).await
+}
+
 pub fn credentials(user: &str, password: &str) -> Value {
     serde_json::json!({ "username": user, "password": password })
 }

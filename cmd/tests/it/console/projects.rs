@@ -30,21 +30,6 @@ async fn create(app: &TestApp, s: &Session, body: &Value) -> Value {
     r.json()
 }
 
-async fn call(
-    app: &TestApp,
-    s: &Session,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    let req = Req::new(method, path).bearer(&s.token);
-    let req = match body {
-        Some(body) => req.json(&body),
-        None => req,
-    };
-    app.send(req).await
-}
-
 fn error_of(r: &Reply) -> String {
     r.json()["error"].as_str().unwrap().to_owned()
 }

@@ -9,21 +9,6 @@ use axum::http::{Method, StatusCode};
 use model::project::api::{GatewayStats, UpstreamStats};
 use serde_json::{Value, json};
 
-async fn send(
-    app: &TestApp,
-    s: &Session,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    let req = Req::new(method, path).bearer(&s.token);
-    let req = match body {
-        Some(body) => req.json(&body),
-        None => req,
-    };
-    app.send(req).await
-}
-
 fn edge() -> Value {
     json!({"name": "edge", "node": 2, "port": 8443, "upstreams": ["10.0.0.5:8080", "10.0.0.6:8080"],
            "algorithm": "least_conn", "deny": ["192.0.2.0/24"], "max_conns_per_ip": 50})
@@ -32,14 +17,14 @@ fn edge() -> Value {
 #[tokio::test]
 async fn gateways_are_listed_created_changed_and_removed() {
     let (app, s) = TestApp::ready(Fake::Nodes(Vec::new())).await;
-    let r = send(&app, &s, Method::GET, "/api/v1/gateways", None).await;
+    let r = call(&app, &s, Method::GET, "/api/v1/gateways", None).await;
     assert_eq!((r.status, r.json()), (StatusCode::OK, json!([])));
     let project = json!({"name": "web", "image": "app:v1", "replicas": 2, "container_port": 80,
                          "gateway": {"node": 1, "port": 12225}});
-    let r = send(&app, &s, Method::POST, "/api/v1/projects", Some(project)).await;
+    let r = call(&app, &s, Method::POST, "/api/v1/projects", Some(project)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
-    let r = send(&app, &s, Method::POST, "/api/v1/gateways", Some(edge())).await;
+    let r = call(&app, &s, Method::POST, "/api/v1/gateways", Some(edge())).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let created = r.json();
     assert_eq!(created["kind"], "standalone");
@@ -66,7 +51,7 @@ async fn gateways_are_listed_created_changed_and_removed() {
             reported_ms: START_MS,
         },
     );
-    let r = send(&app, &s, Method::GET, "/api/v1/gateways", None).await;
+    let r = call(&app, &s, Method::GET, "/api/v1/gateways", None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let list = r.json();
     assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
@@ -86,7 +71,7 @@ async fn gateways_are_listed_created_changed_and_removed() {
     );
     assert_eq!(list[1]["stats"], Value::Null, "null before any report");
 
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::PUT,
@@ -99,9 +84,9 @@ async fn gateways_are_listed_created_changed_and_removed() {
     assert_eq!(r.json()["max_conns_per_ip"], Value::Null);
     assert_eq!(r.json()["port"], 8443, "kept");
 
-    let r = send(&app, &s, Method::DELETE, "/api/v1/gateways/edge", None).await;
+    let r = call(&app, &s, Method::DELETE, "/api/v1/gateways/edge", None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    let r = send(&app, &s, Method::GET, "/api/v1/gateways", None).await;
+    let r = call(&app, &s, Method::GET, "/api/v1/gateways", None).await;
     assert_eq!(r.json().as_array().unwrap().len(), 1);
 
     let trail: Vec<String> = app
@@ -133,8 +118,8 @@ async fn gateway_errors_are_400_naming_the_field_409_for_a_taken_port_and_404() 
     let (app, s) = TestApp::ready(Fake::Nodes(Vec::new())).await;
     let project = json!({"name": "web", "image": "app:v1", "replicas": 2, "container_port": 80,
                          "gateway": {"node": 1, "port": 12225}});
-    send(&app, &s, Method::POST, "/api/v1/projects", Some(project)).await;
-    let r = send(&app, &s, Method::POST, "/api/v1/gateways", Some(edge())).await;
+    call(&app, &s, Method::POST, "/api/v1/projects", Some(project)).await;
+    let r = call(&app, &s, Method::POST, "/api/v1/gateways", Some(edge())).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
     let with = |change: &dyn Fn(&mut Value)| {
@@ -160,7 +145,7 @@ async fn gateway_errors_are_400_naming_the_field_409_for_a_taken_port_and_404() 
         (with(&|g| g["colour"] = json!("red")), "colour"),
     ];
     for (body, field) in bad {
-        let r = send(
+        let r = call(
             &app,
             &s,
             Method::POST,
@@ -173,7 +158,7 @@ async fn gateway_errors_are_400_naming_the_field_409_for_a_taken_port_and_404() 
         assert!(error.contains(field), "{field} not named: {error}");
     }
     // Taken: the name; the port on node 2 (standalone) and on node 1 (a project's).
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -182,7 +167,7 @@ async fn gateway_errors_are_400_naming_the_field_409_for_a_taken_port_and_404() 
     )
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -191,7 +176,7 @@ async fn gateway_errors_are_400_naming_the_field_409_for_a_taken_port_and_404() 
     )
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -204,7 +189,7 @@ async fn gateway_errors_are_400_naming_the_field_409_for_a_taken_port_and_404() 
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert!(r.body.contains("project"), "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::POST,
@@ -219,7 +204,7 @@ async fn gateway_errors_are_400_naming_the_field_409_for_a_taken_port_and_404() 
         r.body
     );
     // A project may not take a standalone gateway's port either.
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::PUT,
@@ -228,7 +213,7 @@ async fn gateway_errors_are_400_naming_the_field_409_for_a_taken_port_and_404() 
     )
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::PUT,
@@ -237,7 +222,7 @@ async fn gateway_errors_are_400_naming_the_field_409_for_a_taken_port_and_404() 
     )
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::PUT,
@@ -247,7 +232,7 @@ async fn gateway_errors_are_400_naming_the_field_409_for_a_taken_port_and_404() 
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert!(r.body.contains("upstreams[0]"), "{}", r.body);
-    let r = send(
+    let r = call(
         &app,
         &s,
         Method::PUT,
@@ -261,7 +246,7 @@ async fn gateway_errors_are_400_naming_the_field_409_for_a_taken_port_and_404() 
         (Method::PUT, Some(json!({"port": 1}))),
         (Method::DELETE, None),
     ] {
-        let r = send(&app, &s, method.clone(), "/api/v1/gateways/nope", body).await;
+        let r = call(&app, &s, method.clone(), "/api/v1/gateways/nope", body).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{method}: {}", r.body);
         let r = app
             .send(Req::new(method.clone(), "/api/v1/gateways/nope"))
